@@ -1,0 +1,138 @@
+#include "cli/cli.hpp"
+
+#include <kj/exception.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <iostream>
+#include <new>
+
+#include "core/error.hpp"
+#include "tensor/gemm.hpp"
+
+namespace pw {
+
+namespace {
+const char* g_program = "proofwork";
+std::string g_command_line;
+}  // namespace
+
+const char* program_name() { return g_program; }
+std::string command_line() { return g_command_line; }
+
+std::string host_name() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+std::string utc_now() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+void add_common_options(CLI::App& app, CommonOptions& o, unsigned which) {
+  if (which & kOptThreads)
+    app.add_option("--threads", o.threads, "Threads (default: OMP_NUM_THREADS, else all cores); results do not depend on it")
+        ->check(CLI::Range(1, 4096));
+  if (which & kOptDevice)
+    app.add_option("--device", o.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  if (which & kOptJson) app.add_flag("--json", o.json, "Write the output as JSON");
+  if (which & kOptQuiet) app.add_flag("-q,--quiet", o.quiet, "No progress or notes on stderr");
+  app.add_flag("--fake-stderr-is-console", o.fake_tty)->group("");  // hidden, for tests
+  app.set_version_flag("--version", std::string("proofwork ") + version());
+}
+
+void apply_common_options(const CommonOptions& o) {
+  if (o.device == "cuda")
+    throw Error(kExitInternal, "--device cuda: this build has no CUDA backend for this program yet (see issue 8)");
+  set_threads(o.threads);
+}
+
+int run_tool(const char* program, int argc, char** argv, CLI::App& app, const std::function<int()>& body) {
+  g_program = program;
+  for (int i = 0; i < argc; i++) {
+    if (i) g_command_line += ' ';
+    g_command_line += argv[i];
+  }
+  int rc;
+  try {
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+      return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+      std::fflush(stdout);
+      std::fprintf(stderr, "%s: %s\n", program, e.what());
+      std::fprintf(stderr, "Try '%s --help' for more information.\n", program);
+      return kExitUsage;
+    }
+    rc = body();
+  } catch (const Error& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s: %s\n", program, e.what());
+    return e.code;
+  } catch (const std::bad_alloc&) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s: out of memory\n", program);
+    return kExitInternal;
+  } catch (const kj::Exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s: internal error: %s\n", program, e.getDescription().cStr());
+    return kExitInternal;
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s: internal error: %s\n", program, e.what());
+    return kExitInternal;
+  }
+  if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
+    std::fprintf(stderr, "%s: error writing to stdout\n", program);
+    return kExitInternal;
+  }
+  return rc;
+}
+
+void note(const CommonOptions& o, const std::string& msg) {
+  if (!o.quiet) std::fprintf(stderr, "%s: %s\n", g_program, msg.c_str());
+}
+
+Progress::Progress(const CommonOptions& o, int64_t total, std::string unit)
+    : on_(!o.quiet && (o.fake_tty || isatty(2))), total_(total), unit_(std::move(unit)),
+      t0_(std::chrono::steady_clock::now()), last_(t0_ - std::chrono::seconds(1)) {}
+
+void Progress::update(int64_t done, const std::string& extra) {
+  if (!on_) return;
+  auto now = std::chrono::steady_clock::now();
+  if (start_done_ < 0) {
+    start_done_ = done;
+    t0_ = now;
+  }
+  if (now - last_ < std::chrono::milliseconds(250) && done < total_) return;
+  last_ = now;
+  const double secs = std::chrono::duration<double>(now - t0_).count();
+  const double rate = secs > 0 ? double(done - start_done_) / secs : 0;
+  char eta[32] = "?";
+  if (rate > 0) {
+    const int64_t left = int64_t(double(total_ - done) / rate);
+    std::snprintf(eta, sizeof eta, "%lldm%02llds", static_cast<long long>(left / 60), static_cast<long long>(left % 60));
+  }
+  std::fprintf(stderr, "\r%s: %s %lld/%lld  %s  %.1f %s/s  ETA %s\033[K", g_program, unit_.c_str(),
+               static_cast<long long>(done), static_cast<long long>(total_), extra.c_str(), rate, unit_.c_str(), eta);
+  std::fflush(stderr);
+  printed_ = true;
+}
+
+void Progress::finish() {
+  if (on_ && printed_) std::fprintf(stderr, "\n");
+  printed_ = false;
+}
+
+}  // namespace pw

@@ -1,0 +1,62 @@
+// What every proofwork program shares (DESIGN §7): the common options, one place
+// that maps errors to exit statuses and prints `program: context: reason`, and the
+// progress line.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace pw {
+
+struct CommonOptions {
+  int threads = 0;             // 0: OMP_NUM_THREADS, else all cores
+  std::string device = "cpu";
+  bool json = false;
+  bool quiet = false;
+  bool fake_tty = false;       // hidden: progress as if stderr were a terminal (tests)
+};
+
+enum CommonFlags : unsigned {
+  kOptThreads = 1,
+  kOptDevice = 2,
+  kOptJson = 4,
+  kOptQuiet = 8,
+  kOptAll = 15,
+};
+
+void add_common_options(CLI::App& app, CommonOptions& o, unsigned which = kOptAll);
+// Applies --threads; refuses devices this build cannot drive (exit 4).
+void apply_common_options(const CommonOptions& o);
+
+// Runs `body` (which parses with CLI11 and does the work) and turns every error into
+// the documented exit status with a one-line message on stderr.
+int run_tool(const char* program, int argc, char** argv, CLI::App& app, const std::function<int()>& body);
+
+const char* program_name();
+std::string command_line();  // as typed, for provenance
+std::string host_name();
+std::string utc_now();       // ISO 8601
+
+// Prints messages to stderr unless quiet.
+void note(const CommonOptions& o, const std::string& msg);
+
+// "step 120/4680  loss 0.4123  35.2 steps/s  ETA 2m13s" on stderr, only when stderr
+// is a terminal (or faked), at most 4 updates a second, never with --quiet.
+class Progress {
+ public:
+  Progress(const CommonOptions& o, int64_t total, std::string unit);
+  void update(int64_t done, const std::string& extra = "");
+  void finish();
+
+ private:
+  bool on_;
+  int64_t total_, start_done_ = -1;
+  std::string unit_;
+  std::chrono::steady_clock::time_point t0_, last_;
+  bool printed_ = false;
+};
+
+}  // namespace pw

@@ -1,0 +1,42 @@
+// BLAKE2b-256 (libsodium) and the Merkle tree used for commitments (DESIGN §6).
+#pragma once
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <sodium.h>
+
+namespace pw {
+
+using Hash = std::array<uint8_t, 32>;
+
+// Streaming BLAKE2b-256.
+class Hasher {
+ public:
+  Hasher();
+  Hasher& update(const void* p, size_t n);
+  Hasher& update_u32(uint32_t v);
+  Hasher& update_u64(uint64_t v);
+  Hasher& update_str(std::string_view s);  // length-prefixed
+  Hash final();
+
+ private:
+  crypto_generichash_state st_;
+};
+
+Hash blake2b(const void* p, size_t n);
+std::string hex(const uint8_t* p, size_t n);
+inline std::string hex(const Hash& h) { return hex(h.data(), h.size()); }
+// Parses 64 hex digits (or any even count when `any_length`); throws bad input otherwise.
+std::vector<uint8_t> unhex(std::string_view s);
+Hash to_hash(const void* p, size_t n);  // n must be 32; throws bad input otherwise
+
+// Merkle tree over leaves: parent = BLAKE2b(0x01 || left || right); a leaf hash is
+// used as given; an odd node at the end of a level is promoted unchanged. The root
+// of no leaves is BLAKE2b("") and of one leaf the leaf itself.
+Hash merkle_root(const std::vector<Hash>& leaves);
+
+}  // namespace pw

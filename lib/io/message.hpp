@@ -1,0 +1,112 @@
+// All Cap'n Proto file I/O in one place (STYLE: explicit ReaderOptions limits,
+// canonicalize before hashing). A file is binary (unpacked, one segment table) or
+// the JSON form of the same struct; readers tell them apart by the first non-blank
+// byte being '{'.
+#pragma once
+#include <capnp/compat/json.h>
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/array.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "core/error.hpp"
+#include "io/file.hpp"
+#include "io/hash.hpp"
+
+namespace pw {
+
+// Size limits on files read from untrusted parties.
+constexpr size_t kSmallFileLimit = size_t(64) << 20;    // task, manifest, verdict
+constexpr size_t kTensorFileLimit = size_t(2) << 30;    // checkpoints
+
+bool looks_like_json(const Bytes& b);
+void configure_json(capnp::JsonCodec& codec);  // hex hashes, base64 blobs
+
+// An owned, decoded message.
+template <typename T>
+class Message {
+ public:
+  typename T::Reader root() const { return root_; }
+  const Bytes& bytes() const { return bytes_; }  // as read from the file
+
+  static Message parse(Bytes bytes, const std::string& what) {
+    Message m;
+    m.bytes_ = std::move(bytes);
+    try {
+      if (looks_like_json(m.bytes_)) {
+        capnp::JsonCodec codec;
+        configure_json(codec);
+        codec.setMaxNestingDepth(64);
+        m.builder_ = std::make_unique<capnp::MallocMessageBuilder>();
+        auto b = m.builder_->initRoot<T>();
+        codec.decode(kj::ArrayPtr<const char>(reinterpret_cast<const char*>(m.bytes_.data()), m.bytes_.size()), b);
+        m.root_ = b.asReader();
+      } else {
+        check_input(m.bytes_.size() % sizeof(capnp::word) == 0 && !m.bytes_.empty(),
+                    what + ": not a Cap'n Proto message (size " + std::to_string(m.bytes_.size()) +
+                        " is not a whole number of words)");
+        m.words_ = kj::heapArray<capnp::word>(m.bytes_.size() / sizeof(capnp::word));
+        std::memcpy(m.words_.begin(), m.bytes_.data(), m.bytes_.size());
+        capnp::ReaderOptions opt;
+        opt.traversalLimitInWords = m.words_.size() * 2 + 1024;  // no amplification beyond 2x
+        opt.nestingLimit = 64;
+        m.reader_ = std::make_unique<capnp::FlatArrayMessageReader>(m.words_.asPtr(), opt);
+        check_input(m.reader_->getEnd() == m.words_.end(), what + ": trailing bytes after the message");
+        m.root_ = m.reader_->template getRoot<T>();
+        // Touch the whole structure once so truncated or garbage pointers fail here,
+        // not in the middle of a computation.
+        (void)capnp::canonicalize(m.root_);
+      }
+    } catch (const kj::Exception& e) {
+      bad_input(what + ": malformed (" + std::string(e.getDescription().cStr()) + ")");
+    }
+    return m;
+  }
+
+  static Message read(const std::string& path, size_t limit, const std::string& what) {
+    return parse(read_file(path, limit, what), what + " '" + path + "'");
+  }
+
+ private:
+  Bytes bytes_;
+  kj::Array<capnp::word> words_;
+  std::unique_ptr<capnp::FlatArrayMessageReader> reader_;
+  std::unique_ptr<capnp::MallocMessageBuilder> builder_;
+  typename T::Reader root_;
+};
+
+Bytes to_binary(capnp::MessageBuilder& mb);
+Bytes to_json_bytes(capnp::DynamicStruct::Reader r);
+
+template <typename R>
+Bytes to_json(R r) {
+  return to_json_bytes(capnp::toDynamic(r));
+}
+
+// Writes `mb` atomically as binary, or as JSON when `json`.
+template <typename T>
+void write_message(const std::string& path, capnp::MallocMessageBuilder& mb, bool json) {
+  if (json)
+    write_file_atomic(path, to_json(mb.getRoot<T>().asReader()), true);
+  else
+    write_file_atomic(path, to_binary(mb));
+}
+
+// BLAKE2b-256 of the canonical encoding (the same for the binary and JSON forms).
+template <typename R>
+Hash canonical_hash(R r) {
+  auto words = capnp::canonicalize(r);
+  return blake2b(words.begin(), words.size() * sizeof(capnp::word));
+}
+
+template <typename R>
+Hash hash_field(R data) {  // a Data field that must hold a 32-byte hash
+  return to_hash(data.begin(), data.size());
+}
+
+inline capnp::Data::Reader as_data(const Hash& h) { return capnp::Data::Reader(h.data(), h.size()); }
+
+}  // namespace pw

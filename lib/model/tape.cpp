@@ -1,0 +1,213 @@
+#include "model/tape.hpp"
+
+#include "core/error.hpp"
+#include "tensor/gemm.hpp"
+
+namespace pw {
+
+const char* op_name(OpKind k) {
+  switch (k) {
+    case OpKind::LoadBatch: return "load_batch";
+    case OpKind::LinearForward: return "linear_forward";
+    case OpKind::ReluForward: return "relu_forward";
+    case OpKind::CrossEntropyForward: return "cross_entropy_forward";
+    case OpKind::CrossEntropyBackward: return "cross_entropy_backward";
+    case OpKind::LinearBackwardWeight: return "linear_backward_weight";
+    case OpKind::LinearBackwardBias: return "linear_backward_bias";
+    case OpKind::LinearBackwardInput: return "linear_backward_input";
+    case OpKind::ReluBackward: return "relu_backward";
+    case OpKind::SgdUpdate: return "sgd_update";
+    case OpKind::AdamwUpdate: return "adamw_update";
+  }
+  return "?";
+}
+
+int64_t Tape::parameter_count() const {
+  int64_t n = 0;
+  for (int id : params) n += tensors[size_t(id)].size();
+  return n;
+}
+
+int64_t Tape::flops_per_step() const {
+  int64_t macs = 0;
+  for (size_t l = 0; l + 1 < widths.size(); l++) macs += int64_t(widths[l]) * widths[l + 1];
+  return 6 * int64_t(batch) * macs;
+}
+
+Tape build_mlp_tape(const std::vector<int>& widths, int batch, OptimizerType opt) {
+  if (widths.size() < 2) internal_error("an MLP needs at least two widths");
+  Tape t;
+  t.widths = widths;
+  t.batch = batch;
+  t.optimizer = opt;
+  auto add = [&](std::string name, Role role, int rows, int cols) {
+    t.tensors.push_back({std::move(name), role, rows, cols});
+    return int(t.tensors.size() - 1);
+  };
+  const int L = int(widths.size()) - 1;
+  std::vector<int> W(L), b(L);
+  for (int l = 0; l < L; l++) {
+    const std::string prefix = std::to_string(2 * l);  // index in nn.Sequential(Linear, ReLU, ...)
+    W[l] = add(prefix + ".weight", Role::Param, widths[l + 1], widths[l]);
+    b[l] = add(prefix + ".bias", Role::Param, 1, widths[l + 1]);
+    t.params.push_back(W[l]);
+    t.params.push_back(b[l]);
+  }
+  for (int p : t.params) {
+    const TensorSpec s = t.tensors[p];
+    if (opt == OptimizerType::Sgd) {
+      t.opt_state.push_back(add(s.name + ".momentum_buffer", Role::OptState, s.rows, s.cols));
+    } else {
+      t.opt_state.push_back(add(s.name + ".exp_avg", Role::OptState, s.rows, s.cols));
+      t.opt_state.push_back(add(s.name + ".exp_avg_sq", Role::OptState, s.rows, s.cols));
+    }
+  }
+  t.input = add("x0", Role::Batch, batch, widths[0]);
+  t.labels = add("labels", Role::Batch, 1, batch);
+  t.ops.push_back({OpKind::LoadBatch, -1, {}, {t.input, t.labels}});
+  // Forward: x[l] is the input of Linear l, z[l] its output.
+  std::vector<int> x(L), z(L);
+  x[0] = t.input;
+  for (int l = 0; l < L; l++) {
+    const int out = widths[l + 1];
+    z[l] = add("z" + std::to_string(l), Role::Activation, batch, out);
+    t.ops.push_back({OpKind::LinearForward, l, {x[l], W[l], b[l]}, {z[l]}});
+    if (l + 1 < L) {
+      x[l + 1] = add("a" + std::to_string(l), Role::Activation, batch, out);
+      t.ops.push_back({OpKind::ReluForward, l, {z[l]}, {x[l + 1]}});
+    }
+  }
+  t.logits = z[L - 1];
+  t.probs = add("probs", Role::Activation, batch, widths.back());
+  t.loss = add("loss", Role::Activation, 1, 1);
+  t.ops.push_back({OpKind::CrossEntropyForward, -1, {t.logits, t.labels}, {t.probs, t.loss}});
+  // Backward.
+  int dz = add("dz" + std::to_string(L - 1), Role::Gradient, batch, widths.back());
+  t.ops.push_back({OpKind::CrossEntropyBackward, -1, {t.probs, t.labels}, {dz}});
+  std::vector<int> gW(L), gb(L);
+  for (int l = L - 1; l >= 0; l--) {
+    gW[l] = add(t.tensors[size_t(W[l])].name + ".grad", Role::Gradient, widths[l + 1], widths[l]);
+    gb[l] = add(t.tensors[size_t(b[l])].name + ".grad", Role::Gradient, 1, widths[l + 1]);
+    t.ops.push_back({OpKind::LinearBackwardWeight, l, {dz, x[l]}, {gW[l]}});
+    t.ops.push_back({OpKind::LinearBackwardBias, l, {dz}, {gb[l]}});
+    if (l > 0) {
+      int da = add("da" + std::to_string(l - 1), Role::Gradient, batch, widths[l]);
+      t.ops.push_back({OpKind::LinearBackwardInput, l, {dz, W[l]}, {da}});
+      int dzp = add("dz" + std::to_string(l - 1), Role::Gradient, batch, widths[l]);
+      t.ops.push_back({OpKind::ReluBackward, l - 1, {da, x[l]}, {dzp}});
+      dz = dzp;
+    }
+  }
+  // Optimizer, in state-dict order.
+  for (size_t i = 0; i < t.params.size(); i++) {
+    const int p = t.params[i], l = int(i / 2);
+    const int g = (i % 2 == 0) ? gW[l] : gb[l];
+    if (opt == OptimizerType::Sgd)
+      t.ops.push_back({OpKind::SgdUpdate, l, {p, g, t.opt_state[i]}, {p, t.opt_state[i]}});
+    else
+      t.ops.push_back({OpKind::AdamwUpdate, l, {p, g, t.opt_state[2 * i], t.opt_state[2 * i + 1]},
+                       {p, t.opt_state[2 * i], t.opt_state[2 * i + 1]}});
+  }
+  return t;
+}
+
+Workspace::Workspace(const Tape& tape) {
+  t.resize(tape.tensors.size());
+  for (size_t i = 0; i < t.size(); i++) t[i].assign(size_t(tape.tensors[i].size()), 0.0f);
+}
+
+namespace {
+void load_rows(const uint8_t* images, const uint32_t* idx, int64_t B, int F, float scale, float* x) {
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < B; b++) {
+    const uint8_t* src = images + int64_t(idx ? idx[b] : b) * F;
+    for (int f = 0; f < F; f++) x[b * F + f] = float(src[f]) * scale;
+  }
+}
+}  // namespace
+
+void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
+  auto spec = [&](int id) -> const TensorSpec& { return tape.tensors[size_t(id)]; };
+  const int B = tape.batch;
+  switch (op.kind) {
+    case OpKind::LoadBatch: {
+      const int F = tape.widths[0];
+      load_rows(ctx.images, ctx.batch_indices, B, F, ctx.input_scale, ws[op.out[0]]);
+      float* y = ws[op.out[1]];
+      for (int b = 0; b < B; b++) y[b] = float(ctx.labels[ctx.batch_indices[b]]);
+      break;
+    }
+    case OpKind::LinearForward: {
+      const TensorSpec& w = spec(op.in[1]);  // (out, in)
+      gemm_exact(B, w.rows, w.cols, row_major(ws[op.in[0]], w.cols), transposed(ws[op.in[1]], w.cols),
+                 ws[op.in[2]], ws[op.out[0]], w.rows);
+      break;
+    }
+    case OpKind::ReluForward:
+      relu_forward(ws[op.in[0]], ws[op.out[0]], spec(op.in[0]).size());
+      break;
+    case OpKind::CrossEntropyForward: {
+      const int C = spec(op.in[0]).cols;
+      ws[op.out[1]][0] = softmax_cross_entropy_forward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], B, C);
+      break;
+    }
+    case OpKind::CrossEntropyBackward:
+      softmax_cross_entropy_backward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], B, spec(op.in[0]).cols);
+      break;
+    case OpKind::LinearBackwardWeight: {
+      const int O = spec(op.in[0]).cols, I = spec(op.in[1]).cols;
+      // dW(o,i) = Σ_b dz(b,o)·x(b,i): A = dzᵀ, B = x, k = batch ascending.
+      gemm_exact(O, I, B, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), nullptr, ws[op.out[0]], I);
+      break;
+    }
+    case OpKind::LinearBackwardBias:
+      column_sums(ws[op.in[0]], ws[op.out[0]], B, spec(op.in[0]).cols);
+      break;
+    case OpKind::LinearBackwardInput: {
+      const TensorSpec& w = spec(op.in[1]);  // (out, in)
+      gemm_exact(B, w.cols, w.rows, row_major(ws[op.in[0]], w.rows), row_major(ws[op.in[1]], w.cols), nullptr,
+                 ws[op.out[0]], w.cols);
+      break;
+    }
+    case OpKind::ReluBackward:
+      relu_backward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], spec(op.in[0]).size());
+      break;
+    case OpKind::SgdUpdate:
+      sgd_update(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], spec(op.in[0]).size(), ctx.sgd);
+      break;
+    case OpKind::AdamwUpdate:
+      adamw_update(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], ws[op.in[3]], spec(op.in[0]).size(), ctx.adamw);
+      break;
+  }
+}
+
+void run_step(const Tape& tape, Workspace& ws, const StepContext& ctx, const OpHook& hook) {
+  for (size_t i = 0; i < tape.ops.size(); i++) {
+    run_op(tape, tape.ops[i], ws, ctx);
+    if (hook) hook(int(i), ws);
+  }
+}
+
+void forward_logits(const Tape& tape, const Workspace& params, const uint8_t* images, int64_t n,
+                    float input_scale, std::vector<float>& logits) {
+  const int L = int(tape.widths.size()) - 1;
+  const int chunk = 1024;
+  logits.assign(size_t(n) * size_t(tape.widths.back()), 0.0f);
+  std::vector<float> x, z;
+  for (int64_t r0 = 0; r0 < n; r0 += chunk) {
+    const int rows = int(std::min<int64_t>(chunk, n - r0));
+    x.resize(size_t(rows) * size_t(tape.widths[0]));
+    load_rows(images + r0 * tape.widths[0], nullptr, rows, tape.widths[0], input_scale, x.data());
+    for (int l = 0; l < L; l++) {
+      const int in = tape.widths[l], out = tape.widths[l + 1];
+      z.resize(size_t(rows) * size_t(out));
+      gemm_exact(rows, out, in, row_major(x.data(), in), transposed(params[tape.params[2 * l]], in),
+                 params[tape.params[2 * l + 1]], z.data(), out);
+      if (l + 1 < L) relu_forward(z.data(), z.data(), int64_t(z.size()));
+      x.swap(z);
+    }
+    std::copy(x.begin(), x.end(), logits.begin() + r0 * tape.widths.back());
+  }
+}
+
+}  // namespace pw

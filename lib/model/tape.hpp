@@ -1,0 +1,90 @@
+// Training as a tape of operations (DESIGN §5). A model compiles to a fixed list of
+// ops for one training step -- load batch, forward, loss, backward, optimizer update --
+// each with an index, a kind and input/output tensor ids. Running a step runs the list
+// in order; pol-verify replays it, and tracing/bisection walk the same list.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "tensor/ops.hpp"
+
+namespace pw {
+
+enum class OpKind : uint8_t {
+  LoadBatch,             // → x0 (B,in) = pixel·scale, labels (B)
+  LinearForward,         // x (B,in), W (out,in), b (out) → z (B,out) = x·Wᵀ + b
+  ReluForward,           // z → a
+  CrossEntropyForward,   // logits, labels → probs, loss (1)
+  CrossEntropyBackward,  // probs, labels → dlogits
+  LinearBackwardWeight,  // dz (B,out), x (B,in) → dW (out,in) = dzᵀ·x
+  LinearBackwardBias,    // dz → db (out)
+  LinearBackwardInput,   // dz (B,out), W (out,in) → dx (B,in) = dz·W
+  ReluBackward,          // da, a → dz
+  SgdUpdate,             // p, g, momentum → p, momentum
+  AdamwUpdate,           // p, g, m, v → p, m, v
+};
+const char* op_name(OpKind k);
+
+enum class Role : uint8_t { Param, OptState, Batch, Activation, Gradient };
+
+struct TensorSpec {
+  std::string name;  // PyTorch state-dict names for parameters: "0.weight", "2.bias", ...
+  Role role;
+  int rows, cols;    // a vector has rows = 1
+  int64_t size() const { return int64_t(rows) * cols; }
+};
+
+struct Op {
+  OpKind kind;
+  int layer;         // Linear layer index, -1 when none
+  std::vector<int> in, out;
+};
+
+enum class OptimizerType : uint8_t { Sgd, Adamw };
+
+struct Tape {
+  std::vector<int> widths;
+  int batch = 0;
+  OptimizerType optimizer = OptimizerType::Sgd;
+  std::vector<TensorSpec> tensors;
+  std::vector<Op> ops;
+  std::vector<int> params;     // state-dict order: 0.weight, 0.bias, 2.weight, 2.bias, ...
+  std::vector<int> opt_state;  // per parameter: momentum, or exp_avg then exp_avg_sq
+  int input = -1, labels = -1, logits = -1, probs = -1, loss = -1;
+  int64_t parameter_count() const;
+  int64_t flops_per_step() const;  // matmul FLOPs: 6·B·Σ in·out
+};
+
+// widths: input first, e.g. {784, 1024, 1024, 10}. ReLU between Linear layers.
+Tape build_mlp_tape(const std::vector<int>& widths, int batch, OptimizerType opt);
+
+// What one step needs besides the tensors.
+struct StepContext {
+  const uint8_t* images = nullptr;   // (n, features) pixels
+  const uint8_t* labels = nullptr;   // (n)
+  const uint32_t* batch_indices = nullptr;
+  float input_scale = 1.0f / 255.0f;
+  SgdScalars sgd{};
+  AdamwScalars adamw{};
+};
+
+struct Workspace {
+  std::vector<std::vector<float>> t;  // one buffer per tensor id
+  explicit Workspace(const Tape& tape);
+  float* operator[](int id) { return t[size_t(id)].data(); }
+  const float* operator[](int id) const { return t[size_t(id)].data(); }
+};
+
+void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx);
+
+// Called after each op with its index; tracing and fault injection hook in here.
+using OpHook = std::function<void(int op_index, Workspace& ws)>;
+void run_step(const Tape& tape, Workspace& ws, const StepContext& ctx, const OpHook& hook = nullptr);
+
+// Forward only over `n` rows of `images` (for evaluation); writes logits (n, classes).
+void forward_logits(const Tape& tape, const Workspace& params, const uint8_t* images, int64_t n,
+                    float input_scale, std::vector<float>& logits);
+
+}  // namespace pw

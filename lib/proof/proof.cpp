@@ -1,0 +1,202 @@
+#include "proof/proof.hpp"
+
+#include <cstdio>
+
+#include "core/error.hpp"
+#include "io/message.hpp"
+#include "io/tensor_blob.hpp"
+#include "train/trainer.hpp"
+
+namespace pw {
+
+std::string checkpoint_file_name(int64_t step) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "ckpt-%08lld.pwc", static_cast<long long>(step));
+  return buf;
+}
+
+std::vector<int> checkpoint_tensors(const Tape& tape) {
+  std::vector<int> ids = tape.params;
+  ids.insert(ids.end(), tape.opt_state.begin(), tape.opt_state.end());
+  return ids;
+}
+
+namespace {
+void hash_tensor_header(Hasher& h, const TensorSpec& s, const Hash& content) {
+  h.update_str(s.name);
+  if (s.rows == 1) {
+    h.update_u32(1).update_u64(uint64_t(s.cols));
+  } else {
+    h.update_u32(2).update_u64(uint64_t(s.rows)).update_u64(uint64_t(s.cols));
+  }
+  h.update(content.data(), 32);
+}
+
+TensorShape shape_of(const TensorSpec& s) {
+  if (s.rows == 1) return {{uint64_t(s.cols)}};
+  return {{uint64_t(s.rows), uint64_t(s.cols)}};
+}
+}  // namespace
+
+Hash state_hash(const Tape& tape, const Workspace& ws, int64_t step) {
+  Hasher h;
+  h.update_u64(uint64_t(step));
+  for (int id : checkpoint_tensors(tape)) {
+    const auto& v = ws.t[size_t(id)];
+    hash_tensor_header(h, tape.tensors[size_t(id)], tensor_content_hash(v.data(), v.size() * 4));
+  }
+  return h.final();
+}
+
+CheckpointInfo write_checkpoint(const std::string& dir, const Tape& tape, const Workspace& ws, int64_t step,
+                                const Hash& task) {
+  capnp::MallocMessageBuilder mb;
+  auto c = mb.initRoot<schema::Checkpoint>();
+  c.setFormatVersion(kFormatVersion);
+  c.setTaskHash(as_data(task));
+  c.setStep(uint32_t(step));
+  c.setRngPosition(uint64_t(step));
+  const std::vector<int> ids = checkpoint_tensors(tape);
+  auto ts = c.initTensors(unsigned(ids.size()));
+  for (size_t i = 0; i < ids.size(); i++) {
+    const TensorSpec& s = tape.tensors[size_t(ids[i])];
+    encode_tensor(ts[unsigned(i)], s.name, schema::DType::F32, shape_of(s), ws.t[size_t(ids[i])].data());
+  }
+  CheckpointInfo info;
+  info.step = step;
+  info.file = checkpoint_file_name(step);
+  info.state = state_hash(tape, ws, step);
+  c.setStateHash(as_data(info.state));
+  Bytes bytes = to_binary(mb);
+  info.file_hash = blake2b(bytes.data(), bytes.size());
+  info.bytes = bytes.size();
+  write_file_atomic(join_path(dir, info.file), bytes);
+  return info;
+}
+
+void read_checkpoint(const std::string& dir, const CheckpointInfo& expect, const Tape& tape, const Hash& task,
+                     Workspace& ws) {
+  const std::string path = join_path(dir, expect.file);
+  const std::string what = "checkpoint '" + path + "'";
+  Bytes bytes = read_file(path, kTensorFileLimit, "checkpoint");
+  if (blake2b(bytes.data(), bytes.size()) != expect.file_hash)
+    throw Error(kExitNo, what + ": file hash differs from the manifest's (modified or corrupt checkpoint)");
+  auto msg = Message<schema::Checkpoint>::parse(std::move(bytes), what);
+  auto c = msg.root();
+  check_input(c.getFormatVersion() == kFormatVersion, what + ": unknown format version");
+  check_input(hash_field(c.getTaskHash()) == task, what + ": belongs to another task");
+  check_input(int64_t(c.getStep()) == expect.step, what + ": holds step " + std::to_string(c.getStep()) +
+                                                         ", the manifest says " + std::to_string(expect.step));
+  const std::vector<int> ids = checkpoint_tensors(tape);
+  auto ts = c.getTensors();
+  check_input(ts.size() == ids.size(), what + ": holds " + std::to_string(ts.size()) + " tensors, the model needs " +
+                                           std::to_string(ids.size()));
+  for (size_t i = 0; i < ids.size(); i++) {
+    const TensorSpec& s = tape.tensors[size_t(ids[i])];
+    auto t = ts[unsigned(i)];
+    check_input(std::string(t.getName().cStr()) == s.name,
+                what + ": tensor " + std::to_string(i) + " is '" + t.getName().cStr() + "', expected '" + s.name + "'");
+    TensorShape want = shape_of(s);
+    auto sh = t.getShape();
+    bool same = sh.size() == want.dims.size();
+    for (unsigned d = 0; same && d < sh.size(); d++) same = sh[d] == want.dims[d];
+    check_input(same, what + ": tensor '" + s.name + "' has the wrong shape");
+    decode_tensor(t, uint64_t(s.size()), ws.t[size_t(ids[i])], what);
+    check_input(int64_t(ws.t[size_t(ids[i])].size()) == s.size(), what + ": tensor '" + s.name + "' has the wrong size");
+  }
+  const Hash got = state_hash(tape, ws, expect.step);
+  check_input(got == hash_field(c.getStateHash()), what + ": state hash inside the file does not match its content");
+  if (got != expect.state)
+    throw Error(kExitNo, what + ": state hash " + hex(got) + " differs from the manifest's " + hex(expect.state));
+}
+
+Hash Manifest::root() const {
+  std::vector<Hash> leaves;
+  for (const auto& c : checkpoints) leaves.push_back(c.state);
+  return merkle_root(leaves);
+}
+
+void write_manifest(const std::string& dir, const Manifest& m) {
+  capnp::MallocMessageBuilder mb;
+  auto r = mb.initRoot<schema::Manifest>();
+  r.setFormatVersion(kFormatVersion);
+  r.setTaskHash(as_data(m.task));
+  auto env = r.initEnvironment();
+  auto prov = env.initProvenance();
+  prov.setProgram(m.program);
+  prov.setVersion(version());
+  prov.setCommandLine(m.command_line);
+  env.setHost(m.host);
+  env.setThreads(m.threads);
+  env.setDevice(m.device);
+  env.setStartedAt(m.started_at);
+  auto cs = r.initCheckpoints(unsigned(m.checkpoints.size()));
+  for (size_t i = 0; i < m.checkpoints.size(); i++) {
+    const auto& c = m.checkpoints[i];
+    auto b = cs[unsigned(i)];
+    b.setStep(uint32_t(c.step));
+    b.setFile(c.file);
+    b.setStateHash(as_data(c.state));
+    b.setFileHash(as_data(c.file_hash));
+    b.setFileBytes(c.bytes);
+  }
+  r.setRoot(as_data(m.root()));
+  r.setComplete(m.complete);
+  const uint64_t n = m.batch_order.size();
+  encode_tensor(r.initBatchOrder(), "batch_order", schema::DType::U32, {{n}}, m.batch_order.data());
+  r.setFinalLoss(m.final_loss);
+  r.setTestAccuracy(m.test_accuracy);
+  write_file_atomic(join_path(dir, kManifestName), to_binary(mb));
+}
+
+Manifest read_manifest(const std::string& dir, int64_t max_batch_entries) {
+  const std::string path = join_path(dir, kManifestName);
+  auto msg = Message<schema::Manifest>::read(path, kTensorFileLimit, "manifest");
+  auto r = msg.root();
+  const std::string what = "manifest '" + path + "'";
+  check_input(r.getFormatVersion() == kFormatVersion, what + ": unknown format version " + std::to_string(r.getFormatVersion()));
+  Manifest m;
+  m.task = hash_field(r.getTaskHash());
+  auto cs = r.getCheckpoints();
+  check_input(cs.size() >= 1, what + ": lists no checkpoints");
+  for (auto c : cs) {
+    CheckpointInfo ci;
+    ci.step = c.getStep();
+    ci.file = c.getFile();
+    check_input(is_safe_name(ci.file), what + ": checkpoint file name '" + ci.file +
+                                           "' is not a plain name inside the proof directory");
+    check_input(c.getStateHash().size() == 32 && c.getFileHash().size() == 32, what + ": checkpoint hash is not 32 bytes");
+    ci.state = hash_field(c.getStateHash());
+    ci.file_hash = hash_field(c.getFileHash());
+    ci.bytes = c.getFileBytes();
+    m.checkpoints.push_back(ci);
+  }
+  m.complete = r.getComplete();
+  if (r.hasBatchOrder()) {
+    auto bo = r.getBatchOrder();
+    check_input(bo.getShape().size() == 1, what + ": batch order must be one-dimensional");
+    decode_tensor(bo, schema::DType::U32, uint64_t(max_batch_entries), m.batch_order, what);
+  }
+  m.final_loss = r.getFinalLoss();
+  m.test_accuracy = r.getTestAccuracy();
+  check_input(r.getRoot().size() == 32, what + ": Merkle root is not 32 bytes");
+  // The stored root is checked by the verifier against the recomputed one.
+  auto env = r.getEnvironment();
+  m.program = env.getProvenance().getProgram();
+  m.command_line = env.getProvenance().getCommandLine();
+  m.host = env.getHost();
+  m.device = env.getDevice();
+  m.threads = env.getThreads();
+  m.started_at = env.getStartedAt();
+  if (hash_field(r.getRoot()) != m.root()) m.root_mismatch = true;
+  return m;
+}
+
+std::vector<uint32_t> batch_order(const TaskConfig& c, uint32_t count) {
+  BatchOrder order(c.seed, count, c.batch);
+  std::vector<uint32_t> out(size_t(c.steps) * size_t(c.batch));
+  for (int64_t s = 0; s < c.steps; s++) order.indices(s, out.data() + size_t(s) * size_t(c.batch));
+  return out;
+}
+
+}  // namespace pw

@@ -1,0 +1,68 @@
+// The proof directory (DESIGN §6): manifest.pwm plus one checkpoint file per
+// checkpoint step, each written atomically. A checkpoint's state hash commits to the
+// step and every tensor's name, shape and content; the manifest lists the
+// checkpoints with their state and file hashes and a Merkle root over the state hashes.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "io/file.hpp"
+#include "io/hash.hpp"
+#include "model/tape.hpp"
+#include "schema/proofwork.capnp.h"
+#include "train/task.hpp"
+
+namespace pw {
+
+constexpr uint32_t kFormatVersion = 1;
+constexpr const char* kManifestName = "manifest.pwm";
+
+std::string checkpoint_file_name(int64_t step);  // "ckpt-00000100.pwc"
+
+// The tensors a checkpoint holds: parameters then optimizer state, tape order.
+std::vector<int> checkpoint_tensors(const Tape& tape);
+
+// State hash = BLAKE2b-256(u64 step, then per tensor: name, u32 ndim, u64 dims, content hash).
+Hash state_hash(const Tape& tape, const Workspace& ws, int64_t step);
+
+struct CheckpointInfo {
+  int64_t step = 0;
+  std::string file;
+  Hash state{}, file_hash{};
+  uint64_t bytes = 0;
+};
+
+// Encodes the checkpoint and writes it to dir/file atomically; returns its entry.
+CheckpointInfo write_checkpoint(const std::string& dir, const Tape& tape, const Workspace& ws, int64_t step,
+                                const Hash& task);
+
+// Reads a checkpoint file whose bytes must hash to `expect.file_hash`; checks the task
+// hash, the step, every tensor's name, shape and content hash, and the state hash.
+// A file-hash mismatch throws Error(kExitNo, …) (tampering); anything malformed throws
+// bad input.
+void read_checkpoint(const std::string& dir, const CheckpointInfo& expect, const Tape& tape, const Hash& task,
+                     Workspace& ws);
+
+// The in-memory manifest.
+struct Manifest {
+  Hash task{};
+  std::vector<CheckpointInfo> checkpoints;
+  bool complete = false;
+  std::vector<uint32_t> batch_order;  // steps × batch
+  float final_loss = 0;
+  float test_accuracy = -1;
+  std::string program, command_line, host, device, started_at;
+  uint32_t threads = 0;
+  bool root_mismatch = false;  // set by read_manifest when the stored root is not the recomputed one
+  Hash root() const;
+};
+
+void write_manifest(const std::string& dir, const Manifest& m);
+// Reads and validates the structure (names safe, sizes bounded); throws bad input.
+Manifest read_manifest(const std::string& dir, int64_t max_batch_entries);
+
+// The seed-derived batch order of a whole task, steps × batch.
+std::vector<uint32_t> batch_order(const TaskConfig& c, uint32_t count);
+
+}  // namespace pw

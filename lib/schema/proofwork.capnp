@@ -1,0 +1,193 @@
+# proofwork file formats (DESIGN §6).
+#
+# Every file written by a proofwork program is one Cap'n Proto message of a
+# struct below, unpacked, or its JSON form (capnp's JSON codec; every reader
+# accepts both, telling them apart by the first non-blank byte being '{').
+# Print any binary file with:
+#   capnp convert binary:json /usr/share/proofwork/schema/proofwork.capnp Task < task.pwt
+#
+# Rules: fields are only ever added with new ordinals; nothing is "required"
+# at the schema level -- every reader validates sizes, shapes and hashes in
+# code (lib/io/message.cpp and the per-file loaders) and maps violations to
+# exit status 3.
+
+@0x9a3d3553cf13c111;
+
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("pw::schema");
+using Json = import "/capnp/compat/json.capnp";
+
+# Who wrote a file: samtools' @PG line.
+struct Provenance {
+  program @0 :Text;
+  version @1 :Text;
+  commandLine @2 :Text;
+}
+
+enum Mode {
+  exact @0;   # bitwise reproducible on any thread count and device
+  fast @1;    # fastest available order; verified against profiled tolerances
+}
+
+# One IDX file of a dataset.
+struct DataFile {
+  path @0 :Text;       # as given by the submitter; readers may relocate it with --data-dir
+  hash @1 :Data $Json.hex;       # BLAKE2b-256 of the decompressed IDX bytes (so .gz or not: same hash)
+}
+
+struct Dataset {
+  format @0 :Text;          # "idx"
+  trainImages @1 :DataFile;
+  trainLabels @2 :DataFile;
+  testImages @3 :DataFile;  # optional: empty path when absent
+  testLabels @4 :DataFile;
+  count @5 :UInt32;         # training samples
+  rows @6 :UInt32;
+  cols @7 :UInt32;
+  classes @8 :UInt32;
+  contentHash @9 :Data $Json.hex;     # BLAKE2b-256(trainImages.hash || trainLabels.hash)
+  sampleRoot @10 :Data $Json.hex;     # Merkle root over leaves BLAKE2b-256(image bytes || label byte)
+  inputScale @11 :Float32 = 0.00392156862745098;  # input = pixel * inputScale (default 1/255)
+}
+
+struct Model {
+  kind @0 :Text;               # "mlp"
+  widths @1 :List(UInt32);     # layer widths, input first: 784,1024,1024,10
+  activation @2 :Text;         # "relu", between Linear layers
+}
+
+enum OptimizerKind {
+  sgd @0;
+  adamw @1;
+}
+
+struct Optimizer {
+  kind @0 :OptimizerKind;
+  lr @1 :Float64;
+  momentum @2 :Float64;        # sgd
+  weightDecay @3 :Float64;
+  beta1 @4 :Float64 = 0.9;     # adamw
+  beta2 @5 :Float64 = 0.999;
+  eps @6 :Float64 = 1e-8;
+}
+
+enum ScheduleKind {
+  constant @0;
+  step @1;          # lr * gamma^floor(step / stepSize)
+  cosine @2;        # linear warm-up over warmupSteps, then cosine from lr to minLr
+}
+
+struct Schedule {
+  kind @0 :ScheduleKind;
+  stepSize @1 :UInt32;
+  gamma @2 :Float64 = 0.1;
+  warmupSteps @3 :UInt32;
+  minLr @4 :Float64;
+}
+
+struct Task {
+  formatVersion @0 :UInt32;
+  model @1 :Model;
+  dataset @2 :Dataset;
+  optimizer @3 :Optimizer;
+  schedule @4 :Schedule;
+  batch @5 :UInt32;
+  steps @6 :UInt32;
+  checkpointEvery @7 :UInt32;
+  seed @8 :UInt64;
+  mode @9 :Mode;
+  budgetFlops @10 :Float64;    # static: steps * 6 * batch * parameters (matmul FLOPs)
+  provenance @11 :Provenance;
+}
+
+enum DType {
+  f32 @0;
+  u32 @1;
+}
+
+enum Codec {
+  raw @0;
+  zstdShuffle @1;   # bytes split into planes (byte 0 of every element, then byte 1, ...) then zstd
+}
+
+# A bulk tensor: chunked so no Data blob nears Cap'n Proto's 512 MiB limit.
+struct Tensor {
+  name @0 :Text;               # PyTorch-style: "0.weight", "0.bias", "opt.0.weight.momentum"
+  dtype @1 :DType;
+  shape @2 :List(UInt64);
+  codec @3 :Codec;
+  chunkElems @4 :UInt64;       # elements per chunk (the last may hold fewer)
+  chunks @5 :List(Data);          # in JSON: arrays of byte values
+  hash @6 :Data $Json.hex;               # BLAKE2b-256 of the raw little-endian element bytes
+}
+
+struct Checkpoint {
+  formatVersion @0 :UInt32;
+  taskHash @1 :Data $Json.hex;
+  step @2 :UInt32;             # steps completed
+  rngPosition @3 :UInt64;      # the Philox counter base of the next step (= step: counter-based RNG)
+  tensors @4 :List(Tensor);    # weights, then optimizer state
+  stateHash @5 :Data $Json.hex;          # see lib/proof: over step and every tensor's name, shape, hash
+}
+
+struct CheckpointRef {
+  step @0 :UInt32;
+  file @1 :Text;               # relative name inside the proof directory, no '/'
+  stateHash @2 :Data $Json.hex;
+  fileHash @3 :Data $Json.hex;           # BLAKE2b-256 of the file's bytes
+  fileBytes @4 :UInt64;
+}
+
+struct Environment {
+  provenance @0 :Provenance;
+  host @1 :Text;
+  threads @2 :UInt32;
+  device @3 :Text;
+  startedAt @4 :Text;
+}
+
+struct Manifest {
+  formatVersion @0 :UInt32;
+  taskHash @1 :Data $Json.hex;
+  environment @2 :Environment;
+  checkpoints @3 :List(CheckpointRef);  # step 0 (initial weights) first
+  root @4 :Data $Json.hex;                        # Merkle root over the checkpoints' state hashes
+  complete @5 :Bool;                    # false while training is under way
+  batchOrder @6 :Tensor;                # u32 [steps, batch]: sample indices of every step
+  finalLoss @7 :Float32;
+  testAccuracy @8 :Float32 = -1;        # -1 when no test set was named
+}
+
+enum Selection {
+  all @0;
+  beacon @1;
+  topQ @2;
+  structure @3;    # checks before replay: task, dataset, batch order, init, Merkle root
+}
+
+struct SegmentResult {
+  index @0 :UInt32;          # segment i runs checkpoint i -> checkpoint i+1
+  startStep @1 :UInt32;
+  endStep @2 :UInt32;
+  why @3 :Selection;
+  expected @4 :Data $Json.hex;         # claimed state hash at endStep
+  replayed @5 :Data $Json.hex;         # state hash obtained by replay
+  ok @6 :Bool;
+  reason @7 :Text;
+  updateNorm @8 :Float64;    # l2 norm of the weight change over the segment
+  seconds @9 :Float64;
+}
+
+struct Verdict {
+  formatVersion @0 :UInt32;
+  taskHash @1 :Data $Json.hex;
+  proofRoot @2 :Data $Json.hex;
+  accepted @3 :Bool;
+  reason @4 :Text;           # first failure, or "accepted"
+  firstBadSegment @5 :Int32 = -1;
+  segments @6 :List(SegmentResult);
+  beacon @7 :Text;
+  provenance @8 :Provenance;
+  replaySeconds @9 :Float64;
+  checkSeconds @10 :Float64; # hashing and I/O outside replay
+}

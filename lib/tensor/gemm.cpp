@@ -1,0 +1,198 @@
+#include "tensor/gemm.hpp"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "tensor/mathfn.hpp"
+
+namespace pw {
+
+namespace {
+
+// Register tile MR×NR, panels of KC terms; an A block of MC rows per task and NC
+// columns per task. Blocking changes which thread computes an element and when,
+// never the order of its terms.
+constexpr int MR = 6, NR = 16, KC = 256, MC = 96, NC = 256;
+
+bool g_force_portable = false;
+
+struct AlignedFree {
+  void operator()(float* p) const { std::free(p); }
+};
+using AlignedBuf = std::unique_ptr<float[], AlignedFree>;
+AlignedBuf aligned_floats(size_t n) {
+  size_t bytes = ((n * sizeof(float)) + 63) / 64 * 64;
+  return AlignedBuf(static_cast<float*>(std::aligned_alloc(64, bytes ? bytes : 64)));
+}
+
+// c (MR×NR, row stride ldc) += Σ_k a[k·MR + i]·b[k·NR + j], one fma per term, k ascending.
+__attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* a, const float* b, float* c,
+                                                     ptrdiff_t ldc) {
+  __m256 c00 = _mm256_loadu_ps(c + 0 * ldc), c01 = _mm256_loadu_ps(c + 0 * ldc + 8);
+  __m256 c10 = _mm256_loadu_ps(c + 1 * ldc), c11 = _mm256_loadu_ps(c + 1 * ldc + 8);
+  __m256 c20 = _mm256_loadu_ps(c + 2 * ldc), c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
+  __m256 c30 = _mm256_loadu_ps(c + 3 * ldc), c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
+  __m256 c40 = _mm256_loadu_ps(c + 4 * ldc), c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
+  __m256 c50 = _mm256_loadu_ps(c + 5 * ldc), c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
+#pragma GCC unroll 4
+  for (int k = 0; k < kc; k++) {
+    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    __m256 a0 = _mm256_broadcast_ss(a + 0);
+    c00 = _mm256_fmadd_ps(a0, b0, c00);
+    c01 = _mm256_fmadd_ps(a0, b1, c01);
+    __m256 a1 = _mm256_broadcast_ss(a + 1);
+    c10 = _mm256_fmadd_ps(a1, b0, c10);
+    c11 = _mm256_fmadd_ps(a1, b1, c11);
+    __m256 a2 = _mm256_broadcast_ss(a + 2);
+    c20 = _mm256_fmadd_ps(a2, b0, c20);
+    c21 = _mm256_fmadd_ps(a2, b1, c21);
+    __m256 a3 = _mm256_broadcast_ss(a + 3);
+    c30 = _mm256_fmadd_ps(a3, b0, c30);
+    c31 = _mm256_fmadd_ps(a3, b1, c31);
+    __m256 a4 = _mm256_broadcast_ss(a + 4);
+    c40 = _mm256_fmadd_ps(a4, b0, c40);
+    c41 = _mm256_fmadd_ps(a4, b1, c41);
+    __m256 a5 = _mm256_broadcast_ss(a + 5);
+    c50 = _mm256_fmadd_ps(a5, b0, c50);
+    c51 = _mm256_fmadd_ps(a5, b1, c51);
+    a += MR;
+    b += NR;
+  }
+  _mm256_storeu_ps(c + 0 * ldc, c00), _mm256_storeu_ps(c + 0 * ldc + 8, c01);
+  _mm256_storeu_ps(c + 1 * ldc, c10), _mm256_storeu_ps(c + 1 * ldc + 8, c11);
+  _mm256_storeu_ps(c + 2 * ldc, c20), _mm256_storeu_ps(c + 2 * ldc + 8, c21);
+  _mm256_storeu_ps(c + 3 * ldc, c30), _mm256_storeu_ps(c + 3 * ldc + 8, c31);
+  _mm256_storeu_ps(c + 4 * ldc, c40), _mm256_storeu_ps(c + 4 * ldc + 8, c41);
+  _mm256_storeu_ps(c + 5 * ldc, c50), _mm256_storeu_ps(c + 5 * ldc + 8, c51);
+}
+
+void kernel_portable(int kc, const float* a, const float* b, float* c, ptrdiff_t ldc) {
+  float acc[MR][NR];
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NR; j++) acc[i][j] = c[i * ldc + j];
+  for (int k = 0; k < kc; k++, a += MR, b += NR)
+    for (int i = 0; i < MR; i++)
+      for (int j = 0; j < NR; j++) acc[i][j] = fmaf_exact(a[i], b[j], acc[i][j]);
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NR; j++) c[i * ldc + j] = acc[i][j];
+}
+
+using Kernel = void (*)(int, const float*, const float*, float*, ptrdiff_t);
+
+Kernel pick_kernel() {
+  static const bool has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return has_avx2 && !g_force_portable ? kernel_avx2 : kernel_portable;
+}
+
+// dst[k·NR + jj] = B(k0+k, j0+jj), zero past n columns.
+void pack_b(const MatView& B, int k0, int kc, int j0, int n, float* dst) {
+  if (n < NR) std::memset(dst, 0, sizeof(float) * size_t(kc) * NR);
+  if (B.rs == 1) {
+    for (int jj = 0; jj < n; jj++) {
+      const float* src = B.p + ptrdiff_t(j0 + jj) * B.cs + k0;
+      for (int k = 0; k < kc; k++) dst[k * NR + jj] = src[k];
+    }
+  } else {
+    for (int k = 0; k < kc; k++) {
+      const float* src = B.p + ptrdiff_t(k0 + k) * B.rs + ptrdiff_t(j0) * B.cs;
+      for (int jj = 0; jj < n; jj++) dst[k * NR + jj] = src[jj * B.cs];
+    }
+  }
+}
+
+// dst[k·MR + ii] = A(i0+ii, k0+k), zero past m rows.
+void pack_a(const MatView& A, int i0, int m, int k0, int kc, float* dst) {
+  if (m < MR) std::memset(dst, 0, sizeof(float) * size_t(kc) * MR);
+  if (A.cs == 1) {
+    for (int ii = 0; ii < m; ii++) {
+      const float* src = A.p + ptrdiff_t(i0 + ii) * A.rs + k0;
+      for (int k = 0; k < kc; k++) dst[k * MR + ii] = src[k];
+    }
+  } else {
+    for (int k = 0; k < kc; k++) {
+      const float* src = A.p + ptrdiff_t(k0 + k) * A.cs + ptrdiff_t(i0) * A.rs;
+      for (int ii = 0; ii < m; ii++) dst[k * MR + ii] = src[ii * A.rs];
+    }
+  }
+}
+
+void init_output(int M, int N, const float* bias, float* C, ptrdiff_t ldc) {
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < M; i++)
+    for (int j = 0; j < N; j++) C[ptrdiff_t(i) * ldc + j] = bias ? bias[j] : 0.0f;
+}
+
+}  // namespace
+
+void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  init_output(M, N, bias, C, ldc);
+  if (K <= 0) return;
+  const Kernel kernel = pick_kernel();
+  const int npanels = (N + NR - 1) / NR;
+  const int kc_max = std::min(K, KC);
+  AlignedBuf bpack = aligned_floats(size_t(npanels) * NR * kc_max);
+  const int mblocks = (M + MC - 1) / MC, nblocks = (N + NC - 1) / NC;
+  for (int k0 = 0; k0 < K; k0 += KC) {
+    const int kc = std::min(KC, K - k0);
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+      for (int p = 0; p < npanels; p++)
+        pack_b(B, k0, kc, p * NR, std::min(NR, N - p * NR), bpack.get() + size_t(p) * NR * kc);
+      AlignedBuf apack = aligned_floats(size_t(MC) * kc);
+      alignas(64) float tile[MR * NR];
+#pragma omp for collapse(2) schedule(static)
+      for (int ib = 0; ib < mblocks; ib++)
+        for (int jb = 0; jb < nblocks; jb++) {
+          const int i0 = ib * MC, mc = std::min(MC, M - i0);
+          for (int ir = 0; ir < mc; ir += MR)
+            pack_a(A, i0 + ir, std::min(MR, mc - ir), k0, kc, apack.get() + size_t(ir) * kc);
+          const int j_end = std::min(N, (jb + 1) * NC);
+          for (int j0 = jb * NC; j0 < j_end; j0 += NR) {
+            const float* bp = bpack.get() + size_t(j0 / NR) * NR * kc;
+            const int n = std::min(NR, N - j0);
+            for (int ir = 0; ir < mc; ir += MR) {
+              const int m = std::min(MR, mc - ir);
+              float* c = C + ptrdiff_t(i0 + ir) * ldc + j0;
+              if (m == MR && n == NR) {
+                kernel(kc, apack.get() + size_t(ir) * kc, bp, c, ldc);
+              } else {  // edge tile: run on a padded copy, keep the valid part
+                for (int i = 0; i < MR; i++)
+                  for (int j = 0; j < NR; j++) tile[i * NR + j] = (i < m && j < n) ? c[i * ldc + j] : 0.0f;
+                kernel(kc, apack.get() + size_t(ir) * kc, bp, tile, NR);
+                for (int i = 0; i < m; i++)
+                  for (int j = 0; j < n; j++) c[i * ldc + j] = tile[i * NR + j];
+              }
+            }
+          }
+        }
+    }
+  }
+}
+
+void gemm_reference(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc) {
+  for (int i = 0; i < M; i++)
+    for (int j = 0; j < N; j++) {
+      float acc = bias ? bias[j] : 0.0f;
+      for (int k = 0; k < K; k++) acc = fmaf_exact(A.p[i * A.rs + k * A.cs], B.p[k * B.rs + j * B.cs], acc);
+      C[ptrdiff_t(i) * ldc + j] = acc;
+    }
+}
+
+const char* gemm_kernel_name() { return pick_kernel() == kernel_avx2 ? "avx2-fma" : "portable"; }
+void gemm_force_portable(bool on) { g_force_portable = on; }
+
+void set_threads(int n) {
+  if (n > 0) omp_set_num_threads(n);
+}
+int get_threads() { return omp_get_max_threads(); }
+
+}  // namespace pw

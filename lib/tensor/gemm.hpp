@@ -1,0 +1,34 @@
+// Exact-mode GEMM (DESIGN §4): every output element starts from its bias (or 0) and
+// accumulates acc = fma(A(i,k), B(k,j), acc) over k in ascending order. Work is split
+// only across output elements, so the bits do not depend on the thread count, the
+// blocking, or whether the AVX2 or the portable micro-kernel ran.
+#pragma once
+#include <cstddef>
+
+namespace pw {
+
+// A strided view: element (r, c) is p[r*rs + c*cs]. Any transpose is a choice of strides.
+struct MatView {
+  const float* p;
+  ptrdiff_t rs, cs;
+};
+
+inline MatView row_major(const float* p, ptrdiff_t ld) { return {p, ld, 1}; }
+inline MatView transposed(const float* p, ptrdiff_t ld) { return {p, 1, ld}; }
+
+// C (M×N, row stride ldc) = bias[j] (or 0) + Σ_k A(i,k)·B(k,j).
+void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc);
+
+// The same arithmetic with plain loops: the reference the tests compare against.
+void gemm_reference(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc);
+
+// Which micro-kernel gemm_exact uses: "avx2-fma" or "portable". `force_portable`
+// exists for the tests that check both give the same bits.
+const char* gemm_kernel_name();
+void gemm_force_portable(bool on);
+
+// Threads used by every parallel kernel (OpenMP); 0 = all cores / OMP_NUM_THREADS.
+void set_threads(int n);
+int get_threads();
+
+}  // namespace pw

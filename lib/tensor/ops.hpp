@@ -1,0 +1,65 @@
+// Element-wise ops and fixed-order reductions of the training tape (DESIGN §4).
+// The per-element arithmetic is in PW_HD inline functions so a CUDA kernel can
+// share it; the loops here run it on the CPU, parallel over independent elements.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "tensor/mathfn.hpp"
+
+namespace pw {
+
+PW_HD inline float relu_elem(float z) { return z > 0.0f ? z : 0.0f; }
+PW_HD inline float relu_grad_elem(float dy, float y) { return y > 0.0f ? dy : 0.0f; }
+
+// SGD as torch.optim.SGD (no dampening, no Nesterov): d = g + wd·p;
+// buf = d on the first step, else buf = momentum·buf + d; p = p − lr·buf.
+struct SgdScalars {
+  float lr, momentum, weight_decay;
+  bool first_step;
+};
+PW_HD inline void sgd_elem(float& p, float g, float& buf, const SgdScalars& s) {
+  float d = g;
+  if (s.weight_decay != 0.0f) d = d + s.weight_decay * p;
+  if (s.momentum != 0.0f) {
+    buf = s.first_step ? d : buf * s.momentum + d;
+    d = buf;
+  }
+  p = p + (-s.lr) * d;
+}
+
+// AdamW as torch.optim.AdamW (amsgrad off), with the step's scalars computed on the host.
+struct AdamwScalars {
+  float decay;         // 1 − lr·wd
+  float beta1, one_minus_beta1, beta2, one_minus_beta2;
+  float step_size;     // lr / (1 − β1^t)
+  float bc2_sqrt;      // √(1 − β2^t)
+  float eps;
+};
+PW_HD inline void adamw_elem(float& p, float g, float& m, float& v, const AdamwScalars& s) {
+  p = p * s.decay;
+  m = m * s.beta1 + g * s.one_minus_beta1;
+  v = v * s.beta2 + s.one_minus_beta2 * (g * g);
+  float denom = sqrtf(v) / s.bc2_sqrt + s.eps;
+  p = p + (-s.step_size) * (m / denom);
+}
+
+// y = relu(z), n elements.
+void relu_forward(const float* z, float* y, int64_t n);
+// dz = dy where y > 0, else 0.
+void relu_backward(const float* dy, const float* y, float* dz, int64_t n);
+
+// logits (B,C), labels (B) as class ids held in floats → per-row probabilities (B,C)
+// and the mean cross-entropy. Row sums run over c ascending; the batch mean over b
+// ascending, then one division.
+float softmax_cross_entropy_forward(const float* logits, const float* labels, float* probs, int B, int C);
+// dlogits = (probs − onehot(labels)) / B.
+void softmax_cross_entropy_backward(const float* probs, const float* labels, float* dlogits, int B, int C);
+
+// db[o] = Σ_b dy[b,o], b ascending: dy is (B,O).
+void column_sums(const float* dy, float* db, int B, int O);
+
+void sgd_update(float* p, const float* g, float* buf, int64_t n, const SgdScalars& s);
+void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamwScalars& s);
+
+}  // namespace pw

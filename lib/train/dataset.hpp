@@ -1,0 +1,32 @@
+// Image-classification datasets from IDX files, with the hashes a task commits to.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "io/hash.hpp"
+#include "train/task.hpp"
+
+namespace pw {
+
+struct Dataset {
+  uint32_t count = 0, rows = 0, cols = 0, classes = 0;
+  std::vector<uint8_t> images, labels;            // (count, rows·cols), (count)
+  std::vector<uint8_t> test_images, test_labels;  // empty when no test set
+  uint32_t test_count = 0;
+  Hash images_hash{}, labels_hash{}, test_images_hash{}, test_labels_hash{};
+  Hash content_hash{}, sample_root{};
+  int features() const { return int(rows * cols); }
+};
+
+// Reads and checks the files (labels < classes, counts agree). `classes` 0 means
+// "as many as the largest label + 1".
+Dataset load_dataset(const std::string& train_images, const std::string& train_labels,
+                     const std::string& test_images, const std::string& test_labels, uint32_t classes);
+
+// The task's dataset, each file found at its recorded path or, with `data_dir`,
+// under that directory by its base name; every hash is checked against the task
+// (mismatch: bad input, exit 3).
+Dataset load_task_dataset(const TaskConfig& c, const std::string& data_dir);
+
+}  // namespace pw

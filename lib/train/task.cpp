@@ -1,0 +1,185 @@
+#include "train/task.hpp"
+
+#include <cmath>
+
+#include "core/error.hpp"
+#include "io/message.hpp"
+#include "tensor/mathfn.hpp"
+
+namespace pw {
+
+namespace {
+Hash opt_hash(capnp::Data::Reader d, const std::string& what) {
+  if (d.size() == 0) return Hash{};
+  check_input(d.size() == 32, "task: " + what + " is not a 32-byte hash");
+  return to_hash(d.begin(), d.size());
+}
+bool finite_nonneg(double x) { return std::isfinite(x) && x >= 0; }
+// x^n by binary powering: exact-mode host scalars use no pow().
+double pow_int(double x, int64_t n) {
+  double r = 1.0;
+  while (n > 0) {
+    if (n & 1) r *= x;
+    x *= x;
+    n >>= 1;
+  }
+  return r;
+}
+}  // namespace
+
+TaskConfig task_config(schema::Task::Reader t) {
+  TaskConfig c;
+  check_input(t.getFormatVersion() == 1, "task: format version " + std::to_string(t.getFormatVersion()) + " (this build reads 1)");
+  auto m = t.getModel();
+  check_input(std::string(m.getKind().cStr()) == "mlp", "task: model kind '" + std::string(m.getKind().cStr()) + "' (only mlp)");
+  check_input(std::string(m.getActivation().cStr()) == "relu" || m.getActivation().size() == 0,
+              "task: activation '" + std::string(m.getActivation().cStr()) + "' (only relu)");
+  auto w = m.getWidths();
+  check_input(w.size() >= 2 && w.size() <= 64, "task: an MLP needs 2 to 64 widths");
+  int64_t params = 0;
+  for (uint32_t x : w) {
+    check_input(x >= 1 && x <= uint32_t(kMaxWidth), "task: layer width " + std::to_string(x) + " out of range");
+    c.widths.push_back(int(x));
+  }
+  for (size_t l = 0; l + 1 < c.widths.size(); l++) params += int64_t(c.widths[l]) * c.widths[l + 1] + c.widths[l + 1];
+  check_input(params <= kMaxParameters, "task: model too large");
+  c.batch = int(t.getBatch());
+  check_input(t.getBatch() >= 1 && t.getBatch() <= (1u << 20), "task: batch size out of range");
+  c.steps = t.getSteps();
+  check_input(c.steps >= 1, "task: steps must be at least 1");
+  c.checkpoint_every = t.getCheckpointEvery();
+  check_input(c.checkpoint_every >= 1, "task: checkpointEvery must be at least 1");
+  c.seed = t.getSeed();
+  c.exact = t.getMode() == schema::Mode::EXACT;
+  auto o = t.getOptimizer();
+  c.optimizer = o.getKind() == schema::OptimizerKind::SGD ? OptimizerType::Sgd : OptimizerType::Adamw;
+  c.lr = o.getLr();
+  c.momentum = o.getMomentum();
+  c.weight_decay = o.getWeightDecay();
+  c.beta1 = o.getBeta1();
+  c.beta2 = o.getBeta2();
+  c.eps = o.getEps();
+  check_input(finite_nonneg(c.lr) && c.lr > 0, "task: lr must be positive");
+  check_input(finite_nonneg(c.momentum) && c.momentum < 1, "task: momentum must be in [0, 1)");
+  check_input(finite_nonneg(c.weight_decay), "task: weightDecay must be non-negative");
+  check_input(finite_nonneg(c.beta1) && c.beta1 < 1 && finite_nonneg(c.beta2) && c.beta2 < 1,
+              "task: betas must be in [0, 1)");
+  check_input(std::isfinite(c.eps) && c.eps > 0, "task: eps must be positive");
+  auto s = t.getSchedule();
+  switch (s.getKind()) {
+    case schema::ScheduleKind::CONSTANT: c.schedule = ScheduleType::Constant; break;
+    case schema::ScheduleKind::STEP: c.schedule = ScheduleType::Step; break;
+    case schema::ScheduleKind::COSINE: c.schedule = ScheduleType::Cosine; break;
+    default: bad_input("task: unknown schedule kind");
+  }
+  c.step_size = s.getStepSize();
+  c.gamma = s.getGamma();
+  c.warmup_steps = s.getWarmupSteps();
+  c.min_lr = s.getMinLr();
+  check_input(c.schedule != ScheduleType::Step || c.step_size >= 1, "task: step schedule needs stepSize >= 1");
+  check_input(finite_nonneg(c.gamma) && finite_nonneg(c.min_lr), "task: schedule gamma and minLr must be non-negative");
+  auto d = t.getDataset();
+  check_input(std::string(d.getFormat().cStr()) == "idx", "task: dataset format '" + std::string(d.getFormat().cStr()) + "' (only idx)");
+  c.train_images = d.getTrainImages().getPath();
+  c.train_labels = d.getTrainLabels().getPath();
+  c.test_images = d.getTestImages().getPath();
+  c.test_labels = d.getTestLabels().getPath();
+  check_input(!c.train_images.empty() && !c.train_labels.empty(), "task: dataset has no training files");
+  check_input(c.test_images.empty() == c.test_labels.empty(), "task: test images and labels go together");
+  c.train_images_hash = opt_hash(d.getTrainImages().getHash(), "train images hash");
+  c.train_labels_hash = opt_hash(d.getTrainLabels().getHash(), "train labels hash");
+  c.test_images_hash = opt_hash(d.getTestImages().getHash(), "test images hash");
+  c.test_labels_hash = opt_hash(d.getTestLabels().getHash(), "test labels hash");
+  c.content_hash = opt_hash(d.getContentHash(), "content hash");
+  c.sample_root = opt_hash(d.getSampleRoot(), "sample root");
+  c.count = d.getCount();
+  c.rows = d.getRows();
+  c.cols = d.getCols();
+  c.classes = d.getClasses();
+  check_input(c.count >= 1, "task: dataset count is 0");
+  check_input(uint64_t(c.rows) * c.cols == uint64_t(c.widths[0]),
+              "task: input width " + std::to_string(c.widths[0]) + " does not match " + std::to_string(c.rows) + "x" +
+                  std::to_string(c.cols) + " images");
+  check_input(c.classes >= 2 && c.classes <= 256 && uint32_t(c.widths.back()) == c.classes,
+              "task: output width must equal the number of classes");
+  check_input(uint32_t(c.batch) <= c.count, "task: batch larger than the dataset");
+  c.input_scale = d.getInputScale();
+  check_input(std::isfinite(c.input_scale), "task: inputScale is not finite");
+  c.budget_flops = t.getBudgetFlops();
+  return c;
+}
+
+Hash task_hash(schema::Task::Reader t) { return canonical_hash(t); }
+
+std::vector<int64_t> checkpoint_steps(const TaskConfig& c) {
+  std::vector<int64_t> s;
+  for (int64_t k = 0; k < c.steps; k += c.checkpoint_every) s.push_back(k);
+  s.push_back(c.steps);
+  return s;
+}
+
+float lr_at(const TaskConfig& c, int64_t step) {
+  double lr = c.lr;
+  switch (c.schedule) {
+    case ScheduleType::Constant: break;
+    case ScheduleType::Step: {
+      lr *= pow_int(c.gamma, step / c.step_size);
+      break;
+    }
+    case ScheduleType::Cosine: {
+      if (step < c.warmup_steps) {
+        lr = c.lr * double(step + 1) / double(c.warmup_steps);
+      } else {
+        const int64_t span = c.steps - c.warmup_steps;
+        const double t = span > 0 ? double(step - c.warmup_steps) / double(span) : 1.0;
+        lr = c.min_lr + (c.lr - c.min_lr) * 0.5 * (1.0 + cos_f64(3.14159265358979323846 * t));
+      }
+      break;
+    }
+  }
+  return float(lr);
+}
+
+SgdScalars sgd_scalars(const TaskConfig& c, int64_t step) {
+  return {lr_at(c, step), float(c.momentum), float(c.weight_decay), step == 0};
+}
+
+AdamwScalars adamw_scalars(const TaskConfig& c, int64_t step) {
+  const double lr = lr_at(c, step);
+  const double b1t = pow_int(c.beta1, step + 1), b2t = pow_int(c.beta2, step + 1);  // torch counts steps from 1
+  AdamwScalars s;
+  s.decay = float(1.0 - lr * c.weight_decay);
+  s.beta1 = float(c.beta1);
+  s.one_minus_beta1 = float(1.0 - c.beta1);
+  s.beta2 = float(c.beta2);
+  s.one_minus_beta2 = float(1.0 - c.beta2);
+  s.step_size = float(lr / (1.0 - b1t));
+  s.bc2_sqrt = float(std::sqrt(1.0 - b2t));
+  s.eps = float(c.eps);
+  return s;
+}
+
+std::string mlp_spec(const std::vector<int>& widths) {
+  std::string s = "mlp:";
+  for (size_t i = 0; i < widths.size(); i++) s += (i ? "-" : "") + std::to_string(widths[i]);
+  return s;
+}
+
+std::vector<int> parse_mlp_spec(const std::string& spec) {
+  if (spec.rfind("mlp:", 0) != 0) usage_error("--model '" + spec + "': expected mlp:W0-W1-...-Wn");
+  std::vector<int> w;
+  size_t i = 4;
+  while (i <= spec.size()) {
+    size_t j = spec.find('-', i);
+    if (j == std::string::npos) j = spec.size();
+    std::string part = spec.substr(i, j - i);
+    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos || part.size() > 7)
+      usage_error("--model '" + spec + "': '" + part + "' is not a layer width");
+    w.push_back(std::stoi(part));
+    i = j + 1;
+  }
+  if (w.size() < 2) usage_error("--model '" + spec + "': needs at least an input and an output width");
+  return w;
+}
+
+}  // namespace pw

@@ -1,0 +1,55 @@
+// A task file read into plain values and validated (DESIGN §6: untrusted input).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "io/hash.hpp"
+#include "model/tape.hpp"
+#include "schema/proofwork.capnp.h"
+
+namespace pw {
+
+enum class ScheduleType : uint8_t { Constant, Step, Cosine };
+
+struct TaskConfig {
+  std::vector<int> widths;
+  int batch = 0;
+  int64_t steps = 0;
+  int64_t checkpoint_every = 0;
+  uint64_t seed = 0;
+  bool exact = true;
+  OptimizerType optimizer = OptimizerType::Sgd;
+  double lr = 0, momentum = 0, weight_decay = 0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  ScheduleType schedule = ScheduleType::Constant;
+  int64_t step_size = 0, warmup_steps = 0;
+  double gamma = 0.1, min_lr = 0;
+  float input_scale = 1.0f / 255.0f;
+  double budget_flops = 0;
+  // dataset reference
+  std::string train_images, train_labels, test_images, test_labels;
+  Hash train_images_hash{}, train_labels_hash{}, test_images_hash{}, test_labels_hash{};
+  Hash content_hash{}, sample_root{};
+  uint32_t count = 0, rows = 0, cols = 0, classes = 0;
+};
+
+// Largest model and run a task may declare; anything beyond is refused as bad input.
+constexpr int64_t kMaxParameters = int64_t(1) << 31;
+constexpr int kMaxWidth = 1 << 20;
+
+TaskConfig task_config(schema::Task::Reader t);  // throws bad input on any invalid field
+Hash task_hash(schema::Task::Reader t);           // BLAKE2b-256 of the canonical encoding
+
+// The checkpoint steps a task dictates: 0, k, 2k, …, and `steps` itself.
+std::vector<int64_t> checkpoint_steps(const TaskConfig& c);
+
+// Learning rate at `step` (0-based), computed in double with the library's own cos,
+// then rounded once to float.
+float lr_at(const TaskConfig& c, int64_t step);
+SgdScalars sgd_scalars(const TaskConfig& c, int64_t step);
+AdamwScalars adamw_scalars(const TaskConfig& c, int64_t step);
+
+std::string mlp_spec(const std::vector<int>& widths);  // "mlp:784-1024-1024-10"
+std::vector<int> parse_mlp_spec(const std::string& spec);  // throws usage error
+
+}  // namespace pw

@@ -1,0 +1,87 @@
+#include "train/trainer.hpp"
+
+#include <cmath>
+#include <numeric>
+
+#include "core/error.hpp"
+#include "tensor/philox.hpp"
+
+namespace pw {
+
+BatchOrder::BatchOrder(uint64_t seed, uint32_t count, int batch)
+    : seed_(seed), count_(count), batch_(batch), steps_per_epoch_(int64_t(count) / batch) {
+  if (steps_per_epoch_ < 1) internal_error("batch larger than the dataset");
+}
+
+void BatchOrder::indices(int64_t step, uint32_t* out) {
+  const int64_t epoch = step / steps_per_epoch_;
+  if (epoch != epoch_) {
+    perm_.resize(count_);
+    std::iota(perm_.begin(), perm_.end(), 0u);
+    for (uint32_t i = count_ - 1; i > 0; i--) {
+      const uint32_t r = philox_word(seed_, kStreamShuffle, uint32_t(epoch), i);
+      const uint32_t j = uint32_t((uint64_t(r) * (uint64_t(i) + 1)) >> 32);  // uniform in [0, i]
+      std::swap(perm_[i], perm_[j]);
+    }
+    epoch_ = epoch;
+  }
+  const int64_t off = (step % steps_per_epoch_) * batch_;
+  for (int b = 0; b < batch_; b++) out[b] = perm_[size_t(off + b)];
+}
+
+void init_state(const TaskConfig& c, const Tape& tape, Workspace& ws) {
+  for (size_t i = 0; i < tape.params.size(); i++) {
+    const int id = tape.params[i];
+    const int fan_in = c.widths[i / 2];
+    const float bound = float(1.0 / std::sqrt(double(fan_in)));
+    float* p = ws[id];
+    const int64_t n = tape.tensors[size_t(id)].size();
+#pragma omp parallel for schedule(static)
+    for (int64_t e = 0; e < n; e++) {
+      const float u = uniform01(philox_word(c.seed, kStreamInit, uint32_t(i), uint64_t(e)));
+      p[e] = bound * (2.0f * u - 1.0f);
+    }
+  }
+  for (int id : tape.opt_state) std::fill(ws.t[size_t(id)].begin(), ws.t[size_t(id)].end(), 0.0f);
+}
+
+Tape tape_for(const TaskConfig& c) { return build_mlp_tape(c.widths, c.batch, c.optimizer); }
+
+Trainer::Trainer(const TaskConfig& c, const Dataset& d)
+    : cfg(c), data(d), tape(tape_for(c)), ws(tape), order(c.seed, d.count, c.batch), batch_idx(size_t(c.batch)) {
+  init_state(cfg, tape, ws);
+}
+
+void Trainer::run_step(const OpHook& hook) {
+  order.indices(step, batch_idx.data());
+  StepContext ctx;
+  ctx.images = data.images.data();
+  ctx.labels = data.labels.data();
+  ctx.batch_indices = batch_idx.data();
+  ctx.input_scale = cfg.input_scale;
+  if (cfg.optimizer == OptimizerType::Sgd)
+    ctx.sgd = sgd_scalars(cfg, step);
+  else
+    ctx.adamw = adamw_scalars(cfg, step);
+  pw::run_step(tape, ws, ctx, hook);
+  loss = ws[tape.loss][0];
+  step++;
+}
+
+double test_accuracy(const Trainer& t) {
+  if (t.data.test_count == 0) return -1;
+  std::vector<float> logits;
+  forward_logits(t.tape, t.ws, t.data.test_images.data(), t.data.test_count, t.cfg.input_scale, logits);
+  const int C = t.tape.widths.back();
+  int64_t right = 0;
+  for (uint32_t i = 0; i < t.data.test_count; i++) {
+    const float* z = logits.data() + size_t(i) * C;
+    int best = 0;
+    for (int c = 1; c < C; c++)
+      if (z[c] > z[best]) best = c;
+    right += best == t.data.test_labels[i];
+  }
+  return double(right) / t.data.test_count;
+}
+
+}  // namespace pw

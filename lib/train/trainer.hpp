@@ -1,0 +1,54 @@
+// The training loop over the tape: seed-derived initial weights and batch order,
+// the learning-rate schedule, one step at a time.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "model/tape.hpp"
+#include "train/dataset.hpp"
+#include "train/task.hpp"
+
+namespace pw {
+
+// Batch order: every epoch is a Fisher–Yates permutation of the samples driven by
+// Philox(seed, kStreamShuffle, epoch); epochs hold ⌊count / batch⌋ steps (the last
+// partial batch is dropped), and step s takes the s-th run of `batch` indices.
+class BatchOrder {
+ public:
+  BatchOrder(uint64_t seed, uint32_t count, int batch);
+  void indices(int64_t step, uint32_t* out);  // `batch` indices
+  int64_t steps_per_epoch() const { return steps_per_epoch_; }
+
+ private:
+  uint64_t seed_;
+  uint32_t count_;
+  int batch_;
+  int64_t steps_per_epoch_;
+  int64_t epoch_ = -1;
+  std::vector<uint32_t> perm_;
+};
+
+// Parameters as PyTorch's nn.Linear default (U(−1/√in, 1/√in) for weight and bias),
+// drawn from Philox(seed, kStreamInit, tensor index); optimizer state zero.
+void init_state(const TaskConfig& c, const Tape& tape, Workspace& ws);
+
+Tape tape_for(const TaskConfig& c);
+
+struct Trainer {
+  const TaskConfig& cfg;
+  const Dataset& data;
+  Tape tape;
+  Workspace ws;
+  BatchOrder order;
+  int64_t step = 0;    // steps completed
+  float loss = 0;      // loss of the last step
+  std::vector<uint32_t> batch_idx;
+
+  Trainer(const TaskConfig& c, const Dataset& d);
+  void run_step(const OpHook& hook = nullptr);  // runs step `step`, then step++
+};
+
+// Test-set accuracy of the current parameters (argmax, first maximum on ties).
+double test_accuracy(const Trainer& t);
+
+}  // namespace pw

@@ -1,0 +1,189 @@
+// pol-train: the solver. Trains a task and writes its proof of learning.
+#include <dirent.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+
+#include "cli/cli.hpp"
+#include "core/error.hpp"
+#include "proof/proof.hpp"
+#include "proof/task_file.hpp"
+#include "tensor/gemm.hpp"
+#include "train/trainer.hpp"
+
+using namespace pw;
+
+namespace {
+
+struct Fault {
+  int64_t step = -1, op = -1, element = -1;
+};
+
+Fault parse_fault(const std::string& s) {
+  Fault f;
+  long long a, b, c;
+  char tail;
+  if (std::sscanf(s.c_str(), "%lld:%lld:%lld%c", &a, &b, &c, &tail) != 3 || a < 0 || b < 0 || c < 0)
+    usage_error("--inject-fault '" + s + "': expected STEP:OP:ELEMENT (non-negative integers)");
+  f.step = a, f.op = b, f.element = c;
+  return f;
+}
+
+void remove_stale_temporaries(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) return;
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n.find(".tmp.") != std::string::npos) ::unlink(join_path(dir, n).c_str());
+  }
+  closedir(d);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Train a proofwork task and write its proof of learning: checkpoints every k steps, a manifest with "
+               "their hashes and Merkle root, and the seed-derived batch order. Run again on an unfinished "
+               "PROOF_DIR, it resumes from the last complete checkpoint and ends with the same bits.",
+               "pol-train"};
+  CommonOptions common;
+  std::string task_path, dir, data_dir, fault_spec, dishonest_data;
+  int64_t skip_step = -1, stop_after = -1;
+  uint64_t init_seed = 0, order_seed = 0;
+  app.add_option("TASK", task_path, "Task file (binary or JSON; '-': stdin)")->required();
+  app.add_option("-o,--output", dir, "Proof directory (created, or resumed when unfinished)")->required();
+  app.add_option("--data-dir", data_dir, "Find the dataset files in this directory (by base name)");
+  add_common_options(app, common);
+  const std::string dishonest = "Dishonest proofs (for testing verifiers and bisection)";
+  app.add_option("--inject-fault", fault_spec,
+                 "Perturb element ELEMENT of the first output of op OP (tape index) in step STEP: STEP:OP:ELEMENT")
+      ->group(dishonest);
+  app.add_option("--skip-step", skip_step, "Do not apply step S (its update is discarded)")->group(dishonest);
+  app.add_option("--init-seed", init_seed, "Draw the initial weights from this seed instead of the task's")->group(dishonest);
+  app.add_option("--order-seed", order_seed, "Take (and record) the batch order of this seed instead of the task's")
+      ->group(dishonest);
+  app.add_option("--dishonest-data-dir", dishonest_data, "Train on the IDX files of this directory, unchecked")
+      ->group(dishonest);
+  app.add_option("--kill-after", stop_after, "SIGKILL itself after this many steps (resume tests)")->group("");
+
+  return run_tool("pol-train", argc, argv, app, [&]() -> int {
+    apply_common_options(common);
+    LoadedTask task = load_task(task_path);
+    const TaskConfig& cfg = task.cfg;
+    if (!cfg.exact) usage_error("fast mode is not implemented yet (issue 3); use a task with --mode exact");
+    const Fault fault = fault_spec.empty() ? Fault{} : parse_fault(fault_spec);
+
+    Dataset data;
+    if (dishonest_data.empty()) {
+      data = load_task_dataset(cfg, data_dir);
+    } else {
+      auto at = [&](const std::string& p) { return p.empty() ? p : join_path(dishonest_data, base_name(p)); };
+      data = load_dataset(at(cfg.train_images), at(cfg.train_labels), at(cfg.test_images), at(cfg.test_labels), cfg.classes);
+      check_input(data.count == cfg.count && data.features() == cfg.widths[0], "--dishonest-data-dir: another shape");
+    }
+    Trainer tr(cfg, data);
+    if (app.count("--init-seed")) {
+      TaskConfig other = cfg;
+      other.seed = init_seed;
+      init_state(other, tr.tape, tr.ws);
+    }
+    if (app.count("--order-seed")) tr.order = BatchOrder(order_seed, data.count, cfg.batch);
+    if (fault.op >= int64_t(tr.tape.ops.size()))
+      usage_error("--inject-fault: op " + std::to_string(fault.op) + " but the tape has " +
+                  std::to_string(tr.tape.ops.size()) + " ops");
+
+    make_directory(dir);
+    remove_stale_temporaries(dir);
+    const std::vector<int64_t> ckpt_steps = checkpoint_steps(cfg);
+    Manifest man;
+    const std::string manifest_path = join_path(dir, kManifestName);
+    if (file_exists(manifest_path)) {
+      man = read_manifest(dir, int64_t(cfg.steps) * cfg.batch);
+      if (man.task != task.hash)
+        bad_input("'" + dir + "' holds a proof of another task (" + hex(man.task) + "); choose another directory");
+      for (size_t i = 0; i < man.checkpoints.size(); i++)
+        check_input(i < ckpt_steps.size() && man.checkpoints[i].step == ckpt_steps[i],
+                    "'" + dir + "': the manifest's checkpoints do not follow the task's interval");
+      if (man.complete) {
+        note(common, "'" + dir + "' is already complete (" + std::to_string(cfg.steps) + " steps); nothing to do");
+        return kExitOk;
+      }
+      const CheckpointInfo& last = man.checkpoints.back();
+      read_checkpoint(dir, last, tr.tape, task.hash, tr.ws);
+      tr.step = last.step;
+      note(common, "resuming '" + dir + "' from step " + std::to_string(last.step));
+    } else {
+      man.task = task.hash;
+      man.batch_order.resize(size_t(cfg.steps) * size_t(cfg.batch));
+      for (int64_t s = 0; s < cfg.steps; s++) tr.order.indices(s, man.batch_order.data() + size_t(s) * size_t(cfg.batch));
+      man.checkpoints.push_back(write_checkpoint(dir, tr.tape, tr.ws, 0, task.hash));
+    }
+    man.program = "pol-train";
+    man.command_line = command_line();
+    man.host = host_name();
+    man.device = common.device;
+    man.threads = uint32_t(get_threads());
+    if (man.started_at.empty()) man.started_at = utc_now();
+    write_manifest(dir, man);
+
+    Progress progress(common, cfg.steps, "step");
+    const auto t0 = std::chrono::steady_clock::now();
+    const int64_t first_step = tr.step;
+    std::vector<std::vector<float>> saved;
+    while (tr.step < cfg.steps) {
+      const int64_t s = tr.step;
+      OpHook hook;
+      if (s == fault.step)
+        hook = [&](int op_index, Workspace& ws) {
+          if (op_index != fault.op) return;
+          auto& v = ws.t[size_t(tr.tape.ops[size_t(op_index)].out[0])];
+          float& x = v[size_t(fault.element % int64_t(v.size()))];
+          x = x + (std::fabs(x) * 0.25f + 0.25f);
+        };
+      if (s == skip_step) {
+        saved.clear();
+        for (int id : checkpoint_tensors(tr.tape)) saved.push_back(tr.ws.t[size_t(id)]);
+      }
+      tr.run_step(hook);
+      if (s == skip_step) {
+        size_t k = 0;
+        for (int id : checkpoint_tensors(tr.tape)) tr.ws.t[size_t(id)] = saved[k++];
+      }
+      if (tr.step % cfg.checkpoint_every == 0 || tr.step == cfg.steps) {
+        man.checkpoints.push_back(write_checkpoint(dir, tr.tape, tr.ws, tr.step, task.hash));
+        man.final_loss = tr.loss;
+        write_manifest(dir, man);
+      }
+      char extra[64];
+      std::snprintf(extra, sizeof extra, "loss %.4f", double(tr.loss));
+      progress.update(tr.step, extra);
+      if (stop_after >= 0 && tr.step - first_step >= stop_after) std::raise(SIGKILL);
+    }
+    progress.finish();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double acc = test_accuracy(tr);
+    man.test_accuracy = float(acc);
+    man.final_loss = tr.loss;
+    man.complete = true;
+    write_manifest(dir, man);
+    const int64_t ran = cfg.steps - first_step;
+    char line[256];
+    std::snprintf(line, sizeof line, "%lld steps in %.2f s (%.2f steps/s), final loss %.4f", static_cast<long long>(ran),
+                  secs, secs > 0 ? double(ran) / secs : 0.0, double(tr.loss));
+    std::string msg = line;
+    if (acc >= 0) {
+      std::snprintf(line, sizeof line, ", test accuracy %.2f%%", 100 * acc);
+      msg += line;
+    }
+    note(common, msg + "; root " + hex(man.root()));
+    if (common.json)
+      std::printf("{\"proof\": \"%s\", \"steps\": %lld, \"seconds\": %.6f, \"steps_per_second\": %.4f, "
+                  "\"final_loss\": %.6f, \"test_accuracy\": %.6f, \"threads\": %d, \"root\": \"%s\"}\n",
+                  dir.c_str(), static_cast<long long>(ran), secs, secs > 0 ? double(ran) / secs : 0.0, double(tr.loss),
+                  acc, get_threads(), hex(man.root()).c_str());
+    return kExitOk;
+  });
+}
