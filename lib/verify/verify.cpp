@@ -1,0 +1,223 @@
+#include "verify/verify.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include "core/error.hpp"
+#include "io/file.hpp"
+#include "proof/proof.hpp"
+#include "tensor/philox.hpp"
+#include "train/trainer.hpp"
+
+namespace pw {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Segment whose replay produces checkpoint i (checkpoint 0 belongs to segment 0).
+int segment_of_checkpoint(size_t i) { return i == 0 ? 0 : int(i) - 1; }
+
+double update_norm(const Tape& tape, const Workspace& a, const Workspace& b) {
+  double s = 0;
+  for (int id : tape.params) {
+    const auto& x = a.t[size_t(id)];
+    const auto& y = b.t[size_t(id)];
+    for (size_t i = 0; i < x.size(); i++) {
+      const double d = double(y[i]) - double(x[i]);
+      s += d * d;
+    }
+  }
+  return std::sqrt(s);
+}
+
+}  // namespace
+
+const char* why_name(SegmentWhy w) {
+  switch (w) {
+    case SegmentWhy::All: return "all";
+    case SegmentWhy::Beacon: return "beacon";
+    case SegmentWhy::TopQ: return "top-q";
+    case SegmentWhy::Structure: return "structure";
+  }
+  return "?";
+}
+
+std::vector<int> beacon_segments(const std::string& beacon, const Hash& root, int total, int64_t n) {
+  const Hash key = Hasher().update_str(beacon).update(root.data(), 32).final();
+  uint64_t seed = 0;
+  for (int i = 0; i < 8; i++) seed |= uint64_t(key[size_t(i)]) << (8 * i);
+  // Partial Fisher–Yates over the segment indices.
+  std::vector<int> idx(static_cast<size_t>(total));
+  std::iota(idx.begin(), idx.end(), 0);
+  const int take = int(std::min<int64_t>(n, total));
+  for (int i = 0; i < take; i++) {
+    const uint32_t r = philox_word(seed, 3, 0, uint64_t(i));
+    const int j = i + int((uint64_t(r) * uint64_t(total - i)) >> 32);
+    std::swap(idx[size_t(i)], idx[size_t(j)]);
+  }
+  idx.resize(size_t(take));
+  std::sort(idx.begin(), idx.end());
+  return idx;
+}
+
+VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const VerifyOptions& opt,
+                          const SegmentCallback& on_segment) {
+  const TaskConfig& cfg = task.cfg;
+  VerifyResult res;
+  const auto t_check = Clock::now();
+  double replay_secs = 0;
+  auto reject = [&](int segment, const std::string& why) {
+    res.accepted = false;
+    res.first_bad = segment;
+    res.reason = segment >= 0 ? "segment " + std::to_string(segment) + ": " + why : why;
+    res.check_seconds = since(t_check) - replay_secs;
+    res.replay_seconds = replay_secs;
+    return res;
+  };
+  check_input(is_directory(dir), "proof '" + dir + "' is not a directory");
+  Manifest man = read_manifest(dir, int64_t(cfg.steps) * cfg.batch);
+  res.proof_root = man.root();
+  if (man.task != task.hash)
+    return reject(-1, "the proof is for another task (" + hex(man.task) + ", this task is " + hex(task.hash) + ")");
+  if (!man.complete) return reject(-1, "the proof is unfinished (its manifest is not marked complete)");
+  const std::vector<int64_t> steps = checkpoint_steps(cfg);
+  for (size_t i = 0; i < std::max(steps.size(), man.checkpoints.size()); i++) {
+    if (i >= man.checkpoints.size())
+      return reject(segment_of_checkpoint(i), "checkpoint at step " + std::to_string(steps[i]) + " is missing");
+    if (i >= steps.size() || man.checkpoints[i].step != steps[i])
+      return reject(segment_of_checkpoint(i), "checkpoint " + std::to_string(i) + " is at step " +
+                                                  std::to_string(man.checkpoints[i].step) + ", the task says " +
+                                                  (i < steps.size() ? std::to_string(steps[i]) : "none"));
+  }
+  if (man.root_mismatch) return reject(-1, "the manifest's Merkle root does not match its checkpoint hashes");
+
+  // The dataset the verifier holds must be the task's (bad input otherwise).
+  Dataset data = load_task_dataset(cfg, opt.data_dir);
+
+  // Batch order: recorded = seed-derived.
+  const std::vector<uint32_t> order = batch_order(cfg, data.count);
+  if (man.batch_order.size() != order.size())
+    return reject(0, "the recorded batch order has " + std::to_string(man.batch_order.size()) + " entries, the task needs " +
+                         std::to_string(order.size()));
+  for (size_t i = 0; i < order.size(); i++)
+    if (man.batch_order[i] != order[i]) {
+      const int64_t step = int64_t(i) / cfg.batch;
+      return reject(int(step / cfg.checkpoint_every), "the recorded batch order differs from the seed-derived one at step " +
+                                                           std::to_string(step));
+    }
+
+  // Every checkpoint file: size and hash as committed in the manifest.
+  for (size_t i = 0; i < man.checkpoints.size(); i++) {
+    const CheckpointInfo& c = man.checkpoints[i];
+    const std::string path = join_path(dir, c.file);
+    Bytes b = read_file(path, kTensorFileLimit, "checkpoint");
+    check_input(b.size() == c.bytes, "checkpoint '" + path + "': " + std::to_string(b.size()) +
+                                         " bytes, the manifest says " + std::to_string(c.bytes) + " (truncated or damaged)");
+    if (blake2b(b.data(), b.size()) != c.file_hash)
+      return reject(segment_of_checkpoint(i), "checkpoint '" + c.file + "' does not match its hash in the manifest");
+  }
+
+  Trainer tr(cfg, data);
+  Workspace init(tr.tape);
+  init_state(cfg, tr.tape, init);
+  const Hash init_hash = state_hash(tr.tape, init, 0);
+  const int nseg = int(man.checkpoints.size()) - 1;
+  auto load = [&](size_t i, Workspace& ws) {
+    try {
+      read_checkpoint(dir, man.checkpoints[i], tr.tape, task.hash, ws);
+      return std::string();
+    } catch (const Error& e) {
+      if (e.code != kExitNo) throw;
+      return std::string(e.what());
+    }
+  };
+  {
+    std::string err = load(0, tr.ws);
+    if (!err.empty()) return reject(0, err);
+    if (man.checkpoints[0].state != init_hash)
+      return reject(0, "the initial weights are not the ones derived from the task's seed");
+  }
+  {  // the final weights are what a user takes away: their file must hold what the manifest says
+    Workspace last(tr.tape);
+    std::string err = load(man.checkpoints.size() - 1, last);
+    if (!err.empty()) return reject(nseg - 1, err);
+  }
+
+  // Choose segments.
+  std::vector<std::pair<int, SegmentWhy>> chosen;
+  if (opt.segments < 0) {
+    for (int i = 0; i < nseg; i++) chosen.push_back({i, SegmentWhy::All});
+  } else {
+    for (int i : beacon_segments(opt.beacon, res.proof_root, nseg, opt.segments)) chosen.push_back({i, SegmentWhy::Beacon});
+  }
+  std::vector<double> norms(size_t(nseg), -1);
+  if (opt.top_q > 0) {
+    // Proof-of-Learning's top-Q: the segments with the largest weight updates.
+    Workspace prev(tr.tape), cur(tr.tape);
+    std::string err = load(0, prev);
+    for (int i = 0; i < nseg; i++) {
+      err = load(size_t(i) + 1, cur);
+      if (!err.empty()) return reject(i, err);
+      norms[size_t(i)] = update_norm(tr.tape, prev, cur);
+      std::swap(prev, cur);
+    }
+    std::vector<int> by_norm(static_cast<size_t>(nseg));
+    std::iota(by_norm.begin(), by_norm.end(), 0);
+    std::stable_sort(by_norm.begin(), by_norm.end(), [&](int a, int b) { return norms[size_t(a)] > norms[size_t(b)]; });
+    for (int64_t q = 0; q < std::min<int64_t>(opt.top_q, nseg); q++) {
+      const int i = by_norm[size_t(q)];
+      if (std::none_of(chosen.begin(), chosen.end(), [&](auto& p) { return p.first == i; }))
+        chosen.push_back({i, SegmentWhy::TopQ});
+    }
+    std::sort(chosen.begin(), chosen.end());
+  }
+
+  // Replay.
+  for (size_t n = 0; n < chosen.size(); n++) {
+    const int i = chosen[n].first;
+    SegmentOutcome s;
+    s.index = i;
+    s.why = chosen[n].second;
+    s.start_step = man.checkpoints[size_t(i)].step;
+    s.end_step = man.checkpoints[size_t(i) + 1].step;
+    s.expected = man.checkpoints[size_t(i) + 1].state;
+    s.update_norm = norms[size_t(i)];
+    std::string err = load(size_t(i), tr.ws);
+    if (!err.empty()) {
+      s.reason = err;
+    } else {
+      const auto t0 = Clock::now();
+      tr.step = s.start_step;
+      while (tr.step < s.end_step) tr.run_step();
+      s.seconds = since(t0);
+      replay_secs += s.seconds;
+      res.replayed_steps += s.end_step - s.start_step;
+      s.replayed = state_hash(tr.tape, tr.ws, tr.step);
+      s.ok = s.replayed == s.expected;
+      if (!s.ok)
+        s.reason = "replayed state " + hex(s.replayed).substr(0, 16) + "… differs from the claimed " +
+                   hex(s.expected).substr(0, 16) + "… at step " + std::to_string(s.end_step);
+    }
+    res.segments.push_back(s);
+    if (on_segment) on_segment(s, n + 1, chosen.size());
+    if (!s.ok && res.first_bad < 0) {
+      res.first_bad = i;
+      res.reason = "segment " + std::to_string(i) + " (steps " + std::to_string(s.start_step) + "-" +
+                   std::to_string(s.end_step) + "): " + s.reason;
+      if (!opt.keep_going) break;
+    }
+  }
+  res.accepted = res.first_bad < 0;
+  if (res.accepted)
+    res.reason = "accepted: " + std::to_string(res.segments.size()) + " of " + std::to_string(nseg) +
+                 " segments replayed, all equal";
+  res.replay_seconds = replay_secs;
+  res.check_seconds = since(t_check) - replay_secs;
+  return res;
+}
+
+}  // namespace pw

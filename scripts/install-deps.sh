@@ -1,0 +1,38 @@
+#!/bin/sh
+# Installs proofwork's dependencies from Debian's packages (DESIGN §3).
+#   scripts/install-deps.sh [build|demo|bench|all]   install what is missing (default: build)
+#   scripts/install-deps.sh --check [GROUP]          exit 1 if anything is missing, install nothing
+# build: compile and `make test`; demo: + Fashion-MNIST; bench: + OpenBLAS and PyTorch (the
+# competitors), and PyTorch for regenerating the reference fixtures.
+set -eu
+check=0
+if [ "${1:-}" = "--check" ]; then check=1; shift; fi
+group=${1:-build}
+
+build="cmake make g++ pkg-config capnproto libcapnp-dev libcli11-dev doctest-dev libzstd-dev libsodium-dev zlib1g-dev python3"
+demo="dataset-fashion-mnist"
+bench="libopenblas-dev python3-torch python3-numpy"
+case "$group" in
+  build) want="$build" ;;
+  demo) want="$build $demo" ;;
+  bench) want="$build $demo $bench" ;;
+  all) want="$build $demo $bench" ;;
+  *) echo "install-deps.sh: unknown group '$group' (build, demo, bench, all)" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$check" = 1 ]; then
+  echo "missing:$missing" >&2
+  exit 1
+fi
+echo "install-deps.sh: installing$missing" >&2
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+# shellcheck disable=SC2086
+$sudo apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,33 @@
+# Helpers for CLI tests (sourced by run-one.sh).
+
+# expect_exit CODE CMD...: run CMD, require exit status CODE; keep stderr in ./err.
+expect_exit() {
+  local want=$1; shift
+  set +e
+  "$@" 2>err >out
+  local got=$?
+  set -e
+  if [ "$got" != "$want" ]; then
+    echo "FAIL: '$*' exited $got, expected $want" >&2
+    echo "--- stderr:" >&2; cat err >&2
+    exit 1
+  fi
+}
+
+# expect_err PATTERN: the last expect_exit's stderr matches PATTERN (grep -E).
+expect_err() {
+  if ! grep -Eq -- "$1" err; then
+    echo "FAIL: stderr does not match '$1'" >&2
+    echo "--- stderr:" >&2; cat err >&2
+    exit 1
+  fi
+}
+
+# A small task over the committed tiny dataset (1000 Fashion-MNIST samples).
+make_tiny_task() {  # make_tiny_task OUT [extra pol-task flags...]
+  local out=$1; shift
+  pol-task --model mlp:784-32-10 \
+    --train-images "$FIXTURES/tiny/train-images-idx3-ubyte.gz" --train-labels "$FIXTURES/tiny/train-labels-idx1-ubyte.gz" \
+    --test-images "$FIXTURES/tiny/t10k-images-idx3-ubyte.gz" --test-labels "$FIXTURES/tiny/t10k-labels-idx1-ubyte.gz" \
+    --lr 0.05 --momentum 0.9 --weight-decay 0.0001 --batch 32 --steps 40 --checkpoint-every 10 --seed 11 -q -o "$out" "$@"
+}
