@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Create a proofwork training task (DESIGN §10). Dataset files are read to record their hashes "
                "and a Merkle root over the samples; the FLOP budget is derived from the model and step count.",
                "pol-task"};
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // later flags win, as in a script
   CommonOptions common;
   std::string from, out = "-", model, train_images, train_labels, test_images, test_labels;
   std::string optimizer = "sgd", schedule = "constant", mode = "exact";

@@ -118,7 +118,7 @@ Workspace::Workspace(const Tape& tape) {
 
 namespace {
 void load_rows(const uint8_t* images, const uint32_t* idx, int64_t B, int F, float scale, float* x) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (B * F >= (int64_t(1) << 15))
   for (int64_t b = 0; b < B; b++) {
     const uint8_t* src = images + int64_t(idx ? idx[b] : b) * F;
     for (int f = 0; f < F; f++) x[b * F + f] = float(src[f]) * scale;

@@ -123,8 +123,11 @@ void pack_a(const MatView& A, int i0, int m, int k0, int kc, float* dst) {
   }
 }
 
+// Below this many multiply-adds a GEMM runs on one thread.
+constexpr int64_t kParallelMinMacs = int64_t(1) << 18;
+
 void init_output(int M, int N, const float* bias, float* C, ptrdiff_t ldc) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (int64_t(M) * N >= (int64_t(1) << 15))
   for (int i = 0; i < M; i++)
     for (int j = 0; j < N; j++) C[ptrdiff_t(i) * ldc + j] = bias ? bias[j] : 0.0f;
 }
@@ -142,7 +145,7 @@ void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, fl
   const int mblocks = (M + MC - 1) / MC, nblocks = (N + NC - 1) / NC;
   for (int k0 = 0; k0 < K; k0 += KC) {
     const int kc = std::min(KC, K - k0);
-#pragma omp parallel
+#pragma omp parallel if (int64_t(M) * N * kc >= kParallelMinMacs)
     {
 #pragma omp for schedule(static)
       for (int p = 0; p < npanels; p++)

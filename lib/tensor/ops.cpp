@@ -5,19 +5,22 @@
 
 namespace pw {
 
+// Below this many elements a loop runs on one thread: forking costs more than it saves.
+constexpr int64_t kParallelMin = int64_t(1) << 15;
+
 void relu_forward(const float* z, float* y, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; i++) y[i] = relu_elem(z[i]);
 }
 
 void relu_backward(const float* dy, const float* y, float* dz, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; i++) dz[i] = relu_grad_elem(dy[i], y[i]);
 }
 
 float softmax_cross_entropy_forward(const float* logits, const float* labels, float* probs, int B, int C) {
   std::vector<float> row_loss(B);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (int64_t(B) * C >= kParallelMin)
   for (int b = 0; b < B; b++) {
     const float* z = logits + int64_t(b) * C;
     float* p = probs + int64_t(b) * C;
@@ -39,7 +42,7 @@ float softmax_cross_entropy_forward(const float* logits, const float* labels, fl
 
 void softmax_cross_entropy_backward(const float* probs, const float* labels, float* dlogits, int B, int C) {
   const float inv_b = 1.0f / float(B);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (int64_t(B) * C >= kParallelMin)
   for (int b = 0; b < B; b++) {
     const int y = int(labels[b]);
     for (int c = 0; c < C; c++) {
@@ -53,7 +56,7 @@ void column_sums(const float* dy, float* db, int B, int O) {
   // Blocks of columns per thread; inside, rows in order, so each db[o] still sums b ascending.
   constexpr int kBlock = 256;
   const int nblocks = (O + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (int64_t(B) * O >= kParallelMin)
   for (int blk = 0; blk < nblocks; blk++) {
     const int o0 = blk * kBlock, o1 = std::min(O, o0 + kBlock);
     for (int o = o0; o < o1; o++) db[o] = 0.0f;
@@ -65,12 +68,12 @@ void column_sums(const float* dy, float* db, int B, int O) {
 }
 
 void sgd_update(float* p, const float* g, float* buf, int64_t n, const SgdScalars& s) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; i++) sgd_elem(p[i], g[i], buf[i], s);
 }
 
 void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamwScalars& s) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; i++) adamw_elem(p[i], g[i], m[i], v[i], s);
 }
 

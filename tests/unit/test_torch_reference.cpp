@@ -164,24 +164,29 @@ std::string get(const Fixture& fx, const std::string& name, uint32_t dtype, int6
 // and the largest errors.
 
 // 1e-5 relative is the requirement. The absolute floor is for values near zero, whose
-// relative error says nothing: a gradient entry that is a sum of terms cancelling to
-// ~1e-8 carries a rounding error of a few ulps of the *terms* (~1e-2 here, so ~1e-9),
-// not of the result, and a summation order different from torch's BLAS moves it by that
-// much. 1e-7 lies well above that rounding noise (~30x the largest near-zero error measured)
-// and well below any value that matters (parameters are ~1e-1, gradients ~1e-2..1e-3), so
-// it hides no real discrepancy. See the README of tests/torch for the measured errors.
+// relative error says little: a gradient entry that is a sum of terms cancelling to ~1e-5
+// carries a rounding error of a few ulps of the *terms* (~1e-2..1e-1 here, ulp ~1e-9),
+// not of the result, and any summation order (torch's BLAS, ours) leaves such an error.
+// Measured on these fixtures: torch's own float32 gradients differ from the same gradients
+// computed in float64 by up to 2.1e-8 absolute, i.e. up to 1.4e-4 relative on an entry of
+// 1.2e-5 (step0.grad.0.weight[88]; ours is closer to the float64 value there). Against torch
+// our largest absolute difference is 3e-8. A floor of 1e-7 stays above that rounding noise
+// with a margin and far below the values that matter (parameters ~1e-1, gradients mostly
+// 1e-3..1e-1): it only relaxes the check for entries under 1e-2 in magnitude.
 constexpr double kRelTol = 1e-5;
 constexpr double kAbsTol = 1e-7;
 
 struct Stats {
   int64_t n = 0, bad = 0;
-  double max_abs = 0, max_rel = 0;  // max_rel over values with |torch| > kAbsTol / kRelTol
+  double max_abs = 0, max_rel = 0;  // max_rel over values with torch != 0
+  double max_ratio = 0;             // largest |diff| / (kRelTol·|torch| + kAbsTol); ≤ 1 passes
   std::vector<std::string> first_bad;
   void merge(const Stats& o) {
     n += o.n;
     bad += o.bad;
     max_abs = std::max(max_abs, o.max_abs);
     max_rel = std::max(max_rel, o.max_rel);
+    max_ratio = std::max(max_ratio, o.max_ratio);
     for (const auto& s : o.first_bad)
       if (first_bad.size() < 8) first_bad.push_back(s);
   }
@@ -195,9 +200,10 @@ Stats compare(const std::string& what, const float* ours, const float* ref, int6
     const bool ok = std::isfinite(a) && err <= kRelTol * std::fabs(r) + kAbsTol;
     if (std::isfinite(a)) {
       s.max_abs = std::max(s.max_abs, err);
-      if (std::fabs(r) > kAbsTol / kRelTol) s.max_rel = std::max(s.max_rel, err / std::fabs(r));
+      if (r != 0) s.max_rel = std::max(s.max_rel, err / std::fabs(r));
+      s.max_ratio = std::max(s.max_ratio, err / (kRelTol * std::fabs(r) + kAbsTol));
     } else {
-      s.max_abs = s.max_rel = INFINITY;
+      s.max_abs = s.max_rel = s.max_ratio = INFINITY;
     }
     if (!ok) {
       s.bad++;
@@ -251,6 +257,7 @@ void check_against_torch(const std::string& file, pw::OptimizerType opt) {
   const int steps = need("steps", kI32, 1).i32[0];
   REQUIRE((batch >= 1 && batch <= 4096));
   REQUIRE((steps >= 1 && steps <= 100));
+  CHECK_MESSAGE(steps >= 5, "the fixture has only " << steps << " steps; DESIGN asks for five");
 
   pw::TaskConfig cfg;
   cfg.widths = widths;
@@ -288,7 +295,7 @@ void check_against_torch(const std::string& file, pw::OptimizerType opt) {
 
   const int classes = widths.back();
   const int64_t in_size = int64_t(batch) * widths[0];
-  Stats loss_s, grad0_s, grad_s, param_s;
+  Stats loss_s, grad0_s, grad_s;
   std::vector<Stats> param_step(static_cast<size_t>(steps));
   for (int s = 0; s < steps; s++) {
     const std::string st = "step" + std::to_string(s);
@@ -321,7 +328,6 @@ void check_against_torch(const std::string& file, pw::OptimizerType opt) {
       const Record& p = need(name, kF32, tape.tensors[size_t(tape.params[i])].size());
       param_step[size_t(s)].merge(compare(name, ws[tape.params[i]], p.f32.data(), int64_t(p.f32.size())));
     }
-    param_s.merge(param_step[size_t(s)]);
   }
 
   struct Row {
@@ -338,8 +344,9 @@ void check_against_torch(const std::string& file, pw::OptimizerType opt) {
   int64_t total = 0, bad = 0;
   for (const Row& row : rows) {
     char line[256];
-    std::snprintf(line, sizeof line, "  %-26s %6lld values, max rel err %.3g, max abs err %.3g, %lld out of tolerance\n",
-                  row.what.c_str(), (long long)row.s->n, row.s->max_rel, row.s->max_abs, (long long)row.s->bad);
+    std::snprintf(line, sizeof line, "  %-26s %5lld values, max rel %.2e, max abs %.2e, max err/tol %.3f, %lld out of tol\n",
+                  row.what.c_str(), (long long)row.s->n, row.s->max_rel, row.s->max_abs, row.s->max_ratio,
+                  (long long)row.s->bad);
     summary << line;
     total += row.s->n;
     bad += row.s->bad;

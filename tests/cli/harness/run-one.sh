@@ -9,6 +9,6 @@ trap 'rm -rf "$scratch"' EXIT
 export PATH="$BIN:$PATH"
 export HERE=$(cd "$(dirname "$script")" && pwd)
 cd "$scratch"
-source "$HERE/lib.sh"
+source "$HERE/harness/lib.sh"
 source "$script"
 echo "ok: $(basename "$script")"

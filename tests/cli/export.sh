@@ -1,0 +1,48 @@
+# pol-export: safetensors with PyTorch names and layouts; the batch order as text.
+make_tiny_task task.pwt
+pol-train task.pwt -o p -q
+pol-export p --checkpoint 20 -o w.safetensors -q
+pol-export p --checkpoint -1 -o last.safetensors -q
+pol-export p --batches -o batches.txt
+test "$(wc -l < batches.txt)" -eq 40
+test "$(head -1 batches.txt | wc -w)" -eq 33     # step + 32 indices
+# Parse the safetensors header without Python's safetensors package.
+/usr/bin/env python3 - <<'PY'
+import json, struct
+b = open("w.safetensors", "rb").read()
+n = struct.unpack("<Q", b[:8])[0]
+h = json.loads(b[8:8 + n])
+assert (8 + n) % 8 == 0, "header not padded to 8 bytes"
+assert h["__metadata__"]["step"] == "20", h["__metadata__"]
+assert h["0.weight"]["shape"] == [32, 784] and h["0.bias"]["shape"] == [32], h
+assert h["2.weight"]["shape"] == [10, 32] and h["2.bias"]["shape"] == [10], h
+assert not any("momentum" in k for k in h), "optimizer state exported without --optimizer-state"
+end = max(v["data_offsets"][1] for k, v in h.items() if k != "__metadata__")
+assert len(b) == 8 + n + end, (len(b), 8 + n + end)
+PY
+# Each line of the batch order is the seed-derived one: 32 distinct indices < 1000.
+/usr/bin/env python3 -c '
+import sys
+for line in open("batches.txt"):
+    f = [int(x) for x in line.split()]
+    assert len(set(f[1:])) == 32 and max(f[1:]) < 1000, line
+'
+# Loads into torch.nn.Sequential when PyTorch is present (Debian python3-torch).
+if /usr/bin/python3 -c "import torch" 2>/dev/null; then
+  /usr/bin/python3 - <<'PY'
+import json, struct, torch
+b = open("last.safetensors", "rb").read()
+n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n]); base = 8 + n
+sd = {k: torch.frombuffer(bytearray(b[base + v["data_offsets"][0]: base + v["data_offsets"][1]]), dtype=torch.float32).reshape(v["shape"])
+      for k, v in h.items() if k != "__metadata__"}
+m = torch.nn.Sequential(torch.nn.Linear(784, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+m.load_state_dict(sd, strict=True)
+PY
+fi
+# With the optimizer state.
+pol-export p --checkpoint 40 --optimizer-state -o s.safetensors -q
+/usr/bin/env python3 -c '
+import json, struct
+b = open("s.safetensors", "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n])
+assert "0.weight.momentum_buffer" in h, list(h)
+'
