@@ -1,5 +1,7 @@
 #include "io/message.hpp"
 
+#include <cctype>
+
 #include "schema/proofwork.capnp.h"
 
 namespace pw {
@@ -10,6 +12,29 @@ bool looks_like_json(const Bytes& b) {
     return c == '{';
   }
   return false;
+}
+
+void check_json_hex_fields(const Bytes& b, const std::string& what) {
+  static const char* const keys[] = {"hash", "contentHash", "sampleRoot", "taskHash", "stateHash", "fileHash",
+                                     "root", "expected", "replayed", "proofRoot"};
+  const std::string text(b.begin(), b.end());
+  for (const char* k : keys) {
+    const std::string quoted = std::string("\"") + k + "\"";
+    for (size_t pos = text.find(quoted); pos != std::string::npos; pos = text.find(quoted, pos + 1)) {
+      size_t i = pos + quoted.size();
+      while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) i++;
+      if (i >= text.size() || text[i] != ':') continue;  // the word inside some other string
+      i++;
+      while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) i++;
+      if (i >= text.size() || text[i] != '"') continue;  // null or another type: the codec decides
+      const size_t end = text.find('"', i + 1);
+      check_input(end != std::string::npos, what + ": unterminated string for \"" + k + "\"");
+      const std::string v = text.substr(i + 1, end - i - 1);
+      bool ok = v.size() % 2 == 0;
+      for (char c : v) ok = ok && std::isxdigit(static_cast<unsigned char>(c));
+      check_input(ok, what + ": \"" + k + "\" is not an even number of hexadecimal digits");
+    }
+  }
 }
 
 void configure_json(capnp::JsonCodec& codec) {

@@ -23,6 +23,9 @@ constexpr size_t kSmallFileLimit = size_t(64) << 20;    // task, manifest, verdi
 constexpr size_t kTensorFileLimit = size_t(2) << 30;    // checkpoints
 
 bool looks_like_json(const Bytes& b);
+// Cap'n Proto's JSON codec decodes "$Json.hex" fields leniently; this rejects (bad
+// input) any hash field whose string is not an even number of hexadecimal digits.
+void check_json_hex_fields(const Bytes& b, const std::string& what);
 void configure_json(capnp::JsonCodec& codec);  // hex hashes, base64 blobs
 
 // An owned, decoded message.
@@ -37,6 +40,7 @@ class Message {
     m.bytes_ = std::move(bytes);
     try {
       if (looks_like_json(m.bytes_)) {
+        check_json_hex_fields(m.bytes_, what);
         capnp::JsonCodec codec;
         configure_json(codec);
         codec.setMaxNestingDepth(64);

@@ -40,8 +40,8 @@ Tape build_mlp_tape(const std::vector<int>& widths, int batch, OptimizerType opt
   t.widths = widths;
   t.batch = batch;
   t.optimizer = opt;
-  auto add = [&](std::string name, Role role, int rows, int cols) {
-    t.tensors.push_back({std::move(name), role, rows, cols});
+  auto add = [&](std::string name, Role role, int rows, int cols, int ndim = 2) {
+    t.tensors.push_back({std::move(name), role, rows, cols, ndim});
     return int(t.tensors.size() - 1);
   };
   const int L = int(widths.size()) - 1;
@@ -49,21 +49,21 @@ Tape build_mlp_tape(const std::vector<int>& widths, int batch, OptimizerType opt
   for (int l = 0; l < L; l++) {
     const std::string prefix = std::to_string(2 * l);  // index in nn.Sequential(Linear, ReLU, ...)
     W[l] = add(prefix + ".weight", Role::Param, widths[l + 1], widths[l]);
-    b[l] = add(prefix + ".bias", Role::Param, 1, widths[l + 1]);
+    b[l] = add(prefix + ".bias", Role::Param, 1, widths[l + 1], 1);
     t.params.push_back(W[l]);
     t.params.push_back(b[l]);
   }
   for (int p : t.params) {
     const TensorSpec s = t.tensors[p];
     if (opt == OptimizerType::Sgd) {
-      t.opt_state.push_back(add(s.name + ".momentum_buffer", Role::OptState, s.rows, s.cols));
+      t.opt_state.push_back(add(s.name + ".momentum_buffer", Role::OptState, s.rows, s.cols, s.ndim));
     } else {
-      t.opt_state.push_back(add(s.name + ".exp_avg", Role::OptState, s.rows, s.cols));
-      t.opt_state.push_back(add(s.name + ".exp_avg_sq", Role::OptState, s.rows, s.cols));
+      t.opt_state.push_back(add(s.name + ".exp_avg", Role::OptState, s.rows, s.cols, s.ndim));
+      t.opt_state.push_back(add(s.name + ".exp_avg_sq", Role::OptState, s.rows, s.cols, s.ndim));
     }
   }
   t.input = add("x0", Role::Batch, batch, widths[0]);
-  t.labels = add("labels", Role::Batch, 1, batch);
+  t.labels = add("labels", Role::Batch, 1, batch, 1);
   t.ops.push_back({OpKind::LoadBatch, -1, {}, {t.input, t.labels}});
   // Forward: x[l] is the input of Linear l, z[l] its output.
   std::vector<int> x(L), z(L);
@@ -79,7 +79,7 @@ Tape build_mlp_tape(const std::vector<int>& widths, int batch, OptimizerType opt
   }
   t.logits = z[L - 1];
   t.probs = add("probs", Role::Activation, batch, widths.back());
-  t.loss = add("loss", Role::Activation, 1, 1);
+  t.loss = add("loss", Role::Activation, 1, 1, 1);
   t.ops.push_back({OpKind::CrossEntropyForward, -1, {t.logits, t.labels}, {t.probs, t.loss}});
   // Backward.
   int dz = add("dz" + std::to_string(L - 1), Role::Gradient, batch, widths.back());
@@ -87,7 +87,7 @@ Tape build_mlp_tape(const std::vector<int>& widths, int batch, OptimizerType opt
   std::vector<int> gW(L), gb(L);
   for (int l = L - 1; l >= 0; l--) {
     gW[l] = add(t.tensors[size_t(W[l])].name + ".grad", Role::Gradient, widths[l + 1], widths[l]);
-    gb[l] = add(t.tensors[size_t(b[l])].name + ".grad", Role::Gradient, 1, widths[l + 1]);
+    gb[l] = add(t.tensors[size_t(b[l])].name + ".grad", Role::Gradient, 1, widths[l + 1], 1);
     t.ops.push_back({OpKind::LinearBackwardWeight, l, {dz, x[l]}, {gW[l]}});
     t.ops.push_back({OpKind::LinearBackwardBias, l, {dz}, {gb[l]}});
     if (l > 0) {

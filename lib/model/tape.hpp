@@ -33,6 +33,7 @@ struct TensorSpec {
   std::string name;  // PyTorch state-dict names for parameters: "0.weight", "2.bias", ...
   Role role;
   int rows, cols;    // a vector has rows = 1
+  int ndim = 2;      // 1 for vectors (biases, labels): a (1, n) weight stays two-dimensional
   int64_t size() const { return int64_t(rows) * cols; }
 };
 

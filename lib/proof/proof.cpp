@@ -24,7 +24,7 @@ std::vector<int> checkpoint_tensors(const Tape& tape) {
 namespace {
 void hash_tensor_header(Hasher& h, const TensorSpec& s, const Hash& content) {
   h.update_str(s.name);
-  if (s.rows == 1) {
+  if (s.ndim == 1) {
     h.update_u32(1).update_u64(uint64_t(s.cols));
   } else {
     h.update_u32(2).update_u64(uint64_t(s.rows)).update_u64(uint64_t(s.cols));
@@ -33,7 +33,7 @@ void hash_tensor_header(Hasher& h, const TensorSpec& s, const Hash& content) {
 }
 
 TensorShape shape_of(const TensorSpec& s) {
-  if (s.rows == 1) return {{uint64_t(s.cols)}};
+  if (s.ndim == 1) return {{uint64_t(s.cols)}};
   return {{uint64_t(s.rows), uint64_t(s.cols)}};
 }
 }  // namespace

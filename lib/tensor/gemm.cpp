@@ -142,7 +142,15 @@ void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, fl
   const int npanels = (N + NR - 1) / NR;
   const int kc_max = std::min(K, KC);
   AlignedBuf bpack = aligned_floats(size_t(npanels) * NR * kc_max);
-  const int mblocks = (M + MC - 1) / MC, nblocks = (N + NC - 1) / NC;
+  // Blocks of equal size (in whole register tiles) so threads get equal work:
+  // M = 128 makes two blocks of 66 and 62 rows, not 96 and 32.
+  auto even_block = [](int n, int max_block, int unit) {
+    const int nb = (n + max_block - 1) / max_block;
+    const int per = (n + nb - 1) / nb;
+    return (per + unit - 1) / unit * unit;
+  };
+  const int mc_blk = std::min(MC, even_block(M, MC, MR)), nc_blk = std::min(NC, even_block(N, NC, NR));
+  const int mblocks = (M + mc_blk - 1) / mc_blk, nblocks = (N + nc_blk - 1) / nc_blk;
   for (int k0 = 0; k0 < K; k0 += KC) {
     const int kc = std::min(KC, K - k0);
 #pragma omp parallel if (int64_t(M) * N * kc >= kParallelMinMacs)
@@ -152,14 +160,14 @@ void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, fl
         pack_b(B, k0, kc, p * NR, std::min(NR, N - p * NR), bpack.get() + size_t(p) * NR * kc);
       AlignedBuf apack = aligned_floats(size_t(MC) * kc);
       alignas(64) float tile[MR * NR];
-#pragma omp for collapse(2) schedule(static)
+#pragma omp for collapse(2) schedule(dynamic, 1)
       for (int ib = 0; ib < mblocks; ib++)
         for (int jb = 0; jb < nblocks; jb++) {
-          const int i0 = ib * MC, mc = std::min(MC, M - i0);
+          const int i0 = ib * mc_blk, mc = std::min(mc_blk, M - i0);
           for (int ir = 0; ir < mc; ir += MR)
             pack_a(A, i0 + ir, std::min(MR, mc - ir), k0, kc, apack.get() + size_t(ir) * kc);
-          const int j_end = std::min(N, (jb + 1) * NC);
-          for (int j0 = jb * NC; j0 < j_end; j0 += NR) {
+          const int j_end = std::min(N, (jb + 1) * nc_blk);
+          for (int j0 = jb * nc_blk; j0 < j_end; j0 += NR) {
             const float* bp = bpack.get() + size_t(j0 / NR) * NR * kc;
             const int n = std::min(NR, N - j0);
             for (int ir = 0; ir < mc; ir += MR) {

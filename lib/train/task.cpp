@@ -106,6 +106,14 @@ TaskConfig task_config(schema::Task::Reader t) {
   c.input_scale = d.getInputScale();
   check_input(std::isfinite(c.input_scale), "task: inputScale is not finite");
   c.budget_flops = t.getBudgetFlops();
+  // The budget is declared up front so no verifier runs unbounded work; it must be the
+  // one the model and step count imply (0: not yet filled in, as pol-task's input).
+  int64_t macs = 0;
+  for (size_t l = 0; l + 1 < c.widths.size(); l++) macs += int64_t(c.widths[l]) * c.widths[l + 1];
+  const double budget = 6.0 * double(c.batch) * double(macs) * double(c.steps);
+  check_input(c.budget_flops == 0 || c.budget_flops == budget,
+              "task: budgetFlops " + std::to_string(c.budget_flops) + " is not the " + std::to_string(budget) +
+                  " that the model and step count imply");
   return c;
 }
 

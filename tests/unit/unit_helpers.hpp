@@ -1,0 +1,103 @@
+// Shared by the unit tests: a scratch directory, a valid task message, and a check
+// that a call throws pw::Error with a given exit code.
+#pragma once
+#include <doctest/doctest.h>
+
+#include <capnp/message.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "io/hash.hpp"
+#include "schema/proofwork.capnp.h"
+
+namespace pwtest {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
+struct ScratchDir {
+  std::string path;
+  ScratchDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/pw-unit-XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    REQUIRE(mkdtemp(buf.data()) != nullptr);
+    path = buf.data();
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string file(const std::string& name) const { return path + "/" + name; }
+  std::vector<std::string> entries() const {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(path)) names.push_back(e.path().filename().string());
+    return names;
+  }
+};
+
+// The exit code of the pw::Error that `f` throws; -1 when it throws nothing, -2 when
+// it throws anything else.
+template <typename F>
+int error_code_of(F&& f) {
+  try {
+    f();
+  } catch (const pw::Error& e) {
+    return e.code;
+  } catch (...) {
+    return -2;
+  }
+  return -1;
+}
+
+inline pw::Hash filled_hash(uint8_t v) {
+  pw::Hash h;
+  for (size_t i = 0; i < h.size(); i++) h[i] = uint8_t(v + i);
+  return h;
+}
+
+// A valid task: mlp:784-32-10 on 1000 28×28 images of 10 classes, SGD, 20 steps.
+inline void fill_task(pw::schema::Task::Builder t) {
+  t.setFormatVersion(1);
+  auto m = t.initModel();
+  m.setKind("mlp");
+  auto w = m.initWidths(3);
+  w.set(0, 784);
+  w.set(1, 32);
+  w.set(2, 10);
+  m.setActivation("relu");
+  auto d = t.initDataset();
+  d.setFormat("idx");
+  d.initTrainImages().setPath("train-images-idx3-ubyte.gz");
+  d.getTrainImages().setHash(capnp::Data::Reader(filled_hash(1).data(), 32));
+  d.initTrainLabels().setPath("train-labels-idx1-ubyte.gz");
+  d.getTrainLabels().setHash(capnp::Data::Reader(filled_hash(2).data(), 32));
+  d.setContentHash(capnp::Data::Reader(filled_hash(3).data(), 32));
+  d.setSampleRoot(capnp::Data::Reader(filled_hash(4).data(), 32));
+  d.setCount(1000);
+  d.setRows(28);
+  d.setCols(28);
+  d.setClasses(10);
+  auto o = t.initOptimizer();
+  o.setKind(pw::schema::OptimizerKind::SGD);
+  o.setLr(0.1);
+  o.setMomentum(0.9);
+  o.setWeightDecay(5e-4);
+  auto s = t.initSchedule();
+  s.setKind(pw::schema::ScheduleKind::CONSTANT);
+  t.setBatch(10);
+  t.setSteps(20);
+  t.setCheckpointEvery(5);
+  t.setSeed(0x1234567890abcdefull);
+  t.setMode(pw::schema::Mode::EXACT);
+  t.setBudgetFlops(1e9);
+  auto p = t.initProvenance();
+  p.setProgram("unit-tests");
+  p.setVersion("0");
+  p.setCommandLine("unit-tests --x 'y z'");
+}
+
+}  // namespace pwtest
