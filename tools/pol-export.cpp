@@ -47,18 +47,20 @@ int main(int argc, char** argv) {
   ck->excludes(bt);
   app.add_flag("--optimizer-state", with_state, "Include the optimizer state tensors");
   app.add_option("-o,--output", out, "Output file ('-': stdout)");
-  add_common_options(app, common, kOptQuiet);
+  add_common_options(app, common, kOptQuiet | kOptForce);
 
   return run_tool("pol-export", argc, argv, app, [&]() -> int {
     if (!batches && app.count("--checkpoint") == 0) usage_error("say what to export: --checkpoint STEP or --batches");
+    check_output_outside(out, dir);
+    check_output_path(out, {}, common.force);
     Manifest man = read_manifest(dir, int64_t(1) << 32);
+    const std::string producer = "proofwork " + std::string(version()) + ": " + command_line();
     check_input(!man.root_mismatch, "manifest of '" + dir + "': Merkle root does not match its checkpoints");
     if (batches) {
-      const int64_t steps = man.checkpoints.back().step;
-      check_input(steps > 0 && man.batch_order.size() % uint64_t(steps) == 0,
-                  "manifest of '" + dir + "': batch order does not divide into " + std::to_string(steps) + " steps");
-      const size_t B = man.batch_order.size() / size_t(steps);
-      std::string text;
+      check_input(man.batch > 0, "manifest of '" + dir + "' records no batch order");
+      const size_t B = man.batch;
+      const int64_t steps = int64_t(man.batch_order.size() / B);
+      std::string text = "# " + producer + "\n# step, then the " + std::to_string(B) + " sample indices of its batch\n";
       for (int64_t s = 0; s < steps; s++) {
         text += std::to_string(s);
         for (size_t b = 0; b < B; b++) text += ' ' + std::to_string(man.batch_order[size_t(s) * B + b]);
@@ -77,7 +79,7 @@ int main(int argc, char** argv) {
                 "checkpoint '" + path + "' does not match its hash in the manifest");
     auto msg = Message<schema::Checkpoint>::parse(std::move(bytes), "checkpoint '" + path + "'");
     std::string header = "{\"__metadata__\":{\"format\":\"pt\",\"producer\":\"proofwork " + std::string(version()) +
-                         "\",\"step\":\"" + std::to_string(ci->step) + "\",\"state_hash\":\"" + hex(ci->state) + "\"}";
+                         "\",\"command_line\":\"" + json_escape(command_line()) + "\",\"step\":\"" + std::to_string(ci->step) + "\",\"state_hash\":\"" + hex(ci->state) + "\"}";
     std::vector<std::vector<float>> data;
     uint64_t offset = 0;
     for (auto t : msg.root().getTensors()) {

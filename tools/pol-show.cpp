@@ -44,8 +44,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"task", "manifest", "checkpoint", "verdict"}));
   app.add_flag("--binary", binary, "Write the binary form instead of JSON");
   app.add_option("-o,--output", out, "Output file ('-': stdout)");
-  add_common_options(app, common, kOptQuiet);
+  add_common_options(app, common, kOptQuiet | kOptForce);
   return run_tool("pol-show", argc, argv, app, [&]() -> int {
+    check_output_path(out, {in}, common.force);
     if (type.empty()) type = type_from_name(in);
     if (type.empty()) usage_error("cannot tell the type of '" + in + "' from its name; pass --type");
     if (type == "task") return convert<schema::Task>(in, out, binary);

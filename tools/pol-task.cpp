@@ -86,9 +86,10 @@ int main(int argc, char** argv) {
   app.add_option("--mode", mode, "exact (bitwise) or fast (tolerance-verified)")->check(CLI::IsMember({"exact", "fast"}));
   app.add_option("--input-scale", input_scale, "Input = pixel x scale (default 1/255)");
   app.add_option("-o,--output", out, "Task file to write ('-': stdout)");
-  add_common_options(app, common, kOptJson | kOptQuiet);
+  add_common_options(app, common, kOptJson | kOptQuiet | kOptForce);
 
   return run_tool("pol-task", argc, argv, app, [&]() -> int {
+    check_output_path(out, {from, train_images, train_labels, test_images, test_labels}, common.force);
     capnp::MallocMessageBuilder mb;
     schema::Task::Builder t = mb.initRoot<schema::Task>();
     if (!from.empty()) {

@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
     Manifest man;
     const std::string manifest_path = join_path(dir, kManifestName);
     if (file_exists(manifest_path)) {
-      man = read_manifest(dir, int64_t(cfg.steps) * cfg.batch);
+      man = read_manifest(dir, int64_t(cfg.steps) * cfg.batch, &task.hash);
       if (man.task != task.hash)
         bad_input("'" + dir + "' holds a proof of another task (" + hex(man.task) + "); choose another directory");
       for (size_t i = 0; i < man.checkpoints.size(); i++)
@@ -112,11 +112,16 @@ int main(int argc, char** argv) {
         return kExitOk;
       }
       const CheckpointInfo& last = man.checkpoints.back();
-      read_checkpoint(dir, last, tr.tape, task.hash, tr.ws);
+      try {
+        read_checkpoint(dir, last, tr.tape, task.hash, tr.ws);
+      } catch (const Error& e) {  // damaged on disk: bad input here, not a verdict
+        bad_input(std::string(e.what()) + "; cannot resume");
+      }
       tr.step = last.step;
       note(common, "resuming '" + dir + "' from step " + std::to_string(last.step));
     } else {
       man.task = task.hash;
+      man.batch = uint32_t(cfg.batch);
       man.batch_order.resize(size_t(cfg.steps) * size_t(cfg.batch));
       for (int64_t s = 0; s < cfg.steps; s++) tr.order.indices(s, man.batch_order.data() + size_t(s) * size_t(cfg.batch));
       man.checkpoints.push_back(write_checkpoint(dir, tr.tape, tr.ws, 0, task.hash));

@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
   app.add_flag("--keep-going", opt.keep_going, "Replay every chosen segment even after one fails");
   std::string profile;
   app.add_option("--profile", profile, "Tolerance profile for fast-mode proofs (pol-profile)");
-  add_common_options(app, common);
+  add_common_options(app, common, kOptAll | kOptForce);
 
   return run_tool("pol-verify", argc, argv, app, [&]() -> int {
     apply_common_options(common);
@@ -65,13 +65,19 @@ int main(int argc, char** argv) {
         note(common, "beacon " + opt.beacon + " (pass --beacon to choose one)");
       }
     }
+    check_output_path(out, {task_path}, common.force);
+    check_output_outside(out, dir);
     LoadedTask task = load_task(task_path);
     if (!task.cfg.exact || !profile.empty())
       usage_error("fast-mode proofs and --profile are not supported yet (issue 3); this build verifies exact mode");
     Progress progress(common, 0, "segment");
     VerifyResult r = verify_proof(task, dir, opt, [&](const SegmentOutcome& s, size_t done, size_t total) {
-      if (!s.ok) note(common, "segment " + std::to_string(s.index) + " (" + why_name(s.why) + "): " + s.reason);
-      (void)done, (void)total;
+      progress.set_total(int64_t(total));
+      progress.update(int64_t(done), s.ok ? "ok" : "FAILED");
+      if (!s.ok) {
+        progress.finish();
+        note(common, "segment " + std::to_string(s.index) + " (" + why_name(s.why) + "): " + s.reason);
+      }
     });
     progress.finish();
 

@@ -1,6 +1,7 @@
 #include "cli/cli.hpp"
 
 #include <kj/exception.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -43,6 +44,7 @@ void add_common_options(CLI::App& app, CommonOptions& o, unsigned which) {
     app.add_option("--device", o.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
   if (which & kOptJson) app.add_flag("--json", o.json, "Write the output as JSON");
   if (which & kOptQuiet) app.add_flag("-q,--quiet", o.quiet, "No progress or notes on stderr");
+  if (which & kOptForce) app.add_flag("-f,--force", o.force, "Overwrite an existing output file");
   app.add_flag("--fake-stderr-is-console", o.fake_tty)->group("");  // hidden, for tests
   app.set_version_flag("--version", std::string("proofwork ") + version());
 }
@@ -51,6 +53,27 @@ void apply_common_options(const CommonOptions& o) {
   if (o.device == "cuda")
     throw Error(kExitInternal, "--device cuda: this build has no CUDA backend for this program yet (see issue 8)");
   set_threads(o.threads);
+}
+
+void check_output_path(const std::string& out, const std::vector<std::string>& inputs, bool force) {
+  if (out == "-" || out.empty()) return;
+  struct stat so;
+  if (::stat(out.c_str(), &so) != 0) return;
+  for (const std::string& in : inputs) {
+    struct stat si;
+    if (in != "-" && ::stat(in.c_str(), &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino)
+      usage_error("output '" + out + "' is an input; refusing to overwrite it");
+  }
+  if (!force) usage_error("output '" + out + "' exists; use -f to overwrite it");
+}
+
+void check_output_outside(const std::string& out, const std::string& dir) {
+  if (out == "-" || out.empty()) return;
+  const size_t slash = out.rfind('/');
+  const std::string parent = slash == std::string::npos ? "." : (slash == 0 ? "/" : out.substr(0, slash));
+  struct stat a, b;
+  if (::stat(parent.c_str(), &a) == 0 && ::stat(dir.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+    usage_error("output '" + out + "' would be written inside the proof directory '" + dir + "'");
 }
 
 int run_tool(const char* program, int argc, char** argv, CLI::App& app, const std::function<int()>& body) {

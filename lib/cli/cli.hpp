@@ -17,6 +17,7 @@ struct CommonOptions {
   bool json = false;
   bool quiet = false;
   bool fake_tty = false;       // hidden: progress as if stderr were a terminal (tests)
+  bool force = false;          // -f: overwrite an existing output file
 };
 
 enum CommonFlags : unsigned {
@@ -25,11 +26,18 @@ enum CommonFlags : unsigned {
   kOptJson = 4,
   kOptQuiet = 8,
   kOptAll = 15,
+  kOptForce = 16,
 };
 
 void add_common_options(CLI::App& app, CommonOptions& o, unsigned which = kOptAll);
 // Applies --threads; refuses devices this build cannot drive (exit 4).
 void apply_common_options(const CommonOptions& o);
+
+// An output file may not be one of the inputs, nor an existing file without -f
+// (usage error, exit 2). "-" (stdout) always passes.
+void check_output_path(const std::string& out, const std::vector<std::string>& inputs, bool force);
+// Refuses (exit 2) an output file that would land inside directory `dir` (a proof).
+void check_output_outside(const std::string& out, const std::string& dir);
 
 // Runs `body` (which parses with CLI11 and does the work) and turns every error into
 // the documented exit status with a one-line message on stderr.
@@ -49,6 +57,7 @@ class Progress {
  public:
   Progress(const CommonOptions& o, int64_t total, std::string unit);
   void update(int64_t done, const std::string& extra = "");
+  void set_total(int64_t total) { total_ = total; }
   void finish();
 
  private:

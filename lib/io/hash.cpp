@@ -82,7 +82,10 @@ Hash to_hash(const void* p, size_t n) {
 
 Hash merkle_root(const std::vector<Hash>& leaves) {
   if (leaves.empty()) return blake2b(nullptr, 0);
-  std::vector<Hash> level = leaves;
+  std::vector<Hash> level;
+  level.reserve(leaves.size());
+  const uint8_t leaf_tag = 0;
+  for (const Hash& l : leaves) level.push_back(Hasher().update(&leaf_tag, 1).update(l.data(), 32).final());
   while (level.size() > 1) {
     std::vector<Hash> next;
     for (size_t i = 0; i < level.size(); i += 2) {

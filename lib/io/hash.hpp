@@ -34,9 +34,9 @@ inline std::string hex(const Hash& h) { return hex(h.data(), h.size()); }
 std::vector<uint8_t> unhex(std::string_view s);
 Hash to_hash(const void* p, size_t n);  // n must be 32; throws bad input otherwise
 
-// Merkle tree over leaves: parent = BLAKE2b(0x01 || left || right); a leaf hash is
-// used as given; an odd node at the end of a level is promoted unchanged. The root
-// of no leaves is BLAKE2b("") and of one leaf the leaf itself.
+// Merkle tree over leaves, with RFC 6962's domain separation: a leaf node is
+// BLAKE2b(0x00 || leaf), a parent BLAKE2b(0x01 || left || right); an odd node at the
+// end of a level is promoted unchanged. The root of no leaves is BLAKE2b("").
 Hash merkle_root(const std::vector<Hash>& leaves);
 
 }  // namespace pw

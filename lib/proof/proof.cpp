@@ -142,14 +142,14 @@ void write_manifest(const std::string& dir, const Manifest& m) {
   }
   r.setRoot(as_data(m.root()));
   r.setComplete(m.complete);
-  const uint64_t n = m.batch_order.size();
-  encode_tensor(r.initBatchOrder(), "batch_order", schema::DType::U32, {{n}}, m.batch_order.data());
+  const uint64_t n = m.batch_order.size(), b = m.batch ? m.batch : 1;
+  encode_tensor(r.initBatchOrder(), "batch_order", schema::DType::U32, {{n / b, b}}, m.batch_order.data());
   r.setFinalLoss(m.final_loss);
   r.setTestAccuracy(m.test_accuracy);
   write_file_atomic(join_path(dir, kManifestName), to_binary(mb));
 }
 
-Manifest read_manifest(const std::string& dir, int64_t max_batch_entries) {
+Manifest read_manifest(const std::string& dir, int64_t max_batch_entries, const Hash* task) {
   const std::string path = join_path(dir, kManifestName);
   auto msg = Message<schema::Manifest>::read(path, kTensorFileLimit, "manifest");
   auto r = msg.root();
@@ -172,9 +172,11 @@ Manifest read_manifest(const std::string& dir, int64_t max_batch_entries) {
     m.checkpoints.push_back(ci);
   }
   m.complete = r.getComplete();
-  if (r.hasBatchOrder()) {
+  if (r.hasBatchOrder() && (!task || *task == m.task)) {
     auto bo = r.getBatchOrder();
-    check_input(bo.getShape().size() == 1, what + ": batch order must be one-dimensional");
+    check_input(bo.getShape().size() == 2 && bo.getShape()[1] >= 1 && bo.getShape()[1] <= (1u << 20),
+                what + ": batch order must be (steps, batch)");
+    m.batch = uint32_t(bo.getShape()[1]);
     decode_tensor(bo, schema::DType::U32, uint64_t(max_batch_entries), m.batch_order, what);
   }
   m.final_loss = r.getFinalLoss();

@@ -50,6 +50,7 @@ struct Manifest {
   std::vector<CheckpointInfo> checkpoints;
   bool complete = false;
   std::vector<uint32_t> batch_order;  // steps × batch
+  uint32_t batch = 0;                 // the batch order's second dimension
   float final_loss = 0;
   float test_accuracy = -1;
   std::string program, command_line, host, device, started_at;
@@ -60,7 +61,9 @@ struct Manifest {
 
 void write_manifest(const std::string& dir, const Manifest& m);
 // Reads and validates the structure (names safe, sizes bounded); throws bad input.
-Manifest read_manifest(const std::string& dir, int64_t max_batch_entries);
+// When `task` is given and the manifest belongs to another task, the batch order is
+// not decoded (its size limit is this task's), so the caller can report the mismatch.
+Manifest read_manifest(const std::string& dir, int64_t max_batch_entries, const Hash* task = nullptr);
 
 // The seed-derived batch order of a whole task, steps × batch.
 std::vector<uint32_t> batch_order(const TaskConfig& c, uint32_t count);

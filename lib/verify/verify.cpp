@@ -79,7 +79,7 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
     return res;
   };
   check_input(is_directory(dir), "proof '" + dir + "' is not a directory");
-  Manifest man = read_manifest(dir, int64_t(cfg.steps) * cfg.batch);
+  Manifest man = read_manifest(dir, int64_t(cfg.steps) * cfg.batch, &task.hash);
   res.proof_root = man.root();
   if (man.task != task.hash)
     return reject(-1, "the proof is for another task (" + hex(man.task) + ", this task is " + hex(task.hash) + ")");
@@ -100,7 +100,7 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
 
   // Batch order: recorded = seed-derived.
   const std::vector<uint32_t> order = batch_order(cfg, data.count);
-  if (man.batch_order.size() != order.size())
+  if (man.batch_order.size() != order.size() || man.batch != uint32_t(cfg.batch))
     return reject(0, "the recorded batch order has " + std::to_string(man.batch_order.size()) + " entries, the task needs " +
                          std::to_string(order.size()));
   for (size_t i = 0; i < order.size(); i++)
@@ -213,7 +213,7 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
   }
   res.accepted = res.first_bad < 0;
   if (res.accepted)
-    res.reason = "accepted: " + std::to_string(res.segments.size()) + " of " + std::to_string(nseg) +
+    res.reason = std::to_string(res.segments.size()) + " of " + std::to_string(nseg) +
                  " segments replayed, all equal";
   res.replay_seconds = replay_secs;
   res.check_seconds = since(t_check) - replay_secs;

@@ -69,7 +69,7 @@ expect_err "ckpt-00000010.pwc'.*malformed|not a Cap'n Proto"
 # A manifest whose batch order claims more entries than the task allows.
 pol-show honest/manifest.pwm | /usr/bin/env python3 -c '
 import json, sys
-m = json.load(sys.stdin); m["batchOrder"]["shape"] = ["4000000000"]; json.dump(m, sys.stdout)' > big.json
+m = json.load(sys.stdin); m["batchOrder"]["shape"] = ["4000000000", "32"]; json.dump(m, sys.stdout)' > big.json
 rm -rf t; cp -r honest t; cp big.json t/manifest.pwm
 expect_exit 3 pol-verify task.pwt t
 expect_err "batch_order.*(too large|more than)"

@@ -3,7 +3,9 @@ make_tiny_task task.pwt
 pol-train task.pwt -o p -q
 pol-export p --checkpoint 20 -o w.safetensors -q
 pol-export p --checkpoint -1 -o last.safetensors -q
-pol-export p --batches -o batches.txt
+pol-export p --batches -o with-header.txt
+grep -q '^# proofwork .*pol-export p --batches' with-header.txt   # provenance
+grep -v '^#' with-header.txt > batches.txt
 test "$(wc -l < batches.txt)" -eq 40
 test "$(head -1 batches.txt | wc -w)" -eq 33     # step + 32 indices
 # Parse the safetensors header without Python's safetensors package.
@@ -14,6 +16,7 @@ n = struct.unpack("<Q", b[:8])[0]
 h = json.loads(b[8:8 + n])
 assert (8 + n) % 8 == 0, "header not padded to 8 bytes"
 assert h["__metadata__"]["step"] == "20", h["__metadata__"]
+assert "pol-export p --checkpoint 20" in h["__metadata__"]["command_line"], h["__metadata__"]
 assert h["0.weight"]["shape"] == [32, 784] and h["0.bias"]["shape"] == [32], h
 assert h["2.weight"]["shape"] == [10, 32] and h["2.bias"]["shape"] == [10], h
 assert not any("momentum" in k for k in h), "optimizer state exported without --optimizer-state"
@@ -46,3 +49,14 @@ import json, struct
 b = open("s.safetensors", "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n])
 assert "0.weight.momentum_buffer" in h, list(h)
 '
+
+# Outputs: an existing file needs -f; nothing is written inside the proof directory.
+expect_exit 2 pol-export p --checkpoint 20 -o w.safetensors
+expect_err "exists; use -f"
+pol-export p --checkpoint 20 -o w.safetensors -f -q
+expect_exit 2 pol-export p --checkpoint 20 -o p/x.safetensors -f
+expect_err "inside the proof directory"
+# The batch order of an unfinished proof is the whole task's, all 40 steps.
+expect_exit 137 pol-train task.pwt -o half -q --kill-after 15
+pol-export half --batches | grep -v '^#' > half.txt
+cmp half.txt batches.txt

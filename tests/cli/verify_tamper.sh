@@ -62,3 +62,21 @@ PY
 rm -rf r; cp -r honest r; cp m2.json r/manifest.pwm
 expect_exit 1 pol-verify task.pwt r
 expect_err "segment 0: checkpoint 1 is at step 20, the task says 10"
+
+# A proof of another, longer task: "another task" (exit 1), not a size complaint.
+make_tiny_task long.pwt --steps 80
+pol-train long.pwt -o longproof -q
+expect_exit 1 pol-verify task.pwt longproof
+expect_err "the proof is for another task"
+expect_exit 3 pol-train task.pwt -o longproof
+expect_err "holds a proof of another task"
+
+# Verdict files: JSON or binary, never over an input or inside the proof.
+pol-verify task.pwt honest -q -o v.pwv
+pol-show v.pwv | grep -q '"accepted": true'
+expect_exit 2 pol-verify task.pwt honest -o v.pwv
+expect_err "exists; use -f"
+expect_exit 2 pol-verify task.pwt honest -o task.pwt -f
+expect_err "is an input"
+expect_exit 2 pol-verify task.pwt honest -o honest/v.pwv
+expect_err "inside the proof directory"

@@ -83,12 +83,19 @@ TEST_CASE("hex, unhex and to_hash") {
 TEST_CASE("merkle_root follows the documented rule") {
   const pw::Hash a = pw::blake2b("a", 1), b = pw::blake2b("b", 1), c = pw::blake2b("c", 1), d = pw::blake2b("d", 1),
                  e = pw::blake2b("e", 1);
+  auto leaf = [](const pw::Hash& h) {
+    const uint8_t tag = 0;
+    return pw::Hasher().update(&tag, 1).update(h.data(), 32).final();
+  };
+  const pw::Hash la = leaf(a), lb = leaf(b), lc = leaf(c), ld = leaf(d), le = leaf(e);
   CHECK(pw::merkle_root({}) == pw::blake2b("", 0));
-  CHECK(pw::merkle_root({a}) == a);
-  CHECK(pw::merkle_root({a, b}) == node(a, b));
-  CHECK(pw::merkle_root({a, b, c}) == node(node(a, b), c));  // c promoted unchanged
-  CHECK(pw::merkle_root({a, b, c, d}) == node(node(a, b), node(c, d)));
-  CHECK(pw::merkle_root({a, b, c, d, e}) == node(node(node(a, b), node(c, d)), e));
+  CHECK(pw::merkle_root({a}) == la);
+  CHECK(pw::merkle_root({a, b}) == node(la, lb));
+  CHECK(pw::merkle_root({a, b, c}) == node(node(la, lb), lc));  // c promoted unchanged
+  CHECK(pw::merkle_root({a, b, c, d}) == node(node(la, lb), node(lc, ld)));
+  CHECK(pw::merkle_root({a, b, c, d, e}) == node(node(node(la, lb), node(lc, ld)), le));
+  // Domain separation: a root over leaves is not the root over their parents.
+  CHECK(pw::merkle_root({node(la, lb), node(lc, ld)}) != pw::merkle_root({a, b, c, d}));
   // Order matters, and no leaf can be dropped or duplicated unnoticed.
   CHECK(pw::merkle_root({b, a}) != pw::merkle_root({a, b}));
   CHECK(pw::merkle_root({a, b, c, c}) != pw::merkle_root({a, b, c}));

@@ -79,7 +79,7 @@ TEST_CASE("task_config reads a valid task") {
   CHECK(c.sample_root == pwtest::filled_hash(4));
   CHECK(c.test_images.empty());
   CHECK(c.input_scale == float(0.00392156862745098));  // the schema's default, 1/255
-  CHECK(c.budget_flops == 1e9);
+  CHECK(c.budget_flops == 30489600);
   // Adamw and fast mode.
   const pw::TaskConfig a = config_after([](pw::schema::Task::Builder t) {
     t.getOptimizer().setKind(pw::schema::OptimizerKind::ADAMW);
@@ -128,6 +128,8 @@ TEST_CASE("task_config rejects invalid tasks with exit status 3") {
   // Optimizer.
   CHECK(config_code([](T t) { t.getOptimizer().setLr(0); }) == bad);
   CHECK(config_code([](T t) { t.getOptimizer().setLr(-0.1); }) == bad);
+  CHECK(config_code([](T t) { t.setBudgetFlops(1e9); }) == bad);  // not the budget the model implies
+  CHECK(config_code([](T t) { t.setBudgetFlops(0); }) == -1);      // not yet filled in
   CHECK(config_code([](T t) { t.getOptimizer().setLr(NAN); }) == bad);
   CHECK(config_code([](T t) { t.getOptimizer().setLr(INFINITY); }) == bad);
   CHECK(config_code([](T t) { t.getOptimizer().setMomentum(1.0); }) == bad);

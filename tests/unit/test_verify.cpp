@@ -50,6 +50,7 @@ void train(const LoadedTask& task, const std::string& dir) {
   make_directory(dir);
   Manifest man;
   man.task = task.hash;
+  man.batch = uint32_t(task.cfg.batch);
   man.batch_order = batch_order(task.cfg, data.count);
   man.checkpoints.push_back(write_checkpoint(dir, tr.tape, tr.ws, 0, task.hash));
   while (tr.step < task.cfg.steps) {

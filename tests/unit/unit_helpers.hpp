@@ -93,7 +93,7 @@ inline void fill_task(pw::schema::Task::Builder t) {
   t.setCheckpointEvery(5);
   t.setSeed(0x1234567890abcdefull);
   t.setMode(pw::schema::Mode::EXACT);
-  t.setBudgetFlops(1e9);
+  t.setBudgetFlops(30489600);  // 6 · batch 10 · steps 20 · (784·32 + 32·10)
   auto p = t.initProvenance();
   p.setProgram("unit-tests");
   p.setVersion("0");

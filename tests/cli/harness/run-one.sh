@@ -10,5 +10,6 @@ export PATH="$BIN:$PATH"
 export HERE=$(cd "$(dirname "$script")" && pwd)
 cd "$scratch"
 source "$HERE/harness/lib.sh"
+trap 'echo "FAIL: $(basename "$script") line $LINENO: $BASH_COMMAND" >&2' ERR
 source "$script"
 echo "ok: $(basename "$script")"
