@@ -11,9 +11,16 @@ namespace {
 template <typename T>
 int convert(const std::string& in, const std::string& out, bool binary) {
   auto msg = Message<T>::read(in, kTensorFileLimit, "input");
-  capnp::MallocMessageBuilder mb;
-  mb.setRoot(msg.root());
-  write_message<T>(out, mb, !binary);
+  const char* type = capnp::Schema::from<T>().getShortDisplayName().cStr();
+  Bytes bytes;
+  try {  // a file of another type read as this one fails here: bad input, not an internal error
+    capnp::MallocMessageBuilder mb;
+    mb.setRoot(msg.root());
+    bytes = binary ? to_binary(mb) : to_json(mb.getRoot<T>().asReader());
+  } catch (const kj::Exception& e) {
+    bad_input("'" + in + "' is not a valid " + type + " (" + e.getDescription().cStr() + ")");
+  }
+  write_file_atomic(out, bytes, !binary);
   return kExitOk;
 }
 

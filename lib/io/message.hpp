@@ -106,6 +106,17 @@ Hash canonical_hash(R r) {
   return blake2b(words.begin(), words.size() * sizeof(capnp::word));
 }
 
+// Runs `f`, turning Cap'n Proto's exceptions (a file of another type, a pointer of the
+// wrong kind met while reading fields) into bad input (exit 3) about `what`.
+template <typename F>
+auto guard_input(const std::string& what, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const kj::Exception& e) {
+    bad_input(what + ": malformed (" + std::string(e.getDescription().cStr()) + ")");
+  }
+}
+
 template <typename R>
 Hash hash_field(R data) {  // a Data field that must hold a 32-byte hash
   return to_hash(data.begin(), data.size());

@@ -74,8 +74,9 @@ CheckpointInfo write_checkpoint(const std::string& dir, const Tape& tape, const 
   return info;
 }
 
-void read_checkpoint(const std::string& dir, const CheckpointInfo& expect, const Tape& tape, const Hash& task,
-                     Workspace& ws) {
+namespace {
+void read_checkpoint_fields(const std::string& dir, const CheckpointInfo& expect, const Tape& tape, const Hash& task,
+                            Workspace& ws) {
   const std::string path = join_path(dir, expect.file);
   const std::string what = "checkpoint '" + path + "'";
   Bytes bytes = read_file(path, kTensorFileLimit, "checkpoint");
@@ -108,6 +109,14 @@ void read_checkpoint(const std::string& dir, const CheckpointInfo& expect, const
   check_input(got == hash_field(c.getStateHash()), what + ": state hash inside the file does not match its content");
   if (got != expect.state)
     throw Error(kExitNo, what + ": state hash " + hex(got) + " differs from the manifest's " + hex(expect.state));
+}
+
+}  // namespace
+
+void read_checkpoint(const std::string& dir, const CheckpointInfo& expect, const Tape& tape, const Hash& task,
+                     Workspace& ws) {
+  guard_input("checkpoint '" + join_path(dir, expect.file) + "'",
+              [&] { read_checkpoint_fields(dir, expect, tape, task, ws); });
 }
 
 Hash Manifest::root() const {
@@ -149,7 +158,8 @@ void write_manifest(const std::string& dir, const Manifest& m) {
   write_file_atomic(join_path(dir, kManifestName), to_binary(mb));
 }
 
-Manifest read_manifest(const std::string& dir, int64_t max_batch_entries, const Hash* task) {
+namespace {
+Manifest read_manifest_fields(const std::string& dir, int64_t max_batch_entries, const Hash* task) {
   const std::string path = join_path(dir, kManifestName);
   auto msg = Message<schema::Manifest>::read(path, kTensorFileLimit, "manifest");
   auto r = msg.root();
@@ -192,6 +202,13 @@ Manifest read_manifest(const std::string& dir, int64_t max_batch_entries, const 
   m.started_at = env.getStartedAt();
   if (hash_field(r.getRoot()) != m.root()) m.root_mismatch = true;
   return m;
+}
+
+}  // namespace
+
+Manifest read_manifest(const std::string& dir, int64_t max_batch_entries, const Hash* task) {
+  return guard_input("manifest '" + join_path(dir, kManifestName) + "'",
+                     [&] { return read_manifest_fields(dir, max_batch_entries, task); });
 }
 
 std::vector<uint32_t> batch_order(const TaskConfig& c, uint32_t count) {

@@ -5,7 +5,7 @@ namespace pw {
 LoadedTask load_task(const std::string& path) {
   LoadedTask t{Message<schema::Task>::read(path, kSmallFileLimit, "task"), {}, {}};
   try {
-    t.cfg = task_config(t.msg.root());
+    t.cfg = guard_input("task '" + path + "'", [&] { return task_config(t.msg.root()); });
   } catch (const Error& e) {
     bad_input("'" + path + "': " + e.what());
   }

@@ -4,7 +4,8 @@
 # struct below, unpacked, or its JSON form (capnp's JSON codec; every reader
 # accepts both, telling them apart by the first non-blank byte being '{').
 # Print any binary file with:
-#   capnp convert binary:json /usr/share/proofwork/schema/proofwork.capnp Task < task.pwt
+#   capnp convert binary:json $PREFIX/share/proofwork/schema/proofwork.capnp Task < task.pwt
+# or simply: pol-show task.pwt
 #
 # Rules: fields are only ever added with new ordinals; nothing is "required"
 # at the schema level -- every reader validates sizes, shapes and hashes in
@@ -96,7 +97,7 @@ struct Task {
   checkpointEvery @7 :UInt32;
   seed @8 :UInt64;
   mode @9 :Mode;
-  budgetFlops @10 :Float64;    # static: steps * 6 * batch * parameters (matmul FLOPs)
+  budgetFlops @10 :Float64;    # static: 6 * batch * sum(in * out) * steps (matmul FLOPs); checked by every reader
   provenance @11 :Provenance;
 }
 
@@ -112,7 +113,7 @@ enum Codec {
 
 # A bulk tensor: chunked so no Data blob nears Cap'n Proto's 512 MiB limit.
 struct Tensor {
-  name @0 :Text;               # PyTorch-style: "0.weight", "0.bias", "opt.0.weight.momentum"
+  name @0 :Text;               # state-dict names: "0.weight", "0.bias"; optimizer state "0.weight.momentum_buffer", ".exp_avg", ".exp_avg_sq"
   dtype @1 :DType;
   shape @2 :List(UInt64);
   codec @3 :Codec;
@@ -183,7 +184,7 @@ struct Verdict {
   taskHash @1 :Data $Json.hex;
   proofRoot @2 :Data $Json.hex;
   accepted @3 :Bool;
-  reason @4 :Text;           # first failure, or "accepted"
+  reason @4 :Text;           # the first failure, or "N of M segments replayed, all equal"
   firstBadSegment @5 :Int32 = -1;
   segments @6 :List(SegmentResult);
   beacon @7 :Text;

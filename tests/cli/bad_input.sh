@@ -99,3 +99,15 @@ if command -v script >/dev/null; then
   script -qec "pol-export honest --checkpoint 40" /dev/null > tty.out 2>&1 || true
   grep -q "refusing to write binary output to a terminal" tty.out
 fi
+
+# A file of another type where a task or a manifest belongs: exit 3, not an internal error.
+pol-verify task.pwt honest -q -o verdict.pwv
+for wrong in verdict.pwv honest/manifest.pwm honest/ckpt-00000010.pwc; do
+  expect_exit 3 pol-verify "$wrong" honest
+  expect_exit 3 pol-train "$wrong" -o z
+  expect_exit 3 pol-show -t task "$wrong"
+done
+rm -rf t; cp -r honest t; cp verdict.pwv t/manifest.pwm
+expect_exit 3 pol-verify task.pwt t
+rm -rf t; cp -r honest t; cp task.pwt t/manifest.pwm
+expect_exit 3 pol-export t --batches
