@@ -23,31 +23,43 @@ uint64_t TensorShape::elements() const {
 
 Hash tensor_content_hash(const void* data, size_t bytes) { return blake2b(data, bytes); }
 
-void encode_tensor(schema::Tensor::Builder t, const std::string& name, schema::DType dtype,
-                   const TensorShape& shape, const void* data, int zstd_level) {
-  const uint64_t n = shape.elements();
+EncodedTensor compress_tensor(const void* data, uint64_t n, int zstd_level) {
+  EncodedTensor e;
+  e.chunk_elems = kChunkElems;
+  const uint64_t nchunks = n == 0 ? 0 : (n + kChunkElems - 1) / kChunkElems;
+  const uint8_t* src = static_cast<const uint8_t*>(data);
+  std::vector<uint8_t> shuf;
+  for (uint64_t c = 0; c < nchunks; c++) {
+    const uint64_t e0 = c * kChunkElems, ne = std::min(kChunkElems, n - e0);
+    shuf.resize(ne * 4);
+    for (uint64_t i = 0; i < ne; i++)
+      for (int b = 0; b < 4; b++) shuf[b * ne + i] = src[(e0 + i) * 4 + b];
+    std::vector<uint8_t> comp(ZSTD_compressBound(shuf.size()));
+    const size_t z = ZSTD_compress(comp.data(), comp.size(), shuf.data(), shuf.size(), zstd_level);
+    if (ZSTD_isError(z)) internal_error(std::string("zstd: ") + ZSTD_getErrorName(z));
+    comp.resize(z);
+    e.chunks.push_back(std::move(comp));
+  }
+  e.hash = tensor_content_hash(data, n * 4);
+  return e;
+}
+
+void store_tensor(schema::Tensor::Builder t, const std::string& name, schema::DType dtype, const TensorShape& shape,
+                  const EncodedTensor& e) {
   t.setName(name);
   t.setDtype(dtype);
   auto sh = t.initShape(unsigned(shape.dims.size()));
   for (size_t i = 0; i < shape.dims.size(); i++) sh.set(unsigned(i), shape.dims[i]);
   t.setCodec(schema::Codec::ZSTD_SHUFFLE);
-  t.setChunkElems(kChunkElems);
-  const uint64_t nchunks = n == 0 ? 0 : (n + kChunkElems - 1) / kChunkElems;
-  auto chunks = t.initChunks(unsigned(nchunks));
-  const uint8_t* src = static_cast<const uint8_t*>(data);
-  std::vector<uint8_t> shuf, comp;
-  for (uint64_t c = 0; c < nchunks; c++) {
-    uint64_t e0 = c * kChunkElems, ne = std::min(kChunkElems, n - e0);
-    shuf.resize(ne * 4);
-    for (uint64_t i = 0; i < ne; i++)
-      for (int b = 0; b < 4; b++) shuf[b * ne + i] = src[(e0 + i) * 4 + b];
-    comp.resize(ZSTD_compressBound(shuf.size()));
-    size_t z = ZSTD_compress(comp.data(), comp.size(), shuf.data(), shuf.size(), zstd_level);
-    if (ZSTD_isError(z)) internal_error(std::string("zstd: ") + ZSTD_getErrorName(z));
-    chunks.set(unsigned(c), capnp::Data::Reader(comp.data(), z));
-  }
-  Hash h = tensor_content_hash(data, n * 4);
-  t.setHash(as_data(h));
+  t.setChunkElems(e.chunk_elems);
+  auto chunks = t.initChunks(unsigned(e.chunks.size()));
+  for (size_t c = 0; c < e.chunks.size(); c++) chunks.set(unsigned(c), capnp::Data::Reader(e.chunks[c].data(), e.chunks[c].size()));
+  t.setHash(as_data(e.hash));
+}
+
+void encode_tensor(schema::Tensor::Builder t, const std::string& name, schema::DType dtype,
+                   const TensorShape& shape, const void* data, int zstd_level) {
+  store_tensor(t, name, dtype, shape, compress_tensor(data, shape.elements(), zstd_level));
 }
 
 void decode_tensor(schema::Tensor::Reader t, schema::DType dtype, uint64_t max_elements,

@@ -17,9 +17,20 @@ struct TensorShape {
   uint64_t elements() const;
 };
 
-// Encodes `n` 4-byte elements (f32 or u32, little-endian) into `t`.
+// A tensor's compressed chunks and content hash: the thread-safe half of encoding, so
+// several tensors can be compressed at once before going into one message.
+struct EncodedTensor {
+  std::vector<std::vector<uint8_t>> chunks;
+  uint64_t chunk_elems = 0;
+  Hash hash{};
+};
+EncodedTensor compress_tensor(const void* data, uint64_t n, int zstd_level = 1);
+void store_tensor(schema::Tensor::Builder t, const std::string& name, schema::DType dtype, const TensorShape& shape,
+                  const EncodedTensor& e);
+
+// Encodes 4-byte elements (f32 or u32, little-endian) into `t`: both halves above.
 void encode_tensor(schema::Tensor::Builder t, const std::string& name, schema::DType dtype,
-                   const TensorShape& shape, const void* data, int zstd_level = 3);
+                   const TensorShape& shape, const void* data, int zstd_level = 1);
 
 // Decodes `t` into `out` (4-byte elements), checking codec, chunk sizes, the element
 // count against `max_elements`, and the content hash. Throws bad input on any mismatch.

@@ -1,5 +1,6 @@
 #include "proof/proof.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "core/error.hpp"
@@ -38,34 +39,56 @@ TensorShape shape_of(const TensorSpec& s) {
 }
 }  // namespace
 
-Hash state_hash(const Tape& tape, const Workspace& ws, int64_t step) {
+namespace {
+Hash state_hash_of(const Tape& tape, const std::vector<int>& ids, const std::vector<Hash>& content, int64_t step) {
   Hasher h;
   h.update_u64(uint64_t(step));
-  for (int id : checkpoint_tensors(tape)) {
-    const auto& v = ws.t[size_t(id)];
-    hash_tensor_header(h, tape.tensors[size_t(id)], tensor_content_hash(v.data(), v.size() * 4));
-  }
+  for (size_t i = 0; i < ids.size(); i++) hash_tensor_header(h, tape.tensors[size_t(ids[i])], content[i]);
   return h.final();
+}
+}  // namespace
+
+Hash state_hash(const Tape& tape, const Workspace& ws, int64_t step) {
+  const std::vector<int> ids = checkpoint_tensors(tape);
+  std::vector<Hash> content(ids.size());
+#pragma omp parallel for schedule(dynamic, 1)
+  for (size_t i = 0; i < ids.size(); i++) {
+    const auto& v = ws.t[size_t(ids[i])];
+    content[i] = tensor_content_hash(v.data(), v.size() * 4);
+  }
+  return state_hash_of(tape, ids, content, step);
 }
 
 CheckpointInfo write_checkpoint(const std::string& dir, const Tape& tape, const Workspace& ws, int64_t step,
                                 const Hash& task) {
+  const std::vector<int> ids = checkpoint_tensors(tape);
+  // Compress and hash every tensor at once (largest first), then assemble the message.
+  std::vector<EncodedTensor> enc(ids.size());
+  std::vector<size_t> order(ids.size());
+  for (size_t i = 0; i < order.size(); i++) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return ws.t[size_t(ids[a])].size() > ws.t[size_t(ids[b])].size(); });
+#pragma omp parallel for schedule(dynamic, 1)
+  for (size_t k = 0; k < order.size(); k++) {
+    const auto& v = ws.t[size_t(ids[order[k]])];
+    enc[order[k]] = compress_tensor(v.data(), v.size());
+  }
   capnp::MallocMessageBuilder mb;
   auto c = mb.initRoot<schema::Checkpoint>();
   c.setFormatVersion(kFormatVersion);
   c.setTaskHash(as_data(task));
   c.setStep(uint32_t(step));
   c.setRngPosition(uint64_t(step));
-  const std::vector<int> ids = checkpoint_tensors(tape);
   auto ts = c.initTensors(unsigned(ids.size()));
+  std::vector<Hash> content(ids.size());
   for (size_t i = 0; i < ids.size(); i++) {
     const TensorSpec& s = tape.tensors[size_t(ids[i])];
-    encode_tensor(ts[unsigned(i)], s.name, schema::DType::F32, shape_of(s), ws.t[size_t(ids[i])].data());
+    store_tensor(ts[unsigned(i)], s.name, schema::DType::F32, shape_of(s), enc[i]);
+    content[i] = enc[i].hash;
   }
   CheckpointInfo info;
   info.step = step;
   info.file = checkpoint_file_name(step);
-  info.state = state_hash(tape, ws, step);
+  info.state = state_hash_of(tape, ids, content, step);
   c.setStateHash(as_data(info.state));
   Bytes bytes = to_binary(mb);
   info.file_hash = blake2b(bytes.data(), bytes.size());

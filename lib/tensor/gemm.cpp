@@ -23,24 +23,25 @@ constexpr int MR = 6, NR = 16, KC = 256, MC = 96, NC = 256;
 
 bool g_force_portable = false;
 
-struct AlignedFree {
-  void operator()(float* p) const { std::free(p); }
-};
-using AlignedBuf = std::unique_ptr<float[], AlignedFree>;
-AlignedBuf aligned_floats(size_t n) {
-  size_t bytes = ((n * sizeof(float)) + 63) / 64 * 64;
-  return AlignedBuf(static_cast<float*>(std::aligned_alloc(64, bytes ? bytes : 64)));
-}
 
-// c (MR×NR, row stride ldc) += Σ_k a[k·MR + i]·b[k·NR + j], one fma per term, k ascending.
+// c (MR×NR, row stride ldc) = init + Σ_k a[k·MR + i]·b[k·NR + j], one fma per term, k
+// ascending. init is c itself (a later k-panel), or `row` (NR values: the bias, or zeros)
+// broadcast down the rows on the first panel.
 __attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* a, const float* b, float* c,
-                                                     ptrdiff_t ldc) {
-  __m256 c00 = _mm256_loadu_ps(c + 0 * ldc), c01 = _mm256_loadu_ps(c + 0 * ldc + 8);
-  __m256 c10 = _mm256_loadu_ps(c + 1 * ldc), c11 = _mm256_loadu_ps(c + 1 * ldc + 8);
-  __m256 c20 = _mm256_loadu_ps(c + 2 * ldc), c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
-  __m256 c30 = _mm256_loadu_ps(c + 3 * ldc), c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
-  __m256 c40 = _mm256_loadu_ps(c + 4 * ldc), c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
-  __m256 c50 = _mm256_loadu_ps(c + 5 * ldc), c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
+                                                     ptrdiff_t ldc, const float* row) {
+  __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+  if (row) {
+    const __m256 r0 = _mm256_loadu_ps(row), r1 = _mm256_loadu_ps(row + 8);
+    c00 = c10 = c20 = c30 = c40 = c50 = r0;
+    c01 = c11 = c21 = c31 = c41 = c51 = r1;
+  } else {
+    c00 = _mm256_loadu_ps(c + 0 * ldc), c01 = _mm256_loadu_ps(c + 0 * ldc + 8);
+    c10 = _mm256_loadu_ps(c + 1 * ldc), c11 = _mm256_loadu_ps(c + 1 * ldc + 8);
+    c20 = _mm256_loadu_ps(c + 2 * ldc), c21 = _mm256_loadu_ps(c + 2 * ldc + 8);
+    c30 = _mm256_loadu_ps(c + 3 * ldc), c31 = _mm256_loadu_ps(c + 3 * ldc + 8);
+    c40 = _mm256_loadu_ps(c + 4 * ldc), c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
+    c50 = _mm256_loadu_ps(c + 5 * ldc), c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
+  }
 #pragma GCC unroll 4
   for (int k = 0; k < kc; k++) {
     __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
@@ -73,10 +74,10 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* a, con
   _mm256_storeu_ps(c + 5 * ldc, c50), _mm256_storeu_ps(c + 5 * ldc + 8, c51);
 }
 
-void kernel_portable(int kc, const float* a, const float* b, float* c, ptrdiff_t ldc) {
+void kernel_portable(int kc, const float* a, const float* b, float* c, ptrdiff_t ldc, const float* row) {
   float acc[MR][NR];
   for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++) acc[i][j] = c[i * ldc + j];
+    for (int j = 0; j < NR; j++) acc[i][j] = row ? row[j] : c[i * ldc + j];
   for (int k = 0; k < kc; k++, a += MR, b += NR)
     for (int i = 0; i < MR; i++)
       for (int j = 0; j < NR; j++) acc[i][j] = fmaf_exact(a[i], b[j], acc[i][j]);
@@ -84,21 +85,57 @@ void kernel_portable(int kc, const float* a, const float* b, float* c, ptrdiff_t
     for (int j = 0; j < NR; j++) c[i * ldc + j] = acc[i][j];
 }
 
-using Kernel = void (*)(int, const float*, const float*, float*, ptrdiff_t);
+using Kernel = void (*)(int, const float*, const float*, float*, ptrdiff_t, const float*);
 
-Kernel pick_kernel() {
-  static const bool has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return has_avx2 && !g_force_portable ? kernel_avx2 : kernel_portable;
+bool has_avx2() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+}
+
+Kernel pick_kernel() { return has_avx2() && !g_force_portable ? kernel_avx2 : kernel_portable; }
+
+// 16 columns of B stored as rows (B(k, j) = src_j[k], B.rs == 1: the forward pass's Wᵀ)
+// into the panel layout dst[k·NR + jj]: 8×8 transposes in registers. Data movement only.
+__attribute__((target("avx2"))) void pack_b_transpose_avx2(const float* src, ptrdiff_t cs, int kc, float* dst) {
+  int k = 0;
+  for (; k + 8 <= kc; k += 8)
+    for (int half = 0; half < 2; half++) {
+      const float* s = src + ptrdiff_t(half * 8) * cs + k;
+      __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + cs), r2 = _mm256_loadu_ps(s + 2 * cs),
+             r3 = _mm256_loadu_ps(s + 3 * cs), r4 = _mm256_loadu_ps(s + 4 * cs), r5 = _mm256_loadu_ps(s + 5 * cs),
+             r6 = _mm256_loadu_ps(s + 6 * cs), r7 = _mm256_loadu_ps(s + 7 * cs);
+      __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+             t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+             t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+      __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+             u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+             u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+             u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      float* d = dst + ptrdiff_t(k) * NR + half * 8;
+      _mm256_store_ps(d + 0 * NR, _mm256_permute2f128_ps(u0, u4, 0x20));
+      _mm256_store_ps(d + 1 * NR, _mm256_permute2f128_ps(u1, u5, 0x20));
+      _mm256_store_ps(d + 2 * NR, _mm256_permute2f128_ps(u2, u6, 0x20));
+      _mm256_store_ps(d + 3 * NR, _mm256_permute2f128_ps(u3, u7, 0x20));
+      _mm256_store_ps(d + 4 * NR, _mm256_permute2f128_ps(u0, u4, 0x31));
+      _mm256_store_ps(d + 5 * NR, _mm256_permute2f128_ps(u1, u5, 0x31));
+      _mm256_store_ps(d + 6 * NR, _mm256_permute2f128_ps(u2, u6, 0x31));
+      _mm256_store_ps(d + 7 * NR, _mm256_permute2f128_ps(u3, u7, 0x31));
+    }
+  for (; k < kc; k++)
+    for (int jj = 0; jj < NR; jj++) dst[k * NR + jj] = src[jj * cs + k];
 }
 
 // dst[k·NR + jj] = B(k0+k, j0+jj), zero past n columns.
 void pack_b(const MatView& B, int k0, int kc, int j0, int n, float* dst) {
   if (n < NR) std::memset(dst, 0, sizeof(float) * size_t(kc) * NR);
   if (B.rs == 1) {
-    for (int jj = 0; jj < n; jj++) {
-      const float* src = B.p + ptrdiff_t(j0 + jj) * B.cs + k0;
-      for (int k = 0; k < kc; k++) dst[k * NR + jj] = src[k];
-    }
+    const float* src = B.p + ptrdiff_t(j0) * B.cs + k0;
+    if (n == NR && has_avx2()) return pack_b_transpose_avx2(src, B.cs, kc, dst);
+    for (int jj = 0; jj < n; jj++)
+      for (int k = 0; k < kc; k++) dst[k * NR + jj] = src[jj * B.cs + k];
+  } else if (B.cs == 1) {  // rows of B are contiguous: a copy per k
+    for (int k = 0; k < kc; k++)
+      std::memcpy(dst + k * NR, B.p + ptrdiff_t(k0 + k) * B.rs + j0, sizeof(float) * size_t(n));
   } else {
     for (int k = 0; k < kc; k++) {
       const float* src = B.p + ptrdiff_t(k0 + k) * B.rs + ptrdiff_t(j0) * B.cs;
@@ -111,10 +148,17 @@ void pack_b(const MatView& B, int k0, int kc, int j0, int n, float* dst) {
 void pack_a(const MatView& A, int i0, int m, int k0, int kc, float* dst) {
   if (m < MR) std::memset(dst, 0, sizeof(float) * size_t(kc) * MR);
   if (A.cs == 1) {
-    for (int ii = 0; ii < m; ii++) {
-      const float* src = A.p + ptrdiff_t(i0 + ii) * A.rs + k0;
-      for (int k = 0; k < kc; k++) dst[k * MR + ii] = src[k];
+    const float* src = A.p + ptrdiff_t(i0) * A.rs + k0;
+    if (m == MR) {
+      for (int k = 0; k < kc; k++)
+        for (int ii = 0; ii < MR; ii++) dst[k * MR + ii] = src[ii * A.rs + k];
+    } else {
+      for (int ii = 0; ii < m; ii++)
+        for (int k = 0; k < kc; k++) dst[k * MR + ii] = src[ii * A.rs + k];
     }
+  } else if (A.rs == 1) {  // columns of A are contiguous (dzᵀ): a copy per k
+    for (int k = 0; k < kc; k++)
+      std::memcpy(dst + k * MR, A.p + ptrdiff_t(k0 + k) * A.cs + i0, sizeof(float) * size_t(m));
   } else {
     for (int k = 0; k < kc; k++) {
       const float* src = A.p + ptrdiff_t(k0 + k) * A.cs + ptrdiff_t(i0) * A.rs;
@@ -126,22 +170,31 @@ void pack_a(const MatView& A, int i0, int m, int k0, int kc, float* dst) {
 // Below this many multiply-adds a GEMM runs on one thread.
 constexpr int64_t kParallelMinMacs = int64_t(1) << 18;
 
-void init_output(int M, int N, const float* bias, float* C, ptrdiff_t ldc) {
-#pragma omp parallel for schedule(static) if (int64_t(M) * N >= (int64_t(1) << 15))
-  for (int i = 0; i < M; i++)
-    for (int j = 0; j < N; j++) C[ptrdiff_t(i) * ldc + j] = bias ? bias[j] : 0.0f;
+// Grows-only scratch, one per thread, reused across calls (no page faults per GEMM).
+float* scratch(std::vector<float>& buf, size_t n) {
+  if (buf.size() < n + 16) buf.resize(n + 16);
+  const uintptr_t p = reinterpret_cast<uintptr_t>(buf.data());
+  return reinterpret_cast<float*>((p + 63) & ~uintptr_t(63));
 }
 
 }  // namespace
 
 void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc) {
   if (M <= 0 || N <= 0) return;
-  init_output(M, N, bias, C, ldc);
-  if (K <= 0) return;
+  if (K <= 0) {
+    for (int i = 0; i < M; i++)
+      for (int j = 0; j < N; j++) C[ptrdiff_t(i) * ldc + j] = bias ? bias[j] : 0.0f;
+    return;
+  }
   const Kernel kernel = pick_kernel();
   const int npanels = (N + NR - 1) / NR;
   const int kc_max = std::min(K, KC);
-  AlignedBuf bpack = aligned_floats(size_t(npanels) * NR * kc_max);
+  thread_local std::vector<float> bpack_buf;  // the calling thread's; its team reads it
+  float* const bpack = scratch(bpack_buf, size_t(npanels) * NR * size_t(kc_max));
+  // First-panel initial values per register tile: the bias (zero-padded), or zeros.
+  thread_local std::vector<float> init_buf;
+  float* const init = scratch(init_buf, size_t(npanels) * NR);
+  for (int j = 0; j < npanels * NR; j++) init[j] = (bias && j < N) ? bias[j] : 0.0f;
   // Blocks of equal size (in whole register tiles) so threads get equal work:
   // M = 128 makes two blocks of 66 and 62 rows, not 96 and 32.
   auto even_block = [](int n, int max_block, int unit) {
@@ -151,34 +204,38 @@ void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, fl
   };
   const int mc_blk = std::min(MC, even_block(M, MC, MR)), nc_blk = std::min(NC, even_block(N, NC, NR));
   const int mblocks = (M + mc_blk - 1) / mc_blk, nblocks = (N + nc_blk - 1) / nc_blk;
-  for (int k0 = 0; k0 < K; k0 += KC) {
-    const int kc = std::min(KC, K - k0);
-#pragma omp parallel if (int64_t(M) * N * kc >= kParallelMinMacs)
-    {
+#pragma omp parallel if (int64_t(M) * N * K >= kParallelMinMacs)
+  {
+    thread_local std::vector<float> apack_buf;
+    float* const apack = scratch(apack_buf, size_t(MC) * KC);
+    alignas(64) float tile[MR * NR];
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      const int kc = std::min(KC, K - k0);
+      const bool first = k0 == 0;
 #pragma omp for schedule(static)
       for (int p = 0; p < npanels; p++)
-        pack_b(B, k0, kc, p * NR, std::min(NR, N - p * NR), bpack.get() + size_t(p) * NR * kc);
-      AlignedBuf apack = aligned_floats(size_t(MC) * kc);
-      alignas(64) float tile[MR * NR];
+        pack_b(B, k0, kc, p * NR, std::min(NR, N - p * NR), bpack + size_t(p) * NR * kc);
 #pragma omp for collapse(2) schedule(dynamic, 1)
       for (int ib = 0; ib < mblocks; ib++)
         for (int jb = 0; jb < nblocks; jb++) {
           const int i0 = ib * mc_blk, mc = std::min(mc_blk, M - i0);
           for (int ir = 0; ir < mc; ir += MR)
-            pack_a(A, i0 + ir, std::min(MR, mc - ir), k0, kc, apack.get() + size_t(ir) * kc);
+            pack_a(A, i0 + ir, std::min(MR, mc - ir), k0, kc, apack + size_t(ir) * kc);
           const int j_end = std::min(N, (jb + 1) * nc_blk);
           for (int j0 = jb * nc_blk; j0 < j_end; j0 += NR) {
-            const float* bp = bpack.get() + size_t(j0 / NR) * NR * kc;
+            const float* bp = bpack + size_t(j0 / NR) * NR * kc;
+            const float* row = first ? init + j0 : nullptr;
             const int n = std::min(NR, N - j0);
             for (int ir = 0; ir < mc; ir += MR) {
               const int m = std::min(MR, mc - ir);
               float* c = C + ptrdiff_t(i0 + ir) * ldc + j0;
               if (m == MR && n == NR) {
-                kernel(kc, apack.get() + size_t(ir) * kc, bp, c, ldc);
+                kernel(kc, apack + size_t(ir) * kc, bp, c, ldc, row);
               } else {  // edge tile: run on a padded copy, keep the valid part
-                for (int i = 0; i < MR; i++)
-                  for (int j = 0; j < NR; j++) tile[i * NR + j] = (i < m && j < n) ? c[i * ldc + j] : 0.0f;
-                kernel(kc, apack.get() + size_t(ir) * kc, bp, tile, NR);
+                if (!first)
+                  for (int i = 0; i < MR; i++)
+                    for (int j = 0; j < NR; j++) tile[i * NR + j] = (i < m && j < n) ? c[i * ldc + j] : 0.0f;
+                kernel(kc, apack + size_t(ir) * kc, bp, tile, NR, row);
                 for (int i = 0; i < m; i++)
                   for (int j = 0; j < n; j++) c[i * ldc + j] = tile[i * NR + j];
               }

@@ -8,12 +8,13 @@ namespace pw {
 // Below this many elements a loop runs on one thread: forking costs more than it saves.
 constexpr int64_t kParallelMin = int64_t(1) << 15;
 
-void relu_forward(const float* z, float* y, int64_t n) {
+__attribute__((target_clones("avx2", "default"))) void relu_forward(const float* z, float* y, int64_t n) {
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; i++) y[i] = relu_elem(z[i]);
 }
 
-void relu_backward(const float* dy, const float* y, float* dz, int64_t n) {
+__attribute__((target_clones("avx2", "default"))) void relu_backward(const float* dy, const float* y, float* dz,
+                                                                    int64_t n) {
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; i++) dz[i] = relu_grad_elem(dy[i], y[i]);
 }
@@ -67,11 +68,40 @@ void column_sums(const float* dy, float* db, int B, int O) {
   }
 }
 
+// The update loops are built for AVX2 and for baseline x86-64, picked at load time.
+// Each element still gets exactly sgd_elem's operations (no contraction: -ffp-contract=off),
+// so the bits do not depend on which clone runs; the branches are hoisted so the loops vectorise.
+#define PW_ELEMENTWISE_CLONES __attribute__((target_clones("avx2", "default")))
+
+PW_ELEMENTWISE_CLONES
 void sgd_update(float* p, const float* g, float* buf, int64_t n, const SgdScalars& s) {
+  const float lr = -s.lr, wd = s.weight_decay, mom = s.momentum;
+  const bool decay = wd != 0.0f;
+  if (mom == 0.0f) {
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
-  for (int64_t i = 0; i < n; i++) sgd_elem(p[i], g[i], buf[i], s);
+    for (int64_t i = 0; i < n; i++) {
+      const float d = decay ? g[i] + wd * p[i] : g[i];
+      p[i] = p[i] + lr * d;
+    }
+  } else if (s.first_step) {
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; i++) {
+      const float d = decay ? g[i] + wd * p[i] : g[i];
+      buf[i] = d;
+      p[i] = p[i] + lr * d;
+    }
+  } else {
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+    for (int64_t i = 0; i < n; i++) {
+      const float d = decay ? g[i] + wd * p[i] : g[i];
+      const float b = buf[i] * mom + d;
+      buf[i] = b;
+      p[i] = p[i] + lr * b;
+    }
+  }
 }
 
+PW_ELEMENTWISE_CLONES
 void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamwScalars& s) {
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; i++) adamw_elem(p[i], g[i], m[i], v[i], s);
