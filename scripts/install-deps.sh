@@ -11,7 +11,7 @@ group=${1:-build}
 
 build="cmake make g++ pkg-config capnproto libcapnp-dev libcli11-dev doctest-dev libzstd-dev libsodium-dev zlib1g-dev python3"
 demo="dataset-fashion-mnist"
-bench="libopenblas-dev python3-torch python3-numpy"
+bench="libopenblas-dev python3-torch python3-numpy jq"
 case "$group" in
   build) want="$build" ;;
   demo) want="$build $demo" ;;

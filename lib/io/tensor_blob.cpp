@@ -32,8 +32,11 @@ EncodedTensor compress_tensor(const void* data, uint64_t n, int zstd_level) {
   for (uint64_t c = 0; c < nchunks; c++) {
     const uint64_t e0 = c * kChunkElems, ne = std::min(kChunkElems, n - e0);
     shuf.resize(ne * 4);
-    for (uint64_t i = 0; i < ne; i++)
-      for (int b = 0; b < 4; b++) shuf[b * ne + i] = src[(e0 + i) * 4 + b];
+    for (int b = 0; b < 4; b++) {  // plane by plane: sequential writes
+      uint8_t* plane = shuf.data() + size_t(b) * ne;
+      const uint8_t* in = src + e0 * 4 + b;
+      for (uint64_t i = 0; i < ne; i++) plane[i] = in[i * 4];
+    }
     std::vector<uint8_t> comp(ZSTD_compressBound(shuf.size()));
     const size_t z = ZSTD_compress(comp.data(), comp.size(), shuf.data(), shuf.size(), zstd_level);
     if (ZSTD_isError(z)) internal_error(std::string("zstd: ") + ZSTD_getErrorName(z));
@@ -96,8 +99,11 @@ void decode_tensor(schema::Tensor::Reader t, schema::DType dtype, uint64_t max_e
     shuf.resize(ne * 4);
     size_t z = ZSTD_decompress(shuf.data(), shuf.size(), src.begin(), src.size());
     check_input(!ZSTD_isError(z) && z == ne * 4, w + ": corrupt compressed chunk " + std::to_string(c));
-    for (uint64_t i = 0; i < ne; i++)
-      for (int b = 0; b < 4; b++) dst[(e0 + i) * 4 + b] = shuf[b * ne + i];
+    for (int b = 0; b < 4; b++) {
+      const uint8_t* plane = shuf.data() + size_t(b) * ne;
+      uint8_t* out_b = dst + e0 * 4 + b;
+      for (uint64_t i = 0; i < ne; i++) out_b[i * 4] = plane[i];
+    }
   }
   Hash h = tensor_content_hash(out.data(), n * 4);
   check_input(hash_field(t.getHash()) == h, w + ": content does not match its hash");
