@@ -12,25 +12,12 @@
 #include "proof/proof.hpp"
 #include "proof/task_file.hpp"
 #include "tensor/gemm.hpp"
+#include "train/fault.hpp"
 #include "train/trainer.hpp"
 
 using namespace pw;
 
 namespace {
-
-struct Fault {
-  int64_t step = -1, op = -1, element = -1;
-};
-
-Fault parse_fault(const std::string& s) {
-  Fault f;
-  long long a, b, c;
-  char tail;
-  if (std::sscanf(s.c_str(), "%lld:%lld:%lld%c", &a, &b, &c, &tail) != 3 || a < 0 || b < 0 || c < 0)
-    usage_error("--inject-fault '" + s + "': expected STEP:OP:ELEMENT (non-negative integers)");
-  f.step = a, f.op = b, f.element = c;
-  return f;
-}
 
 void remove_stale_temporaries(const std::string& dir) {
   DIR* d = opendir(dir.c_str());
@@ -74,7 +61,7 @@ int main(int argc, char** argv) {
     LoadedTask task = load_task(task_path);
     const TaskConfig& cfg = task.cfg;
     if (!cfg.exact) usage_error("fast mode is not implemented yet (issue 3); use a task with --mode exact");
-    const Fault fault = fault_spec.empty() ? Fault{} : parse_fault(fault_spec);
+    const Fault fault = fault_spec.empty() ? Fault{} : parse_fault(fault_spec, "--inject-fault");
 
     Dataset data;
     if (dishonest_data.empty()) {
@@ -140,14 +127,7 @@ int main(int argc, char** argv) {
     std::vector<std::vector<float>> saved;
     while (tr.step < cfg.steps) {
       const int64_t s = tr.step;
-      OpHook hook;
-      if (s == fault.step)
-        hook = [&](int op_index, Workspace& ws) {
-          if (op_index != fault.op) return;
-          auto& v = ws.t[size_t(tr.tape.ops[size_t(op_index)].out[0])];
-          float& x = v[size_t(fault.element % int64_t(v.size()))];
-          x = x + (std::fabs(x) * 0.25f + 0.25f);
-        };
+      const OpHook hook = fault_hook(tr.tape, fault, s);
       if (s == skip_step) {
         saved.clear();
         for (int id : checkpoint_tensors(tr.tape)) saved.push_back(tr.ws.t[size_t(id)]);

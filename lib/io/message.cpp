@@ -16,7 +16,8 @@ bool looks_like_json(const Bytes& b) {
 
 void check_json_hex_fields(const Bytes& b, const std::string& what) {
   static const char* const keys[] = {"hash", "contentHash", "sampleRoot", "taskHash", "stateHash", "fileHash",
-                                     "root", "expected", "replayed", "proofRoot"};
+                                     "root", "expected", "replayed", "proofRoot", "hashA", "hashB", "rootA", "rootB",
+                                     "outputHashA", "outputHashB", "refereeHash"};
   const std::string text(b.begin(), b.end());
   for (const char* k : keys) {
     const std::string quoted = std::string("\"") + k + "\"";
@@ -42,6 +43,7 @@ void configure_json(capnp::JsonCodec& codec) {
   codec.handleByAnnotation<schema::Checkpoint>();
   codec.handleByAnnotation<schema::Manifest>();
   codec.handleByAnnotation<schema::Verdict>();
+  codec.handleByAnnotation<schema::Dispute>();
   codec.setPrettyPrint(true);
 }
 

@@ -192,3 +192,52 @@ struct Verdict {
   replaySeconds @9 :Float64;
   checkSeconds @10 :Float64; # hashing and I/O outside replay
 }
+
+enum BisectLevel {
+  checkpoint @0;   # over the checkpoint list (both manifests' state hashes)
+  step @1;         # over the steps of the first disputed interval (state hashes)
+  op @2;           # over the ops of the first disputed step (hash chain of op records)
+}
+
+# One round of bisection: both sides' hashes at one probe.
+struct Round {
+  level @0 :BisectLevel;
+  lo @1 :UInt32;        # the last position both sides agree on
+  hi @2 :UInt32;        # the first position known to differ
+  probe @3 :UInt32;
+  hashA @4 :Data $Json.hex;
+  hashB @5 :Data $Json.hex;
+  agree @6 :Bool;
+}
+
+enum Winner {
+  a @0;
+  b @1;
+  neither @2;
+}
+
+# pol-bisect's transcript and ruling (DESIGN §5): everything the referee needs to
+# recompute the pinpointed op alone, except, for the load_batch op, the dataset.
+struct Dispute {
+  formatVersion @0 :UInt32;
+  task @1 :Task;                   # embedded, so a dispute replays on its own
+  taskHash @2 :Data $Json.hex;
+  rootA @3 :Data $Json.hex;        # the two proofs' Merkle roots
+  rootB @4 :Data $Json.hex;
+  rounds @5 :List(Round);
+  roundBound @6 :UInt32;           # ⌈log2 C⌉ + ⌈log2 k⌉ + ⌈log2 ops⌉ + 2
+  step @7 :UInt32;                 # the disputed step (0-based)
+  opIndex @8 :UInt32;              # its index on the tape
+  opKind @9 :Text;
+  opLayer @10 :Int32;
+  inputNames @11 :List(Text);
+  inputHashes @12 :List(Data);     # agreed by both sides
+  inputs @13 :List(Tensor);        # supplied by side A, checked against inputHashes
+  outputHashA @14 :Data $Json.hex; # over all the op's outputs
+  outputHashB @15 :Data $Json.hex;
+  outputsA @16 :List(Tensor);
+  outputsB @17 :List(Tensor);
+  refereeHash @18 :Data $Json.hex;
+  winner @19 :Winner;
+  provenance @20 :Provenance;
+}

@@ -52,18 +52,22 @@ Trainer::Trainer(const TaskConfig& c, const Dataset& d)
   init_state(cfg, tape, ws);
 }
 
-void Trainer::run_step(const OpHook& hook) {
-  order.indices(step, batch_idx.data());
+StepContext Trainer::context(int64_t s) {
+  order.indices(s, batch_idx.data());
   StepContext ctx;
   ctx.images = data.images.data();
   ctx.labels = data.labels.data();
   ctx.batch_indices = batch_idx.data();
   ctx.input_scale = cfg.input_scale;
   if (cfg.optimizer == OptimizerType::Sgd)
-    ctx.sgd = sgd_scalars(cfg, step);
+    ctx.sgd = sgd_scalars(cfg, s);
   else
-    ctx.adamw = adamw_scalars(cfg, step);
-  pw::run_step(tape, ws, ctx, hook);
+    ctx.adamw = adamw_scalars(cfg, s);
+  return ctx;
+}
+
+void Trainer::run_step(const OpHook& hook) {
+  pw::run_step(tape, ws, context(step), hook);
   loss = ws[tape.loss][0];
   step++;
 }

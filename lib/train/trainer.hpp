@@ -46,6 +46,8 @@ struct Trainer {
 
   Trainer(const TaskConfig& c, const Dataset& d);
   void run_step(const OpHook& hook = nullptr);  // runs step `step`, then step++
+  // The context of step `s`: its batch (into batch_idx) and the optimizer's scalars.
+  StepContext context(int64_t s);
 };
 
 // Test-set accuracy of the current parameters (argmax, first maximum on ties).
