@@ -1,5 +1,7 @@
 // pol-bisect: pin a training dispute to one op, and the referee's replay of that op.
 #include <cstdio>
+#include <map>
+#include <optional>
 #include <cstring>
 #include <unistd.h>
 
@@ -127,14 +129,243 @@ int run_replay(int argc, char** argv) {
   });
 }
 
+// Answers from a transcript written by the other side; a missing one is Pending.
+class TranscriptOracle : public Oracle {
+ public:
+  TranscriptOracle(int side, const std::map<Query, Hash>& answers, std::optional<OpClaim> claim)
+      : side_(side), answers_(answers), claim_(std::move(claim)) {}
+  Hash answer(const Query& q) override {
+    auto it = answers_.find(q);
+    if (it == answers_.end()) throw Pending{side_, q};
+    return it->second;
+  }
+  OpClaim op_claim(int64_t anchor, int64_t step, int op, bool) override {
+    if (!claim_) throw Pending{side_, {Level::Op, anchor, step, op}};
+    return *claim_;
+  }
+
+ private:
+  int side_;
+  std::map<Query, Hash> answers_;
+  std::optional<OpClaim> claim_;
+};
+
+// Computes, and remembers what it answered, in order.
+class RecordingOracle : public Oracle {
+ public:
+  explicit RecordingOracle(Oracle& inner) : inner_(inner) {}
+  Hash answer(const Query& q) override {
+    const Hash h = inner_.answer(q);
+    if (!answers.count(q)) order.push_back(q);
+    answers[q] = h;
+    return h;
+  }
+  OpClaim op_claim(int64_t anchor, int64_t step, int op, bool with_inputs) override {
+    claim = inner_.op_claim(anchor, step, op, with_inputs);
+    return *claim;
+  }
+  std::vector<Query> order;
+  std::map<Query, Hash> answers;
+  std::optional<OpClaim> claim;
+
+ private:
+  Oracle& inner_;
+};
+
+schema::BisectLevel level_to_schema(Level l) { return to_schema(l); }
+Level level_from_schema(schema::BisectLevel l) {
+  return l == schema::BisectLevel::CHECKPOINT ? Level::Checkpoint : l == schema::BisectLevel::STEP ? Level::Step : Level::Op;
+}
+
+void set_round(schema::Round::Builder x, const BisectRound& y) {
+  x.setLevel(level_to_schema(y.level));
+  x.setLo(uint32_t(y.lo < 0 ? 0 : y.lo));
+  x.setHi(uint32_t(y.hi));
+  x.setProbe(uint32_t(y.probe));
+  if (y.a != Hash{}) x.setHashA(as_data(y.a));
+  if (y.b != Hash{}) x.setHashB(as_data(y.b));
+  x.setAgree(y.agree);
+  x.setAnchor(uint32_t(y.anchor));
+  x.setStep(uint32_t(y.step));
+}
+
+// The dispute file: the task, the transcript, and the op claims known so far.
+void fill_dispute(schema::Dispute::Builder d, const LoadedTask& task, const Hash& root_a, const Hash& root_b,
+                  const std::vector<BisectRound>& rounds, const BisectResult* r, const std::optional<OpClaim>& ca,
+                  const std::optional<OpClaim>& cb, int op, int64_t step) {
+  const Tape tape = tape_for(task.cfg);
+  d.setFormatVersion(1);
+  d.setTask(task.msg.root());
+  d.setTaskHash(as_data(task.hash));
+  if (root_a != Hash{}) d.setRootA(as_data(root_a));
+  if (root_b != Hash{}) d.setRootB(as_data(root_b));
+  auto rs = d.initRounds(unsigned(rounds.size()));
+  for (size_t i = 0; i < rounds.size(); i++) set_round(rs[unsigned(i)], rounds[i]);
+  d.setRoundBound(uint32_t(ceil_log2(int64_t(checkpoint_steps(task.cfg).size())) + ceil_log2(task.cfg.checkpoint_every) +
+                           ceil_log2(int64_t(tape.ops.size())) + 2));
+  d.setStep(uint32_t(step < 0 ? 0 : step));
+  d.setComplete(r != nullptr);
+  if (op >= 0) {
+    const Op& o = tape.ops[size_t(op)];
+    d.setOpIndex(uint32_t(op));
+    d.setOpKind(op_name(o.kind));
+    d.setOpLayer(o.layer);
+    auto names = d.initInputNames(unsigned(o.in.size()));
+    for (size_t i = 0; i < o.in.size(); i++) names.set(unsigned(i), tape.tensors[size_t(o.in[i])].name);
+    if (ca) {
+      auto hashes = d.initInputHashes(unsigned(ca->in_hashes.size()));
+      for (size_t i = 0; i < ca->in_hashes.size(); i++) hashes.set(unsigned(i), as_data(ca->in_hashes[i]));
+      store(d.initInputs(unsigned(ca->inputs.size())), tape, o.in, ca->inputs);
+      d.setOutputHashA(as_data(ca->out));
+      store(d.initOutputsA(unsigned(ca->outputs.size())), tape, o.out, ca->outputs);
+    }
+    if (cb) {
+      auto hashes = d.initInputHashesB(unsigned(cb->in_hashes.size()));
+      for (size_t i = 0; i < cb->in_hashes.size(); i++) hashes.set(unsigned(i), as_data(cb->in_hashes[i]));
+      d.setOutputHashB(as_data(cb->out));
+      store(d.initOutputsB(unsigned(cb->outputs.size())), tape, o.out, cb->outputs);
+    }
+  }
+  if (r) {
+    if (r->ruled) d.setRefereeHash(as_data(r->referee));
+    d.setWinner(!r->ruled ? schema::Winner::NEITHER
+                          : r->winner == Ruling::A ? schema::Winner::A
+                          : r->winner == Ruling::B ? schema::Winner::B
+                                                   : schema::Winner::NEITHER);
+  }
+  auto prov = d.initProvenance();
+  prov.setProgram("pol-bisect");
+  prov.setVersion(version());
+  prov.setCommandLine(command_line());
+}
+
+// Reads an op claim of side A or B from a transcript, if that side has made it.
+std::optional<OpClaim> read_claim(schema::Dispute::Reader d, bool side_a, const Tape& tape, const std::string& what) {
+  if (!(side_a ? d.hasOutputHashA() : d.hasOutputHashB())) return std::nullopt;
+  check_input(d.getOpIndex() < tape.ops.size(), what + ": op index out of range");
+  const Op& o = tape.ops[d.getOpIndex()];
+  OpClaim c;
+  c.out = hash_field(side_a ? d.getOutputHashA() : d.getOutputHashB());
+  for (auto h : (side_a ? d.getInputHashes() : d.getInputHashesB())) c.in_hashes.push_back(hash_field(h));
+  if (side_a) {
+    check_input(d.getInputs().size() == o.in.size(), what + ": wrong number of inputs");
+    for (unsigned i = 0; i < d.getInputs().size(); i++) {
+      std::vector<float> v;
+      decode_tensor(d.getInputs()[i], uint64_t(tape.tensors[size_t(o.in[i])].size()), v, what);
+      c.inputs.push_back(std::move(v));
+    }
+  }
+  auto outs = side_a ? d.getOutputsA() : d.getOutputsB();
+  check_input(outs.size() == o.out.size(), what + ": wrong number of outputs");
+  for (unsigned i = 0; i < outs.size(); i++) {
+    std::vector<float> v;
+    decode_tensor(outs[i], uint64_t(tape.tensors[size_t(o.out[i])].size()), v, what);
+    c.outputs.push_back(std::move(v));
+  }
+  return c;
+}
+
+int run_play(int argc, char** argv) {
+  CLI::App app{"One move of a two-party dispute: each side runs this on its own machine with its own proof, and the "
+               "two exchange only the transcript file (hashes, and at the end the one op's tensors). Each move "
+               "adds this side's answers to the pending questions; when both have answered everything, the "
+               "transcript is the dispute, and the referee's ruling is in it (or run 'pol-bisect replay').",
+               "pol-bisect play"};
+  CommonOptions common;
+  std::string task_path, proof, side, transcript_in, out, data_dir, fault_spec;
+  app.add_option("TASK", task_path, "Task file")->required();
+  app.add_option("PROOF", proof, "This side's proof directory")->required();
+  app.add_option("--side", side, "Which side this is: a or b")->required()->check(CLI::IsMember({"a", "b"}));
+  app.add_option("--transcript", transcript_in, "The transcript received from the other side (none: start)");
+  app.add_option("-o,--output", out, "The transcript to send back")->required();
+  app.add_option("--data-dir", data_dir, "Find the dataset files in this directory (by base name)");
+  app.add_option("--fault", fault_spec, "This side answers with a fault injected (STEP:OP:ELEMENT), for simulation");
+  add_common_options(app, common, kOptThreads | kOptJson | kOptQuiet | kOptForce);
+  return run_tool("pol-bisect", argc, argv, app, [&]() -> int {
+    apply_common_options(common);
+    check_output_path(out, {task_path, transcript_in}, common.force);
+    check_output_outside(out, proof);
+    LoadedTask task = load_task(task_path);
+    if (!task.cfg.exact) usage_error("bisection needs an exact-mode task");
+    const Tape tape = tape_for(task.cfg);
+    Dataset data = load_task_dataset(task.cfg, data_dir);
+    Party me;
+    me.dir = proof;
+    me.man = read_manifest(proof, int64_t(task.cfg.steps) * task.cfg.batch, &task.hash);
+    if (!fault_spec.empty()) me.fault = parse_fault(fault_spec, "--fault");
+    const bool is_a = side == "a";
+    const int other_side = is_a ? 1 : 0;
+    std::map<Query, Hash> theirs;
+    std::optional<OpClaim> their_claim;
+    Hash their_root{};
+    if (!transcript_in.empty()) {
+      auto msg = Message<schema::Dispute>::read(transcript_in, kTensorFileLimit, "transcript");
+      guard_input("transcript '" + transcript_in + "'", [&] {
+        auto d = msg.root();
+        check_input(hash_field(d.getTaskHash()) == task.hash, "transcript '" + transcript_in + "' is about another task");
+        for (auto x : d.getRounds()) {
+          auto h = is_a ? x.getHashB() : x.getHashA();
+          if (h.size() == 0) continue;
+          theirs[{level_from_schema(x.getLevel()), int64_t(x.getAnchor()), int64_t(x.getStep()), int64_t(x.getProbe())}] =
+              hash_field(h);
+        }
+        their_claim = read_claim(d, !is_a, tape, "transcript '" + transcript_in + "'");
+        auto root = is_a ? d.getRootB() : d.getRootA();
+        if (root.size()) their_root = hash_field(root);
+      });
+    }
+    LocalOracle local(task, data, me);
+    RecordingOracle mine(local);
+    TranscriptOracle other(other_side, theirs, their_claim);
+    Oracle& A = is_a ? static_cast<Oracle&>(mine) : other;
+    Oracle& B = is_a ? static_cast<Oracle&>(other) : mine;
+    const Hash my_root = me.man.root();
+    capnp::MallocMessageBuilder mb;
+    auto d = mb.initRoot<schema::Dispute>();
+    try {
+      const BisectResult r = bisect(task, &data, A, B);
+      const auto ca = is_a ? mine.claim : their_claim;
+      const auto cb = is_a ? their_claim : mine.claim;
+      fill_dispute(d, task, is_a ? my_root : their_root, is_a ? their_root : my_root, r.rounds, &r,
+                   r.op >= 0 ? ca : std::nullopt, r.op >= 0 ? cb : std::nullopt, r.op, r.step);
+      write_message<schema::Dispute>(out, mb, common.json);
+      if (!common.quiet) std::fputs((transcript(d.asReader()) + r.summary + "\n").c_str(), stderr);
+      if (!r.disputed) return kExitOk;
+      return r.ruled && r.winner == Ruling::A ? kExitOk : kExitNo;
+    } catch (const Pending& p) {
+      // Send back every answer known so far: ours (just computed) and theirs.
+      std::vector<BisectRound> rounds;
+      for (const Query& q : mine.order) {
+        BisectRound x{q.level, 0, 0, q.probe, {}, {}, false, q.anchor, q.step};
+        const Hash h = mine.answers[q];
+        auto t = theirs.find(q);
+        (is_a ? x.a : x.b) = h;
+        if (t != theirs.end()) (is_a ? x.b : x.a) = t->second;
+        x.agree = x.a == x.b;
+        rounds.push_back(x);
+      }
+      const bool op_stage = p.q.level == Level::Op && mine.claim.has_value();
+      fill_dispute(d, task, is_a ? my_root : their_root, is_a ? their_root : my_root, rounds, nullptr,
+                   op_stage && is_a ? mine.claim : std::nullopt, op_stage && !is_a ? mine.claim : std::nullopt,
+                   op_stage ? int(p.q.probe) : -1, p.q.step);
+      write_message<schema::Dispute>(out, mb, common.json);
+      note(common, "waiting for side " + std::string(p.side == 0 ? "a" : "b") + ": send it '" + out + "'");
+      if (common.json) std::printf("{\"complete\": false, \"waiting_for\": \"%s\"}\n", p.side == 0 ? "a" : "b");
+      return kExitOk;
+    }
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "replay") == 0) return run_replay(argc - 1, argv + 1);
+  if (argc > 1 && std::strcmp(argv[1], "play") == 0) return run_play(argc - 1, argv + 1);
   CLI::App app{"Pin a disagreement between two proofs of one task to a single op: bisect over the checkpoints, then "
                "the steps of the first disputed interval, then the ops of the first disputed step, until the first op "
                "whose inputs both sides agree on and whose outputs differ; the referee recomputes that op. "
-               "'pol-bisect replay DISPUTE' repeats the referee's work alone. Exit 0 when A is right, 1 when B is.",
+               "'pol-bisect replay DISPUTE' repeats the referee's work alone; 'pol-bisect play' is one side's move "
+               "when the two sides are on different machines. Exit 0 when A is right, 1 when B is.",
                "pol-bisect"};
   CommonOptions common;
   std::string task_path, proof_a, proof_b, out, data_dir, fault_a, fault_b;
@@ -167,59 +398,20 @@ int main(int argc, char** argv) {
     if (!fault_a.empty()) a.fault = parse_fault(fault_a, "--fault-a");
     if (against_replay) {
       b.replay = true;
+      b.agreed_source = &a;
     } else {
       b.dir = proof_b;
       b.man = read_manifest(proof_b, int64_t(task.cfg.steps) * task.cfg.batch, &task.hash);
     }
     if (!fault_b.empty()) b.fault = parse_fault(fault_b, "--fault-b");
-    const BisectResult r = bisect(task, data, a, b);
+    LocalOracle oa(task, data, a), ob(task, data, b);
+    const BisectResult r = bisect(task, &data, oa, ob);
 
-    const Tape tape = tape_for(task.cfg);
     capnp::MallocMessageBuilder mb;
     auto d = mb.initRoot<schema::Dispute>();
-    d.setFormatVersion(1);
-    d.setTask(task.msg.root());
-    d.setTaskHash(as_data(task.hash));
-    d.setRootA(as_data(a.man.root()));
-    if (!b.replay) d.setRootB(as_data(b.man.root()));
-    auto rounds = d.initRounds(unsigned(r.rounds.size()));
-    for (size_t i = 0; i < r.rounds.size(); i++) {
-      auto x = rounds[unsigned(i)];
-      const BisectRound& y = r.rounds[i];
-      x.setLevel(to_schema(y.level));
-      x.setLo(uint32_t(y.lo < 0 ? 0 : y.lo));
-      x.setHi(uint32_t(y.hi));
-      x.setProbe(uint32_t(y.probe));
-      x.setHashA(as_data(y.a));
-      x.setHashB(as_data(y.b));
-      x.setAgree(y.agree);
-    }
-    d.setRoundBound(uint32_t(r.round_bound));
-    d.setStep(uint32_t(r.step < 0 ? 0 : r.step));
-    d.setOutputHashA(as_data(r.out_a));
-    d.setOutputHashB(as_data(r.out_b));
-    d.setRefereeHash(as_data(r.referee));
-    if (r.op >= 0) {
-      const Op& op = tape.ops[size_t(r.op)];
-      d.setOpIndex(uint32_t(r.op));
-      d.setOpKind(op_name(op.kind));
-      d.setOpLayer(op.layer);
-      auto names = d.initInputNames(unsigned(op.in.size()));
-      auto hashes = d.initInputHashes(unsigned(op.in.size()));
-      for (size_t i = 0; i < op.in.size(); i++) {
-        names.set(unsigned(i), tape.tensors[size_t(op.in[i])].name);
-        hashes.set(unsigned(i), as_data(r.input_hashes[i]));
-      }
-      store(d.initInputs(unsigned(r.inputs.size())), tape, op.in, r.inputs);
-      store(d.initOutputsA(unsigned(r.outs_a.size())), tape, op.out, r.outs_a);
-      store(d.initOutputsB(unsigned(r.outs_b.size())), tape, op.out, r.outs_b);
-    }
-    d.setWinner(r.winner == Ruling::A ? schema::Winner::A : r.winner == Ruling::B ? schema::Winner::B : schema::Winner::NEITHER);
-    auto prov = d.initProvenance();
-    prov.setProgram("pol-bisect");
-    prov.setVersion(version());
-    prov.setCommandLine(command_line());
-
+    fill_dispute(d, task, a.man.root(), b.replay ? Hash{} : b.man.root(), r.rounds, &r,
+                 r.op >= 0 ? std::optional<OpClaim>(r.claim_a) : std::nullopt,
+                 r.op >= 0 ? std::optional<OpClaim>(r.claim_b) : std::nullopt, r.op, r.step);
     const std::string text = transcript(d.asReader()) + r.summary + "\n";
     if (!out.empty())
       write_message<schema::Dispute>(out, mb, common.json);

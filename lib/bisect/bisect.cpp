@@ -1,6 +1,7 @@
 #include "bisect/bisect.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "core/error.hpp"
 #include "io/tensor_blob.hpp"
@@ -108,8 +109,7 @@ Hash referee_op(const TaskConfig& cfg, const Dataset* data, int64_t step, int op
 
 namespace {
 
-// One side's computation from an agreed state: `ws` holds the state after step
-// `from_step`; runs to `to_step` with the side's fault.
+// Runs `ws` (the state after from_step steps) on to to_step with a side's fault.
 void advance(Trainer& tr, Workspace& ws, int64_t from_step, int64_t to_step, const Fault& fault) {
   std::swap(tr.ws, ws);
   tr.step = from_step;
@@ -119,161 +119,188 @@ void advance(Trainer& tr, Workspace& ws, int64_t from_step, int64_t to_step, con
 
 }  // namespace
 
-BisectResult bisect(const LoadedTask& task, const Dataset& data, Party& a, Party& b) {
+LocalOracle::LocalOracle(const LoadedTask& task, const Dataset& data, const Party& p)
+    : task_(task), party_(p), tr_(task.cfg, data), ckpt_(checkpoint_steps(task.cfg)), cache_(tr_.tape) {
+  if (!p.replay) {
+    if (p.man.task != task.hash) bad_input("proof '" + p.dir + "' is for another task");
+    init_state(task.cfg, tr_.tape, cache_);
+    if (p.man.checkpoints.empty() || p.man.checkpoints[0].state != state_hash(tr_.tape, cache_, 0))
+      bad_input("proof '" + p.dir + "': its initial state is not the seed-derived one (pol-verify rejects it at segment 0)");
+    if (p.man.checkpoints.size() != ckpt_.size())
+      bad_input("proof '" + p.dir + "' has " + std::to_string(p.man.checkpoints.size()) + " checkpoints, the task " +
+                std::to_string(ckpt_.size()));
+  }
+}
+
+Workspace& LocalOracle::state_at(int64_t anchor, int64_t step) {
+  const int64_t from = ckpt_[size_t(anchor)];
+  if (cache_anchor_ != anchor || cache_step_ < from || cache_step_ > step) {
+    const Party* src = party_.replay ? party_.agreed_source : &party_;
+    if (anchor == 0 || !src) {
+      init_state(task_.cfg, tr_.tape, cache_);  // the seed-derived start
+      cache_step_ = 0;
+      if (anchor > 0) advance(tr_, cache_, 0, from, party_.fault);
+    } else {
+      read_checkpoint(src->dir, src->man.checkpoints[size_t(anchor)], tr_.tape, task_.hash, cache_);
+    }
+    cache_anchor_ = anchor;
+    cache_step_ = from;
+  }
+  advance(tr_, cache_, cache_step_, step, party_.fault);
+  cache_step_ = step;
+  return cache_;
+}
+
+const StepTrace& LocalOracle::trace_of(int64_t anchor, int64_t step) {
+  if (trace_anchor_ != anchor || trace_step_ != step) {
+    Workspace ws = state_at(anchor, step);
+    trace_ = trace_step(tr_, ws, step, fault_hook(tr_.tape, party_.fault, step));
+    trace_anchor_ = anchor;
+    trace_step_ = step;
+  }
+  return trace_;
+}
+
+Hash LocalOracle::answer(const Query& q) {
+  switch (q.level) {
+    case Level::Checkpoint:
+      if (!party_.replay) return party_.man.checkpoints[size_t(q.probe)].state;
+      return state_hash(tr_.tape, state_at(q.anchor, ckpt_[size_t(q.probe)]), ckpt_[size_t(q.probe)]);
+    case Level::Step:
+      return state_hash(tr_.tape, state_at(q.anchor, q.probe), q.probe);
+    case Level::Op:
+      return trace_of(q.anchor, q.step).chain[size_t(q.probe)];
+  }
+  return Hash{};
+}
+
+OpClaim LocalOracle::op_claim(int64_t anchor, int64_t step, int op, bool with_inputs) {
+  OpClaim c;
+  const StepTrace& t = trace_of(anchor, step);
+  c.out = outputs_hash(t.outputs[size_t(op)]);
+  c.in_hashes = t.inputs[size_t(op)];
+  // The tensors themselves: run the step up to the op, with this side's fault.
+  Workspace ws = state_at(anchor, step);
+  std::swap(tr_.ws, ws);
+  const StepContext ctx = tr_.context(step);
+  const OpHook hook = fault_hook(tr_.tape, party_.fault, step);
+  const Op& o = tr_.tape.ops[size_t(op)];
+  for (int j = 0; j <= op; j++) {
+    if (j == op && with_inputs)
+      for (int id : o.in) c.inputs.push_back(tr_.ws.t[size_t(id)]);
+    run_op(tr_.tape, tr_.tape.ops[size_t(j)], tr_.ws, ctx);
+    if (hook) hook(j, tr_.ws);
+  }
+  for (int id : o.out) c.outputs.push_back(tr_.ws.t[size_t(id)]);
+  std::swap(tr_.ws, ws);
+  return c;
+}
+
+BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Oracle& b) {
   const TaskConfig& cfg = task.cfg;
   const std::vector<int64_t> ckpt = checkpoint_steps(cfg);
   const int64_t C = int64_t(ckpt.size());
-  Trainer tr(cfg, data);
-  const Tape& tape = tr.tape;
+  const Tape tape = tape_for(cfg);
+  const int64_t nops = int64_t(tape.ops.size());
   BisectResult r;
-  r.round_bound = ceil_log2(C) + ceil_log2(cfg.checkpoint_every) + ceil_log2(int64_t(tape.ops.size())) + 2;
+  r.round_bound = ceil_log2(C) + ceil_log2(cfg.checkpoint_every) + ceil_log2(nops) + 2;
 
-  Party* sides[2] = {&a, &b};
-  for (Party* p : sides)
-    if (!p->replay) {
-      check_input(p->man.task == task.hash, "proof '" + p->dir + "' is for another task");
-      check_input(int64_t(p->man.checkpoints.size()) == C, "proof '" + p->dir + "' has " +
-                                                               std::to_string(p->man.checkpoints.size()) +
-                                                               " checkpoints, the task " + std::to_string(C));
+  // Both sides answer each query; a side that cannot yet is reported after the other has.
+  auto ask = [&](Level level, int64_t lo, int64_t hi, int64_t anchor, int64_t step, int64_t probe) {
+    const Query q{level, anchor, step, probe};
+    Hash ha{}, hb{};
+    std::optional<Pending> wait;
+    try {
+      ha = a.answer(q);
+    } catch (const Pending& p) {
+      wait = p;
     }
-  // The agreed starting point: checkpoint 0 must be the seed-derived state on both sides.
-  Workspace agreed(tape);
-  init_state(cfg, tape, agreed);
-  const Hash init = state_hash(tape, agreed, 0);
-  for (Party* p : sides)
-    if (!p->replay && p->man.checkpoints[0].state != init)
-      bad_input("proof '" + p->dir + "': its initial state is not the seed-derived one (pol-verify rejects it at segment 0)");
-
-  // A side's claimed state hash at checkpoint m, given the agreed state at checkpoint lo.
-  auto claim = [&](Party& p, int64_t lo, int64_t m) -> Hash {
-    if (!p.replay) return p.man.checkpoints[size_t(m)].state;
-    Workspace ws = agreed;
-    advance(tr, ws, ckpt[size_t(lo)], ckpt[size_t(m)], p.fault);
-    return state_hash(tape, ws, ckpt[size_t(m)]);
+    try {
+      hb = b.answer(q);
+    } catch (const Pending& p) {
+      if (!wait) wait = p;
+    }
+    if (wait) throw *wait;
+    r.rounds.push_back({level, lo, hi, probe, ha, hb, ha == hb, anchor, step});
+    return ha == hb;
   };
-  // The state both sides agree on at checkpoint lo: the (first) proof's checkpoint file.
-  auto load_agreed = [&](int64_t lo) {
-    Party& p = a.replay ? b : a;
-    read_checkpoint(p.dir, p.man.checkpoints[size_t(lo)], tape, task.hash, agreed);
+  // Both sides start from the seed-derived state (each LocalOracle checks its own proof's
+  // checkpoint 0; pol-verify rejects a proof that does not).
+  auto rule = [&](const Hash& truth, const Hash& ca, const Hash& cb) {
+    r.winner = ca == truth ? Ruling::A : cb == truth ? Ruling::B : Ruling::Neither;
   };
-  check_input(!(a.replay && b.replay), "at most one side can be a replay");
 
   // Level 1: checkpoints. Invariant: agree at lo, differ at hi.
   int64_t lo = 0, hi = C - 1;
-  {
-    const Hash ha = claim(a, 0, hi), hb = claim(b, 0, hi);
-    r.rounds.push_back({Level::Checkpoint, lo, hi, hi, ha, hb, ha == hb});
-    if (ha == hb) {
-      // Equal final states: look for an earlier difference (a proof that diverged and
-      // came back is still a dispute).
-      int64_t first = -1;
-      for (int64_t m = 1; m < C - 1 && first < 0; m++)
-        if (!a.replay && !b.replay && a.man.checkpoints[size_t(m)].state != b.man.checkpoints[size_t(m)].state) first = m;
-      if (first < 0) {
-        r.summary = "the two sides agree on every checkpoint: nothing to dispute";
-        return r;
-      }
-      hi = first;
-    }
+  if (ask(Level::Checkpoint, lo, hi, 0, 0, hi)) {
+    r.summary = "the two sides agree on the final checkpoint: nothing to dispute";
+    return r;
   }
   while (hi - lo > 1) {
     const int64_t m = lo + (hi - lo) / 2;
-    const Hash ha = claim(a, lo, m), hb = claim(b, lo, m);
-    const bool agree = ha == hb;
-    r.rounds.push_back({Level::Checkpoint, lo, hi, m, ha, hb, agree});
-    if (agree) {
-      lo = m;
-      if (a.replay || b.replay) load_agreed(lo);  // a replaying side continues from here
-    } else {
-      hi = m;
-    }
+    (ask(Level::Checkpoint, lo, hi, lo, 0, m) ? lo : hi) = m;
   }
-  if (lo > 0) load_agreed(lo);
   r.disputed = true;
+  r.anchor = lo;
+  // The claims at the end of the disputed interval.
+  Hash claim_a{}, claim_b{};
+  for (const auto& x : r.rounds)
+    if (x.level == Level::Checkpoint && x.probe == hi) claim_a = x.a, claim_b = x.b;
 
-  // Level 2: steps of the interval (ckpt[lo], ckpt[hi]]. The sides' states at the end of
-  // the interval are their checkpoint claims; in between, their computation.
+  // Level 2: the steps of (ckpt[lo], ckpt[hi]], by each side's computation from checkpoint lo.
   int64_t slo = ckpt[size_t(lo)], shi = ckpt[size_t(hi)];
-  const Hash end_a = claim(a, lo, hi), end_b = claim(b, lo, hi);
-  (void)end_a, (void)end_b;
   while (shi - slo > 1) {
     const int64_t t = slo + (shi - slo) / 2;
-    Workspace wa = agreed, wb = agreed;
-    advance(tr, wa, slo, t, a.fault);
-    advance(tr, wb, slo, t, b.fault);
-    const Hash ha = state_hash(tape, wa, t), hb = state_hash(tape, wb, t);
-    const bool agree = ha == hb;
-    r.rounds.push_back({Level::Step, slo, shi, t, ha, hb, agree});
-    if (agree) {
-      agreed = std::move(wa);
-      slo = t;
-    } else {
-      shi = t;
-    }
+    (ask(Level::Step, slo, shi, lo, 0, t) ? slo : shi) = t;
   }
-  r.step = slo;  // the step that takes the agreed state at slo to the disputed one
+  r.step = slo;
 
-  // Level 3: ops of step r.step, over the hash chains of both sides' traces.
-  Workspace wa = agreed, wb = agreed;
-  const StepTrace ta = trace_step(tr, wa, r.step, fault_hook(tape, a.fault, r.step));
-  const StepTrace tb = trace_step(tr, wb, r.step, fault_hook(tape, b.fault, r.step));
-  const int64_t nops = int64_t(tape.ops.size());
+  // Level 3: the ops of step slo, over the hash chains of both sides' traces.
   int64_t olo = -1, ohi = nops - 1;
-  {
-    const bool agree = ta.chain.back() == tb.chain.back();
-    r.rounds.push_back({Level::Op, olo, ohi, ohi, ta.chain.back(), tb.chain.back(), agree});
-    if (agree) {
-      // Both compute the same step from the agreed state, yet their claims at the interval's
-      // end differ: a claim that is not its side's own computation. The computation is the
-      // arbiter: whichever claim equals the recomputed end state wins.
-      Workspace honest = agreed;
-      advance(tr, honest, slo, shi, Fault{});
-      const Hash truth = state_hash(tape, honest, shi);
-      r.referee = truth;
-      r.out_a = end_a;
-      r.out_b = end_b;
-      r.winner = end_a == truth ? Ruling::A : end_b == truth ? Ruling::B : Ruling::Neither;
-      r.summary = "both sides compute step " + std::to_string(r.step) +
-                  " alike; the checkpoint claimed at step " + std::to_string(shi) + " is not the computation's";
-      return r;
-    }
+  if (ask(Level::Op, olo, ohi, lo, slo, ohi)) {
+    // Both compute the step alike, yet their claims at the interval's end differ: a claim
+    // that is not its side's own computation. The computation, which both agree on, rules.
+    ask(Level::Step, slo, shi, lo, 0, shi);
+    const Hash computed = r.rounds.back().a;
+    r.referee = computed;
+    r.ruled = true;
+    rule(computed, claim_a, claim_b);
+    r.summary = "both sides compute step " + std::to_string(slo) + " alike; the checkpoint claimed at step " +
+                std::to_string(shi) + " is not its side's computation";
+    return r;
   }
   while (ohi - olo > 1) {
     const int64_t m = olo + (ohi - olo) / 2;
-    const bool agree = ta.chain[size_t(m)] == tb.chain[size_t(m)];
-    r.rounds.push_back({Level::Op, olo, ohi, m, ta.chain[size_t(m)], tb.chain[size_t(m)], agree});
-    (agree ? olo : ohi) = m;
+    (ask(Level::Op, olo, ohi, lo, slo, m) ? olo : ohi) = m;
   }
   r.op = int(ohi);
-  r.input_hashes = ta.inputs[size_t(r.op)];
-  check_input(r.input_hashes == tb.inputs[size_t(r.op)], "internal: the disputed op's inputs differ");
-  // Side A supplies the inputs: its trace up to the op, captured before the op runs.
   {
-    Workspace w = agreed;
-    trace_step(tr, w, r.step, fault_hook(tape, a.fault, r.step), r.op, &r.inputs);
-  }
-  r.out_a = outputs_hash(ta.outputs[size_t(r.op)]);
-  r.out_b = outputs_hash(tb.outputs[size_t(r.op)]);
-  // Both claimed outputs, recomputed by each side from the agreed inputs.
-  auto outputs_of = [&](const Fault& f, std::vector<std::vector<float>>& outs) {
-    Workspace w = agreed;
-    std::swap(tr.ws, w);
-    const StepContext ctx = tr.context(r.step);
-    const OpHook hook = fault_hook(tape, f, r.step);
-    for (int j = 0; j <= r.op; j++) {
-      run_op(tape, tape.ops[size_t(j)], tr.ws, ctx);
-      if (hook) hook(j, tr.ws);
+    std::optional<Pending> wait;
+    try {
+      r.claim_a = a.op_claim(lo, slo, r.op, true);
+    } catch (const Pending& p) {
+      wait = p;
     }
-    outs.clear();
-    for (int id : tape.ops[size_t(r.op)].out) outs.push_back(tr.ws.t[size_t(id)]);
-    std::swap(tr.ws, w);
-  };
-  outputs_of(a.fault, r.outs_a);
-  outputs_of(b.fault, r.outs_b);
-  r.referee = referee_op(cfg, &data, r.step, r.op, r.inputs);
-  r.winner = r.referee == r.out_a ? Ruling::A : r.referee == r.out_b ? Ruling::B : Ruling::Neither;
+    try {
+      r.claim_b = b.op_claim(lo, slo, r.op, false);
+    } catch (const Pending& p) {
+      if (!wait) wait = p;
+    }
+    if (wait) throw *wait;
+  }
+  check_input(r.claim_a.in_hashes == r.claim_b.in_hashes,
+              "the sides disagree on the inputs of op " + std::to_string(r.op) + " although their traces agree before it");
+  for (size_t i = 0; i < r.claim_a.inputs.size(); i++)
+    check_input(tensor_content_hash(r.claim_a.inputs[i].data(), r.claim_a.inputs[i].size() * 4) == r.claim_a.in_hashes[i],
+                "side A's input " + std::to_string(i) + " does not match its hash");
   r.summary = std::string("step ") + std::to_string(r.step) + ", op " + std::to_string(r.op) + " (" +
               op_name(tape.ops[size_t(r.op)].kind) + ")";
+  const bool needs_data = tape.ops[size_t(r.op)].kind == OpKind::LoadBatch;
+  if (!needs_data || (data && !data->images.empty())) {
+    r.referee = referee_op(cfg, data, r.step, r.op, r.claim_a.inputs);
+    r.ruled = true;
+    rule(r.referee, r.claim_a.out, r.claim_b.out);
+  }
   return r;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "io/hash.hpp"
@@ -36,41 +37,96 @@ Hash outputs_hash(const std::vector<Hash>& outputs);
 // A side of the dispute: a proof (its manifest's checkpoint hashes are its claims) and the
 // computation it answers queries with -- honest, or with the fault it trained with (for
 // disputes simulated on one machine). `replay`: no proof, the claims are honest
-// re-execution (pol-bisect --against-replay).
+// re-execution (pol-bisect --against-replay), starting from the seed-derived state and,
+// later, from the agreed checkpoints of `agreed_source`.
 struct Party {
   std::string dir;
   Manifest man;
   Fault fault;
   bool replay = false;
+  const Party* agreed_source = nullptr;
 };
 
 enum class Level : uint8_t { Checkpoint, Step, Op };
 enum class Ruling : uint8_t { A, B, Neither };
+
+// A question put to one side: its hash at `probe` of `level`, computed from the agreed
+// checkpoint `anchor` (op level: entry `probe` of the hash chain of step `step`).
+struct Query {
+  Level level;
+  int64_t anchor, step, probe;
+  bool operator<(const Query& o) const {
+    return std::tie(level, anchor, step, probe) < std::tie(o.level, o.anchor, o.step, o.probe);
+  }
+};
+
+// What a side says about the pinpointed op.
+struct OpClaim {
+  Hash out{};                                 // over all outputs
+  std::vector<Hash> in_hashes;
+  std::vector<std::vector<float>> inputs;     // side A supplies them
+  std::vector<std::vector<float>> outputs;
+};
+
+// Thrown by a side that has not answered yet (a two-party exchange waits for it).
+struct Pending {
+  int side;
+  Query q;
+};
+
+class Oracle {
+ public:
+  virtual ~Oracle() = default;
+  virtual Hash answer(const Query& q) = 0;
+  virtual OpClaim op_claim(int64_t anchor, int64_t step, int op, bool with_inputs) = 0;
+};
+
+// Answers by computing, on this machine, from the side's proof.
+class LocalOracle : public Oracle {
+ public:
+  LocalOracle(const LoadedTask& task, const Dataset& data, const Party& p);
+  Hash answer(const Query& q) override;
+  OpClaim op_claim(int64_t anchor, int64_t step, int op, bool with_inputs) override;
+
+ private:
+  Workspace& state_at(int64_t anchor, int64_t step);  // after `step` steps, own computation
+  const StepTrace& trace_of(int64_t anchor, int64_t step);
+  const LoadedTask& task_;
+  const Party& party_;
+  Trainer tr_;
+  std::vector<int64_t> ckpt_;
+  int64_t cache_anchor_ = -1, cache_step_ = -1;
+  Workspace cache_;
+  int64_t trace_anchor_ = -1, trace_step_ = -1;
+  StepTrace trace_;
+};
 
 struct BisectRound {
   Level level;
   int64_t lo, hi, probe;
   Hash a{}, b{};
   bool agree;
+  int64_t anchor = 0, step = 0;
 };
 
 struct BisectResult {
   bool disputed = false;       // false: the two sides agree everywhere
   std::vector<BisectRound> rounds;
   int64_t round_bound = 0;
+  int64_t anchor = 0;          // the last agreed checkpoint
   int64_t step = -1;           // the disputed step
   int op = -1;                 // its op (tape index)
-  std::vector<Hash> input_hashes;
-  std::vector<std::vector<float>> inputs;     // as supplied by side A
-  Hash out_a{}, out_b{};
-  std::vector<std::vector<float>> outs_a, outs_b;
+  OpClaim claim_a, claim_b;
   Hash referee{};
+  bool ruled = false;          // the referee has run (it needs the dataset for load_batch)
   Ruling winner = Ruling::Neither;
   std::string summary;
 };
 
-// Bisects between a and b; `data` is the task's dataset.
-BisectResult bisect(const LoadedTask& task, const Dataset& data, Party& a, Party& b);
+// Bisects between two sides. With `data`, the referee recomputes the pinpointed op here;
+// without, the result names the op and the referee runs later (pol-bisect replay).
+// Throws Pending when a side cannot answer yet.
+BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Oracle& b);
 
 // The referee: op `op` of step `step` on the given inputs alone; returns the hash over its
 // outputs (and the outputs in `outs`). `data` is needed only for the load_batch op.

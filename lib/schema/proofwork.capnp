@@ -208,6 +208,8 @@ struct Round {
   hashA @4 :Data $Json.hex;
   hashB @5 :Data $Json.hex;
   agree @6 :Bool;
+  anchor @7 :UInt32;    # the agreed checkpoint the answers were computed from
+  step @8 :UInt32;      # op level: the traced step
 }
 
 enum Winner {
@@ -240,4 +242,6 @@ struct Dispute {
   refereeHash @18 :Data $Json.hex;
   winner @19 :Winner;
   provenance @20 :Provenance;
+  complete @21 :Bool;              # false while a two-party exchange (pol-bisect play) is under way
+  inputHashesB @22 :List(Data);    # side B's view of the op's inputs (must equal side A's)
 }

@@ -41,7 +41,7 @@ rm -rf A B; pol-train task.pwt -o A -q; pol-train task.pwt -o B -q --inject-faul
 expect_exit 1 pol-bisect task.pwt B --against-replay --fault-a 9:3:1 -o r.pwd -q
 expect_exit 1 pol-bisect replay r.pwd -q
 expect_exit 0 pol-bisect task.pwt A B -q
-grep -q "is not the computation's" out
+grep -q "is not its side's computation" out
 expect_exit 0 pol-bisect task.pwt A A -q
 grep -q "nothing to dispute" out
 
@@ -74,3 +74,31 @@ expect_exit 3 pol-bisect replay garbage.pwd
 expect_exit 2 pol-bisect task.pwt A
 expect_exit 2 pol-bisect task.pwt A B --fault-b 1:2
 expect_exit 0 pol-bisect --help
+
+# Two parties on two machines: each runs its own moves with its own proof, and only the
+# transcript travels. The finished transcript is the dispute; the referee agrees.
+pol-bisect play task.pwt A --side a -o t1.pwd -q
+i=1; side=b; proof=B; fault="--fault 9:3:1"
+while :; do
+  n=$((i + 1))
+  set +e; pol-bisect play task.pwt $proof --side $side $fault --transcript t$i.pwd -o t$n.pwd -q --json > st.json; rc=$?; set -e
+  grep -q '"waiting_for"' st.json || break
+  test "$rc" -eq 0
+  i=$n
+  if [ $side = b ]; then side=a; proof=A; fault=; else side=b; proof=B; fault="--fault 9:3:1"; fi
+  test "$i" -lt 40    # a bounded exchange
+done
+test "$rc" -eq 0       # A is right
+expect_exit 0 pol-bisect replay t$n.pwd
+expect_err "op 3 \(linear_forward\).*A is right"
+# The local run gives the same pinpoint and ruling.
+expect_exit 0 pol-bisect task.pwt A B --fault-b 9:3:1 -q --json
+grep -q '"opIndex": 3' out
+# A transcript of another task is refused.
+pol-task --from base.pwt --seed 99 -q -f -o other.pwt
+expect_exit 3 pol-bisect play other.pwt A --side a --transcript t2.pwd -o other-out.pwd
+expect_err "another task"
+# A proof whose initial state is not the seed's is refused as input (pol-verify rejects it).
+pol-train task.pwt -o I -q --init-seed 77
+expect_exit 3 pol-bisect task.pwt A I
+expect_err "not the seed-derived one"
