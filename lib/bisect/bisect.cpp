@@ -120,11 +120,12 @@ void advance(Trainer& tr, Workspace& ws, int64_t from_step, int64_t to_step, con
 }  // namespace
 
 LocalOracle::LocalOracle(const LoadedTask& task, const Dataset& data, const Party& p)
-    : task_(task), party_(p), tr_(task.cfg, data), ckpt_(checkpoint_steps(task.cfg)), cache_(tr_.tape) {
+    : task_(task), party_(p), tr_(task.cfg, data), ckpt_(checkpoint_steps(task.cfg)) {
   if (!p.replay) {
     if (p.man.task != task.hash) bad_input("proof '" + p.dir + "' is for another task");
-    init_state(task.cfg, tr_.tape, cache_);
-    if (p.man.checkpoints.empty() || p.man.checkpoints[0].state != state_hash(tr_.tape, cache_, 0))
+    Workspace init(tr_.tape);
+    init_state(task.cfg, tr_.tape, init);
+    if (p.man.checkpoints.empty() || p.man.checkpoints[0].state != state_hash(tr_.tape, init, 0))
       bad_input("proof '" + p.dir + "': its initial state is not the seed-derived one (pol-verify rejects it at segment 0)");
     if (p.man.checkpoints.size() != ckpt_.size())
       bad_input("proof '" + p.dir + "' has " + std::to_string(p.man.checkpoints.size()) + " checkpoints, the task " +
@@ -134,21 +135,26 @@ LocalOracle::LocalOracle(const LoadedTask& task, const Dataset& data, const Part
 
 Workspace& LocalOracle::state_at(int64_t anchor, int64_t step) {
   const int64_t from = ckpt_[size_t(anchor)];
-  if (cache_anchor_ != anchor || cache_step_ < from || cache_step_ > step) {
+  if (anchor_ != anchor) {
+    snapshots_.clear();
+    Workspace ws(tr_.tape);
     const Party* src = party_.replay ? party_.agreed_source : &party_;
     if (anchor == 0 || !src) {
-      init_state(task_.cfg, tr_.tape, cache_);  // the seed-derived start
-      cache_step_ = 0;
-      if (anchor > 0) advance(tr_, cache_, 0, from, party_.fault);
+      init_state(task_.cfg, tr_.tape, ws);  // the seed-derived start
+      if (anchor > 0) advance(tr_, ws, 0, from, party_.fault);
     } else {
-      read_checkpoint(src->dir, src->man.checkpoints[size_t(anchor)], tr_.tape, task_.hash, cache_);
+      read_checkpoint(src->dir, src->man.checkpoints[size_t(anchor)], tr_.tape, task_.hash, ws);
     }
-    cache_anchor_ = anchor;
-    cache_step_ = from;
+    snapshots_.emplace(from, std::move(ws));
+    anchor_ = anchor;
   }
-  advance(tr_, cache_, cache_step_, step, party_.fault);
-  cache_step_ = step;
-  return cache_;
+  auto it = snapshots_.upper_bound(step);  // the nearest state at or before `step`
+  --it;
+  if (it->first == step) return it->second;
+  Workspace ws = it->second;
+  advance(tr_, ws, it->first, step, party_.fault);
+  if (snapshots_.size() >= 48) snapshots_.erase(std::prev(snapshots_.end()));  // bounded memory
+  return snapshots_.emplace(step, std::move(ws)).first->second;
 }
 
 const StepTrace& LocalOracle::trace_of(int64_t anchor, int64_t step) {

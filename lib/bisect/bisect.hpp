@@ -4,6 +4,7 @@
 // whose outputs differ; and the referee, who executes that op alone.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -95,8 +96,10 @@ class LocalOracle : public Oracle {
   const Party& party_;
   Trainer tr_;
   std::vector<int64_t> ckpt_;
-  int64_t cache_anchor_ = -1, cache_step_ = -1;
-  Workspace cache_;
+  // States already computed from the current anchor, by step: a probe continues from the
+  // nearest earlier one, so a bisection replays each step of the interval about once.
+  int64_t anchor_ = -1;
+  std::map<int64_t, Workspace> snapshots_;
   int64_t trace_anchor_ = -1, trace_step_ = -1;
   StepTrace trace_;
 };
