@@ -37,9 +37,10 @@ void store(capnp::List<schema::Tensor>::Builder list, const Tape& tape, const st
 std::string transcript(schema::Dispute::Reader d) {
   std::string t;
   char line[512];
-  std::snprintf(line, sizeof line, "dispute over task %s\n  A: proof root %.16s…\n  B: proof root %.16s…\n",
-                hex(hash_field(d.getTaskHash())).c_str(), hex(d.getRootA().begin(), d.getRootA().size()).c_str(),
-                hex(d.getRootB().begin(), d.getRootB().size()).c_str());
+  const std::string rb = d.getRootB().size() ? "proof root " + hex(d.getRootB().begin(), d.getRootB().size()).substr(0, 16) + "…"
+                                               : std::string("honest re-execution");
+  std::snprintf(line, sizeof line, "dispute over task %s\n  A: proof root %.16s…\n  B: %s\n",
+                hex(hash_field(d.getTaskHash())).c_str(), hex(d.getRootA().begin(), d.getRootA().size()).c_str(), rb.c_str());
   t += line;
   int n = 0;
   for (auto r : d.getRounds()) {
@@ -293,6 +294,7 @@ int run_play(int argc, char** argv) {
     me.dir = proof;
     me.man = read_manifest(proof, int64_t(task.cfg.steps) * task.cfg.batch, &task.hash);
     if (!fault_spec.empty()) me.fault = parse_fault(fault_spec, "--fault");
+    check_fault(me.fault, tape, task.cfg.steps, "--fault");
     const bool is_a = side == "a";
     const int other_side = is_a ? 1 : 0;
     std::map<Query, Hash> theirs;
@@ -330,6 +332,9 @@ int run_play(int argc, char** argv) {
                    r.op >= 0 ? ca : std::nullopt, r.op >= 0 ? cb : std::nullopt, r.op, r.step);
       write_message<schema::Dispute>(out, mb, common.json);
       if (!common.quiet) std::fputs((transcript(d.asReader()) + r.summary + "\n").c_str(), stderr);
+      if (common.json)
+        std::printf("{\"complete\": true, \"disputed\": %s, \"winner\": \"%s\"}\n", r.disputed ? "true" : "false",
+                    winner_name(d.asReader().getWinner()));
       if (!r.disputed) return kExitOk;
       return r.ruled && r.winner == Ruling::A ? kExitOk : kExitNo;
     } catch (const Pending& p) {
@@ -404,6 +409,11 @@ int main(int argc, char** argv) {
       b.man = read_manifest(proof_b, int64_t(task.cfg.steps) * task.cfg.batch, &task.hash);
     }
     if (!fault_b.empty()) b.fault = parse_fault(fault_b, "--fault-b");
+    {
+      const Tape tape = tape_for(task.cfg);
+      check_fault(a.fault, tape, task.cfg.steps, "--fault-a");
+      check_fault(b.fault, tape, task.cfg.steps, "--fault-b");
+    }
     LocalOracle oa(task, data, a), ob(task, data, b);
     const BisectResult r = bisect(task, &data, oa, ob);
 

@@ -78,9 +78,7 @@ int main(int argc, char** argv) {
       init_state(other, tr.tape, tr.ws);
     }
     if (app.count("--order-seed")) tr.order = BatchOrder(order_seed, data.count, cfg.batch);
-    if (fault.op >= int64_t(tr.tape.ops.size()))
-      usage_error("--inject-fault: op " + std::to_string(fault.op) + " but the tape has " +
-                  std::to_string(tr.tape.ops.size()) + " ops");
+    check_fault(fault, tr.tape, cfg.steps, "--inject-fault");
 
     make_directory(dir);
     remove_stale_temporaries(dir);

@@ -143,7 +143,11 @@ Workspace& LocalOracle::state_at(int64_t anchor, int64_t step) {
       init_state(task_.cfg, tr_.tape, ws);  // the seed-derived start
       if (anchor > 0) advance(tr_, ws, 0, from, party_.fault);
     } else {
-      read_checkpoint(src->dir, src->man.checkpoints[size_t(anchor)], tr_.tape, task_.hash, ws);
+      try {
+        read_checkpoint(src->dir, src->man.checkpoints[size_t(anchor)], tr_.tape, task_.hash, ws);
+      } catch (const Error& e) {  // a proof that breaks its own commitment: pol-verify rejects it
+        bad_input("proof '" + src->dir + "': " + e.what() + " (pol-verify rejects this proof; nothing to bisect)");
+      }
     }
     snapshots_.emplace(from, std::move(ws));
     anchor_ = anchor;
@@ -200,6 +204,12 @@ OpClaim LocalOracle::op_claim(int64_t anchor, int64_t step, int op, bool with_in
   for (int id : o.out) c.outputs.push_back(tr_.ws.t[size_t(id)]);
   std::swap(tr_.ws, ws);
   return c;
+}
+
+std::optional<Hash> LocalOracle::recompute_step(int64_t anchor, int64_t step) {
+  Workspace ws = state_at(anchor, step);
+  advance(tr_, ws, step, step + 1, Fault{});
+  return state_hash(tr_.tape, ws, step + 1);
 }
 
 BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Oracle& b) {
@@ -265,9 +275,12 @@ BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Orac
   int64_t olo = -1, ohi = nops - 1;
   if (ask(Level::Op, olo, ohi, lo, slo, ohi)) {
     // Both compute the step alike, yet their claims at the interval's end differ: a claim
-    // that is not its side's own computation. The computation, which both agree on, rules.
-    ask(Level::Step, slo, shi, lo, 0, shi);
-    const Hash computed = r.rounds.back().a;
+    // that is not its side's own computation. The referee recomputes that one step from the
+    // agreed state (neither side's word is taken for it).
+    std::optional<Hash> truth = a.recompute_step(lo, slo);
+    if (!truth) truth = b.recompute_step(lo, slo);
+    check_input(truth.has_value(), "internal: no side can recompute the disputed step");
+    const Hash computed = *truth;
     r.referee = computed;
     r.ruled = true;
     rule(computed, claim_a, claim_b);

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -80,6 +81,9 @@ class Oracle {
   virtual ~Oracle() = default;
   virtual Hash answer(const Query& q) = 0;
   virtual OpClaim op_claim(int64_t anchor, int64_t step, int op, bool with_inputs) = 0;
+  // The honest result of step `step` from the agreed state before it; only a side that
+  // computes here can (nullopt otherwise).
+  virtual std::optional<Hash> recompute_step(int64_t anchor, int64_t step) { return std::nullopt; }
 };
 
 // Answers by computing, on this machine, from the side's proof.
@@ -88,6 +92,7 @@ class LocalOracle : public Oracle {
   LocalOracle(const LoadedTask& task, const Dataset& data, const Party& p);
   Hash answer(const Query& q) override;
   OpClaim op_claim(int64_t anchor, int64_t step, int op, bool with_inputs) override;
+  std::optional<Hash> recompute_step(int64_t anchor, int64_t step) override;
 
  private:
   Workspace& state_at(int64_t anchor, int64_t step);  // after `step` steps, own computation

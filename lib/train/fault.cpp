@@ -15,6 +15,14 @@ Fault parse_fault(const std::string& spec, const char* flag) {
   return {a, b, c};
 }
 
+void check_fault(const Fault& f, const Tape& tape, int64_t steps, const char* flag) {
+  if (!f.active()) return;
+  if (f.op >= int64_t(tape.ops.size()))
+    usage_error(std::string(flag) + ": op " + std::to_string(f.op) + " but the tape has " + std::to_string(tape.ops.size()) + " ops");
+  if (f.step >= steps)
+    usage_error(std::string(flag) + ": step " + std::to_string(f.step) + " but the task has " + std::to_string(steps) + " steps");
+}
+
 void apply_fault(const Tape& tape, Workspace& ws, const Fault& f) {
   auto& v = ws.t[size_t(tape.ops[size_t(f.op)].out[0])];
   float& x = v[size_t(f.element % int64_t(v.size()))];

@@ -16,6 +16,9 @@ struct Fault {
 
 Fault parse_fault(const std::string& spec, const char* flag);  // "STEP:OP:ELEMENT"; usage error otherwise
 
+// Refuses (usage error) a fault outside the task: a step ≥ steps or an op past the tape.
+void check_fault(const Fault& f, const Tape& tape, int64_t steps, const char* flag);
+
 // The perturbation itself: x ← x + (|x|/4 + 1/4), which changes every finite x.
 void apply_fault(const Tape& tape, Workspace& ws, const Fault& f);
 
