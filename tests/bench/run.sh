@@ -13,7 +13,11 @@
 #   3. pol-verify replay speed vs training speed, hashing and I/O shown apart;
 #   4. proof bytes per checkpoint vs raw fp32 state; checkpoint write/read time
 #      (bench_checkpoint);
-#   5. with BENCH_LONG=1 only: 10 epochs of real training to test accuracy ≥ 88 %.
+#   5. pol-bisect on the speed runs' proof: pinpointing an injected fault (against a
+#      second, dishonest proof of the task) vs pol-verify's full replay; the referee's
+#      `pol-bisect replay`; dispute file vs proof size; rounds vs the round bound;
+#   6. with BENCH_LONG=1 only: 10 epochs of real training to test accuracy ≥ 88 %, then
+#      part 5 on that 10-epoch proof (a full pol-verify of it, and a dishonest run).
 #
 # Environment:
 #   BIN            build directory holding pol-task, pol-train, pol-verify and
@@ -23,9 +27,11 @@
 #   BENCH_THREADS  thread count of the parallel runs (default: nproc)
 #   BENCH_STEPS    training steps of the speed runs (default 200)
 #   BENCH_REPEATS  runs of each training/replay setting, the fastest counts (default 2)
-#   BENCH_LONG=1   also run part 5 (10 epochs = 4680 steps: about 2 minutes on 2 idle
-#                  cores, several times that when other processes share them)
-#   BENCH_LONG_LR, BENCH_LONG_SCHEDULE, BENCH_LONG_EPOCHS   part 5's settings
+#   BENCH_LONG=1   also run part 6 (10 epochs = 4680 steps: about 2 minutes on 2 idle
+#                  cores, several times that when other processes share them; then as
+#                  long again for the dishonest run, as long for the full verification,
+#                  and under a minute of bisection)
+#   BENCH_LONG_LR, BENCH_LONG_SCHEDULE, BENCH_LONG_EPOCHS   part 6's settings
 #                  (default 0.05, cosine:200, 10)
 #   PYTHON         interpreter with torch (default /usr/bin/python3: Debian's
 #                  python3-torch is installed for it, not for a pyenv python3)
@@ -56,8 +62,11 @@ json() { jq -r "$2" "$1"; }
 # calc EXPR: floating-point arithmetic with awk.
 calc() { awk "BEGIN { printf \"%s\", $1 }" </dev/null; }
 fmt() { awk -v x="$1" -v f="$2" 'BEGIN { printf f, x }' </dev/null; }
+# now: a wall-clock timestamp; since T0: seconds elapsed since now gave T0.
+now() { date +%s.%N; }
+since() { calc "$(now) - $1"; }
 
-for p in pol-task pol-train pol-verify; do [ -x "$BIN/$p" ] || die "$BIN/$p is missing; build first (make build)"; done
+for p in pol-task pol-train pol-verify pol-bisect pol-show; do [ -x "$BIN/$p" ] || die "$BIN/$p is missing; build first (make build)"; done
 find_bench() { for d in "$BIN/tests" "$BIN"; do [ -x "$d/$1" ] && { echo "$d/$1"; return; }; done; echo ""; }
 command -v jq >/dev/null || die "jq is needed to read the programs' JSON (apt-get install jq)"
 for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
@@ -222,14 +231,17 @@ row "Result vs thread setting after $STEPS steps: proof root (ours) / SHA-256 of
 best_proof=$(cfg_file "$best_ours_cfg" train)
 best_proof=${best_proof%.json}
 say "3. pol-verify replay vs training: $(label_ours "$best_ours_cfg")"
-replay=0
+replay=0 verify_wall=0
 for rep in $(seq "$REPEATS"); do
+  t0=$(now)
   with_policy "$best_ours_cfg" "$BIN/pol-verify" task.pwt "$best_proof" --threads "$best_ours_t" --json \
     -o "verdict.r$rep.json" -q || die "pol-verify rejected an honest proof"
+  w=$(since "$t0")
   r=$(json "verdict.r$rep.json" .replaySeconds)
   echo "pol-verify run $rep: $(json "verdict.r$rep.json" .reason); replay $r s ($(calc "$STEPS / $r") steps/s)," \
-    "checks and I/O $(json "verdict.r$rep.json" .checkSeconds) s" >&2
+    "checks and I/O $(json "verdict.r$rep.json" .checkSeconds) s; wall $(fmt "$w" %.2f) s" >&2
   if [ "$rep" = 1 ] || faster "$replay" "$r"; then replay=$r check=$(json "verdict.r$rep.json" .checkSeconds); fi
+  if [ "$rep" = 1 ] || faster "$verify_wall" "$w"; then verify_wall=$w; fi
 done
 replay_sps=$(calc "$STEPS / $replay")
 row "Verification: pol-verify replay steps/s vs pol-train steps/s (same setting: $best_ours_t thread(s), $STEPS steps)" \
@@ -269,14 +281,83 @@ if [ -n "$ckb" ]; then
     "$(fmt "$(calc "100 * $wms / $step_ms")" %.0f) % of training time" "—" "—" "—"
 fi
 
-# ---------------------------------------------------------------- 5. real training (optional)
+# ---------------------------------------------------------------- 5. dispute bisection
+# bisect_bench TAG TASK HONEST NSTEPS EVERY VERIFY_WALL VERIFY_REPLAY WHAT: trains a
+# dishonest proof of TASK (pol-train --inject-fault in the middle of the middle
+# checkpoint interval, on the cross-entropy backward op, which no ReLU can mask), times
+# pol-bisect pinpointing it (honest proof HONEST as side A, the dishonest one as B,
+# simulated with the same fault) beside the full replay of HONEST (pol-verify's wall
+# time VERIFY_WALL, of which VERIFY_REPLAY seconds replay), times the referee's
+# `pol-bisect replay` of the dispute, and compares the dispute's size and rounds with
+# the proof's size and the round bound. All at the best training setting; the fastest
+# of $REPEATS runs counts. TAG names the files; WHAT describes the proof in the rows.
+bisect_bench() {
+  local tag=$1 task=$2 honest=$3 n=$4 every=$5 vwall=$6 vreplay=$7 what=$8
+  local layers nint k len fstep fop fault dis d t0 w bis=0 ref=0 kind nr bound lv
+  layers=$(echo "$MODEL" | awk -F- '{ print NF - 1 }')
+  nint=$(( (n + every - 1) / every ))
+  k=$(( nint / 2 ))
+  len=$(( n - k * every < every ? n - k * every : every ))
+  fstep=$(( k * every + len / 2 ))
+  # The tape: op 0 load batch, 2·layers − 1 Linear/ReLU forward ops, cross-entropy
+  # forward, cross-entropy backward (pol-train(1)).
+  fop=$(( 2 * layers + 1 ))
+  fault=$fstep:$fop:3
+  dis=$tag-dishonest d=$tag-dispute.pwd
+  with_policy "$best_ours_cfg" "$BIN/pol-train" "$task" -o "$dis" --threads "$best_ours_t" --inject-fault "$fault" -q ||
+    die "pol-train --inject-fault $fault failed"
+  ! cmp -s "$honest/manifest.pwm" "$dis/manifest.pwm" || die "the fault $fault left the proof unchanged"
+  for rep in $(seq "$REPEATS"); do
+    t0=$(now)
+    with_policy "$best_ours_cfg" "$BIN/pol-bisect" "$task" "$honest" "$dis" --fault-b "$fault" -o "$d" -f \
+      --threads "$best_ours_t" -q || die "pol-bisect did not rule for the honest side (fault $fault)"
+    w=$(since "$t0")
+    echo "pol-bisect run $rep (fault $fault, $n steps, checkpoint every $every): $(fmt "$w" %.2f) s" >&2
+    if [ "$rep" = 1 ] || faster "$bis" "$w"; then bis=$w; fi
+  done
+  "$BIN/pol-show" "$d" >"$tag-dispute.json"
+  kind=$(json "$tag-dispute.json" .opKind)
+  [ "$(json "$tag-dispute.json" '"\(.step):\(.opIndex):\(.winner)"')" = "$fstep:$fop:a" ] ||
+    die "pol-bisect pinpointed $(json "$tag-dispute.json" '"step \(.step), op \(.opIndex), winner \(.winner)"'), not step $fstep, op $fop"
+  nr=$(json "$tag-dispute.json" '.rounds | length')
+  bound=$(json "$tag-dispute.json" .roundBound)
+  lv=$(json "$tag-dispute.json" '[("checkpoint", "step", "op") as $l | "\([.rounds[] | select(.level == $l)] | length) \($l)"] | join(" + ")')
+  echo "pol-bisect: step $fstep, op $fop ($kind), A is right; $nr rounds ($lv), bound $bound" >&2
+  for rep in $(seq "$REPEATS"); do
+    t0=$(now)
+    with_policy "$best_ours_cfg" "$BIN/pol-bisect" replay "$d" --threads "$best_ours_t" -q ||
+      die "pol-bisect replay did not rule for the honest side"
+    w=$(since "$t0")
+    echo "pol-bisect replay run $rep: $(fmt "$w" %.3f) s" >&2
+    if [ "$rep" = 1 ] || faster "$ref" "$w"; then ref=$w; fi
+  done
+  local dbytes pbytes
+  dbytes=$(stat -c %s "$d")
+  pbytes=$(du -b -s "$honest" | cut -f1)
+  row "Dispute, $what: pol-bisect pinpoints an injected fault (step $fstep, op $fop $kind) vs pol-verify's full replay of the honest proof (wall time, $best_ours_t thread(s))" \
+    "$(fmt "$bis" %.2f) s" "$(fmt "$vwall" %.2f) s ($(fmt "$vreplay" %.2f) s replay)" "$(fmt "$(calc "$bis / $vwall")" %.3f)×" "—"
+  row "Dispute, $what: the referee's \`pol-bisect replay\` of the pinpointed op vs pol-verify's full replay (wall time)" \
+    "$(fmt "$ref" %.3f) s" "$(fmt "$vwall" %.2f) s" "$(fmt "$(calc "$ref / $vwall")" %.2g)×" "—"
+  row "Dispute, $what: dispute file vs proof directory" \
+    "$(fmt "$(calc "$dbytes / 1e3")" %.1f) kB" "$(fmt "$(calc "$pbytes / 1e6")" %.1f) MB" "$(fmt "$(calc "$dbytes / $pbytes")" %.2g)×" "—"
+  row "Dispute, $what: bisection rounds vs the bound ⌈log2 C⌉ + ⌈log2 k⌉ + ⌈log2 ops⌉ + 2" \
+    "$nr ($lv)" "$bound" "$(fmt "$(calc "$nr / $bound")" %.2f)×" "≤ bound"
+  [ "$nr" -le "$bound" ] || echo "run.sh: WARNING: $nr bisection rounds, over the bound $bound" >&2
+  rm -rf "$dis"
+}
+
+say "5. pol-bisect vs pol-verify: a dishonest proof of the speed runs' task"
+bisect_bench short task.pwt "$best_proof" "$STEPS" "$EVERY" "$verify_wall" "$replay" \
+  "$STEPS-step proof (checkpoint every $EVERY)"
+
+# ---------------------------------------------------------------- 6. real training (optional)
 if [ "${BENCH_LONG:-0}" = 1 ]; then
   epochs=${BENCH_LONG_EPOCHS:-10}
   llr=${BENCH_LONG_LR:-0.05}
   sched=${BENCH_LONG_SCHEDULE:-cosine:200}
   per_epoch=$(( 60000 / BATCH ))
   lsteps=$(( epochs * per_epoch ))
-  say "5. real training: $epochs epochs ($lsteps steps), SGD lr $llr momentum $MOMENTUM, schedule $sched"
+  say "6. real training: $epochs epochs ($lsteps steps), SGD lr $llr momentum $MOMENTUM, schedule $sched"
   "$BIN/pol-task" --model "mlp:$MODEL" --train-images "$DATA/train-images-idx3-ubyte.gz" \
     --train-labels "$DATA/train-labels-idx1-ubyte.gz" --test-images "$DATA/t10k-images-idx3-ubyte.gz" \
     --test-labels "$DATA/t10k-labels-idx1-ubyte.gz" --optimizer sgd --lr "$llr" --momentum $MOMENTUM \
@@ -286,6 +367,14 @@ if [ "${BENCH_LONG:-0}" = 1 ]; then
   echo "pol-train: test accuracy $(calc "100 * $acc")% after $epochs epochs, $(json long.json .seconds) s" >&2
   row "Real training: MLP $MODEL on Fashion-MNIST, $epochs epochs, SGD lr $llr mom. $MOMENTUM, $sched" \
     "$(fmt "$(calc "100 * $acc")" %.2f) % test accuracy ($(fmt "$(json long.json .seconds)" %.0f) s)" "—" "—" "≥ 88 %"
+  say "6. pol-bisect vs pol-verify on the $epochs-epoch proof"
+  t0=$(now)
+  with_policy "$best_ours_cfg" "$BIN/pol-verify" long.pwt long-proof --threads "$best_ours_t" --json -o long-verdict.json -q ||
+    die "pol-verify rejected the $epochs-epoch proof"
+  lwall=$(since "$t0")
+  echo "pol-verify: $(json long-verdict.json .reason); replay $(json long-verdict.json .replaySeconds) s, wall $(fmt "$lwall" %.1f) s" >&2
+  bisect_bench long long.pwt long-proof "$lsteps" "$per_epoch" "$lwall" "$(json long-verdict.json .replaySeconds)" \
+    "$epochs-epoch Fashion-MNIST proof ($lsteps steps, checkpoint every $per_epoch)"
   rm -rf long-proof
 fi
 
