@@ -102,3 +102,16 @@ expect_err "another task"
 pol-train task.pwt -o I -q --init-seed 77
 expect_exit 3 pol-bisect task.pwt A I
 expect_err "not the seed-derived one"
+
+# A side whose checkpoint breaks its own commitment: bad input (pol-verify rejects it), not a ruling.
+rm -rf Bt; cp -r B Bt
+f=Bt/ckpt-00000008.pwc; off=$(( $(stat -c %s $f) / 2 ))
+byte=$(od -An -tu1 -j $off -N1 $f | tr -d ' ')
+printf "$(printf '\\%03o' $(( byte ^ 4 )))" | dd of=$f bs=1 seek=$off conv=notrunc status=none
+expect_exit 3 pol-bisect task.pwt A Bt --fault-b 9:3:1
+expect_err "pol-verify rejects this proof"
+# Faults outside the task are usage errors, as in pol-train.
+expect_exit 2 pol-bisect task.pwt A B --fault-b 9:99:1
+expect_err "the tape has 16 ops"
+expect_exit 2 pol-bisect task.pwt A B --fault-b 500:3:1
+expect_exit 2 pol-bisect play task.pwt B --side b --fault 9:99:1 -o zz.pwd
