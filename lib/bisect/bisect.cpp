@@ -157,7 +157,7 @@ Workspace& LocalOracle::state_at(int64_t anchor, int64_t step) {
   if (it->first == step) return it->second;
   Workspace ws = it->second;
   advance(tr_, ws, it->first, step, party_.fault);
-  if (snapshots_.size() >= 48) snapshots_.erase(std::prev(snapshots_.end()));  // bounded memory
+  if (snapshots_.size() >= 12) snapshots_.erase(std::prev(snapshots_.end()));  // bounded memory (a bisection needs ~log2 k)
   return snapshots_.emplace(step, std::move(ws)).first->second;
 }
 
