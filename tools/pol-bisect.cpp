@@ -28,8 +28,7 @@ void store(capnp::List<schema::Tensor>::Builder list, const Tape& tape, const st
            const std::vector<std::vector<float>>& values) {
   for (size_t i = 0; i < values.size(); i++) {
     const TensorSpec& s = tape.tensors[size_t(ids[i])];
-    TensorShape shape = s.ndim == 1 ? TensorShape{{uint64_t(s.cols)}} : TensorShape{{uint64_t(s.rows), uint64_t(s.cols)}};
-    encode_tensor(list[unsigned(i)], s.name, schema::DType::F32, shape, values[i].data());
+    encode_tensor(list[unsigned(i)], s.name, schema::DType::F32, shape_of(s), values[i].data());
   }
 }
 
@@ -173,13 +172,12 @@ class RecordingOracle : public Oracle {
   Oracle& inner_;
 };
 
-schema::BisectLevel level_to_schema(Level l) { return to_schema(l); }
 Level level_from_schema(schema::BisectLevel l) {
   return l == schema::BisectLevel::CHECKPOINT ? Level::Checkpoint : l == schema::BisectLevel::STEP ? Level::Step : Level::Op;
 }
 
 void set_round(schema::Round::Builder x, const BisectRound& y) {
-  x.setLevel(level_to_schema(y.level));
+  x.setLevel(to_schema(y.level));
   x.setLo(uint32_t(y.lo < 0 ? 0 : y.lo));
   x.setHi(uint32_t(y.hi));
   x.setProbe(uint32_t(y.probe));

@@ -32,12 +32,12 @@ void hash_tensor_header(Hasher& h, const TensorSpec& s, const Hash& content) {
   }
   h.update(content.data(), 32);
 }
+}  // namespace
 
 TensorShape shape_of(const TensorSpec& s) {
   if (s.ndim == 1) return {{uint64_t(s.cols)}};
   return {{uint64_t(s.rows), uint64_t(s.cols)}};
 }
-}  // namespace
 
 namespace {
 Hash state_hash_of(const Tape& tape, const std::vector<int>& ids, const std::vector<Hash>& content, int64_t step) {

@@ -9,6 +9,7 @@
 
 #include "io/file.hpp"
 #include "io/hash.hpp"
+#include "io/tensor_blob.hpp"
 #include "model/tape.hpp"
 #include "schema/proofwork.capnp.h"
 #include "train/task.hpp"
@@ -19,6 +20,9 @@ constexpr uint32_t kFormatVersion = 1;
 constexpr const char* kManifestName = "manifest.pwm";
 
 std::string checkpoint_file_name(int64_t step);  // "ckpt-00000100.pwc"
+
+// A tensor's shape as stored: (cols) for vectors, (rows, cols) otherwise.
+TensorShape shape_of(const TensorSpec& s);
 
 // The tensors a checkpoint holds: parameters then optimizer state, tape order.
 std::vector<int> checkpoint_tensors(const Tape& tape);
