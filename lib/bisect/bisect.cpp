@@ -240,12 +240,12 @@ BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Orac
     r.rounds.push_back({level, lo, hi, probe, ha, hb, ha == hb, anchor, step});
     return ha == hb;
   };
-  // Both sides start from the seed-derived state (each LocalOracle checks its own proof's
-  // checkpoint 0; pol-verify rejects a proof that does not).
   auto rule = [&](const Hash& truth, const Hash& ca, const Hash& cb) {
     r.winner = ca == truth ? Ruling::A : cb == truth ? Ruling::B : Ruling::Neither;
   };
 
+  // Both sides start from the seed-derived state (each LocalOracle checks its own proof's
+  // checkpoint 0; pol-verify rejects a proof that does not).
   // Level 1: checkpoints. Invariant: agree at lo, differ at hi.
   int64_t lo = 0, hi = C - 1;
   if (ask(Level::Checkpoint, lo, hi, 0, 0, hi)) {
@@ -274,9 +274,12 @@ BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Orac
   // Level 3: the ops of step slo, over the hash chains of both sides' traces.
   int64_t olo = -1, ohi = nops - 1;
   if (ask(Level::Op, olo, ohi, lo, slo, ohi)) {
-    // Both compute the step alike, yet their claims at the interval's end differ: a claim
+    // Both compute the step alike, yet their claims of the state after it differ: a claim
     // that is not its side's own computation. The referee recomputes that one step from the
-    // agreed state (neither side's word is taken for it).
+    // agreed state (neither side's word is taken for it). The claims are the checkpoint's,
+    // or the step-level answers when the step ends inside the interval.
+    for (const auto& x : r.rounds)
+      if (x.level == Level::Step && x.probe == shi) claim_a = x.a, claim_b = x.b;
     std::optional<Hash> truth = a.recompute_step(lo, slo);
     if (!truth) truth = b.recompute_step(lo, slo);
     check_input(truth.has_value(), "internal: no side can recompute the disputed step");
@@ -284,7 +287,7 @@ BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Orac
     r.referee = computed;
     r.ruled = true;
     rule(computed, claim_a, claim_b);
-    r.summary = "both sides compute step " + std::to_string(slo) + " alike; the checkpoint claimed at step " +
+    r.summary = "both sides compute step " + std::to_string(slo) + " alike; the state claimed at step " +
                 std::to_string(shi) + " is not its side's computation";
     return r;
   }
