@@ -10,6 +10,10 @@
 //       polynomials on [-π/4, π/4]; accurate for |x| < 1e6, which is all a schedule needs.
 #pragma once
 #include <cstdint>
+
+#if defined(__FAST_MATH__) || (defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__)
+#error "proofwork's exact mode needs IEEE arithmetic: build without fast-math or finite-math-only"
+#endif
 #include <cstring>
 
 #if defined(__CUDACC__)
