@@ -1,6 +1,9 @@
 #include "io/message.hpp"
 
+#include <capnp/schema.h>
+
 #include <cctype>
+#include <set>
 
 #include "schema/proofwork.capnp.h"
 
@@ -14,12 +17,40 @@ bool looks_like_json(const Bytes& b) {
   return false;
 }
 
+namespace {
+
+// The names of every field the schema marks $Json.hex, found by walking the file types'
+// struct schemas, so a field added later is checked without a list to keep up to date.
+void collect_hex_fields(capnp::StructSchema s, std::set<std::string>& names, std::set<uint64_t>& seen) {
+  if (!seen.insert(s.getProto().getId()).second) return;
+  constexpr uint64_t kJsonHex = 0xf061e22f0ae5c7b5ull;  // json.capnp's `hex` annotation
+  for (auto f : s.getFields()) {
+    for (auto a : f.getProto().getAnnotations())
+      if (a.getId() == kJsonHex) names.insert(f.getProto().getName());
+    capnp::Type t = f.getType();
+    while (t.isList()) t = t.asList().getElementType();
+    if (t.isStruct()) collect_hex_fields(t.asStruct(), names, seen);
+  }
+}
+
+const std::set<std::string>& hex_fields() {
+  static const std::set<std::string> names = [] {
+    std::set<std::string> n;
+    std::set<uint64_t> seen;
+    for (capnp::StructSchema s : {capnp::Schema::from<schema::Task>(), capnp::Schema::from<schema::Manifest>(),
+                                  capnp::Schema::from<schema::Checkpoint>(), capnp::Schema::from<schema::Verdict>(),
+                                  capnp::Schema::from<schema::Dispute>()})
+      collect_hex_fields(s, n, seen);
+    return n;
+  }();
+  return names;
+}
+
+}  // namespace
+
 void check_json_hex_fields(const Bytes& b, const std::string& what) {
-  static const char* const keys[] = {"hash", "contentHash", "sampleRoot", "taskHash", "stateHash", "fileHash",
-                                     "root", "expected", "replayed", "proofRoot", "hashA", "hashB", "rootA", "rootB",
-                                     "outputHashA", "outputHashB", "refereeHash"};
   const std::string text(b.begin(), b.end());
-  for (const char* k : keys) {
+  for (const std::string& k : hex_fields()) {
     const std::string quoted = std::string("\"") + k + "\"";
     for (size_t pos = text.find(quoted); pos != std::string::npos; pos = text.find(quoted, pos + 1)) {
       size_t i = pos + quoted.size();
