@@ -18,6 +18,7 @@
 #      `pol-bisect replay`; dispute file vs proof size; rounds vs the round bound;
 #   6. with BENCH_LONG=1 only: 10 epochs of real training to test accuracy ≥ 88 %, then
 #      part 5 on that 10-epoch proof (a full pol-verify of it, and a dishonest run).
+#   7. then every tests/bench/part-*.sh: the other programs' benchmarks (see below).
 #
 # Environment:
 #   BIN            build directory holding pol-task, pol-train, pol-verify and
@@ -377,6 +378,18 @@ if [ "${BENCH_LONG:-0}" = 1 ]; then
     "$epochs-epoch Fashion-MNIST proof ($lsteps steps, checkpoint every $per_epoch)"
   rm -rf long-proof
 fi
+
+# ---------------------------------------------------------------- other programs
+# Each tests/bench/part-*.sh benchmarks one program family (sched, aqsgd, ledger, ...):
+# it is run with BIN, SCRATCH (its own empty directory) and the environment above, prints
+# its progress on stderr and its result rows on stdout, in this table's five columns.
+for part in "$HERE"/part-*.sh; do
+  [ -e "$part" ] || continue
+  name=$(basename "$part" .sh)
+  say "${name#part-}: $part"
+  mkdir -p "$scratch/$name"
+  BIN=$BIN SCRATCH=$scratch/$name bash "$part" >>"$rows" || die "$part failed"
+done
 
 # ---------------------------------------------------------------- summary
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
