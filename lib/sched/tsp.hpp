@@ -1,0 +1,72 @@
+// The travelling salesman solver behind sched-tsp: closed tours and open paths
+// (Hamiltonian paths with free endpoints, the "open-loop TSP" of DT-FM's coarsened graph).
+//
+// Up to kExactMaxNodes nodes: Held–Karp dynamic programming, exact. Beyond: a greedy-edge
+// start, then 2-opt and Or-opt (segments of 1–3 nodes moved, possibly reversed) over
+// k-nearest neighbour lists with don't-look bits, then iterated local search: a
+// double-bridge kick on two short adjacent segments at a random place, re-optimised
+// locally from the kick's endpoints only, kept when the tour got no longer.
+//
+// Determinism: the number of kicks is a budget derived from n (kicks_for), never from the
+// clock, so a seed always gives the same tour. time_limit_s is only a safety cap: when it
+// triggers, the result says so (time_capped) and the tour then depends on the machine.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace pw::sched {
+
+// Symmetric distances, row-major n×n: d[i*n + j] = cost of the edge {i, j}.
+struct DistanceMatrix {
+  int n = 0;
+  std::vector<double> d;
+  double operator()(int i, int j) const { return d[size_t(i) * size_t(n) + size_t(j)]; }
+};
+
+struct TspOptions {
+  bool closed = true;          // false: open path, both endpoints free
+  uint64_t seed = 1;
+  double time_limit_s = 1.0;   // safety cap only; <= 0: no cap
+  int64_t kicks = -1;          // iterated-local-search kicks; -1: kicks_for(n)
+};
+
+struct TspResult {
+  std::vector<int> tour;       // a permutation of 0..n-1; for an open path, in path order
+  double length = 0;           // closed: n edges (back to the start); open: n-1 edges
+  bool exact = false;          // true when proved optimal (Held–Karp)
+  bool time_capped = false;    // the time cap stopped the kicks before the budget
+  int64_t kicks_done = 0;
+};
+
+inline constexpr int kExactMaxNodes = 16;
+
+// Node coordinates with one of TSPLIB95's integer distance functions, for instances
+// too large for a full matrix; distances are computed on the fly.
+enum class Metric { kEuc2d, kCeil2d, kAtt, kGeo, kMan2d, kMax2d };
+
+struct Coordinates {
+  Metric metric = Metric::kEuc2d;
+  std::vector<double> x, y;    // one per node; GEO: TSPLIB's DDD.MM latitude (x), longitude (y)
+  int size() const { return int(x.size()); }
+};
+
+// TSPLIB95's distance between nodes i and j (its nint/ceil/ATT/GEO formulas).
+double tsplib_distance(const Coordinates& c, int i, int j);
+
+// Open (closed=false): Hamiltonian path with free endpoints minimising the sum of its edges.
+TspResult solve_tsp(const DistanceMatrix& d, const TspOptions& o);
+TspResult solve_tsp(const Coordinates& c, const TspOptions& o);
+
+// The kick budget for n nodes when TspOptions::kicks is -1.
+int64_t kicks_for(int n);
+
+// Length of `tour` under d (closed: including the edge back to the start), summed in
+// tour order; independent of the solver, for checks.
+double tour_length(const DistanceMatrix& d, const std::vector<int>& tour, bool closed);
+double tour_length(const Coordinates& c, const std::vector<int>& tour, bool closed);
+
+// True when `tour` holds each of 0..n-1 exactly once.
+bool is_permutation_of(const std::vector<int>& tour, int n);
+
+}  // namespace pw::sched
