@@ -1,0 +1,336 @@
+// The CUDA executor: every tensor of a tape lives on device 0; a step launches one
+// kernel (or a cuBLAS call) per op on one stream. Exact mode runs the kernels of
+// gemm.cu / ops.cu, which give the CPU's bits; fast mode runs the GEMMs on cuBLAS
+// (TF32 tensor cores allowed) and fuses element-wise work: bias + ReLU after each
+// forward GEMM, softmax-CE forward + backward, and all optimizer updates in one launch.
+#include <cstring>
+#include <stdexcept>
+
+#include "common.cuh"
+#include "kernels.cuh"
+#include "model/device.hpp"
+#include "tensor/gemm.hpp"
+
+namespace pw {
+namespace {
+
+using cuda::DevMat;
+
+struct DeviceMemory {
+  void* p = nullptr;
+  DeviceMemory() = default;
+  explicit DeviceMemory(size_t bytes) {
+    PW_CU(cudaMalloc(&p, bytes ? bytes : 4));
+    PW_CU(cudaMemset(p, 0, bytes ? bytes : 4));
+  }
+  DeviceMemory(const DeviceMemory&) = delete;
+  DeviceMemory& operator=(const DeviceMemory&) = delete;
+  DeviceMemory(DeviceMemory&& o) noexcept : p(o.p) { o.p = nullptr; }
+  DeviceMemory& operator=(DeviceMemory&& o) noexcept {
+    std::swap(p, o.p);
+    return *this;
+  }
+  ~DeviceMemory() {
+    if (p) cudaFree(p);
+  }
+  template <class T>
+  T* as() const {
+    return static_cast<T*>(p);
+  }
+};
+
+class CudaExecutor final : public Executor {
+ public:
+  CudaExecutor(const Tape& tape, bool fast) : tape_(tape), fast_(fast) {
+    PW_CU(cudaSetDevice(0));
+    cudaDeviceProp prop;
+    PW_CU(cudaGetDeviceProperties(&prop, 0));
+    name_ = std::string("cuda:0 ") + prop.name + (fast ? " (fast)" : " (exact)");
+    PW_CU(cudaStreamCreate(&s_));
+    if (fast_) {
+      PW_CU(cublasCreate(&blas_));
+      PW_CU(cublasSetStream(blas_, s_));
+      PW_CU(cublasSetMathMode(blas_, CUBLAS_TF32_TENSOR_OP_MATH));
+    }
+    for (const TensorSpec& t : tape_.tensors) d_.emplace_back(size_t(t.size()) * sizeof(float));
+    row_loss_ = DeviceMemory(size_t(tape_.batch) * sizeof(float));
+    idx_ = DeviceMemory(size_t(tape_.batch) * sizeof(uint32_t));
+  }
+  ~CudaExecutor() override {
+    if (s_) cudaStreamSynchronize(s_);
+    if (blas_) cublasDestroy(blas_);
+    d_.clear();
+    if (s_) cudaStreamDestroy(s_);
+  }
+
+  std::string describe() const override { return name_; }
+  bool fast() const override { return fast_; }
+
+  void set_dataset(const uint8_t* images, const uint8_t* labels, int64_t count, int features) override {
+    images_ = DeviceMemory(size_t(count) * size_t(features));
+    labels_ = DeviceMemory(size_t(count));
+    PW_CU(cudaMemcpy(images_.p, images, size_t(count) * size_t(features), cudaMemcpyHostToDevice));
+    PW_CU(cudaMemcpy(labels_.p, labels, size_t(count), cudaMemcpyHostToDevice));
+    count_ = count;
+    features_ = features;
+  }
+
+  void upload(const Workspace& host, const std::vector<int>& ids) override {
+    for (int id : ids)
+      PW_CU(cudaMemcpyAsync(dev(id), host[id], bytes(id), cudaMemcpyHostToDevice, s_));
+    PW_CU(cudaStreamSynchronize(s_));
+  }
+
+  void download(Workspace& host, const std::vector<int>& ids) override {
+    for (int id : ids)
+      PW_CU(cudaMemcpyAsync(host[id], dev(id), bytes(id), cudaMemcpyDeviceToHost, s_));
+    PW_CU(cudaStreamSynchronize(s_));
+  }
+
+  void run_op(int op_index, const StepContext& ctx) override {
+    if (op_index < 0 || size_t(op_index) >= tape_.ops.size()) internal_error("run_op: no op " + std::to_string(op_index));
+    const Op& op = tape_.ops[size_t(op_index)];
+    const int B = tape_.batch;
+    switch (op.kind) {
+      case OpKind::LoadBatch: {
+        if (!images_.p) internal_error("cuda executor: load_batch before set_dataset");
+        PW_CU(cudaMemcpyAsync(idx_.p, ctx.batch_indices, size_t(B) * sizeof(uint32_t), cudaMemcpyHostToDevice, s_));
+        cuda::load_batch(images_.as<uint8_t>(), labels_.as<uint8_t>(), idx_.as<uint32_t>(), B, tape_.widths[0],
+                         ctx.input_scale, dev(op.out[0]), dev(op.out[1]), s_);
+        // The indices are pageable host memory: wait until they are on the device.
+        PW_CU(cudaStreamSynchronize(s_));
+        break;
+      }
+      case OpKind::LinearForward: {
+        const TensorSpec& w = spec(op.in[1]);  // (out, in)
+        linear_forward(dev(op.in[0]), B, w.cols, w.rows, dev(op.in[1]), dev(op.in[2]), dev(op.out[0]), nullptr);
+        break;
+      }
+      case OpKind::ReluForward:
+        cuda::relu_forward(dev(op.in[0]), dev(op.out[0]), spec(op.in[0]).size(), s_);
+        break;
+      case OpKind::CrossEntropyForward:
+        cuda::softmax_ce_forward(dev(op.in[0]), dev(op.in[1]), dev(op.out[0]), row_loss_.as<float>(), dev(op.out[1]),
+                                 B, spec(op.in[0]).cols, s_);
+        break;
+      case OpKind::CrossEntropyBackward:
+        cuda::softmax_ce_backward(dev(op.in[0]), dev(op.in[1]), dev(op.out[0]), B, spec(op.in[0]).cols, s_);
+        break;
+      case OpKind::LinearBackwardWeight: {
+        const int O = spec(op.in[0]).cols, I = spec(op.in[1]).cols;
+        if (fast_) {  // column-major: dWᵀ (I×O) = xᵀ (I×B) · dz (B×O)
+          gemm_blas(CUBLAS_OP_N, CUBLAS_OP_T, I, O, B, dev(op.in[1]), I, dev(op.in[0]), O, dev(op.out[0]), I);
+        } else {  // dW(o,i) = Σ_b dz(b,o)·x(b,i)
+          cuda::gemm_exact(O, I, B, DevMat{dev(op.in[0]), 1, O}, DevMat{dev(op.in[1]), I, 1}, nullptr,
+                           dev(op.out[0]), I, s_);
+        }
+        break;
+      }
+      case OpKind::LinearBackwardBias:
+        cuda::column_sums(dev(op.in[0]), dev(op.out[0]), B, spec(op.in[0]).cols, s_);
+        break;
+      case OpKind::LinearBackwardInput: {
+        const TensorSpec& w = spec(op.in[1]);  // (out, in)
+        if (fast_) {  // column-major: dxᵀ (I×B) = Wᵀ (I×O) · dzᵀ (O×B)
+          gemm_blas(CUBLAS_OP_N, CUBLAS_OP_N, w.cols, B, w.rows, dev(op.in[1]), w.cols, dev(op.in[0]), w.rows,
+                    dev(op.out[0]), w.cols);
+        } else {
+          cuda::gemm_exact(B, w.cols, w.rows, DevMat{dev(op.in[0]), w.rows, 1}, DevMat{dev(op.in[1]), w.cols, 1},
+                           nullptr, dev(op.out[0]), w.cols, s_);
+        }
+        break;
+      }
+      case OpKind::ReluBackward:
+        cuda::relu_backward(dev(op.in[0]), dev(op.in[1]), dev(op.out[0]), spec(op.in[0]).size(), s_);
+        break;
+      case OpKind::SgdUpdate:
+        cuda::sgd_update(dev(op.in[0]), dev(op.in[1]), dev(op.in[2]), spec(op.in[0]).size(), ctx.sgd, s_);
+        break;
+      case OpKind::AdamwUpdate:
+        cuda::adamw_update(dev(op.in[0]), dev(op.in[1]), dev(op.in[2]), dev(op.in[3]), spec(op.in[0]).size(),
+                           ctx.adamw, s_);
+        break;
+    }
+  }
+
+  void run_step(const StepContext& ctx, Workspace& host, const OpHook& hook) override {
+    const int nops = int(tape_.ops.size());
+    if (hook) {  // op by op, with host copies of what the op read and wrote
+      for (int i = 0; i < nops; i++) {
+        run_op(i, ctx);
+        const Op& op = tape_.ops[size_t(i)];
+        std::vector<int> touched(op.in);
+        touched.insert(touched.end(), op.out.begin(), op.out.end());
+        download(host, touched);
+        hook(i, host);
+        upload(host, op.out);
+      }
+      return;
+    }
+    if (!fast_) {
+      for (int i = 0; i < nops; i++) run_op(i, ctx);
+      return;
+    }
+    for (int i = 0; i < nops;) i = run_fused(i, ctx);
+  }
+
+  float loss() override {
+    float v = 0;
+    PW_CU(cudaMemcpyAsync(&v, dev(tape_.loss), sizeof v, cudaMemcpyDeviceToHost, s_));
+    PW_CU(cudaStreamSynchronize(s_));
+    return v;
+  }
+
+  void forward_logits(const uint8_t* images, int64_t n, float input_scale, std::vector<float>& logits) override {
+    const int L = int(tape_.widths.size()) - 1, F = tape_.widths[0], C = tape_.widths.back();
+    int widest = F;
+    for (int w : tape_.widths) widest = w > widest ? w : widest;
+    const int chunk = 8192;
+    logits.assign(size_t(n) * size_t(C), 0.0f);
+    DeviceMemory img(size_t(chunk) * size_t(F)), x(size_t(chunk) * size_t(widest) * sizeof(float)),
+        z(size_t(chunk) * size_t(widest) * sizeof(float));
+    for (int64_t r0 = 0; r0 < n; r0 += chunk) {
+      const int rows = int(n - r0 < chunk ? n - r0 : chunk);
+      PW_CU(cudaMemcpyAsync(img.p, images + r0 * F, size_t(rows) * size_t(F), cudaMemcpyHostToDevice, s_));
+      cuda::load_rows(img.as<uint8_t>(), rows, F, input_scale, x.as<float>(), s_);
+      float *in = x.as<float>(), *out = z.as<float>();
+      for (int l = 0; l < L; l++) {
+        const bool relu = l + 1 < L;
+        linear_forward(in, rows, tape_.widths[size_t(l)], tape_.widths[size_t(l) + 1], dev(tape_.params[2 * size_t(l)]),
+                       dev(tape_.params[2 * size_t(l) + 1]), out, relu ? out : nullptr);
+        std::swap(in, out);
+      }
+      PW_CU(cudaMemcpyAsync(logits.data() + r0 * C, in, size_t(rows) * size_t(C) * sizeof(float),
+                            cudaMemcpyDeviceToHost, s_));
+      PW_CU(cudaStreamSynchronize(s_));
+    }
+  }
+
+  void synchronize() override { PW_CU(cudaStreamSynchronize(s_)); }
+
+ private:
+  const TensorSpec& spec(int id) const { return tape_.tensors[size_t(id)]; }
+  float* dev(int id) const { return d_[size_t(id)].as<float>(); }
+  size_t bytes(int id) const { return size_t(spec(id).size()) * sizeof(float); }
+
+  // Row-major C (M×N) from column-major cuBLAS: alpha 1, beta 0.
+  void gemm_blas(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float* A, int lda,
+                 const float* B, int ldb, float* C, int ldc) {
+    const float one = 1.0f, zero = 0.0f;
+    PW_CU(cublasSgemm(blas_, ta, tb, m, n, k, &one, A, lda, B, ldb, &zero, C, ldc));
+  }
+
+  // z (rows,out) = x (rows,in)·Wᵀ + b; then a = relu(z) when `a` is set (a may be z).
+  void linear_forward(const float* x, int rows, int in, int out, const float* W, const float* b, float* z, float* a) {
+    if (fast_) {  // column-major: zᵀ (out×rows) = W (out×in, i.e. (Wᵀ)ᵀ) · xᵀ (in×rows)
+      gemm_blas(CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, W, in, x, in, z, out);
+      cuda::bias_relu(z, b, a, rows, out, s_);
+      return;
+    }
+    cuda::gemm_exact(rows, out, in, DevMat{x, in, 1}, DevMat{W, 1, in}, b, z, out, s_);
+    if (a) cuda::relu_forward(z, a, int64_t(rows) * out, s_);
+  }
+
+  // Fast mode without a hook: op i and the ops fused with it; returns the next op.
+  int run_fused(int i, const StepContext& ctx) {
+    const int nops = int(tape_.ops.size()), B = tape_.batch;
+    const Op& op = tape_.ops[size_t(i)];
+    const Op* next = i + 1 < nops ? &tape_.ops[size_t(i) + 1] : nullptr;
+    if (op.kind == OpKind::LinearForward && next && next->kind == OpKind::ReluForward && next->in[0] == op.out[0]) {
+      const TensorSpec& w = spec(op.in[1]);
+      linear_forward(dev(op.in[0]), B, w.cols, w.rows, dev(op.in[1]), dev(op.in[2]), dev(op.out[0]), dev(next->out[0]));
+      return i + 2;
+    }
+    if (op.kind == OpKind::CrossEntropyForward && next && next->kind == OpKind::CrossEntropyBackward &&
+        next->in[0] == op.out[0]) {
+      cuda::softmax_ce_fused(dev(op.in[0]), dev(op.in[1]), dev(op.out[0]), dev(next->out[0]), row_loss_.as<float>(),
+                             dev(op.out[1]), B, spec(op.in[0]).cols, s_);
+      return i + 2;
+    }
+    if (op.kind == OpKind::SgdUpdate || op.kind == OpKind::AdamwUpdate) {
+      cuda::UpdateList l{};
+      int j = i;
+      for (; j < nops && tape_.ops[size_t(j)].kind == op.kind && l.count < cuda::kMaxFusedTensors; j++) {
+        const Op& u = tape_.ops[size_t(j)];
+        l.p[l.count] = dev(u.in[0]);
+        l.g[l.count] = dev(u.in[1]);
+        l.m[l.count] = dev(u.in[2]);
+        l.v[l.count] = op.kind == OpKind::AdamwUpdate ? dev(u.in[3]) : nullptr;
+        l.n[l.count] = spec(u.in[0]).size();
+        l.count++;
+      }
+      if (op.kind == OpKind::SgdUpdate)
+        cuda::sgd_update_fused(l, ctx.sgd, s_);
+      else
+        cuda::adamw_update_fused(l, ctx.adamw, s_);
+      return j;
+    }
+    run_op(i, ctx);
+    return i + 1;
+  }
+
+  Tape tape_;
+  bool fast_;
+  std::string name_;
+  cudaStream_t s_ = nullptr;
+  cublasHandle_t blas_ = nullptr;
+  std::vector<DeviceMemory> d_;  // one buffer per tensor id
+  DeviceMemory row_loss_, idx_, images_, labels_;
+  int64_t count_ = 0;
+  int features_ = 0;
+};
+
+}  // namespace
+
+CudaProbe cuda_probe() {
+  CudaProbe p;
+  p.built = true;
+  int n = 0;
+  const cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) {
+    p.error = std::string("cudaGetDeviceCount: ") + cudaGetErrorString(e);
+    cudaGetLastError();  // clear the sticky error
+    return p;
+  }
+  if (n < 1) {
+    p.error = "cudaGetDeviceCount found 0 devices";
+    return p;
+  }
+  p.devices = n;
+  cudaDeviceProp prop;
+  if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) {
+    p.name = prop.name;
+    p.major = prop.major;
+    p.minor = prop.minor;
+    p.memory = int64_t(prop.totalGlobalMem);
+  }
+  return p;
+}
+
+std::shared_ptr<Executor> make_cuda_executor(const Tape& tape, bool fast) {
+  require_cuda("--device cuda");
+  return std::make_shared<CudaExecutor>(tape, fast);
+}
+
+void cuda_gemm_exact_host(int M, int N, int K, const float* A, ptrdiff_t a_rs, ptrdiff_t a_cs, const float* B,
+                          ptrdiff_t b_rs, ptrdiff_t b_cs, const float* bias, float* C, ptrdiff_t ldc) {
+  require_cuda("gemm");
+  if (M <= 0 || N <= 0) return;
+  auto span = [](int r, int c, ptrdiff_t rs, ptrdiff_t cs) -> size_t {
+    return (r <= 0 || c <= 0) ? 1 : size_t((r - 1) * rs + (c - 1) * cs + 1);
+  };
+  const size_t na = span(M, K, a_rs, a_cs), nb = span(K, N, b_rs, b_cs), nc = span(M, N, ldc, 1);
+  DeviceMemory dA(na * 4), dB(nb * 4), dC(nc * 4), dbias(size_t(N) * 4);
+  if (K > 0) {
+    PW_CU(cudaMemcpy(dA.p, A, na * 4, cudaMemcpyHostToDevice));
+    PW_CU(cudaMemcpy(dB.p, B, nb * 4, cudaMemcpyHostToDevice));
+  }
+  PW_CU(cudaMemcpy(dC.p, C, nc * 4, cudaMemcpyHostToDevice));
+  if (bias) PW_CU(cudaMemcpy(dbias.p, bias, size_t(N) * 4, cudaMemcpyHostToDevice));
+  cuda::gemm_exact(M, N, K, DevMat{dA.as<float>(), a_rs, a_cs}, DevMat{dB.as<float>(), b_rs, b_cs},
+                   bias ? dbias.as<float>() : nullptr, dC.as<float>(), ldc, nullptr);
+  PW_CU(cudaDeviceSynchronize());
+  PW_CU(cudaMemcpy(C, dC.p, nc * 4, cudaMemcpyDeviceToHost));
+}
+
+}  // namespace pw
