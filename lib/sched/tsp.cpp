@@ -1,0 +1,510 @@
+// TSP solver: Held–Karp up to kExactMaxNodes, else greedy start + 2-opt/Or-opt local
+// search + iterated local search with local double-bridge kicks (see tsp.hpp).
+//
+// Open paths are solved as closed tours through one extra "dummy" node at distance 0
+// from every node; cutting the tour at the dummy gives the best path with free ends.
+#include "sched/tsp.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <deque>
+#include <limits>
+#include <numeric>
+#include <utility>
+
+namespace pw::sched {
+
+namespace {
+
+constexpr double kTsplibPi = 3.141592;     // TSPLIB95 §2.4: PI = 3.141592, not M_PI
+constexpr double kTsplibRrr = 6378.388;    // its earth radius in km
+constexpr int kNeighbours = 10;            // k of the k-nearest candidate lists
+constexpr int kMaxSegment = 3;             // Or-opt moves segments of 1..3 nodes
+constexpr int kKickSegment = 50;           // double-bridge segments: 1..50 nodes each
+
+double nint(double v) { return std::floor(v + 0.5); }
+
+// TSPLIB's DDD.MM (degrees, minutes) to radians; the degrees are truncated as in
+// Concorde and the published optima (the text's "nint" would round 39.57 up to 40).
+double geo_radians(double v) {
+  const double deg = std::trunc(v);
+  return kTsplibPi * (deg + 5.0 * (v - deg) / 3.0) / 180.0;
+}
+
+// Distances on coordinates, with GEO's radians converted once; the metric is a template
+// parameter so the solver's inner loops inline it.
+template <Metric M>
+struct CoordDist {
+  std::vector<double> x, y;  // GEO: latitude, longitude in radians
+  explicit CoordDist(const Coordinates& c) : x(c.x), y(c.y) {
+    if (M == Metric::kGeo)
+      for (size_t i = 0; i < x.size(); i++) x[i] = geo_radians(c.x[i]), y[i] = geo_radians(c.y[i]);
+  }
+  double operator()(int i, int j) const {
+    if (i == j) return 0;
+    const double dx = x[size_t(i)] - x[size_t(j)], dy = y[size_t(i)] - y[size_t(j)];
+    if constexpr (M == Metric::kEuc2d) return nint(std::sqrt(dx * dx + dy * dy));
+    if constexpr (M == Metric::kCeil2d) return std::ceil(std::sqrt(dx * dx + dy * dy));
+    if constexpr (M == Metric::kAtt) {  // pseudo-Euclidean: rounded up whenever nint rounded down
+      const double r = std::sqrt((dx * dx + dy * dy) / 10.0), t = nint(r);
+      return t < r ? t + 1 : t;
+    }
+    if constexpr (M == Metric::kGeo) {
+      const double q1 = std::cos(dy), q2 = std::cos(dx), q3 = std::cos(x[size_t(i)] + x[size_t(j)]);
+      const double a = std::clamp(0.5 * ((1.0 + q1) * q2 - (1.0 - q1) * q3), -1.0, 1.0);
+      return std::floor(kTsplibRrr * std::acos(a) + 1.0);  // TSPLIB: (int)(RRR*acos(.)+1.0)
+    }
+    if constexpr (M == Metric::kMan2d) return nint(std::fabs(dx) + std::fabs(dy));
+    if constexpr (M == Metric::kMax2d) return std::max(nint(std::fabs(dx)), nint(std::fabs(dy)));
+    return 0;
+  }
+};
+
+struct MatrixDist {
+  const DistanceMatrix& m;
+  double operator()(int i, int j) const { return i == j ? 0 : m(i, j); }
+};
+
+// Node `n` (one past the real ones) is the open path's dummy: distance 0 to everything.
+template <class D>
+struct WithDummy {
+  const D& d;
+  int n;
+  double operator()(int i, int j) const { return (i == n || j == n) ? 0.0 : d(i, j); }
+};
+
+// splitmix64: a fixed generator, so a seed gives the same tour on every platform.
+struct Rng {
+  uint64_t s;
+  uint64_t next() {
+    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  int below(int n) { return int(next() % uint64_t(n)); }
+};
+
+// Held–Karp: the optimal closed tour over m nodes, starting at node 0.
+// dp[S][j]: shortest path from 0 through the set S of nodes 1..m-1, ending at j ∈ S.
+template <class D>
+std::vector<int> held_karp(const D& dist, int m) {
+  std::vector<int> tour(static_cast<size_t>(m));
+  std::iota(tour.begin(), tour.end(), 0);
+  if (m <= 3) return tour;
+  const int k = m - 1;
+  const size_t full = size_t(1) << k;
+  std::vector<double> w(size_t(m) * size_t(m));  // m×m local copy
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < m; j++) w[size_t(i) * size_t(m) + size_t(j)] = dist(i, j);
+  const double inf = std::numeric_limits<double>::infinity();
+  std::vector<double> dp(full * size_t(k), inf);   // (2^k, k)
+  std::vector<int8_t> from(full * size_t(k), -1);  // (2^k, k): previous node's index, -1 = node 0
+  for (int j = 0; j < k; j++) dp[(size_t(1) << j) * size_t(k) + size_t(j)] = w[size_t(j + 1)];
+  for (size_t s = 1; s < full; s++) {
+    for (int j = 0; j < k; j++) {
+      const double base = dp[s * size_t(k) + size_t(j)];
+      if (!(s >> j & 1) || base == inf) continue;
+      const double* row = &w[size_t(j + 1) * size_t(m) + 1];
+      for (int t = 0; t < k; t++) {
+        if (s >> t & 1) continue;
+        const size_t idx = (s | (size_t(1) << t)) * size_t(k) + size_t(t);
+        const double v = base + row[t];
+        if (v < dp[idx]) dp[idx] = v, from[idx] = int8_t(j);
+      }
+    }
+  }
+  int last = 0;
+  double best = inf;
+  for (int j = 0; j < k; j++) {
+    const double v = dp[(full - 1) * size_t(k) + size_t(j)] + w[size_t(j + 1) * size_t(m)];
+    if (v < best) best = v, last = j;
+  }
+  size_t s = full - 1;
+  for (int p = m - 1; p >= 1; p--) {  // walk the parents back to node 0
+    tour[size_t(p)] = last + 1;
+    const int prev = from[s * size_t(k) + size_t(last)];
+    s &= ~(size_t(1) << last);
+    last = prev;
+  }
+  tour[0] = 0;
+  return tour;
+}
+
+// For every node its k nearest other nodes, nearest first (ties by index).
+template <class D>
+std::vector<int> nearest_neighbours(const D& dist, int m, int k) {
+  std::vector<int> nb(size_t(m) * size_t(k));
+  std::vector<std::pair<double, int>> row(size_t(m - 1));
+  for (int i = 0; i < m; i++) {
+    size_t r = 0;
+    for (int j = 0; j < m; j++)
+      if (j != i) row[r++] = {dist(i, j), j};
+    std::partial_sort(row.begin(), row.begin() + k, row.end());
+    for (int q = 0; q < k; q++) nb[size_t(i) * size_t(k) + size_t(q)] = row[size_t(q)].second;
+  }
+  return nb;
+}
+
+// Greedy edge: the shortest candidate edges that keep every degree <= 2 and close no
+// cycle; the fragments left are chained nearest-endpoint first. Returns a node order.
+template <class D>
+std::vector<int> greedy_tour(const D& dist, int m, const std::vector<int>& nb, int k) {
+  struct Edge { double w; int a, b; };
+  std::vector<Edge> edges;
+  edges.reserve(size_t(m) * size_t(k));
+  for (int i = 0; i < m; i++)
+    for (int q = 0; q < k; q++) {
+      const int j = nb[size_t(i) * size_t(k) + size_t(q)];
+      edges.push_back({dist(i, j), std::min(i, j), std::max(i, j)});
+    }
+  std::sort(edges.begin(), edges.end(), [](const Edge& u, const Edge& v) {
+    return u.w != v.w ? u.w < v.w : (u.a != v.a ? u.a < v.a : u.b < v.b);
+  });
+  std::vector<int> parent(static_cast<size_t>(m)), deg(static_cast<size_t>(m), 0);
+  std::vector<std::array<int, 2>> adj(size_t(m), {-1, -1});
+  std::iota(parent.begin(), parent.end(), 0);
+  auto find = [&](int v) {
+    while (parent[size_t(v)] != v) v = parent[size_t(v)] = parent[size_t(parent[size_t(v)])];
+    return v;
+  };
+  for (const Edge& e : edges) {
+    if (deg[size_t(e.a)] >= 2 || deg[size_t(e.b)] >= 2) continue;
+    const int ra = find(e.a), rb = find(e.b);
+    if (ra == rb) continue;
+    parent[size_t(ra)] = rb;
+    adj[size_t(e.a)][size_t(deg[size_t(e.a)]++)] = e.b;
+    adj[size_t(e.b)][size_t(deg[size_t(e.b)]++)] = e.a;
+  }
+  // Chain the fragments: walk one to its other end, jump to the nearest free endpoint.
+  std::vector<char> used(size_t(m), 0);
+  std::vector<int> ends;  // endpoints of fragments (an isolated node is one, listed once)
+  for (int i = 0; i < m; i++)
+    if (deg[size_t(i)] < 2) ends.push_back(i);
+  std::vector<int> order;
+  order.reserve(size_t(m));
+  int cur = ends.empty() ? 0 : ends[0];
+  while (true) {
+    int prev = -1;
+    while (cur >= 0 && !used[size_t(cur)]) {  // walk the fragment from endpoint cur
+      used[size_t(cur)] = 1;
+      order.push_back(cur);
+      int nxt = -1;
+      for (int q = 0; q < deg[size_t(cur)]; q++)
+        if (adj[size_t(cur)][size_t(q)] != prev && !used[size_t(adj[size_t(cur)][size_t(q)])])
+          nxt = adj[size_t(cur)][size_t(q)];
+      prev = cur;
+      cur = nxt;
+    }
+    if (int(order.size()) == m) break;
+    const int tail = order.back();
+    int best = -1;
+    double bw = 0;
+    for (int e : ends) {
+      if (used[size_t(e)]) continue;
+      const double w = dist(tail, e);
+      if (best < 0 || w < bw) best = e, bw = w;
+    }
+    cur = best;
+  }
+  return order;
+}
+
+// A tour as an array t with inverse pos. Every change is a reversal of a cyclic range
+// of positions, recorded in a journal, so a rejected kick is undone exactly.
+struct Tour {
+  int n;
+  std::vector<int> t, pos;
+  std::vector<std::pair<int, int>> journal;  // (start position, length) of each reversal
+
+  explicit Tour(const std::vector<int>& order) : n(int(order.size())), t(order), pos(order.size()) {
+    for (int i = 0; i < n; i++) pos[size_t(t[size_t(i)])] = i;
+  }
+  int at(int p) const { return t[size_t(p >= n ? p - n : (p < 0 ? p + n : p))]; }
+  int succ(int a) const { return at(pos[size_t(a)] + 1); }
+  int pred(int a) const { return at(pos[size_t(a)] - 1); }
+  // Positions from a's to b's, going forward, counting both: 1..n.
+  int span(int pa, int pb) const { return ((pb - pa) % n + n) % n + 1; }
+
+  void reverse_raw(int start, int len) {
+    int i = start % n, j = (start + len - 1) % n;
+    for (int k = 0; k < len / 2; k++) {
+      std::swap(t[size_t(i)], t[size_t(j)]);
+      pos[size_t(t[size_t(i)])] = i;
+      pos[size_t(t[size_t(j)])] = j;
+      if (++i == n) i = 0;
+      if (--j < 0) j = n - 1;
+    }
+  }
+  void reverse(int start, int len) {
+    start = ((start % n) + n) % n;
+    if (len < 2) return;
+    reverse_raw(start, len);
+    journal.emplace_back(start, len);
+  }
+  void undo() {
+    for (size_t q = journal.size(); q-- > 0;) reverse_raw(journal[q].first, journal[q].second);
+    journal.clear();
+  }
+  // 2-opt: edges (a,b), (c,d) with b = succ a, d = succ c become (a,c), (b,d);
+  // the shorter of the paths b..c and d..a is reversed.
+  void two_opt(int b, int c, int d) {
+    const int len = span(pos[size_t(b)], pos[size_t(c)]);
+    if (len <= n - len) reverse(pos[size_t(b)], len);
+    else reverse(pos[size_t(d)], n - len);
+  }
+  // Adjacent blocks [X][Y] (X from position i, lengths lx, ly) become [Y][X], with X
+  // reversed in place when flip_x ([Y][X']).
+  void swap_blocks(int i, int lx, int ly, bool flip_x) {
+    if (flip_x) {  // [X][Y] -> [Y'][X'] -> [Y][X']
+      reverse(i, lx + ly);
+      reverse(i, ly);
+    } else {       // [X][Y] -> [X'][Y'] -> [Y][X]
+      reverse(i, lx);
+      reverse(i + lx, ly);
+      reverse(i, lx + ly);
+    }
+  }
+};
+
+template <class D>
+struct LocalSearch {
+  const D& dist;
+  int m, k;
+  const std::vector<int>& nb;  // (m, k) nearest neighbours
+  std::vector<double> nbd;     // (m, k) their distances
+  Tour& tour;
+  double eps;                  // improvements smaller than this are rounding noise
+  std::deque<int> queue;       // nodes whose don't-look bit is off
+  std::vector<char> queued;
+  double delta = 0;            // length change since reset
+
+  LocalSearch(const D& d, int m_, int k_, const std::vector<int>& nb_, Tour& t, double e)
+      : dist(d), m(m_), k(k_), nb(nb_), nbd(nb_.size()), tour(t), eps(e), queued(size_t(m_), 0) {
+    for (size_t q = 0; q < nb.size(); q++) nbd[q] = dist(int(q / size_t(k)), nb[q]);
+  }
+
+  void push(int a) {
+    if (!queued[size_t(a)]) queued[size_t(a)] = 1, queue.push_back(a);
+  }
+  const int* neighbours(int a) const { return &nb[size_t(a) * size_t(k)]; }
+  const double* neighbour_dist(int a) const { return &nbd[size_t(a) * size_t(k)]; }
+
+  bool try_two_opt(int a) {
+    for (int dir = 0; dir < 2; dir++) {
+      const int b = dir == 0 ? tour.succ(a) : tour.pred(a);
+      const double dab = dist(a, b);
+      for (int q = 0; q < k; q++) {
+        const int c = neighbours(a)[q];
+        const double dac = neighbour_dist(a)[q];
+        if (dac >= dab - eps) break;  // the new edge (a,c) must be shorter than (a,b)
+        const int d = dir == 0 ? tour.succ(c) : tour.pred(c);
+        if (c == b || d == a) continue;
+        const double change = dac + dist(b, d) - dab - dist(c, d);
+        if (change >= -eps) continue;
+        if (dir == 0) tour.two_opt(b, c, d);  // (a,b),(c,d) -> (a,c),(b,d)
+        else tour.two_opt(a, d, c);           // (b,a),(d,c) -> (b,d),(a,c)
+        delta += change;
+        push(a), push(b), push(c), push(d);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Moves the segment at positions i..i+len-1 (nodes s1..s2) between x and y = succ x,
+  // as x s1..s2 y, or as x s2..s1 y when reversed.
+  void move_segment(int i, int len, int x, bool reversed) {
+    const int mlen = tour.span(i + len, tour.pos[size_t(x)]);  // M = succ(s2)..x
+    const int rlen = m - len - mlen;                           // R = succ(x)..pred(s1)
+    if (mlen <= rlen) tour.swap_blocks(i, len, mlen, false), reversed ? tour.reverse(i + mlen, len) : void();
+    else tour.swap_blocks(i - rlen, rlen, len, false), reversed ? tour.reverse(i - rlen, len) : void();
+  }
+
+  bool try_or_opt(int a) {
+    for (int len = 1; len <= kMaxSegment && len + 3 <= m; len++) {
+      for (int side = 0; side < 2; side++) {  // a first or last in its segment
+        const int i = side == 0 ? tour.pos[size_t(a)] : tour.pos[size_t(a)] - len + 1;
+        const int s1 = tour.at(i), s2 = tour.at(i + len - 1);
+        const int p = tour.at(i - 1), nx = tour.at(i + len);
+        const double removed = dist(p, s1) + dist(s2, nx) - dist(p, nx);
+        if (removed <= eps) continue;
+        auto in_segment = [&](int v) { return tour.span(i < 0 ? i + m : i % m, tour.pos[size_t(v)]) <= len; };
+        for (int end = 0; end < 2; end++) {  // the segment end that lands beside c
+          const int e = end == 0 ? s1 : s2, o = end == 0 ? s2 : s1;
+          for (int q = 0; q < k; q++) {
+            const int c = neighbours(e)[q];
+            const double dec = neighbour_dist(e)[q];
+            if (dec >= removed - eps) break;
+            if (in_segment(c)) continue;
+            for (int after = 0; after < 2; after++) {  // insert on (c, succ c) or (pred c, c)
+              const int x = after == 0 ? c : tour.pred(c), y = after == 0 ? tour.succ(c) : c;
+              if (in_segment(x) || in_segment(y)) continue;
+              const int other = after == 0 ? y : x;  // the node beside o
+              const double change = dec + dist(o, other) - dist(x, y) - removed;
+              if (change >= -eps) continue;
+              // x s1..s2 y when s1 is beside x; otherwise the segment goes in reversed
+              const bool s1_by_x = (after == 0) == (end == 0);
+              move_segment(i, len, x, !s1_by_x);
+              delta += change;
+              push(p), push(nx), push(s1), push(s2), push(x), push(y);
+              return true;
+            }
+          }
+        }
+      }
+    }
+    return false;
+  }
+
+  void run() {
+    while (!queue.empty()) {
+      const int a = queue.front();
+      queue.pop_front();
+      queued[size_t(a)] = 0;
+      if (try_two_opt(a) || try_or_opt(a)) push(a);
+    }
+  }
+
+  // Double bridge on two adjacent short segments X, Y from a random position:
+  // z0 X Y z1 becomes z0 Y X z1 (three edges change).
+  void kick(Rng& rng) {
+    const int most = std::max(1, std::min(kKickSegment, (m - 2) / 2));
+    const int i = rng.below(m), lx = 1 + rng.below(most), ly = 1 + rng.below(most);
+    const int z0 = tour.at(i - 1), x1 = tour.at(i), xe = tour.at(i + lx - 1);
+    const int y1 = tour.at(i + lx), ye = tour.at(i + lx + ly - 1), z1 = tour.at(i + lx + ly);
+    delta += dist(z0, y1) + dist(ye, x1) + dist(xe, z1) - dist(z0, x1) - dist(xe, y1) - dist(ye, z1);
+    tour.swap_blocks(i, lx, ly, false);
+    push(z0), push(x1), push(xe), push(y1), push(ye), push(z1);
+  }
+};
+
+// Closed tour over m nodes (m > kExactMaxNodes + 0 or so): the heuristic.
+template <class D>
+std::vector<int> heuristic_tour(const D& dist, int m, const TspOptions& o, TspResult& res) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const int k = std::min(kNeighbours, m - 1);
+  const std::vector<int> nb = nearest_neighbours(dist, m, k);
+  Tour tour(greedy_tour(dist, m, nb, k));
+  double total = 0;
+  for (int i = 0; i < m; i++) total += dist(tour.t[size_t(i)], tour.at(i + 1));
+  const double eps = 1e-9 * std::max(total / m, 1e-300);
+  LocalSearch<D> ls(dist, m, k, nb, tour, eps);
+  for (int i = 0; i < m; i++) ls.push(tour.t[size_t(i)]);
+  ls.run();
+  tour.journal.clear();
+  Rng rng{o.seed};
+  const int64_t budget = o.kicks >= 0 ? o.kicks : kicks_for(m);
+  for (int64_t it = 0; it < budget; it++) {
+    if ((it & 63) == 0 && o.time_limit_s > 0 &&
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > o.time_limit_s) {
+      res.time_capped = true;
+      break;
+    }
+    ls.delta = 0;
+    ls.kick(rng);
+    ls.run();
+    if (ls.delta < eps) tour.journal.clear();  // no longer: keep
+    else tour.undo();
+    res.kicks_done = it + 1;
+  }
+  return tour.t;
+}
+
+// Rotates a closed tour to start at `first`, the smaller neighbour of it second.
+std::vector<int> canonical_cycle(const std::vector<int>& t, int first) {
+  const size_t n = t.size(), p = size_t(std::find(t.begin(), t.end(), first) - t.begin());
+  std::vector<int> out(n);
+  for (size_t i = 0; i < n; i++) out[i] = t[(p + i) % n];
+  if (n > 2 && out[n - 1] < out[1]) std::reverse(out.begin() + 1, out.end());
+  return out;
+}
+
+template <class D>
+TspResult solve(const D& dist, int n, const TspOptions& o) {
+  TspResult res;
+  if (n <= 0) return res;
+  const bool dummy = !o.closed && n > 1;
+  const int m = n + (dummy ? 1 : 0);
+  WithDummy<D> dd{dist, dummy ? n : -1};
+  std::vector<int> cycle;
+  if (n <= kExactMaxNodes) {
+    cycle = held_karp(dd, m);
+    res.exact = true;
+  } else {
+    cycle = heuristic_tour(dd, m, o, res);
+  }
+  if (dummy) {  // cut at the dummy; the smaller endpoint first
+    std::vector<int> c = canonical_cycle(cycle, n);
+    res.tour.assign(c.begin() + 1, c.end());
+    if (res.tour.back() < res.tour.front()) std::reverse(res.tour.begin(), res.tour.end());
+  } else {
+    res.tour = canonical_cycle(cycle, 0);
+  }
+  return res;
+}
+
+template <class D>
+double length_of(const D& dist, const std::vector<int>& tour, bool closed) {
+  double s = 0;
+  for (size_t i = 1; i < tour.size(); i++) s += dist(tour[i - 1], tour[i]);
+  if (closed && tour.size() > 1) s += dist(tour.back(), tour.front());
+  return s;
+}
+
+}  // namespace
+
+// Calls f with the CoordDist of c's metric.
+template <class F>
+auto with_metric(const Coordinates& c, F&& f) {
+  switch (c.metric) {
+    case Metric::kEuc2d: return f(CoordDist<Metric::kEuc2d>(c));
+    case Metric::kCeil2d: return f(CoordDist<Metric::kCeil2d>(c));
+    case Metric::kAtt: return f(CoordDist<Metric::kAtt>(c));
+    case Metric::kGeo: return f(CoordDist<Metric::kGeo>(c));
+    case Metric::kMan2d: return f(CoordDist<Metric::kMan2d>(c));
+    case Metric::kMax2d: break;
+  }
+  return f(CoordDist<Metric::kMax2d>(c));
+}
+
+double tsplib_distance(const Coordinates& c, int i, int j) {
+  const Coordinates two{c.metric, {c.x[size_t(i)], c.x[size_t(j)]}, {c.y[size_t(i)], c.y[size_t(j)]}};
+  return with_metric(two, [](const auto& d) { return d(0, 1); });
+}
+
+int64_t kicks_for(int n) { return std::max<int64_t>(20000, 40 * int64_t(n)); }
+
+TspResult solve_tsp(const DistanceMatrix& d, const TspOptions& o) {
+  TspResult r = solve(MatrixDist{d}, d.n, o);
+  r.length = tour_length(d, r.tour, o.closed);
+  return r;
+}
+
+TspResult solve_tsp(const Coordinates& c, const TspOptions& o) {
+  TspResult r = with_metric(c, [&](const auto& d) { return solve(d, c.size(), o); });
+  r.length = tour_length(c, r.tour, o.closed);
+  return r;
+}
+
+double tour_length(const DistanceMatrix& d, const std::vector<int>& tour, bool closed) {
+  return length_of(MatrixDist{d}, tour, closed);
+}
+
+double tour_length(const Coordinates& c, const std::vector<int>& tour, bool closed) {
+  return length_of([&](int i, int j) { return tsplib_distance(c, i, j); }, tour, closed);
+}
+
+bool is_permutation_of(const std::vector<int>& tour, int n) {
+  if (int(tour.size()) != n) return false;
+  std::vector<char> seen(size_t(n), 0);
+  for (int v : tour) {
+    if (v < 0 || v >= n || seen[size_t(v)]) return false;
+    seen[size_t(v)] = 1;
+  }
+  return true;
+}
+
+}  // namespace pw::sched
