@@ -1,0 +1,277 @@
+#include "aqsgd/state.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "core/error.hpp"
+#include "io/file.hpp"
+#include "io/hash.hpp"
+
+namespace pw::aqsgd {
+
+namespace {
+
+constexpr char kMagic[8] = {'P', 'W', 'A', 'Q', 'S', 'T', 'A', '1'};
+constexpr uint32_t kVersion = 1;
+constexpr size_t kPage = 4096;
+constexpr uint64_t kMaxCols = uint64_t(1) << 24;
+constexpr uint64_t kMaxBytes = uint64_t(1) << 40;  // 1 TiB of (sparse) file
+
+struct Header {
+  char magic[8];
+  uint32_t version;
+  uint32_t cols;
+  uint64_t capacity;
+  uint32_t policy;
+  uint32_t reserved;
+  uint64_t generation;
+  uint8_t id[16];
+};
+static_assert(sizeof(Header) <= kPage);
+
+size_t round_up(size_t n) { return (n + kPage - 1) / kPage * kPage; }
+std::string errstr() { return std::strerror(errno); }
+size_t meta_bytes(const StateParams& p) { return round_up(size_t(p.capacity) * 64); }
+
+}  // namespace
+
+struct State::Meta {
+  uint64_t generation;
+  uint64_t sample;
+  uint32_t round;
+  uint32_t valid;
+  uint64_t reserved;
+};
+
+
+StateId state_id(const StateParams& p) {
+  Hasher h;
+  h.update_str("proofwork aqsgd state v1");
+  h.update_u32(p.cols).update_u64(p.capacity).update_u32(uint32_t(p.policy));
+  const Hash full = h.final();
+  StateId id;
+  std::memcpy(id.data(), full.data(), id.size());
+  return id;
+}
+
+size_t state_file_size(const StateParams& p) {
+  return kPage + meta_bytes(p) + size_t(p.capacity) * 2 * p.cols * sizeof(float);
+}
+
+State::State(const std::string& dir, const StateParams& expect, bool create, bool sync)
+    : dir_(dir), path_(join_path(dir, "state.aqs")), p_(expect), sync_(sync) {
+  bool created = false;
+  if (!file_exists(path_)) {
+    if (!create) bad_input("state '" + dir + "': no state file (" + path_ + ")");
+    if (p_.cols == 0 || p_.cols > kMaxCols) usage_error("state '" + dir + "': channel count " + std::to_string(p_.cols) + " out of range");
+    if (p_.capacity == 0 || p_.capacity > (uint64_t(1) << 32) || state_file_size(p_) > kMaxBytes)
+      usage_error("state '" + dir + "': capacity " + std::to_string(p_.capacity) + " out of range (1 to 2^32 samples, file ≤ 1 TiB)");
+    make_directory(dir);
+    // Created under a temporary name and renamed, so a half-created file never exists.
+    const std::string tmp = path_ + ".new." + std::to_string(::getpid());
+    int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) internal_error("state '" + dir + "': cannot create " + tmp + ": " + errstr());
+    Header h{};
+    std::memcpy(h.magic, kMagic, 8);
+    h.version = kVersion;
+    h.cols = p_.cols;
+    h.capacity = p_.capacity;
+    h.policy = uint32_t(p_.policy);
+    const StateId id = state_id(p_);
+    std::memcpy(h.id, id.data(), id.size());
+    const bool ok = ::pwrite(fd, &h, sizeof h, 0) == ssize_t(sizeof h) && ::ftruncate(fd, off_t(state_file_size(p_))) == 0 &&
+                    ::fsync(fd) == 0;
+    ::close(fd);
+    if (!ok || ::rename(tmp.c_str(), path_.c_str()) != 0) {
+      ::unlink(tmp.c_str());
+      internal_error("state '" + dir + "': cannot create " + path_ + ": " + errstr());
+    }
+    created = true;
+  }
+  try {
+    map_and_check(created);
+    rebuild();
+  } catch (...) {  // the destructor does not run for a half-built object: release the lock here
+    if (base_) ::munmap(base_, size_);
+    if (fd_ >= 0) ::close(fd_);
+    throw;
+  }
+}
+
+State::~State() {
+  if (base_) ::munmap(base_, size_);
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void State::map_and_check(bool created) {
+  fd_ = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd_ < 0) bad_input("state '" + dir_ + "': " + path_ + ": " + errstr());
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0)
+    internal_error("state '" + dir_ + "': in use by another process (" + path_ + " is locked)");
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) bad_input("state '" + dir_ + "': " + errstr());
+  Header h{};
+  const bool read_ok = ::pread(fd_, &h, sizeof h, 0) == ssize_t(sizeof h);
+  const std::string what = "state '" + dir_ + "'";
+  check_input(read_ok && std::memcmp(h.magic, kMagic, 8) == 0, what + ": not an aqsgd state file (bad magic)");
+  check_input(h.version == kVersion, what + ": unsupported version " + std::to_string(h.version));
+  check_input(h.cols > 0 && h.cols <= kMaxCols && h.capacity > 0 && h.capacity <= (uint64_t(1) << 32) && h.policy <= 1,
+              what + ": damaged header");
+  StateParams found{h.cols, h.capacity, FullPolicy(h.policy)};
+  check_input(state_file_size(found) <= kMaxBytes && size_t(st.st_size) == state_file_size(found),
+              what + ": file size " + std::to_string(st.st_size) + " does not match its header (truncated?)");
+  const StateId id = state_id(found);
+  check_input(std::memcmp(h.id, id.data(), id.size()) == 0, what + ": damaged header (state id)");
+  if (!created) {
+    if (p_.cols && p_.cols != found.cols)
+      bad_input(what + ": holds rows of " + std::to_string(found.cols) + " channels, the input has " + std::to_string(p_.cols));
+    if (p_.capacity && p_.capacity != found.capacity)
+      usage_error(what + ": was created with capacity " + std::to_string(found.capacity) + ", not " + std::to_string(p_.capacity));
+  }
+  p_ = found;
+  size_ = size_t(st.st_size);
+  data_off_ = kPage + meta_bytes(p_);
+  void* m = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+  if (m == MAP_FAILED) internal_error(what + ": mmap: " + errstr());
+  base_ = static_cast<uint8_t*>(m);
+}
+
+uint64_t State::generation() const { return reinterpret_cast<const Header*>(base_)->generation; }
+
+State::Meta* State::meta(uint32_t slot, int buf) const {
+  return reinterpret_cast<Meta*>(base_ + kPage) + (size_t(slot) * 2 + size_t(buf));
+}
+
+float* State::row(uint32_t slot, int buf) const {
+  return reinterpret_cast<float*>(base_ + data_off_) + (size_t(slot) * 2 + size_t(buf)) * p_.cols;
+}
+
+// Erases buffers tagged after the committed generation (an interrupted batch), then
+// indexes the current buffer of each slot.
+void State::rebuild() {
+  const uint64_t g = generation();
+  const std::string what = "state '" + dir_ + "'";
+  cur_.assign(size_t(p_.capacity), -1);
+  index_.clear();
+  lru_.clear();
+  holes_.clear();
+  fresh_ = 0;
+  planned_.clear();
+  planning_ = false;
+  for (uint32_t s = 0; s < p_.capacity; s++) {
+    int best = -1;
+    for (int b = 0; b < 2; b++) {
+      Meta* m = meta(s, b);
+      if (!m->valid) continue;
+      if (m->generation > g || m->generation == 0) {
+        std::memset(m, 0, sizeof *m);
+        continue;
+      }
+      if (best < 0 || m->generation > meta(s, best)->generation) best = b;
+      else check_input(m->generation != meta(s, best)->generation, what + ": damaged slot " + std::to_string(s));
+    }
+    if (best < 0) continue;
+    const Meta* m = meta(s, best);
+    check_input(index_.emplace(m->sample, s).second,
+                what + ": damaged: sample " + std::to_string(m->sample) + " has two slots");
+    cur_[s] = int8_t(best);
+    lru_.emplace(m->generation, m->sample);
+    fresh_ = s + 1;
+  }
+  for (uint32_t s = 0; s < fresh_; s++)
+    if (cur_[s] < 0) holes_.push_back(s);
+  // Lowest hole last, so pop_back() takes it.
+  std::reverse(holes_.begin(), holes_.end());
+}
+
+const float* State::find(uint64_t sample) const {
+  auto it = index_.find(sample);
+  return it == index_.end() ? nullptr : row(it->second, cur_[it->second]);
+}
+
+std::vector<RowSlot> State::plan(const uint64_t* ids, size_t rows) {
+  if (planning_) internal_error("aqsgd state: plan() called twice without commit()");
+  const std::string what = "state '" + dir_ + "'";
+  if (rows > p_.capacity)
+    bad_input("batch of " + std::to_string(rows) + " rows exceeds the capacity of " + what + " (" +
+              std::to_string(p_.capacity) + " samples)");
+  const uint64_t next_gen = generation() + 1;
+  planning_ = true;
+  std::vector<RowSlot> out(rows);
+  for (size_t r = 0; r < rows; r++) {
+    const uint64_t id = ids[r];
+    auto it = index_.find(id);
+    uint32_t slot;
+    RowSlot& rs = out[r];
+    if (it != index_.end()) {
+      slot = it->second;
+      const auto tagged = [&](int b) { return meta(slot, b)->valid && meta(slot, b)->generation == next_gen; };
+      if (tagged(0) || tagged(1)) {
+        abort();
+        bad_input("sample id " + std::to_string(id) + " appears twice in one batch");
+      }
+      const Meta* m = meta(slot, cur_[slot]);
+      lru_.erase({m->generation, id});
+      rs.full = false;
+      rs.round = m->round + 1;
+      rs.cur = row(slot, cur_[slot]);
+    } else {
+      if (!holes_.empty()) {
+        slot = holes_.back();
+        holes_.pop_back();
+      } else if (fresh_ < p_.capacity) {
+        slot = uint32_t(fresh_++);
+      } else {
+        if (p_.policy == FullPolicy::kRefuse) {
+          abort();
+          bad_input(what + " is full (" + std::to_string(p_.capacity) +
+                    " samples) and its policy is 'refuse': sample " + std::to_string(id) + " has no slot");
+        }
+        auto victim = lru_.begin();  // never one of this batch: those carry next_gen
+        const uint64_t old = victim->second;
+        lru_.erase(victim);
+        slot = index_.at(old);
+        index_.erase(old);
+      }
+      index_.emplace(id, slot);
+      rs.full = true;
+      rs.round = 1;
+      rs.cur = nullptr;
+    }
+    const int nb = cur_[slot] < 0 ? 0 : 1 - cur_[slot];
+    Meta* nm = meta(slot, nb);
+    nm->generation = next_gen;
+    nm->sample = id;
+    nm->round = rs.round;
+    nm->valid = 1;
+    nm->reserved = 0;
+    lru_.emplace(next_gen, id);
+    rs.slot = slot;
+    rs.next = row(slot, nb);
+    planned_.push_back(slot);
+  }
+  return out;
+}
+
+void State::commit() {
+  if (!planning_) internal_error("aqsgd state: commit() without plan()");
+  auto* h = reinterpret_cast<Header*>(base_);
+  if (sync_ && ::msync(base_, size_, MS_SYNC) != 0) internal_error("state '" + dir_ + "': msync: " + errstr());
+  const uint64_t next_gen = h->generation + 1;
+  h->generation = next_gen;
+  if (sync_ && ::msync(base_, kPage, MS_SYNC) != 0) internal_error("state '" + dir_ + "': msync: " + errstr());
+  for (uint32_t s : planned_) cur_[s] = int8_t(meta(s, 0)->valid && meta(s, 0)->generation == next_gen ? 0 : 1);
+  planned_.clear();
+  planning_ = false;
+}
+
+void State::abort() { rebuild(); }
+
+}  // namespace pw::aqsgd

@@ -1,0 +1,458 @@
+#include "aqsgd/stream.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <sstream>
+
+#include "cli/cli.hpp"
+#include "core/error.hpp"
+
+namespace pw::aqsgd {
+
+namespace {
+std::string errstr() { return std::strerror(errno); }
+constexpr uint64_t kMaxRows = uint64_t(1) << 26;
+constexpr uint32_t kMaxCols = uint32_t(1) << 24;
+}  // namespace
+
+// ---- reading and writing records ----
+
+RecordReader::RecordReader(int fd, std::string what) : in_(fd), buf_(in_), what_(std::move(what)) {}
+
+bool RecordReader::next() {
+  reader_.reset();  // one reader alive at a time: it must finish before the next starts
+  try {
+    if (buf_.tryGetReadBuffer().size() == 0) return false;
+    capnp::ReaderOptions opt;
+    opt.traversalLimitInWords = kMaxRecordBytes / sizeof(capnp::word);
+    opt.nestingLimit = 16;
+    reader_ = std::make_unique<capnp::InputStreamMessageReader>(buf_, opt);
+    // Reads every segment now and checks every pointer, so a truncated or damaged
+    // record fails here and not half-way through a batch.
+    (void)reader_->getRoot<schema::AqsgdRecord>().totalSize();
+    uint64_t words = 0, segments = 0;
+    for (; segments < 512; segments++) {
+      auto seg = reader_->getSegment(uint32_t(segments));
+      if (seg == nullptr) break;
+      words += seg.size();
+    }
+    bytes_ += words * 8 + (segments / 2 + 1) * 8;
+  } catch (const kj::Exception& e) {
+    reader_.reset();
+    bad_input(what_ + ": record " + std::to_string(count_ + 1) + " is truncated or malformed (" +
+              e.getDescription().cStr() + ")");
+  }
+  count_++;
+  return true;
+}
+
+schema::AqsgdRecord::Reader RecordReader::record() { return reader_->getRoot<schema::AqsgdRecord>(); }
+
+OutputFile::OutputFile(const std::string& path) : path_(path) {
+  if (path == "-") {
+    if (::isatty(1)) usage_error("refusing to write a binary stream to a terminal; redirect stdout or use -o");
+    return;
+  }
+  tmp_ = path + ".tmp." + std::to_string(::getpid());
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) internal_error("cannot create '" + tmp_ + "': " + errstr());
+}
+
+OutputFile::~OutputFile() {
+  if (fd_ != 1 && fd_ >= 0) ::close(fd_);
+  if (!tmp_.empty() && !done_) ::unlink(tmp_.c_str());
+}
+
+void OutputFile::write(capnp::MessageBuilder& mb) {
+  try {
+    capnp::writeMessageToFd(fd_, mb);
+  } catch (const kj::Exception& e) {
+    internal_error("writing '" + path_ + "': " + e.getDescription().cStr());
+  }
+  bytes_ += capnp::computeSerializedSizeInWords(mb) * sizeof(capnp::word);
+}
+
+void OutputFile::finish() {
+  if (fd_ == 1) return;
+  if (::fsync(fd_) != 0 || ::close(fd_) != 0) {
+    fd_ = -1;
+    internal_error("writing '" + path_ + "': " + errstr());
+  }
+  fd_ = -1;
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) internal_error("renaming '" + tmp_ + "': " + errstr());
+  done_ = true;
+}
+
+// ---- records <-> batches ----
+
+namespace {
+
+void set_provenance(schema::AqsgdHeader::Builder h) {
+  h.setMagic(kMagic);
+  h.setVersion(kStreamVersion);
+  h.setProgram(program_name());
+  h.setProgramVersion(version());
+  h.setCommandLine(command_line());
+}
+
+void write_trailer(OutputFile& out, const StreamStats& st) {
+  capnp::MallocMessageBuilder mb;
+  auto t = mb.initRoot<schema::AqsgdRecord>().initTrailer();
+  t.setBatches(st.batches);
+  t.setRows(st.rows);
+  t.setLastGeneration(st.last_generation);
+  out.write(mb);
+}
+
+void write_activations(OutputFile& out, const uint64_t* ids, size_t rows, uint32_t cols, const float* data) {
+  capnp::MallocMessageBuilder mb;
+  auto a = mb.initRoot<schema::AqsgdRecord>().initActivations();
+  auto l = a.initSampleIds(uint32_t(rows));
+  for (size_t r = 0; r < rows; r++) l.set(uint32_t(r), ids[r]);
+  a.setCols(cols);
+  auto d = a.initData(rows * cols * 4);
+  std::memcpy(d.begin(), data, d.size());
+  out.write(mb);
+}
+
+std::vector<uint64_t> read_ids(capnp::List<uint64_t>::Reader l) {
+  std::vector<uint64_t> ids(l.size());
+  for (uint32_t i = 0; i < l.size(); i++) ids[i] = l[i];
+  return ids;
+}
+
+void write_packed(OutputFile& out, const Packed& p, int zstd_level) {
+  capnp::MallocMessageBuilder mb;
+  auto b = mb.initRoot<schema::AqsgdRecord>().initPacked();
+  const uint32_t rows = uint32_t(p.rows());
+  b.setGeneration(p.generation);
+  b.setCols(p.cols);
+  auto ids = b.initSampleIds(rows);
+  for (uint32_t r = 0; r < rows; r++) ids.set(r, p.ids[r]);
+  if (!p.full.empty()) {
+    auto f = b.initFull(rows);
+    for (uint32_t r = 0; r < rows; r++) f.set(r, p.full[r] != 0);
+    auto rd = b.initRounds(rows);
+    for (uint32_t r = 0; r < rows; r++) rd.set(r, p.rounds[r]);
+  }
+  auto sc = b.initScales(uint32_t(p.scales.size()));
+  for (uint32_t c = 0; c < p.scales.size(); c++) sc.set(c, p.scales[c]);
+  b.setCodesSize(p.codes.size());
+  if (zstd_level > 0 && !p.codes.empty()) {
+    thread_local std::vector<uint8_t> z;
+    z.resize(ZSTD_compressBound(p.codes.size()));
+    const size_t n = ZSTD_compress(z.data(), z.size(), p.codes.data(), p.codes.size(), zstd_level);
+    if (ZSTD_isError(n)) internal_error(std::string("zstd: ") + ZSTD_getErrorName(n));
+    b.setCodes(capnp::Data::Reader(z.data(), n));
+  } else {
+    auto c = b.initCodes(p.codes.size());
+    if (!p.codes.empty()) std::memcpy(c.begin(), p.codes.data(), p.codes.size());
+  }
+  auto fr = b.initFullRows(p.full_rows.size() * 4);
+  if (!p.full_rows.empty()) std::memcpy(fr.begin(), p.full_rows.data(), fr.size());
+  out.write(mb);
+}
+
+void read_packed(schema::AqsgdPacked::Reader b, bool zstd, bool aqsgd, Packed& p, const std::string& what) {
+  p = Packed{};
+  p.generation = b.getGeneration();
+  p.cols = b.getCols();
+  check_input(p.cols > 0 && p.cols <= kMaxCols, what + ": channel count " + std::to_string(p.cols) + " out of range");
+  p.ids = read_ids(b.getSampleIds());
+  check_input(p.ids.size() > 0 && p.ids.size() <= kMaxRows, what + ": no rows");
+  if (aqsgd) {
+    auto f = b.getFull();
+    p.full.resize(f.size());
+    for (uint32_t r = 0; r < f.size(); r++) p.full[r] = f[r] ? 1 : 0;
+    auto rd = b.getRounds();
+    p.rounds.resize(rd.size());
+    for (uint32_t r = 0; r < rd.size(); r++) p.rounds[r] = rd[r];
+  }
+  auto sc = b.getScales();
+  p.scales.resize(sc.size());
+  for (uint32_t c = 0; c < sc.size(); c++) p.scales[c] = sc[c];
+  auto codes = b.getCodes();
+  const uint64_t n = b.getCodesSize();
+  check_input(n <= kMaxRecordBytes, what + ": codes of " + std::to_string(n) + " bytes");
+  if (zstd && n > 0) {
+    const unsigned long long declared = ZSTD_getFrameContentSize(codes.begin(), codes.size());
+    check_input(declared == n, what + ": zstd frame does not hold the " + std::to_string(n) + " bytes of codes it should");
+    p.codes.resize(n);
+    const size_t got = ZSTD_decompress(p.codes.data(), n, codes.begin(), codes.size());
+    check_input(!ZSTD_isError(got) && got == n,
+                what + ": zstd: " + (ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short frame"));
+  } else {
+    check_input(codes.size() == n, what + ": " + std::to_string(codes.size()) + " bytes of codes, the batch says " +
+                                       std::to_string(n));
+    p.codes.assign(codes.begin(), codes.end());
+  }
+  auto fr = b.getFullRows();
+  check_input(fr.size() % 4 == 0, what + ": full-precision rows are not whole floats");
+  p.full_rows.resize(fr.size() / 4);
+  if (fr.size()) std::memcpy(p.full_rows.data(), fr.begin(), fr.size());
+}
+
+std::string batch_name(const std::string& in, uint64_t k) { return in + ": batch " + std::to_string(k + 1); }
+
+}  // namespace
+
+// ---- the filters ----
+
+StreamStats pack_stream(int in_fd, const std::string& in_name, OutputFile& out, const PackSettings& s) {
+  RecordReader rd(in_fd, in_name);
+  StreamStats st;
+  std::unique_ptr<State> state;
+  bool header_in = false, trailer_in = false, header_out = false;
+  uint32_t cols = 0;
+  uint64_t records = 0;
+  Packed packed;
+
+  auto write_header = [&]() {
+    capnp::MallocMessageBuilder mb;
+    auto h = mb.initRoot<schema::AqsgdRecord>().initHeader();
+    set_provenance(h);
+    h.setKind(s.direct ? schema::AqsgdKind::DIRECT : schema::AqsgdKind::AQSGD);
+    h.setBits(uint8_t(s.codec.bits));
+    h.setRounding(s.codec.stochastic ? schema::AqsgdRounding::STOCHASTIC : schema::AqsgdRounding::NEAREST);
+    h.setSeed(s.codec.seed);
+    h.setZstd(s.zstd_level > 0);
+    h.setCols(cols);
+    if (state) {
+      const StateId id = state->id();
+      h.setStateId(capnp::Data::Reader(id.data(), id.size()));
+      h.setFirstGeneration(state->generation());
+      h.setCapacity(state->params().capacity);
+      h.setEvict(state->params().policy == FullPolicy::kEvict);
+      st.first_generation = st.last_generation = state->generation();
+    }
+    out.write(mb);
+    header_out = true;
+  };
+
+  while (rd.next()) {
+    records++;
+    auto rec = rd.record();
+    check_input(!trailer_in, in_name + ": records after the trailer");
+    switch (rec.which()) {
+      case schema::AqsgdRecord::HEADER: {
+        auto h = rec.getHeader();
+        check_input(records == 1, in_name + ": a header in the middle of the stream");
+        check_input(h.getMagic() == kMagic, in_name + ": not an aqsgd stream (bad magic)");
+        check_input(h.getVersion() == kStreamVersion, in_name + ": unsupported stream version " + std::to_string(h.getVersion()));
+        check_input(h.getKind() == schema::AqsgdKind::ACTIVATIONS,
+                    in_name + ": this is a packed stream; unpack it with -d");
+        cols = h.getCols();
+        header_in = true;
+        break;
+      }
+      case schema::AqsgdRecord::ACTIVATIONS: {
+        const std::string what = batch_name(in_name, st.batches);
+        auto a = rec.getActivations();
+        const std::vector<uint64_t> ids = read_ids(a.getSampleIds());
+        const uint32_t c = a.getCols();
+        check_input(c > 0 && c <= kMaxCols, what + ": channel count " + std::to_string(c) + " out of range");
+        check_input(cols == 0 || c == cols, what + ": " + std::to_string(c) + " channels, the stream has " + std::to_string(cols));
+        cols = c;
+        check_input(!ids.empty() && ids.size() <= kMaxRows, what + ": no rows");
+        auto data = a.getData();
+        check_input(data.size() == ids.size() * c * 4, what + ": " + std::to_string(data.size()) + " bytes of data for " +
+                                                       std::to_string(ids.size()) + " rows of " + std::to_string(c) +
+                                                       " fp32 channels");
+        if (!s.direct && !state) {
+          StateParams p = s.state_params;
+          p.cols = cols;
+          state = std::make_unique<State>(s.state_dir, p, true, s.sync);
+        }
+        if (!header_out) write_header();
+        const float* x = reinterpret_cast<const float*>(data.begin());  // Data is word-aligned
+        try {
+          pack(x, ids.data(), ids.size(), cols, s.codec, state.get(), st.batches, packed);
+        } catch (const Error& e) {
+          if (e.code == kExitBadInput) bad_input(what + ": " + e.what());
+          throw;
+        }
+        write_packed(out, packed, s.zstd_level);
+        st.batches++;
+        st.rows += ids.size();
+        for (uint8_t f : packed.full) st.full_rows += f;
+        st.input_bytes += data.size();
+        if (state) st.last_generation = state->generation();
+        break;
+      }
+      case schema::AqsgdRecord::TRAILER: {
+        auto t = rec.getTrailer();
+        check_input(t.getBatches() == st.batches && t.getRows() == st.rows,
+                    in_name + ": the trailer counts " + std::to_string(t.getBatches()) + " batches of " +
+                        std::to_string(t.getRows()) + " rows, the stream held " + std::to_string(st.batches) +
+                        " of " + std::to_string(st.rows));
+        trailer_in = true;
+        break;
+      }
+      default:
+        bad_input(in_name + ": this is a packed stream (record " + std::to_string(records) + "); unpack it with -d");
+    }
+  }
+  if (header_in && !trailer_in)
+    bad_input(in_name + ": truncated: the stream ends after " + std::to_string(st.batches) + " batches without its trailer");
+  if (!header_out) write_header();
+  write_trailer(out, st);
+  out.finish();
+  st.output_bytes = out.bytes_written();
+  return st;
+}
+
+StreamStats unpack_stream(int in_fd, const std::string& in_name, OutputFile& out, const std::string& state_dir,
+                          bool sync) {
+  RecordReader rd(in_fd, in_name);
+  StreamStats st;
+  if (!rd.next()) bad_input(in_name + ": empty input (no stream header)");
+  auto first = rd.record();
+  check_input(first.isHeader(), in_name + ": not a packed aqsgd stream (no header)");
+  auto h = first.getHeader();
+  check_input(h.getMagic() == kMagic, in_name + ": not an aqsgd stream (bad magic)");
+  check_input(h.getVersion() == kStreamVersion, in_name + ": unsupported stream version " + std::to_string(h.getVersion()));
+  check_input(h.getKind() != schema::AqsgdKind::ACTIVATIONS, in_name + ": this is an activation stream; pack it without -d");
+  const bool direct = h.getKind() == schema::AqsgdKind::DIRECT;
+  Codec codec;
+  codec.bits = h.getBits();
+  check_input(valid_bits(codec.bits), in_name + ": header: bits must be 2, 3, 4 or 8, not " + std::to_string(codec.bits));
+  codec.stochastic = h.getRounding() == schema::AqsgdRounding::STOCHASTIC;
+  codec.seed = h.getSeed();
+  const bool zstd = h.getZstd();
+  const uint32_t cols = h.getCols();
+  check_input(cols <= kMaxCols, in_name + ": header: channel count out of range");
+  std::unique_ptr<State> state;
+  if (!direct && cols > 0) {
+    if (state_dir.empty()) usage_error("an AQ-SGD stream needs --state DIR (the receiver's state)");
+    StateParams p{cols, h.getCapacity(), h.getEvict() ? FullPolicy::kEvict : FullPolicy::kRefuse};
+    check_input(p.capacity > 0, in_name + ": header: no state capacity");
+    state = std::make_unique<State>(state_dir, p, true, sync);
+    const StateId id = state->id();
+    auto sid = h.getStateId();
+    check_input(sid.size() == id.size() && std::memcmp(sid.begin(), id.data(), id.size()) == 0,
+                "state '" + state_dir + "' has another layout (channels, capacity or policy) than the sender's");
+    st.first_generation = st.last_generation = state->generation();
+    if (state->generation() != h.getFirstGeneration())
+      bad_input("state generation mismatch: the stream starts at generation " + std::to_string(h.getFirstGeneration()) +
+                ", the state '" + state_dir + "' is at " + std::to_string(state->generation()));
+  }
+  {
+    capnp::MallocMessageBuilder mb;
+    auto oh = mb.initRoot<schema::AqsgdRecord>().initHeader();
+    set_provenance(oh);
+    oh.setKind(schema::AqsgdKind::ACTIVATIONS);
+    oh.setCols(cols);
+    out.write(mb);
+  }
+  bool trailer = false;
+  Packed p;
+  std::vector<float> rows_out;
+  while (rd.next()) {
+    auto rec = rd.record();
+    check_input(!trailer, in_name + ": records after the trailer");
+    if (rec.isTrailer()) {
+      auto t = rec.getTrailer();
+      check_input(t.getBatches() == st.batches && t.getRows() == st.rows,
+                  in_name + ": the trailer counts " + std::to_string(t.getBatches()) + " batches, the stream held " +
+                      std::to_string(st.batches));
+      check_input(!state || t.getLastGeneration() == state->generation(),
+                  in_name + ": the trailer says the sender's state ended at generation " +
+                      std::to_string(t.getLastGeneration()) + ", this side's is at " + std::to_string(state->generation()));
+      trailer = true;
+      continue;
+    }
+    const std::string what = batch_name(in_name, st.batches);
+    check_input(rec.isPacked(), what + ": not a packed batch");
+    read_packed(rec.getPacked(), zstd, !direct, p, what);
+    check_input(p.cols == cols, what + ": " + std::to_string(p.cols) + " channels, the header says " + std::to_string(cols));
+    rows_out.resize(p.rows() * cols);
+    try {
+      unpack(p, codec, state.get(), rows_out.data());
+    } catch (const Error& e) {
+      if (e.code == kExitBadInput) bad_input(what + ": " + e.what());
+      throw;
+    }
+    write_activations(out, p.ids.data(), p.rows(), cols, rows_out.data());
+    st.batches++;
+    st.rows += p.rows();
+    for (uint8_t f : p.full) st.full_rows += f;
+    st.input_bytes += p.rows() * cols * 4;
+    if (state) st.last_generation = state->generation();
+  }
+  if (!trailer)
+    bad_input(in_name + ": truncated: the stream ends after " + std::to_string(st.batches) + " batches without its trailer");
+  write_trailer(out, st);
+  out.finish();
+  st.output_bytes = out.bytes_written();
+  return st;
+}
+
+std::string inspect_stream(int in_fd, const std::string& in_name, bool json) {
+  RecordReader rd(in_fd, in_name);
+  std::string kind = "activations", rounding = "nearest";
+  uint64_t batches = 0, rows = 0, full = 0, coded_bytes = 0, full_bytes = 0, first_gen = 0, last_gen = 0;
+  unsigned bits = 0, cols = 0;
+  bool zstd = false, header = false, trailer = false;
+  while (rd.next()) {
+    auto rec = rd.record();
+    switch (rec.which()) {
+      case schema::AqsgdRecord::HEADER: {
+        auto h = rec.getHeader();
+        check_input(h.getMagic() == kMagic, in_name + ": not an aqsgd stream (bad magic)");
+        header = true;
+        kind = h.getKind() == schema::AqsgdKind::AQSGD ? "aqsgd" : h.getKind() == schema::AqsgdKind::DIRECT ? "direct" : "activations";
+        bits = h.getBits();
+        cols = h.getCols();
+        zstd = h.getZstd();
+        rounding = h.getRounding() == schema::AqsgdRounding::STOCHASTIC ? "stochastic" : "nearest";
+        first_gen = last_gen = h.getFirstGeneration();
+        break;
+      }
+      case schema::AqsgdRecord::ACTIVATIONS:
+        batches++;
+        rows += rec.getActivations().getSampleIds().size();
+        cols = rec.getActivations().getCols();
+        break;
+      case schema::AqsgdRecord::PACKED: {
+        auto b = rec.getPacked();
+        batches++;
+        rows += b.getSampleIds().size();
+        for (bool f : b.getFull()) full += f;
+        coded_bytes += b.getCodes().size();
+        full_bytes += b.getFullRows().size();
+        last_gen = b.getGeneration() + 1;
+        break;
+      }
+      case schema::AqsgdRecord::TRAILER:
+        trailer = true;
+        break;
+      default:
+        bad_input(in_name + ": unknown record");
+    }
+  }
+  const uint64_t raw = rows * cols * 4, total = rd.bytes_read();
+  std::ostringstream o;
+  o.precision(6);
+  if (json) {
+    o << "{\"kind\": \"" << kind << "\", \"bits\": " << bits << ", \"rounding\": \"" << rounding
+      << "\", \"zstd\": " << (zstd ? "true" : "false") << ", \"cols\": " << cols << ", \"batches\": " << batches
+      << ", \"rows\": " << rows << ", \"fullRows\": " << full << ", \"codeBytes\": " << coded_bytes
+      << ", \"fullRowBytes\": " << full_bytes << ", \"fp32Bytes\": " << raw << ", \"streamBytes\": " << total
+      << ", \"ratio\": " << (total ? double(raw) / double(total) : 0.0) << ", \"firstGeneration\": " << first_gen
+      << ", \"lastGeneration\": " << last_gen << ", \"header\": " << (header ? "true" : "false")
+      << ", \"trailer\": " << (trailer ? "true" : "false") << "}\n";
+  } else {
+    o << kind << " stream: " << batches << " batches, " << rows << " rows of " << cols << " channels";
+    if (kind != "activations") o << ", " << bits << "-bit codes (" << rounding << (zstd ? ", zstd" : "") << ")";
+    if (kind == "aqsgd") o << ", " << full << " rows at full precision, generations " << first_gen << ".." << last_gen;
+    o << "\n" << total << " bytes for " << raw << " bytes of fp32 (" << (total ? double(raw) / double(total) : 0.0)
+      << "x)" << (trailer ? "" : "; NO TRAILER (truncated)") << "\n";
+  }
+  return o.str();
+}
+
+}  // namespace pw::aqsgd

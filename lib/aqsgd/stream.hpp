@@ -1,0 +1,82 @@
+// AQ-SGD streams on file descriptors (schema: lib/schema/aqsgd.capnp): a reader that
+// tells a clean end of stream from a truncated message, a writer, the conversion of
+// Packed to and from records (with optional zstd on the codes), and the two whole-stream
+// filters that aqsgd-pack runs.
+#pragma once
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/io.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "aqsgd/codec.hpp"
+#include "schema/aqsgd.capnp.h"
+
+namespace pw::aqsgd {
+
+constexpr const char* kMagic = "proofwork-aqsgd";
+constexpr uint32_t kStreamVersion = 1;
+constexpr size_t kMaxRecordBytes = size_t(1) << 30;  // one batch record, 1 GiB
+
+// Reads records from a file descriptor. next() is false at a clean end of stream;
+// a partial record is bad input (exit 3) naming `what`.
+class RecordReader {
+ public:
+  RecordReader(int fd, std::string what);
+  bool next();
+  schema::AqsgdRecord::Reader record();
+  uint64_t bytes_read() const { return bytes_; }
+
+ private:
+  kj::FdInputStream in_;
+  kj::BufferedInputStreamWrapper buf_;
+  std::string what_;
+  std::unique_ptr<capnp::InputStreamMessageReader> reader_;
+  uint64_t count_ = 0, bytes_ = 0;
+};
+
+// Output to a file (written to FILE.tmp.PID and renamed by finish(); removed if never
+// finished) or to stdout ("-", refused when it is a terminal).
+class OutputFile {
+ public:
+  explicit OutputFile(const std::string& path);
+  ~OutputFile();
+  void write(capnp::MessageBuilder& mb);
+  void finish();
+  uint64_t bytes_written() const { return bytes_; }
+
+ private:
+  std::string path_, tmp_;
+  int fd_ = 1;
+  bool done_ = false;
+  uint64_t bytes_ = 0;
+};
+
+struct PackSettings {
+  Codec codec;
+  bool direct = false;           // no state: direct quantization
+  std::string state_dir;
+  StateParams state_params;      // capacity and policy for a state created now
+  bool sync = false;             // msync the state at each commit
+  int zstd_level = 0;            // 0: no zstd on the codes
+};
+
+struct StreamStats {
+  uint64_t batches = 0, rows = 0, full_rows = 0;
+  uint64_t input_bytes = 0, output_bytes = 0;
+  uint64_t first_generation = 0, last_generation = 0;
+};
+
+// aqsgd-pack: activation stream in, packed stream out.
+StreamStats pack_stream(int in_fd, const std::string& in_name, OutputFile& out, const PackSettings& s);
+// aqsgd-pack -d: packed stream in, activation stream out (`state_dir` empty only for
+// a direct stream).
+StreamStats unpack_stream(int in_fd, const std::string& in_name, OutputFile& out, const std::string& state_dir,
+                          bool sync);
+
+// One line per record, as JSON (aqsgd-pack --inspect --json), or a readable summary.
+std::string inspect_stream(int in_fd, const std::string& in_name, bool json);
+
+}  // namespace pw::aqsgd

@@ -1,0 +1,360 @@
+// lib/aqsgd: the quantizer's error bounds, sender and receiver states staying
+// bit-identical over many rounds, the state's generation check, crash safety and
+// policy when full, and the stream reader's refusal of damaged streams.
+#include <doctest/doctest.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include "aqsgd/codec.hpp"
+#include "aqsgd/quantize.hpp"
+#include "aqsgd/state.hpp"
+#include "aqsgd/stream.hpp"
+#include "unit_helpers.hpp"
+
+using namespace pw::aqsgd;
+using pwtest::error_code_of;
+using pwtest::ScratchDir;
+
+namespace {
+
+std::vector<float> random_rows(std::mt19937_64& rng, size_t n, float spread) {
+  std::normal_distribution<float> nd(0.0f, spread);
+  std::vector<float> v(n);
+  for (float& x : v) x = nd(rng);
+  return v;
+}
+
+bool same_bits(const float* a, const float* b, size_t n) { return std::memcmp(a, b, n * sizeof(float)) == 0; }
+
+// Codes decoded as integers q ∈ [-L, L] (for checking the packing itself).
+std::vector<int> decode_ints(const std::vector<uint8_t>& codes, int64_t cols, int bits) {
+  std::vector<float> step(size_t(cols), 1.0f), out(static_cast<size_t>(cols));
+  decode_add_row(codes.data(), step.data(), nullptr, cols, bits, out.data());
+  return std::vector<int>(out.begin(), out.end());
+}
+
+StateParams params(uint32_t cols, uint64_t capacity, FullPolicy policy = FullPolicy::kEvict) {
+  return StateParams{cols, capacity, policy};
+}
+
+}  // namespace
+
+TEST_SUITE("aqsgd") {
+
+TEST_CASE("nearest rounding: every element within scale/2^(B-1), codes in [-L, L], any width") {
+  std::mt19937_64 rng(1);
+  for (int bits : {2, 3, 4, 8}) {
+    for (int64_t cols : {1, 7, 8, 13, 64, 1000}) {
+      std::vector<float> x = random_rows(rng, size_t(cols), 3.0f);
+      std::vector<float> s(size_t(cols), 0.0f), step(static_cast<size_t>(cols)), inv(static_cast<size_t>(cols)), y(static_cast<size_t>(cols));
+      update_maxabs(x.data(), cols, s.data());
+      scale_factors(s.data(), cols, bits, step.data(), inv.data());
+      std::vector<uint8_t> codes(row_code_bytes(cols, bits));
+      encode_row(x.data(), inv.data(), cols, bits, codes.data());
+      decode_add_row(codes.data(), step.data(), nullptr, cols, bits, y.data());
+      const std::vector<int> q = decode_ints(codes, cols, bits);
+      for (int64_t c = 0; c < cols; c++) {
+        CAPTURE(bits);
+        CAPTURE(cols);
+        CAPTURE(c);
+        const float bound = s[size_t(c)] / float(1 << (bits - 1));
+        CHECK(std::fabs(x[size_t(c)] - y[size_t(c)]) <= bound * (1.0f + 1e-6f));
+        // the tighter bound of the symmetric grid: half a step
+        CHECK(std::fabs(x[size_t(c)] - y[size_t(c)]) <= step[size_t(c)] * 0.5f * (1.0f + 1e-6f));
+        CHECK(std::abs(q[size_t(c)]) <= levels(bits));
+      }
+      // the channel's max maps to ±L exactly
+      if (cols == 1) CHECK(std::abs(q[0]) == levels(bits));
+    }
+  }
+}
+
+TEST_CASE("nearest rounding is round half to even on the grid") {
+  const float xs[8] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 0.49f, 3.0f, -3.0f};
+  const float inv[8] = {1, 1, 1, 1, 1, 1, 1, 1}, step[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+  std::vector<uint8_t> codes(row_code_bytes(8, 3));
+  encode_row(xs, inv, 8, 3, codes.data());  // L = 3
+  float y[8];
+  decode_add_row(codes.data(), step, nullptr, 8, 3, y);
+  const float want[8] = {0, 2, 2, -0, -2, 0, 3, -3};
+  for (int j = 0; j < 8; j++) CHECK(y[j] == want[j]);
+}
+
+TEST_CASE("a zero channel stays zero and a zero scale does not divide by zero") {
+  const float x[3] = {0.0f, 0.0f, 0.0f}, s[3] = {0, 0, 0};
+  float step[3], inv[3], y[3] = {9, 9, 9};
+  scale_factors(s, 3, 2, step, inv);
+  CHECK(inv[0] == 0.0f);
+  std::vector<uint8_t> codes(row_code_bytes(3, 2));
+  encode_row(x, inv, 3, 2, codes.data());
+  decode_add_row(codes.data(), step, nullptr, 3, 2, y);
+  for (float v : y) CHECK(v == 0.0f);
+}
+
+TEST_CASE("stochastic rounding: within one step, unbiased, reproducible from its key") {
+  const int64_t cols = 37;
+  const int bits = 2;  // L = 1: the coarsest grid shows bias best
+  std::mt19937_64 rng(2);
+  std::vector<float> x = random_rows(rng, size_t(cols), 1.0f);
+  std::vector<float> s(size_t(cols), 0.0f), step(static_cast<size_t>(cols)), inv(static_cast<size_t>(cols)), y(static_cast<size_t>(cols)), mean(size_t(cols), 0.0f);
+  update_maxabs(x.data(), cols, s.data());
+  scale_factors(s.data(), cols, bits, step.data(), inv.data());
+  std::vector<uint8_t> codes(row_code_bytes(cols, bits)), again(codes.size());
+  const int rounds = 4000;
+  for (int r = 0; r < rounds; r++) {
+    encode_row_stochastic(x.data(), inv.data(), cols, bits, codes.data(), 42, 7, uint32_t(r));
+    encode_row_stochastic(x.data(), inv.data(), cols, bits, again.data(), 42, 7, uint32_t(r));
+    REQUIRE(codes == again);
+    decode_add_row(codes.data(), step.data(), nullptr, cols, bits, y.data());
+    for (int64_t c = 0; c < cols; c++) {
+      REQUIRE(std::fabs(x[size_t(c)] - y[size_t(c)]) < step[size_t(c)] * (1.0f + 1e-6f));
+      mean[size_t(c)] += y[size_t(c)] / float(rounds);
+    }
+  }
+  // E[Q(x)] = x: the standard error of a mean of 4000 draws of spread ≤ step/2 is < step/120.
+  for (int64_t c = 0; c < cols; c++) CHECK(std::fabs(mean[size_t(c)] - x[size_t(c)]) <= step[size_t(c)] * 0.04f);
+  // another sample id or round draws other numbers
+  CHECK(stochastic_uniform(42, 7, 0, 5) != stochastic_uniform(42, 8, 0, 5));
+  CHECK(stochastic_uniform(42, 7, 0, 5) != stochastic_uniform(42, 7, 1, 5));
+  CHECK(stochastic_uniform(42, 7, 0, 5) != stochastic_uniform(43, 7, 0, 5));
+}
+
+TEST_CASE("sender and receiver states stay bit-identical over many rounds of random data") {
+  for (const Codec codec : {Codec{2, false, 0}, Codec{3, false, 0}, Codec{4, true, 99}, Codec{8, false, 0}}) {
+    CAPTURE(codec.bits);
+    ScratchDir dir;
+    const uint32_t cols = 29;
+    State tx(dir.file("tx"), params(cols, 40), true, false), rx(dir.file("rx"), params(cols, 40), true, false);
+    std::mt19937_64 rng(codec.bits);
+    // a drifting "true" activation per sample, as training moves the weights
+    std::vector<std::vector<float>> truth(60);
+    for (auto& t : truth) t = random_rows(rng, cols, 2.0f);
+    size_t full_rows = 0;
+    for (int round = 0; round < 120; round++) {
+      const size_t rows = 1 + rng() % 16;
+      std::vector<uint64_t> ids;
+      while (ids.size() < rows) {  // distinct ids from a pool larger than the capacity: evictions happen
+        const uint64_t id = rng() % 60;
+        if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+      }
+      std::vector<float> a(rows * cols), view(rows * cols), got(rows * cols);
+      for (size_t r = 0; r < rows; r++) {
+        std::vector<float> drift = random_rows(rng, cols, 0.05f);
+        for (uint32_t c = 0; c < cols; c++) {
+          truth[ids[r]][c] += drift[c];
+          a[r * cols + c] = truth[ids[r]][c];
+        }
+      }
+      Packed p;
+      pack(a.data(), ids.data(), rows, cols, codec, &tx, uint64_t(round), p, view.data());
+      unpack(p, codec, &rx, got.data());
+      REQUIRE(same_bits(view.data(), got.data(), got.size()));
+      for (uint8_t f : p.full) full_rows += f;
+      // the error bound holds for the reconstruction itself
+      for (size_t r = 0; r < rows; r++) {
+        if (p.full[r]) {
+          REQUIRE(same_bits(a.data() + r * cols, got.data() + r * cols, cols));
+          continue;
+        }
+        for (uint32_t c = 0; c < cols; c++) {
+          const float err = std::fabs(a[r * cols + c] - got[r * cols + c]);
+          const float bound = codec.stochastic ? p.scales[c] / float(levels(codec.bits))
+                                               : p.scales[c] / float(1 << (codec.bits - 1));
+          REQUIRE(err <= bound * (1.0f + 1e-5f) + 1e-6f * std::fabs(a[r * cols + c]));
+        }
+      }
+    }
+    CHECK(tx.generation() == 120);
+    CHECK(rx.generation() == 120);
+    CHECK(full_rows > 60);  // evictions brought samples back at full precision
+    CHECK(tx.samples() == 40);
+    for (uint64_t id = 0; id < 60; id++) {
+      const float* m1 = tx.find(id);
+      const float* m2 = rx.find(id);
+      REQUIRE((m1 == nullptr) == (m2 == nullptr));
+      if (m1) REQUIRE(same_bits(m1, m2, cols));
+    }
+  }
+}
+
+TEST_CASE("AQ-SGD sends fewer bits of error than direct quantization on slowly changing rows") {
+  ScratchDir dir;
+  const uint32_t cols = 64;
+  State tx(dir.file("tx"), params(cols, 8), true, false);
+  std::mt19937_64 rng(5);
+  std::vector<float> a = random_rows(rng, 4 * cols, 1.0f), view(4 * cols), direct(4 * cols);
+  const uint64_t ids[4] = {10, 11, 12, 13};
+  Packed p;
+  double err_aq = 0, err_direct = 0;
+  for (int round = 0; round < 10; round++) {
+    std::vector<float> drift = random_rows(rng, 4 * cols, 0.01f);
+    for (size_t i = 0; i < a.size(); i++) a[i] += drift[i];
+    pack(a.data(), ids, 4, cols, Codec{2, false, 0}, &tx, 0, p, view.data());
+    pack(a.data(), ids, 4, cols, Codec{2, false, 0}, nullptr, 0, p, direct.data());
+    if (round == 0) continue;
+    for (size_t i = 0; i < a.size(); i++) {
+      err_aq += std::fabs(a[i] - view[i]);
+      err_direct += std::fabs(a[i] - direct[i]);
+    }
+  }
+  CHECK(err_aq * 10 < err_direct);
+}
+
+TEST_CASE("a batch for another generation is refused and leaves the state as it was") {
+  ScratchDir dir;
+  const uint32_t cols = 8;
+  State tx(dir.file("tx"), params(cols, 16), true, false), rx(dir.file("rx"), params(cols, 16), true, false);
+  std::mt19937_64 rng(3);
+  const uint64_t ids[2] = {1, 2};
+  std::vector<float> a = random_rows(rng, 2 * cols, 1.0f), out(2 * cols);
+  Packed p0, p1;
+  pack(a.data(), ids, 2, cols, Codec{4, false, 0}, &tx, 0, p0);
+  a = random_rows(rng, 2 * cols, 1.0f);
+  pack(a.data(), ids, 2, cols, Codec{4, false, 0}, &tx, 1, p1);
+  // p1 before p0: the receiver is at generation 0, p1 expects 1
+  CHECK(error_code_of([&] { unpack(p1, Codec{4, false, 0}, &rx, out.data()); }) == pw::kExitBadInput);
+  CHECK(rx.generation() == 0);
+  CHECK(rx.find(1) == nullptr);
+  unpack(p0, Codec{4, false, 0}, &rx, out.data());
+  // p0 again: a repeated batch
+  CHECK(error_code_of([&] { unpack(p0, Codec{4, false, 0}, &rx, out.data()); }) == pw::kExitBadInput);
+  unpack(p1, Codec{4, false, 0}, &rx, out.data());
+  CHECK(same_bits(tx.find(2), rx.find(2), cols));
+  // wrong bits: the code bytes do not match the shape
+  CHECK(error_code_of([&] { unpack(p1, Codec{2, false, 0}, &rx, out.data()); }) == pw::kExitBadInput);
+  // a damaged batch: flags that disagree with the receiver's state
+  Packed bad = p1;
+  bad.generation = rx.generation();
+  bad.full[0] = 1;
+  CHECK(error_code_of([&] { unpack(bad, Codec{4, false, 0}, &rx, out.data()); }) == pw::kExitBadInput);
+  CHECK(rx.generation() == 2);
+}
+
+TEST_CASE("bad batches: non-finite values and repeated ids leave the state unchanged") {
+  ScratchDir dir;
+  const uint32_t cols = 4;
+  State tx(dir.file("tx"), params(cols, 16), true, false);
+  std::vector<float> a(2 * cols, 1.0f);
+  Packed p;
+  const uint64_t ids[2] = {5, 6};
+  pack(a.data(), ids, 2, cols, Codec{4, false, 0}, &tx, 0, p);
+  a[5] = NAN;
+  CHECK(error_code_of([&] { pack(a.data(), ids, 2, cols, Codec{4, false, 0}, &tx, 0, p); }) == pw::kExitBadInput);
+  a[5] = 1.0f;
+  const uint64_t twice[2] = {7, 7};
+  CHECK(error_code_of([&] { pack(a.data(), twice, 2, cols, Codec{4, false, 0}, &tx, 0, p); }) == pw::kExitBadInput);
+  CHECK(tx.generation() == 1);
+  CHECK(tx.find(7) == nullptr);
+  CHECK(tx.samples() == 2);
+}
+
+TEST_CASE("a crash between plan and commit leaves the state at its last generation") {
+  ScratchDir dir;
+  const uint32_t cols = 16;
+  std::vector<float> before(cols);
+  {
+    State st(dir.file("s"), params(cols, 4), true, false);
+    std::vector<float> a(3 * cols, 0.25f);
+    const uint64_t ids[3] = {1, 2, 3};
+    Packed p;
+    pack(a.data(), ids, 3, cols, Codec{4, false, 0}, &st, 0, p);
+    std::memcpy(before.data(), st.find(2), cols * 4);
+    // an interrupted batch: slots planned and half written, never committed
+    const uint64_t next[3] = {2, 4, 5};  // 5 evicts one of the first three
+    std::vector<RowSlot> plan = st.plan(next, 3);
+    for (const RowSlot& rs : plan)
+      for (uint32_t c = 0; c < cols; c++) rs.next[c] = 99.0f;
+  }  // the process "dies" here: the mapping is dropped without commit
+  State st(dir.file("s"), params(cols, 4), false, false);
+  CHECK(st.generation() == 1);
+  CHECK(st.samples() == 3);
+  REQUIRE(st.find(2) != nullptr);
+  CHECK(same_bits(st.find(2), before.data(), cols));
+  CHECK(st.find(4) == nullptr);
+  CHECK(st.find(5) == nullptr);
+}
+
+TEST_CASE("when full: evict drops the least recently updated sample, refuse fails the batch") {
+  ScratchDir dir;
+  const uint32_t cols = 8;
+  std::vector<float> a(2 * cols, 1.0f);
+  Packed p;
+  {
+    State st(dir.file("e"), params(cols, 3), true, false);
+    const uint64_t b1[2] = {1, 2}, b2[1] = {3}, b3[1] = {1}, b4[1] = {4};
+    pack(a.data(), b1, 2, cols, Codec{4, false, 0}, &st, 0, p);
+    pack(a.data(), b2, 1, cols, Codec{4, false, 0}, &st, 0, p);
+    pack(a.data(), b3, 1, cols, Codec{4, false, 0}, &st, 0, p);  // 1 is fresh again; 2 is the oldest
+    pack(a.data(), b4, 1, cols, Codec{4, false, 0}, &st, 0, p);
+    CHECK(p.full[0] == 1);
+    CHECK(st.find(2) == nullptr);
+    CHECK(st.find(1) != nullptr);
+    CHECK(st.find(3) != nullptr);
+    CHECK(st.find(4) != nullptr);
+    // a batch larger than the capacity cannot be held at all
+    const uint64_t big[4] = {10, 11, 12, 13};
+    std::vector<float> a4(4 * cols, 1.0f);
+    CHECK(error_code_of([&] { pack(a4.data(), big, 4, cols, Codec{4, false, 0}, &st, 0, p); }) == pw::kExitBadInput);
+  }
+  State st(dir.file("r"), params(cols, 2, FullPolicy::kRefuse), true, false);
+  const uint64_t b1[2] = {1, 2}, b2[1] = {3};
+  pack(a.data(), b1, 2, cols, Codec{4, false, 0}, &st, 0, p);
+  CHECK(error_code_of([&] { pack(a.data(), b2, 1, cols, Codec{4, false, 0}, &st, 0, p); }) == pw::kExitBadInput);
+  CHECK(st.generation() == 1);
+}
+
+TEST_CASE("a state file is checked when opened: layout, size, magic, lock") {
+  ScratchDir dir;
+  { State st(dir.file("s"), params(8, 4), true, false); }
+  CHECK(error_code_of([&] { State st(dir.file("s"), params(9, 0), false, false); }) == pw::kExitBadInput);
+  CHECK(error_code_of([&] { State st(dir.file("missing"), params(8, 4), false, false); }) == pw::kExitBadInput);
+  {
+    State st(dir.file("s"), params(8, 4), false, false);
+    CHECK(error_code_of([&] { State again(dir.file("s"), params(8, 4), false, false); }) == pw::kExitInternal);
+  }
+  CHECK(truncate(dir.file("s/state.aqs").c_str(), 4096) == 0);
+  CHECK(error_code_of([&] { State st(dir.file("s"), params(8, 4), false, false); }) == pw::kExitBadInput);
+  CHECK(state_id(params(8, 4)) != state_id(params(8, 5)));
+}
+
+TEST_CASE("stream reader: clean end, truncation inside a record") {
+  ScratchDir dir;
+  // an activation stream of two batches written by the stream writer
+  {
+    OutputFile out(dir.file("acts"));
+    capnp::MallocMessageBuilder mb;
+    auto a = mb.initRoot<pw::schema::AqsgdRecord>().initActivations();
+    a.initSampleIds(1).set(0, 3);
+    a.setCols(2);
+    auto d = a.initData(8);
+    std::memset(d.begin(), 0, 8);
+    out.write(mb);
+    out.write(mb);
+    out.finish();
+  }
+  const int fd = ::open(dir.file("acts").c_str(), O_RDONLY);
+  REQUIRE(fd >= 0);
+  RecordReader rd(fd, "acts");
+  CHECK(rd.next());
+  CHECK(rd.record().isActivations());
+  CHECK(rd.next());
+  CHECK(!rd.next());
+  ::close(fd);
+  // cut 5 bytes off the end: the second record is now partial
+  CHECK(truncate(dir.file("acts").c_str(), off_t(rd.bytes_read()) - 5) == 0);
+  const int fd2 = ::open(dir.file("acts").c_str(), O_RDONLY);
+  RecordReader rd2(fd2, "acts");
+  CHECK(rd2.next());
+  CHECK(error_code_of([&] { rd2.next(); }) == pw::kExitBadInput);
+  ::close(fd2);
+}
+
+}  // TEST_SUITE
