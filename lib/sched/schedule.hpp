@@ -1,0 +1,39 @@
+// Partition and schedule files (lib/schema/sched.capnp) and their text reports.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "sched/partition.hpp"
+
+namespace pw::sched {
+
+struct Provenance {
+  std::string program, version, command_line;
+};
+
+// Iteration time of a plan on a network k times slower (latencies x k, bandwidths / k).
+struct SlowdownRow {
+  double factor = 1, iteration = 0, ratio = 1;
+};
+std::vector<SlowdownRow> slowdown_report(const Problem& p, const Plan& plan, const std::vector<double>& factors);
+
+// A partition read back: the problem it was made for and its groups (checked: S groups
+// of D devices, each device once).
+struct PartitionFile {
+  Problem problem;
+  std::vector<Group> groups;
+  uint64_t seed = 0;
+};
+PartitionFile read_partition_file(const std::string& path);
+
+// Serialised messages (binary, or JSON with snake_case names when `json`).
+std::vector<uint8_t> partition_bytes(const Problem& p, const Plan& plan, const Provenance& prov, uint64_t seed, bool json);
+std::vector<uint8_t> schedule_bytes(const Problem& p, const Plan& plan, const std::vector<SlowdownRow>& slow,
+                                    const Provenance& prov, uint64_t seed, bool json);
+
+// Human-readable reports: the cost breakdown, the stages (partition) and, for a
+// schedule, every replica's device per stage and the slowdown table.
+std::string partition_text(const Problem& p, const Plan& plan);
+std::string schedule_text(const Problem& p, const Plan& plan, const std::vector<SlowdownRow>& slow);
+
+}  // namespace pw::sched
