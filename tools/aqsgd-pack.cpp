@@ -16,10 +16,12 @@ using namespace pw;
 namespace {
 
 struct Options {
-  bool decompress = false, inspect = false, direct = false, stochastic = false, sync = false, zstd = false;
+  bool decompress = false, inspect = false, raw = false, direct = false, stochastic = false, sync = false, zstd = false;
   int bits = 0, level = 1;
-  uint64_t seed = 0, capacity = 65536;
-  std::string state, input = "-", output = "-", when_full = "evict";
+  uint64_t seed = 0, capacity = aqsgd::kDefaultCapacity, first_id = 0;
+  uint32_t wrap = 0;
+  size_t batch_rows = 128;
+  std::string ids_file, state, input = "-", output = "-", when_full = "evict";
 };
 
 int open_input(const std::string& path) {
@@ -27,6 +29,32 @@ int open_input(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) bad_input("input '" + path + "': " + std::strerror(errno));
   return fd;
+}
+
+std::vector<uint64_t> read_ids_file(const std::string& path) {
+  const Bytes b = read_file(path, size_t(1) << 30, "ids file");
+  std::vector<uint64_t> ids;
+  size_t line = 1, i = 0;
+  while (i < b.size()) {
+    while (i < b.size() && (b[i] == ' ' || b[i] == '\t')) i++;
+    if (i < b.size() && b[i] == '\n') {
+      i++, line++;
+      continue;
+    }
+    uint64_t v = 0;
+    size_t digits = 0;
+    while (i < b.size() && b[i] >= '0' && b[i] <= '9') {
+      const uint64_t d = b[i++] - '0';
+      if (v > (UINT64_MAX - d) / 10) bad_input("ids file '" + path + "': line " + std::to_string(line) + ": id too large");
+      v = v * 10 + d;
+      digits++;
+    }
+    while (i < b.size() && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r')) i++;
+    if (!digits || (i < b.size() && b[i] != '\n'))
+      bad_input("ids file '" + path + "': line " + std::to_string(line) + ": not a sample id (decimal integer)");
+    ids.push_back(v);
+  }
+  return ids;
 }
 
 std::string mb(uint64_t bytes) {
@@ -74,6 +102,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(uint64_t(1), uint64_t(1) << 32));
   app.add_option("--when-full", o.when_full, "A new state's policy when full: evict (least recently updated) or refuse")
       ->check(CLI::IsMember({"evict", "refuse"}));
+  app.add_option("--wrap", o.wrap, "Turn bare little-endian fp32 rows of COLS values into an activation stream")
+      ->check(CLI::Range(1, 1 << 24));
+  app.add_option("--batch-rows", o.batch_rows, "With --wrap: rows per batch (default 128)")->check(CLI::Range(1, 1 << 20));
+  app.add_option("--first-id", o.first_id, "With --wrap: sample id of the first row, counting up (default 0)");
+  app.add_option("--ids", o.ids_file, "With --wrap: a text file of sample ids, one per row");
+  app.add_flag("--raw", o.raw, "With -d: write the bare fp32 rows instead of an activation stream");
   app.add_flag("--sync", o.sync, "msync the state at every batch (survives power loss, not only a crash)");
   add_common_options(app, common, kOptJson | kOptQuiet | kOptForce);
   return run_tool("aqsgd-pack", argc, argv, app, [&]() -> int {
@@ -84,6 +118,21 @@ int main(int argc, char** argv) {
       write_file_atomic(o.output, text.data(), text.size(), true);
       return kExitOk;
     }
+    if (o.wrap) {
+      if (o.decompress || o.bits || o.direct || !o.state.empty())
+        usage_error("--wrap only converts bare fp32 rows into an activation stream; pack that in a second step");
+      std::vector<uint64_t> ids;
+      if (!o.ids_file.empty()) ids = read_ids_file(o.ids_file);
+      check_output_path(o.output, {o.input, o.ids_file}, common.force);
+      const int fd = open_input(o.input);
+      aqsgd::OutputFile out(o.output);
+      const aqsgd::StreamStats st = aqsgd::wrap_raw(fd, o.input == "-" ? "stdin" : o.input, out, o.wrap, o.batch_rows,
+                                                    o.first_id, o.ids_file.empty() ? nullptr : &ids);
+      note(common, std::to_string(st.batches) + " batches, " + std::to_string(st.rows) + " rows of " +
+                       std::to_string(o.wrap) + " channels");
+      return kExitOk;
+    }
+    if (o.raw && !o.decompress) usage_error("--raw goes with -d");
     const bool explicit_capacity = app.count("--capacity") > 0;
     if (o.decompress) {
       if (o.bits || o.direct || o.stochastic || o.zstd || explicit_capacity || app.count("--when-full"))
@@ -98,7 +147,7 @@ int main(int argc, char** argv) {
     const std::string in_name = o.input == "-" ? "stdin" : o.input;
     aqsgd::OutputFile out(o.output);
     if (o.decompress) {
-      const aqsgd::StreamStats st = aqsgd::unpack_stream(fd, in_name, out, o.state, o.sync);
+      const aqsgd::StreamStats st = aqsgd::unpack_stream(fd, in_name, out, o.state, o.sync, o.raw);
       summary(common, st, false, !o.state.empty());
       return kExitOk;
     }
@@ -108,7 +157,7 @@ int main(int argc, char** argv) {
     s.codec.seed = o.seed;
     s.direct = o.direct;
     s.state_dir = o.state;
-    s.state_params.capacity = o.capacity;
+    s.state_params.capacity = explicit_capacity ? o.capacity : 0;  // 0: the default, or an existing state's
     s.state_params.policy = o.when_full == "refuse" ? aqsgd::FullPolicy::kRefuse : aqsgd::FullPolicy::kEvict;
     s.sync = o.sync;
     s.zstd_level = o.zstd ? o.level : 0;

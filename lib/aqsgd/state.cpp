@@ -70,6 +70,7 @@ State::State(const std::string& dir, const StateParams& expect, bool create, boo
   bool created = false;
   if (!file_exists(path_)) {
     if (!create) bad_input("state '" + dir + "': no state file (" + path_ + ")");
+    if (p_.capacity == 0) p_.capacity = kDefaultCapacity;
     if (p_.cols == 0 || p_.cols > kMaxCols) usage_error("state '" + dir + "': channel count " + std::to_string(p_.cols) + " out of range");
     if (p_.capacity == 0 || p_.capacity > (uint64_t(1) << 32) || state_file_size(p_) > kMaxBytes)
       usage_error("state '" + dir + "': capacity " + std::to_string(p_.capacity) + " out of range (1 to 2^32 samples, file ≤ 1 TiB)");

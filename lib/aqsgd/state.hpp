@@ -35,9 +35,11 @@ namespace pw::aqsgd {
 
 enum class FullPolicy : uint32_t { kEvict = 0, kRefuse = 1 };
 
+constexpr uint64_t kDefaultCapacity = 65536;
+
 struct StateParams {
   uint32_t cols = 0;
-  uint64_t capacity = 0;
+  uint64_t capacity = 0;  // 0: kDefaultCapacity for a new state, the file's for an existing one
   FullPolicy policy = FullPolicy::kEvict;
 };
 

@@ -10,6 +10,7 @@
 
 #include "cli/cli.hpp"
 #include "core/error.hpp"
+#include "io/file.hpp"
 
 namespace pw::aqsgd {
 
@@ -74,6 +75,20 @@ void OutputFile::write(capnp::MessageBuilder& mb) {
     internal_error("writing '" + path_ + "': " + e.getDescription().cStr());
   }
   bytes_ += capnp::computeSerializedSizeInWords(mb) * sizeof(capnp::word);
+}
+
+void OutputFile::write_bytes(const void* p, size_t n) {
+  const uint8_t* b = static_cast<const uint8_t*>(p);
+  while (n > 0) {
+    const ssize_t w = ::write(fd_, b, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      internal_error("writing '" + path_ + "': " + errstr());
+    }
+    b += w;
+    n -= size_t(w);
+    bytes_ += uint64_t(w);
+  }
 }
 
 void OutputFile::finish() {
@@ -306,7 +321,7 @@ StreamStats pack_stream(int in_fd, const std::string& in_name, OutputFile& out, 
 }
 
 StreamStats unpack_stream(int in_fd, const std::string& in_name, OutputFile& out, const std::string& state_dir,
-                          bool sync) {
+                          bool sync, bool raw) {
   RecordReader rd(in_fd, in_name);
   StreamStats st;
   if (!rd.next()) bad_input(in_name + ": empty input (no stream header)");
@@ -330,6 +345,8 @@ StreamStats unpack_stream(int in_fd, const std::string& in_name, OutputFile& out
     if (state_dir.empty()) usage_error("an AQ-SGD stream needs --state DIR (the receiver's state)");
     StateParams p{cols, h.getCapacity(), h.getEvict() ? FullPolicy::kEvict : FullPolicy::kRefuse};
     check_input(p.capacity > 0, in_name + ": header: no state capacity");
+    // An existing state is compared by its id below (exit 3), not refused as a usage error.
+    if (file_exists(join_path(state_dir, "state.aqs"))) p.capacity = 0;
     state = std::make_unique<State>(state_dir, p, true, sync);
     const StateId id = state->id();
     auto sid = h.getStateId();
@@ -340,7 +357,7 @@ StreamStats unpack_stream(int in_fd, const std::string& in_name, OutputFile& out
       bad_input("state generation mismatch: the stream starts at generation " + std::to_string(h.getFirstGeneration()) +
                 ", the state '" + state_dir + "' is at " + std::to_string(state->generation()));
   }
-  {
+  if (!raw) {
     capnp::MallocMessageBuilder mb;
     auto oh = mb.initRoot<schema::AqsgdRecord>().initHeader();
     set_provenance(oh);
@@ -359,9 +376,9 @@ StreamStats unpack_stream(int in_fd, const std::string& in_name, OutputFile& out
       check_input(t.getBatches() == st.batches && t.getRows() == st.rows,
                   in_name + ": the trailer counts " + std::to_string(t.getBatches()) + " batches, the stream held " +
                       std::to_string(st.batches));
-      check_input(!state || t.getLastGeneration() == state->generation(),
-                  in_name + ": the trailer says the sender's state ended at generation " +
-                      std::to_string(t.getLastGeneration()) + ", this side's is at " + std::to_string(state->generation()));
+      if (state && t.getLastGeneration() != state->generation())
+        bad_input(in_name + ": the trailer says the sender's state ended at generation " +
+                  std::to_string(t.getLastGeneration()) + ", this side's is at " + std::to_string(state->generation()));
       trailer = true;
       continue;
     }
@@ -376,7 +393,10 @@ StreamStats unpack_stream(int in_fd, const std::string& in_name, OutputFile& out
       if (e.code == kExitBadInput) bad_input(what + ": " + e.what());
       throw;
     }
-    write_activations(out, p.ids.data(), p.rows(), cols, rows_out.data());
+    if (raw)
+      out.write_bytes(rows_out.data(), rows_out.size() * 4);
+    else
+      write_activations(out, p.ids.data(), p.rows(), cols, rows_out.data());
     st.batches++;
     st.rows += p.rows();
     for (uint8_t f : p.full) st.full_rows += f;
@@ -385,6 +405,65 @@ StreamStats unpack_stream(int in_fd, const std::string& in_name, OutputFile& out
   }
   if (!trailer)
     bad_input(in_name + ": truncated: the stream ends after " + std::to_string(st.batches) + " batches without its trailer");
+  if (!raw) write_trailer(out, st);
+  out.finish();
+  st.output_bytes = out.bytes_written();
+  return st;
+}
+
+namespace {
+// Fills `buf` from fd; returns the bytes read (short only at end of input).
+size_t read_full(int fd, uint8_t* buf, size_t n, const std::string& what) {
+  size_t got = 0;
+  while (got < n) {
+    const ssize_t r = ::read(fd, buf + got, n - got);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      bad_input(what + ": " + errstr());
+    }
+    if (r == 0) break;
+    got += size_t(r);
+  }
+  return got;
+}
+}  // namespace
+
+StreamStats wrap_raw(int in_fd, const std::string& in_name, OutputFile& out, uint32_t cols, size_t rows_per_batch,
+                     uint64_t first_id, const std::vector<uint64_t>* ids) {
+  StreamStats st;
+  {
+    capnp::MallocMessageBuilder mb;
+    auto h = mb.initRoot<schema::AqsgdRecord>().initHeader();
+    set_provenance(h);
+    h.setKind(schema::AqsgdKind::ACTIVATIONS);
+    h.setCols(cols);
+    out.write(mb);
+  }
+  const size_t row_bytes = size_t(cols) * 4;
+  std::vector<float> buf(rows_per_batch * cols);
+  std::vector<uint64_t> batch_ids(rows_per_batch);
+  for (;;) {
+    const size_t got = read_full(in_fd, reinterpret_cast<uint8_t*>(buf.data()), buf.size() * 4, in_name);
+    if (got % row_bytes)
+      bad_input(in_name + ": ends in the middle of a row (" + std::to_string(st.input_bytes + got) +
+                " bytes is not a whole number of rows of " + std::to_string(cols) + " fp32 values)");
+    const size_t rows = got / row_bytes;
+    if (rows == 0) break;
+    for (size_t r = 0; r < rows; r++) {
+      const uint64_t i = st.rows + r;
+      if (ids && i >= ids->size())
+        bad_input(in_name + ": more rows than sample ids (" + std::to_string(ids->size()) + ")");
+      batch_ids[r] = ids ? (*ids)[i] : first_id + i;
+    }
+    check_finite(buf.data(), rows, cols, in_name + ": batch " + std::to_string(st.batches + 1));
+    write_activations(out, batch_ids.data(), rows, cols, buf.data());
+    st.batches++;
+    st.rows += rows;
+    st.input_bytes += got;
+    if (rows < rows_per_batch) break;
+  }
+  if (ids && st.rows != ids->size())
+    bad_input(in_name + ": " + std::to_string(st.rows) + " rows for " + std::to_string(ids->size()) + " sample ids");
   write_trailer(out, st);
   out.finish();
   st.output_bytes = out.bytes_written();

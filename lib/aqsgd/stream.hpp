@@ -44,6 +44,7 @@ class OutputFile {
   explicit OutputFile(const std::string& path);
   ~OutputFile();
   void write(capnp::MessageBuilder& mb);
+  void write_bytes(const void* p, size_t n);
   void finish();
   uint64_t bytes_written() const { return bytes_; }
 
@@ -72,9 +73,15 @@ struct StreamStats {
 // aqsgd-pack: activation stream in, packed stream out.
 StreamStats pack_stream(int in_fd, const std::string& in_name, OutputFile& out, const PackSettings& s);
 // aqsgd-pack -d: packed stream in, activation stream out (`state_dir` empty only for
-// a direct stream).
+// a direct stream); with `raw`, only the fp32 rows, concatenated.
 StreamStats unpack_stream(int in_fd, const std::string& in_name, OutputFile& out, const std::string& state_dir,
-                          bool sync);
+                          bool sync, bool raw = false);
+
+// aqsgd-pack --wrap: bare little-endian fp32 rows of `cols` values in, an activation
+// stream out, `rows_per_batch` rows a batch; row i has sample id ids[i] when `ids` is
+// given (it must hold one per row), else first_id + i.
+StreamStats wrap_raw(int in_fd, const std::string& in_name, OutputFile& out, uint32_t cols, size_t rows_per_batch,
+                     uint64_t first_id, const std::vector<uint64_t>* ids);
 
 // One line per record, as JSON (aqsgd-pack --inspect --json), or a readable summary.
 std::string inspect_stream(int in_fd, const std::string& in_name, bool json);
