@@ -20,9 +20,10 @@ namespace {
 
 constexpr double kTsplibPi = 3.141592;     // TSPLIB95 §2.4: PI = 3.141592, not M_PI
 constexpr double kTsplibRrr = 6378.388;    // its earth radius in km
-constexpr int kNeighbours = 10;            // k of the k-nearest candidate lists
+constexpr int kNeighbours = 12;            // k of the k-nearest candidate lists
 constexpr int kMaxSegment = 3;             // Or-opt moves segments of 1..3 nodes
 constexpr int kKickSegment = 50;           // double-bridge segments: 1..50 nodes each
+constexpr double kSlack = 0.05;            // a kick may lengthen the tour by 5% of a mean edge
 
 double nint(double v) { return std::floor(v + 0.5); }
 
@@ -133,17 +134,49 @@ std::vector<int> held_karp(const D& dist, int m) {
   return tour;
 }
 
-// For every node its k nearest other nodes, nearest first (ties by index).
+// Candidate lists: for every node k other nodes, nearest first (ties by index). With
+// coordinates (xs, ys for nodes 0..xs->size()-1), the kQuadrant nearest in each of the
+// four quadrants around the node come first, the nearest overall fill the rest: on
+// drilling boards (d1291) the k nearest all lie on the node's own row of holes and the
+// edges between rows would never be tried.
+constexpr int kQuadrant = 2;
+
 template <class D>
-std::vector<int> nearest_neighbours(const D& dist, int m, int k) {
+std::vector<int> candidate_lists(const D& dist, int m, int k, const std::vector<double>* xs, const std::vector<double>* ys) {
   std::vector<int> nb(size_t(m) * size_t(k));
-  std::vector<std::pair<double, int>> row(size_t(m - 1));
+  std::vector<std::pair<double, int>> row(size_t(m - 1)), pick;
+  const int with_xy = xs ? int(xs->size()) : 0;
   for (int i = 0; i < m; i++) {
     size_t r = 0;
     for (int j = 0; j < m; j++)
       if (j != i) row[r++] = {dist(i, j), j};
-    std::partial_sort(row.begin(), row.begin() + k, row.end());
-    for (int q = 0; q < k; q++) nb[size_t(i) * size_t(k) + size_t(q)] = row[size_t(q)].second;
+    pick.clear();
+    auto taken = [&](int j) {
+      return std::any_of(pick.begin(), pick.end(), [&](const auto& pr) { return pr.second == j; });
+    };
+    if (i < with_xy) {  // the kQuadrant nearest per quadrant, by insertion into short lists
+      std::pair<double, int> best[4][kQuadrant];
+      int have[4] = {0, 0, 0, 0};
+      for (const auto& pr : row) {
+        const int j = pr.second;
+        if (j >= with_xy) continue;
+        const double dx = (*xs)[size_t(j)] - (*xs)[size_t(i)], dy = (*ys)[size_t(j)] - (*ys)[size_t(i)];
+        const int quad = (dx > 0 || (dx == 0 && dy > 0) ? 0 : 1) + (dy > 0 || (dy == 0 && dx < 0) ? 0 : 2);
+        int at = have[quad] < kQuadrant ? have[quad]++ : kQuadrant;
+        if (at == kQuadrant && pr < best[quad][kQuadrant - 1]) at = kQuadrant - 1;
+        if (at == kQuadrant) continue;
+        for (; at > 0 && pr < best[quad][at - 1]; at--) best[quad][at] = best[quad][at - 1];
+        best[quad][at] = pr;
+      }
+      for (int qd = 0; qd < 4; qd++)
+        for (int q = 0; q < have[qd] && int(pick.size()) < k; q++) pick.push_back(best[qd][q]);
+    }
+    const size_t head = std::min(row.size(), size_t(2 * k));
+    std::partial_sort(row.begin(), row.begin() + long(head), row.end());
+    for (size_t q = 0; q < head && int(pick.size()) < k; q++)
+      if (!taken(row[q].second)) pick.push_back(row[q]);
+    std::sort(pick.begin(), pick.end());
+    for (int q = 0; q < k; q++) nb[size_t(i) * size_t(k) + size_t(q)] = pick[size_t(q)].second;
   }
   return nb;
 }
@@ -359,34 +392,100 @@ struct LocalSearch {
     return false;
   }
 
+  // Or-3opt, the segment exchange: t1 X Y t6 -> t1 Y X t6 with X = t2..t3, Y = t4..t5
+  // (t2 = succ t1, t3 = pred t4, t6 = succ t5), new edges (t1,t4), (t5,t2), (t3,t6);
+  // (t1,t4) and (t5,t2) come from the candidate lists. X and Y may be long, which the
+  // Or-opt moves (1..3 nodes) cannot reach.
+  // dir 0 as written; dir 1 the mirror image (pred for succ), found from the same t1.
+  bool try_or3(int a) {
+    for (int dir = 0; dir < 2; dir++) {
+      const int t1 = a, t2 = dir == 0 ? tour.succ(t1) : tour.pred(t1), p1 = tour.pos[size_t(t1)];
+      const double d12 = dist(t1, t2);
+      auto rel = [&](int v) {  // steps from t1 to v in direction dir
+        return dir == 0 ? (tour.pos[size_t(v)] - p1 + m) % m : (p1 - tour.pos[size_t(v)] + m) % m;
+      };
+      for (int q1 = 0; q1 < k; q1++) {
+        const double g1 = d12 - neighbour_dist(t1)[q1];
+        if (g1 <= eps) break;
+        const int t4 = neighbours(t1)[q1], r4 = rel(t4);
+        if (r4 < 2) continue;
+        const int t3 = dir == 0 ? tour.pred(t4) : tour.succ(t4);
+        const double g1b = g1 + dist(t3, t4);
+        for (int q2 = 0; q2 < k; q2++) {
+          const double g2 = g1b - neighbour_dist(t2)[q2];
+          if (g2 <= eps) break;
+          const int t5 = neighbours(t2)[q2], r5 = rel(t5);
+          if (r5 < r4) continue;
+          const int t6 = dir == 0 ? tour.succ(t5) : tour.pred(t5);
+          if (g2 + dist(t5, t6) - dist(t3, t6) <= eps) continue;
+          if (dir == 0) double_bridge(tour.pos[size_t(t2)], r4 - 1, r5 - r4 + 1);
+          else double_bridge(tour.pos[size_t(t5)], r5 - r4 + 1, r4 - 1);  // forward: t6 Y X t1
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
   void run() {
     while (!queue.empty()) {
       const int a = queue.front();
       queue.pop_front();
       queued[size_t(a)] = 0;
-      if (try_two_opt(a) || try_or_opt(a)) push(a);
+      if (try_two_opt(a) || try_or_opt(a) || try_or3(a)) push(a);
     }
   }
 
-  // Double bridge on two adjacent short segments X, Y from a random position:
-  // z0 X Y z1 becomes z0 Y X z1 (three edges change).
-  void kick(Rng& rng) {
-    const int most = std::max(1, std::min(kKickSegment, (m - 2) / 2));
-    const int i = rng.below(m), lx = 1 + rng.below(most), ly = 1 + rng.below(most);
+  // Double bridge z0 X Y z1 -> z0 Y X z1 (three edges change) on the blocks X, Y that
+  // start at position i. Cyclically, swapping X,Y is swapping Y,R or R,X (R: the rest),
+  // so the cheapest of the three is done.
+  void double_bridge(int i, int lx, int ly) {
+    const int lr = m - lx - ly;
     const int z0 = tour.at(i - 1), x1 = tour.at(i), xe = tour.at(i + lx - 1);
     const int y1 = tour.at(i + lx), ye = tour.at(i + lx + ly - 1), z1 = tour.at(i + lx + ly);
     delta += dist(z0, y1) + dist(ye, x1) + dist(xe, z1) - dist(z0, x1) - dist(xe, y1) - dist(ye, z1);
-    tour.swap_blocks(i, lx, ly, false);
+    if (lx + ly <= ly + lr && lx + ly <= lr + lx) tour.swap_blocks(i, lx, ly, false);
+    else if (ly + lr <= lr + lx) tour.swap_blocks(i + lx, ly, lr, false);
+    else tour.swap_blocks(i + lx + ly, lr, lx, false);
     push(z0), push(x1), push(xe), push(y1), push(ye), push(z1);
+  }
+
+  // Segment kick: X and Y are short (1..kKickSegment nodes) and adjacent in the tour.
+  void segment_kick(Rng& rng) {
+    const int most = std::max(1, std::min(kKickSegment, (m - 2) / 2));
+    double_bridge(rng.below(m), 1 + rng.below(most), 1 + rng.below(most));
+  }
+
+  // Geometric kick: the three cuts follow nodes that are close in space (a short walk on
+  // the neighbour lists) but may lie far apart in the tour.
+  void geometric_kick(Rng& rng) {
+    const int walk = std::min(k, 5);
+    int v[3];
+    v[0] = rng.below(m);
+    for (int tries = 0; tries < 8; tries++) {
+      v[1] = neighbours(v[0])[rng.below(walk)];
+      v[2] = neighbours(v[1])[rng.below(walk)];
+      if (v[2] != v[0]) break;
+    }
+    int q[3] = {tour.pos[size_t(v[0])], tour.pos[size_t(v[1])], tour.pos[size_t(v[2])]};
+    std::sort(q, q + 3);
+    if (q[0] == q[1] || q[1] == q[2]) return segment_kick(rng);
+    double_bridge(q[0] + 1, q[1] - q[0], q[2] - q[1]);
+  }
+
+  void kick(Rng& rng) {
+    if (rng.next() & 1) geometric_kick(rng);
+    else segment_kick(rng);
   }
 };
 
 // Closed tour over m nodes (m > kExactMaxNodes + 0 or so): the heuristic.
 template <class D>
-std::vector<int> heuristic_tour(const D& dist, int m, const TspOptions& o, TspResult& res) {
+std::vector<int> heuristic_tour(const D& dist, int m, const TspOptions& o, TspResult& res,
+                                const std::vector<double>* xs, const std::vector<double>* ys) {
   const auto t0 = std::chrono::steady_clock::now();
   const int k = std::min(kNeighbours, m - 1);
-  const std::vector<int> nb = nearest_neighbours(dist, m, k);
+  const std::vector<int> nb = candidate_lists(dist, m, k, xs, ys);
   Tour tour(greedy_tour(dist, m, nb, k));
   double total = 0;
   for (int i = 0; i < m; i++) total += dist(tour.t[size_t(i)], tour.at(i + 1));
@@ -397,6 +496,12 @@ std::vector<int> heuristic_tour(const D& dist, int m, const TspOptions& o, TspRe
   tour.journal.clear();
   Rng rng{o.seed};
   const int64_t budget = o.kicks >= 0 ? o.kicks : kicks_for(m);
+  // A kick that makes the tour at most `slack` longer is kept too (a random walk over
+  // near-optimal tours escapes the traps where only equal tours are accepted); the best
+  // tour seen is what is returned.
+  const double slack = std::max(eps, kSlack * total / m);
+  double cur = 0, best_len = 0;
+  std::vector<int> best = tour.t;
   for (int64_t it = 0; it < budget; it++) {
     if ((it & 63) == 0 && o.time_limit_s > 0 &&
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > o.time_limit_s) {
@@ -406,10 +511,16 @@ std::vector<int> heuristic_tour(const D& dist, int m, const TspOptions& o, TspRe
     ls.delta = 0;
     ls.kick(rng);
     ls.run();
-    if (ls.delta < eps) tour.journal.clear();  // no longer: keep
-    else tour.undo();
     res.kicks_done = it + 1;
+    if (ls.delta >= slack) {
+      tour.undo();
+      continue;
+    }
+    tour.journal.clear();
+    cur += ls.delta;
+    if (cur < best_len - eps) best_len = cur, best = tour.t;
   }
+  if (cur > best_len + eps) return best;
   return tour.t;
 }
 
@@ -422,8 +533,10 @@ std::vector<int> canonical_cycle(const std::vector<int>& t, int first) {
   return out;
 }
 
+// xs, ys: the nodes' coordinates when there are any (for the candidate lists).
 template <class D>
-TspResult solve(const D& dist, int n, const TspOptions& o) {
+TspResult solve(const D& dist, int n, const TspOptions& o, const std::vector<double>* xs = nullptr,
+                const std::vector<double>* ys = nullptr) {
   TspResult res;
   if (n <= 0) return res;
   const bool dummy = !o.closed && n > 1;
@@ -434,7 +547,7 @@ TspResult solve(const D& dist, int n, const TspOptions& o) {
     cycle = held_karp(dd, m);
     res.exact = true;
   } else {
-    cycle = heuristic_tour(dd, m, o, res);
+    cycle = heuristic_tour(dd, m, o, res, xs, ys);
   }
   if (dummy) {  // cut at the dummy; the smaller endpoint first
     std::vector<int> c = canonical_cycle(cycle, n);
@@ -475,7 +588,8 @@ double tsplib_distance(const Coordinates& c, int i, int j) {
   return with_metric(two, [](const auto& d) { return d(0, 1); });
 }
 
-int64_t kicks_for(int n) { return std::max<int64_t>(20000, 40 * int64_t(n)); }
+// 100 kicks a node, at least 20,000 and at most 130,000 (pr2392: about 1.3 s on one core).
+int64_t kicks_for(int n) { return std::clamp<int64_t>(100 * int64_t(n), 20000, 130000); }
 
 TspResult solve_tsp(const DistanceMatrix& d, const TspOptions& o) {
   TspResult r = solve(MatrixDist{d}, d.n, o);
@@ -484,7 +598,7 @@ TspResult solve_tsp(const DistanceMatrix& d, const TspOptions& o) {
 }
 
 TspResult solve_tsp(const Coordinates& c, const TspOptions& o) {
-  TspResult r = with_metric(c, [&](const auto& d) { return solve(d, c.size(), o); });
+  TspResult r = with_metric(c, [&](const auto& d) { return solve(d, c.size(), o, &d.x, &d.y); });
   r.length = tour_length(c, r.tour, o.closed);
   return r;
 }

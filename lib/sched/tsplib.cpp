@@ -306,13 +306,14 @@ TsplibInstance read_tsplib(const std::string& path) {
   return parse_tsplib(std::string(b.begin(), b.end()), path == "-" ? "stdin" : path);
 }
 
-TsplibRun run_tsplib(const std::string& path, bool closed, uint64_t seed, double time_limit_s) {
+TsplibRun run_tsplib(const std::string& path, bool closed, uint64_t seed, double time_limit_s, int64_t kicks) {
   const auto t0 = std::chrono::steady_clock::now();
   const TsplibInstance inst = read_tsplib(path);
   TspOptions o;
   o.closed = closed;
   o.seed = seed;
   o.time_limit_s = time_limit_s;
+  o.kicks = kicks;
   TsplibRun run;
   run.name = inst.name;
   run.dimension = inst.dimension;

@@ -47,7 +47,8 @@ struct TsplibRun {
 };
 
 // Reads, solves and checks (the tour is a permutation; its length is recomputed).
-TsplibRun run_tsplib(const std::string& path, bool closed, uint64_t seed, double time_limit_s);
+// kicks: TspOptions::kicks (-1: the default budget).
+TsplibRun run_tsplib(const std::string& path, bool closed, uint64_t seed, double time_limit_s, int64_t kicks = -1);
 
 // `length L` and one 1-based node id a line; or with json
 // {"name":..,"dimension":..,"closed":..,"length":..,"tour":[..],"optimal_known":..,
