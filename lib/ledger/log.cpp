@@ -1,0 +1,318 @@
+// The append-only log: framing, validation of a whole ledger (mmapped; parsing and
+// signatures in parallel, rules in order), and crash-safe appends.
+#include <fcntl.h>
+#include <omp.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "core/error.hpp"
+#include "ledger/ledger.hpp"
+
+namespace pw::ledger {
+
+namespace {
+
+constexpr uint32_t kMagic = 0x31454c50;    // "PLE1"
+constexpr uint32_t kTrailer = 0x21444e45;  // "END!"
+constexpr size_t kFrame = 8 + 64 + 8;      // header, signature, crc + trailer
+
+std::string errstr() { return std::strerror(errno); }
+
+uint32_t load_u32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+void store_u32(uint8_t* p, uint32_t v) { std::memcpy(p, &v, 4); }
+
+uint32_t frame_crc(const uint8_t* rec, size_t body) {
+  return uint32_t(crc32(0, rec + 4, uInt(4 + body + 64)));
+}
+
+void frame(const Record& r, Bytes& out) {
+  const size_t at = out.size(), n = r.body.size();
+  out.resize(at + kFrame + n);
+  uint8_t* p = out.data() + at;
+  store_u32(p, kMagic);
+  store_u32(p + 4, uint32_t(n));
+  std::memcpy(p + 8, r.body.data(), n);
+  std::memcpy(p + 8 + n, r.sig.data(), 64);
+  store_u32(p + 72 + n, frame_crc(p, n));
+  store_u32(p + 76 + n, kTrailer);
+}
+
+// An open, locked, mmapped log.
+struct LogFile {
+  int fd = -1;
+  const uint8_t* map = nullptr;
+  size_t size = 0;
+  ~LogFile() {
+    if (map) munmap(const_cast<uint8_t*>(map), size);
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+void open_log(const std::string& dir, LogFile& f, bool for_append) {
+  const std::string path = log_path(dir);
+  if (!is_directory(dir)) bad_input("ledger '" + dir + "': not a directory (create one with 'ledger-settle init')");
+  f.fd = ::open(path.c_str(), (for_append ? O_RDWR | O_APPEND : O_RDONLY) | O_CLOEXEC);
+  if (f.fd < 0) bad_input("ledger '" + dir + "': " + path + ": " + errstr());
+  // One appender at a time; readers share.
+  if (flock(f.fd, for_append ? LOCK_EX : LOCK_SH) != 0) internal_error("lock '" + path + "': " + errstr());
+  struct stat st;
+  if (fstat(f.fd, &st) != 0) internal_error("stat '" + path + "': " + errstr());
+  f.size = size_t(st.st_size);
+  if (f.size == 0) bad_input("ledger '" + dir + "': the log is empty (no genesis)");
+  void* m = mmap(nullptr, f.size, PROT_READ, MAP_PRIVATE, f.fd, 0);
+  if (m == MAP_FAILED) internal_error("mmap '" + path + "': " + errstr());
+  f.map = static_cast<const uint8_t*>(m);
+  madvise(m, f.size, MADV_SEQUENTIAL);
+}
+
+// One record located in the map: its offset and body length.
+struct Span {
+  size_t at, n;
+};
+
+// Parsed and checked off the main thread.
+struct Checked {
+  Event event;
+  Hash hash{};
+  std::string error;  // empty: fine
+  int code = 0;
+};
+
+void check_one(const uint8_t* map, const Span& s, Checked& c) {
+  try {
+    const uint8_t* body = map + s.at + 8;
+    c.event = decode_event(body, s.n);
+    Signature sig;
+    std::memcpy(sig.data(), body + s.n, 64);
+    if (crypto_sign_verify_detached(sig.data(), body, s.n, c.event.actor.data()) != 0) {
+      c.error = "bad signature (forged or altered event)";
+      c.code = kExitNo;
+      return;
+    }
+    c.hash = record_hash(body, s.n, sig);
+  } catch (const Error& e) {
+    c.error = e.what();
+    c.code = e.code;
+  }
+}
+
+std::string at_record(const std::string& dir, uint64_t index, size_t offset) {
+  return "ledger '" + dir + "': record " + std::to_string(index) + " (byte " + std::to_string(offset) + ")";
+}
+
+// Finds the next record's frame at `off`; throws bad input for a torn or corrupt one.
+Span next_span(const std::string& dir, const LogFile& f, size_t off, uint64_t index) {
+  const size_t left = f.size - off;
+  const std::string torn = "the last record is torn (an interrupted append?); the " + std::to_string(index) +
+                           " records before it are intact: 'ledger-settle repair' truncates it";
+  if (left < kFrame) bad_input(at_record(dir, index, off) + ": " + torn);
+  const uint8_t* p = f.map + off;
+  if (load_u32(p) != kMagic) bad_input(at_record(dir, index, off) + ": not a record (bad magic): the log is corrupt");
+  const size_t n = load_u32(p + 4);
+  if (n % 8 || n < 8 || n > kMaxBody) bad_input(at_record(dir, index, off) + ": impossible length " + std::to_string(n) + ": the log is corrupt");
+  if (left < kFrame + n) bad_input(at_record(dir, index, off) + ": " + torn);
+  if (frame_crc(p, n) != load_u32(p + 72 + n) || load_u32(p + 76 + n) != kTrailer) {
+    if (left == kFrame + n) bad_input(at_record(dir, index, off) + ": checksum mismatch: " + torn);
+    bad_input(at_record(dir, index, off) + ": checksum mismatch: the log is corrupt");
+  }
+  return {off, n};
+}
+
+// The frame at `off` runs past the end of the file, or is the last one and fails its
+// checksum: what an interrupted append leaves.
+bool torn_tail(const LogFile& f, size_t off) {
+  const size_t left = f.size - off;
+  if (left < kFrame) return true;
+  const size_t n = load_u32(f.map + off + 4);
+  if (load_u32(f.map + off) != kMagic || n % 8 || n < 8 || n > kMaxBody) return false;
+  return left <= kFrame + n;
+}
+
+State validate_open(const std::string& dir, const LogFile& f, DisputeOracle oracle, ValidateStats* stats,
+                    const std::function<void(uint64_t, uint64_t)>& progress, size_t* torn_at = nullptr) {
+  const auto t0 = std::chrono::steady_clock::now();
+  State st(std::move(oracle));
+  constexpr size_t kBlock = 4096;
+  std::vector<Span> spans;
+  std::vector<Checked> checked(kBlock);
+  size_t off = 0;
+  uint64_t index = 0;
+  while (off < f.size) {
+    spans.clear();
+    try {
+      while (off < f.size && spans.size() < kBlock) {
+        spans.push_back(next_span(dir, f, off, index + spans.size()));
+        off += kFrame + spans.back().n;
+      }
+    } catch (const Error&) {
+      if (!torn_at || !torn_tail(f, off)) throw;
+      // repair: stop at the first bad frame, after checking the records before it
+      *torn_at = off;
+      off = f.size;
+    }
+    const int64_t m = int64_t(spans.size());
+#pragma omp parallel for schedule(dynamic, 64)
+    for (int64_t i = 0; i < m; i++) check_one(f.map, spans[size_t(i)], checked[size_t(i)]);
+    for (size_t i = 0; i < spans.size(); i++) {
+      const Checked& c = checked[i];
+      const std::string where = at_record(dir, index, spans[i].at);
+      if (!c.error.empty()) throw Error(c.code, where + ": " + c.error);
+      try {
+        st.apply(c.event, c.hash);
+      } catch (const Error& e) {
+        throw Error(e.code, where + ": " + e.what());
+      }
+      index++;
+    }
+    if (progress) progress(off, f.size);
+  }
+  if (stats) {
+    stats->records = index;
+    stats->bytes = f.size;
+    stats->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  return st;
+}
+
+void write_records(const std::string& dir, const LogFile& f, const std::vector<Record>& rs) {
+  Bytes out;
+  for (const Record& r : rs) frame(r, out);
+  const uint8_t* p = out.data();
+  size_t left = out.size();
+  while (left > 0) {
+    ssize_t w = ::write(f.fd, p, left);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      internal_error("append to '" + log_path(dir) + "': " + errstr());
+    }
+    p += w;
+    left -= size_t(w);
+  }
+  if (fsync(f.fd) != 0) internal_error("fsync '" + log_path(dir) + "': " + errstr());
+}
+
+// Checks the records as the next ones of `st`, in order: signature and rules.
+void check_new(State& st, const std::vector<Record>& rs) {
+  for (const Record& r : rs) {
+    if (!verify_record(r)) throw Error(kExitNo, std::string("new event (") + kind_name(r.event.kind) + "): bad signature (forged or altered event)");
+    try {
+      st.apply(r.event, r.hash);
+    } catch (const Error& e) {
+      throw Error(e.code, std::string("new ") + e.what());
+    }
+  }
+}
+
+}  // namespace
+
+std::string log_path(const std::string& dir) { return join_path(dir, "events.log"); }
+
+std::string dispute_path(const std::string& dir, const Hash& dispute) {
+  return join_path(join_path(dir, "disputes"), hex(dispute) + ".pwd");
+}
+
+State validate_ledger(const std::string& dir, DisputeOracle oracle, ValidateStats* stats,
+                      const std::function<void(uint64_t, uint64_t)>& progress) {
+  LogFile f;
+  open_log(dir, f, false);
+  return validate_open(dir, f, std::move(oracle), stats, progress);
+}
+
+uint64_t repair_ledger(const std::string& dir, DisputeOracle oracle, uint64_t* removed_bytes) {
+  LogFile f;
+  open_log(dir, f, true);
+  size_t torn = f.size;
+  State st = validate_open(dir, f, std::move(oracle), nullptr, nullptr, &torn);
+  if (removed_bytes) *removed_bytes = f.size - torn;
+  if (torn < f.size) {
+    if (ftruncate(f.fd, off_t(torn)) != 0 || fsync(f.fd) != 0) internal_error("truncate '" + log_path(dir) + "': " + errstr());
+  }
+  return st.next_seq();
+}
+
+Record create_ledger(const std::string& dir, const KeyPair& op, const std::string& note) {
+  if (note.size() > kMaxNote) usage_error("--note: over " + std::to_string(kMaxNote) + " bytes");
+  Event g;
+  g.kind = Kind::Genesis;
+  randombytes_buf(g.h1.data(), g.h1.size());
+  g.note = note;
+  const Record r = sign_event(g, op);
+  init_ledger(dir, r);
+  return r;
+}
+
+void init_ledger(const std::string& dir, const Record& r) {
+  if (r.event.kind != Kind::Genesis || r.event.seq != 0) usage_error("a ledger starts with a genesis event");
+  if (!verify_record(r)) throw Error(kExitNo, "the genesis record's signature does not verify");
+  make_directory(dir);
+  make_directory(join_path(dir, "disputes"));
+  Bytes out;
+  frame(r, out);
+  const std::string path = log_path(dir);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (errno == EEXIST) usage_error("ledger '" + dir + "' already has a log; refusing to start another");
+    internal_error("cannot create '" + path + "': " + errstr());
+  }
+  const bool ok = ::write(fd, out.data(), out.size()) == ssize_t(out.size()) && fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) {
+    ::unlink(path.c_str());
+    internal_error("cannot write '" + path + "': " + errstr());
+  }
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+State append_records(const std::string& dir, const std::vector<Record>& records, DisputeOracle oracle) {
+  LogFile f;
+  open_log(dir, f, true);
+  State st = validate_open(dir, f, std::move(oracle), nullptr, nullptr);
+  check_new(st, records);
+  write_records(dir, f, records);
+  return st;
+}
+
+State append_events(const std::string& dir, const KeyPair& k, DisputeOracle oracle,
+                    const std::function<std::vector<Event>(const State&)>& make) {
+  LogFile f;
+  open_log(dir, f, true);
+  State st = validate_open(dir, f, std::move(oracle), nullptr, nullptr);
+  std::vector<Event> es = make(st);
+  std::vector<Record> rs;
+  for (Event& e : es) {
+    e.seq = st.next_seq();
+    e.chain = st.chain();
+    e.prev = st.head();
+    rs.push_back(sign_event(e, k));
+    check_new(st, {rs.back()});
+  }
+  if (!rs.empty()) write_records(dir, f, rs);
+  return st;
+}
+
+Record prepare_event(const std::string& dir, const KeyPair& k, DisputeOracle oracle, Event e) {
+  State st = validate_ledger(dir, std::move(oracle));
+  e.seq = st.next_seq();
+  e.chain = st.chain();
+  e.prev = st.head();
+  Record r = sign_event(e, k);
+  check_new(st, {r});  // it would be accepted now
+  return r;
+}
+
+}  // namespace pw::ledger
