@@ -55,9 +55,17 @@ class CudaExecutor final : public Executor {
     for (const TensorSpec& t : tape_.tensors) d_.emplace_back(size_t(t.size()) * sizeof(float));
     row_loss_ = DeviceMemory(size_t(tape_.batch) * sizeof(float));
     idx_ = DeviceMemory(size_t(tape_.batch) * sizeof(uint32_t));
+    for (int r = 0; r < kRing; r++) {
+      PW_CU(cudaMallocHost(&pinned_[r], size_t(tape_.batch) * sizeof(uint32_t)));
+      PW_CU(cudaEventCreateWithFlags(&copied_[r], cudaEventDisableTiming));
+    }
   }
   ~CudaExecutor() override {
     if (s_) cudaStreamSynchronize(s_);
+    for (int r = 0; r < kRing; r++) {
+      if (pinned_[r]) cudaFreeHost(pinned_[r]);
+      if (copied_[r]) cudaEventDestroy(copied_[r]);
+    }
     if (blas_) cublasDestroy(blas_);
     d_.clear();
     if (s_) cudaStreamDestroy(s_);
@@ -94,11 +102,15 @@ class CudaExecutor final : public Executor {
     switch (op.kind) {
       case OpKind::LoadBatch: {
         if (!images_.p) internal_error("cuda executor: load_batch before set_dataset");
-        PW_CU(cudaMemcpyAsync(idx_.p, ctx.batch_indices, size_t(B) * sizeof(uint32_t), cudaMemcpyHostToDevice, s_));
+        // The indices go through a ring of pinned buffers, so the host does not wait for
+        // the device here: a slot is reused only after its copy of kRing steps ago is done.
+        const int r = ring_++ % kRing;
+        PW_CU(cudaEventSynchronize(copied_[r]));
+        std::memcpy(pinned_[r], ctx.batch_indices, size_t(B) * sizeof(uint32_t));
+        PW_CU(cudaMemcpyAsync(idx_.p, pinned_[r], size_t(B) * sizeof(uint32_t), cudaMemcpyHostToDevice, s_));
+        PW_CU(cudaEventRecord(copied_[r], s_));
         cuda::load_batch(images_.as<uint8_t>(), labels_.as<uint8_t>(), idx_.as<uint32_t>(), B, tape_.widths[0],
                          ctx.input_scale, dev(op.out[0]), dev(op.out[1]), s_);
-        // The indices are pageable host memory: wait until they are on the device.
-        PW_CU(cudaStreamSynchronize(s_));
         break;
       }
       case OpKind::LinearForward: {
@@ -278,6 +290,10 @@ class CudaExecutor final : public Executor {
   DeviceMemory row_loss_, idx_, images_, labels_;
   int64_t count_ = 0;
   int features_ = 0;
+  static constexpr int kRing = 4;
+  uint32_t* pinned_[kRing] = {};
+  cudaEvent_t copied_[kRing] = {};
+  int ring_ = 0;
 };
 
 }  // namespace

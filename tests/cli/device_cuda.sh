@@ -1,0 +1,41 @@
+# --device cuda (issue 8). Without a usable GPU (no device, or a build without CUDA)
+# every program that computes on the tape exits 4 with a message that says why and
+# writes nothing. With a GPU, an exact-mode proof trained there has the CPU's
+# checkpoint hashes and verifies on the CPU (and the reverse).
+make_tiny_task task.pwt
+
+expect_exit 2 pol-train task.pwt -o x --device tpu
+expect_err "device"
+[ ! -e x ]
+
+set +e
+pol-train task.pwt -o gpu -q --device cuda 2>err
+rc=$?
+set -e
+if [ "$rc" = 4 ]; then
+  grep -Eq "^pol-train: --device cuda: (no CUDA device: .+|built without CUDA)" err || { cat err >&2; false; }
+  [ ! -e gpu ]                                   # refused before anything was written
+  expect_exit 4 pol-verify task.pwt gpu --device cuda
+  expect_err "^pol-verify: --device cuda: (no CUDA device|built without CUDA)"
+  expect_exit 4 pol-bisect task.pwt gpu gpu --device cuda
+  expect_err "^pol-bisect: --device cuda: (no CUDA device|built without CUDA)"
+  # The CPU still works, and a CPU proof is not touched by the refused runs.
+  pol-train task.pwt -o cpu -q
+  expect_exit 4 pol-verify task.pwt cpu --device cuda
+  [ ! -e verdict ]
+  pol-verify task.pwt cpu -q
+else
+  [ "$rc" = 0 ] || { cat err >&2; false; }
+  pol-train task.pwt -o cpu -q
+  pol-show cpu/manifest.pwm | grep -E '"(stateHash|root)"' > h_cpu
+  pol-show gpu/manifest.pwm | grep -E '"(stateHash|root)"' > h_gpu
+  test "$(wc -l < h_cpu)" -eq 6
+  cmp h_cpu h_gpu                                # the same bits on the GPU
+  pol-show gpu/manifest.pwm | grep -q '"device": "cuda"'
+  expect_exit 0 pol-verify task.pwt gpu          # a GPU proof verifies on the CPU
+  expect_exit 0 pol-verify task.pwt cpu --device cuda
+  # A dishonest proof (fault at step 12) is rejected on the GPU too.
+  pol-train task.pwt -o bad -q --inject-fault 12:3:0
+  expect_exit 1 pol-verify task.pwt bad --device cuda
+  expect_err "segment 1"
+fi
