@@ -73,8 +73,9 @@ bool parse_number(const std::string& tok, double& v) {
   return end == tok.c_str() + tok.size() && std::isfinite(v);
 }
 
+// EOF, NODE_COORD_SECTION, ...: the start of what follows a section that ended early.
 bool looks_like_keyword(const std::string& tok) {
-  return !tok.empty() && std::isalpha(static_cast<unsigned char>(tok[0]));
+  return !tok.empty() && std::all_of(tok.begin(), tok.end(), [](char ch) { return (ch >= 'A' && ch <= 'Z') || ch == '_'; });
 }
 
 // Reads the next number of a section of `count` numbers (`index` of them read so far).
