@@ -279,9 +279,9 @@ int run_play(int argc, char** argv) {
   app.add_option("-o,--output", out, "The transcript to send back")->required();
   app.add_option("--data-dir", data_dir, "Find the dataset files in this directory (by base name)");
   app.add_option("--fault", fault_spec, "This side answers with a fault injected (STEP:OP:ELEMENT), for simulation");
-  add_common_options(app, common, kOptThreads | kOptJson | kOptQuiet | kOptForce);
+  add_common_options(app, common, kOptThreads | kOptDevice | kOptJson | kOptQuiet | kOptForce);
   return run_tool("pol-bisect", argc, argv, app, [&]() -> int {
-    apply_common_options(common);
+    apply_common_options(common, true);
     check_output_path(out, {task_path, transcript_in}, common.force);
     check_output_outside(out, proof);
     LoadedTask task = load_task(task_path);
@@ -315,6 +315,7 @@ int run_play(int argc, char** argv) {
       });
     }
     LocalOracle local(task, data, me);
+    if (common.device == "cuda") local.use_device(make_cuda_executor(tape, false));
     RecordingOracle mine(local);
     TranscriptOracle other(other_side, theirs, their_claim);
     Oracle& A = is_a ? static_cast<Oracle&>(mine) : other;
@@ -382,10 +383,10 @@ int main(int argc, char** argv) {
   const std::string sim = "Simulating a side on this machine (how it computes when queried)";
   app.add_option("--fault-a", fault_a, "Side A answers with this fault injected: STEP:OP:ELEMENT, as pol-train --inject-fault")->group(sim);
   app.add_option("--fault-b", fault_b, "Side B answers with this fault injected")->group(sim);
-  add_common_options(app, common, kOptThreads | kOptJson | kOptQuiet | kOptForce);
+  add_common_options(app, common, kOptThreads | kOptDevice | kOptJson | kOptQuiet | kOptForce);
 
   return run_tool("pol-bisect", argc, argv, app, [&]() -> int {
-    apply_common_options(common);
+    apply_common_options(common, true);
     if (against_replay == !proof_b.empty()) usage_error("give PROOF_B, or --against-replay, not both");
     if (!out.empty()) {
       check_output_path(out, {task_path}, common.force);
@@ -413,6 +414,10 @@ int main(int argc, char** argv) {
       check_fault(b.fault, tape, task.cfg.steps, "--fault-b");
     }
     LocalOracle oa(task, data, a), ob(task, data, b);
+    if (common.device == "cuda") {
+      oa.use_device(make_cuda_executor(tape_for(task.cfg), false));
+      ob.use_device(make_cuda_executor(tape_for(task.cfg), false));
+    }
     const BisectResult r = bisect(task, &data, oa, ob);
 
     capnp::MallocMessageBuilder mb;

@@ -57,7 +57,9 @@ int main(int argc, char** argv) {
   app.add_option("--kill-after", stop_after, "SIGKILL itself after this many steps (resume tests)")->group("");
 
   return run_tool("pol-train", argc, argv, app, [&]() -> int {
-    apply_common_options(common);
+    apply_common_options(common, true);
+    if (common.device == "cuda" && skip_step >= 0)
+      usage_error("--device cuda: of the dishonest options only --inject-fault runs on the GPU; use --device cpu");
     LoadedTask task = load_task(task_path);
     const TaskConfig& cfg = task.cfg;
     if (!cfg.exact) usage_error("fast mode is not implemented yet (issue 3); use a task with --mode exact");
@@ -119,6 +121,10 @@ int main(int argc, char** argv) {
     if (man.started_at.empty()) man.started_at = utc_now();
     write_manifest(dir, man);
 
+    if (common.device == "cuda") {  // the tape runs on the GPU; checkpoints are copied back (issue 8)
+      tr.use_device(make_cuda_executor(tr.tape, !cfg.exact));
+      note(common, "training on " + tr.device->describe());
+    }
     Progress progress(common, cfg.steps, "step");
     const auto t0 = std::chrono::steady_clock::now();
     const int64_t first_step = tr.step;
@@ -136,6 +142,7 @@ int main(int argc, char** argv) {
         for (int id : checkpoint_tensors(tr.tape)) tr.ws.t[size_t(id)] = saved[k++];
       }
       if (tr.step % cfg.checkpoint_every == 0 || tr.step == cfg.steps) {
+        tr.to_host();
         man.checkpoints.push_back(write_checkpoint(dir, tr.tape, tr.ws, tr.step, task.hash));
         man.final_loss = tr.loss;
         write_manifest(dir, man);

@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
   add_common_options(app, common, kOptAll | kOptForce);
 
   return run_tool("pol-verify", argc, argv, app, [&]() -> int {
-    apply_common_options(common);
+    apply_common_options(common, true);
+    opt.device = common.device;
     if (segments != "all") {
       if (segments.empty() || segments.find_first_not_of("0123456789") != std::string::npos || segments.size() > 9)
         usage_error("--segments '" + segments + "': expected 'all' or a positive number");

@@ -113,7 +113,9 @@ namespace {
 void advance(Trainer& tr, Workspace& ws, int64_t from_step, int64_t to_step, const Fault& fault) {
   std::swap(tr.ws, ws);
   tr.step = from_step;
+  tr.to_device();
   while (tr.step < to_step) tr.run_step(fault_hook(tr.tape, fault, tr.step));
+  tr.to_host();
   std::swap(tr.ws, ws);
 }
 

@@ -93,6 +93,9 @@ class LocalOracle : public Oracle {
   Hash answer(const Query& q) override;
   OpClaim op_claim(int64_t anchor, int64_t step, int op, bool with_inputs) override;
   std::optional<Hash> recompute_step(int64_t anchor, int64_t step) override;
+  // Whole steps between probes run on `e` (exact mode: the same bits); traced steps
+  // and the referee stay on the CPU.
+  void use_device(std::shared_ptr<Executor> e) { tr_.use_device(std::move(e)); }
 
  private:
   Workspace& state_at(int64_t anchor, int64_t step);  // after `step` steps, own computation

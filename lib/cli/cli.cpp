@@ -11,6 +11,7 @@
 #include <new>
 
 #include "core/error.hpp"
+#include "model/device.hpp"
 #include "tensor/gemm.hpp"
 
 namespace pw {
@@ -49,9 +50,10 @@ void add_common_options(CLI::App& app, CommonOptions& o, unsigned which) {
   app.set_version_flag("--version", std::string("proofwork ") + version());
 }
 
-void apply_common_options(const CommonOptions& o) {
-  if (o.device == "cuda")
-    throw Error(kExitInternal, "--device cuda: this build has no CUDA backend for this program yet (see issue 8)");
+void apply_common_options(const CommonOptions& o, bool cuda_capable) {
+  if (o.device == "cuda" && !cuda_capable)
+    throw Error(kExitInternal, "--device cuda: this program has no CUDA backend (it runs on the CPU only)");
+  if (o.device == "cuda") require_cuda("--device cuda");
   set_threads(o.threads);
 }
 

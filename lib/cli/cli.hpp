@@ -30,8 +30,10 @@ enum CommonFlags : unsigned {
 };
 
 void add_common_options(CLI::App& app, CommonOptions& o, unsigned which = kOptAll);
-// Applies --threads; refuses devices this build cannot drive (exit 4).
-void apply_common_options(const CommonOptions& o);
+// Applies --threads; refuses devices this build cannot drive (exit 4). A program that
+// runs the tape on a GPU passes cuda_capable; then --device cuda needs a usable CUDA
+// device ("no CUDA device: ...", or "built without CUDA"), else it is refused.
+void apply_common_options(const CommonOptions& o, bool cuda_capable = false);
 
 // An output file may not be one of the inputs, nor an existing file without -f
 // (usage error, exit 2). "-" (stdout) always passes.

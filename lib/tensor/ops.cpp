@@ -23,18 +23,7 @@ float softmax_cross_entropy_forward(const float* logits, const float* labels, fl
   std::vector<float> row_loss(B);
 #pragma omp parallel for schedule(static) if (int64_t(B) * C >= kParallelMin)
   for (int b = 0; b < B; b++) {
-    const float* z = logits + int64_t(b) * C;
-    float* p = probs + int64_t(b) * C;
-    float mx = z[0];
-    for (int c = 1; c < C; c++) mx = z[c] > mx ? z[c] : mx;
-    float sum = 0.0f;
-    for (int c = 0; c < C; c++) {
-      p[c] = exp_f32(z[c] - mx);
-      sum = sum + p[c];
-    }
-    for (int c = 0; c < C; c++) p[c] = p[c] / sum;
-    const int y = int(labels[b]);
-    row_loss[b] = log_f32(sum) - (z[y] - mx);
+    row_loss[b] = softmax_ce_row(logits + int64_t(b) * C, int(labels[b]), probs + int64_t(b) * C, C);
   }
   float total = 0.0f;
   for (int b = 0; b < B; b++) total = total + row_loss[b];
@@ -46,10 +35,8 @@ void softmax_cross_entropy_backward(const float* probs, const float* labels, flo
 #pragma omp parallel for schedule(static) if (int64_t(B) * C >= kParallelMin)
   for (int b = 0; b < B; b++) {
     const int y = int(labels[b]);
-    for (int c = 0; c < C; c++) {
-      float d = probs[int64_t(b) * C + c] - (c == y ? 1.0f : 0.0f);
-      dlogits[int64_t(b) * C + c] = d * inv_b;
-    }
+    for (int c = 0; c < C; c++)
+      dlogits[int64_t(b) * C + c] = softmax_ce_grad_elem(probs[int64_t(b) * C + c], c == y, inv_b);
   }
 }
 

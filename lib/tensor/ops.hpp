@@ -44,6 +44,25 @@ PW_HD inline void adamw_elem(float& p, float g, float& m, float& v, const AdamwS
   p = p + (-s.step_size) * (m / denom);
 }
 
+// One row of softmax cross-entropy: z (C) logits, y the label → p (C) probabilities;
+// returns the row's loss log Σexp(z − max) − (z[y] − max). Sums run over c ascending.
+// Shared by the CPU loop and the CUDA kernel (one thread per row), so both give these bits.
+PW_HD inline float softmax_ce_row(const float* z, int y, float* p, int C) {
+  float mx = z[0];
+  for (int c = 1; c < C; c++) mx = z[c] > mx ? z[c] : mx;
+  float sum = 0.0f;
+  for (int c = 0; c < C; c++) {
+    p[c] = exp_f32(z[c] - mx);
+    sum = sum + p[c];
+  }
+  for (int c = 0; c < C; c++) p[c] = p[c] / sum;
+  return log_f32(sum) - (z[y] - mx);
+}
+// dlogits element: (p − [c = y]) · (1/B).
+PW_HD inline float softmax_ce_grad_elem(float p, bool is_label, float inv_b) {
+  return (p - (is_label ? 1.0f : 0.0f)) * inv_b;
+}
+
 // y = relu(z), n elements.
 void relu_forward(const float* z, float* y, int64_t n);
 // dz = dy where y > 0, else 0.

@@ -66,16 +66,50 @@ StepContext Trainer::context(int64_t s) {
   return ctx;
 }
 
+static std::vector<int> state_ids(const Tape& tape) {
+  std::vector<int> ids(tape.params);
+  ids.insert(ids.end(), tape.opt_state.begin(), tape.opt_state.end());
+  return ids;
+}
+
+void Trainer::use_device(std::shared_ptr<Executor> e) {
+  device = std::move(e);
+  if (!device) return;
+  device->set_dataset(data.images.data(), data.labels.data(), data.count, data.features());
+  device->upload(ws, state_ids(tape));
+  device_ahead = false;
+}
+
+void Trainer::to_host() {
+  if (!device || !device_ahead) return;
+  device->download(ws, state_ids(tape));
+  device_ahead = false;
+}
+
+void Trainer::to_device() {
+  if (device) device->upload(ws, state_ids(tape));
+  device_ahead = false;
+}
+
 void Trainer::run_step(const OpHook& hook) {
-  pw::run_step(tape, ws, context(step), hook);
-  loss = ws[tape.loss][0];
+  if (device) {
+    device->run_step(context(step), ws, hook);
+    loss = device->loss();
+    device_ahead = true;
+  } else {
+    pw::run_step(tape, ws, context(step), hook);
+    loss = ws[tape.loss][0];
+  }
   step++;
 }
 
 double test_accuracy(const Trainer& t) {
   if (t.data.test_count == 0) return -1;
   std::vector<float> logits;
-  forward_logits(t.tape, t.ws, t.data.test_images.data(), t.data.test_count, t.cfg.input_scale, logits);
+  if (t.device)
+    t.device->forward_logits(t.data.test_images.data(), t.data.test_count, t.cfg.input_scale, logits);
+  else
+    forward_logits(t.tape, t.ws, t.data.test_images.data(), t.data.test_count, t.cfg.input_scale, logits);
   const int C = t.tape.widths.back();
   int64_t right = 0;
   for (uint32_t i = 0; i < t.data.test_count; i++) {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "model/device.hpp"
 #include "model/tape.hpp"
 #include "train/dataset.hpp"
 #include "train/task.hpp"
@@ -44,7 +45,16 @@ struct Trainer {
   float loss = 0;      // loss of the last step
   std::vector<uint32_t> batch_idx;
 
+  // With a device (use_device), steps run there and `ws` is the host copy: current
+  // after to_host() (checkpoints, hooks), and to_device() sends host changes back.
+  std::shared_ptr<Executor> device;
+  bool device_ahead = false;  // the device holds state that ws does not
+
   Trainer(const TaskConfig& c, const Dataset& d);
+  // Uploads the dataset, the parameters and the optimizer state to `e`.
+  void use_device(std::shared_ptr<Executor> e);
+  void to_host();    // parameters and optimizer state into ws (no-op without a device)
+  void to_device();  // ws's parameters and optimizer state onto the device
   void run_step(const OpHook& hook = nullptr);  // runs step `step`, then step++
   // The context of step `s`: its batch (into batch_idx) and the optimizer's scalars.
   StepContext context(int64_t s);

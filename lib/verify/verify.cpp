@@ -177,6 +177,7 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
   }
 
   // Replay.
+  if (opt.device == "cuda") tr.use_device(make_cuda_executor(tr.tape, !cfg.exact));
   for (size_t n = 0; n < chosen.size(); n++) {
     const int i = chosen[n].first;
     SegmentOutcome s;
@@ -192,7 +193,9 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
     } else {
       const auto t0 = Clock::now();
       tr.step = s.start_step;
+      tr.to_device();
       while (tr.step < s.end_step) tr.run_step();
+      tr.to_host();
       s.seconds = since(t0);
       replay_secs += s.seconds;
       res.replayed_steps += s.end_step - s.start_step;

@@ -31,6 +31,7 @@ struct VerifyOptions {
   std::string beacon;        // hex or any text; hashed with the proof's root
   std::string data_dir;
   bool keep_going = false;   // replay every chosen segment even after a failure
+  std::string device = "cpu";  // "cuda": replay on the GPU (same bits in exact mode)
 };
 
 struct VerifyResult {
