@@ -34,13 +34,14 @@ std::string type_from_name(const std::string& path) {
   if (ends(".pwc")) return "checkpoint";
   if (ends(".pwv")) return "verdict";
   if (ends(".pwd")) return "dispute";
+  if (ends(".pwp")) return "profile";
   return "";
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Print a proofwork file (task .pwt, manifest .pwm, checkpoint .pwc, verdict .pwv, dispute .pwd) as JSON, or with "
+  CLI::App app{"Print a proofwork file (task .pwt, manifest .pwm, checkpoint .pwc, verdict .pwv, dispute .pwd, profile .pwp) as JSON, or with "
                "--binary turn its JSON form back into the binary form. The type comes from --type or the file's "
                "extension.",
                "pol-show"};
@@ -48,8 +49,8 @@ int main(int argc, char** argv) {
   std::string in, out = "-", type;
   bool binary = false;
   app.add_option("FILE", in, "Input file, binary or JSON ('-': stdin)")->required();
-  app.add_option("-t,--type", type, "task, manifest, checkpoint, verdict or dispute")
-      ->check(CLI::IsMember({"task", "manifest", "checkpoint", "verdict", "dispute"}));
+  app.add_option("-t,--type", type, "task, manifest, checkpoint, verdict, dispute or profile")
+      ->check(CLI::IsMember({"task", "manifest", "checkpoint", "verdict", "dispute", "profile"}));
   app.add_flag("--binary", binary, "Write the binary form instead of JSON");
   app.add_option("-o,--output", out, "Output file ('-': stdout)");
   add_common_options(app, common, kOptQuiet | kOptForce);
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
     if (type == "manifest") return convert<schema::Manifest>(in, out, binary);
     if (type == "checkpoint") return convert<schema::Checkpoint>(in, out, binary);
     if (type == "verdict") return convert<schema::Verdict>(in, out, binary);
+    if (type == "profile") return convert<schema::Profile>(in, out, binary);
     return convert<schema::Dispute>(in, out, binary);
   });
 }

@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -12,6 +13,7 @@
 #include "proof/proof.hpp"
 #include "proof/task_file.hpp"
 #include "tensor/gemm.hpp"
+#include "tensor/philox.hpp"
 #include "train/fault.hpp"
 #include "train/trainer.hpp"
 
@@ -29,6 +31,42 @@ void remove_stale_temporaries(const std::string& dir) {
   closedir(d);
 }
 
+std::vector<std::vector<float>> state_tensors(const Trainer& tr) {
+  std::vector<std::vector<float>> out;
+  for (int id : checkpoint_tensors(tr.tape)) out.push_back(tr.ws.t[size_t(id)]);
+  return out;
+}
+
+void set_state_tensors(Trainer& tr, const std::vector<std::vector<float>>& v) {
+  size_t k = 0;
+  for (int id : checkpoint_tensors(tr.tape)) tr.ws.t[size_t(id)] = v[k++];
+}
+
+// Dishonest "dressing": uniform noise in [-amp, amp) on every parameter, from Philox.
+void add_noise(Trainer& tr, int64_t step, float amp) {
+  for (size_t i = 0; i < tr.tape.params.size(); i++) {
+    std::vector<float>& p = tr.ws.t[size_t(tr.tape.params[i])];
+    for (size_t e = 0; e < p.size(); e++)
+      p[e] = p[e] + amp * (2.0f * uniform01(philox_word(uint64_t(step), 0x6e6f6973u, uint32_t(i), e)) - 1.0f);
+  }
+}
+
+// The classic Proof-of-Learning spoof: the state at `step` claimed as the straight line
+// from the initial state to the final one (tr holds the final state).
+CheckpointInfo write_interpolated(const std::string& dir, Trainer& tr, const std::vector<std::vector<float>>& initial,
+                                  int64_t step, const Hash& task_hash) {
+  const std::vector<std::vector<float>> final_state = state_tensors(tr);
+  if (step == tr.cfg.steps) return write_checkpoint(dir, tr.tape, tr.ws, step, task_hash);
+  const float t = float(double(step) / double(tr.cfg.steps));
+  std::vector<std::vector<float>> mid = initial;
+  for (size_t k = 0; k < mid.size(); k++)
+    for (size_t e = 0; e < mid[k].size(); e++) mid[k][e] = initial[k][e] + t * (final_state[k][e] - initial[k][e]);
+  set_state_tensors(tr, mid);
+  CheckpointInfo info = write_checkpoint(dir, tr.tape, tr.ws, step, task_hash);
+  set_state_tensors(tr, final_state);
+  return info;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -38,12 +76,21 @@ int main(int argc, char** argv) {
                "pol-train"};
   CommonOptions common;
   std::string task_path, dir, data_dir, fault_spec, dishonest_data;
-  int64_t skip_step = -1, stop_after = -1;
+  int64_t skip_step = -1, stop_after = -1, shortcut = 1;
   uint64_t init_seed = 0, order_seed = 0;
+  std::vector<int64_t> skip_segments;
+  bool interpolate = false;
+  double lr_scale = 1, dress_noise = 0;
+  Compute compute;
   app.add_option("TASK", task_path, "Task file (binary or JSON; '-': stdin)")->required();
   app.add_option("-o,--output", dir, "Proof directory (created, or resumed when unfinished)")->required();
   app.add_option("--data-dir", data_dir, "Find the dataset files in this directory (by base name)");
   add_common_options(app, common);
+  app.add_option("--fast-panel", compute.fast_panel,
+                 "Fast mode: GEMM panel length (terms summed before adding to the output; stands in for another "
+                 "machine's kernel)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   const std::string dishonest = "Dishonest proofs (for testing verifiers and bisection)";
   app.add_option("--inject-fault", fault_spec,
                  "Perturb element ELEMENT of the first output of op OP (tape index) in step STEP: STEP:OP:ELEMENT")
@@ -54,15 +101,29 @@ int main(int argc, char** argv) {
       ->group(dishonest);
   app.add_option("--dishonest-data-dir", dishonest_data, "Train on the IDX files of this directory, unchecked")
       ->group(dishonest);
+  app.add_option("--skip-segment", skip_segments,
+                 "Skip every step of segment I (checkpoint I copied forward as I+1); repeatable")
+      ->group(dishonest);
+  app.add_flag("--interpolate", interpolate,
+               "Write checkpoints 1..C-1 as linear interpolations between the initial and the final state")
+      ->group(dishonest);
+  app.add_option("--lr-scale", lr_scale, "Train with the task's learning rate times X (other hyperparameters)")
+      ->group(dishonest);
+  app.add_option("--shortcut", shortcut, "Apply only every M-th step, with M times the learning rate")
+      ->check(CLI::PositiveNumber)
+      ->group(dishonest);
+  app.add_option("--dress-noise", dress_noise,
+                 "With --shortcut: add uniform noise of this amplitude to every parameter on the steps not applied")
+      ->group(dishonest);
   app.add_option("--kill-after", stop_after, "SIGKILL itself after this many steps (resume tests)")->group("");
 
   return run_tool("pol-train", argc, argv, app, [&]() -> int {
     apply_common_options(common, true);
-    if (common.device == "cuda" && skip_step >= 0)
+    if (common.device == "cuda" &&
+        (skip_step >= 0 || !skip_segments.empty() || interpolate || shortcut != 1 || dress_noise > 0))
       usage_error("--device cuda: of the dishonest options only --inject-fault runs on the GPU; use --device cpu");
     LoadedTask task = load_task(task_path);
     const TaskConfig& cfg = task.cfg;
-    if (!cfg.exact) usage_error("fast mode is not implemented yet (issue 3); use a task with --mode exact");
     const Fault fault = fault_spec.empty() ? Fault{} : parse_fault(fault_spec, "--inject-fault");
 
     Dataset data;
@@ -73,7 +134,10 @@ int main(int argc, char** argv) {
       data = load_dataset(at(cfg.train_images), at(cfg.train_labels), at(cfg.test_images), at(cfg.test_labels), cfg.classes);
       check_input(data.count == cfg.count && data.features() == cfg.widths[0], "--dishonest-data-dir: another shape");
     }
-    Trainer tr(cfg, data);
+    TaskConfig train_cfg = cfg;  // differs from the task only in a dishonest run
+    train_cfg.lr *= lr_scale * double(shortcut);
+    Trainer tr(train_cfg, data);
+    tr.compute.fast_panel = compute.fast_panel;
     if (app.count("--init-seed")) {
       TaskConfig other = cfg;
       other.seed = init_seed;
@@ -122,26 +186,35 @@ int main(int argc, char** argv) {
     write_manifest(dir, man);
 
     if (common.device == "cuda") {  // the tape runs on the GPU; checkpoints are copied back (issue 8)
-      tr.use_device(make_cuda_executor(tr.tape, !cfg.exact));
+      tr.use_device(make_cuda_executor(tr.tape, tr.compute.fast));
       note(common, "training on " + tr.device->describe());
     }
     Progress progress(common, cfg.steps, "step");
     const auto t0 = std::chrono::steady_clock::now();
     const int64_t first_step = tr.step;
     std::vector<std::vector<float>> saved;
+    const std::vector<std::vector<float>> initial = interpolate ? state_tensors(tr) : std::vector<std::vector<float>>{};
+    auto skipped = [&](int64_t s) {
+      return s == skip_step || s % shortcut != 0 ||
+             std::find(skip_segments.begin(), skip_segments.end(), s / cfg.checkpoint_every) != skip_segments.end();
+    };
     while (tr.step < cfg.steps) {
       const int64_t s = tr.step;
       const OpHook hook = fault_hook(tr.tape, fault, s);
-      if (s == skip_step) {
-        saved.clear();
-        for (int id : checkpoint_tensors(tr.tape)) saved.push_back(tr.ws.t[size_t(id)]);
-      }
+      if (skipped(s)) saved = state_tensors(tr);
       tr.run_step(hook);
-      if (s == skip_step) {
-        size_t k = 0;
-        for (int id : checkpoint_tensors(tr.tape)) tr.ws.t[size_t(id)] = saved[k++];
+      if (skipped(s)) {
+        set_state_tensors(tr, saved);
+        if (dress_noise > 0) add_noise(tr, s, float(dress_noise));
       }
-      if (tr.step % cfg.checkpoint_every == 0 || tr.step == cfg.steps) {
+      if (interpolate && tr.step < cfg.steps) {
+        // checkpoints are written at the end, from the initial and final states
+      } else if (interpolate) {
+        for (size_t i = 1; i < ckpt_steps.size(); i++)
+          man.checkpoints.push_back(write_interpolated(dir, tr, initial, ckpt_steps[i], task.hash));
+        man.final_loss = tr.loss;
+        write_manifest(dir, man);
+      } else if (tr.step % cfg.checkpoint_every == 0 || tr.step == cfg.steps) {
         tr.to_host();
         man.checkpoints.push_back(write_checkpoint(dir, tr.tape, tr.ws, tr.step, task.hash));
         man.final_loss = tr.loss;

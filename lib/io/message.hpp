@@ -55,7 +55,8 @@ class Message {
         m.words_ = kj::heapArray<capnp::word>(m.bytes_.size() / sizeof(capnp::word));
         std::memcpy(m.words_.begin(), m.bytes_.data(), m.bytes_.size());
         capnp::ReaderOptions opt;
-        opt.traversalLimitInWords = m.words_.size() * 2 + 1024;  // no amplification beyond 2x
+        // Bounded amplification: the check below, one full pass (e.g. hashing) and reading.
+        opt.traversalLimitInWords = m.words_.size() * 4 + 1024;
         opt.nestingLimit = 64;
         m.reader_ = std::make_unique<capnp::FlatArrayMessageReader>(m.words_.asPtr(), opt);
         check_input(m.reader_->getEnd() == m.words_.end(), what + ": trailing bytes after the message");

@@ -128,6 +128,12 @@ void load_rows(const uint8_t* images, const uint32_t* idx, int64_t B, int F, flo
 
 void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
   auto spec = [&](int id) -> const TensorSpec& { return tape.tensors[size_t(id)]; };
+  auto gemm = [&](int M, int N, int K, MatView A, MatView Bm, const float* bias, float* C, ptrdiff_t ldc) {
+    if (ctx.compute.fast)
+      gemm_fast(M, N, K, A, Bm, bias, C, ldc, ctx.compute.fast_panel);
+    else
+      gemm_exact(M, N, K, A, Bm, bias, C, ldc);
+  };
   const int B = tape.batch;
   switch (op.kind) {
     case OpKind::LoadBatch: {
@@ -139,7 +145,7 @@ void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ct
     }
     case OpKind::LinearForward: {
       const TensorSpec& w = spec(op.in[1]);  // (out, in)
-      gemm_exact(B, w.rows, w.cols, row_major(ws[op.in[0]], w.cols), transposed(ws[op.in[1]], w.cols),
+      gemm(B, w.rows, w.cols, row_major(ws[op.in[0]], w.cols), transposed(ws[op.in[1]], w.cols),
                  ws[op.in[2]], ws[op.out[0]], w.rows);
       break;
     }
@@ -157,15 +163,15 @@ void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ct
     case OpKind::LinearBackwardWeight: {
       const int O = spec(op.in[0]).cols, I = spec(op.in[1]).cols;
       // dW(o,i) = Σ_b dz(b,o)·x(b,i): A = dzᵀ, B = x, k = batch ascending.
-      gemm_exact(O, I, B, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), nullptr, ws[op.out[0]], I);
+      gemm(O, I, B, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), nullptr, ws[op.out[0]], I);
       break;
     }
     case OpKind::LinearBackwardBias:
-      column_sums(ws[op.in[0]], ws[op.out[0]], B, spec(op.in[0]).cols);
+      (ctx.compute.fast ? column_sums_fast : column_sums)(ws[op.in[0]], ws[op.out[0]], B, spec(op.in[0]).cols);
       break;
     case OpKind::LinearBackwardInput: {
       const TensorSpec& w = spec(op.in[1]);  // (out, in)
-      gemm_exact(B, w.cols, w.rows, row_major(ws[op.in[0]], w.rows), row_major(ws[op.in[1]], w.cols), nullptr,
+      gemm(B, w.cols, w.rows, row_major(ws[op.in[0]], w.rows), row_major(ws[op.in[1]], w.cols), nullptr,
                  ws[op.out[0]], w.cols);
       break;
     }

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tensor/gemm.hpp"
 #include "tensor/ops.hpp"
 
 namespace pw {
@@ -61,8 +62,18 @@ struct Tape {
 // widths: input first, e.g. {784, 1024, 1024, 10}. ReLU between Linear layers.
 Tape build_mlp_tape(const std::vector<int>& widths, int batch, OptimizerType opt);
 
+// How the step computes (DESIGN §4). Exact: the bitwise contract. Fast: GEMMs sum
+// panels of `fast_panel` terms from zero and add them (gemm_fast), bias gradients sum
+// one chunk of the batch per thread (column_sums_fast): bits differ from exact, and
+// between panel sizes and thread counts; pol-profile measures by how much.
+struct Compute {
+  bool fast = false;
+  int fast_panel = kFastPanelDefault;
+};
+
 // What one step needs besides the tensors.
 struct StepContext {
+  Compute compute{};
   const uint8_t* images = nullptr;   // (n, features) pixels
   const uint8_t* labels = nullptr;   // (n)
   const uint32_t* batch_indices = nullptr;

@@ -177,6 +177,7 @@ struct SegmentResult {
   reason @7 :Text;
   updateNorm @8 :Float64;    # l2 norm of the weight change over the segment
   seconds @9 :Float64;
+  distances @10 :Distances;  # fast mode: replayed vs claimed end state
 }
 
 struct Verdict {
@@ -191,6 +192,13 @@ struct Verdict {
   provenance @8 :Provenance;
   replaySeconds @9 :Float64;
   checkSeconds @10 :Float64; # hashing and I/O outside replay
+  mode @11 :Mode;            # of the task: exact compares hashes, fast distances
+  profileHash @12 :Data $Json.hex;  # fast mode: the profile used
+  shard @13 :UInt32;         # this verdict covers the selected segments at positions ≡ shard (mod shards)
+  shards @14 :UInt32 = 1;
+  selected @15 :List(UInt32);  # every segment the selection chose (all shards together)
+  detection @16 :Detection;
+  merged @17 :UInt32;        # pol-verify --merge: how many shard verdicts were combined
 }
 
 enum BisectLevel {
@@ -244,4 +252,60 @@ struct Dispute {
   provenance @20 :Provenance;
   complete @21 :Bool;              # false while a two-party exchange (pol-bisect play) is under way
   inputHashesB @22 :List(Data);    # side B's view of the op's inputs (must equal side A's)
+}
+
+# Distances between two states (DESIGN §6), computed in double over float32 values:
+# one entry per tensor (parameters, then optimizer state, in checkpoint order) and a
+# last entry "model" over all of them together. cosine is 1 − cos(angle).
+struct Distances {
+  names @0 :List(Text);
+  l1 @1 :List(Float64);
+  l2 @2 :List(Float64);
+  linf @3 :List(Float64);
+  cosine @4 :List(Float64);
+}
+
+# One replay the profile measured: segment `segment` replayed from its claimed start
+# under `source` and compared with `against` (the claimed end, or another source's replay).
+struct Measurement {
+  segment @0 :UInt32;
+  source @1 :Text;       # "fast threads=2 panel=64", "exact", ...
+  against @2 :Text;      # "claimed" or another source
+  distances @3 :Distances;
+}
+
+# pol-profile's output: tolerance thresholds for fast-mode proofs, and the
+# measurements they were derived from (so anyone can re-derive them).
+struct Profile {
+  formatVersion @0 :UInt32;
+  taskClass @1 :Data $Json.hex;    # BLAKE2b of the task with seed and provenance cleared:
+                                   # the profile serves proofs of the task under any seed
+  taskHash @2 :Data $Json.hex;     # the task profiled
+  proofRoot @3 :Data $Json.hex;    # the proof replayed
+  rule @4 :Text;                   # how thresholds follow from measurements (pol-profile(1))
+  factor @5 :Float64;              # threshold = factor · max(measured) + floor
+  floorRel @6 :Float64;            # floor = floorRel · the claimed end state's own norm
+  thresholds @7 :Distances;
+  measurements @8 :List(Measurement);
+  sources @9 :List(Text);
+  segments @10 :List(UInt32);      # the segments replayed
+  segmentSteps @11 :UInt32;
+  secondsPerStep @12 :Float64;     # replay cost, fast mode at the profiler's default setting
+  flopsPerStep @13 :Float64;       # static: 6 · batch · Σ in·out
+  budgetFlops @14 :Float64;        # the task's declared budget (checked: = flopsPerStep · steps)
+  profileFlops @15 :Float64;       # the work this profile did
+  updateRatioMin @16 :Float64;     # over the segments replayed: ‖Δw‖₂ / Σ lr (plausibility)
+  updateRatioMax @17 :Float64;
+  stochasticOps @18 :UInt32;       # ops with randomness inside a step (re-run with other seeds); 0 for the MLP
+  provenance @19 :Provenance;
+}
+
+# What a sample of q of C segments can catch (printed by pol-verify).
+struct Detection {
+  total @0 :UInt32;          # C segments
+  replayed @1 :UInt32;       # q
+  forgedFraction @2 :Float64;  # f the figures are for (0.1 unless --assume-forged)
+  pDetectBound @3 :Float64;  # 1 − (1 − f)^q: independent draws (a lower bound)
+  pDetect @4 :Float64;       # without replacement (hypergeometric), f·C forged segments
+  replayedFor99 @5 :UInt32;  # smallest q with pDetect ≥ 0.99
 }

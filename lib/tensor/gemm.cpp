@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/error.hpp"
 #include "tensor/mathfn.hpp"
 
 namespace pw {
@@ -26,7 +27,10 @@ bool g_force_portable = false;
 
 // c (MR×NR, row stride ldc) = init + Σ_k a[k·MR + i]·b[k·NR + j], one fma per term, k
 // ascending. init is c itself (a later k-panel), or `row` (NR values: the bias, or zeros)
-// broadcast down the rows on the first panel.
+// broadcast down the rows on the first panel. With Add (fast mode only), the panel's sum
+// starts from `row` (zeros) and is then added to c: c = c + Σ_k …, the order of a BLAS
+// with beta = 1.
+template <bool Add>
 __attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* a, const float* b, float* c,
                                                      ptrdiff_t ldc, const float* row) {
   __m256 c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
@@ -66,6 +70,14 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* a, con
     a += MR;
     b += NR;
   }
+  if (Add) {
+    c00 = _mm256_add_ps(_mm256_loadu_ps(c + 0 * ldc), c00), c01 = _mm256_add_ps(_mm256_loadu_ps(c + 0 * ldc + 8), c01);
+    c10 = _mm256_add_ps(_mm256_loadu_ps(c + 1 * ldc), c10), c11 = _mm256_add_ps(_mm256_loadu_ps(c + 1 * ldc + 8), c11);
+    c20 = _mm256_add_ps(_mm256_loadu_ps(c + 2 * ldc), c20), c21 = _mm256_add_ps(_mm256_loadu_ps(c + 2 * ldc + 8), c21);
+    c30 = _mm256_add_ps(_mm256_loadu_ps(c + 3 * ldc), c30), c31 = _mm256_add_ps(_mm256_loadu_ps(c + 3 * ldc + 8), c31);
+    c40 = _mm256_add_ps(_mm256_loadu_ps(c + 4 * ldc), c40), c41 = _mm256_add_ps(_mm256_loadu_ps(c + 4 * ldc + 8), c41);
+    c50 = _mm256_add_ps(_mm256_loadu_ps(c + 5 * ldc), c50), c51 = _mm256_add_ps(_mm256_loadu_ps(c + 5 * ldc + 8), c51);
+  }
   _mm256_storeu_ps(c + 0 * ldc, c00), _mm256_storeu_ps(c + 0 * ldc + 8, c01);
   _mm256_storeu_ps(c + 1 * ldc, c10), _mm256_storeu_ps(c + 1 * ldc + 8, c11);
   _mm256_storeu_ps(c + 2 * ldc, c20), _mm256_storeu_ps(c + 2 * ldc + 8, c21);
@@ -74,6 +86,7 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* a, con
   _mm256_storeu_ps(c + 5 * ldc, c50), _mm256_storeu_ps(c + 5 * ldc + 8, c51);
 }
 
+template <bool Add>
 void kernel_portable(int kc, const float* a, const float* b, float* c, ptrdiff_t ldc, const float* row) {
   float acc[MR][NR];
   for (int i = 0; i < MR; i++)
@@ -82,7 +95,7 @@ void kernel_portable(int kc, const float* a, const float* b, float* c, ptrdiff_t
     for (int i = 0; i < MR; i++)
       for (int j = 0; j < NR; j++) acc[i][j] = fmaf_exact(a[i], b[j], acc[i][j]);
   for (int i = 0; i < MR; i++)
-    for (int j = 0; j < NR; j++) c[i * ldc + j] = acc[i][j];
+    for (int j = 0; j < NR; j++) c[i * ldc + j] = Add ? c[i * ldc + j] + acc[i][j] : acc[i][j];
 }
 
 using Kernel = void (*)(int, const float*, const float*, float*, ptrdiff_t, const float*);
@@ -92,7 +105,9 @@ bool has_avx2() {
   return yes;
 }
 
-Kernel pick_kernel() { return has_avx2() && !g_force_portable ? kernel_avx2 : kernel_portable; }
+bool use_avx2() { return has_avx2() && !g_force_portable; }
+Kernel pick_kernel() { return use_avx2() ? kernel_avx2<false> : kernel_portable<false>; }
+Kernel pick_add_kernel() { return use_avx2() ? kernel_avx2<true> : kernel_portable<true>; }
 
 // 16 columns of B stored as rows (B(k, j) = src_j[k], B.rs == 1: the forward pass's Wᵀ)
 // into the panel layout dst[k·NR + jj]: 8×8 transposes in registers. Data movement only.
@@ -177,24 +192,28 @@ float* scratch(std::vector<float>& buf, size_t n) {
   return reinterpret_cast<float*>((p + 63) & ~uintptr_t(63));
 }
 
-}  // namespace
-
-void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc) {
+// Both modes. Exact: each output starts from its bias and every k-panel continues from
+// where the last one stopped, so its terms are added in one chain, k ascending. Fast
+// (kc_panel > 0): panels of kc_panel terms, each summed from zero and then
+// added to C, the bias added last.
+void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc, int kc_panel) {
   if (M <= 0 || N <= 0) return;
+  const bool fast = kc_panel > 0;
+  const int kc_step = fast ? std::min(kc_panel, KC) : KC;
   if (K <= 0) {
     for (int i = 0; i < M; i++)
       for (int j = 0; j < N; j++) C[ptrdiff_t(i) * ldc + j] = bias ? bias[j] : 0.0f;
     return;
   }
-  const Kernel kernel = pick_kernel();
+  const Kernel kernel = pick_kernel(), add_kernel = pick_add_kernel();
   const int npanels = (N + NR - 1) / NR;
-  const int kc_max = std::min(K, KC);
+  const int kc_max = std::min(K, kc_step);
   thread_local std::vector<float> bpack_buf;  // the calling thread's; its team reads it
   float* const bpack = scratch(bpack_buf, size_t(npanels) * NR * size_t(kc_max));
   // First-panel initial values per register tile: the bias (zero-padded), or zeros.
   thread_local std::vector<float> init_buf;
   float* const init = scratch(init_buf, size_t(npanels) * NR);
-  for (int j = 0; j < npanels * NR; j++) init[j] = (bias && j < N) ? bias[j] : 0.0f;
+  for (int j = 0; j < npanels * NR; j++) init[j] = (bias && j < N && !fast) ? bias[j] : 0.0f;
   // Blocks of equal size (in whole register tiles) so threads get equal work:
   // M = 128 makes two blocks of 66 and 62 rows, not 96 and 32.
   auto even_block = [](int n, int max_block, int unit) {
@@ -209,9 +228,11 @@ void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, fl
     thread_local std::vector<float> apack_buf;
     float* const apack = scratch(apack_buf, size_t(MC) * KC);
     alignas(64) float tile[MR * NR];
-    for (int k0 = 0; k0 < K; k0 += KC) {
-      const int kc = std::min(KC, K - k0);
+    for (int k0 = 0; k0 < K; k0 += kc_step) {
+      const int kc = std::min(kc_step, K - k0);
       const bool first = k0 == 0;
+      // Exact: later panels continue from C. Fast: they start from zeros and add to C.
+      const Kernel run = first || !fast ? kernel : add_kernel;
 #pragma omp for schedule(static)
       for (int p = 0; p < npanels; p++)
         pack_b(B, k0, kc, p * NR, std::min(NR, N - p * NR), bpack + size_t(p) * NR * kc);
@@ -224,18 +245,18 @@ void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, fl
           const int j_end = std::min(N, (jb + 1) * nc_blk);
           for (int j0 = jb * nc_blk; j0 < j_end; j0 += NR) {
             const float* bp = bpack + size_t(j0 / NR) * NR * kc;
-            const float* row = first ? init + j0 : nullptr;
+            const float* row = first || fast ? init + j0 : nullptr;
             const int n = std::min(NR, N - j0);
             for (int ir = 0; ir < mc; ir += MR) {
               const int m = std::min(MR, mc - ir);
               float* c = C + ptrdiff_t(i0 + ir) * ldc + j0;
               if (m == MR && n == NR) {
-                kernel(kc, apack + size_t(ir) * kc, bp, c, ldc, row);
+                run(kc, apack + size_t(ir) * kc, bp, c, ldc, row);
               } else {  // edge tile: run on a padded copy, keep the valid part
                 if (!first)
                   for (int i = 0; i < MR; i++)
                     for (int j = 0; j < NR; j++) tile[i * NR + j] = (i < m && j < n) ? c[i * ldc + j] : 0.0f;
-                kernel(kc, apack + size_t(ir) * kc, bp, tile, NR, row);
+                run(kc, apack + size_t(ir) * kc, bp, tile, NR, row);
                 for (int i = 0; i < m; i++)
                   for (int j = 0; j < n; j++) c[i * ldc + j] = tile[i * NR + j];
               }
@@ -243,7 +264,23 @@ void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, fl
           }
         }
     }
+    if (fast && bias) {
+#pragma omp for schedule(static)
+      for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) C[ptrdiff_t(i) * ldc + j] = C[ptrdiff_t(i) * ldc + j] + bias[j];
+    }
   }
+}
+
+}  // namespace
+
+void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc) {
+  gemm_run(M, N, K, A, B, bias, C, ldc, -1);
+}
+
+void gemm_fast(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc, int kc_panel) {
+  if (kc_panel <= 0) internal_error("gemm_fast: panel size must be positive");
+  gemm_run(M, N, K, A, B, bias, C, ldc, kc_panel);
 }
 
 void gemm_reference(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc) {
@@ -255,7 +292,7 @@ void gemm_reference(int M, int N, int K, MatView A, MatView B, const float* bias
     }
 }
 
-const char* gemm_kernel_name() { return pick_kernel() == kernel_avx2 ? "avx2-fma" : "portable"; }
+const char* gemm_kernel_name() { return use_avx2() ? "avx2-fma" : "portable"; }
 void gemm_force_portable(bool on) { g_force_portable = on; }
 
 void set_threads(int n) {

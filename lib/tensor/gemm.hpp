@@ -19,6 +19,14 @@ inline MatView transposed(const float* p, ptrdiff_t ld) { return {p, 1, ld}; }
 // C (M×N, row stride ldc) = bias[j] (or 0) + Σ_k A(i,k)·B(k,j).
 void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc);
 
+// Fast mode (DESIGN §4): the same micro-kernel, but K is cut into panels of `kc_panel`
+// terms, each panel summed from zero and then added to C, and the bias added last -- the
+// order of a BLAS that accumulates with beta = 1. The bits differ from gemm_exact's for
+// K > kc_panel or a bias; they depend on kc_panel (standing in for another machine's
+// blocking), not on the thread count.
+void gemm_fast(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc, int kc_panel);
+constexpr int kFastPanelDefault = 128;
+
 // The same arithmetic with plain loops: the reference the tests compare against.
 void gemm_reference(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc);
 

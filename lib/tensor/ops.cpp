@@ -1,5 +1,7 @@
 #include "tensor/ops.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -53,6 +55,26 @@ void column_sums(const float* dy, float* db, int B, int O) {
       for (int o = o0; o < o1; o++) db[o] = db[o] + row[o];
     }
   }
+}
+
+void column_sums_fast(const float* dy, float* db, int B, int O) {
+  // Rows split into one contiguous chunk per thread, each summed from zero, the chunks'
+  // partial sums then added in chunk order: the result depends on the thread count.
+  const int T = int64_t(B) * O >= kParallelMin ? std::max(1, std::min(omp_get_max_threads(), B)) : 1;
+  thread_local std::vector<float> part;
+  part.assign(size_t(T) * size_t(O), 0.0f);
+  float* const pp = part.data();
+#pragma omp parallel for schedule(static) num_threads(T) if (T > 1)
+  for (int t = 0; t < T; t++) {
+    float* acc = pp + size_t(t) * size_t(O);
+    for (int b = B * t / T; b < B * (t + 1) / T; b++) {
+      const float* row = dy + int64_t(b) * O;
+      for (int o = 0; o < O; o++) acc[o] = acc[o] + row[o];
+    }
+  }
+  for (int o = 0; o < O; o++) db[o] = pp[o];
+  for (int t = 1; t < T; t++)
+    for (int o = 0; o < O; o++) db[o] = db[o] + pp[size_t(t) * size_t(O) + size_t(o)];
 }
 
 // The update loops are built for AVX2 and for baseline x86-64, picked at load time.

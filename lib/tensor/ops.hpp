@@ -77,6 +77,9 @@ void softmax_cross_entropy_backward(const float* probs, const float* labels, flo
 
 // db[o] = Σ_b dy[b,o], b ascending: dy is (B,O).
 void column_sums(const float* dy, float* db, int B, int O);
+// Fast mode: one chunk of rows per thread, partial sums added in chunk order (the bits
+// depend on the thread count).
+void column_sums_fast(const float* dy, float* db, int B, int O);
 
 void sgd_update(float* p, const float* g, float* buf, int64_t n, const SgdScalars& s);
 void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamwScalars& s);

@@ -50,11 +50,13 @@ Tape tape_for(const TaskConfig& c) { return build_mlp_tape(c.widths, c.batch, c.
 Trainer::Trainer(const TaskConfig& c, const Dataset& d)
     : cfg(c), data(d), tape(tape_for(c)), ws(tape), order(c.seed, d.count, c.batch), batch_idx(size_t(c.batch)) {
   init_state(cfg, tape, ws);
+  compute.fast = !cfg.exact;
 }
 
 StepContext Trainer::context(int64_t s) {
   order.indices(s, batch_idx.data());
   StepContext ctx;
+  ctx.compute = compute;
   ctx.images = data.images.data();
   ctx.labels = data.labels.data();
   ctx.batch_indices = batch_idx.data();

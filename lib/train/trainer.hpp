@@ -41,6 +41,7 @@ struct Trainer {
   Tape tape;
   Workspace ws;
   BatchOrder order;
+  Compute compute;     // exact unless the task says fast; fast_panel is this machine's choice
   int64_t step = 0;    // steps completed
   float loss = 0;      // loss of the last step
   std::vector<uint32_t> batch_idx;

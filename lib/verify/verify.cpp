@@ -4,12 +4,14 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <cstdio>
 
 #include "core/error.hpp"
 #include "io/file.hpp"
 #include "proof/proof.hpp"
 #include "tensor/philox.hpp"
 #include "train/trainer.hpp"
+#include "verify/profile.hpp"
 
 namespace pw {
 
@@ -35,6 +37,27 @@ double update_norm(const Tape& tape, const Workspace& a, const Workspace& b) {
 }
 
 }  // namespace
+
+Detection detection(int total, int replayed, double f) {
+  Detection d;
+  d.total = total, d.replayed = replayed, d.f = f;
+  d.p_bound = 1 - std::pow(1 - f, replayed);
+  const int forged = int(std::ceil(f * total - 1e-9));
+  auto p_catch = [&](int q) {
+    if (forged <= 0) return 0.0;
+    double miss = 1;
+    for (int i = 0; i < q; i++) miss *= double(total - forged - i) / double(total - i);
+    return 1 - std::max(miss, 0.0);
+  };
+  d.p_exact = p_catch(replayed);
+  d.replayed_for_99 = total;
+  for (int q = 0; q <= total; q++)
+    if (p_catch(q) >= 0.99) {
+      d.replayed_for_99 = q;
+      break;
+    }
+  return d;
+}
 
 const char* why_name(SegmentWhy w) {
   switch (w) {
@@ -94,6 +117,10 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
                                                   (i < steps.size() ? std::to_string(steps[i]) : "none"));
   }
   if (man.root_mismatch) return reject(-1, "the manifest's Merkle root does not match its checkpoint hashes");
+  const LoadedProfile* prof = opt.profile;
+  if (!cfg.exact && !prof) usage_error("a fast-mode proof is verified against a profile: pass --profile (pol-profile)");
+  if (prof && prof->task_class != task_class(task.msg.root()))
+    bad_input("the profile was made for another task (its model, data or hyperparameters differ)");
 
   // The dataset the verifier holds must be the task's (bad input otherwise).
   Dataset data = load_task_dataset(cfg, opt.data_dir);
@@ -155,6 +182,25 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
     for (int i : beacon_segments(opt.beacon, res.proof_root, nseg, opt.segments)) chosen.push_back({i, SegmentWhy::Beacon});
   }
   std::vector<double> norms(size_t(nseg), -1);
+  if (!cfg.exact) {
+    // Update plausibility over every segment: ‖Δw‖₂ / Σ lr within the profile's band.
+    Workspace prev(tr.tape), cur(tr.tape);
+    std::string err = load(0, prev);
+    const double lo = prof->update_min / prof->factor, hi = prof->update_max * prof->factor;
+    for (int i = 0; i < nseg; i++) {
+      err = load(size_t(i) + 1, cur);
+      if (!err.empty()) return reject(i, err);
+      const double r = update_ratio(cfg, tr.tape, prev, cur, man.checkpoints[size_t(i)].step,
+                                    man.checkpoints[size_t(i) + 1].step);
+      if (!(r >= lo && r <= hi)) {
+        char buf[200];
+        std::snprintf(buf, sizeof buf,
+                      "implausible update: |dw|/sum(lr) = %.4g, outside the profile's band [%.4g, %.4g]", r, lo, hi);
+        return reject(i, buf);
+      }
+      std::swap(prev, cur);
+    }
+  }
   if (opt.top_q > 0) {
     // Proof-of-Learning's top-Q: the segments with the largest weight updates.
     Workspace prev(tr.tape), cur(tr.tape);
@@ -176,8 +222,21 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
     std::sort(chosen.begin(), chosen.end());
   }
 
+  for (auto& c : chosen) res.selected.push_back(c.first);
+  res.total_segments = nseg;
+  res.detect = detection(nseg, int(chosen.size()), opt.assume_forged);
+  if (opt.shards > 1) {  // this shard's share: positions ≡ shard (mod shards)
+    std::vector<std::pair<int, SegmentWhy>> mine;
+    for (size_t n = 0; n < chosen.size(); n++)
+      if (int(n % size_t(opt.shards)) == opt.shard) mine.push_back(chosen[n]);
+    chosen.swap(mine);
+  }
+
   // Replay.
-  if (opt.device == "cuda") tr.use_device(make_cuda_executor(tr.tape, !cfg.exact));
+  tr.compute = opt.compute;
+  tr.compute.fast = !cfg.exact;
+  if (opt.device == "cuda") tr.use_device(make_cuda_executor(tr.tape, tr.compute.fast));
+  Workspace claimed(tr.tape);
   for (size_t n = 0; n < chosen.size(); n++) {
     const int i = chosen[n].first;
     SegmentOutcome s;
@@ -201,9 +260,20 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
       res.replayed_steps += s.end_step - s.start_step;
       s.replayed = state_hash(tr.tape, tr.ws, tr.step);
       s.ok = s.replayed == s.expected;
-      if (!s.ok)
+      if (!s.ok && cfg.exact) {
         s.reason = "replayed state " + hex(s.replayed).substr(0, 16) + "… differs from the claimed " +
                    hex(s.expected).substr(0, 16) + "… at step " + std::to_string(s.end_step);
+      } else if (!cfg.exact) {
+        err = load(size_t(i) + 1, claimed);
+        if (!err.empty()) {
+          s.ok = false, s.reason = err;
+        } else {
+          s.distances = state_distances(tr.tape, tr.ws, claimed);
+          const std::string over = exceeds(s.distances, prof->thresholds);
+          s.ok = over.empty();
+          if (!s.ok) s.reason = "replayed state at step " + std::to_string(s.end_step) + " is too far from the claimed one: " + over;
+        }
+      }
     }
     res.segments.push_back(s);
     if (on_segment) on_segment(s, n + 1, chosen.size());
@@ -216,8 +286,9 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
   }
   res.accepted = res.first_bad < 0;
   if (res.accepted)
-    res.reason = std::to_string(res.segments.size()) + " of " + std::to_string(nseg) +
-                 " segments replayed, all equal";
+    res.reason = std::to_string(res.segments.size()) + " of " + std::to_string(nseg) + " segments replayed" +
+                 (opt.shards > 1 ? " (shard " + std::to_string(opt.shard) + "/" + std::to_string(opt.shards) + ")" : "") +
+                 (cfg.exact ? ", all equal" : ", all within the profile's thresholds");
   res.replay_seconds = replay_secs;
   res.check_seconds = since(t_check) - replay_secs;
   return res;

@@ -1,6 +1,8 @@
 // pol-verify's core: structural checks of a proof against its task, then replay of
-// selected segments (segment i runs checkpoint i → checkpoint i+1) in exact mode,
-// requiring equal state hashes.
+// selected segments (segment i runs checkpoint i → checkpoint i+1). Exact mode requires
+// equal state hashes; fast mode requires every distance between the replayed and the
+// claimed state within the profile's thresholds, and every segment's update size within
+// the profile's plausibility band.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -9,6 +11,7 @@
 
 #include "io/hash.hpp"
 #include "proof/task_file.hpp"
+#include "verify/distance.hpp"
 
 namespace pw {
 
@@ -23,7 +26,10 @@ struct SegmentOutcome {
   std::string reason;
   double update_norm = -1;
   double seconds = 0;
+  Distances distances;       // fast mode: replayed vs claimed
 };
+
+struct LoadedProfile;
 
 struct VerifyOptions {
   int64_t segments = -1;     // -1: all; else this many drawn from the beacon
@@ -31,8 +37,22 @@ struct VerifyOptions {
   std::string beacon;        // hex or any text; hashed with the proof's root
   std::string data_dir;
   bool keep_going = false;   // replay every chosen segment even after a failure
+  const LoadedProfile* profile = nullptr;  // required for fast-mode tasks
+  Compute compute;           // fast mode: this verifier's kernel setting
   std::string device = "cpu";  // "cuda": replay on the GPU (same bits in exact mode)
+  int shard = 0, shards = 1; // replay the chosen segments at positions ≡ shard (mod shards)
+  double assume_forged = 0.1;  // f for the detection figures
 };
+
+// What replaying q of C segments catches when a fraction f of them is forged.
+struct Detection {
+  int total = 0, replayed = 0;
+  double f = 0, p_bound = 0, p_exact = 0;
+  int replayed_for_99 = 0;
+};
+// p_bound = 1 − (1 − f)^q (independent draws); p_exact without replacement with
+// ⌈f·C⌉ forged segments (hypergeometric); replayed_for_99 the least q with p_exact ≥ 0.99.
+Detection detection(int total, int replayed, double f);
 
 struct VerifyResult {
   bool accepted = false;
@@ -42,6 +62,9 @@ struct VerifyResult {
   Hash proof_root{};
   double replay_seconds = 0, check_seconds = 0;
   int64_t replayed_steps = 0;
+  std::vector<int> selected;  // every chosen segment, all shards together
+  int total_segments = 0;
+  Detection detect;
 };
 
 using SegmentCallback = std::function<void(const SegmentOutcome&, size_t done, size_t total)>;

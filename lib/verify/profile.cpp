@@ -1,0 +1,210 @@
+#include "verify/profile.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "core/error.hpp"
+#include "io/file.hpp"
+#include "proof/proof.hpp"
+#include "train/trainer.hpp"
+#include "verify/verify.hpp"
+
+namespace pw {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kProfileLimit = size_t(64) << 20;
+constexpr const char* kRule =
+    "threshold[m][i] = factor * max(measured d[m][i]) + floor[m][i]; floor = floorRel * norm of the claimed end "
+    "state (l1, l2, linf), floorRel^2 for cosine; update plausibility: updateRatioMin/factor <= |dw|_2 / sum(lr) "
+    "<= updateRatioMax*factor";
+
+// Restores the thread count on scope exit.
+struct ThreadsGuard {
+  int saved = get_threads();
+  ~ThreadsGuard() { set_threads(saved); }
+};
+
+}  // namespace
+
+std::string Source::name() const {
+  if (!fast) return "exact";
+  return "fast threads=" + std::to_string(threads) + " panel=" + std::to_string(panel);
+}
+
+Hash task_class(schema::Task::Reader t) {
+  capnp::MallocMessageBuilder mb;
+  mb.setRoot(t);
+  auto b = mb.getRoot<schema::Task>();
+  b.setSeed(0);
+  b.disownProvenance();
+  return canonical_hash(b.asReader());
+}
+
+double update_ratio(const TaskConfig& c, const Tape& tape, const Workspace& a, const Workspace& b, int64_t start,
+                    int64_t end) {
+  double sq = 0;
+  for (int id : tape.params) {
+    const auto& x = a.t[size_t(id)];
+    const auto& y = b.t[size_t(id)];
+    for (size_t i = 0; i < x.size(); i++) {
+      const double d = double(y[i]) - double(x[i]);
+      sq += d * d;
+    }
+  }
+  double lr = 0;
+  for (int64_t s = start; s < end; s++) lr += double(lr_at(c, s));
+  return lr > 0 ? std::sqrt(sq) / lr : 0.0;
+}
+
+void make_profile(const LoadedTask& task, const std::string& dir, const ProfileOptions& opt,
+                  capnp::MallocMessageBuilder& out, const ReplayCallback& progress) {
+  const TaskConfig& cfg = task.cfg;
+  check_input(!cfg.exact, "the task is in exact mode: its proofs are verified by equal hashes, no profile is needed");
+  check_input(opt.factor >= 1 && std::isfinite(opt.factor), "--factor must be at least 1");
+  check_input(opt.floor_rel >= 0 && opt.floor_rel < 1, "--floor must be in [0, 1)");
+  check_input(is_directory(dir), "proof '" + dir + "' is not a directory");
+  const Manifest man = read_manifest(dir, int64_t(cfg.steps) * cfg.batch, &task.hash);
+  check_input(man.task == task.hash, "the proof '" + dir + "' is for another task");
+  check_input(man.complete, "the proof '" + dir + "' is unfinished");
+  const std::vector<int64_t> steps = checkpoint_steps(cfg);
+  check_input(man.checkpoints.size() == steps.size(), "the proof's checkpoints do not follow the task's interval");
+  for (size_t i = 0; i < steps.size(); i++)
+    check_input(man.checkpoints[i].step == steps[i], "the proof's checkpoints do not follow the task's interval");
+  check_input(!man.root_mismatch, "the manifest's Merkle root does not match its checkpoint hashes");
+
+  // The budget a task declares up front bounds every verifier's work (DESIGN: halting).
+  const Tape tape = tape_for(cfg);
+  const double flops_step = double(tape.flops_per_step());
+  check_input(cfg.budget_flops >= flops_step * double(cfg.steps) * (1 - 1e-12),
+              "the task's FLOP budget is below the work its model and step count imply");
+
+  Dataset data = load_task_dataset(cfg, opt.data_dir);
+  const int nseg = int(man.checkpoints.size()) - 1;
+  std::vector<int> segs = {0};
+  if (nseg > 1) segs.push_back(nseg - 1);
+  for (int i : beacon_segments(opt.beacon, man.root(), nseg, std::max<int64_t>(opt.segments, 0)))
+    if (int64_t(segs.size()) < opt.segments && std::find(segs.begin(), segs.end(), i) == segs.end()) segs.push_back(i);
+  std::sort(segs.begin(), segs.end());
+
+  std::vector<Source> sources;
+  std::vector<int> threads = opt.threads;
+  if (threads.empty()) {
+    threads = {1};
+    if (omp_get_num_procs() > 1) threads.push_back(omp_get_num_procs());
+  }
+  for (int t : threads)
+    for (int p : opt.panels) sources.push_back({true, t, p});
+  if (opt.exact) sources.push_back({false, 1, 0});
+  check_input(!sources.empty(), "no replay sources");
+
+  ThreadsGuard guard;
+  Trainer tr(cfg, data);
+  Workspace claimed(tr.tape), start(tr.tape);
+  std::vector<Workspace> ends(sources.size(), Workspace(tr.tape));
+  Distances max_d, floor_norms;
+  double ratio_min = INFINITY, ratio_max = 0, replay_secs = 0;
+  int64_t replay_steps = 0, default_steps = 0;
+  double default_secs = 0;
+  const size_t total = segs.size() * sources.size();
+  size_t done = 0;
+
+  auto p = out.initRoot<schema::Profile>();
+  struct M {
+    int seg;
+    std::string source, against;
+    Distances d;
+  };
+  std::vector<M> ms;
+  for (int s : segs) {
+    read_checkpoint(dir, man.checkpoints[size_t(s)], tr.tape, task.hash, start);
+    read_checkpoint(dir, man.checkpoints[size_t(s) + 1], tr.tape, task.hash, claimed);
+    const int64_t s0 = man.checkpoints[size_t(s)].step, s1 = man.checkpoints[size_t(s) + 1].step;
+    const double r = update_ratio(cfg, tr.tape, start, claimed, s0, s1);
+    ratio_min = std::min(ratio_min, r), ratio_max = std::max(ratio_max, r);
+    Distances norms = state_norms(tr.tape, claimed);
+    max_into(floor_norms, norms);
+    for (size_t c = 0; c < sources.size(); c++) {
+      const Source& src = sources[c];
+      set_threads(src.threads);
+      tr.compute = Compute{src.fast, src.fast ? src.panel : kFastPanelDefault};
+      tr.ws.t = start.t;
+      tr.step = s0;
+      const auto t0 = Clock::now();
+      while (tr.step < s1) tr.run_step();
+      const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+      replay_secs += secs;
+      replay_steps += s1 - s0;
+      if (src.fast && src.panel == kFastPanelDefault && src.threads == threads.back())
+        default_secs += secs, default_steps += s1 - s0;
+      ends[c].t = tr.ws.t;
+      ms.push_back({s, src.name(), "claimed", state_distances(tr.tape, tr.ws, claimed)});
+      for (size_t o = 0; o < c; o++) ms.push_back({s, src.name(), sources[o].name(), state_distances(tr.tape, tr.ws, ends[o])});
+      if (progress) progress(++done, total);
+    }
+  }
+  for (const M& m : ms) max_into(max_d, m.d);
+
+  Distances thr = max_d;
+  for (size_t i = 0; i < thr.size(); i++) {
+    for (int m : {kL1, kL2, kLinf}) thr.value[m][i] = opt.factor * max_d.value[m][i] + opt.floor_rel * floor_norms.value[m][i];
+    thr.value[kCosine][i] = opt.factor * max_d.value[kCosine][i] + opt.floor_rel * opt.floor_rel;
+  }
+
+  p.setFormatVersion(1);
+  p.setTaskClass(as_data(task_class(task.msg.root())));
+  p.setTaskHash(as_data(task.hash));
+  p.setProofRoot(as_data(man.root()));
+  p.setRule(kRule);
+  p.setFactor(opt.factor);
+  p.setFloorRel(opt.floor_rel);
+  write_distances(p.initThresholds(), thr);
+  auto ml = p.initMeasurements(unsigned(ms.size()));
+  for (size_t i = 0; i < ms.size(); i++) {
+    ml[unsigned(i)].setSegment(uint32_t(ms[i].seg));
+    ml[unsigned(i)].setSource(ms[i].source);
+    ml[unsigned(i)].setAgainst(ms[i].against);
+    write_distances(ml[unsigned(i)].initDistances(), ms[i].d);
+  }
+  auto sl = p.initSources(unsigned(sources.size()));
+  for (size_t i = 0; i < sources.size(); i++) sl.set(unsigned(i), sources[i].name());
+  auto sg = p.initSegments(unsigned(segs.size()));
+  for (size_t i = 0; i < segs.size(); i++) sg.set(unsigned(i), uint32_t(segs[i]));
+  p.setSegmentSteps(uint32_t(cfg.checkpoint_every));
+  p.setSecondsPerStep(default_steps > 0 ? default_secs / double(default_steps) : replay_secs / double(replay_steps));
+  p.setFlopsPerStep(flops_step);
+  p.setBudgetFlops(cfg.budget_flops);
+  p.setProfileFlops(flops_step * double(replay_steps));
+  p.setUpdateRatioMin(ratio_min);
+  p.setUpdateRatioMax(ratio_max);
+  p.setStochasticOps(0);  // the MLP tape has no randomness inside a step: seed re-runs change nothing
+}
+
+LoadedProfile load_profile(const std::string& path) {
+  LoadedProfile lp;
+  lp.msg = Message<schema::Profile>::read(path, kProfileLimit, "profile");
+  const std::string what = "profile '" + path + "'";
+  guard_input(what, [&] {
+    auto r = lp.msg.root();
+    check_input(r.getFormatVersion() == 1, what + ": format version " + std::to_string(r.getFormatVersion()) +
+                                               " (this build reads 1)");
+    lp.task_class = hash_field(r.getTaskClass());
+    lp.thresholds = read_distances(r.getThresholds(), what + ": thresholds");
+    lp.factor = r.getFactor();
+    lp.update_min = r.getUpdateRatioMin();
+    lp.update_max = r.getUpdateRatioMax();
+    check_input(std::isfinite(lp.factor) && lp.factor >= 1, what + ": factor must be at least 1");
+    check_input(std::isfinite(lp.update_min) && std::isfinite(lp.update_max) && lp.update_min >= 0 &&
+                    lp.update_max >= lp.update_min,
+                what + ": bad update-ratio band");
+    lp.hash = canonical_hash(r);
+  });
+  return lp;
+}
+
+}  // namespace pw

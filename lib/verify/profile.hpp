@@ -1,0 +1,68 @@
+// pol-profile's core (DESIGN §4, §6): replay sampled segments of an honest fast-mode
+// proof under every source of nondeterminism this machine can reach, measure how far the
+// replays land from the claimed states and from each other, and derive the tolerance
+// thresholds pol-verify applies to fast-mode proofs.
+//
+// The rule (pol-profile(1)): for every tensor i and metric m,
+//   threshold[m][i] = factor · max over measurements of d[m][i] + floor[m][i],
+//   floor = floor_rel · ‖claimed end state‖ (l1, l2, linf in their own norm), floor_rel²
+//   for the cosine distance,
+// and the update-plausibility band [min/factor, max·factor] of ‖Δw‖₂ / Σ lr over a segment.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "io/message.hpp"
+#include "proof/task_file.hpp"
+#include "verify/distance.hpp"
+
+namespace pw {
+
+// One replay setting: exact, or fast with a thread count and a GEMM panel length.
+struct Source {
+  bool fast = true;
+  int threads = 1;
+  int panel = kFastPanelDefault;
+  std::string name() const;
+};
+
+struct ProfileOptions {
+  int64_t segments = 4;           // segment 0, the last one, and the rest drawn from `beacon`
+  std::string beacon = "pol-profile";
+  std::vector<int> threads;       // default: 1 and all cores
+  std::vector<int> panels = {32, 64, 128, 256};
+  bool exact = true;              // also replay in exact mode
+  double factor = 8;
+  double floor_rel = 1.0 / (1 << 20);
+  std::string data_dir;
+};
+
+// The task with its seed and provenance cleared: proofs of one task under any seed share it.
+Hash task_class(schema::Task::Reader t);
+
+using ReplayCallback = std::function<void(size_t done, size_t total)>;
+
+// Writes a Profile into `out`. Throws bad input if the proof is not a complete, structurally
+// valid fast-mode proof of `task` (its checkpoint files must match the manifest).
+void make_profile(const LoadedTask& task, const std::string& dir, const ProfileOptions& opt,
+                  capnp::MallocMessageBuilder& out, const ReplayCallback& progress = nullptr);
+
+struct LoadedProfile {
+  Message<schema::Profile> msg;
+  Hash hash{};
+  Hash task_class{};
+  Distances thresholds;
+  double factor = 0, update_min = 0, update_max = 0;
+};
+
+// Reads and validates a profile (bad input on anything malformed).
+LoadedProfile load_profile(const std::string& path);
+
+// ‖w_b − w_a‖₂ over the parameters / Σ lr over steps [start, end): the effective
+// gradient norm of a segment (update plausibility).
+double update_ratio(const TaskConfig& c, const Tape& tape, const Workspace& a, const Workspace& b, int64_t start,
+                    int64_t end);
+
+}  // namespace pw
