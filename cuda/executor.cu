@@ -2,7 +2,8 @@
 // kernel (or a cuBLAS call) per op on one stream. Exact mode runs the kernels of
 // gemm.cu / ops.cu, which give the CPU's bits; fast mode runs the GEMMs on cuBLAS
 // (TF32 tensor cores allowed) and fuses element-wise work: bias + ReLU after each
-// forward GEMM, softmax-CE forward + backward, and all optimizer updates in one launch.
+// forward GEMM, softmax-CE forward + backward, all optimizer updates in one launch;
+// bias gradients are a cuBLAS gemv against a vector of ones.
 #include <cstring>
 #include <stdexcept>
 
@@ -51,6 +52,9 @@ class CudaExecutor final : public Executor {
       PW_CU(cublasCreate(&blas_));
       PW_CU(cublasSetStream(blas_, s_));
       PW_CU(cublasSetMathMode(blas_, CUBLAS_TF32_TENSOR_OP_MATH));
+      const std::vector<float> ones(size_t(tape_.batch), 1.0f);
+      ones_ = DeviceMemory(ones.size() * sizeof(float));
+      PW_CU(cudaMemcpy(ones_.p, ones.data(), ones.size() * sizeof(float), cudaMemcpyHostToDevice));
     }
     for (const TensorSpec& t : tape_.tensors) d_.emplace_back(size_t(t.size()) * sizeof(float));
     row_loss_ = DeviceMemory(size_t(tape_.batch) * sizeof(float));
@@ -139,7 +143,14 @@ class CudaExecutor final : public Executor {
         break;
       }
       case OpKind::LinearBackwardBias:
-        cuda::column_sums(dev(op.in[0]), dev(op.out[0]), B, spec(op.in[0]).cols, s_);
+        if (fast_) {  // db = dzᵀ·1: cuBLAS splits the batch sum across threads (another order)
+          const int O = spec(op.in[0]).cols;
+          const float one = 1.0f, zero = 0.0f;
+          PW_CU(cublasSgemv(blas_, CUBLAS_OP_N, O, B, &one, dev(op.in[0]), O, ones_.as<float>(), 1, &zero,
+                            dev(op.out[0]), 1));
+        } else {  // one thread per column, b ascending: the CPU's order
+          cuda::column_sums(dev(op.in[0]), dev(op.out[0]), B, spec(op.in[0]).cols, s_);
+        }
         break;
       case OpKind::LinearBackwardInput: {
         const TensorSpec& w = spec(op.in[1]);  // (out, in)
@@ -287,7 +298,7 @@ class CudaExecutor final : public Executor {
   cudaStream_t s_ = nullptr;
   cublasHandle_t blas_ = nullptr;
   std::vector<DeviceMemory> d_;  // one buffer per tensor id
-  DeviceMemory row_loss_, idx_, images_, labels_;
+  DeviceMemory row_loss_, idx_, images_, labels_, ones_;
   int64_t count_ = 0;
   int features_ = 0;
   static constexpr int kRing = 4;
