@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
   std::string task_path, dir, data_dir, fault_spec, dishonest_data;
   int64_t skip_step = -1, stop_after = -1, shortcut = 1;
   uint64_t init_seed = 0, order_seed = 0;
-  std::vector<int64_t> skip_segments;
+  std::vector<int64_t> skip_segments, perturb_segments;
   bool interpolate = false;
   double lr_scale = 1, dress_noise = 0;
   Compute compute;
@@ -103,6 +103,10 @@ int main(int argc, char** argv) {
       ->group(dishonest);
   app.add_option("--skip-segment", skip_segments,
                  "Skip every step of segment I (checkpoint I copied forward as I+1); repeatable")
+      ->group(dishonest);
+  app.add_option("--perturb-segment", perturb_segments,
+                 "After the first step of segment I, add --dress-noise (default 1e-3) to every parameter; "
+                 "repeatable (forges exactly those segments)")
       ->group(dishonest);
   app.add_flag("--interpolate", interpolate,
                "Write checkpoints 1..C-1 as linear interpolations between the initial and the final state")
@@ -207,6 +211,9 @@ int main(int argc, char** argv) {
         set_state_tensors(tr, saved);
         if (dress_noise > 0) add_noise(tr, s, float(dress_noise));
       }
+      if (s % cfg.checkpoint_every == 0 &&
+          std::find(perturb_segments.begin(), perturb_segments.end(), s / cfg.checkpoint_every) != perturb_segments.end())
+        add_noise(tr, s, dress_noise > 0 ? float(dress_noise) : 1e-3f);
       if (interpolate && tr.step < cfg.steps) {
         // checkpoints are written at the end, from the initial and final states
       } else if (interpolate) {
