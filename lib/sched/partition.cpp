@@ -295,6 +295,12 @@ const char* construction_name(Construction c) {
   return "?";
 }
 
+Construction parse_construction(const std::string& name) {
+  for (Construction c : {Construction::kTransposed, Construction::kRegionAware, Construction::kRandom})
+    if (name == construction_name(c)) return c;
+  usage_error("unknown construction '" + name + "' (transposed, region-aware, random)");
+}
+
 std::vector<Group> construct(const Problem& p, Construction c, uint64_t seed) {
   const int S = p.work.stages, D = p.work.data_parallel;
   std::vector<int> order = device_order(p);
@@ -363,8 +369,9 @@ Plan search_schedule(const Problem& p, const CostModel& m, const SearchOptions& 
   double best_so_far = INFINITY;
 #pragma omp parallel for schedule(dynamic, 1)
   for (int s = 0; s < starts; s++) {
-    static const Construction cycle[] = {Construction::kTransposed, Construction::kRegionAware, Construction::kRandom};
-    kind[size_t(s)] = cycle[s % 3];
+    static const std::vector<Construction> all = {Construction::kTransposed, Construction::kRegionAware, Construction::kRandom};
+    const std::vector<Construction>& cycle = o.constructions.empty() ? all : o.constructions;
+    kind[size_t(s)] = cycle[size_t(s) % cycle.size()];
     const uint64_t seed = mix(o.seed, uint64_t(s));
     results[size_t(s)] = run_joint_loop(m, construct(p, kind[size_t(s)], seed), &region, o, seed);
 #pragma omp critical

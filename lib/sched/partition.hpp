@@ -23,6 +23,7 @@ namespace pw::sched {
 
 enum class Construction { kTransposed, kRegionAware, kRandom };
 const char* construction_name(Construction c);
+Construction parse_construction(const std::string& name);  // usage error when unknown
 
 // Stage groups built by one construction (devices ordered by group, then index).
 std::vector<Group> construct(const Problem& p, Construction c, uint64_t seed);
@@ -43,6 +44,7 @@ struct SearchOptions {
   uint64_t seed = 1;
   double effort = 1.0;          // scales the move budget (time grows linearly)
   int starts = 6;               // constructions cycle transposed, region-aware, random
+  std::vector<Construction> constructions;  // empty: that cycle; else only these, cycled
   int rounds = 4;               // joint-loop rounds per start (anneal, then reorder by TSP)
   bool with_compute = false;    // minimise iteration time (cost + compute), not cost alone
   // Called after each start with (starts done, total, best objective so far).

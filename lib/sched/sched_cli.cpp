@@ -24,6 +24,9 @@ void add_search_options(CLI::App& app, SearchFlags& f) {
       ->check(CLI::Range(1, 1000));
   app.add_option("--objective", f.objective, "cost: DT-FM's cost (default); iteration: cost + compute")
       ->check(CLI::IsMember({"cost", "iteration"}));
+  app.add_option("--construction", f.constructions, "Start only from these: transposed, region-aware, random (comma-separated)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"transposed", "region-aware", "random"}));
 }
 
 SearchOptions search_options(const SearchFlags& f) {
@@ -32,6 +35,7 @@ SearchOptions search_options(const SearchFlags& f) {
   o.effort = f.effort;
   o.starts = f.starts;
   o.with_compute = f.objective == "iteration";
+  for (const std::string& c : f.constructions) o.constructions.push_back(parse_construction(c));
   return o;
 }
 

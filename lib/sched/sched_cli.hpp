@@ -21,6 +21,7 @@ struct SearchFlags {
   double effort = 1.0;
   int starts = 6;
   std::string objective = "cost";
+  std::vector<std::string> constructions;
 };
 
 void add_input_options(CLI::App& app, InputOptions& o);

@@ -87,7 +87,7 @@ void read_devices(schema::Topology::Reader t, Problem& p, const std::string& wha
         check_input(groups.size() == 0, what + ": device '" + dev.name + "' names unknown group '" + dev.group + "'");
         it = group_index.emplace(dev.group, int(p.group_names.size())).first;
         p.group_names.push_back(dev.group);
-      } else {
+      } else if (unsigned(it->second) < groups.size()) {
         auto g = groups[unsigned(it->second)];
         if (dev.speed == 0) dev.speed = g.getSpeed();
         if (dev.memory_gb == 0) dev.memory_gb = g.getMemoryGb();
@@ -171,7 +171,8 @@ void read_workload(schema::Topology::Reader t, const WorkloadOverrides& ov, Prob
   check_input(w.stages > 0, what + ": the number of pipeline stages is not given (use --stages)");
   check_input(n % w.stages == 0, what + ": " + std::to_string(n) + " devices do not divide into " +
                                      std::to_string(w.stages) + " stages of equal size");
-  w.data_parallel = ov.data_parallel > 0 ? ov.data_parallel : int(t.getDataParallel());
+  // --stages alone re-derives the replicas from the device count.
+  w.data_parallel = ov.data_parallel > 0 ? ov.data_parallel : ov.stages > 0 ? 0 : int(t.getDataParallel());
   if (w.data_parallel == 0) w.data_parallel = n / w.stages;
   check_input(int64_t(w.data_parallel) * w.stages == n,
               what + ": " + std::to_string(w.stages) + " stages x " + std::to_string(w.data_parallel) +
