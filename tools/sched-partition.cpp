@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
       const auto bytes = partition_bytes(p, plan, prov, flags.seed, common.json);
       write_file_atomic(out, bytes.data(), bytes.size(), common.json);
     }
-    if (out != "-") {
+    if (out.empty() || (out != "-" && !common.quiet)) {
       std::string text = partition_text(p, plan);
       if (out.empty() && common.json) {
         const auto bytes = partition_bytes(p, plan, prov, flags.seed, true);
