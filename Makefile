@@ -21,6 +21,11 @@ build: configure
 test: build
 	cd $(BUILD) && ctest --output-on-failure -LE gpu -j$(JOBS)
 
+# Everything that needs a GPU (suite gpu, --device cuda checks, GPU benchmarks), in one
+# go, with a report: tests/gpu/run.sh.
+test-gpu:
+	tests/gpu/run.sh $(abspath $(BUILD))
+
 demo: configure
 	@scripts/install-deps.sh --check demo 2>/dev/null || scripts/install-deps.sh demo
 	cmake --build $(BUILD) -j$(JOBS)

@@ -60,7 +60,7 @@ if ! "$BUILD/tests/bench_gpu" gemm 1 > /dev/null 2> "$SCRATCH/probe"; then
   echo "No usable GPU: $(cat "$SCRATCH/probe")" >> "$REPORT"
   say "no usable GPU"; cat "$REPORT"; exit 4
 fi
-step unit-gpu 240 "$BUILD/tests/unit-tests" -ts=gpu,device -s --no-intro
+step unit-gpu 240 "$BUILD/tests/unit-tests" -ts=gpu,device --no-intro -d
 
 section "3. CLI: device_cuda"
 step cli-device-cuda 240 env BIN="$BUILD" FIXTURES="$ROOT/tests/fixtures" OMP_NUM_THREADS="$(nproc)" \
