@@ -84,6 +84,7 @@ class Annealer {
     TspOptions o;
     o.closed = false;
     o.seed = seed;
+    o.kicks = std::min<int64_t>(kicks_for(S), 2000);  // inside the loop; the final order gets the full budget
     TspResult r = solve_tsp(d, o);
     const double current = tour_length(d, identity(S), false);
     bool changed = false;
