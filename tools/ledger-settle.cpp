@@ -274,6 +274,12 @@ int main(int argc, char** argv) {
   append->add_option("--data-dir", o.data_dir, "Where a task's dataset is (only a load_batch dispute needs it)");
   add_common_options(*append, o.common, kOptJson | kOptQuiet | kOptThreads);
 
+  auto* sign = app.add_subcommand("sign", "Sign an event file's event with KEY (as its actor): offline signing; -o the signed event file");
+  sign->add_option("EVENT", o.verdict, "Event file (binary or JSON), its signature ignored")->required();
+  key_opt(sign, "The signer's secret key");
+  sign->add_option("-o,--output", o.out, "The signed event file")->required();
+  add_common_options(*sign, o.common, kOptJson | kOptQuiet | kOptForce);
+
   auto* repair = app.add_subcommand("repair", "Truncate a torn last record (an interrupted append); nothing else");
   ledger_arg(repair);
   add_common_options(*repair, o.common, kOptQuiet | kOptThreads);
@@ -500,6 +506,15 @@ int main(int argc, char** argv) {
       State st = append_records(o.ledger, rs, referee_oracle(o.ledger, o.data_dir));
       for (const Record& r : rs) report_event(o, r);
       note(o.common, "appended " + std::to_string(rs.size()) + " event(s); the ledger now has " + std::to_string(st.next_seq()));
+      return kExitOk;
+    }
+    if (*sign) {
+      check_output_path(o.out, {o.verdict}, o.common.force);
+      const KeyPair k = read_secret_key(o.key);
+      const Record in = record_from_file(read_file(o.verdict, 1 << 20, "event file"), "event file '" + o.verdict + "'");
+      const Record r = sign_event(in.event, k);
+      write_file_atomic(o.out, record_to_file(r, o.common.json), o.common.json);
+      note(o.common, std::string("signed ") + kind_name(r.event.kind) + " event " + std::to_string(r.event.seq) + " as " + short_key(k.pk));
       return kExitOk;
     }
     if (*repair) {

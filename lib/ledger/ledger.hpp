@@ -214,6 +214,8 @@ class State {
 
 // ---- the log -----------------------------------------------------------------------
 std::string log_path(const std::string& dir);
+// The records framed as in the log (for tools that write a whole log at once).
+Bytes frame_records(const std::vector<Record>& rs);
 std::string dispute_path(const std::string& dir, const Hash& dispute);
 
 struct ValidateStats {

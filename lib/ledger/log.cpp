@@ -218,6 +218,12 @@ void check_new(State& st, const std::vector<Record>& rs) {
 
 std::string log_path(const std::string& dir) { return join_path(dir, "events.log"); }
 
+Bytes frame_records(const std::vector<Record>& rs) {
+  Bytes out;
+  for (const Record& r : rs) frame(r, out);
+  return out;
+}
+
 std::string dispute_path(const std::string& dir, const Hash& dispute) {
   return join_path(join_path(dir, "disputes"), hex(dispute) + ".pwd");
 }

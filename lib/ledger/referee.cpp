@@ -74,12 +74,16 @@ Recomputed recompute(schema::Dispute::Reader d, const std::string& what, const s
   return r;
 }
 
-Recomputed recompute_bytes(const Bytes& bytes, const std::string& what, const std::string& data_dir, Hash* hash) {
+// Cap'n Proto's traversal limit (twice the message's size) allows one walk besides the
+// parse, so the hash and the recomputation each read their own parse.
+Hash dispute_hash(const Bytes& bytes, const std::string& what) {
   auto msg = Message<schema::Dispute>::parse(bytes, what);
-  return guard_input(what, [&] {
-    if (hash) *hash = canonical_hash(msg.root());
-    return recompute(msg.root(), what, data_dir);
-  });
+  return guard_input(what, [&] { return canonical_hash(msg.root()); });
+}
+
+Recomputed recompute_bytes(const Bytes& bytes, const std::string& what, const std::string& data_dir) {
+  auto msg = Message<schema::Dispute>::parse(bytes, what);
+  return guard_input(what, [&] { return recompute(msg.root(), what, data_dir); });
 }
 
 DisputeRuling rule(const Recomputed& r, const Hash& task_hash, const Hash& claim_root, const std::string& what) {
@@ -104,9 +108,9 @@ DisputeOracle referee_oracle(const std::string& dir, const std::string& data_dir
     if (it == cache->end()) {
       const std::string path = dispute_path(dir, dispute);
       if (!file_exists(path)) bad_input(what + ": no file " + path + " (the challenge stores it)");
-      Hash h;
-      Recomputed r = recompute_bytes(read_file(path, kTensorFileLimit, "dispute"), what, data_dir, &h);
-      check_input(h == dispute, what + ": " + path + " does not hash to its name");
+      const Bytes bytes = read_file(path, kTensorFileLimit, "dispute");
+      check_input(dispute_hash(bytes, what) == dispute, what + ": " + path + " does not hash to its name");
+      Recomputed r = recompute_bytes(bytes, what, data_dir);
       it = cache->emplace(dispute, r).first;
     }
     return rule(it->second, task_hash, claim_root, what);
@@ -114,19 +118,12 @@ DisputeOracle referee_oracle(const std::string& dir, const std::string& data_dir
 }
 
 Hash store_dispute(const std::string& dir, const Bytes& dispute, const std::string& what) {
-  auto msg = Message<schema::Dispute>::parse(dispute, what);
-  Hash h;
-  guard_input(what, [&] {
-    h = canonical_hash(msg.root());
-    (void)recompute(msg.root(), what, "");
-    return 0;
-  });
+  const Hash h = dispute_hash(dispute, what);
+  (void)recompute_bytes(dispute, what, "");  // a dispute the referee cannot rule is refused now
   const std::string path = dispute_path(dir, h);
   if (!file_exists(path)) {
     make_directory(join_path(dir, "disputes"));
-    capnp::MallocMessageBuilder mb;
-    mb.setRoot(msg.root());
-    write_file_atomic(path, to_binary(mb));
+    write_file_atomic(path, dispute);
   }
   return h;
 }

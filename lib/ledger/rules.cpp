@@ -11,8 +11,8 @@ namespace pw::ledger {
 
 namespace {
 
-[[noreturn]] void refuse(const Event& e, const std::string& why) {
-  throw Error(kExitNo, "event " + std::to_string(e.seq) + " (" + kind_name(e.kind) + "): " + why);
+[[noreturn]] void refuse(const Event& e, const std::string& why, int code = kExitNo) {
+  throw Error(code, "event " + std::to_string(e.seq) + " (" + kind_name(e.kind) + "): " + why);
 }
 
 uint64_t add(uint64_t a, uint64_t b, const Event& e) {
@@ -252,7 +252,7 @@ void State::challenge(const Event& e, Task& t) {
       const DisputeRuling r = oracle_(e.h1, t.task_hash, t.root);
       c.referee = r.referee;
     } catch (const Error& x) {
-      refuse(e, x.what());
+      refuse(e, x.what(), x.code);
     }
   }
   try {
@@ -272,7 +272,7 @@ void State::ruling(const Event& e, Task& t) {
   try {
     r = oracle_(it->dispute, t.task_hash, t.root);
   } catch (const Error& x) {
-    refuse(e, x.what());
+    refuse(e, x.what(), x.code);
   }
   if (r.solver_wrong != e.flag || r.referee != e.h1)
     refuse(e, std::string("the ruling disagrees with the recomputation: recomputed ") +
