@@ -180,4 +180,5 @@ head -c 1000 "proof/$victim" > "$f"
 run 3 pol-verify task.pwt tampered
 say "bad input (exit 3): a checkpoint of another size than the manifest says is damage, not a verdict"
 
+(cd "$OLDPWD" && FASHION_MNIST="$DATA" DEMO_DIR="$WORK/market" "$(dirname "$0")/market-flow.sh") || fail "examples/market-flow.sh (the market on the ledger) failed"
 section "done in $(( SECONDS - start )) s: every step behaved as documented"
