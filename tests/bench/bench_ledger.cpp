@@ -135,7 +135,7 @@ int bench_generate(const std::string& dir, int64_t n, int actors) {
     ve.amount = p.fee;
     add(ve, keys[v]);
     add(ve, keys[v2]);
-    while (st.due_tasks().empty()) beacon();
+    while (st.next_seq() <= st.tasks().at(id).challenge_deadline()) beacon();
     Event se;
     se.kind = Kind::Settle;
     se.task = id;
