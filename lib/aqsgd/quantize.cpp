@@ -21,40 +21,41 @@ constexpr float kRound = 12582912.0f;
 // small stream numbers of tensor/philox.hpp.
 constexpr uint32_t kStreamAqsgdRounding = 0x41510001u;
 
+// Codes as bytes first (a loop the compiler vectorises: multiply, clamp, round, convert),
+// then packed 8 codes to `B` bytes as one little-endian word.
 template <int B>
-[[gnu::always_inline]] inline uint64_t pack_codes(const float* r) {  // r: 8 integers in [-L, L]
-  constexpr int32_t L = (1 << (B - 1)) - 1;
-  uint64_t w = 0;
-  for (int j = 0; j < 8; j++) w |= uint64_t(uint32_t(int32_t(r[j]) + L)) << (B * j);
-  return w;
-}
-
-template <int B>
-[[gnu::always_inline]] inline void encode_group(const float* x, const float* inv, uint8_t* out) {
+[[gnu::always_inline]] inline void codes_nearest(const float* x, const float* inv, int64_t n, uint8_t* c) {
   constexpr float L = float((1 << (B - 1)) - 1);
-  float r[8];
-  for (int j = 0; j < 8; j++) {
-    float y = x[j] * inv[j];
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) {
+    float y = x[i] * inv[i];
     y = y < -L ? -L : (y > L ? L : y);
-    r[j] = (y + kRound) - kRound;
+    c[i] = uint8_t(int32_t((y + kRound) - kRound) + int32_t(L));
   }
-  const uint64_t w = pack_codes<B>(r);
-  std::memcpy(out, &w, B);
 }
 
 template <int B>
-[[gnu::always_inline]] inline void encode_group_stochastic(const float* x, const float* inv, const float* u,
-                                                           uint8_t* out) {
+[[gnu::always_inline]] inline void codes_stochastic(const float* x, const float* inv, const float* u, int64_t n,
+                                                    uint8_t* c) {
   constexpr float L = float((1 << (B - 1)) - 1);
-  float r[8];
-  for (int j = 0; j < 8; j++) {
-    const float y = x[j] * inv[j] + u[j];
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) {
+    const float y = x[i] * inv[i] + u[i];
     float f = (y + kRound) - kRound;  // nearest; floor is one less when that is above y
     f = f > y ? f - 1.0f : f;
-    r[j] = f < -L ? -L : (f > L ? L : f);
+    f = f < -L ? -L : (f > L ? L : f);
+    c[i] = uint8_t(int32_t(f) + int32_t(L));
   }
-  const uint64_t w = pack_codes<B>(r);
-  std::memcpy(out, &w, B);
+}
+
+// c: codes of a whole number of groups of 8; out: B bytes per group.
+template <int B>
+[[gnu::always_inline]] inline void pack_bits(const uint8_t* c, int64_t groups, uint8_t* out) {
+  for (int64_t g = 0; g < groups; g++) {
+    uint64_t w = 0;
+    for (int j = 0; j < 8; j++) w |= uint64_t(c[8 * g + j]) << (B * j);
+    std::memcpy(out + B * g, &w, B);
+  }
 }
 
 template <int B, bool kBase>
@@ -73,28 +74,19 @@ template <int B, bool kBase>
 // The row loops: whole groups in place, the tail through zero-padded copies.
 template <int B>
 [[gnu::always_inline]] inline void encode_row_t(const float* x, const float* inv, int64_t cols, uint8_t* out) {
-  const int64_t whole = cols / 8;
-  for (int64_t g = 0; g < whole; g++) encode_group<B>(x + 8 * g, inv + 8 * g, out + B * g);
-  if (const int64_t rest = cols - 8 * whole) {
-    float xs[8] = {0}, is[8] = {0};
-    std::memcpy(xs, x + 8 * whole, size_t(rest) * 4);
-    std::memcpy(is, inv + 8 * whole, size_t(rest) * 4);
-    encode_group<B>(xs, is, out + B * whole);
-  }
+  thread_local std::vector<uint8_t> c;
+  c.assign(size_t((cols + 7) / 8 * 8), 0);
+  codes_nearest<B>(x, inv, cols, c.data());
+  pack_bits<B>(c.data(), (cols + 7) / 8, out);
 }
 
 template <int B>
 [[gnu::always_inline]] inline void encode_row_stochastic_t(const float* x, const float* inv, const float* u,
                                                            int64_t cols, uint8_t* out) {
-  const int64_t whole = cols / 8;
-  for (int64_t g = 0; g < whole; g++) encode_group_stochastic<B>(x + 8 * g, inv + 8 * g, u + 8 * g, out + B * g);
-  if (const int64_t rest = cols - 8 * whole) {
-    float xs[8] = {0}, is[8] = {0}, us[8] = {0};
-    std::memcpy(xs, x + 8 * whole, size_t(rest) * 4);
-    std::memcpy(is, inv + 8 * whole, size_t(rest) * 4);
-    std::memcpy(us, u + 8 * whole, size_t(rest) * 4);
-    encode_group_stochastic<B>(xs, is, us, out + B * whole);
-  }
+  thread_local std::vector<uint8_t> c;
+  c.assign(size_t((cols + 7) / 8 * 8), 0);
+  codes_stochastic<B>(x, inv, u, cols, c.data());
+  pack_bits<B>(c.data(), (cols + 7) / 8, out);
 }
 
 template <int B, bool kBase>
@@ -139,6 +131,7 @@ PW_AQ_ROW_FUNCTIONS(8)
 }  // namespace
 
 PW_AQ_CLONES void update_maxabs(const float* x, int64_t cols, float* maxabs) {
+#pragma omp simd
   for (int64_t c = 0; c < cols; c++) {
     const float a = std::fabs(x[c]);
     maxabs[c] = a > maxabs[c] ? a : maxabs[c];
@@ -146,6 +139,7 @@ PW_AQ_CLONES void update_maxabs(const float* x, int64_t cols, float* maxabs) {
 }
 
 PW_AQ_CLONES void subtract_update_maxabs(const float* a, const float* m, int64_t cols, float* delta, float* maxabs) {
+#pragma omp simd
   for (int64_t c = 0; c < cols; c++) {
     const float d = a[c] - m[c];
     delta[c] = d;
@@ -156,6 +150,7 @@ PW_AQ_CLONES void subtract_update_maxabs(const float* a, const float* m, int64_t
 
 PW_AQ_CLONES bool all_finite(const float* x, int64_t n) {
   uint32_t bad = 0;
+#pragma omp simd reduction(| : bad)
   for (int64_t i = 0; i < n; i++) {
     uint32_t u;
     std::memcpy(&u, x + i, 4);

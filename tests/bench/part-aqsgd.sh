@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# tests/bench/part-aqsgd.sh: aqsgd-pack's benchmarks, run by tests/bench/run.sh with BIN
+# (the build directory) and SCRATCH (an empty directory). Markdown rows on stdout,
+# progress on stderr.
+#
+#   1. bench_aqsgd: pack / unpack throughput on one core (thread CPU time) in GB/s of
+#      fp32, AQ-SGD with its mmapped state at 2, 3, 4, 8 bits and direct quantization,
+#      against memcpy and zstd -1 of the same bytes, in the same run;
+#   2. the same through the program: aqsgd-pack --bits 4 | aqsgd-pack -d, wall time of
+#      the pipe against cat, and the states of both sides compared byte for byte;
+#   3. bench_aqsgd_train: the paper's claim on Fashion-MNIST. MLP 784-256-256-10 cut
+#      after the first hidden layer, SGD lr 0.05 momentum 0.9, batch 64, AQSGD_EPOCHS
+#      epochs (default 4): fp32 vs AQ-SGD 2/3/4 bits vs direct 2/3/4 bits forward, the
+#      gradient back with direct 8 bits; final train loss, test accuracy, bytes sent;
+#      and the compression ratio of the real activations with and without zstd.
+#
+# Environment: FASHION_MNIST (default /usr/share/datasets/fashion-mnist), BENCH_THREADS
+# (GEMM threads of part 3, default nproc), AQSGD_EPOCHS (default 4), AQSGD_HIDDEN (256).
+# Part 3 takes about 7 × epochs × (seconds per epoch): a few minutes on 2 idle cores.
+set -euo pipefail
+: "${BIN:?}" "${SCRATCH:?}"
+DATA=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
+THREADS=${BENCH_THREADS:-$(nproc 2>/dev/null || echo 2)}
+EPOCHS=${AQSGD_EPOCHS:-4}
+HIDDEN=${AQSGD_HIDDEN:-256}
+mkdir -p "$SCRATCH"
+find_bench() { for d in "$BIN/tests" "$BIN"; do [ -x "$d/$1" ] && { echo "$d/$1"; return; }; done; echo "part-aqsgd: $1 not built" >&2; exit 4; }
+
+echo "part-aqsgd: 1. pack/unpack throughput (bench_aqsgd)" >&2
+"$(find_bench bench_aqsgd)" "$SCRATCH" --passes 9
+
+echo "part-aqsgd: 2. through the program: aqsgd-pack | aqsgd-pack -d" >&2
+# 64 MiB of activations: 16384 samples x 1024 channels, seen twice (the second pass drifted)
+perl -e 'srand(11); my @b = map { rand(2) - 1 } 1 .. 1024;
+  open(my $f, ">", $ARGV[0]) or die; binmode $f;
+  for my $pass (0 .. 1) { for my $s (0 .. 16383) { my $o = ($s * 7) % 1024;
+    print $f pack("f<*", map { $b[($_ + $o) % 1024] + 0.01 * $pass * (($_ * $s) % 13 - 6) } 0 .. 1023); } }' "$SCRATCH/acts.f32"
+seq 0 16383 > "$SCRATCH/ids1"; cat "$SCRATCH/ids1" "$SCRATCH/ids1" > "$SCRATCH/ids"
+"$BIN/aqsgd-pack" -q --wrap 1024 --batch-rows 128 --ids "$SCRATCH/ids" "$SCRATCH/acts.f32" -o "$SCRATCH/acts.aqa"
+t0=$(date +%s.%N)
+cat "$SCRATCH/acts.aqa" | cat > /dev/null
+t_cat=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+t0=$(date +%s.%N)
+"$BIN/aqsgd-pack" -q --bits 4 --state "$SCRATCH/tx" "$SCRATCH/acts.aqa" | "$BIN/aqsgd-pack" -q -d --state "$SCRATCH/rx" > /dev/null
+t_pipe=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+same=differ; cmp -s "$SCRATCH/tx/state.aqs" "$SCRATCH/rx/state.aqs" && same=identical
+mbytes=$(stat -c %s "$SCRATCH/acts.aqa")
+awk -v mb="$mbytes" -v p="$t_pipe" -v c="$t_cat" -v s="$same" 'BEGIN {
+  printf "| aqsgd-pack --bits 4 --state \\| aqsgd-pack -d --state, 2 passes over 16384 samples × 1024 channels (%.0f MB fp32, first pass at full precision), wall; states of both sides %s | %.2f s (%.2f GB/s) | %.2f s (cat \\| cat) | %.1f× | — |\n", mb / 1e6, s, p, mb / p / 1e9, c, p / c }'
+rm -rf "$SCRATCH/tx" "$SCRATCH/rx" "$SCRATCH/acts.f32" "$SCRATCH/acts.aqa"
+
+echo "part-aqsgd: 3. training through the cut (bench_aqsgd_train, $EPOCHS epochs, $THREADS threads)" >&2
+"$(find_bench bench_aqsgd_train)" "$DATA" "$SCRATCH" --epochs "$EPOCHS" --hidden "$HIDDEN" --threads "$THREADS"
