@@ -22,8 +22,8 @@ constexpr double kTsplibPi = 3.141592;     // TSPLIB95 §2.4: PI = 3.141592, not
 constexpr double kTsplibRrr = 6378.388;    // its earth radius in km
 constexpr int kNeighbours = 12;            // k of the k-nearest candidate lists
 constexpr int kMaxSegment = 3;             // Or-opt moves segments of 1..3 nodes
-constexpr int kKickSegment = 50;           // double-bridge segments: 1..50 nodes each
-constexpr double kSlack = 0.05;            // a kick may lengthen the tour by 5% of a mean edge
+constexpr int kKickSegment = 100;          // double-bridge segments: 1..100 nodes each
+constexpr double kSlack = 0.1;             // a kick may lengthen the tour by 10% of a mean edge
 
 double nint(double v) { return std::floor(v + 0.5); }
 
@@ -588,8 +588,8 @@ double tsplib_distance(const Coordinates& c, int i, int j) {
   return with_metric(two, [](const auto& d) { return d(0, 1); });
 }
 
-// 100 kicks a node, at least 20,000 and at most 130,000 (pr2392: about 1.3 s on one core).
-int64_t kicks_for(int n) { return std::clamp<int64_t>(100 * int64_t(n), 20000, 130000); }
+// 100 kicks a node, at least 20,000 and at most 120,000 (pr2392: about 1.4 s on one core).
+int64_t kicks_for(int n) { return std::clamp<int64_t>(100 * int64_t(n), 20000, 120000); }
 
 TspResult solve_tsp(const DistanceMatrix& d, const TspOptions& o) {
   TspResult r = solve(MatrixDist{d}, d.n, o);
