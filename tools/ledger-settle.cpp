@@ -207,10 +207,10 @@ int main(int argc, char** argv) {
   key_opt(post, "The submitter's secret key");
   post->add_option("--task", o.task_file, "The task file (pol-task)")->required();
   post->add_option("--bounty", o.amount, "The solver's reward")->required()->check(CLI::Range(uint64_t(1), kMaxAmount));
-  post->add_option("--fee", o.fee, "The verifiers' fee (default: a tenth of the bounty)");
-  post->add_option("--solver-stake", o.solver_stake, "Stake a claim must lock (default: the bounty)");
-  post->add_option("--verifier-stake", o.verifier_stake, "Stake a verdict must lock (default: the fee)");
-  post->add_option("--challenge-stake", o.challenge_stake, "Stake a challenge must lock (default: the fee)");
+  post->add_option("--fee", o.fee, "The verifiers' fee (default: a tenth of the bounty)")->check(CLI::Range(int64_t(0), int64_t(kMaxAmount)));
+  post->add_option("--solver-stake", o.solver_stake, "Stake a claim must lock (default: the bounty)")->check(CLI::Range(int64_t(0), int64_t(kMaxAmount)));
+  post->add_option("--verifier-stake", o.verifier_stake, "Stake a verdict must lock (default: the fee)")->check(CLI::Range(int64_t(0), int64_t(kMaxAmount)));
+  post->add_option("--challenge-stake", o.challenge_stake, "Stake a challenge must lock (default: the fee)")->check(CLI::Range(int64_t(0), int64_t(kMaxAmount)));
   post->add_option("--claim-window", o.claim_window, "Events during which the task may be claimed (default 100)");
   post->add_option("--verify-window", o.verify_window, "Events after the claim for verdicts (default 20; ≥ 2)");
   post->add_option("--challenge-window", o.challenge_window, "Further events for challenges (default 20)");
@@ -221,7 +221,7 @@ int main(int argc, char** argv) {
   key_opt(claim, "The solver's secret key");
   claim->add_option("--task-id", o.task, "The task (its post's event number)")->required();
   claim->add_option("--proof", o.proof, "The proof directory (pol-train)")->required();
-  claim->add_option("--stake", o.stake, "Stake (default: the task's solver stake)");
+  claim->add_option("--stake", o.stake, "Stake (default: the task's solver stake)")->check(CLI::Range(int64_t(0), int64_t(kMaxAmount)));
   event_opts(claim);
 
   auto* reveal = app.add_subcommand("reveal", "Solver: open the forced-error draw; when forced, name the decoy proof");
@@ -236,7 +236,7 @@ int main(int argc, char** argv) {
   key_opt(verdict, "The verifier's secret key");
   verdict->add_option("--task-id", o.task, "The task")->required();
   verdict->add_option("--verdict", o.verdict, "The verdict file (pol-verify -o)")->required();
-  verdict->add_option("--stake", o.stake, "Stake (default: the task's verifier stake)");
+  verdict->add_option("--stake", o.stake, "Stake (default: the task's verifier stake)")->check(CLI::Range(int64_t(0), int64_t(kMaxAmount)));
   event_opts(verdict);
 
   auto* challenge = app.add_subcommand("challenge", "Whistleblower: challenge a claim with a dispute (pol-bisect), with a stake");
@@ -244,7 +244,7 @@ int main(int argc, char** argv) {
   key_opt(challenge, "The whistleblower's secret key");
   challenge->add_option("--task-id", o.task, "The task")->required();
   challenge->add_option("--dispute", o.dispute, "The dispute file (pol-bisect -o), with a pinpointed op")->required();
-  challenge->add_option("--stake", o.stake, "Stake (default: the task's challenge stake)");
+  challenge->add_option("--stake", o.stake, "Stake (default: the task's challenge stake)")->check(CLI::Range(int64_t(0), int64_t(kMaxAmount)));
   event_opts(challenge);
 
   auto* rule = app.add_subcommand("rule", "Anyone: recompute disputes with the referee and append the rulings");

@@ -57,6 +57,6 @@ OMP_NUM_THREADS=$CORES "$L" validate "$SCRATCH/big" -q > "$SCRATCH/validate.out"
 t1=$(date +%s.%N)
 grep -q "$n events" "$SCRATCH/validate.out" || { echo "part-ledger: validate did not report $n events" >&2; exit 4; }
 wall=$(calc "$t1 - $t0")
-row "$(calc "$n") -event ledger ($(calc "sprintf(\"%.0f\", $bytes / 1048576)") MiB): ledger-settle validate, wall time, $CORES threads (bare verification of as many signatures on 1 thread: $(calc "sprintf(\"%.1f\", $n / $best_ver)") s)" \
+row "$n-event ledger ($(calc "sprintf(\"%.0f\", $bytes / 1048576)") MiB): ledger-settle validate, wall time, $CORES threads (bare verification of as many signatures on 1 thread: $(calc "sprintf(\"%.1f\", $n / $best_ver)") s)" \
   "$(calc "sprintf(\"%.1f\", $wall)") s" "$(calc "sprintf(\"%.1f\", $n / $best_ver)") s" "$(calc "sprintf(\"%.2f\", $wall / ($n / $best_ver))")×" "< 60 s"
 rm -rf "$SCRATCH/big"

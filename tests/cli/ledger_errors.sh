@@ -18,6 +18,8 @@ grep -q "2 events" out
 expect_exit 2 ledger-settle
 expect_exit 2 ledger-settle deposit L -k op.key --to alice.pub
 expect_exit 2 ledger-settle frobnicate L
+expect_exit 2 ledger-settle post L -k alice.key --task t.pwt --bounty 10 --fee -1
+expect_exit 2 ledger-settle post L -k alice.key --task t.pwt --bounty 0
 expect_exit 0 ledger-settle --help
 expect_exit 0 ledger-settle --version
 grep -q proofwork out
