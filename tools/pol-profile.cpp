@@ -20,13 +20,13 @@ int main(int argc, char** argv) {
   std::string task_path, dir, out;
   ProfileOptions opt;
   app.add_option("TASK", task_path, "Task file (binary or JSON), in fast mode")->required();
-  app.add_option("PROOF_DIR", dir, "An honest proof of the task (any seed of it)")->required();
+  app.add_option("PROOF_DIR", dir, "An honest proof of TASK (the profile then serves TASK under any seed)")->required();
   app.add_option("-o,--output", out, "Profile file (binary; JSON with --json)")->required();
   app.add_option("--segments", opt.segments, "Segments to replay: 0, the last, and the rest drawn from --beacon")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   app.add_option("--beacon", opt.beacon, "Text that draws the sampled segments")->capture_default_str();
-  app.add_option("--replay-threads", opt.threads, "Thread counts to replay with (default: 1 and all cores)")
+  app.add_option("--replay-threads", opt.threads, "Thread counts to replay with (default: 1 and --threads)")
       ->check(CLI::Range(1, 4096));
   app.add_option("--panels", opt.panels, "Fast-mode GEMM panel lengths to replay with")
       ->check(CLI::Range(1, 256))
@@ -35,6 +35,10 @@ int main(int argc, char** argv) {
   app.add_flag("--no-exact", no_exact, "Do not replay in exact mode as one more source");
   app.add_option("--factor", opt.factor, "threshold = factor x max measured + floor")->capture_default_str();
   app.add_option("--floor", opt.floor_rel, "floor = this x the state's own norm (squared for cosine)")
+      ->capture_default_str();
+  app.add_option("--sample-share", opt.sample_share,
+                 "At verification, thresholds also allow this many samples' share (update / batch) of the replayed "
+                 "update")
       ->capture_default_str();
   app.add_option("--data-dir", opt.data_dir, "Find the dataset files in this directory (by base name)");
   add_common_options(app, common, kOptAll | kOptForce);

@@ -117,7 +117,8 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->group(dishonest);
   app.add_option("--dress-noise", dress_noise,
-                 "With --shortcut: add uniform noise of this amplitude to every parameter on the steps not applied")
+                 "Add uniform noise of this amplitude to every parameter on each step not applied (--shortcut, --skip-step, "
+                 "--skip-segment), and at --perturb-segment (default there 1e-3)")
       ->group(dishonest);
   app.add_option("--kill-after", stop_after, "SIGKILL itself after this many steps (resume tests)")->group("");
 
@@ -138,6 +139,12 @@ int main(int argc, char** argv) {
       data = load_dataset(at(cfg.train_images), at(cfg.train_labels), at(cfg.test_images), at(cfg.test_labels), cfg.classes);
       check_input(data.count == cfg.count && data.features() == cfg.widths[0], "--dishonest-data-dir: another shape");
     }
+    const int64_t nseg = (cfg.steps + cfg.checkpoint_every - 1) / cfg.checkpoint_every;
+    for (int64_t i : skip_segments)
+      if (i < 0 || i >= nseg) usage_error("--skip-segment " + std::to_string(i) + ": the task has segments 0-" + std::to_string(nseg - 1));
+    for (int64_t i : perturb_segments)
+      if (i < 0 || i >= nseg) usage_error("--perturb-segment " + std::to_string(i) + ": the task has segments 0-" + std::to_string(nseg - 1));
+    if (skip_step >= cfg.steps) usage_error("--skip-step " + std::to_string(skip_step) + ": the task has steps 0-" + std::to_string(cfg.steps - 1));
     TaskConfig train_cfg = cfg;  // differs from the task only in a dishonest run
     train_cfg.lr *= lr_scale * double(shortcut);
     Trainer tr(train_cfg, data);

@@ -165,6 +165,13 @@ int merge(const std::vector<std::string>& inputs, const std::string& out, const 
   v.setCheckSeconds(check);
   set_provenance(v);
   emit(out, mb, common.json);
+  {
+    auto d = v.asReader().getDetection();
+    Detection det;
+    det.total = int(d.getTotal()), det.replayed = int(d.getReplayed()), det.f = d.getForgedFraction();
+    det.p_bound = d.getPDetectBound(), det.p_exact = d.getPDetect(), det.replayed_for_99 = int(d.getReplayedFor99());
+    if (det.total > 0) note(common, detection_line(det));
+  }
   note(common, (accepted ? "ACCEPT: " : "REJECT: ") + reason);
   return accepted ? kExitOk : kExitNo;
 }
@@ -219,8 +226,13 @@ int main(int argc, char** argv) {
     const char* array_id = std::getenv("SLURM_ARRAY_TASK_ID");
     const char* array_n = std::getenv("SLURM_ARRAY_TASK_COUNT");
     if (shard.empty() && array_id && array_n && *array_id && *array_n && std::string(array_n) != "1") {
-      shard = std::string(array_id) + "/" + array_n;
-      note(common, "shard " + shard + " (from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT)");
+      // An array may start anywhere and step: --array=1-8:2 has ids 1, 3, 5, 7.
+      const char* array_min = std::getenv("SLURM_ARRAY_TASK_MIN");
+      const char* array_step = std::getenv("SLURM_ARRAY_TASK_STEP");
+      auto num = [](const char* v, long dflt) { return v && *v ? std::strtol(v, nullptr, 10) : dflt; };
+      const long id = num(array_id, 0), lo = num(array_min, 0), step = std::max(1L, num(array_step, 1));
+      shard = std::to_string((id - lo) / step) + "/" + array_n;
+      note(common, "shard " + shard + " (from SLURM_ARRAY_TASK_ID " + array_id + ", SLURM_ARRAY_TASK_COUNT)");
     }
     if (!shard.empty()) std::tie(opt.shard, opt.shards) = parse_shard(shard, "--shard");
     if (segments != "all") {
@@ -229,6 +241,7 @@ int main(int argc, char** argv) {
       opt.segments = std::stoll(segments);
       if (opt.segments < 1) usage_error("--segments must be at least 1");
       if (opt.beacon.empty()) {
+        if (opt.shards > 1) usage_error("--segments N with --shard: pass the same --beacon to every shard");
         opt.beacon = random_beacon();
         note(common, "beacon " + opt.beacon + " (pass --beacon to choose one)");
       }

@@ -39,7 +39,7 @@ std::string utc_now() {
 
 void add_common_options(CLI::App& app, CommonOptions& o, unsigned which) {
   if (which & kOptThreads)
-    app.add_option("--threads", o.threads, "Threads (default: OMP_NUM_THREADS, else all cores); results do not depend on it")
+    app.add_option("--threads", o.threads, "Threads (default: OMP_NUM_THREADS, else all cores); exact-mode results do not depend on it")
         ->check(CLI::Range(1, 4096));
   if (which & kOptDevice)
     app.add_option("--device", o.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));

@@ -298,6 +298,8 @@ struct Profile {
   updateRatioMax @17 :Float64;
   stochasticOps @18 :UInt32;       # ops with randomness inside a step (re-run with other seeds); 0 for the MLP
   provenance @19 :Provenance;
+  sampleShare @20 :Float64;        # at verification each threshold also allows sampleShare · (the replayed
+                                   # update of the tensor over the segment) / batch: one sample's share
 }
 
 # What a sample of q of C segments can catch (printed by pol-verify).

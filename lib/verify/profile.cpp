@@ -21,8 +21,9 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kProfileLimit = size_t(64) << 20;
 constexpr const char* kRule =
     "threshold[m][i] = factor * max(measured d[m][i]) + floor[m][i]; floor = floorRel * norm of the claimed end "
-    "state (l1, l2, linf), floorRel^2 for cosine; update plausibility: updateRatioMin/factor <= |dw|_2 / sum(lr) "
-    "<= updateRatioMax*factor";
+    "state (l1, l2, linf), floorRel^2 for cosine; at verification plus sampleShare * (replayed update of the tensor "
+    "over the segment, same metric) / batch (cosine: (sampleShare * |update|_2 / batch / |w|_2)^2 / 2); update "
+    "plausibility: updateRatioMin/factor <= |dw|_2 / sum(lr) <= updateRatioMax*factor";
 
 // Restores the thread count on scope exit.
 struct ThreadsGuard {
@@ -66,8 +67,9 @@ void make_profile(const LoadedTask& task, const std::string& dir, const ProfileO
                   capnp::MallocMessageBuilder& out, const ReplayCallback& progress) {
   const TaskConfig& cfg = task.cfg;
   check_input(!cfg.exact, "the task is in exact mode: its proofs are verified by equal hashes, no profile is needed");
-  check_input(opt.factor >= 1 && std::isfinite(opt.factor), "--factor must be at least 1");
-  check_input(opt.floor_rel >= 0 && opt.floor_rel < 1, "--floor must be in [0, 1)");
+  if (!(opt.factor >= 1 && std::isfinite(opt.factor))) usage_error("--factor must be at least 1");
+  if (!(opt.floor_rel >= 0 && opt.floor_rel < 1)) usage_error("--floor must be in [0, 1)");
+  if (!(opt.sample_share >= 0 && opt.sample_share <= 1e6)) usage_error("--sample-share must be in [0, 1e6]");
   check_input(is_directory(dir), "proof '" + dir + "' is not a directory");
   const Manifest man = read_manifest(dir, int64_t(cfg.steps) * cfg.batch, &task.hash);
   check_input(man.task == task.hash, "the proof '" + dir + "' is for another task");
@@ -81,13 +83,13 @@ void make_profile(const LoadedTask& task, const std::string& dir, const ProfileO
   // The budget a task declares up front bounds every verifier's work (DESIGN: halting).
   const Tape tape = tape_for(cfg);
   const double flops_step = double(tape.flops_per_step());
-  check_input(cfg.budget_flops >= flops_step * double(cfg.steps) * (1 - 1e-12),
-              "the task's FLOP budget is below the work its model and step count imply");
+  check_input(std::fabs(cfg.budget_flops - flops_step * double(cfg.steps)) <= 1e-9 * cfg.budget_flops,
+              "the task's declared FLOP budget does not match the work its model and step count imply");
 
   Dataset data = load_task_dataset(cfg, opt.data_dir);
   const int nseg = int(man.checkpoints.size()) - 1;
   std::vector<int> segs = {0};
-  if (nseg > 1) segs.push_back(nseg - 1);
+  if (nseg > 1 && opt.segments > 1) segs.push_back(nseg - 1);
   for (int i : beacon_segments(opt.beacon, man.root(), nseg, std::max<int64_t>(opt.segments, 0)))
     if (int64_t(segs.size()) < opt.segments && std::find(segs.begin(), segs.end(), i) == segs.end()) segs.push_back(i);
   std::sort(segs.begin(), segs.end());
@@ -96,7 +98,7 @@ void make_profile(const LoadedTask& task, const std::string& dir, const ProfileO
   std::vector<int> threads = opt.threads;
   if (threads.empty()) {
     threads = {1};
-    if (omp_get_num_procs() > 1) threads.push_back(omp_get_num_procs());
+    if (get_threads() > 1) threads.push_back(get_threads());
   }
   for (int t : threads)
     for (int p : opt.panels) sources.push_back({true, t, p});
@@ -121,9 +123,17 @@ void make_profile(const LoadedTask& task, const std::string& dir, const ProfileO
     Distances d;
   };
   std::vector<M> ms;
+  auto read = [&](size_t i, Workspace& ws) {
+    try {
+      read_checkpoint(dir, man.checkpoints[i], tr.tape, task.hash, ws);
+    } catch (const Error& e) {  // a file that does not match the manifest: bad input here, not a verdict
+      if (e.code != kExitNo) throw;
+      bad_input(e.what());
+    }
+  };
   for (int s : segs) {
-    read_checkpoint(dir, man.checkpoints[size_t(s)], tr.tape, task.hash, start);
-    read_checkpoint(dir, man.checkpoints[size_t(s) + 1], tr.tape, task.hash, claimed);
+    read(size_t(s), start);
+    read(size_t(s) + 1, claimed);
     const int64_t s0 = man.checkpoints[size_t(s)].step, s1 = man.checkpoints[size_t(s) + 1].step;
     const double r = update_ratio(cfg, tr.tape, start, claimed, s0, s1);
     ratio_min = std::min(ratio_min, r), ratio_max = std::max(ratio_max, r);
@@ -140,7 +150,7 @@ void make_profile(const LoadedTask& task, const std::string& dir, const ProfileO
       const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
       replay_secs += secs;
       replay_steps += s1 - s0;
-      if (src.fast && src.panel == kFastPanelDefault && src.threads == threads.back())
+      if (src.fast && src.panel == kFastPanelDefault && src.threads == *std::max_element(threads.begin(), threads.end()))
         default_secs += secs, default_steps += s1 - s0;
       ends[c].t = tr.ws.t;
       ms.push_back({s, src.name(), "claimed", state_distances(tr.tape, tr.ws, claimed)});
@@ -182,7 +192,27 @@ void make_profile(const LoadedTask& task, const std::string& dir, const ProfileO
   p.setProfileFlops(flops_step * double(replay_steps));
   p.setUpdateRatioMin(ratio_min);
   p.setUpdateRatioMax(ratio_max);
-  p.setStochasticOps(0);  // the MLP tape has no randomness inside a step: seed re-runs change nothing
+  p.setStochasticOps(0);
+  p.setSampleShare(opt.sample_share);  // the MLP tape has no randomness inside a step: seed re-runs change nothing
+}
+
+Distances segment_thresholds(const LoadedProfile& p, const Tape& tape, const Workspace& start,
+                             const Workspace& replayed) {
+  Distances t = p.thresholds;
+  if (p.sample_share == 0) return t;
+  const Distances du = state_distances(tape, replayed, start);
+  const Distances norms = state_norms(tape, replayed);
+  if (du.names != t.names) return t;  // exceeds() reports the mismatch
+  const double share = p.sample_share / double(tape.batch);
+  for (size_t i = 0; i < t.size(); i++) {
+    for (int m : {kL1, kL2, kLinf}) t.value[m][i] += share * du.value[m][i];
+    const double n = norms.value[kL2][i];
+    if (n > 0) {
+      const double rel = share * du.value[kL2][i] / n;
+      t.value[kCosine][i] += 0.5 * rel * rel;
+    }
+  }
+  return t;
 }
 
 LoadedProfile load_profile(const std::string& path) {
@@ -198,6 +228,8 @@ LoadedProfile load_profile(const std::string& path) {
     lp.factor = r.getFactor();
     lp.update_min = r.getUpdateRatioMin();
     lp.update_max = r.getUpdateRatioMax();
+    lp.sample_share = r.getSampleShare();
+    check_input(std::isfinite(lp.sample_share) && lp.sample_share >= 0, what + ": bad sampleShare");
     check_input(std::isfinite(lp.factor) && lp.factor >= 1, what + ": factor must be at least 1");
     check_input(std::isfinite(lp.update_min) && std::isfinite(lp.update_max) && lp.update_min >= 0 &&
                     lp.update_max >= lp.update_min,

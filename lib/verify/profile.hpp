@@ -8,6 +8,11 @@
 //   floor = floor_rel · ‖claimed end state‖ (l1, l2, linf in their own norm), floor_rel²
 //   for the cosine distance,
 // and the update-plausibility band [min/factor, max·factor] of ‖Δw‖₂ / Σ lr over a segment.
+// At verification each threshold grows by sample_share · ‖replayed update of the tensor over
+// the segment‖ / batch (cosine: that over ‖w‖, squared, halved): one training sample's share
+// of the update. Rounding noise alone stays near 1e-8 here, but an activation that crosses
+// zero in one order and not the other (a ReLU "flip") moves a gradient by one sample's
+// contribution: rare, large, and the reason a max over a few sampled segments is not enough.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -36,6 +41,7 @@ struct ProfileOptions {
   bool exact = true;              // also replay in exact mode
   double factor = 8;
   double floor_rel = 1.0 / (1 << 20);
+  double sample_share = 1;
   std::string data_dir;
 };
 
@@ -54,8 +60,13 @@ struct LoadedProfile {
   Hash hash{};
   Hash task_class{};
   Distances thresholds;
-  double factor = 0, update_min = 0, update_max = 0;
+  double factor = 0, update_min = 0, update_max = 0, sample_share = 0;
 };
+
+// The thresholds for one replayed segment: the profile's, plus one sample's share of the
+// update (`start` → `replayed`, both the verifier's own values).
+Distances segment_thresholds(const LoadedProfile& p, const Tape& tape, const Workspace& start,
+                             const Workspace& replayed);
 
 // Reads and validates a profile (bad input on anything malformed).
 LoadedProfile load_profile(const std::string& path);

@@ -236,7 +236,7 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
   tr.compute = opt.compute;
   tr.compute.fast = !cfg.exact;
   if (opt.device == "cuda") tr.use_device(make_cuda_executor(tr.tape, tr.compute.fast));
-  Workspace claimed(tr.tape);
+  Workspace claimed(tr.tape), start(tr.tape);
   for (size_t n = 0; n < chosen.size(); n++) {
     const int i = chosen[n].first;
     SegmentOutcome s;
@@ -250,6 +250,7 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
     if (!err.empty()) {
       s.reason = err;
     } else {
+      if (!cfg.exact) start.t = tr.ws.t;  // the claimed start, for the update-share tolerance
       const auto t0 = Clock::now();
       tr.step = s.start_step;
       tr.to_device();
@@ -269,7 +270,7 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
           s.ok = false, s.reason = err;
         } else {
           s.distances = state_distances(tr.tape, tr.ws, claimed);
-          const std::string over = exceeds(s.distances, prof->thresholds);
+          const std::string over = exceeds(s.distances, segment_thresholds(*prof, tr.tape, start, tr.ws));
           s.ok = over.empty();
           if (!s.ok) s.reason = "replayed state at step " + std::to_string(s.end_step) + " is too far from the claimed one: " + over;
         }

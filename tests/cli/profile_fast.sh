@@ -94,3 +94,14 @@ expect_exit 3 pol-verify fast.pwt f32 --profile bad.json
 expect_err "negative or non-finite"
 head -c 100 prof.pwp >trunc.pwp
 expect_exit 3 pol-verify fast.pwt f32 --profile trunc.pwp
+expect_exit 2 pol-profile ref.pwt ref -o y.pwp --factor 0.5
+expect_err "factor must be at least 1"
+expect_exit 2 pol-train fast.pwt -o never -q --perturb-segment 4
+expect_err "the task has segments 0-3"
+[ ! -e never/manifest.pwm ]
+expect_exit 2 pol-verify s1.pwt p1-1-32 --profile prof.pwp --shard 0/2 --segments 2
+expect_err "pass the same --beacon to every shard"
+# A Slurm array that starts at 1 and steps by 2: ids 1, 3 are shards 0, 1.
+SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRAY_TASK_STEP=2 SLURM_ARRAY_TASK_COUNT=2 \
+  expect_exit 0 pol-verify s1.pwt p1-1-32 --profile prof.pwp
+expect_err "shard 1/2 \(from SLURM_ARRAY_TASK_ID 3"
