@@ -70,6 +70,19 @@ Distances state_norms(const Tape& tape, const Workspace& a) {
   return d;
 }
 
+double param_update_norm(const Tape& tape, const Workspace& a, const Workspace& b) {
+  double sq = 0;
+  for (int id : tape.params) {
+    const auto& x = a.t[size_t(id)];
+    const auto& y = b.t[size_t(id)];
+    for (size_t i = 0; i < x.size(); i++) {
+      const double d = double(y[i]) - double(x[i]);
+      sq += d * d;
+    }
+  }
+  return std::sqrt(sq);
+}
+
 void max_into(Distances& into, const Distances& d) {
   if (into.names.empty()) {
     into = d;

@@ -25,6 +25,9 @@ Distances state_distances(const Tape& tape, const Workspace& a, const Workspace&
 // The norms of one state in the same layout (for thresholds' floors): l1, l2, linf.
 Distances state_norms(const Tape& tape, const Workspace& a);
 
+// ‖b − a‖₂ over the parameters only (not the optimizer state), in double.
+double param_update_norm(const Tape& tape, const Workspace& a, const Workspace& b);
+
 // Element-wise max of `into` and `d` (same names).
 void max_into(Distances& into, const Distances& d);
 

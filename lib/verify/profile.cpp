@@ -49,18 +49,9 @@ Hash task_class(schema::Task::Reader t) {
 
 double update_ratio(const TaskConfig& c, const Tape& tape, const Workspace& a, const Workspace& b, int64_t start,
                     int64_t end) {
-  double sq = 0;
-  for (int id : tape.params) {
-    const auto& x = a.t[size_t(id)];
-    const auto& y = b.t[size_t(id)];
-    for (size_t i = 0; i < x.size(); i++) {
-      const double d = double(y[i]) - double(x[i]);
-      sq += d * d;
-    }
-  }
   double lr = 0;
   for (int64_t s = start; s < end; s++) lr += double(lr_at(c, s));
-  return lr > 0 ? std::sqrt(sq) / lr : 0.0;
+  return lr > 0 ? param_update_norm(tape, a, b) / lr : 0.0;
 }
 
 void make_profile(const LoadedTask& task, const std::string& dir, const ProfileOptions& opt,

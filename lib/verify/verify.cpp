@@ -23,19 +23,6 @@ double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::
 // Segment whose replay produces checkpoint i (checkpoint 0 belongs to segment 0).
 int segment_of_checkpoint(size_t i) { return i == 0 ? 0 : int(i) - 1; }
 
-double update_norm(const Tape& tape, const Workspace& a, const Workspace& b) {
-  double s = 0;
-  for (int id : tape.params) {
-    const auto& x = a.t[size_t(id)];
-    const auto& y = b.t[size_t(id)];
-    for (size_t i = 0; i < x.size(); i++) {
-      const double d = double(y[i]) - double(x[i]);
-      s += d * d;
-    }
-  }
-  return std::sqrt(s);
-}
-
 }  // namespace
 
 Detection detection(int total, int replayed, double f) {
@@ -208,7 +195,7 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
     for (int i = 0; i < nseg; i++) {
       err = load(size_t(i) + 1, cur);
       if (!err.empty()) return reject(i, err);
-      norms[size_t(i)] = update_norm(tr.tape, prev, cur);
+      norms[size_t(i)] = param_update_norm(tr.tape, prev, cur);
       std::swap(prev, cur);
     }
     std::vector<int> by_norm(static_cast<size_t>(nseg));
