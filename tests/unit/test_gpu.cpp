@@ -83,14 +83,14 @@ TaskConfig tiny_config(OptimizerType opt, bool exact = true) {
 }  // namespace
 
 TEST_SUITE("device") {
-  TEST_CASE("parse_device: cpu and cuda; anything else is a usage error") {
+  TEST_CASE("parse_device accepts cpu and cuda and refuses anything else as a usage error") {
     CHECK(parse_device("cpu") == DeviceKind::Cpu);
     CHECK(parse_device("cuda") == DeviceKind::Cuda);
     CHECK(pwtest::error_code_of([] { parse_device("gpu"); }) == kExitUsage);
     CHECK(pwtest::error_code_of([] { parse_device(""); }) == kExitUsage);
   }
 
-  TEST_CASE("cuda_probe agrees with the build, and says why there is no device") {
+  TEST_CASE("cuda_probe agrees with the build and says why there is no device") {
     const CudaProbe p = cuda_probe();
     CHECK(p.built == cuda_built());
 #ifdef PW_HAVE_CUDA
@@ -108,7 +108,7 @@ TEST_SUITE("device") {
     }
   }
 
-  TEST_CASE("without a usable device, --device cuda is an environment error (exit 4) that says why") {
+  TEST_CASE("without a usable device --device cuda is an environment error (exit 4) that says why") {
     if (gpu_present()) {
       CHECK(pwtest::error_code_of([] { require_cuda("--device cuda"); }) == -1);
       return;
@@ -141,7 +141,7 @@ TEST_SUITE("device") {
     CHECK(pwtest::error_code_of([&] { apply_common_options(o, true); }) == -1);
   }
 
-  TEST_CASE("softmax_ce_row: probabilities and loss against double precision; the CPU op is made of it") {
+  TEST_CASE("softmax_ce_row against double precision and as the body of the CPU op") {
     const int B = 7, C = 13;
     std::vector<float> logits = random_floats(size_t(B) * C, 5, -30.0f, 30.0f), labels(B), probs(size_t(B) * C),
                        probs_rows(size_t(B) * C);
@@ -177,7 +177,7 @@ TEST_SUITE("device") {
       }
   }
 
-  TEST_CASE("the vectorised CPU updates equal sgd_elem / adamw_elem, the functions the GPU kernels run") {
+  TEST_CASE("the vectorised CPU updates equal sgd_elem and adamw_elem (the GPU kernels' functions)") {
     const int64_t n = 1000;  // below and above the vector width, with a tail
     const std::vector<float> g = random_floats(size_t(n), 7), p0 = random_floats(size_t(n), 8),
                              m0 = random_floats(size_t(n), 9), v0 = random_floats(size_t(n), 10, 0.0f, 1.0f);
@@ -225,7 +225,7 @@ TEST_SUITE("device") {
 }
 
 TEST_SUITE("gpu") {
-  TEST_CASE("gpu: exact GEMM equals gemm_reference bit for bit over odd shapes, every transpose, bias and none") {
+  TEST_CASE("gpu: exact GEMM equals gemm_reference bit for bit (odd shapes and every transpose with and without bias)") {
     PW_REQUIRE_GPU();
     struct Shape {
       int M, N, K;
@@ -260,7 +260,7 @@ TEST_SUITE("gpu") {
           }
   }
 
-  TEST_CASE("gpu: every op of a step equals the CPU's bit for bit (sgd and adamw, odd widths)") {
+  TEST_CASE("gpu: every op of a step equals the CPU's bit for bit (sgd and adamw with odd widths)") {
     PW_REQUIRE_GPU();
     Dataset d = load_dataset(tiny("train-images-idx3-ubyte.gz"), tiny("train-labels-idx1-ubyte.gz"), "", "", 10);
     for (OptimizerType opt : {OptimizerType::Sgd, OptimizerType::Adamw}) {
@@ -333,7 +333,7 @@ TEST_SUITE("gpu") {
     CHECK(state_hash(clean.tape, clean.ws, 3) != state_hash(gpu.tape, gpu.ws, 3));  // the fault took effect
   }
 
-  TEST_CASE("gpu: fast mode (cuBLAS, TF32) stays within tolerance of exact, and differs from it") {
+  TEST_CASE("gpu: fast mode (cuBLAS with TF32) stays within tolerance of exact and differs from it") {
     PW_REQUIRE_GPU();
     Dataset d = load_dataset(tiny("train-images-idx3-ubyte.gz"), tiny("train-labels-idx1-ubyte.gz"), "", "", 10);
     const TaskConfig c = tiny_config(OptimizerType::Sgd);
