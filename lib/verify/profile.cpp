@@ -47,10 +47,15 @@ Hash task_class(schema::Task::Reader t) {
   return canonical_hash(b.asReader());
 }
 
-double update_ratio(const TaskConfig& c, const Tape& tape, const Workspace& a, const Workspace& b, int64_t start,
-                    int64_t end) {
+double lr_sum(const TaskConfig& c, int64_t start, int64_t end) {
   double lr = 0;
   for (int64_t s = start; s < end; s++) lr += double(lr_at(c, s));
+  return lr;
+}
+
+double update_ratio(const TaskConfig& c, const Tape& tape, const Workspace& a, const Workspace& b, int64_t start,
+                    int64_t end) {
+  const double lr = lr_sum(c, start, end);
   return lr > 0 ? param_update_norm(tape, a, b) / lr : 0.0;
 }
 

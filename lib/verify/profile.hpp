@@ -75,5 +75,7 @@ LoadedProfile load_profile(const std::string& path);
 // gradient norm of a segment (update plausibility).
 double update_ratio(const TaskConfig& c, const Tape& tape, const Workspace& a, const Workspace& b, int64_t start,
                     int64_t end);
+// Σ lr over steps [start, end), in double.
+double lr_sum(const TaskConfig& c, int64_t start, int64_t end);
 
 }  // namespace pw

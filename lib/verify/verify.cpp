@@ -169,27 +169,9 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
     for (int i : beacon_segments(opt.beacon, res.proof_root, nseg, opt.segments)) chosen.push_back({i, SegmentWhy::Beacon});
   }
   std::vector<double> norms(size_t(nseg), -1);
-  if (!cfg.exact) {
-    // Update plausibility over every segment: ‖Δw‖₂ / Σ lr within the profile's band.
-    Workspace prev(tr.tape), cur(tr.tape);
-    std::string err = load(0, prev);
-    const double lo = prof->update_min / prof->factor, hi = prof->update_max * prof->factor;
-    for (int i = 0; i < nseg; i++) {
-      err = load(size_t(i) + 1, cur);
-      if (!err.empty()) return reject(i, err);
-      const double r = update_ratio(cfg, tr.tape, prev, cur, man.checkpoints[size_t(i)].step,
-                                    man.checkpoints[size_t(i) + 1].step);
-      if (!(r >= lo && r <= hi)) {
-        char buf[200];
-        std::snprintf(buf, sizeof buf,
-                      "implausible update: |dw|/sum(lr) = %.4g, outside the profile's band [%.4g, %.4g]", r, lo, hi);
-        return reject(i, buf);
-      }
-      std::swap(prev, cur);
-    }
-  }
-  if (opt.top_q > 0) {
-    // Proof-of-Learning's top-Q: the segments with the largest weight updates.
+  if (!cfg.exact || opt.top_q > 0) {
+    // One pass over the checkpoints: every segment's parameter update, for the update
+    // plausibility band (fast mode: ‖Δw‖₂ / Σ lr within the profile's) and for top-Q.
     Workspace prev(tr.tape), cur(tr.tape);
     std::string err = load(0, prev);
     for (int i = 0; i < nseg; i++) {
@@ -198,6 +180,22 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
       norms[size_t(i)] = param_update_norm(tr.tape, prev, cur);
       std::swap(prev, cur);
     }
+  }
+  if (!cfg.exact) {
+    const double lo = prof->update_min / prof->factor, hi = prof->update_max * prof->factor;
+    for (int i = 0; i < nseg; i++) {
+      const double lr = lr_sum(cfg, man.checkpoints[size_t(i)].step, man.checkpoints[size_t(i) + 1].step);
+      const double r = lr > 0 ? norms[size_t(i)] / lr : 0.0;
+      if (!(r >= lo && r <= hi)) {
+        char buf[200];
+        std::snprintf(buf, sizeof buf,
+                      "implausible update: |dw|/sum(lr) = %.4g, outside the profile's band [%.4g, %.4g]", r, lo, hi);
+        return reject(i, buf);
+      }
+    }
+  }
+  if (opt.top_q > 0) {
+    // Proof-of-Learning's top-Q: the segments with the largest weight updates.
     std::vector<int> by_norm(static_cast<size_t>(nseg));
     std::iota(by_norm.begin(), by_norm.end(), 0);
     std::stable_sort(by_norm.begin(), by_norm.end(), [&](int a, int b) { return norms[size_t(a)] > norms[size_t(b)]; });
