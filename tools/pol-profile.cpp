@@ -44,8 +44,9 @@ int main(int argc, char** argv) {
   add_common_options(app, common, kOptAll | kOptForce);
 
   return run_tool("pol-profile", argc, argv, app, [&]() -> int {
-    apply_common_options(common);
+    apply_common_options(common, true);
     opt.exact = !no_exact;
+    opt.cuda = common.device == "cuda";
     check_output_path(out, {task_path}, common.force);
     check_output_outside(out, dir);
     LoadedTask task = load_task(task_path);

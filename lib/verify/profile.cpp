@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 
 #include "core/error.hpp"
 #include "io/file.hpp"
@@ -34,6 +35,7 @@ struct ThreadsGuard {
 }  // namespace
 
 std::string Source::name() const {
+  if (cuda) return fast ? "cuda fast" : "cuda exact";
   if (!fast) return "exact";
   return "fast threads=" + std::to_string(threads) + " panel=" + std::to_string(panel);
 }
@@ -99,10 +101,22 @@ void make_profile(const LoadedTask& task, const std::string& dir, const ProfileO
   for (int t : threads)
     for (int p : opt.panels) sources.push_back({true, t, p});
   if (opt.exact) sources.push_back({false, 1, 0});
+  if (opt.cuda) {
+    sources.push_back({true, 0, 0, true});
+    if (opt.exact) sources.push_back({false, 0, 0, true});
+  }
   check_input(!sources.empty(), "no replay sources");
 
   ThreadsGuard guard;
   Trainer tr(cfg, data);
+  // One trainer per GPU source: an executor is fast or exact for its whole life.
+  std::vector<std::unique_ptr<Trainer>> gpu(sources.size());
+  for (size_t c = 0; c < sources.size(); c++)
+    if (sources[c].cuda) {
+      gpu[c] = std::make_unique<Trainer>(cfg, data);
+      gpu[c]->compute.fast = sources[c].fast;
+      gpu[c]->use_device(make_cuda_executor(gpu[c]->tape, sources[c].fast));
+    }
   Workspace claimed(tr.tape), start(tr.tape);
   std::vector<Workspace> ends(sources.size(), Workspace(tr.tape));
   Distances max_d, floor_norms;
@@ -137,20 +151,26 @@ void make_profile(const LoadedTask& task, const std::string& dir, const ProfileO
     max_into(floor_norms, norms);
     for (size_t c = 0; c < sources.size(); c++) {
       const Source& src = sources[c];
-      set_threads(src.threads);
-      tr.compute = Compute{src.fast, src.fast ? src.panel : kFastPanelDefault};
-      tr.ws.t = start.t;
-      tr.step = s0;
+      Trainer& t = src.cuda ? *gpu[c] : tr;
+      if (!src.cuda) {
+        set_threads(src.threads);
+        tr.compute = Compute{src.fast, src.fast ? src.panel : kFastPanelDefault};
+      }
+      t.ws.t = start.t;
+      t.step = s0;
       const auto t0 = Clock::now();
-      while (tr.step < s1) tr.run_step();
+      t.to_device();
+      while (t.step < s1) t.run_step();
+      t.to_host();
       const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
       replay_secs += secs;
       replay_steps += s1 - s0;
-      if (src.fast && src.panel == kFastPanelDefault && src.threads == *std::max_element(threads.begin(), threads.end()))
+      if (src.fast && !src.cuda && src.panel == kFastPanelDefault &&
+          src.threads == *std::max_element(threads.begin(), threads.end()))
         default_secs += secs, default_steps += s1 - s0;
-      ends[c].t = tr.ws.t;
-      ms.push_back({s, src.name(), "claimed", state_distances(tr.tape, tr.ws, claimed)});
-      for (size_t o = 0; o < c; o++) ms.push_back({s, src.name(), sources[o].name(), state_distances(tr.tape, tr.ws, ends[o])});
+      ends[c].t = t.ws.t;
+      ms.push_back({s, src.name(), "claimed", state_distances(tr.tape, t.ws, claimed)});
+      for (size_t o = 0; o < c; o++) ms.push_back({s, src.name(), sources[o].name(), state_distances(tr.tape, t.ws, ends[o])});
       if (progress) progress(++done, total);
     }
   }

@@ -30,6 +30,7 @@ struct Source {
   bool fast = true;
   int threads = 1;
   int panel = kFastPanelDefault;
+  bool cuda = false;  // on the GPU (fast: cuBLAS with TF32; threads and panel do not apply)
   std::string name() const;
 };
 
@@ -43,6 +44,7 @@ struct ProfileOptions {
   double floor_rel = 1.0 / (1 << 20);
   double sample_share = 1;
   std::string data_dir;
+  bool cuda = false;              // --device cuda: also replay on the GPU, fast and (with `exact`) exact
 };
 
 // The task with its seed and provenance cleared: proofs of one task under any seed share it.

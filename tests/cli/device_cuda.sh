@@ -19,6 +19,11 @@ if [ "$rc" = 4 ]; then
   expect_err "^pol-verify: --device cuda: (no CUDA device|built without CUDA)"
   expect_exit 4 pol-bisect task.pwt gpu gpu --device cuda
   expect_err "^pol-bisect: --device cuda: (no CUDA device|built without CUDA)"
+  make_tiny_task fast.pwt --mode fast
+  pol-train fast.pwt -o fastcpu -q
+  expect_exit 4 pol-profile fast.pwt fastcpu -o fast.pwp --device cuda
+  expect_err "^pol-profile: --device cuda: (no CUDA device|built without CUDA)"
+  [ ! -e fast.pwp ]
   # The CPU still works, and a CPU proof is not touched by the refused runs.
   pol-train task.pwt -o cpu -q
   expect_exit 4 pol-verify task.pwt cpu --device cuda
@@ -38,4 +43,16 @@ else
   pol-train task.pwt -o bad -q --inject-fault 12:3:0
   expect_exit 1 pol-verify task.pwt bad --device cuda
   expect_err "segment 1"
+  # Fast mode on the GPU (cuBLAS, TF32): profiled with GPU and CPU sources, the GPU
+  # proof verifies on the CPU and on the GPU; a CPU fast proof verifies on the GPU.
+  make_tiny_task fast.pwt --mode fast
+  pol-train fast.pwt -o fastgpu -q --device cuda
+  pol-train fast.pwt -o fastcpu -q
+  pol-profile fast.pwt fastgpu -o fast.pwp --device cuda -q
+  pol-show fast.pwp | grep -q '"cuda fast"'
+  expect_exit 0 pol-verify fast.pwt fastgpu --profile fast.pwp
+  expect_exit 0 pol-verify fast.pwt fastgpu --profile fast.pwp --device cuda
+  expect_exit 0 pol-verify fast.pwt fastcpu --profile fast.pwp --device cuda
+  pol-train fast.pwt -o fastbad -q --device cuda --inject-fault 12:12:0   # op 12: the 0.weight update
+  expect_exit 1 pol-verify fast.pwt fastbad --profile fast.pwp
 fi
