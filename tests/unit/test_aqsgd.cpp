@@ -357,4 +357,89 @@ TEST_CASE("stream reader: clean end, truncation inside a record") {
   ::close(fd2);
 }
 
+
+namespace {
+
+// splitmix64: a fixed, portable stream (std::normal_distribution is not specified
+// bit for bit across standard libraries).
+uint64_t splitmix(uint64_t& s) {
+  uint64_t z = (s += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+// BLAKE2b of everything the codec produces for fixed inputs at `bits`: the codes of
+// encode_row and encode_row_stochastic, decode_add_row with and without a base, and
+// four AQ-SGD batches (with their state) plus a direct one through pack(). Rows of
+// 1000 and 13 channels (whole groups of 8 and a tail); every fourth channel holds
+// exact halves of its step (inv = 1), so round half to even is exercised.
+std::string codec_digest(int bits) {
+  const int L = levels(bits);
+  uint64_t seed = 0x5eed0000ull + uint64_t(bits);
+  pw::Hasher h;
+  for (int64_t cols : {1000, 13}) {
+    const size_t n = 5 * size_t(cols);
+    std::vector<float> x(n);
+    for (size_t i = 0; i < n; i++) {
+      const int64_t c = int64_t(i % size_t(cols));
+      const uint64_t r = splitmix(seed);
+      if (c % 4 == 0)  // k/2 for k in [-2L, 2L], and one row at L so the scale is L
+        x[i] = i / size_t(cols) == 0 ? float(L) : float(int64_t(r % uint64_t(4 * L + 1)) - 2 * L) / 2.0f;
+      else
+        x[i] = float(double(r >> 11) * 0x1.0p-53 * 6.0 - 3.0) * float(1 + c % 3);
+    }
+    const size_t w = size_t(cols);
+    std::vector<float> s(w, 0.0f), step(w), inv(w), y(w);
+    for (size_t r = 0; r < 5; r++) update_maxabs(x.data() + r * size_t(cols), cols, s.data());
+    scale_factors(s.data(), cols, bits, step.data(), inv.data());
+    std::vector<uint8_t> codes(row_code_bytes(cols, bits));
+    for (size_t r = 0; r < 5; r++) {
+      const float* row = x.data() + r * size_t(cols);
+      encode_row(row, inv.data(), cols, bits, codes.data());
+      h.update(codes.data(), codes.size());
+      decode_add_row(codes.data(), step.data(), nullptr, cols, bits, y.data());
+      h.update(y.data(), y.size() * 4);
+      decode_add_row(codes.data(), step.data(), row, cols, bits, y.data());
+      h.update(y.data(), y.size() * 4);
+      encode_row_stochastic(row, inv.data(), cols, bits, codes.data(), 99, r, 3);
+      h.update(codes.data(), codes.size());
+    }
+    // AQ-SGD through pack(): 6 samples, 4 rounds, each drifting; then a direct batch.
+    ScratchDir dir;
+    State st(dir.file("s"), params(uint32_t(cols), 8), true, false);
+    const uint64_t ids[6] = {3, 1, 4, 15, 9, 2};
+    std::vector<float> a(6 * size_t(cols)), view(a.size());
+    for (int round = 0; round < 4; round++) {
+      for (size_t i = 0; i < a.size(); i++)
+        a[i] = x[i % n] + float(round) * float(double(splitmix(seed) >> 11) * 0x1.0p-53 - 0.5) * 0.25f;
+      Packed p;
+      pack(a.data(), ids, 6, uint32_t(cols), Codec{bits, false, 0}, &st, uint64_t(round), p, view.data());
+      h.update(p.codes.data(), p.codes.size()).update(p.scales.data(), p.scales.size() * 4);
+      h.update(p.full_rows.data(), p.full_rows.size() * 4).update(view.data(), view.size() * 4);
+    }
+    Packed p;
+    pack(a.data(), ids, 6, uint32_t(cols), Codec{bits, false, 0}, nullptr, 0, p, view.data());
+    h.update(p.codes.data(), p.codes.size()).update(view.data(), view.size() * 4);
+  }
+  return pw::hex(h.final()).substr(0, 32);
+}
+
+}  // namespace
+
+TEST_CASE("the codec's output bits are pinned (any rewrite of the kernels must reproduce them)") {
+  // Digests computed with the first (scalar) kernels; a change here changes the wire format
+  // or the state, and with it every stream and state written before.
+  const char* want[9] = {};
+  want[2] = "76c9df1cbfa7bd72a7ea5df3e389d51c";
+  want[3] = "955537d671a89eff987cd26384881a04";
+  want[4] = "5301f46168ea15071f6d275e84c56763";
+  want[8] = "4690fa8128f6890662b89677010aaae8";
+  for (int bits : {2, 3, 4, 8}) {
+    CAPTURE(bits);
+    const std::string got = codec_digest(bits);
+    CHECK(got == want[bits]);
+  }
+}
+
 }  // TEST_SUITE
