@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // later flags win, as in a script
   CommonOptions common;
   std::string from, out = "-", model, train_images, train_labels, test_images, test_labels;
-  std::string optimizer = "sgd", schedule = "constant", mode = "exact";
+  std::string optimizer = "sgd", schedule = "constant", mode = "exact", cut;
   double lr = 0, momentum = 0, weight_decay = 0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, input_scale = 1.0 / 255.0;
   uint32_t batch = 0, steps = 0, every = 0;
   uint64_t seed = 0;
@@ -85,6 +85,10 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "Seed of initial weights and batch order");
   app.add_option("--mode", mode, "exact (bitwise) or fast (tolerance-verified)")->check(CLI::IsMember({"exact", "fast"}));
   app.add_option("--input-scale", input_scale, "Input = pixel x scale (default 1/255)");
+  app.add_option("--cut", cut,
+                 "Pipeline cut LAYER:BITS[:BWDBITS]: after hidden layer LAYER (1: after the first Linear+ReLU) the "
+                 "activation crosses by AQ-SGD with BITS bits, the gradient back by direct quantization with BWDBITS "
+                 "(default 8); bits 2, 3, 4 or 8. 'none' removes a cut taken --from a task");
   app.add_option("-o,--output", out, "Task file to write ('-': stdout)");
   add_common_options(app, common, kOptJson | kOptQuiet | kOptForce);
 
@@ -135,6 +139,16 @@ int main(int argc, char** argv) {
     if (given("--checkpoint-every")) t.setCheckpointEvery(every);
     if (given("--seed")) t.setSeed(seed);
     if (given("--mode")) t.setMode(mode == "exact" ? schema::Mode::EXACT : schema::Mode::FAST);
+    CutSpec cut_flag;
+    if (given("--cut") && cut == "none") {
+      t.disownCut();
+    } else if (given("--cut")) {
+      cut_flag = parse_cut_spec(cut);
+      auto k = t.initCut();
+      k.setLayer(uint32_t(cut_flag.layer));
+      k.setForwardBits(uint32_t(cut_flag.forward_bits));
+      k.setBackwardBits(uint32_t(cut_flag.backward_bits));
+    }
 
     // Read the dataset and commit to it.
     const std::string ti = ds.getTrainImages().getPath().cStr(), tl = ds.getTrainLabels().getPath().cStr();
@@ -161,6 +175,12 @@ int main(int argc, char** argv) {
     prov.setCommandLine(command_line());
     t.setBudgetFlops(0);
 
+    if (given("--cut") && cut != "none") {  // a cut the model cannot take is bad input (exit 3), as in a task file
+      std::vector<int> w;
+      for (uint32_t x : widths) w.push_back(int(x));
+      cut_flag.samples = d.count;
+      if (w.size() >= 2) check_cut(cut_flag, w);
+    }
     TaskConfig c;
     try {
       c = task_config(t.asReader());
@@ -172,7 +192,8 @@ int main(int argc, char** argv) {
     write_message<schema::Task>(out, mb, common.json);
     note(common, "task " + hex(task_hash(t.asReader())) + ": " + mlp_spec(c.widths) + ", " +
                      std::to_string(tape.parameter_count()) + " parameters, " + std::to_string(c.steps) + " steps, " +
-                     std::to_string(d.count) + " samples");
+                     std::to_string(d.count) + " samples" +
+                     (c.cut.enabled() ? ", cut " + cut_spec(c.cut) + " (layer:bits:backward bits)" : ""));
     return kExitOk;
   });
 }

@@ -1,6 +1,7 @@
 #include "model/tape.hpp"
 
 #include "core/error.hpp"
+#include "model/cut.hpp"
 #include "tensor/gemm.hpp"
 
 namespace pw {
@@ -18,6 +19,8 @@ const char* op_name(OpKind k) {
     case OpKind::ReluBackward: return "relu_backward";
     case OpKind::SgdUpdate: return "sgd_update";
     case OpKind::AdamwUpdate: return "adamw_update";
+    case OpKind::CutForward: return "cut_forward";
+    case OpKind::CutBackward: return "cut_backward";
   }
   return "?";
 }
@@ -34,9 +37,12 @@ int64_t Tape::flops_per_step() const {
   return 6 * int64_t(batch) * macs;
 }
 
-Tape build_mlp_tape(const std::vector<int>& widths, int batch, OptimizerType opt) {
+Tape build_mlp_tape(const std::vector<int>& widths, int batch, OptimizerType opt, const CutSpec& cut) {
   if (widths.size() < 2) internal_error("an MLP needs at least two widths");
+  if (cut.enabled() && (cut.layer >= int(widths.size()) - 1 || cut.samples < 1))
+    internal_error("a cut needs a hidden layer and a training set");
   Tape t;
+  t.cut = cut;
   t.widths = widths;
   t.batch = batch;
   t.optimizer = opt;
@@ -62,19 +68,32 @@ Tape build_mlp_tape(const std::vector<int>& widths, int batch, OptimizerType opt
       t.opt_state.push_back(add(s.name + ".exp_avg_sq", Role::OptState, s.rows, s.cols, s.ndim));
     }
   }
+  // The cut's state: m(sample) rows, then the seen flags (after the optimizer state in
+  // every checkpoint).
+  const int K = cut.layer;  // Linear K reads the cut's output
+  std::string cut_name = "cut." + std::to_string(K);
+  if (cut.enabled()) {
+    t.cut_state.push_back(add(cut_name + ".buffer", Role::CutState, int(cut.samples), widths[size_t(K)]));
+    t.cut_state.push_back(add(cut_name + ".seen", Role::CutState, 1, int(cut.samples), 1));
+  }
   t.input = add("x0", Role::Batch, batch, widths[0]);
   t.labels = add("labels", Role::Batch, 1, batch, 1);
   t.ops.push_back({OpKind::LoadBatch, -1, {}, {t.input, t.labels}});
   // Forward: x[l] is the input of Linear l, z[l] its output.
-  std::vector<int> x(L), z(L);
+  std::vector<int> x(L), z(L), relu_out(L, -1);
   x[0] = t.input;
   for (int l = 0; l < L; l++) {
     const int out = widths[l + 1];
     z[l] = add("z" + std::to_string(l), Role::Activation, batch, out);
     t.ops.push_back({OpKind::LinearForward, l, {x[l], W[l], b[l]}, {z[l]}});
     if (l + 1 < L) {
-      x[l + 1] = add("a" + std::to_string(l), Role::Activation, batch, out);
+      relu_out[l + 1] = x[l + 1] = add("a" + std::to_string(l), Role::Activation, batch, out);
       t.ops.push_back({OpKind::ReluForward, l, {z[l]}, {x[l + 1]}});
+      if (l + 1 == K) {  // Linear K reads â, what crossed the cut
+        x[K] = add("a" + std::to_string(l) + ".cut", Role::Activation, batch, out);
+        t.ops.push_back({OpKind::CutForward, l, {relu_out[K], t.cut_state[0], t.cut_state[1]},
+                         {x[K], t.cut_state[0], t.cut_state[1]}});
+      }
     }
   }
   t.logits = z[L - 1];
@@ -93,8 +112,13 @@ Tape build_mlp_tape(const std::vector<int>& widths, int batch, OptimizerType opt
     if (l > 0) {
       int da = add("da" + std::to_string(l - 1), Role::Gradient, batch, widths[l]);
       t.ops.push_back({OpKind::LinearBackwardInput, l, {dz, W[l]}, {da}});
+      if (l == K) {  // the gradient crosses the cut back
+        int daq = add("da" + std::to_string(l - 1) + ".cut", Role::Gradient, batch, widths[l]);
+        t.ops.push_back({OpKind::CutBackward, l - 1, {da}, {daq}});
+        da = daq;
+      }
       int dzp = add("dz" + std::to_string(l - 1), Role::Gradient, batch, widths[l]);
-      t.ops.push_back({OpKind::ReluBackward, l - 1, {da, x[l]}, {dzp}});
+      t.ops.push_back({OpKind::ReluBackward, l - 1, {da, relu_out[l]}, {dzp}});
       dz = dzp;
     }
   }
@@ -183,6 +207,13 @@ void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ct
       break;
     case OpKind::AdamwUpdate:
       adamw_update(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], ws[op.in[3]], spec(op.in[0]).size(), ctx.adamw);
+      break;
+    case OpKind::CutForward:
+      cut_forward(ws[op.in[0]], ctx.batch_indices, B, spec(op.in[0]).cols, tape.cut.forward_bits, ws[op.in[1]],
+                  ws[op.in[2]], ws[op.out[0]]);
+      break;
+    case OpKind::CutBackward:
+      cut_backward(ws[op.in[0]], B, spec(op.in[0]).cols, tape.cut.backward_bits, ws[op.out[0]]);
       break;
   }
 }

@@ -25,10 +25,15 @@ enum class OpKind : uint8_t {
   ReluBackward,          // da, a → dz
   SgdUpdate,             // p, g, momentum → p, momentum
   AdamwUpdate,           // p, g, m, v → p, m, v
+  // A pipeline cut (model/cut.hpp; appended: kinds are never renumbered).
+  CutForward,            // a (B,w), buffer (count,w), seen (count) → â (B,w), buffer, seen: AQ-SGD
+  CutBackward,           // dâ (B,w) → da (B,w): direct quantization
 };
 const char* op_name(OpKind k);
 
-enum class Role : uint8_t { Param, OptState, Batch, Activation, Gradient };
+// CutState: the pipeline cut's per-sample buffer and seen flags, training state that
+// every checkpoint holds after the optimizer state.
+enum class Role : uint8_t { Param, OptState, Batch, Activation, Gradient, CutState };
 
 struct TensorSpec {
   std::string name;  // PyTorch state-dict names for parameters: "0.weight", "2.bias", ...
@@ -40,11 +45,21 @@ struct TensorSpec {
 
 struct Op {
   OpKind kind;
-  int layer;         // Linear layer index, -1 when none
+  int layer;         // Linear layer index, -1 when none (cut ops: the Linear layer before the cut)
   std::vector<int> in, out;
 };
 
 enum class OptimizerType : uint8_t { Sgd, Adamw };
+
+// A pipeline cut after hidden layer `layer` (1: after the first Linear+ReLU), between
+// Linear layers layer-1 and layer; 0: none. `samples`: the training set's size (rows of
+// the per-sample buffer).
+struct CutSpec {
+  int layer = 0;
+  int forward_bits = 0, backward_bits = 8;
+  uint32_t samples = 0;
+  bool enabled() const { return layer > 0; }
+};
 
 struct Tape {
   std::vector<int> widths;
@@ -54,13 +69,19 @@ struct Tape {
   std::vector<Op> ops;
   std::vector<int> params;     // state-dict order: 0.weight, 0.bias, 2.weight, 2.bias, ...
   std::vector<int> opt_state;  // per parameter: momentum, or exp_avg then exp_avg_sq
+  CutSpec cut;
+  std::vector<int> cut_state;  // with a cut: its buffer (samples, w) then its seen flags (samples)
   int input = -1, labels = -1, logits = -1, probs = -1, loss = -1;
   int64_t parameter_count() const;
   int64_t flops_per_step() const;  // matmul FLOPs: 6·B·Σ in·out
 };
 
 // widths: input first, e.g. {784, 1024, 1024, 10}. ReLU between Linear layers.
-Tape build_mlp_tape(const std::vector<int>& widths, int batch, OptimizerType opt);
+// With a cut after hidden layer k, the tape gains (forward) CutForward after the ReLU of
+// Linear k-1, whose output â is the input of Linear k, and (backward) CutBackward
+// between Linear k's input gradient and that ReLU's backward (which masks with the
+// unquantized activation, the sending side's own).
+Tape build_mlp_tape(const std::vector<int>& widths, int batch, OptimizerType opt, const CutSpec& cut = {});
 
 // How the step computes (DESIGN §4). Exact: the bitwise contract. Fast: GEMMs sum
 // panels of `fast_panel` terms from zero and add them (gemm_fast), bias gradients sum
@@ -96,6 +117,8 @@ using OpHook = std::function<void(int op_index, Workspace& ws)>;
 void run_step(const Tape& tape, Workspace& ws, const StepContext& ctx, const OpHook& hook = nullptr);
 
 // Forward only over `n` rows of `images` (for evaluation); writes logits (n, classes).
+// A cut is not applied: m(sample) exists only for training samples, so evaluation
+// takes the full-precision path through it.
 void forward_logits(const Tape& tape, const Workspace& params, const uint8_t* images, int64_t n,
                     float input_scale, std::vector<float>& logits);
 

@@ -19,6 +19,7 @@ std::string checkpoint_file_name(int64_t step) {
 std::vector<int> checkpoint_tensors(const Tape& tape) {
   std::vector<int> ids = tape.params;
   ids.insert(ids.end(), tape.opt_state.begin(), tape.opt_state.end());
+  ids.insert(ids.end(), tape.cut_state.begin(), tape.cut_state.end());
   return ids;
 }
 

@@ -24,7 +24,8 @@ std::string checkpoint_file_name(int64_t step);  // "ckpt-00000100.pwc"
 // A tensor's shape as stored: (cols) for vectors, (rows, cols) otherwise.
 TensorShape shape_of(const TensorSpec& s);
 
-// The tensors a checkpoint holds: parameters then optimizer state, tape order.
+// The tensors a checkpoint holds: parameters, optimizer state, then a pipeline cut's
+// buffer and seen flags (f32, 0 or 1), tape order. The state hash covers them all.
 std::vector<int> checkpoint_tensors(const Tape& tape);
 
 // State hash = BLAKE2b-256(u64 step, then per tensor: name, u32 ndim, u64 dims, content hash).

@@ -99,6 +99,19 @@ struct Task {
   mode @9 :Mode;
   budgetFlops @10 :Float64;    # static: 6 * batch * sum(in * out) * steps (matmul FLOPs); checked by every reader
   provenance @11 :Provenance;
+  cut @12 :Cut;                # absent: no pipeline cut (the task hashes as before the field existed)
+}
+
+# A pipeline cut (issue 6, AQ-SGD): the MLP is split after hidden layer `layer`
+# (1 = the activation after the first Linear+ReLU; 1 <= layer <= Linear layers - 1).
+# The forward activation crosses it through AQ-SGD with `forwardBits` bits (a per-sample
+# buffer m(sample), part of every checkpoint), the backward gradient through direct
+# quantization with `backwardBits` bits. Deterministic rounding; per-channel max-abs
+# scales over the batch. Bits: 2, 3, 4 or 8.
+struct Cut {
+  layer @0 :UInt32;
+  forwardBits @1 :UInt32;
+  backwardBits @2 :UInt32;
 }
 
 enum DType {

@@ -1,7 +1,9 @@
 #include "train/task.hpp"
 
+#include <algorithm>
 #include <cmath>
 
+#include "aqsgd/quantize.hpp"
 #include "core/error.hpp"
 #include "io/message.hpp"
 #include "tensor/mathfn.hpp"
@@ -105,6 +107,14 @@ TaskConfig task_config(schema::Task::Reader t) {
   check_input(uint32_t(c.batch) <= c.count, "task: batch larger than the dataset");
   c.input_scale = d.getInputScale();
   check_input(std::isfinite(c.input_scale), "task: inputScale is not finite");
+  if (t.hasCut()) {
+    auto k = t.getCut();
+    c.cut.layer = int(std::min<uint32_t>(k.getLayer(), 1u << 20));
+    c.cut.forward_bits = int(std::min<uint32_t>(k.getForwardBits(), 1u << 20));
+    c.cut.backward_bits = int(std::min<uint32_t>(k.getBackwardBits(), 1u << 20));
+    c.cut.samples = c.count;
+    check_cut(c.cut, c.widths);
+  }
   c.budget_flops = t.getBudgetFlops();
   // The budget is declared up front so no verifier runs unbounded work; it must be the
   // one the model and step count imply (0: not yet filled in, as pol-task's input).
@@ -115,6 +125,18 @@ TaskConfig task_config(schema::Task::Reader t) {
               "task: budgetFlops " + std::to_string(c.budget_flops) + " is not the " + std::to_string(budget) +
                   " that the model and step count imply");
   return c;
+}
+
+void check_cut(const CutSpec& cut, const std::vector<int>& widths) {
+  // The cut needs a hidden layer on each side of it, and bits that AQ-SGD codes.
+  const int hidden = int(widths.size()) - 2;
+  check_input(cut.layer >= 1 && cut.layer <= hidden,
+              "task: cut after layer " + std::to_string(cut.layer) + ", but the model has " +
+                  (hidden > 0 ? "hidden layers 1-" + std::to_string(hidden) : std::string("no hidden layer")));
+  for (int bits : {cut.forward_bits, cut.backward_bits})
+    check_input(aqsgd::valid_bits(bits), "task: cut bits " + std::to_string(bits) + " (2, 3, 4 or 8)");
+  check_input(int64_t(cut.samples) * widths[size_t(cut.layer)] <= kMaxParameters,
+              "task: the cut's buffer (samples x width) is too large");
 }
 
 Hash task_hash(schema::Task::Reader t) { return canonical_hash(t); }
@@ -173,21 +195,49 @@ std::string mlp_spec(const std::vector<int>& widths) {
   return s;
 }
 
-std::vector<int> parse_mlp_spec(const std::string& spec) {
-  if (spec.rfind("mlp:", 0) != 0) usage_error("--model '" + spec + "': expected mlp:W0-W1-...-Wn");
-  std::vector<int> w;
-  size_t i = 4;
-  while (i <= spec.size()) {
-    size_t j = spec.find('-', i);
-    if (j == std::string::npos) j = spec.size();
-    std::string part = spec.substr(i, j - i);
-    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos || part.size() > 7)
-      usage_error("--model '" + spec + "': '" + part + "' is not a layer width");
-    w.push_back(std::stoi(part));
+namespace {
+// The numbers of "N<sep>N<sep>..." from position `from`; `bad(part)` throws on a part
+// that is not a number of at most 7 digits.
+template <typename Bad>
+std::vector<int> parse_numbers(const std::string& s, size_t from, char sep, Bad bad) {
+  std::vector<int> n;
+  for (size_t i = from; i <= s.size();) {
+    size_t j = s.find(sep, i);
+    if (j == std::string::npos) j = s.size();
+    const std::string part = s.substr(i, j - i);
+    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos || part.size() > 7) bad(part);
+    n.push_back(std::stoi(part));
     i = j + 1;
   }
+  return n;
+}
+}  // namespace
+
+std::vector<int> parse_mlp_spec(const std::string& spec) {
+  if (spec.rfind("mlp:", 0) != 0) usage_error("--model '" + spec + "': expected mlp:W0-W1-...-Wn");
+  std::vector<int> w = parse_numbers(spec, 4, '-', [&](const std::string& part) {
+    usage_error("--model '" + spec + "': '" + part + "' is not a layer width");
+  });
   if (w.size() < 2) usage_error("--model '" + spec + "': needs at least an input and an output width");
   return w;
+}
+
+CutSpec parse_cut_spec(const std::string& spec) {
+  const std::string expected = "--cut '" + spec + "': expected LAYER:BITS[:BWDBITS], e.g. 1:2:8";
+  std::vector<int> n = parse_numbers(spec, 0, ':', [&](const std::string& part) {
+    usage_error(expected + " ('" + part + "' is not a number)");
+  });
+  if (n.size() < 2 || n.size() > 3) usage_error(expected);
+  CutSpec c;
+  c.layer = n[0];
+  c.forward_bits = n[1];
+  c.backward_bits = n.size() == 3 ? n[2] : 8;
+  return c;
+}
+
+std::string cut_spec(const CutSpec& c) {
+  if (!c.enabled()) return "";
+  return std::to_string(c.layer) + ":" + std::to_string(c.forward_bits) + ":" + std::to_string(c.backward_bits);
 }
 
 }  // namespace pw

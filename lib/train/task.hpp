@@ -26,6 +26,7 @@ struct TaskConfig {
   double gamma = 0.1, min_lr = 0;
   float input_scale = 1.0f / 255.0f;
   double budget_flops = 0;
+  CutSpec cut;  // the task's pipeline cut (layer 0: none); cut.samples = count
   // dataset reference
   std::string train_images, train_labels, test_images, test_labels;
   Hash train_images_hash{}, train_labels_hash{}, test_images_hash{}, test_labels_hash{};
@@ -38,6 +39,9 @@ constexpr int64_t kMaxParameters = int64_t(1) << 31;
 constexpr int kMaxWidth = 1 << 20;
 
 TaskConfig task_config(schema::Task::Reader t);  // throws bad input on any invalid field
+// A cut's layer must have a hidden layer before it and a Linear layer after it (1 to
+// widths.size()-2), its bits be 2, 3, 4 or 8, its buffer within kMaxParameters floats.
+void check_cut(const CutSpec& cut, const std::vector<int>& widths);  // throws bad input
 Hash task_hash(schema::Task::Reader t);           // BLAKE2b-256 of the canonical encoding
 
 // The checkpoint steps a task dictates: 0, k, 2k, …, and `steps` itself.
@@ -51,5 +55,8 @@ AdamwScalars adamw_scalars(const TaskConfig& c, int64_t step);
 
 std::string mlp_spec(const std::vector<int>& widths);  // "mlp:784-1024-1024-10"
 std::vector<int> parse_mlp_spec(const std::string& spec);  // throws usage error
+// "LAYER:BITS[:BWDBITS]" (pol-task --cut): numbers only, range checks are task_config's.
+CutSpec parse_cut_spec(const std::string& spec);  // throws usage error
+std::string cut_spec(const CutSpec& c);            // "1:2:8", "" without a cut
 
 }  // namespace pw

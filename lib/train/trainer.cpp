@@ -43,9 +43,10 @@ void init_state(const TaskConfig& c, const Tape& tape, Workspace& ws) {
     }
   }
   for (int id : tape.opt_state) std::fill(ws.t[size_t(id)].begin(), ws.t[size_t(id)].end(), 0.0f);
+  for (int id : tape.cut_state) std::fill(ws.t[size_t(id)].begin(), ws.t[size_t(id)].end(), 0.0f);  // nothing seen
 }
 
-Tape tape_for(const TaskConfig& c) { return build_mlp_tape(c.widths, c.batch, c.optimizer); }
+Tape tape_for(const TaskConfig& c) { return build_mlp_tape(c.widths, c.batch, c.optimizer, c.cut); }
 
 Trainer::Trainer(const TaskConfig& c, const Dataset& d)
     : cfg(c), data(d), tape(tape_for(c)), ws(tape), order(c.seed, d.count, c.batch), batch_idx(size_t(c.batch)) {
@@ -75,6 +76,9 @@ static std::vector<int> state_ids(const Tape& tape) {
 }
 
 void Trainer::use_device(std::shared_ptr<Executor> e) {
+  if (e && tape.cut.enabled())  // cuda/ has no cut_forward/cut_backward kernels
+    bad_input("--device cuda: the CUDA executor does not run a pipeline cut (this task cuts after layer " +
+              std::to_string(tape.cut.layer) + "); use --device cpu");
   device = std::move(e);
   if (!device) return;
   device->set_dataset(data.images.data(), data.labels.data(), data.count, data.features());

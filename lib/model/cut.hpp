@@ -1,0 +1,29 @@
+// A pipeline cut inside training (issue 6, item 3): the batch-level AQ-SGD and direct
+// quantization that the tape's CutForward and CutBackward ops run, on top of
+// aqsgd/quantize.hpp -- the same arithmetic as aqsgd::pack, so a training run's
+// activations at the cut are bit for bit what aqsgd-pack would send and restore.
+//
+// Forward (AQ-SGD, Wang et al. 2022, Alg. 1), for row b of sample ξ = idx[b]:
+//   first sight (seen[ξ] = 0): â_b = a_b, m(ξ) = a_b, seen[ξ] = 1
+//   afterwards:                c = Q(a_b − m(ξ)), m(ξ) += deQ(c), â_b = m(ξ)
+// Q: `bits`-bit codes, per-channel max-abs scales over the batch's coded rows, round
+// half to even. Backward: dâ → deQ(Q(dâ)), per-channel max-abs scales over the batch.
+//
+// A batch whose input holds a non-finite value (a diverged run), or whose differences
+// overflow, passes through unquantized and leaves the buffer alone (aqsgd::pack refuses
+// such a batch; training carries on with the NaN as it would without the cut). Every
+// value is a function of the inputs alone, row by row, so threads change no bits.
+#pragma once
+#include <cstdint>
+
+namespace pw {
+
+// a, out: (B, w); buffer: (samples, w); seen: (samples) 0.0 or 1.0; idx: B distinct
+// sample indices. Updates buffer and seen in place.
+void cut_forward(const float* a, const uint32_t* idx, int64_t B, int64_t w, int bits, float* buffer, float* seen,
+                 float* out);
+
+// da, out: (B, w). out may alias da.
+void cut_backward(const float* da, int64_t B, int64_t w, int bits, float* out);
+
+}  // namespace pw
