@@ -3,6 +3,7 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "tensor/philox.hpp"
@@ -21,86 +22,139 @@ constexpr float kRound = 12582912.0f;
 // small stream numbers of tensor/philox.hpp.
 constexpr uint32_t kStreamAqsgdRounding = 0x41510001u;
 
-// Codes as bytes first (a loop the compiler vectorises: multiply, clamp, round, convert),
-// then packed 8 codes to `B` bytes as one little-endian word.
+// The kernels work on groups of 8 elements with GCC vector types: 8 floats in, 8 codes
+// of B bits as one little-endian word of 8·B bits (code j at bit B·j), stored in B
+// bytes. Written as vectors because GCC will not if-convert, so not vectorise, a scalar
+// `y < -L ? -L : y` under -ftrapping-math; the vector form computes the same values
+// element by element. Codes go into and out of the word by per-lane shifts (AVX2's
+// variable shifts) and an OR across lanes.
+// (-Wpsabi warns that 32-byte vectors pass differently with and without AVX: these are
+// all inlined, within one function, so no call passes one.)
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float f32x8 __attribute__((vector_size(32)));
+typedef int32_t i32x8 __attribute__((vector_size(32)));
+typedef uint32_t u32x8 __attribute__((vector_size(32)));
+
+[[gnu::always_inline]] inline f32x8 load8(const float* p) {
+  f32x8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// Lane j's shift: code j at bit B·j, counted within its 32-bit half of the word for B = 8.
 template <int B>
-[[gnu::always_inline]] inline void codes_nearest(const float* x, const float* inv, int64_t n, uint8_t* c) {
+constexpr u32x8 kShift = {0, B % 32, 2 * B % 32, 3 * B % 32, 4 * B % 32, 5 * B % 32, 6 * B % 32, 7 * B % 32};
+
+// The word of the 8 codes q + L of y (round half to even, clamped to [-L, L]); lanes at
+// or past `n` get code 0 (the padding of a row's last group).
+template <int B>
+[[gnu::always_inline]] inline uint64_t code_word(const f32x8& v, int n = 8) {
   constexpr float L = float((1 << (B - 1)) - 1);
-#pragma omp simd
-  for (int64_t i = 0; i < n; i++) {
-    float y = x[i] * inv[i];
-    y = y < -L ? -L : (y > L ? L : y);
-    c[i] = uint8_t(int32_t((y + kRound) - kRound) + int32_t(L));
-  }
+  const f32x8 lo = f32x8{} - L, hi = f32x8{} + L;
+  f32x8 y = v < lo ? lo : v;
+  y = y > hi ? hi : y;
+  u32x8 q = u32x8(__builtin_convertvector((y + kRound) - kRound, i32x8) + int32_t(L)) << kShift<B>;
+  if (n < 8) q = i32x8{0, 1, 2, 3, 4, 5, 6, 7} < n ? q : u32x8{};
+  q |= __builtin_shufflevector(q, q, 2, 3, 0, 1, 6, 7, 4, 5);
+  q |= __builtin_shufflevector(q, q, 1, 0, 3, 2, 5, 4, 7, 6);
+  return B == 8 ? uint64_t(q[0]) | uint64_t(q[4]) << 32 : uint64_t(q[0] | q[4]);
 }
 
-template <int B>
-[[gnu::always_inline]] inline void codes_stochastic(const float* x, const float* inv, const float* u, int64_t n,
-                                                    uint8_t* c) {
-  constexpr float L = float((1 << (B - 1)) - 1);
-#pragma omp simd
-  for (int64_t i = 0; i < n; i++) {
-    const float y = x[i] * inv[i] + u[i];
-    float f = (y + kRound) - kRound;  // nearest; floor is one less when that is above y
-    f = f > y ? f - 1.0f : f;
-    f = f < -L ? -L : (f > L ? L : f);
-    c[i] = uint8_t(int32_t(f) + int32_t(L));
-  }
-}
-
-// c: codes of a whole number of groups of 8; out: B bytes per group.
-template <int B>
-[[gnu::always_inline]] inline void pack_bits(const uint8_t* c, int64_t groups, uint8_t* out) {
-  for (int64_t g = 0; g < groups; g++) {
-    uint64_t w = 0;
-    for (int j = 0; j < 8; j++) w |= uint64_t(c[8 * g + j]) << (B * j);
-    std::memcpy(out + B * g, &w, B);
-  }
-}
-
+// The floats of the 8 codes of word w: base + q·step, or q·step.
 template <int B, bool kBase>
-[[gnu::always_inline]] inline void decode_group(const uint8_t* in, const float* step, const float* base, float* out) {
+[[gnu::always_inline]] inline f32x8 dequantize8(uint64_t w, const float* step, const float* base) {
   constexpr int32_t L = (1 << (B - 1)) - 1;
-  constexpr uint64_t mask = (uint64_t(1) << B) - 1;
-  uint64_t w = 0;
-  std::memcpy(&w, in, B);
-  for (int j = 0; j < 8; j++) {
-    const float q = float(int32_t((w >> (B * j)) & mask) - L);
-    const float d = q * step[j];
-    out[j] = kBase ? base[j] + d : d;
+  const uint32_t lo = uint32_t(w), hi = B == 8 ? uint32_t(w >> 32) : lo;
+  const u32x8 c = (u32x8{lo, lo, lo, lo, hi, hi, hi, hi} >> kShift<B>) & ((1u << B) - 1);
+  const f32x8 d = __builtin_convertvector(i32x8(c) - L, f32x8) * load8(step);
+  return kBase ? load8(base) + d : d;
+}
+
+// A group's B bytes, as the low 8·B bits of a word (loads and stores of exactly B
+// bytes, in registers: a 3-byte memcpy through the stack stalls store forwarding).
+template <int B>
+[[gnu::always_inline]] inline uint64_t load_group(const uint8_t* p) {
+  if constexpr (B == 3) {
+    uint16_t a;
+    std::memcpy(&a, p, 2);
+    return uint64_t(a) | uint64_t(p[2]) << 16;
+  } else {
+    typename std::conditional_t<B == 2, uint16_t, std::conditional_t<B == 4, uint32_t, uint64_t>> v;
+    std::memcpy(&v, p, B);
+    return v;
+  }
+}
+
+template <int B>
+[[gnu::always_inline]] inline void store_group(uint8_t* p, uint64_t w) {
+  if constexpr (B == 3) {
+    const uint16_t a = uint16_t(w);
+    std::memcpy(p, &a, 2);
+    p[2] = uint8_t(w >> 16);
+  } else {
+    const std::conditional_t<B == 2, uint16_t, std::conditional_t<B == 4, uint32_t, uint64_t>> v = w;
+    std::memcpy(p, &v, B);
   }
 }
 
 // The row loops: whole groups in place, the tail through zero-padded copies.
+// y8(at): the 8 values to code from element `at`.
+template <int B, typename Y8>
+[[gnu::always_inline]] inline void encode_groups(int64_t cols, uint8_t* out, Y8 y8) {
+  const int64_t whole = cols / 8;
+  for (int64_t g = 0; g < whole; g++) store_group<B>(out + B * g, code_word<B>(y8(8 * g)));
+  if (const int64_t rest = cols - 8 * whole) store_group<B>(out + B * whole, code_word<B>(y8(8 * whole), int(rest)));
+}
+
+// The 8 values from element `at` of each array, zero past element `n`.
+template <int K>
+[[gnu::always_inline]] inline void tail_copy(const float* const (&src)[K], int64_t at, int64_t n, float (&dst)[K][8]) {
+  for (int k = 0; k < K; k++) {
+    for (int j = 0; j < 8; j++) dst[k][j] = 0.0f;
+    std::memcpy(dst[k], src[k] + at, size_t(n - at) * 4);
+  }
+}
+
 template <int B>
 [[gnu::always_inline]] inline void encode_row_t(const float* x, const float* inv, int64_t cols, uint8_t* out) {
-  thread_local std::vector<uint8_t> c;
-  c.assign(size_t((cols + 7) / 8 * 8), 0);
-  codes_nearest<B>(x, inv, cols, c.data());
-  pack_bits<B>(c.data(), (cols + 7) / 8, out);
+  encode_groups<B>(cols, out, [&](int64_t at) __attribute__((always_inline)) {
+    if (at + 8 <= cols) return load8(x + at) * load8(inv + at);
+    float t[2][8];
+    tail_copy<2>({x, inv}, at, cols, t);
+    return load8(t[0]) * load8(t[1]);
+  });
 }
 
 template <int B>
 [[gnu::always_inline]] inline void encode_row_stochastic_t(const float* x, const float* inv, const float* u,
                                                            int64_t cols, uint8_t* out) {
-  thread_local std::vector<uint8_t> c;
-  c.assign(size_t((cols + 7) / 8 * 8), 0);
-  codes_stochastic<B>(x, inv, u, cols, c.data());
-  pack_bits<B>(c.data(), (cols + 7) / 8, out);
+  // floor(y) from nearest rounding: one less where the nearest integer is above y. The
+  // value handed to code_word is that integer, which it then only clamps.
+  const auto floor8 = [](const f32x8& y) __attribute__((always_inline)) {
+    const f32x8 f = (y + kRound) - kRound;
+    return f > y ? f - 1.0f : f;
+  };
+  encode_groups<B>(cols, out, [&](int64_t at) __attribute__((always_inline)) {
+    if (at + 8 <= cols) return floor8(load8(x + at) * load8(inv + at) + load8(u + at));
+    float t[3][8];
+    tail_copy<3>({x, inv, u}, at, cols, t);
+    return floor8(load8(t[0]) * load8(t[1]) + load8(t[2]));
+  });
 }
 
 template <int B, bool kBase>
 [[gnu::always_inline]] inline void decode_row_t(const uint8_t* in, const float* step, const float* base, int64_t cols,
                                                 float* out) {
   const int64_t whole = cols / 8;
-  for (int64_t g = 0; g < whole; g++)
-    decode_group<B, kBase>(in + B * g, step + 8 * g, kBase ? base + 8 * g : nullptr, out + 8 * g);
+  for (int64_t g = 0; g < whole; g++) {
+    const f32x8 v = dequantize8<B, kBase>(load_group<B>(in + B * g), step + 8 * g, kBase ? base + 8 * g : nullptr);
+    std::memcpy(out + 8 * g, &v, sizeof v);
+  }
   if (const int64_t rest = cols - 8 * whole) {
-    float ss[8] = {0}, bs[8] = {0}, os[8];
-    std::memcpy(ss, step + 8 * whole, size_t(rest) * 4);
-    if (kBase) std::memcpy(bs, base + 8 * whole, size_t(rest) * 4);
-    decode_group<B, kBase>(in + B * whole, ss, bs, os);
-    std::memcpy(out + 8 * whole, os, size_t(rest) * 4);
+    float t[2][8];
+    tail_copy<2>({step, kBase ? base : step}, 8 * whole, cols, t);
+    const f32x8 v = dequantize8<B, kBase>(load_group<B>(in + B * whole), t[0], t[1]);
+    std::memcpy(out + 8 * whole, &v, size_t(rest) * 4);
   }
 }
 
