@@ -14,7 +14,12 @@ using namespace pw;
 
 namespace {
 
+// Training state besides the weights: the optimizer's, and a pipeline cut's buffer and
+// seen flags ("cut.K.buffer", "cut.K.seen"). The cut changes how a model was trained,
+// not the model: without this state the export is an ordinary nn.Sequential MLP.
+bool is_cut_state(const std::string& name) { return name.rfind("cut.", 0) == 0; }
 bool is_optimizer_state(const std::string& name) {
+  if (is_cut_state(name)) return true;
   for (const char* s : {".momentum_buffer", ".exp_avg", ".exp_avg_sq"})
     if (name.size() > std::strlen(s) && name.compare(name.size() - std::strlen(s), std::string::npos, s) == 0) return true;
   return false;
@@ -45,7 +50,8 @@ int main(int argc, char** argv) {
   auto* ck = app.add_option("--checkpoint", step, "Export the checkpoint at this step (-1: the last)");
   auto* bt = app.add_flag("--batches", batches, "Print the batch order, one line per step");
   ck->excludes(bt);
-  app.add_flag("--optimizer-state", with_state, "Include the optimizer state tensors");
+  app.add_flag("--optimizer-state", with_state,
+               "Include the optimizer state tensors (and a pipeline cut's buffer and seen flags)");
   app.add_option("-o,--output", out, "Output file ('-': stdout)");
   add_common_options(app, common, kOptQuiet | kOptForce);
 
@@ -82,8 +88,10 @@ int main(int argc, char** argv) {
                          "\",\"command_line\":\"" + json_escape(command_line()) + "\",\"step\":\"" + std::to_string(ci->step) + "\",\"state_hash\":\"" + hex(ci->state) + "\"}";
     std::vector<std::vector<float>> data;
     uint64_t offset = 0;
+    bool cut_left_out = false;
     for (auto t : msg.root().getTensors()) {
       const std::string name = t.getName().cStr();
+      cut_left_out |= !with_state && is_cut_state(name);
       if (!with_state && is_optimizer_state(name)) continue;
       std::vector<float> v;
       decode_tensor(t, uint64_t(kMaxParameters), v, "checkpoint '" + path + "'");
@@ -106,6 +114,9 @@ int main(int argc, char** argv) {
       pos += v.size() * 4;
     }
     write_file_atomic(out, file);
+    if (cut_left_out)
+      note(common, "the task trains through a pipeline cut: its buffer is training state, left out (the weights "
+                   "load into the plain MLP; --optimizer-state includes it)");
     note(common, "step " + std::to_string(ci->step) + ": " + std::to_string(data.size()) + " tensors, " +
                      std::to_string(offset) + " bytes of weights");
     return kExitOk;

@@ -129,6 +129,7 @@ int main(int argc, char** argv) {
       usage_error("--device cuda: of the dishonest options only --inject-fault runs on the GPU; use --device cpu");
     LoadedTask task = load_task(task_path);
     const TaskConfig& cfg = task.cfg;
+    check_cut_device(cfg.cut, common.device);  // before anything is written
     const Fault fault = fault_spec.empty() ? Fault{} : parse_fault(fault_spec, "--inject-fault");
 
     Dataset data;

@@ -2,6 +2,7 @@
 // the learning-rate schedule, one step at a time.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "model/device.hpp"
@@ -34,6 +35,10 @@ class BatchOrder {
 void init_state(const TaskConfig& c, const Tape& tape, Workspace& ws);
 
 Tape tape_for(const TaskConfig& c);
+
+// A task with a pipeline cut trains on the CPU only: the CUDA executor has no cut ops.
+// Throws bad input (exit 3) for any other device; Trainer::use_device checks it too.
+void check_cut_device(const CutSpec& cut, const std::string& device);
 
 struct Trainer {
   const TaskConfig& cfg;

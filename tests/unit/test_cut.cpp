@@ -51,7 +51,7 @@ void reference_quantize(const std::vector<const float*>& rows, int64_t w, int bi
 
 }  // namespace
 
-TEST_CASE("cut: forward is AQ-SGD against the buffer, backward direct quantization (plain reference)") {
+TEST_CASE("cut: forward is AQ-SGD against the buffer and backward direct quantization (plain reference)") {
   const int64_t B = 6, w = 13, samples = 20;  // 13 channels: a partial group of 8 codes
   for (int bits : {2, 3, 4, 8}) {
     CAPTURE(bits);
@@ -107,7 +107,7 @@ TEST_CASE("cut: forward is AQ-SGD against the buffer, backward direct quantizati
   }
 }
 
-TEST_CASE("cut: bits equal aqsgd::pack's with a State (forward) and without (backward)") {
+TEST_CASE("cut: bits equal aqsgd::pack with a State (forward) and without (backward)") {
   pwtest::ScratchDir dir;
   const uint32_t w = 21;
   const int64_t B = 8, samples = 40;
@@ -236,7 +236,7 @@ void write_proof(const TaskConfig& cfg, const Hash& claimed, const std::string& 
 
 }  // namespace
 
-TEST_CASE("cut: task fields, the buffer in the state hash") {
+TEST_CASE("cut: task fields and the buffer in the state hash") {
   pwtest::ScratchDir scratch;
   LoadedTask task = cut_task(scratch, "task.pwt", 2);
   CHECK(task.cfg.cut.layer == 1);
@@ -265,6 +265,10 @@ TEST_CASE("cut: task fields, the buffer in the state hash") {
   CHECK(pwtest::error_code_of([] { parse_cut_spec("1:x"); }) == kExitUsage);
   CHECK(pwtest::error_code_of([] { parse_cut_spec("1"); }) == kExitUsage);
   CHECK(cut_spec(parse_cut_spec("1:3")) == "1:3:8");
+  // The CUDA executor has no cut ops: a cut task is refused there (exit 3), not on the CPU.
+  CHECK(pwtest::error_code_of([&] { check_cut_device(task.cfg.cut, "cuda"); }) == kExitBadInput);
+  CHECK(pwtest::error_code_of([&] { check_cut_device(task.cfg.cut, "cpu"); }) == -1);
+  CHECK(pwtest::error_code_of([&] { check_cut_device(CutSpec{}, "cuda"); }) == -1);
 
   Dataset data = load_task_dataset(task.cfg, "");
   Trainer tr(task.cfg, data);
@@ -284,7 +288,7 @@ TEST_CASE("cut: task fields, the buffer in the state hash") {
   CHECK(state_hash(tr.tape, tr.ws, tr.step) != h);
 }
 
-TEST_CASE("cut: an exact proof verifies; a forged buffer or other bits are rejected") {
+TEST_CASE("cut: an exact proof verifies and a forged buffer or other bits are rejected") {
   pwtest::ScratchDir scratch;
   LoadedTask task = cut_task(scratch, "task.pwt", 2);
   const std::string proof = scratch.file("proof");
