@@ -74,7 +74,13 @@ int bench_gemm(int n) {
   PW_CU(cublasCreate(&h));
   PW_CU(cublasSetMathMode(h, CUBLAS_PEDANTIC_MATH));  // FP32 FMA only, no TF32 tensor cores
   const float one = 1, zero = 0;
-  std::fprintf(stderr, "bench_gpu: GEMM %d³, exact kernel ...\n", n);
+  // The other slab length first, so C holds the default kernel's result for the check.
+  const int other = cuda::kGemmSlabDefault == 16 ? 8 : 16;
+  std::fprintf(stderr, "bench_gpu: GEMM %d³, exact kernel, slab %d ...\n", n, other);
+  const double t_other = time_ms(10, [&] {
+    cuda::gemm_exact(n, n, n, cuda::DevMat{A.p, n, 1}, cuda::DevMat{B.p, n, 1}, bias.p, C.p, n, nullptr, other);
+  });
+  std::fprintf(stderr, "bench_gpu: GEMM %d³, exact kernel, slab %d (default) ...\n", n, cuda::kGemmSlabDefault);
   const double t_exact = time_ms(10, [&] {
     cuda::gemm_exact(n, n, n, cuda::DevMat{A.p, n, 1}, cuda::DevMat{B.p, n, 1}, bias.p, C.p, n, nullptr);
   });
@@ -103,6 +109,9 @@ int bench_gemm(int n) {
                t_exact, g_exact, t_blas, g_blas, bad ? "FAILED" : "bitwise equal");
   std::printf("| GPU exact GEMM %d³ (GFLOP/s) | %.0f | %.0f (cublasSgemm FP32, no tensor cores) | %.2f× | ≥ 0.70× |\n", n,
               g_exact, g_blas, g_exact / g_blas);
+  const double g_other = flop / (t_other * 1e6);
+  std::printf("| GPU exact GEMM %d³, slab %d instead of %d (GFLOP/s) | %.0f | %.0f (cublasSgemm FP32) | %.2f× | — |\n", n,
+              other, cuda::kGemmSlabDefault, g_other, g_blas, g_other / g_blas);
   return bad ? 1 : 0;
 }
 
@@ -125,7 +134,8 @@ int bench_step(int batch, int steps) {
   std::vector<int> state(tape.params);
   state.insert(state.end(), tape.opt_state.begin(), tape.opt_state.end());
 
-  auto run = [&](bool fast) {
+  auto run = [&](bool fast, bool graphs) {
+    setenv("PW_CUDA_GRAPHS", graphs ? "1" : "0", 1);
     std::shared_ptr<Executor> e = make_cuda_executor(tape, fast);
     e->set_dataset(images.data(), labels.data(), count, F);
     e->upload(host, state);
@@ -142,11 +152,11 @@ int bench_step(int batch, int steps) {
     for (int s = 0; s < steps; s++) step(s);
     const float loss = e->loss();  // waits for the last step
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / steps;
-    std::fprintf(stderr, "bench_gpu: %s step, batch %d: %.3f ms (loss %.4f)\n", fast ? "fast" : "exact", batch, ms,
-                 double(loss));
+    std::fprintf(stderr, "bench_gpu: %s step%s, batch %d: %.3f ms (loss %.4f)\n", fast ? "fast" : "exact",
+                 fast && !graphs ? " without graphs" : "", batch, ms, double(loss));
     return ms;
   };
-  const double t_fast = run(true), t_exact = run(false);
+  const double t_fast = run(true, true), t_eager = run(true, false), t_exact = run(false, true);
 
   // The bare loop: the same GEMMs (forward, dW, dx except for the first layer), TF32.
   cublasHandle_t h;
@@ -174,19 +184,45 @@ int bench_step(int batch, int steps) {
         PW_CU(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, in, batch, out, &one, W[l]->p, in, dZ[l]->p, out, &zero, dX[l]->p, in));
     }
   };
-  for (int s = 0; s < 5; s++) blas_step();
-  PW_CU(cudaDeviceSynchronize());
-  const auto t0 = std::chrono::steady_clock::now();
-  for (int s = 0; s < steps; s++) blas_step();
-  PW_CU(cudaDeviceSynchronize());
-  const double t_blas = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / steps;
+  // On its own stream with a workspace of its own, so that it can be captured too.
+  cudaStream_t bs;
+  PW_CU(cudaStreamCreate(&bs));
+  PW_CU(cublasSetStream(h, bs));
+  DeviceBuffer ws((size_t(32) << 20) / sizeof(float));
+  PW_CU(cublasSetWorkspace(h, ws.p, size_t(32) << 20));
+  auto timed = [&](auto&& one_step) {
+    for (int s = 0; s < 5; s++) one_step();
+    PW_CU(cudaStreamSynchronize(bs));
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int s = 0; s < steps; s++) one_step();
+    PW_CU(cudaStreamSynchronize(bs));
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / steps;
+  };
+  const double t_blas = timed(blas_step);
+  // The same loop captured once into a CUDA graph and replayed: the stricter baseline.
+  cudaGraph_t graph;
+  cudaGraphExec_t exec;
+  PW_CU(cudaStreamBeginCapture(bs, cudaStreamCaptureModeThreadLocal));
+  blas_step();
+  PW_CU(cudaStreamEndCapture(bs, &graph));
+  PW_CU(cudaGraphInstantiate(&exec, graph, 0));
+  const double t_blas_graph = timed([&] { PW_CU(cudaGraphLaunch(exec, bs)); });
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
   cublasDestroy(h);
+  cudaStreamDestroy(bs);
   for (auto* v : {&W, &X, &Z, &dZ, &dW, &dX})
     for (DeviceBuffer* b : *v) delete b;
-  std::fprintf(stderr, "bench_gpu: bare cuBLAS GEMM loop, batch %d: %.3f ms\n", batch, t_blas);
+  std::fprintf(stderr, "bench_gpu: bare cuBLAS GEMM loop, batch %d: %.3f ms (in a graph: %.3f ms)\n", batch, t_blas,
+               t_blas_graph);
   std::printf("| GPU fast step, MLP 784-1024-1024-10 batch %d (ms) | %.3f | %.3f (bare cuBLAS TF32 loop of its GEMMs) | "
               "%.2f× | ≤ 1.2× |\n",
               batch, t_fast, t_blas, t_fast / t_blas);
+  std::printf("| GPU fast step, batch %d, vs the bare loop captured in a CUDA graph too (ms) | %.3f | %.3f | %.2f× | — |\n",
+              batch, t_fast, t_blas_graph, t_fast / t_blas_graph);
+  std::printf("| GPU fast step, batch %d, without CUDA graphs (PW_CUDA_GRAPHS=0) vs the bare loop (ms) | %.3f | %.3f | "
+              "%.2f× | — |\n",
+              batch, t_eager, t_blas, t_eager / t_blas);
   std::printf("| GPU exact step, MLP 784-1024-1024-10 batch %d (ms) | %.3f | %.3f (fast mode, same GPU) | %.2f× | — |\n",
               batch, t_exact, t_fast, t_exact / t_fast);
   return 0;

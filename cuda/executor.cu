@@ -3,7 +3,13 @@
 // gemm.cu / ops.cu, which give the CPU's bits; fast mode runs the GEMMs on cuBLAS
 // (TF32 tensor cores allowed) and fuses element-wise work: bias + ReLU after each
 // forward GEMM, softmax-CE forward + backward, all optimizer updates in one launch;
-// bias gradients are a cuBLAS gemv against a vector of ones.
+// bias gradients are a cuBLAS gemv against a vector of ones. A fast step is captured
+// once into a CUDA graph and replayed (a step of small GEMMs is bound by launch
+// latency otherwise); what changes between steps -- the batch indices and the
+// optimizer's scalars -- is copied to fixed device buffers before each replay.
+// PW_CUDA_GRAPHS=0 launches op by op instead (same kernels, same bits).
+#include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -52,6 +58,11 @@ class CudaExecutor final : public Executor {
       PW_CU(cublasCreate(&blas_));
       PW_CU(cublasSetStream(blas_, s_));
       PW_CU(cublasSetMathMode(blas_, CUBLAS_TF32_TENSOR_OP_MATH));
+      // A workspace of our own, so that cuBLAS allocates nothing while a graph is captured.
+      blas_ws_ = DeviceMemory(kBlasWorkspace);
+      PW_CU(cublasSetWorkspace(blas_, blas_ws_.p, kBlasWorkspace));
+      const char* g = std::getenv("PW_CUDA_GRAPHS");
+      graphs_ = !(g && std::strcmp(g, "0") == 0);
       const std::vector<float> ones(size_t(tape_.batch), 1.0f);
       ones_ = DeviceMemory(ones.size() * sizeof(float));
       PW_CU(cudaMemcpy(ones_.p, ones.data(), ones.size() * sizeof(float), cudaMemcpyHostToDevice));
@@ -59,15 +70,19 @@ class CudaExecutor final : public Executor {
     for (const TensorSpec& t : tape_.tensors) d_.emplace_back(size_t(t.size()) * sizeof(float));
     row_loss_ = DeviceMemory(size_t(tape_.batch) * sizeof(float));
     idx_ = DeviceMemory(size_t(tape_.batch) * sizeof(uint32_t));
+    scalars_ = DeviceMemory(sizeof(Scalars));
     for (int r = 0; r < kRing; r++) {
       PW_CU(cudaMallocHost(&pinned_[r], size_t(tape_.batch) * sizeof(uint32_t)));
+      PW_CU(cudaMallocHost(&pinned_scalars_[r], sizeof(Scalars)));
       PW_CU(cudaEventCreateWithFlags(&copied_[r], cudaEventDisableTiming));
     }
   }
   ~CudaExecutor() override {
     if (s_) cudaStreamSynchronize(s_);
+    if (exec_) cudaGraphExecDestroy(exec_);
     for (int r = 0; r < kRing; r++) {
       if (pinned_[r]) cudaFreeHost(pinned_[r]);
+      if (pinned_scalars_[r]) cudaFreeHost(pinned_scalars_[r]);
       if (copied_[r]) cudaEventDestroy(copied_[r]);
     }
     if (blas_) cublasDestroy(blas_);
@@ -104,19 +119,10 @@ class CudaExecutor final : public Executor {
     const Op& op = tape_.ops[size_t(op_index)];
     const int B = tape_.batch;
     switch (op.kind) {
-      case OpKind::LoadBatch: {
-        if (!images_.p) internal_error("cuda executor: load_batch before set_dataset");
-        // The indices go through a ring of pinned buffers, so the host does not wait for
-        // the device here: a slot is reused only after its copy of kRing steps ago is done.
-        const int r = ring_++ % kRing;
-        PW_CU(cudaEventSynchronize(copied_[r]));
-        std::memcpy(pinned_[r], ctx.batch_indices, size_t(B) * sizeof(uint32_t));
-        PW_CU(cudaMemcpyAsync(idx_.p, pinned_[r], size_t(B) * sizeof(uint32_t), cudaMemcpyHostToDevice, s_));
-        PW_CU(cudaEventRecord(copied_[r], s_));
-        cuda::load_batch(images_.as<uint8_t>(), labels_.as<uint8_t>(), idx_.as<uint32_t>(), B, tape_.widths[0],
-                         ctx.input_scale, dev(op.out[0]), dev(op.out[1]), s_);
+      case OpKind::LoadBatch:
+        stage(ctx);
+        load_batch(op, ctx.input_scale);
         break;
-      }
       case OpKind::LinearForward: {
         const TensorSpec& w = spec(op.in[1]);  // (out, in)
         linear_forward(dev(op.in[0]), B, w.cols, w.rows, dev(op.in[1]), dev(op.in[2]), dev(op.out[0]), nullptr);
@@ -194,6 +200,14 @@ class CudaExecutor final : public Executor {
       for (int i = 0; i < nops; i++) run_op(i, ctx);
       return;
     }
+    stage(ctx);
+    // The first step runs eagerly (cuBLAS settles its kernels and loads its modules), the
+    // second is captured, and every later one replays the capture.
+    if (graphs_ && fast_steps_++ > 0 && (!exec_ || graph_scale_ != ctx.input_scale)) capture(ctx);
+    if (exec_) {
+      PW_CU(cudaGraphLaunch(exec_, s_));
+      return;
+    }
     for (int i = 0; i < nops;) i = run_fused(i, ctx);
   }
 
@@ -233,6 +247,56 @@ class CudaExecutor final : public Executor {
 
  private:
   const TensorSpec& spec(int id) const { return tape_.tensors[size_t(id)]; }
+
+  // What a step reads besides the tensors, at fixed device addresses (a graph replays them).
+  struct Scalars {
+    SgdScalars sgd;
+    AdamwScalars adamw;
+  };
+
+  // Copies step `ctx`'s batch indices and scalars to the device, through a ring of pinned
+  // buffers so the host does not wait for the device: a slot is reused only after its
+  // copies of kRing steps ago are done.
+  void stage(const StepContext& ctx) {
+    if (!images_.p) internal_error("cuda executor: a step before set_dataset");
+    const int r = ring_++ % kRing;
+    PW_CU(cudaEventSynchronize(copied_[r]));
+    std::memcpy(pinned_[r], ctx.batch_indices, size_t(tape_.batch) * sizeof(uint32_t));
+    *pinned_scalars_[r] = Scalars{ctx.sgd, ctx.adamw};
+    PW_CU(cudaMemcpyAsync(idx_.p, pinned_[r], size_t(tape_.batch) * sizeof(uint32_t), cudaMemcpyHostToDevice, s_));
+    PW_CU(cudaMemcpyAsync(scalars_.p, pinned_scalars_[r], sizeof(Scalars), cudaMemcpyHostToDevice, s_));
+    PW_CU(cudaEventRecord(copied_[r], s_));
+  }
+
+  void load_batch(const Op& op, float input_scale) {
+    cuda::load_batch(images_.as<uint8_t>(), labels_.as<uint8_t>(), idx_.as<uint32_t>(), tape_.batch, tape_.widths[0],
+                     input_scale, dev(op.out[0]), dev(op.out[1]), s_);
+  }
+
+  // Records one fast step (after stage) into exec_. On any failure the step runs op by
+  // op from then on: graphs are a speed-up, never a requirement.
+  void capture(const StepContext& ctx) {
+    if (exec_) cudaGraphExecDestroy(exec_), exec_ = nullptr;
+    cudaGraph_t g = nullptr;
+    bool ok = cudaStreamBeginCapture(s_, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
+    if (ok) {
+      try {
+        for (int i = 0; i < int(tape_.ops.size());) i = run_fused(i, ctx);
+      } catch (const Error&) {
+        ok = false;
+      }
+      ok = cudaStreamEndCapture(s_, &g) == cudaSuccess && ok;
+      ok = ok && cudaGraphInstantiate(&exec_, g, 0) == cudaSuccess;
+    }
+    if (g) cudaGraphDestroy(g);
+    if (!ok) {
+      if (exec_) cudaGraphExecDestroy(exec_), exec_ = nullptr;
+      cudaGetLastError();  // clear what the failed capture left
+      graphs_ = false;
+      return;
+    }
+    graph_scale_ = ctx.input_scale;
+  }
   float* dev(int id) const { return d_[size_t(id)].as<float>(); }
   size_t bytes(int id) const { return size_t(spec(id).size()) * sizeof(float); }
 
@@ -259,6 +323,10 @@ class CudaExecutor final : public Executor {
     const int nops = int(tape_.ops.size()), B = tape_.batch;
     const Op& op = tape_.ops[size_t(i)];
     const Op* next = i + 1 < nops ? &tape_.ops[size_t(i) + 1] : nullptr;
+    if (op.kind == OpKind::LoadBatch) {  // run_step staged the indices
+      load_batch(op, ctx.input_scale);
+      return i + 1;
+    }
     if (op.kind == OpKind::LinearForward && next && next->kind == OpKind::ReluForward && next->in[0] == op.out[0]) {
       const TensorSpec& w = spec(op.in[1]);
       linear_forward(dev(op.in[0]), B, w.cols, w.rows, dev(op.in[1]), dev(op.in[2]), dev(op.out[0]), dev(next->out[0]));
@@ -282,10 +350,11 @@ class CudaExecutor final : public Executor {
         l.n[l.count] = spec(u.in[0]).size();
         l.count++;
       }
+      const Scalars* sc = scalars_.as<Scalars>();
       if (op.kind == OpKind::SgdUpdate)
-        cuda::sgd_update_fused(l, ctx.sgd, s_);
+        cuda::sgd_update_fused(l, &sc->sgd, s_);
       else
-        cuda::adamw_update_fused(l, ctx.adamw, s_);
+        cuda::adamw_update_fused(l, &sc->adamw, s_);
       return j;
     }
     run_op(i, ctx);
@@ -298,11 +367,17 @@ class CudaExecutor final : public Executor {
   cudaStream_t s_ = nullptr;
   cublasHandle_t blas_ = nullptr;
   std::vector<DeviceMemory> d_;  // one buffer per tensor id
-  DeviceMemory row_loss_, idx_, images_, labels_, ones_;
+  DeviceMemory row_loss_, idx_, images_, labels_, ones_, scalars_, blas_ws_;
+  static constexpr size_t kBlasWorkspace = size_t(32) << 20;  // cuBLAS's advice for Hopper
+  bool graphs_ = false;
+  cudaGraphExec_t exec_ = nullptr;
+  float graph_scale_ = 0;  // the input scale the graph was captured with
+  int64_t fast_steps_ = 0;
   int64_t count_ = 0;
   int features_ = 0;
   static constexpr int kRing = 4;
   uint32_t* pinned_[kRing] = {};
+  Scalars* pinned_scalars_[kRing] = {};
   cudaEvent_t copied_[kRing] = {};
   int ring_ = 0;
 };
@@ -340,7 +415,7 @@ std::shared_ptr<Executor> make_cuda_executor(const Tape& tape, bool fast) {
 }
 
 void cuda_gemm_exact_host(int M, int N, int K, const float* A, ptrdiff_t a_rs, ptrdiff_t a_cs, const float* B,
-                          ptrdiff_t b_rs, ptrdiff_t b_cs, const float* bias, float* C, ptrdiff_t ldc) {
+                          ptrdiff_t b_rs, ptrdiff_t b_cs, const float* bias, float* C, ptrdiff_t ldc, int slab) {
   require_cuda("gemm");
   if (M <= 0 || N <= 0) return;
   auto span = [](int r, int c, ptrdiff_t rs, ptrdiff_t cs) -> size_t {
@@ -355,7 +430,7 @@ void cuda_gemm_exact_host(int M, int N, int K, const float* A, ptrdiff_t a_rs, p
   PW_CU(cudaMemcpy(dC.p, C, nc * 4, cudaMemcpyHostToDevice));
   if (bias) PW_CU(cudaMemcpy(dbias.p, bias, size_t(N) * 4, cudaMemcpyHostToDevice));
   cuda::gemm_exact(M, N, K, DevMat{dA.as<float>(), a_rs, a_cs}, DevMat{dB.as<float>(), b_rs, b_cs},
-                   bias ? dbias.as<float>() : nullptr, dC.as<float>(), ldc, nullptr);
+                   bias ? dbias.as<float>() : nullptr, dC.as<float>(), ldc, nullptr, slab);
   PW_CU(cudaDeviceSynchronize());
   PW_CU(cudaMemcpy(C, dC.p, nc * 4, cudaMemcpyDeviceToHost));
 }

@@ -18,9 +18,11 @@ struct DevMat {
 };
 
 // C (M×N, row stride ldc) = bias[j] (or 0) + Σ_k A(i,k)·B(k,j), one __fmaf_rn per k,
-// k ascending: the bits of pw::gemm_exact. Register-blocked: 128×128 tiles, 8×8 per thread.
+// k ascending: the bits of pw::gemm_exact. Register-blocked: 128×128 tiles, 8×8 per thread,
+// K in slabs of `slab` (8 or 16; 0: kGemmSlabDefault), which changes the speed, not the bits.
+constexpr int kGemmSlabDefault = 16;
 void gemm_exact(int M, int N, int K, DevMat A, DevMat B, const float* bias, float* C, ptrdiff_t ldc,
-                cudaStream_t s);
+                cudaStream_t s, int slab = 0);
 
 // x (B,F) = images[idx[b]] · scale; y (B) = labels[idx[b]] as floats. images (n,F) bytes.
 void load_batch(const uint8_t* images, const uint8_t* labels, const uint32_t* idx, int B, int F, float scale,
@@ -58,7 +60,9 @@ struct UpdateList {
   int64_t n[kMaxFusedTensors];
   int count;
 };
-void sgd_update_fused(const UpdateList& l, const SgdScalars& sc, cudaStream_t s);
-void adamw_update_fused(const UpdateList& l, const AdamwScalars& sc, cudaStream_t s);
+// The scalars are read from device memory (sc points there), so a CUDA graph that holds
+// these launches serves every step: the host copies each step's scalars before it runs.
+void sgd_update_fused(const UpdateList& l, const SgdScalars* sc, cudaStream_t s);
+void adamw_update_fused(const UpdateList& l, const AdamwScalars* sc, cudaStream_t s);
 
 }  // namespace pw::cuda

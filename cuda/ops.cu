@@ -90,7 +90,8 @@ __global__ void adamw_kernel(float* p, const float* g, float* m, float* v, int64
 }
 
 // blockIdx.y picks the tensor.
-__global__ void sgd_fused_kernel(UpdateList l, SgdScalars sc) {
+__global__ void sgd_fused_kernel(UpdateList l, const SgdScalars* dsc) {
+  const SgdScalars sc = *dsc;
   const int t = blockIdx.y;
   float *p = l.p[t], *buf = l.m[t];
   const float* g = l.g[t];
@@ -100,7 +101,8 @@ __global__ void sgd_fused_kernel(UpdateList l, SgdScalars sc) {
   }
 }
 
-__global__ void adamw_fused_kernel(UpdateList l, AdamwScalars sc) {
+__global__ void adamw_fused_kernel(UpdateList l, const AdamwScalars* dsc) {
+  const AdamwScalars sc = *dsc;
   const int t = blockIdx.y;
   PW_GRID_STRIDE(i, l.n[t]) adamw_elem(l.p[t][i], l.g[t][i], l.m[t][i], l.v[t][i], sc);
 }
@@ -177,13 +179,13 @@ void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, const
   PW_CU_LAUNCHED("adamw_update");
 }
 
-void sgd_update_fused(const UpdateList& l, const SgdScalars& sc, cudaStream_t s) {
+void sgd_update_fused(const UpdateList& l, const SgdScalars* sc, cudaStream_t s) {
   if (l.count == 0) return;
   sgd_fused_kernel<<<dim3(grid(largest(l)), unsigned(l.count)), kThreads, 0, s>>>(l, sc);
   PW_CU_LAUNCHED("sgd_update_fused");
 }
 
-void adamw_update_fused(const UpdateList& l, const AdamwScalars& sc, cudaStream_t s) {
+void adamw_update_fused(const UpdateList& l, const AdamwScalars* sc, cudaStream_t s) {
   if (l.count == 0) return;
   adamw_fused_kernel<<<dim3(grid(largest(l)), unsigned(l.count)), kThreads, 0, s>>>(l, sc);
   PW_CU_LAUNCHED("adamw_update_fused");

@@ -41,7 +41,7 @@ CudaProbe cuda_probe() {
 std::shared_ptr<Executor> make_cuda_executor(const Tape&, bool) { no_cuda(); }
 
 void cuda_gemm_exact_host(int, int, int, const float*, ptrdiff_t, ptrdiff_t, const float*, ptrdiff_t, ptrdiff_t,
-                          const float*, float*, ptrdiff_t) {
+                          const float*, float*, ptrdiff_t, int) {
   no_cuda();
 }
 #endif

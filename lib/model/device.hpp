@@ -63,7 +63,8 @@ std::shared_ptr<Executor> make_cuda_executor(const Tape& tape, bool fast);
 
 // Exact GEMM on the device from host buffers (tests): the same contract and views as
 // gemm_exact, C (M×N, row stride ldc); A spans (M-1)·rs + (K-1)·cs + 1 floats, etc.
+// slab: the kernel's K slab (8 or 16; 0 for the default), which must not change the bits.
 void cuda_gemm_exact_host(int M, int N, int K, const float* A, ptrdiff_t a_rs, ptrdiff_t a_cs, const float* B,
-                          ptrdiff_t b_rs, ptrdiff_t b_cs, const float* bias, float* C, ptrdiff_t ldc);
+                          ptrdiff_t b_rs, ptrdiff_t b_cs, const float* bias, float* C, ptrdiff_t ldc, int slab = 0);
 
 }  // namespace pw

@@ -49,7 +49,8 @@ else
   pol-train fast.pwt -o fastgpu -q --device cuda
   pol-train fast.pwt -o fastcpu -q
   pol-profile fast.pwt fastgpu -o fast.pwp --device cuda -q
-  pol-show fast.pwp | grep -q '"cuda fast"'
+  pol-show fast.pwp > fast.json
+  grep -q '"cuda fast"' fast.json
   expect_exit 0 pol-verify fast.pwt fastgpu --profile fast.pwp
   expect_exit 0 pol-verify fast.pwt fastgpu --profile fast.pwp --device cuda
   expect_exit 0 pol-verify fast.pwt fastcpu --profile fast.pwp --device cuda

@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
@@ -225,18 +226,22 @@ TEST_SUITE("device") {
 }
 
 TEST_SUITE("gpu") {
-  TEST_CASE("gpu: exact GEMM equals gemm_reference bit for bit (odd shapes and every transpose with and without bias)") {
+  TEST_CASE("gpu: exact GEMM equals gemm_reference bit for bit (odd shapes, every transpose, with and without bias, "
+            "both slab lengths)") {
     PW_REQUIRE_GPU();
     struct Shape {
       int M, N, K;
     };
     const Shape shapes[] = {{1, 1, 1},   {7, 13, 5},   {128, 128, 8}, {130, 129, 17},
-                            {257, 65, 300}, {33, 260, 1}, {5, 3, 0},    {300, 10, 1027}};
+                            {257, 65, 300}, {33, 260, 1}, {5, 3, 0},    {300, 10, 1027},
+                            {129, 136, 16}, {70, 520, 33}};
     uint32_t seed = 1;
+    for (const int slab : {8, 16})
     for (const Shape& s : shapes)
       for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++)
           for (int with_bias = 0; with_bias < 2; with_bias++) {
+            CAPTURE(slab);
             CAPTURE(s.M);
             CAPTURE(s.N);
             CAPTURE(s.K);
@@ -254,7 +259,7 @@ TEST_SUITE("gpu") {
             std::vector<float> want(size_t(s.M) * s.N, 7.0f), got(size_t(s.M) * s.N, 7.0f);
             gemm_reference(s.M, s.N, K, a, b, with_bias ? bias.data() : nullptr, want.data(), s.N);
             cuda_gemm_exact_host(s.M, s.N, K, a.p, a.rs, a.cs, b.p, b.rs, b.cs, with_bias ? bias.data() : nullptr,
-                                 got.data(), s.N);
+                                 got.data(), s.N, slab);
             INFO("first difference: ", first_difference(want, got));
             CHECK(same_bits(want, got));
           }
@@ -358,5 +363,33 @@ TEST_SUITE("gpu") {
     }
     CHECK(std::sqrt(num / den) < 1e-2);  // relative ℓ2 distance of the parameters
     CHECK(differs);                       // TF32 is not exact: the tolerance path is real
+  }
+
+  TEST_CASE("gpu: fast steps replayed from a CUDA graph equal op-by-op launches bit for bit (sgd and adamw, "
+            "cosine schedule)") {
+    PW_REQUIRE_GPU();
+    Dataset d = load_dataset(tiny("train-images-idx3-ubyte.gz"), tiny("train-labels-idx1-ubyte.gz"), "", "", 10);
+    for (OptimizerType opt : {OptimizerType::Sgd, OptimizerType::Adamw}) {
+      TaskConfig c = tiny_config(opt, false);
+      c.schedule = ScheduleType::Cosine;  // the scalars change every step: the graph must read them anew
+      c.warmup_steps = 3;
+      c.min_lr = 0.001;
+      setenv("PW_CUDA_GRAPHS", "1", 1);
+      Trainer graphed(c, d);
+      graphed.use_device(make_cuda_executor(graphed.tape, true));
+      setenv("PW_CUDA_GRAPHS", "0", 1);
+      Trainer eager(c, d);
+      eager.use_device(make_cuda_executor(eager.tape, true));
+      unsetenv("PW_CUDA_GRAPHS");
+      for (int s = 0; s < 12; s++) {
+        graphed.run_step();
+        eager.run_step();
+        CHECK(std::memcmp(&graphed.loss, &eager.loss, 4) == 0);
+      }
+      graphed.to_host();
+      eager.to_host();
+      CHECK(state_hash(graphed.tape, graphed.ws, 12) == state_hash(eager.tape, eager.ws, 12));
+      CHECK(lr_at(c, 1) != lr_at(c, 10));  // the schedule did move the scalars under the graph
+    }
   }
 }
