@@ -11,6 +11,7 @@
 
 #include "core/error.hpp"
 #include "io/message.hpp"
+#include "ledger/ed25519_batch.hpp"
 #include "ledger/ledger.hpp"
 #include "schema/ledger.capnp.h"
 
@@ -352,7 +353,7 @@ Record sign_event(const Event& e, const KeyPair& k) {
 }
 
 bool verify_record(const Record& r) {
-  return crypto_sign_verify_detached(r.sig.data(), r.body.data(), r.body.size(), r.event.actor.data()) == 0;
+  return ed25519::verify(r.sig.data(), r.body.data(), r.body.size(), r.event.actor.data());
 }
 
 Bytes record_to_file(const Record& r, bool json) {

@@ -86,7 +86,7 @@ struct Record {
   Hash hash{};  // BLAKE2b-256(body || sig)
 };
 Record sign_event(const Event& e, const KeyPair& k);
-bool verify_record(const Record& r);
+bool verify_record(const Record& r);  // the ledger's signature rule (ed25519_batch.hpp)
 Hash record_hash(const uint8_t* body, size_t n, const Signature& sig);
 
 // Cap'n Proto's JSON codec set up for the ledger's types (hex hashes), per thread.

@@ -116,7 +116,7 @@ struct SmallLedger {
 
 }  // namespace
 
-TEST_CASE("ledger: an event's canonical encoding round-trips; signatures bind every byte") {
+TEST_CASE("ledger: an event's canonical encoding round-trips and signatures bind every byte") {
   const KeyPair k = generate_key();
   Event e = post(h_of("task"), 500, 10, 4, 3);
   e.seq = 7;
@@ -203,6 +203,42 @@ TEST_CASE("ledger: a forged signature, a broken chain and an event from another 
   CHECK(validate_ledger(L.path, nullptr).next_seq() == 3);
 }
 
+TEST_CASE("ledger: a forged signature deep in a long log (signatures checked in batches) names its record") {
+  pwtest::ScratchDir dir;
+  World w(4);
+  const std::string path = dir.file("led");
+  std::vector<Record> rs;
+  State st;
+  auto add = [&](Event e, const KeyPair& k) {
+    e.seq = st.next_seq();
+    e.chain = st.chain();
+    e.prev = st.head();
+    rs.push_back(sign_event(e, k));
+    st.apply(rs.back().event, rs.back().hash);
+  };
+  Event g;
+  g.kind = Kind::Genesis;
+  add(g, w.op);
+  for (int i = 0; i < 700; i++) add(deposit(w.actors[size_t(i) % 4].pk, 1 + uint64_t(i)), w.op);
+  make_directory(path);
+  write_file_atomic(log_path(path), frame_records(rs));
+  CHECK(validate_ledger(path, nullptr).next_seq() == 701);
+  for (size_t bad : {size_t(300), size_t(699)}) {
+    std::vector<Record> forged = rs;
+    forged[bad].sig = rs[bad + 1].sig;  // a valid signature of another event
+    write_file_atomic(log_path(path), frame_records(forged));
+    try {
+      validate_ledger(path, nullptr);
+      FAIL("a forged signature validated");
+    } catch (const Error& x) {
+      CHECK(x.code == kExitNo);
+      const std::string what = x.what();
+      CHECK(what.find("record " + std::to_string(bad) + " ") != std::string::npos);
+      CHECK(what.find("bad signature") != std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("ledger: a torn last record is refused (exit 3), the records before it intact, and repair cuts it") {
   SmallLedger L;
   const std::string log = log_path(L.path);
@@ -241,7 +277,7 @@ TEST_CASE("ledger: a torn last record is refused (exit 3), the records before it
   CHECK(file_size(log) == full);
 }
 
-TEST_CASE("ledger: a ruling must agree with the recomputation; settling is once per task") {
+TEST_CASE("ledger: a ruling must agree with the recomputation and settling is once per task") {
   World w(4);
   const PublicKey &sub = w.actors[0].pk, &sol = w.actors[1].pk, &ver = w.actors[2].pk, &wb = w.actors[3].pk;
   const Hash task = h_of("task"), good = h_of("honest root"), dispute = h_of("dispute");
