@@ -496,7 +496,7 @@ thread_local Scratch scratch;
 void bound_key_cache() {
   static const bool sodium_ready = sodium_init() >= 0;
   (void)sodium_ready;
-  if (scratch.keys.size() > (size_t(1) << 16)) scratch.keys.clear();
+  if (scratch.keys.size() > (size_t(1) << 14)) scratch.keys.clear();  // ~8 MB
 }
 
 Key& lookup_key(const uint8_t* pk) {
