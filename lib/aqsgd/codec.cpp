@@ -75,6 +75,7 @@ void pack_aqsgd(const float* a, size_t rows, uint32_t cols, const Codec& codec, 
       if (rs.full) {
         std::memcpy(out.full_rows.data() + fr++ * cols, a + r * cols, size_t(cols) * 4);
         std::memcpy(rs.next, a + r * cols, size_t(cols) * 4);
+        if (view) std::memcpy(view + r * cols, a + r * cols, size_t(cols) * 4);
       } else {
         subtract_update_maxabs(a + r * cols, rs.cur, cols, delta.data() + k++ * cols, out.scales.data());
       }
@@ -89,15 +90,13 @@ void pack_aqsgd(const float* a, size_t rows, uint32_t cols, const Codec& codec, 
       uint8_t* c = out.codes.data() + k * rb;
       encode(delta.data() + k * cols, f, cols, codec, out.ids[r], rs.round, c);
       // The sender updates m with the receiver's arithmetic: decode its own codes.
-      decode_add_row(c, f.step.data(), rs.cur, cols, codec.bits, rs.next);
+      decode_add_row_copy(c, f.step.data(), rs.cur, cols, codec.bits, rs.next, view ? view + r * cols : nullptr);
       k++;
     }
   } catch (...) {
     state.abort();
     throw;
   }
-  if (view)
-    for (size_t r = 0; r < rows; r++) std::memcpy(view + r * cols, plan[r].next, size_t(cols) * 4);
   state.commit();
 }
 
@@ -140,9 +139,16 @@ void pack(const float* a, const uint64_t* ids, size_t rows, uint32_t cols, const
           uint64_t batch, Packed& out, float* view) {
   if (!valid_bits(codec.bits)) usage_error("bits must be 2, 3, 4 or 8, not " + std::to_string(codec.bits));
   check_finite(a, rows, cols, "activations");
-  out = Packed{};
+  // Every field is reset, keeping the vectors' memory: a caller packing batch after batch
+  // into one Packed then allocates (and page-faults) nothing.
+  out.generation = 0;
   out.cols = cols;
   out.ids.assign(ids, ids + rows);
+  out.full.clear();
+  out.rounds.clear();
+  out.scales.clear();
+  out.codes.clear();
+  out.full_rows.clear();
   if (state)
     pack_aqsgd(a, rows, cols, codec, *state, out, view);
   else
@@ -181,11 +187,13 @@ void unpack(const Packed& in, const Codec& codec, State* state, float* out) {
     }
     for (size_t r = 0, k = 0, fr = 0; r < rows; r++) {
       const RowSlot& rs = plan[r];
-      if (rs.full)
-        std::memcpy(rs.next, in.full_rows.data() + fr++ * cols, size_t(cols) * 4);
-      else
-        decode_add_row(in.codes.data() + k++ * rb, f.step.data(), rs.cur, cols, codec.bits, rs.next);
-      std::memcpy(out + r * cols, rs.next, size_t(cols) * 4);
+      if (rs.full) {
+        std::memcpy(rs.next, in.full_rows.data() + fr * cols, size_t(cols) * 4);
+        std::memcpy(out + r * cols, in.full_rows.data() + fr++ * cols, size_t(cols) * 4);
+      } else {
+        decode_add_row_copy(in.codes.data() + k++ * rb, f.step.data(), rs.cur, cols, codec.bits, rs.next,
+                            out + r * cols);
+      }
     }
   } catch (...) {
     state->abort();

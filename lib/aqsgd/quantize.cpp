@@ -142,19 +142,22 @@ template <int B>
   });
 }
 
+// out (and copy, when not null) = the decoded row.
 template <int B, bool kBase>
 [[gnu::always_inline]] inline void decode_row_t(const uint8_t* in, const float* step, const float* base, int64_t cols,
-                                                float* out) {
+                                                float* out, float* copy) {
   const int64_t whole = cols / 8;
   for (int64_t g = 0; g < whole; g++) {
     const f32x8 v = dequantize8<B, kBase>(load_group<B>(in + B * g), step + 8 * g, kBase ? base + 8 * g : nullptr);
     std::memcpy(out + 8 * g, &v, sizeof v);
+    if (copy) std::memcpy(copy + 8 * g, &v, sizeof v);
   }
   if (const int64_t rest = cols - 8 * whole) {
     float t[2][8];
     tail_copy<2>({step, kBase ? base : step}, 8 * whole, cols, t);
     const f32x8 v = dequantize8<B, kBase>(load_group<B>(in + B * whole), t[0], t[1]);
     std::memcpy(out + 8 * whole, &v, size_t(rest) * 4);
+    if (copy) std::memcpy(copy + 8 * whole, &v, size_t(rest) * 4);
   }
 }
 
@@ -170,11 +173,11 @@ template <int B, bool kBase>
     encode_row_stochastic_t<B>(x, inv, u, cols, out);                                                            \
   }                                                                                                              \
   PW_AQ_CLONES void decode_add_row_##B(const uint8_t* in, const float* step, const float* base, int64_t cols,    \
-                                       float* out) {                                                             \
-    decode_row_t<B, true>(in, step, base, cols, out);                                                            \
+                                       float* out, float* copy) {                                                \
+    decode_row_t<B, true>(in, step, base, cols, out, copy);                                                      \
   }                                                                                                              \
-  PW_AQ_CLONES void decode_row_##B(const uint8_t* in, const float* step, int64_t cols, float* out) {             \
-    decode_row_t<B, false>(in, step, nullptr, cols, out);                                                        \
+  PW_AQ_CLONES void decode_row_##B(const uint8_t* in, const float* step, int64_t cols, float* out, float* copy) { \
+    decode_row_t<B, false>(in, step, nullptr, cols, out, copy);                                                  \
   }
 
 PW_AQ_ROW_FUNCTIONS(2)
@@ -258,19 +261,24 @@ void encode_row_stochastic(const float* x, const float* inv, int64_t cols, int b
 }
 
 void decode_add_row(const uint8_t* in, const float* step, const float* base, int64_t cols, int bits, float* out) {
+  decode_add_row_copy(in, step, base, cols, bits, out, nullptr);
+}
+
+void decode_add_row_copy(const uint8_t* in, const float* step, const float* base, int64_t cols, int bits, float* out,
+                         float* copy) {
   if (base) {
     switch (bits) {
-      case 2: return decode_add_row_2(in, step, base, cols, out);
-      case 3: return decode_add_row_3(in, step, base, cols, out);
-      case 4: return decode_add_row_4(in, step, base, cols, out);
-      default: return decode_add_row_8(in, step, base, cols, out);
+      case 2: return decode_add_row_2(in, step, base, cols, out, copy);
+      case 3: return decode_add_row_3(in, step, base, cols, out, copy);
+      case 4: return decode_add_row_4(in, step, base, cols, out, copy);
+      default: return decode_add_row_8(in, step, base, cols, out, copy);
     }
   }
   switch (bits) {
-    case 2: return decode_row_2(in, step, cols, out);
-    case 3: return decode_row_3(in, step, cols, out);
-    case 4: return decode_row_4(in, step, cols, out);
-    default: return decode_row_8(in, step, cols, out);
+    case 2: return decode_row_2(in, step, cols, out, copy);
+    case 3: return decode_row_3(in, step, cols, out, copy);
+    case 4: return decode_row_4(in, step, cols, out, copy);
+    default: return decode_row_8(in, step, cols, out, copy);
   }
 }
 

@@ -46,6 +46,11 @@ void encode_row_stochastic(const float* x, const float* inv, int64_t cols, int b
 // out[c] = base[c] + q[c]·step[c] (base may be null: out = q·step). `out` may alias `base`.
 void decode_add_row(const uint8_t* in, const float* step, const float* base, int64_t cols, int bits, float* out);
 
+// decode_add_row that also writes its result to `copy` when not null (the state's row and
+// the activations handed on, in one pass instead of a decode and a memcpy).
+void decode_add_row_copy(const uint8_t* in, const float* step, const float* base, int64_t cols, int bits, float* out,
+                         float* copy);
+
 // The uniform number that stochastic rounding adds at element `c` (for tests).
 float stochastic_uniform(uint64_t seed, uint64_t sample, uint32_t round, uint64_t c);
 
