@@ -119,14 +119,14 @@ Fe fe_pow_2_250_1(const Fe& z, Fe* z11) {
   const Fe z2 = sq(z);
   const Fe z9 = mul(z, fe_sq_times(z2, 2));
   *z11 = mul(z2, z9);
-  const Fe z5_0 = mul(z9, sq(*z11));                    // 2^5 − 1
-  const Fe z10_0 = mul(fe_sq_times(z5_0, 5), z5_0);        // 2^10 − 1
-  const Fe z20_0 = mul(fe_sq_times(z10_0, 10), z10_0);     // 2^20 − 1
-  const Fe z40_0 = mul(fe_sq_times(z20_0, 20), z20_0);     // 2^40 − 1
-  const Fe z50_0 = mul(fe_sq_times(z40_0, 10), z10_0);     // 2^50 − 1
-  const Fe z100_0 = mul(fe_sq_times(z50_0, 50), z50_0);    // 2^100 − 1
+  const Fe z5_0 = mul(z9, sq(*z11));  // 2^5 − 1
+  const Fe z10_0 = mul(fe_sq_times(z5_0, 5), z5_0);  // 2^10 − 1
+  const Fe z20_0 = mul(fe_sq_times(z10_0, 10), z10_0);  // 2^20 − 1
+  const Fe z40_0 = mul(fe_sq_times(z20_0, 20), z20_0);  // 2^40 − 1
+  const Fe z50_0 = mul(fe_sq_times(z40_0, 10), z10_0);  // 2^50 − 1
+  const Fe z100_0 = mul(fe_sq_times(z50_0, 50), z50_0);  // 2^100 − 1
   const Fe z200_0 = mul(fe_sq_times(z100_0, 100), z100_0);  // 2^200 − 1
-  return mul(fe_sq_times(z200_0, 50), z50_0);              // 2^250 − 1
+  return mul(fe_sq_times(z200_0, 50), z50_0);  // 2^250 − 1
 }
 
 // z^((p − 5)/8) = z^(2^252 − 3), for square roots (p ≡ 5 mod 8).
