@@ -7,15 +7,26 @@
 //   direct B    (each batch quantized alone, no state),
 // and the backward gradient dL/dh1 crosses it with direct quantization at BWD bits
 // (fp32 in the reference run). Prints, per setting, the final training loss (one fp32
-// pass over the training set with the final weights), test accuracy and the bytes sent
-// across the cut, and for AQ-SGD the compression ratio of the forward stream with and
-// without zstd -1 on the codes.
+// pass over the training set with the final weights), the mean batch loss of the last
+// epoch, test accuracy and the bytes sent across the cut, and for AQ-SGD the compression
+// ratio of the forward stream with and without zstd -1 on the codes.
+//
+// Protocol, the same for every setting: the first W epochs (--warmup-epochs, default 1)
+// cross the cut uncompressed both ways, as the reference implementation's training
+// scripts do (DS3Lab/AQ-SGD: --warmup-epochs, default 1 of 10, which sets
+// compress.flag.FLAG_DISABLE_COMPRESSION; its AQ-SGD cache is filled with the
+// uncompressed activations meanwhile). --seeds S trains each setting from seeds 42 ..
+// 41+S (initial weights and data order) and reports the mean and every value; --jobs J
+// runs J trainings at once. --schedule cosine decays the learning rate to 0 over the run.
 //
 //   bench_aqsgd_train DATA_DIR SCRATCH_DIR [--epochs E] [--hidden H] [--batch N]
-//                     [--lr X] [--bwd-bits B] [--settings fp32,aq2,...] [--threads T]
+//                     [--lr X] [--schedule const|cosine] [--warmup-epochs W] [--seeds S]
+//                     [--jobs J] [--rounding nearest|stochastic] [--bwd-bits B]
+//                     [--settings fp32,aq2,...] [--threads T]
 //
 // Markdown rows go to stdout, progress to stderr. The GEMMs are lib/tensor's exact ones.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <cmath>
@@ -25,6 +36,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <zstd.h>
@@ -42,8 +54,9 @@ namespace {
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 struct Args {
-  std::string data, scratch, settings = "fp32,aq2,aq3,aq4,direct2,direct3,direct4";
-  int epochs = 5, hidden = 256, batch = 64, bwd_bits = 8, threads = 0;
+  std::string data, scratch, settings = "fp32,aq2,aq3,aq4,direct2,direct3,direct4", schedule = "const";
+  int epochs = 5, hidden = 256, batch = 64, bwd_bits = 8, threads = 0, seeds = 1, warmup = 1, jobs = 1;
+  bool stochastic = false;  // stochastic rounding in every quantizer (else nearest)
   float lr = 0.05f;
 };
 
@@ -112,9 +125,10 @@ Setting parse_setting(const std::string& s) {
 
 struct Result {
   Setting setting;
+  uint64_t seed = 0;
   double final_loss = 0, last_epoch_loss = 0, test_acc = 0, seconds = 0;
-  double fwd_bytes = 0, bwd_bytes = 0, fwd_bytes_zstd = 0;      // all epochs
-  double fwd_fp32_later = 0, fwd_bytes_later = 0, fwd_zstd_later = 0;  // epochs 2..E
+  double fwd_bytes = 0, bwd_bytes = 0, fwd_bytes_zstd = 0;            // all epochs
+  double fwd_fp32_later = 0, fwd_bytes_later = 0, fwd_zstd_later = 0;  // compressed epochs
 };
 
 // The full-precision loss and accuracy of the model over a data set (no cut).
@@ -150,9 +164,13 @@ size_t zstd_size(const std::vector<uint8_t>& b) {
   return ZSTD_compress(z.data(), z.size(), b.data(), b.size(), 1);
 }
 
-Result train(const Setting& st, const Args& a, const Data& train_set, const Data& test_set) {
+// One training of setting `st` from seed `seed` (initial weights and data order: the same
+// for every setting with that seed).
+Result train(const Setting& st, const Args& a, uint64_t seed, const Data& train_set, const Data& test_set) {
+  set_threads(a.threads);  // per thread: the jobs run in threads of their own
   const int H = a.hidden, B = a.batch, n = train_set.n, steps_per_epoch = n / B;
-  std::mt19937_64 rng(42);  // the same initial weights and data order for every setting
+  const int64_t total_steps = int64_t(a.epochs) * steps_per_epoch;
+  std::mt19937_64 rng(seed);
   Linear l1(784, H, rng), l2(H, H, rng), l3(H, 10, rng);
   std::vector<float> h1(size_t(B) * H), h1r(size_t(B) * H), h2(size_t(B) * H), z(size_t(B) * 10),
       p(size_t(B) * 10), dz(size_t(B) * 10), dh2(size_t(B) * H), dh1r(size_t(B) * H), dh1(size_t(B) * H),
@@ -161,8 +179,8 @@ Result train(const Setting& st, const Args& a, const Data& train_set, const Data
   std::vector<int> order(static_cast<size_t>(n));
   for (int i = 0; i < n; i++) order[size_t(i)] = i;
   std::unique_ptr<State> tx, rx;
+  const std::string dir = a.scratch + "/aqsgd-train-" + std::to_string(st.bits) + "-" + std::to_string(seed);
   if (st.aqsgd) {
-    const std::string dir = a.scratch + "/aqsgd-train-" + std::to_string(st.bits);
     std::system(("rm -rf '" + dir + "' && mkdir -p '" + dir + "'").c_str());
     const StateParams sp{uint32_t(H), uint64_t(n), FullPolicy::kEvict};
     tx = std::make_unique<State>(dir + "/tx", sp, true, false);
@@ -170,6 +188,7 @@ Result train(const Setting& st, const Args& a, const Data& train_set, const Data
   }
   Result r;
   r.setting = st;
+  r.seed = seed;
   const double t0 = now();
   Packed packed, grad;
   uint64_t batch_no = 0;
@@ -186,13 +205,17 @@ Result train(const Setting& st, const Args& a, const Data& train_set, const Data
       // stage 1
       l1.forward(x.data(), B, h1.data());
       relu_forward(h1.data(), h1.data(), int64_t(h1.size()));
-      // the cut, forward: the receiver's h1r feeds stage 2
+      // the cut, forward: the receiver's h1r feeds stage 2. Warm-up epochs (the reference
+      // implementation's --warmup-epochs) cross it uncompressed both ways for every
+      // setting, except that AQ-SGD packs in the last one: every row is a first sight,
+      // sent at full precision, and fills the states with m(ξ) = a(ξ).
       const double fp32_bytes = double(h1.size()) * 4;
-      if (st.bits == 0) {
+      const bool warm = e < a.warmup, fill = st.aqsgd && e == a.warmup - 1;
+      if (st.bits == 0 || (warm && !fill)) {
         h1r = h1;
         r.fwd_bytes += fp32_bytes;
       } else {
-        const Codec codec{st.bits, false, 0};
+        const Codec codec{st.bits, a.stochastic, seed};
         pack(h1.data(), ids.data(), size_t(B), uint32_t(H), codec, tx.get(), batch_no, packed, check.data());
         unpack(packed, codec, rx.get(), h1r.data());
         if (std::memcmp(check.data(), h1r.data(), h1r.size() * 4) != 0) {
@@ -203,7 +226,7 @@ Result train(const Setting& st, const Args& a, const Data& train_set, const Data
         const double sent_z = double(zstd_size(packed.codes) + packed.scales.size() * 4 + packed.full_rows.size() * 4);
         r.fwd_bytes += sent;
         r.fwd_bytes_zstd += sent_z;
-        if (e > 0) {
+        if (!warm && e > 0) {  // the epochs where AQ-SGD sends changes
           r.fwd_fp32_later += fp32_bytes;
           r.fwd_bytes_later += sent;
           r.fwd_zstd_later += sent_z;
@@ -219,11 +242,11 @@ Result train(const Setting& st, const Args& a, const Data& train_set, const Data
       relu_backward(dh2.data(), h2.data(), dh2.data(), int64_t(dh2.size()));
       l2.backward(h1r.data(), dh2.data(), B, dh1r.data());
       // the cut, backward: direct quantization of dL/dh1
-      if (st.bits == 0) {
+      if (st.bits == 0 || warm) {
         dh1 = dh1r;
         r.bwd_bytes += double(dh1.size()) * 4;
       } else {
-        const Codec codec{a.bwd_bits, false, 0};
+        const Codec codec{a.bwd_bits, a.stochastic, seed ^ 0xbacc};
         pack(dh1r.data(), ids.data(), size_t(B), uint32_t(H), codec, nullptr, batch_no, grad);
         unpack(grad, codec, nullptr, dh1.data());
         r.bwd_bytes += double(grad.codes.size() + grad.scales.size() * 4);
@@ -232,21 +255,23 @@ Result train(const Setting& st, const Args& a, const Data& train_set, const Data
       relu_backward(dh1.data(), h1.data(), dh1.data(), int64_t(dh1.size()));
       l1.backward(x.data(), dh1.data(), B, nullptr);
       const bool first = e == 0 && s == 0;
-      l1.step(a.lr, first);
-      l2.step(a.lr, first);
-      l3.step(a.lr, first);
+      const double t = double(int64_t(e) * steps_per_epoch + s) / double(total_steps);
+      const float lr = a.schedule == "cosine" ? float(0.5 * a.lr * (1.0 + std::cos(M_PI * t))) : a.lr;
+      l1.step(lr, first);
+      l2.step(lr, first);
+      l3.step(lr, first);
     }
     r.last_epoch_loss = epoch_loss / steps_per_epoch;
     double tl, ta;
     evaluate(l1, l2, l3, test_set, tl, ta);
-    std::fprintf(stderr, "bench_aqsgd_train: %-16s epoch %d/%d  mean batch loss %.4f  test acc %.2f%%  (%.0f s)\n",
-                 st.name.c_str(), e + 1, a.epochs, r.last_epoch_loss, 100 * ta, now() - t0);
+    std::fprintf(stderr, "bench_aqsgd_train: %-16s seed %llu epoch %d/%d  mean batch loss %.4f  test acc %.2f%%  (%.0f s)\n",
+                 st.name.c_str(), (unsigned long long)seed, e + 1, a.epochs, r.last_epoch_loss, 100 * ta, now() - t0);
   }
   r.seconds = now() - t0;
   double acc_train, test_loss;
   evaluate(l1, l2, l3, train_set, r.final_loss, acc_train);
   evaluate(l1, l2, l3, test_set, test_loss, r.test_acc);
-  if (st.aqsgd) std::system(("rm -rf '" + a.scratch + "/aqsgd-train-" + std::to_string(st.bits) + "'").c_str());
+  if (st.aqsgd) std::system(("rm -rf '" + dir + "'").c_str());
   return r;
 }
 
@@ -258,10 +283,27 @@ std::string mb(double bytes) {
 
 }  // namespace
 
+// The mean of f over the results of one setting, and the values themselves.
+template <typename F>
+double mean_of(const std::vector<const Result*>& rs, F f, std::string* each = nullptr) {
+  double sum = 0;
+  for (const Result* r : rs) {
+    sum += f(*r);
+    if (each) {
+      char b[32];
+      std::snprintf(b, sizeof b, "%s%.4f", each->empty() ? "" : ", ", f(*r));
+      *each += b;
+    }
+  }
+  return sum / double(rs.size());
+}
+
 int main(int argc, char** argv) {
   if (argc < 3) {
     std::fprintf(stderr, "usage: bench_aqsgd_train DATA_DIR SCRATCH_DIR [--epochs E] [--hidden H] [--batch N] [--lr X] "
-                         "[--bwd-bits B] [--settings fp32,aq2,...] [--threads T]\n");
+                         "[--schedule const|cosine] [--warmup-epochs W] [--seeds S] [--jobs J] [--rounding nearest|stochastic] "
+                         "[--bwd-bits B] "
+                         "[--settings fp32,aq2,...] [--threads T]\n");
     return 2;
   }
   Args a;
@@ -273,44 +315,96 @@ int main(int argc, char** argv) {
     else if (k == "--hidden") a.hidden = std::atoi(v.c_str());
     else if (k == "--batch") a.batch = std::atoi(v.c_str());
     else if (k == "--lr") a.lr = std::strtof(v.c_str(), nullptr);
+    else if (k == "--schedule") a.schedule = v;
+    else if (k == "--warmup-epochs") a.warmup = std::atoi(v.c_str());
+    else if (k == "--seeds") a.seeds = std::atoi(v.c_str());
+    else if (k == "--jobs") a.jobs = std::atoi(v.c_str());
+    else if (k == "--rounding") a.stochastic = v == "stochastic";
     else if (k == "--bwd-bits") a.bwd_bits = std::atoi(v.c_str());
     else if (k == "--settings") a.settings = v;
     else if (k == "--threads") a.threads = std::atoi(v.c_str());
+    else {
+      std::fprintf(stderr, "bench_aqsgd_train: unknown option '%s'\n", k.c_str());
+      return 2;
+    }
   }
-  set_threads(a.threads);
+  if (a.schedule != "const" && a.schedule != "cosine") {
+    std::fprintf(stderr, "bench_aqsgd_train: --schedule is const or cosine, not '%s'\n", a.schedule.c_str());
+    return 2;
+  }
+  if (a.epochs < 1 || a.seeds < 1 || a.jobs < 1 || a.warmup < 0 || a.warmup >= a.epochs) {
+    std::fprintf(stderr, "bench_aqsgd_train: need epochs ≥ 1, seeds ≥ 1, jobs ≥ 1, 0 ≤ warm-up < epochs\n");
+    return 2;
+  }
   const Data train_set = load(a.data + "/train-images-idx3-ubyte.gz", a.data + "/train-labels-idx1-ubyte.gz");
   const Data test_set = load(a.data + "/t10k-images-idx3-ubyte.gz", a.data + "/t10k-labels-idx1-ubyte.gz");
-  std::vector<Result> results;
+  std::vector<Setting> settings;
   std::stringstream ss(a.settings);
-  for (std::string s; std::getline(ss, s, ',');) results.push_back(train(parse_setting(s), a, train_set, test_set));
-  const Result* ref = nullptr;
-  for (const Result& r : results)
-    if (r.setting.bits == 0) ref = &r;
+  for (std::string s; std::getline(ss, s, ',');) settings.push_back(parse_setting(s));
+  // Every (setting, seed) is one job; `jobs` threads take them in turn. Seeds 42, 43, ...
+  std::vector<Result> results(settings.size() * size_t(a.seeds));
+  std::atomic<size_t> next{0};
+  const auto worker = [&] {
+    for (size_t j; (j = next++) < results.size();)
+      results[j] = train(settings[j / size_t(a.seeds)], a, 42 + j % size_t(a.seeds), train_set, test_set);
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < a.jobs; t++) pool.emplace_back(worker);
+  worker();
+  for (std::thread& t : pool) t.join();
+
+  const auto of = [&](size_t i) {
+    std::vector<const Result*> rs;
+    for (int k = 0; k < a.seeds; k++) rs.push_back(&results[i * size_t(a.seeds) + size_t(k)]);
+    return rs;
+  };
+  const auto final_loss = [](const Result& r) { return r.final_loss; };
+  const auto test_acc = [](const Result& r) { return 100 * r.test_acc; };
+  const Setting* ref = nullptr;
+  size_t ref_i = 0;
+  for (size_t i = 0; i < settings.size(); i++)
+    if (settings[i].bits == 0) ref = &settings[i], ref_i = i;
+  const double ref_loss = ref ? mean_of(of(ref_i), final_loss) : 0, ref_acc = ref ? mean_of(of(ref_i), test_acc) : 0;
+  const std::string seeds = a.seeds == 1 ? "seed 42" : "mean of seeds 42-" + std::to_string(41 + a.seeds);
   const std::string model = "MLP 784-" + std::to_string(a.hidden) + "-" + std::to_string(a.hidden) + "-10, cut after layer 1, " +
-                            std::to_string(a.epochs) + " epochs Fashion-MNIST, batch " + std::to_string(a.batch) +
-                            ", SGD lr " + std::to_string(a.lr).substr(0, 5) + " mom. 0.9";
-  for (const Result& r : results) {
-    const bool is_ref = r.setting.bits == 0;
-    char cell[256], base[128], ratio[32];
-    std::snprintf(cell, sizeof cell, "train loss %.4f, test acc %.2f %%, sent %s fwd + %s bwd", r.final_loss,
-                  100 * r.test_acc, mb(r.fwd_bytes).c_str(), mb(r.bwd_bytes).c_str());
+                            std::to_string(a.epochs) + " epochs Fashion-MNIST (" + std::to_string(a.warmup) +
+                            " uncompressed warm-up), batch " + std::to_string(a.batch) + ", SGD lr " +
+                            std::to_string(a.lr).substr(0, 5) + (a.schedule == "cosine" ? " cosine" : "") +
+                            " mom. 0.9, " + seeds;
+  for (size_t i = 0; i < settings.size(); i++) {
+    const Setting& st = settings[i];
+    const std::vector<const Result*> rs = of(i);
+    std::string each;
+    const double loss = mean_of(rs, final_loss, &each), acc = mean_of(rs, test_acc);
+    const double last = mean_of(rs, [](const Result& r) { return r.last_epoch_loss; });
+    const double fwd = mean_of(rs, [](const Result& r) { return r.fwd_bytes; });
+    const double bwd = mean_of(rs, [](const Result& r) { return r.bwd_bytes; });
+    const bool is_ref = st.bits == 0;
+    char cell[512], base[128], ratio[32];
+    std::snprintf(cell, sizeof cell, "train loss %.4f%s%s%s, last epoch's batches %.4f, test acc %.2f %%, sent %s fwd + %s bwd",
+                  loss, a.seeds > 1 ? " (" : "", a.seeds > 1 ? each.c_str() : "", a.seeds > 1 ? ")" : "", last, acc,
+                  mb(fwd).c_str(), mb(bwd).c_str());
     if (ref && !is_ref) {
-      std::snprintf(base, sizeof base, "fp32: train loss %.4f, test acc %.2f %%", ref->final_loss, 100 * ref->test_acc);
-      std::snprintf(ratio, sizeof ratio, "%.3f× loss", r.final_loss / ref->final_loss);
+      std::snprintf(base, sizeof base, "fp32: train loss %.4f, test acc %.2f %%", ref_loss, ref_acc);
+      std::snprintf(ratio, sizeof ratio, "%.3f× loss", loss / ref_loss);
     } else {
       std::snprintf(base, sizeof base, "—");
       std::snprintf(ratio, sizeof ratio, "—");
     }
-    const char* target = is_ref ? "—" : r.setting.aqsgd ? "≤ 1.02× loss" : "> AQ-SGD's loss";
-    const std::string bwd = is_ref ? "fp32" : "direct " + std::to_string(a.bwd_bits) + " bits";
-    std::printf("| %s: forward %s, backward %s | %s | %s | %s | %s |\n", model.c_str(), r.setting.name.c_str(),
-                bwd.c_str(), cell, base, ratio, target);
+    const char* target = is_ref ? "—" : st.aqsgd ? "≤ 1.02× loss" : "> AQ-SGD's loss";
+    const std::string bwd_name = is_ref ? "fp32" : "direct " + std::to_string(a.bwd_bits) + " bits";
+    std::printf("| %s: forward %s, backward %s | %s | %s | %s | %s |\n", model.c_str(), st.name.c_str(),
+                bwd_name.c_str(), cell, base, ratio, target);
   }
-  for (const Result& r : results) {
-    if (!r.setting.aqsgd || r.fwd_bytes_later == 0) continue;
-    std::printf("| Compression of real activations (h1, %d channels), AQ-SGD %d bits, epochs 2-%d: fp32 bytes / bytes sent, "
+  for (size_t i = 0; i < settings.size(); i++) {
+    const std::vector<const Result*> rs = of(i);
+    if (!settings[i].aqsgd || rs[0]->fwd_bytes_later == 0) continue;
+    const double fp32 = mean_of(rs, [](const Result& r) { return r.fwd_fp32_later; });
+    const double sent = mean_of(rs, [](const Result& r) { return r.fwd_bytes_later; });
+    const double z = mean_of(rs, [](const Result& r) { return r.fwd_zstd_later; });
+    std::printf("| Compression of real activations (h1, %d channels), AQ-SGD %d bits, epochs %d-%d: fp32 bytes / bytes sent, "
                 "without / with zstd -1 on the codes | %.2f× / %.2f× | 1.00× (fp32) | — | — |\n",
-                a.hidden, r.setting.bits, a.epochs, r.fwd_fp32_later / r.fwd_bytes_later, r.fwd_fp32_later / r.fwd_zstd_later);
+                a.hidden, settings[i].bits, std::max(a.warmup, 1) + 1, a.epochs, fp32 / sent, fp32 / z);
   }
   return 0;
 }

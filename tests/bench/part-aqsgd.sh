@@ -9,22 +9,29 @@
 #   2. the same through the program: aqsgd-pack --bits 4 | aqsgd-pack -d, wall time of
 #      the pipe against cat, and the states of both sides compared byte for byte;
 #   3. bench_aqsgd_train: the paper's claim on Fashion-MNIST. MLP 784-64-64-10 cut
-#      after the first hidden layer, SGD lr 0.05 momentum 0.9, batch 128, AQSGD_EPOCHS
-#      epochs (default 10), trained from scratch: fp32 vs AQ-SGD 2/3/4 bits vs direct
-#      2/3/4 bits forward, the gradient back with direct 8 bits; final train loss, test
-#      accuracy, bytes sent; and the compression ratio of the real activations with and
-#      without zstd.
+#      after the first hidden layer, SGD lr 0.05 (AQSGD_SCHEDULE: cosine decay to 0 by
+#      default, or const) momentum 0.9, batch 128, AQSGD_EPOCHS epochs (default 10) of
+#      which the first crosses the cut uncompressed for every setting (the reference
+#      implementation's --warmup-epochs 1), trained from scratch from AQSGD_SEEDS seeds
+#      (default 3; the rows give the mean and each value): fp32 vs AQ-SGD 2/3/4 bits vs
+#      direct 2/3/4 bits forward, the gradient back with direct 8 bits; final train loss,
+#      test accuracy, bytes sent; and the compression ratio of the real activations with
+#      and without zstd.
 #
 # Environment: FASHION_MNIST (default /usr/share/datasets/fashion-mnist), AQSGD_THREADS
-# (GEMM threads of part 3, default 1: at these sizes OpenMP's barriers cost more than
-# they give, badly so on a loaded machine), AQSGD_EPOCHS (10), AQSGD_HIDDEN (64),
-# AQSGD_BATCH (128). Part 3 runs 7 trainings of AQSGD_EPOCHS epochs: about 2 to 6 s an
-# epoch on one core, so 2.5 to 7 minutes.
+# (GEMM threads of each training in part 3, default 1: at these sizes OpenMP's barriers
+# cost more than they give, badly so on a loaded machine), AQSGD_JOBS (trainings run at
+# once, default 2), AQSGD_EPOCHS (10), AQSGD_SEEDS (3), AQSGD_SCHEDULE (cosine),
+# AQSGD_HIDDEN (64), AQSGD_BATCH (128). Part 3 runs 7 × AQSGD_SEEDS trainings of
+# AQSGD_EPOCHS epochs, about 1 to 3 s an epoch on one core: 2 to 4 minutes on 2 cores.
 set -euo pipefail
 : "${BIN:?}" "${SCRATCH:?}"
 DATA=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
 THREADS=${AQSGD_THREADS:-1}
+JOBS=${AQSGD_JOBS:-2}
 EPOCHS=${AQSGD_EPOCHS:-10}
+SEEDS=${AQSGD_SEEDS:-3}
+SCHEDULE=${AQSGD_SCHEDULE:-cosine}
 HIDDEN=${AQSGD_HIDDEN:-64}
 BATCH=${AQSGD_BATCH:-128}
 mkdir -p "$SCRATCH"
@@ -53,5 +60,6 @@ awk -v mb="$mbytes" -v p="$t_pipe" -v c="$t_cat" -v s="$same" 'BEGIN {
   printf "| aqsgd-pack --bits 4 --state \\| aqsgd-pack -d --state, 2 passes over 16384 samples × 1024 channels (%.0f MB fp32, first pass at full precision), wall; states of both sides %s | %.2f s (%.2f GB/s) | %.2f s (cat \\| cat) | %.1f× | — |\n", mb / 1e6, s, p, mb / p / 1e9, c, p / c }'
 rm -rf "$SCRATCH/tx" "$SCRATCH/rx" "$SCRATCH/acts.f32" "$SCRATCH/acts.aqa"
 
-echo "part-aqsgd: 3. training through the cut (bench_aqsgd_train, $EPOCHS epochs, $THREADS threads)" >&2
-"$(find_bench bench_aqsgd_train)" "$DATA" "$SCRATCH" --epochs "$EPOCHS" --hidden "$HIDDEN" --batch "$BATCH" --threads "$THREADS"
+echo "part-aqsgd: 3. training through the cut (bench_aqsgd_train, $EPOCHS epochs, $SEEDS seeds, $JOBS jobs)" >&2
+"$(find_bench bench_aqsgd_train)" "$DATA" "$SCRATCH" --epochs "$EPOCHS" --hidden "$HIDDEN" --batch "$BATCH" \
+  --threads "$THREADS" --jobs "$JOBS" --seeds "$SEEDS" --schedule "$SCHEDULE" --warmup-epochs 1
