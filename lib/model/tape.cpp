@@ -71,7 +71,7 @@ Tape build_mlp_tape(const std::vector<int>& widths, int batch, OptimizerType opt
   // The cut's state: m(sample) rows, then the seen flags (after the optimizer state in
   // every checkpoint).
   const int K = cut.layer;  // Linear K reads the cut's output
-  std::string cut_name = "cut." + std::to_string(K);
+  const std::string cut_name = "cut." + std::to_string(K);
   if (cut.enabled()) {
     t.cut_state.push_back(add(cut_name + ".buffer", Role::CutState, int(cut.samples), widths[size_t(K)]));
     t.cut_state.push_back(add(cut_name + ".seen", Role::CutState, 1, int(cut.samples), 1));
