@@ -8,8 +8,10 @@
 // The first pass (every row a first sight, sent at full precision) warms the states up
 // and is not timed; the timed passes are the steady state, where every row is coded.
 // pack = lib/aqsgd pack() with its state (planning, delta, per-channel max-abs, encode,
-// decode into the state, commit); unpack = unpack() on a second state (checks, decode,
-// commit) plus the copy-out of the activations. Times are the thread's CPU time.
+// decode into the state and the receiver's view, commit); unpack = unpack() on a second
+// state (checks, decode into the state and the activations out, commit). The first pass
+// also faults in both buffers of every slot (State::plan does at a sample's first
+// sight). Times are the thread's CPU time.
 // Prints Markdown rows on stdout.
 #include <time.h>
 
