@@ -179,6 +179,9 @@ class CudaExecutor final : public Executor {
         cuda::adamw_update(dev(op.in[0]), dev(op.in[1]), dev(op.in[2]), dev(op.in[3]), spec(op.in[0]).size(),
                            ctx.adamw, s_);
         break;
+      case OpKind::CutForward:
+      case OpKind::CutBackward:  // check_cut_device refuses cut tasks before an executor exists
+        internal_error(std::string("cuda executor: no kernel for ") + op_name(op.kind));
     }
   }
 
