@@ -10,25 +10,24 @@ namespace pw::aqsgd {
 
 namespace {
 
-// Scales and their step/inv factors for one batch.
+// The steps of one batch's scales.
 struct Scales {
-  std::vector<float> step, inv;
+  std::vector<float> step;
 };
 
 Scales factors(const std::vector<float>& scales, int bits) {
   Scales f;
   f.step.resize(scales.size());
-  f.inv.resize(scales.size());
-  scale_factors(scales.data(), int64_t(scales.size()), bits, f.step.data(), f.inv.data());
+  scale_steps(scales.data(), int64_t(scales.size()), bits, f.step.data());
   return f;
 }
 
 void encode(const float* x, const Scales& f, uint32_t cols, const Codec& codec, uint64_t sample, uint32_t round,
             uint8_t* out) {
   if (codec.stochastic)
-    encode_row_stochastic(x, f.inv.data(), cols, codec.bits, out, codec.seed, sample, round);
+    encode_row_stochastic(x, f.step.data(), cols, codec.bits, out, codec.seed, sample, round);
   else
-    encode_row(x, f.inv.data(), cols, codec.bits, out);
+    encode_row(x, f.step.data(), cols, codec.bits, out);
 }
 
 void check_scales(const std::vector<float>& scales, const std::string& what) {

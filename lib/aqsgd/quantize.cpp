@@ -1,5 +1,6 @@
 #include "aqsgd/quantize.hpp"
 
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -25,7 +26,7 @@ constexpr uint32_t kStreamAqsgdRounding = 0x41510001u;
 // The kernels work on groups of 8 elements with GCC vector types: 8 floats in, 8 codes
 // of B bits as one little-endian word of 8·B bits (code j at bit B·j), stored in B
 // bytes. Written as vectors because GCC will not if-convert, so not vectorise, a scalar
-// `y < -L ? -L : y` under -ftrapping-math; the vector form computes the same values
+// `y < -H ? -H : y` under -ftrapping-math; the vector form computes the same values
 // element by element. Codes go into and out of the word by per-lane shifts (AVX2's
 // variable shifts) and an OR across lanes.
 // (-Wpsabi warns that 32-byte vectors pass differently with and without AVX: these are
@@ -45,15 +46,18 @@ typedef uint32_t u32x8 __attribute__((vector_size(32)));
 template <int B>
 constexpr u32x8 kShift = {0, B % 32, 2 * B % 32, 3 * B % 32, 4 * B % 32, 5 * B % 32, 6 * B % 32, 7 * B % 32};
 
-// The word of the 8 codes q + L of y (round half to even, clamped to [-L, L]); lanes at
-// or past `n` get code 0 (the padding of a row's last group).
+// The word of the 8 codes q + H of y (round half to even, clamped to [-H, H - 1], NaN
+// -- 0/0 in a channel of scale 0 -- to 0); lanes at or past `n` get code 0 (the padding
+// of a row's last group). The bounds are integers, so clamping before rounding gives
+// the rounded value clamped.
 template <int B>
 [[gnu::always_inline]] inline uint64_t code_word(const f32x8& v, int n = 8) {
-  constexpr float L = float((1 << (B - 1)) - 1);
-  const f32x8 lo = f32x8{} - L, hi = f32x8{} + L;
-  f32x8 y = v < lo ? lo : v;
+  constexpr int32_t H = 1 << (B - 1);
+  const f32x8 lo = f32x8{} - float(H), hi = f32x8{} + float(H - 1);
+  f32x8 y = v == v ? v : f32x8{};
+  y = y < lo ? lo : y;
   y = y > hi ? hi : y;
-  u32x8 q = u32x8(__builtin_convertvector((y + kRound) - kRound, i32x8) + int32_t(L)) << kShift<B>;
+  u32x8 q = u32x8(__builtin_convertvector((y + kRound) - kRound, i32x8) + H) << kShift<B>;
   if (n < 8) q = i32x8{0, 1, 2, 3, 4, 5, 6, 7} < n ? q : u32x8{};
   q |= __builtin_shufflevector(q, q, 2, 3, 0, 1, 6, 7, 4, 5);
   q |= __builtin_shufflevector(q, q, 1, 0, 3, 2, 5, 4, 7, 6);
@@ -63,10 +67,10 @@ template <int B>
 // The floats of the 8 codes of word w: base + q·step, or q·step.
 template <int B, bool kBase>
 [[gnu::always_inline]] inline f32x8 dequantize8(uint64_t w, const float* step, const float* base) {
-  constexpr int32_t L = (1 << (B - 1)) - 1;
+  constexpr int32_t H = 1 << (B - 1);
   const uint32_t lo = uint32_t(w), hi = B == 8 ? uint32_t(w >> 32) : lo;
   const u32x8 c = (u32x8{lo, lo, lo, lo, hi, hi, hi, hi} >> kShift<B>) & ((1u << B) - 1);
-  const f32x8 d = __builtin_convertvector(i32x8(c) - L, f32x8) * load8(step);
+  const f32x8 d = __builtin_convertvector(i32x8(c) - H, f32x8) * load8(step);
   return kBase ? load8(base) + d : d;
 }
 
@@ -116,17 +120,17 @@ template <int K>
 }
 
 template <int B>
-[[gnu::always_inline]] inline void encode_row_t(const float* x, const float* inv, int64_t cols, uint8_t* out) {
+[[gnu::always_inline]] inline void encode_row_t(const float* x, const float* step, int64_t cols, uint8_t* out) {
   encode_groups<B>(cols, out, [&](int64_t at) __attribute__((always_inline)) {
-    if (at + 8 <= cols) return load8(x + at) * load8(inv + at);
+    if (at + 8 <= cols) return load8(x + at) / load8(step + at);
     float t[2][8];
-    tail_copy<2>({x, inv}, at, cols, t);
-    return load8(t[0]) * load8(t[1]);
+    tail_copy<2>({x, step}, at, cols, t);
+    return load8(t[0]) / load8(t[1]);
   });
 }
 
 template <int B>
-[[gnu::always_inline]] inline void encode_row_stochastic_t(const float* x, const float* inv, const float* u,
+[[gnu::always_inline]] inline void encode_row_stochastic_t(const float* x, const float* step, const float* u,
                                                            int64_t cols, uint8_t* out) {
   // floor(y) from nearest rounding: one less where the nearest integer is above y. The
   // value handed to code_word is that integer, which it then only clamps.
@@ -135,10 +139,10 @@ template <int B>
     return f > y ? f - 1.0f : f;
   };
   encode_groups<B>(cols, out, [&](int64_t at) __attribute__((always_inline)) {
-    if (at + 8 <= cols) return floor8(load8(x + at) * load8(inv + at) + load8(u + at));
+    if (at + 8 <= cols) return floor8(load8(x + at) / load8(step + at) + load8(u + at));
     float t[3][8];
-    tail_copy<3>({x, inv, u}, at, cols, t);
-    return floor8(load8(t[0]) * load8(t[1]) + load8(t[2]));
+    tail_copy<3>({x, step, u}, at, cols, t);
+    return floor8(load8(t[0]) / load8(t[1]) + load8(t[2]));
   });
 }
 
@@ -163,27 +167,52 @@ template <int B, bool kBase>
 
 #define PW_AQ_CLONES __attribute__((target_clones("avx2", "default")))
 
-// One non-template entry per bit width, each compiled for AVX2 and for the baseline.
-#define PW_AQ_ROW_FUNCTIONS(B)                                                                                   \
-  PW_AQ_CLONES void encode_row_##B(const float* x, const float* inv, int64_t cols, uint8_t* out) {               \
-    encode_row_t<B>(x, inv, cols, out);                                                                          \
+// One non-template entry per bit width, compiled twice: for AVX2 (suffix _avx2) and for
+// the baseline (_base). The row entries pick one at run time (kernels_avx2()), rather
+// than by target_clones' load-time choice, so that a test can run both.
+#define PW_AQ_ROW_FUNCTIONS(B, SUFFIX, ATTR)                                                                     \
+  ATTR void encode_row_##B##SUFFIX(const float* x, const float* step, int64_t cols, uint8_t* out) {             \
+    encode_row_t<B>(x, step, cols, out);                                                                         \
   }                                                                                                              \
-  PW_AQ_CLONES void encode_row_stochastic_##B(const float* x, const float* inv, const float* u, int64_t cols,    \
+  ATTR void encode_row_stochastic_##B##SUFFIX(const float* x, const float* step, const float* u, int64_t cols,   \
                                               uint8_t* out) {                                                    \
-    encode_row_stochastic_t<B>(x, inv, u, cols, out);                                                            \
+    encode_row_stochastic_t<B>(x, step, u, cols, out);                                                           \
   }                                                                                                              \
-  PW_AQ_CLONES void decode_add_row_##B(const uint8_t* in, const float* step, const float* base, int64_t cols,    \
+  ATTR void decode_add_row_##B##SUFFIX(const uint8_t* in, const float* step, const float* base, int64_t cols,    \
                                        float* out, float* copy) {                                                \
     decode_row_t<B, true>(in, step, base, cols, out, copy);                                                      \
   }                                                                                                              \
-  PW_AQ_CLONES void decode_row_##B(const uint8_t* in, const float* step, int64_t cols, float* out, float* copy) { \
+  ATTR void decode_row_##B##SUFFIX(const uint8_t* in, const float* step, int64_t cols, float* out, float* copy) { \
     decode_row_t<B, false>(in, step, nullptr, cols, out, copy);                                                  \
   }
 
-PW_AQ_ROW_FUNCTIONS(2)
-PW_AQ_ROW_FUNCTIONS(3)
-PW_AQ_ROW_FUNCTIONS(4)
-PW_AQ_ROW_FUNCTIONS(8)
+#define PW_AQ_ROW_FUNCTIONS_BOTH(B)                                  \
+  PW_AQ_ROW_FUNCTIONS(B, _avx2, __attribute__((target("avx2"))))    \
+  PW_AQ_ROW_FUNCTIONS(B, _base, )
+
+PW_AQ_ROW_FUNCTIONS_BOTH(2)
+PW_AQ_ROW_FUNCTIONS_BOTH(3)
+PW_AQ_ROW_FUNCTIONS_BOTH(4)
+PW_AQ_ROW_FUNCTIONS_BOTH(8)
+
+std::atomic<bool> g_force_baseline{false};
+
+bool kernels_avx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has && !g_force_baseline.load(std::memory_order_relaxed);
+}
+
+// Calls NAME_B_avx2 or NAME_B_base for bits B ∈ {2, 3, 4, 8} (anything else: 8).
+#define PW_AQ_DISPATCH(NAME, bits, ...)                                                                   \
+  do {                                                                                                    \
+    const bool v = kernels_avx2();                                                                        \
+    switch (bits) {                                                                                       \
+      case 2: return v ? NAME##_2_avx2(__VA_ARGS__) : NAME##_2_base(__VA_ARGS__);                         \
+      case 3: return v ? NAME##_3_avx2(__VA_ARGS__) : NAME##_3_base(__VA_ARGS__);                         \
+      case 4: return v ? NAME##_4_avx2(__VA_ARGS__) : NAME##_4_base(__VA_ARGS__);                         \
+      default: return v ? NAME##_8_avx2(__VA_ARGS__) : NAME##_8_base(__VA_ARGS__);                        \
+    }                                                                                                     \
+  } while (0)
 
 }  // namespace
 
@@ -216,21 +245,16 @@ PW_AQ_CLONES bool all_finite(const float* x, int64_t n) {
   return bad == 0;
 }
 
-void scale_factors(const float* scales, int64_t cols, int bits, float* step, float* inv) {
-  const float L = float(levels(bits));
-  for (int64_t c = 0; c < cols; c++) {
-    step[c] = scales[c] / L;
-    inv[c] = scales[c] > 0.0f ? L / scales[c] : 0.0f;
-  }
+void force_baseline_kernels(bool on) { g_force_baseline.store(on, std::memory_order_relaxed); }
+bool avx2_kernels() { return kernels_avx2(); }
+
+void scale_steps(const float* scales, int64_t cols, int bits, float* step) {
+  const float H = float(grid_half(bits));
+  for (int64_t c = 0; c < cols; c++) step[c] = scales[c] / H;
 }
 
-void encode_row(const float* x, const float* inv, int64_t cols, int bits, uint8_t* out) {
-  switch (bits) {
-    case 2: return encode_row_2(x, inv, cols, out);
-    case 3: return encode_row_3(x, inv, cols, out);
-    case 4: return encode_row_4(x, inv, cols, out);
-    default: return encode_row_8(x, inv, cols, out);
-  }
+void encode_row(const float* x, const float* step, int64_t cols, int bits, uint8_t* out) {
+  PW_AQ_DISPATCH(encode_row, bits, x, step, cols, out);
 }
 
 float stochastic_uniform(uint64_t seed, uint64_t sample, uint32_t round, uint64_t c) {
@@ -240,7 +264,7 @@ float stochastic_uniform(uint64_t seed, uint64_t sample, uint32_t round, uint64_
   return uniform01(w[c & 3]);
 }
 
-void encode_row_stochastic(const float* x, const float* inv, int64_t cols, int bits, uint8_t* out, uint64_t seed,
+void encode_row_stochastic(const float* x, const float* step, int64_t cols, int bits, uint8_t* out, uint64_t seed,
                            uint64_t sample, uint32_t round) {
   // Counter (element/4, sample low word, stream, round), key (seed low, seed high ^
   // sample high ^ block high): one Philox block gives the numbers of 4 elements.
@@ -252,12 +276,7 @@ void encode_row_stochastic(const float* x, const float* inv, int64_t cols, int b
                                     uint32_t(seed >> 32) ^ uint32_t(sample >> 32) ^ uint32_t(block >> 32));
     for (int64_t j = 0; j < 4 && c + j < cols; j++) u[size_t(c + j)] = uniform01(w[size_t(j)]);
   }
-  switch (bits) {
-    case 2: return encode_row_stochastic_2(x, inv, u.data(), cols, out);
-    case 3: return encode_row_stochastic_3(x, inv, u.data(), cols, out);
-    case 4: return encode_row_stochastic_4(x, inv, u.data(), cols, out);
-    default: return encode_row_stochastic_8(x, inv, u.data(), cols, out);
-  }
+  PW_AQ_DISPATCH(encode_row_stochastic, bits, x, step, u.data(), cols, out);
 }
 
 void decode_add_row(const uint8_t* in, const float* step, const float* base, int64_t cols, int bits, float* out) {
@@ -266,20 +285,8 @@ void decode_add_row(const uint8_t* in, const float* step, const float* base, int
 
 void decode_add_row_copy(const uint8_t* in, const float* step, const float* base, int64_t cols, int bits, float* out,
                          float* copy) {
-  if (base) {
-    switch (bits) {
-      case 2: return decode_add_row_2(in, step, base, cols, out, copy);
-      case 3: return decode_add_row_3(in, step, base, cols, out, copy);
-      case 4: return decode_add_row_4(in, step, base, cols, out, copy);
-      default: return decode_add_row_8(in, step, base, cols, out, copy);
-    }
-  }
-  switch (bits) {
-    case 2: return decode_row_2(in, step, cols, out, copy);
-    case 3: return decode_row_3(in, step, cols, out, copy);
-    case 4: return decode_row_4(in, step, cols, out, copy);
-    default: return decode_row_8(in, step, cols, out, copy);
-  }
+  if (base) PW_AQ_DISPATCH(decode_add_row, bits, in, step, base, cols, out, copy);
+  PW_AQ_DISPATCH(decode_row, bits, in, step, cols, out, copy);
 }
 
 }  // namespace pw::aqsgd

@@ -18,6 +18,19 @@ namespace {
 std::string errstr() { return std::strerror(errno); }
 constexpr uint64_t kMaxRows = uint64_t(1) << 26;
 constexpr uint32_t kMaxCols = uint32_t(1) << 24;
+
+// The header's version: kStreamVersion, or 1 for an activation stream (`activations`).
+void check_version(uint32_t v, bool activations, const std::string& in_name) {
+  if (v == kStreamVersion || (activations && v == 1)) return;
+  if (v == 1)
+    bad_input(in_name + ": packed stream version 1, coded on the old quantization grid (2^(B-1) - 1 levels each side "
+                        "of zero, step s/(2^(B-1) - 1)); this program reads version " +
+              std::to_string(kStreamVersion) +
+              " (2^B levels, step s/2^(B-1)) and would decode other values: unpack it with the aqsgd-pack that "
+              "packed it");
+  bad_input(in_name + ": unsupported stream version " + std::to_string(v) + " (this program reads version " +
+            std::to_string(kStreamVersion) + ")");
+}
 }  // namespace
 
 // ---- reading and writing records ----
@@ -257,7 +270,7 @@ StreamStats pack_stream(int in_fd, const std::string& in_name, OutputFile& out, 
         auto h = rec.getHeader();
         check_input(records == 1, in_name + ": a header in the middle of the stream");
         check_input(h.getMagic() == kMagic, in_name + ": not an aqsgd stream (bad magic)");
-        check_input(h.getVersion() == kStreamVersion, in_name + ": unsupported stream version " + std::to_string(h.getVersion()));
+        check_version(h.getVersion(), h.getKind() == schema::AqsgdKind::ACTIVATIONS, in_name);
         check_input(h.getKind() == schema::AqsgdKind::ACTIVATIONS,
                     in_name + ": this is a packed stream; unpack it with -d");
         cols = h.getCols();
@@ -329,7 +342,7 @@ StreamStats unpack_stream(int in_fd, const std::string& in_name, OutputFile& out
   check_input(first.isHeader(), in_name + ": not a packed aqsgd stream (no header)");
   auto h = first.getHeader();
   check_input(h.getMagic() == kMagic, in_name + ": not an aqsgd stream (bad magic)");
-  check_input(h.getVersion() == kStreamVersion, in_name + ": unsupported stream version " + std::to_string(h.getVersion()));
+  check_version(h.getVersion(), h.getKind() == schema::AqsgdKind::ACTIVATIONS, in_name);
   check_input(h.getKind() != schema::AqsgdKind::ACTIVATIONS, in_name + ": this is an activation stream; pack it without -d");
   const bool direct = h.getKind() == schema::AqsgdKind::DIRECT;
   Codec codec;

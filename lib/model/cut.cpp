@@ -10,16 +10,16 @@ namespace pw {
 
 namespace {
 
-// One batch's per-channel scales (max |x| over the coded rows) and their factors.
+// One batch's per-channel scales (max |x| over the coded rows) and their steps.
 struct Scales {
-  std::vector<float> max, step, inv;
-  explicit Scales(int64_t w) : max(size_t(w), 0.0f), step(max.size()), inv(max.size()) {}
+  std::vector<float> max, step;
+  explicit Scales(int64_t w) : max(size_t(w), 0.0f), step(max.size()) {}
   bool finite() const {
     for (float x : max)
       if (!std::isfinite(x)) return false;
     return true;
   }
-  void factors(int bits) { aqsgd::scale_factors(max.data(), int64_t(max.size()), bits, step.data(), inv.data()); }
+  void factors(int bits) { aqsgd::scale_steps(max.data(), int64_t(max.size()), bits, step.data()); }
 };
 
 // Rows worth a parallel loop (each row is independent: encode, decode, copy).
@@ -56,7 +56,7 @@ void cut_forward(const float* a, const uint32_t* idx, int64_t B, int64_t w, int 
       seen[idx[b]] = 1.0f;
     } else {
       uint8_t* c = codes.data() + size_t(b) * rb;
-      aqsgd::encode_row(delta.data() + b * w, s.inv.data(), w, bits, c);
+      aqsgd::encode_row(delta.data() + b * w, s.step.data(), w, bits, c);
       aqsgd::decode_add_row(c, s.step.data(), m, w, bits, m);
     }
     std::memcpy(out + b * w, m, row);
@@ -76,7 +76,7 @@ void cut_backward(const float* da, int64_t B, int64_t w, int bits, float* out) {
 #pragma omp parallel for schedule(static) if (parallel_rows(B, w))
   for (int64_t b = 0; b < B; b++) {
     uint8_t* c = codes.data() + size_t(b) * rb;
-    aqsgd::encode_row(da + b * w, s.inv.data(), w, bits, c);
+    aqsgd::encode_row(da + b * w, s.step.data(), w, bits, c);
     aqsgd::decode_add_row(c, s.step.data(), nullptr, w, bits, out + b * w);
   }
 }

@@ -6,7 +6,8 @@
 // Forward (AQ-SGD, Wang et al. 2022, Alg. 1), for row b of sample ξ = idx[b]:
 //   first sight (seen[ξ] = 0): â_b = a_b, m(ξ) = a_b, seen[ξ] = 1
 //   afterwards:                c = Q(a_b − m(ξ)), m(ξ) += deQ(c), â_b = m(ξ)
-// Q: `bits`-bit codes, per-channel max-abs scales over the batch's coded rows, round
+// Q: `bits`-bit codes on the reference implementation's grid (q ∈ [-2^(B-1), 2^(B-1) - 1],
+// step = s/2^(B-1), s the per-channel max-abs scale over the batch's coded rows), round
 // half to even. Backward: dâ → deQ(Q(dâ)), per-channel max-abs scales over the batch.
 //
 // A batch whose input holds a non-finite value (a diverged run), or whose differences

@@ -32,7 +32,7 @@ enum AqsgdRounding {
 
 struct AqsgdHeader {
   magic @0 :Text;               # "proofwork-aqsgd"
-  version @1 :UInt32;           # 1
+  version @1 :UInt32;           # 2 (1: the old grid, L = 2^(B-1) - 1 levels a side; refused when packed)
   kind @2 :AqsgdKind;
   bits @3 :UInt8;               # 2, 3, 4 or 8 (packed streams)
   rounding @4 :AqsgdRounding;

@@ -106,8 +106,9 @@ struct Task {
 # (1 = the activation after the first Linear+ReLU; 1 <= layer <= Linear layers - 1).
 # The forward activation crosses it through AQ-SGD with `forwardBits` bits (a per-sample
 # buffer m(sample), part of every checkpoint), the backward gradient through direct
-# quantization with `backwardBits` bits. Deterministic rounding; per-channel max-abs
-# scales over the batch. Bits: 2, 3, 4 or 8.
+# quantization with `backwardBits` bits. Deterministic rounding (half to even); per-channel
+# max-abs scales s over the batch; the reference implementation's grid of 2^B levels:
+# q · s/2^(B-1) with q ∈ [-2^(B-1), 2^(B-1) - 1]. Bits: 2, 3, 4 or 8.
 struct Cut {
   layer @0 :UInt32;
   forwardBits @1 :UInt32;

@@ -31,18 +31,20 @@ std::vector<float> noise(uint32_t stream, size_t n, float amp) {
 
 bool same_bits(const float* a, const float* b, size_t n) { return std::memcmp(a, b, n * sizeof(float)) == 0; }
 
-// The quantizer written out plainly: per-channel max |x| over `rows`, q = round half to
-// even of x·(L/s) clamped to ±L, value q·(s/L) (added to `base` when given).
+// The quantizer written out plainly (the reference implementation's grid): per-channel
+// s = max |x| over `rows`, step = s/2^(B-1), q = round half to even of x/step clamped to
+// [-2^(B-1), 2^(B-1) - 1] (0 when s is 0), value q·step (added to `base` when given).
 void reference_quantize(const std::vector<const float*>& rows, int64_t w, int bits, std::vector<float*> outs,
                         std::vector<const float*> bases) {
-  const float L = float((1 << (bits - 1)) - 1);
+  const float H = float(1 << (bits - 1));
   for (int64_t c = 0; c < w; c++) {
     float s = 0;
     for (const float* r : rows) s = std::max(s, std::fabs(r[c]));
-    const float step = s / L, inv = s > 0 ? L / s : 0.0f;
+    const float step = s / H;
     for (size_t k = 0; k < rows.size(); k++) {
       // An integer code: a zero is +0 (decoding gives 0·step = +0, never −0).
-      const float q = float(int(std::min(L, std::max(-L, std::nearbyint(rows[k][c] * inv)))));
+      const float y = s > 0 ? std::nearbyint(rows[k][c] / step) : 0.0f;
+      const float q = float(int(std::min(H - 1, std::max(-H, y))));
       const float d = q * step;
       outs[k][c] = bases[k] ? bases[k][c] + d : d;
     }
@@ -91,7 +93,7 @@ TEST_CASE("cut: forward is AQ-SGD against the buffer and backward direct quantiz
     CHECK(same_bits(buffer.data(), want_buffer.data(), buffer.size()));
     CHECK(seen[1] == 1.0f);
     CHECK(seen[4] == 0.0f);
-    // Coded rows really are quantized (not copied): at 2 bits each value is m ± step or m.
+    // Coded rows really are quantized (not copied): at 2 bits each value is m + q·step, q ∈ {-2, -1, 0, 1}.
     CHECK_FALSE(same_bits(out.data(), a2.data(), size_t(w)));
 
     // Backward: every row coded, no state.
