@@ -20,19 +20,22 @@ namespace pw::cuda {
 namespace {
 
 constexpr int BM = 128, BN = 128, kThreads = 256;
+static_assert(BM == BN, "A's and B's slabs share store_slab");
 
-// A slab of A (BM×BK) into BK/2 registers per thread, in BK/8 passes of one float4.
-// KC: k is the contiguous index (A(i,k) = p[i*rs + k]), else i is (or neither is, with
-// vec false).
+// A slab (BM×BK) of an M×K operand X, element (i,k) = p[i*rs + k*cs], into BK/2
+// registers per thread, in BK/8 passes of one float4. A is such an operand; so is B seen
+// transposed (N×K: rs and cs swapped), and both slabs land in shared memory as [k][i].
+// KC: k is the contiguous index (cs = 1), else the fallback reads any strides (and
+// float4s when i is contiguous, vec).
 template <int BK, bool KC>
-__device__ __forceinline__ void load_a(const DevMat A, int M, int K, int m0, int k0, int tid, bool vec,
-                                       float (&r)[BK / 2]) {
+__device__ __forceinline__ void load_slab(const DevMat X, int M, int K, int m0, int k0, int tid, bool vec,
+                                          float (&r)[BK / 2]) {
 #pragma unroll
   for (int pass = 0; pass < BK / 8; pass++) {
     float* q = r + 4 * pass;
     if (KC) {  // BK/4 threads per row, 256/(BK/4) rows per pass
       const int m = m0 + pass * (kThreads * 4 / BK) + tid / (BK / 4), k = k0 + (tid % (BK / 4)) * 4;
-      const float* src = A.p + ptrdiff_t(m) * A.rs + k;
+      const float* src = X.p + ptrdiff_t(m) * X.rs + k;
       if (vec && m < M && k + 3 < K) {
         const float4 v = *reinterpret_cast<const float4*>(src);
         q[0] = v.x, q[1] = v.y, q[2] = v.z, q[3] = v.w;
@@ -43,83 +46,37 @@ __device__ __forceinline__ void load_a(const DevMat A, int M, int K, int m0, int
     } else {  // 32 threads per k, 8 values of k per pass
       const int k = k0 + pass * 8 + tid / 32, m = m0 + (tid % 32) * 4;
       if (vec && k < K && m + 3 < M) {
-        const float4 v = *reinterpret_cast<const float4*>(A.p + m + ptrdiff_t(k) * A.cs);
+        const float4 v = *reinterpret_cast<const float4*>(X.p + m + ptrdiff_t(k) * X.cs);
         q[0] = v.x, q[1] = v.y, q[2] = v.z, q[3] = v.w;
       } else {
 #pragma unroll
         for (int i = 0; i < 4; i++)
-          q[i] = (k < K && m + i < M) ? A.p[ptrdiff_t(m + i) * A.rs + ptrdiff_t(k) * A.cs] : 0.0f;
+          q[i] = (k < K && m + i < M) ? X.p[ptrdiff_t(m + i) * X.rs + ptrdiff_t(k) * X.cs] : 0.0f;
       }
     }
   }
 }
 
 template <int BK, bool KC>
-__device__ __forceinline__ void store_a(float (*As)[BM], int tid, const float (&r)[BK / 2]) {
+__device__ __forceinline__ void store_slab(float (*Xs)[BM], int tid, const float (&r)[BK / 2]) {
 #pragma unroll
   for (int pass = 0; pass < BK / 8; pass++) {
     const float* q = r + 4 * pass;
     if (KC) {
       const int m = pass * (kThreads * 4 / BK) + tid / (BK / 4), k = (tid % (BK / 4)) * 4;
 #pragma unroll
-      for (int i = 0; i < 4; i++) As[k + i][m] = q[i];
+      for (int i = 0; i < 4; i++) Xs[k + i][m] = q[i];
     } else {
       const int k = pass * 8 + tid / 32, m = (tid % 32) * 4;
-      *reinterpret_cast<float4*>(&As[k][m]) = make_float4(q[0], q[1], q[2], q[3]);
+      *reinterpret_cast<float4*>(&Xs[k][m]) = make_float4(q[0], q[1], q[2], q[3]);
     }
   }
 }
 
-// A slab of B (BK×BN). NC: n is the contiguous index (B(k,j) = p[k*rs + j]), else k is.
-template <int BK, bool NC>
-__device__ __forceinline__ void load_b(const DevMat B, int N, int K, int n0, int k0, int tid, bool vec,
-                                       float (&r)[BK / 2]) {
-#pragma unroll
-  for (int pass = 0; pass < BK / 8; pass++) {
-    float* q = r + 4 * pass;
-    if (NC) {
-      const int k = k0 + pass * 8 + tid / 32, n = n0 + (tid % 32) * 4;
-      const float* src = B.p + ptrdiff_t(k) * B.rs + n;
-      if (vec && k < K && n + 3 < N) {
-        const float4 v = *reinterpret_cast<const float4*>(src);
-        q[0] = v.x, q[1] = v.y, q[2] = v.z, q[3] = v.w;
-      } else {
-#pragma unroll
-        for (int i = 0; i < 4; i++) q[i] = (k < K && n + i < N) ? src[i] : 0.0f;
-      }
-    } else {
-      const int n = n0 + pass * (kThreads * 4 / BK) + tid / (BK / 4), k = k0 + (tid % (BK / 4)) * 4;
-      if (vec && n < N && k + 3 < K) {
-        const float4 v = *reinterpret_cast<const float4*>(B.p + k + ptrdiff_t(n) * B.cs);
-        q[0] = v.x, q[1] = v.y, q[2] = v.z, q[3] = v.w;
-      } else {
-#pragma unroll
-        for (int i = 0; i < 4; i++)
-          q[i] = (n < N && k + i < K) ? B.p[ptrdiff_t(k + i) * B.rs + ptrdiff_t(n) * B.cs] : 0.0f;
-      }
-    }
-  }
-}
-
-template <int BK, bool NC>
-__device__ __forceinline__ void store_b(float (*Bs)[BN], int tid, const float (&r)[BK / 2]) {
-#pragma unroll
-  for (int pass = 0; pass < BK / 8; pass++) {
-    const float* q = r + 4 * pass;
-    if (NC) {
-      const int k = pass * 8 + tid / 32, n = (tid % 32) * 4;
-      *reinterpret_cast<float4*>(&Bs[k][n]) = make_float4(q[0], q[1], q[2], q[3]);
-    } else {
-      const int n = pass * (kThreads * 4 / BK) + tid / (BK / 4), k = (tid % (BK / 4)) * 4;
-#pragma unroll
-      for (int i = 0; i < 4; i++) Bs[k + i][n] = q[i];
-    }
-  }
-}
-
-template <int BK, bool KC, bool NC>
+// Bt: B seen transposed (N×K). KA, KB: k is the contiguous index of A, of Bt.
+template <int BK, bool KA, bool KB>
 __global__ void __launch_bounds__(kThreads, 2)
-    gemm_exact_kernel(int M, int N, int K, DevMat A, DevMat B, const float* __restrict__ bias, float* __restrict__ C,
+    gemm_exact_kernel(int M, int N, int K, DevMat A, DevMat Bt, const float* __restrict__ bias, float* __restrict__ C,
                       ptrdiff_t ldc, bool vec_a, bool vec_b) {
   __shared__ __align__(16) float As[2][BK][BM];
   __shared__ __align__(16) float Bs[2][BK][BN];
@@ -145,17 +102,17 @@ __global__ void __launch_bounds__(kThreads, 2)
   const int tiles = (K + BK - 1) / BK;
   float ra[BK / 2], rb[BK / 2];
   if (tiles > 0) {
-    load_a<BK, KC>(A, M, K, m0, 0, tid, vec_a, ra);
-    load_b<BK, NC>(B, N, K, n0, 0, tid, vec_b, rb);
-    store_a<BK, KC>(As[0], tid, ra);
-    store_b<BK, NC>(Bs[0], tid, rb);
+    load_slab<BK, KA>(A, M, K, m0, 0, tid, vec_a, ra);
+    load_slab<BK, KB>(Bt, N, K, n0, 0, tid, vec_b, rb);
+    store_slab<BK, KA>(As[0], tid, ra);
+    store_slab<BK, KB>(Bs[0], tid, rb);
   }
   __syncthreads();
   for (int t = 0; t < tiles; t++) {
     const int cur = t & 1;
     if (t + 1 < tiles) {
-      load_a<BK, KC>(A, M, K, m0, (t + 1) * BK, tid, vec_a, ra);
-      load_b<BK, NC>(B, N, K, n0, (t + 1) * BK, tid, vec_b, rb);
+      load_slab<BK, KA>(A, M, K, m0, (t + 1) * BK, tid, vec_a, ra);
+      load_slab<BK, KB>(Bt, N, K, n0, (t + 1) * BK, tid, vec_b, rb);
     }
     const int kmax = min(BK, K - t * BK);  // no padded fma on the last slab: it would turn -0 into +0
 #pragma unroll
@@ -175,8 +132,8 @@ __global__ void __launch_bounds__(kThreads, 2)
       }
     }
     if (t + 1 < tiles) {
-      store_a<BK, KC>(As[cur ^ 1], tid, ra);
-      store_b<BK, NC>(Bs[cur ^ 1], tid, rb);
+      store_slab<BK, KA>(As[cur ^ 1], tid, ra);
+      store_slab<BK, KB>(Bs[cur ^ 1], tid, rb);
     }
     __syncthreads();
   }
@@ -196,22 +153,25 @@ __global__ void __launch_bounds__(kThreads, 2)
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
+// float4 loads need the contiguous index to step by 1, a 16-byte base and a leading
+// stride that keeps every row (or column) start 16-byte aligned.
+bool vec_ok(const DevMat& X, bool kc) {
+  return aligned16(X.p) && (kc ? X.rs % 4 == 0 : (X.rs == 1 && X.cs % 4 == 0));
+}
+
 template <int BK>
 void launch(int M, int N, int K, DevMat A, DevMat B, const float* bias, float* C, ptrdiff_t ldc, cudaStream_t s) {
-  const bool kc = A.cs == 1, nc = B.cs == 1;
-  // float4 loads need the contiguous index to step by 1, a 16-byte base and a leading
-  // stride that keeps every row (or column) start 16-byte aligned.
-  const bool vec_a = aligned16(A.p) && (kc ? A.rs % 4 == 0 : (A.rs == 1 && A.cs % 4 == 0));
-  const bool vec_b = aligned16(B.p) && (nc ? B.rs % 4 == 0 : (B.rs == 1 && B.cs % 4 == 0));
+  const DevMat Bt{B.p, B.cs, B.rs};  // element (n, k) = B(k, n)
+  const bool ka = A.cs == 1, kb = Bt.cs == 1, vec_a = vec_ok(A, ka), vec_b = vec_ok(Bt, kb);
   const dim3 grid(unsigned((N + BN - 1) / BN), unsigned((M + BM - 1) / BM));
-  if (kc && nc)
-    gemm_exact_kernel<BK, true, true><<<grid, kThreads, 0, s>>>(M, N, K, A, B, bias, C, ldc, vec_a, vec_b);
-  else if (kc)
-    gemm_exact_kernel<BK, true, false><<<grid, kThreads, 0, s>>>(M, N, K, A, B, bias, C, ldc, vec_a, vec_b);
-  else if (nc)
-    gemm_exact_kernel<BK, false, true><<<grid, kThreads, 0, s>>>(M, N, K, A, B, bias, C, ldc, vec_a, vec_b);
+  if (ka && kb)
+    gemm_exact_kernel<BK, true, true><<<grid, kThreads, 0, s>>>(M, N, K, A, Bt, bias, C, ldc, vec_a, vec_b);
+  else if (ka)
+    gemm_exact_kernel<BK, true, false><<<grid, kThreads, 0, s>>>(M, N, K, A, Bt, bias, C, ldc, vec_a, vec_b);
+  else if (kb)
+    gemm_exact_kernel<BK, false, true><<<grid, kThreads, 0, s>>>(M, N, K, A, Bt, bias, C, ldc, vec_a, vec_b);
   else
-    gemm_exact_kernel<BK, false, false><<<grid, kThreads, 0, s>>>(M, N, K, A, B, bias, C, ldc, vec_a, vec_b);
+    gemm_exact_kernel<BK, false, false><<<grid, kThreads, 0, s>>>(M, N, K, A, Bt, bias, C, ldc, vec_a, vec_b);
   PW_CU_LAUNCHED("gemm_exact");
 }
 
