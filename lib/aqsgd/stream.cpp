@@ -127,6 +127,16 @@ void set_provenance(schema::AqsgdHeader::Builder h) {
   h.setCommandLine(command_line());
 }
 
+// The header of an activation stream (fp32 rows of `cols` channels).
+void write_activations_header(OutputFile& out, uint32_t cols) {
+  capnp::MallocMessageBuilder mb;
+  auto h = mb.initRoot<schema::AqsgdRecord>().initHeader();
+  set_provenance(h);
+  h.setKind(schema::AqsgdKind::ACTIVATIONS);
+  h.setCols(cols);
+  out.write(mb);
+}
+
 void write_trailer(OutputFile& out, const StreamStats& st) {
   capnp::MallocMessageBuilder mb;
   auto t = mb.initRoot<schema::AqsgdRecord>().initTrailer();
@@ -370,14 +380,7 @@ StreamStats unpack_stream(int in_fd, const std::string& in_name, OutputFile& out
       bad_input("state generation mismatch: the stream starts at generation " + std::to_string(h.getFirstGeneration()) +
                 ", the state '" + state_dir + "' is at " + std::to_string(state->generation()));
   }
-  if (!raw) {
-    capnp::MallocMessageBuilder mb;
-    auto oh = mb.initRoot<schema::AqsgdRecord>().initHeader();
-    set_provenance(oh);
-    oh.setKind(schema::AqsgdKind::ACTIVATIONS);
-    oh.setCols(cols);
-    out.write(mb);
-  }
+  if (!raw) write_activations_header(out, cols);
   bool trailer = false;
   Packed p;
   std::vector<float> rows_out;
@@ -444,14 +447,7 @@ size_t read_full(int fd, uint8_t* buf, size_t n, const std::string& what) {
 StreamStats wrap_raw(int in_fd, const std::string& in_name, OutputFile& out, uint32_t cols, size_t rows_per_batch,
                      uint64_t first_id, const std::vector<uint64_t>* ids) {
   StreamStats st;
-  {
-    capnp::MallocMessageBuilder mb;
-    auto h = mb.initRoot<schema::AqsgdRecord>().initHeader();
-    set_provenance(h);
-    h.setKind(schema::AqsgdKind::ACTIVATIONS);
-    h.setCols(cols);
-    out.write(mb);
-  }
+  write_activations_header(out, cols);
   const size_t row_bytes = size_t(cols) * 4;
   std::vector<float> buf(rows_per_batch * cols);
   std::vector<uint64_t> batch_ids(rows_per_batch);
