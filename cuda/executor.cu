@@ -98,8 +98,6 @@ class CudaExecutor final : public Executor {
     labels_ = DeviceMemory(size_t(count));
     PW_CU(cudaMemcpy(images_.p, images, size_t(count) * size_t(features), cudaMemcpyHostToDevice));
     PW_CU(cudaMemcpy(labels_.p, labels, size_t(count), cudaMemcpyHostToDevice));
-    count_ = count;
-    features_ = features;
   }
 
   void upload(const Workspace& host, const std::vector<int>& ids) override {
@@ -376,8 +374,6 @@ class CudaExecutor final : public Executor {
   cudaGraphExec_t exec_ = nullptr;
   float graph_scale_ = 0;  // the input scale the graph was captured with
   int64_t fast_steps_ = 0;
-  int64_t count_ = 0;
-  int features_ = 0;
   static constexpr int kRing = 4;
   uint32_t* pinned_[kRing] = {};
   Scalars* pinned_scalars_[kRing] = {};

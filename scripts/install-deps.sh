@@ -9,9 +9,9 @@ check=0
 if [ "${1:-}" = "--check" ]; then check=1; shift; fi
 group=${1:-build}
 
-build="cmake make g++ pkg-config capnproto libcapnp-dev libcli11-dev doctest-dev libzstd-dev libsodium-dev zlib1g-dev python3"
+build="cmake make g++ pkg-config capnproto libcapnp-dev libcli11-dev doctest-dev libzstd-dev libsodium-dev zlib1g-dev python3 jq man-db"
 demo="dataset-fashion-mnist"
-bench="libopenblas-dev python3-torch python3-numpy jq"
+bench="libopenblas-dev python3-torch python3-numpy"
 case "$group" in
   build) want="$build" ;;
   demo) want="$build $demo" ;;

@@ -315,7 +315,7 @@ int run_play(int argc, char** argv) {
       });
     }
     LocalOracle local(task, data, me);
-    if (common.device == "cuda") local.use_device(make_cuda_executor(tape, false));
+    if (common.device == DeviceKind::Cuda) local.use_device(make_cuda_executor(tape, false));
     RecordingOracle mine(local);
     TranscriptOracle other(other_side, theirs, their_claim);
     Oracle& A = is_a ? static_cast<Oracle&>(mine) : other;
@@ -414,7 +414,7 @@ int main(int argc, char** argv) {
       check_fault(b.fault, tape, task.cfg.steps, "--fault-b");
     }
     LocalOracle oa(task, data, a), ob(task, data, b);
-    if (common.device == "cuda") {
+    if (common.device == DeviceKind::Cuda) {
       oa.use_device(make_cuda_executor(tape_for(task.cfg), false));
       ob.use_device(make_cuda_executor(tape_for(task.cfg), false));
     }

@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
   return run_tool("pol-profile", argc, argv, app, [&]() -> int {
     apply_common_options(common, true);
     opt.exact = !no_exact;
-    opt.cuda = common.device == "cuda";
+    opt.cuda = common.device == DeviceKind::Cuda;
     check_output_path(out, {task_path}, common.force);
     check_output_outside(out, dir);
     LoadedTask task = load_task(task_path);

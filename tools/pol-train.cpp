@@ -47,7 +47,7 @@ void add_noise(Trainer& tr, int64_t step, float amp) {
   for (size_t i = 0; i < tr.tape.params.size(); i++) {
     std::vector<float>& p = tr.ws.t[size_t(tr.tape.params[i])];
     for (size_t e = 0; e < p.size(); e++)
-      p[e] = p[e] + amp * (2.0f * uniform01(philox_word(uint64_t(step), 0x6e6f6973u, uint32_t(i), e)) - 1.0f);
+      p[e] = p[e] + amp * (2.0f * uniform01(philox_word(uint64_t(step), kStreamForgeNoise, uint32_t(i), e)) - 1.0f);
   }
 }
 
@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
 
   return run_tool("pol-train", argc, argv, app, [&]() -> int {
     apply_common_options(common, true);
-    if (common.device == "cuda" &&
+    if (common.device == DeviceKind::Cuda &&
         (skip_step >= 0 || !skip_segments.empty() || interpolate || shortcut != 1 || dress_noise > 0))
       usage_error("--device cuda: of the dishonest options only --inject-fault runs on the GPU; use --device cpu");
     LoadedTask task = load_task(task_path);
@@ -192,12 +192,12 @@ int main(int argc, char** argv) {
     man.program = "pol-train";
     man.command_line = command_line();
     man.host = host_name();
-    man.device = common.device;
+    man.device = device_name(common.device);
     man.threads = uint32_t(get_threads());
     if (man.started_at.empty()) man.started_at = utc_now();
     write_manifest(dir, man);
 
-    if (common.device == "cuda") {  // the tape runs on the GPU; checkpoints are copied back (issue 8)
+    if (common.device == DeviceKind::Cuda) {  // the tape runs on the GPU; checkpoints are copied back (issue 8)
       tr.use_device(make_cuda_executor(tr.tape, tr.compute.fast));
       note(common, "training on " + tr.device->describe());
     }

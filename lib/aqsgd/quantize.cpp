@@ -19,10 +19,6 @@ namespace {
 // exact IEEE arithmetic (no contraction, no reassociation), and it vectorises.
 constexpr float kRound = 12582912.0f;
 
-// Philox counter word 2 for AQ-SGD's stochastic rounding ("AQ" + 1), far from the
-// small stream numbers of tensor/philox.hpp.
-constexpr uint32_t kStreamAqsgdRounding = 0x41510001u;
-
 // The kernels work on groups of 8 elements with GCC vector types: 8 floats in, 8 codes
 // of B bits as one little-endian word of 8·B bits (code j at bit B·j), stored in B
 // bytes. Written as vectors because GCC will not if-convert, so not vectorise, a scalar

@@ -37,7 +37,6 @@ struct Header {
 static_assert(sizeof(Header) <= kPage);
 
 size_t round_up(size_t n) { return (n + kPage - 1) / kPage * kPage; }
-std::string errstr() { return std::strerror(errno); }
 size_t meta_bytes(const StateParams& p) { return round_up(size_t(p.capacity) * 64); }
 
 }  // namespace

@@ -8,14 +8,13 @@
 #include <cstring>
 #include <sstream>
 
-#include "cli/cli.hpp"
 #include "core/error.hpp"
+#include "core/program.hpp"
 #include "io/file.hpp"
 
 namespace pw::aqsgd {
 
 namespace {
-std::string errstr() { return std::strerror(errno); }
 constexpr uint64_t kMaxRows = uint64_t(1) << 26;
 constexpr uint32_t kMaxCols = uint32_t(1) << 24;
 

@@ -14,15 +14,6 @@ int64_t ceil_log2(int64_t n) {
   return r;
 }
 
-const char* level_name(Level l) {
-  switch (l) {
-    case Level::Checkpoint: return "checkpoint";
-    case Level::Step: return "step";
-    case Level::Op: return "op";
-  }
-  return "?";
-}
-
 namespace {
 
 Hash content(const std::vector<float>& v) { return tensor_content_hash(v.data(), v.size() * 4); }

@@ -145,6 +145,5 @@ Hash referee_op(const TaskConfig& cfg, const Dataset* data, int64_t step, int op
                 const std::vector<std::vector<float>>& inputs, std::vector<std::vector<float>>* outs = nullptr);
 
 int64_t ceil_log2(int64_t n);
-const char* level_name(Level l);
 
 }  // namespace pw

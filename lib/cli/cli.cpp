@@ -6,43 +6,22 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <iostream>
 #include <new>
 
 #include "core/error.hpp"
+#include "core/program.hpp"
 #include "model/device.hpp"
-#include "tensor/gemm.hpp"
 
 namespace pw {
-
-namespace {
-const char* g_program = "proofwork";
-std::string g_command_line;
-}  // namespace
-
-const char* program_name() { return g_program; }
-std::string command_line() { return g_command_line; }
-
-std::string host_name() {
-  char buf[256] = {0};
-  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
-  return buf;
-}
-
-std::string utc_now() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
 
 void add_common_options(CLI::App& app, CommonOptions& o, unsigned which) {
   if (which & kOptThreads)
     app.add_option("--threads", o.threads, "Threads (default: OMP_NUM_THREADS, else all cores); exact-mode results do not depend on it")
         ->check(CLI::Range(1, 4096));
   if (which & kOptDevice)
-    app.add_option("--device", o.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+    app.add_option("--device", o.device, "cpu or cuda")
+        ->transform(CLI::CheckedTransformer(std::map<std::string, DeviceKind>{{"cpu", DeviceKind::Cpu}, {"cuda", DeviceKind::Cuda}}));
   if (which & kOptJson) app.add_flag("--json", o.json, "Write the output as JSON");
   if (which & kOptQuiet) app.add_flag("-q,--quiet", o.quiet, "No progress or notes on stderr");
   if (which & kOptForce) app.add_flag("-f,--force", o.force, "Overwrite an existing output file");
@@ -51,9 +30,9 @@ void add_common_options(CLI::App& app, CommonOptions& o, unsigned which) {
 }
 
 void apply_common_options(const CommonOptions& o, bool cuda_capable) {
-  if (o.device == "cuda" && !cuda_capable)
+  if (o.device == DeviceKind::Cuda && !cuda_capable)
     throw Error(kExitInternal, "--device cuda: this program has no CUDA backend (it runs on the CPU only)");
-  if (o.device == "cuda") require_cuda("--device cuda");
+  if (o.device == DeviceKind::Cuda) require_cuda("--device cuda");
   set_threads(o.threads);
 }
 
@@ -79,11 +58,7 @@ void check_output_outside(const std::string& out, const std::string& dir) {
 }
 
 int run_tool(const char* program, int argc, char** argv, CLI::App& app, const std::function<int()>& body) {
-  g_program = program;
-  for (int i = 0; i < argc; i++) {
-    if (i) g_command_line += ' ';
-    g_command_line += argv[i];
-  }
+  set_program(program, argc, argv);
   int rc;
   try {
     try {
@@ -126,7 +101,7 @@ int run_tool(const char* program, int argc, char** argv, CLI::App& app, const st
 }
 
 void note(const CommonOptions& o, const std::string& msg) {
-  if (!o.quiet) std::fprintf(stderr, "%s: %s\n", g_program, msg.c_str());
+  if (!o.quiet) std::fprintf(stderr, "%s: %s\n", program_name(), msg.c_str());
 }
 
 Progress::Progress(const CommonOptions& o, int64_t total, std::string unit)
@@ -149,7 +124,7 @@ void Progress::update(int64_t done, const std::string& extra) {
     const int64_t left = int64_t(double(total_ - done) / rate);
     std::snprintf(eta, sizeof eta, "%lldm%02llds", static_cast<long long>(left / 60), static_cast<long long>(left % 60));
   }
-  std::fprintf(stderr, "\r%s: %s %lld/%lld  %s  %.1f %s/s  ETA %s\033[K", g_program, unit_.c_str(),
+  std::fprintf(stderr, "\r%s: %s %lld/%lld  %s  %.1f %s/s  ETA %s\033[K", program_name(), unit_.c_str(),
                static_cast<long long>(done), static_cast<long long>(total_), extra.c_str(), rate, unit_.c_str(), eta);
   std::fflush(stderr);
   printed_ = true;

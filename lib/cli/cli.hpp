@@ -9,11 +9,14 @@
 #include <functional>
 #include <string>
 
+#include "core/program.hpp"
+#include "model/device.hpp"
+
 namespace pw {
 
 struct CommonOptions {
   int threads = 0;             // 0: OMP_NUM_THREADS, else all cores
-  std::string device = "cpu";
+  DeviceKind device = DeviceKind::Cpu;
   bool json = false;
   bool quiet = false;
   bool fake_tty = false;       // hidden: progress as if stderr were a terminal (tests)
@@ -44,11 +47,6 @@ void check_output_outside(const std::string& out, const std::string& dir);
 // Runs `body` (which parses with CLI11 and does the work) and turns every error into
 // the documented exit status with a one-line message on stderr.
 int run_tool(const char* program, int argc, char** argv, CLI::App& app, const std::function<int()>& body);
-
-const char* program_name();
-std::string command_line();  // as typed, for provenance
-std::string host_name();
-std::string utc_now();       // ISO 8601
 
 // Prints messages to stderr unless quiet.
 void note(const CommonOptions& o, const std::string& msg);

@@ -1,5 +1,7 @@
 // Errors that carry the exit status of DESIGN §7 up to main().
 #pragma once
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -26,6 +28,7 @@ inline void check_input(bool ok, const std::string& what) {
   if (!ok) bad_input(what);
 }
 
-const char* version();
+// strerror(errno), for messages after a failed system call.
+inline std::string errstr() { return std::strerror(errno); }
 
 }  // namespace pw

@@ -13,7 +13,6 @@
 namespace pw {
 
 namespace {
-std::string errstr() { return std::strerror(errno); }
 
 void write_all(int fd, const void* p, size_t n, const std::string& what) {
   const uint8_t* b = static_cast<const uint8_t*>(p);

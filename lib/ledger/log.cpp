@@ -26,7 +26,6 @@ constexpr uint32_t kMagic = 0x31454c50;    // "PLE1"
 constexpr uint32_t kTrailer = 0x21444e45;  // "END!"
 constexpr size_t kFrame = 8 + 64 + 8;      // header, signature, crc + trailer
 
-std::string errstr() { return std::strerror(errno); }
 
 uint32_t load_u32(const uint8_t* p) {
   uint32_t v;

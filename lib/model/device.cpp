@@ -11,6 +11,8 @@ DeviceKind parse_device(const std::string& name) {
   usage_error("--device: '" + name + "' is not a device (cpu or cuda)");
 }
 
+const char* device_name(DeviceKind d) { return d == DeviceKind::Cuda ? "cuda" : "cpu"; }
+
 bool cuda_built() {
 #ifdef PW_HAVE_CUDA
   return true;

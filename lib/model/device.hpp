@@ -16,6 +16,7 @@ enum class DeviceKind : uint8_t { Cpu, Cuda };
 
 // "cpu" or "cuda"; anything else is a usage error (exit 2).
 DeviceKind parse_device(const std::string& name);
+const char* device_name(DeviceKind d);  // "cpu", "cuda"
 
 // What this build and this machine offer. cuda_probe never throws: `error` says why
 // there is no usable device ("built without CUDA", the driver's message, "0 devices").

@@ -295,9 +295,5 @@ void gemm_reference(int M, int N, int K, MatView A, MatView B, const float* bias
 const char* gemm_kernel_name() { return use_avx2() ? "avx2-fma" : "portable"; }
 void gemm_force_portable(bool on) { g_force_portable = on; }
 
-void set_threads(int n) {
-  if (n > 0) omp_set_num_threads(n);
-}
-int get_threads() { return omp_get_max_threads(); }
 
 }  // namespace pw

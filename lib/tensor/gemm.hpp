@@ -5,6 +5,8 @@
 #pragma once
 #include <cstddef>
 
+#include "core/program.hpp"  // set_threads: the threads of every parallel kernel
+
 namespace pw {
 
 // A strided view: element (r, c) is p[r*rs + c*cs]. Any transpose is a choice of strides.
@@ -34,9 +36,5 @@ void gemm_reference(int M, int N, int K, MatView A, MatView B, const float* bias
 // exists for the tests that check both give the same bits.
 const char* gemm_kernel_name();
 void gemm_force_portable(bool on);
-
-// Threads used by every parallel kernel (OpenMP); 0 = all cores / OMP_NUM_THREADS.
-void set_threads(int n);
-int get_threads();
 
 }  // namespace pw

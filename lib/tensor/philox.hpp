@@ -24,10 +24,15 @@ PW_HD inline Philox4 philox4x32_10(Philox4 ctr, uint32_t k0, uint32_t k1) {
   return ctr;
 }
 
-// Streams: the third counter word says what a random number is for.
+// Streams: the third counter word says what a random number is for; every stream of
+// the project is named here (proofwork(7), RANDOM STREAMS). Values are part of the
+// exact-mode contract: changing one moves proof roots.
 enum RandomStream : uint32_t {
-  kStreamInit = 1,     // initial weights; word 3 = parameter tensor index
-  kStreamShuffle = 2,  // data order; word 3 = epoch
+  kStreamInit = 1,                   // initial weights; word 3 = parameter tensor index
+  kStreamShuffle = 2,                // data order; word 3 = epoch
+  kStreamSegmentSample = 3,          // verifiers' segment sample from a beacon; word 3 = 0
+  kStreamForgeNoise = 0x6e6f6973u,   // "nois": pol-forge's dressing noise; word 3 = tensor
+  kStreamAqsgdRounding = 0x41510001u,  // "AQ" + 1: AQ-SGD's stochastic rounding; word 3 = round
 };
 
 // The 32-bit word number `index` of stream (seed, stream, sub).

@@ -75,14 +75,14 @@ static std::vector<int> state_ids(const Tape& tape) {
   return ids;
 }
 
-void check_cut_device(const CutSpec& cut, const std::string& device) {
-  if (cut.enabled() && device != "cpu")  // cuda/ has no cut_forward/cut_backward kernels
-    bad_input("--device " + device + ": the CUDA executor does not run a pipeline cut (this task cuts after layer " +
+void check_cut_device(const CutSpec& cut, DeviceKind device) {
+  if (cut.enabled() && device != DeviceKind::Cpu)  // cuda/ has no cut_forward/cut_backward kernels
+    bad_input(std::string("--device ") + device_name(device) + ": the CUDA executor does not run a pipeline cut (this task cuts after layer " +
               std::to_string(cut.layer) + "); use --device cpu");
 }
 
 void Trainer::use_device(std::shared_ptr<Executor> e) {
-  if (e) check_cut_device(tape.cut, "cuda");
+  if (e) check_cut_device(tape.cut, DeviceKind::Cuda);
   device = std::move(e);
   if (!device) return;
   device->set_dataset(data.images.data(), data.labels.data(), data.count, data.features());

@@ -38,7 +38,7 @@ Tape tape_for(const TaskConfig& c);
 
 // A task with a pipeline cut trains on the CPU only: the CUDA executor has no cut ops.
 // Throws bad input (exit 3) for any other device; Trainer::use_device checks it too.
-void check_cut_device(const CutSpec& cut, const std::string& device);
+void check_cut_device(const CutSpec& cut, DeviceKind device);
 
 struct Trainer {
   const TaskConfig& cfg;

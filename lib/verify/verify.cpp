@@ -65,7 +65,7 @@ std::vector<int> beacon_segments(const std::string& beacon, const Hash& root, in
   std::iota(idx.begin(), idx.end(), 0);
   const int take = int(std::min<int64_t>(n, total));
   for (int i = 0; i < take; i++) {
-    const uint32_t r = philox_word(seed, 3, 0, uint64_t(i));
+    const uint32_t r = philox_word(seed, kStreamSegmentSample, 0, uint64_t(i));
     const int j = i + int((uint64_t(r) * uint64_t(total - i)) >> 32);
     std::swap(idx[size_t(i)], idx[size_t(j)]);
   }
@@ -220,7 +220,7 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
   // Replay.
   tr.compute = opt.compute;
   tr.compute.fast = !cfg.exact;
-  if (opt.device == "cuda") tr.use_device(make_cuda_executor(tr.tape, tr.compute.fast));
+  if (opt.device == DeviceKind::Cuda) tr.use_device(make_cuda_executor(tr.tape, tr.compute.fast));
   Workspace claimed(tr.tape), start(tr.tape);
   for (size_t n = 0; n < chosen.size(); n++) {
     const int i = chosen[n].first;

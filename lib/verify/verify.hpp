@@ -11,6 +11,7 @@
 
 #include "io/hash.hpp"
 #include "proof/task_file.hpp"
+#include "model/device.hpp"
 #include "verify/distance.hpp"
 
 namespace pw {
@@ -39,7 +40,7 @@ struct VerifyOptions {
   bool keep_going = false;   // replay every chosen segment even after a failure
   const LoadedProfile* profile = nullptr;  // required for fast-mode tasks
   Compute compute;           // fast mode: this verifier's kernel setting
-  std::string device = "cpu";  // "cuda": replay on the GPU (same bits in exact mode)
+  DeviceKind device = DeviceKind::Cpu;  // Cuda: replay on the GPU (same bits in exact mode)
   int shard = 0, shards = 1; // replay the chosen segments at positions ≡ shard (mod shards)
   double assume_forged = 0.1;  // f for the detection figures
 };

@@ -268,9 +268,9 @@ TEST_CASE("cut: task fields and the buffer in the state hash") {
   CHECK(pwtest::error_code_of([] { parse_cut_spec("1"); }) == kExitUsage);
   CHECK(cut_spec(parse_cut_spec("1:3")) == "1:3:8");
   // The CUDA executor has no cut ops: a cut task is refused there (exit 3), not on the CPU.
-  CHECK(pwtest::error_code_of([&] { check_cut_device(task.cfg.cut, "cuda"); }) == kExitBadInput);
-  CHECK(pwtest::error_code_of([&] { check_cut_device(task.cfg.cut, "cpu"); }) == -1);
-  CHECK(pwtest::error_code_of([&] { check_cut_device(CutSpec{}, "cuda"); }) == -1);
+  CHECK(pwtest::error_code_of([&] { check_cut_device(task.cfg.cut, DeviceKind::Cuda); }) == kExitBadInput);
+  CHECK(pwtest::error_code_of([&] { check_cut_device(task.cfg.cut, DeviceKind::Cpu); }) == -1);
+  CHECK(pwtest::error_code_of([&] { check_cut_device(CutSpec{}, DeviceKind::Cuda); }) == -1);
 
   Dataset data = load_task_dataset(task.cfg, "");
   Trainer tr(task.cfg, data);

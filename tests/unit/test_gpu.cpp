@@ -135,10 +135,10 @@ TEST_SUITE("device") {
 
   TEST_CASE("apply_common_options: cuda needs a capable program and a device") {
     CommonOptions o;
-    o.device = "cuda";
+    o.device = DeviceKind::Cuda;
     CHECK(pwtest::error_code_of([&] { apply_common_options(o, false); }) == kExitInternal);
     CHECK(pwtest::error_code_of([&] { apply_common_options(o, true); }) == (gpu_present() ? -1 : kExitInternal));
-    o.device = "cpu";
+    o.device = DeviceKind::Cpu;
     CHECK(pwtest::error_code_of([&] { apply_common_options(o, true); }) == -1);
   }
 
