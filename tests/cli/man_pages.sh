@@ -2,8 +2,10 @@
 # locale; its .TH and NAME line name it (what whatis(1) and apropos(1) will show); a
 # program's page has the sections every program's page has; proofwork(7) and
 # proofwork-files(5) have the sections that code comments cite; every program in
-# tools/ has a page; every reference to a proofwork page resolves; every page's
-# section is one `make install` installs. Needs man-db (scripts/install-deps.sh, build).
+# tools/ has a page; every reference to a proofwork page, and every citation of a
+# section of those two in the tree, resolves; the VERSIONS table of proofwork-files(5)
+# is lib/io/version.cpp's; every page's section is one `make install` installs.
+# Needs man-db (scripts/install-deps.sh, build group); fails when it is missing.
 ROOT=$(cd "$HERE/../.." && pwd)
 fail() { echo "FAIL: $*" >&2; exit 1; }
 for tool in man lexgrog; do
