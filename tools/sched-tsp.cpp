@@ -10,7 +10,7 @@ using namespace pw;
 
 namespace {
 
-// The schedule mode (issue 5 item 4): bottleneck matchings between the partition's
+// The schedule mode (proofwork(7), SCHEDULING): bottleneck matchings between the partition's
 // groups, the open-loop TSP over them, the joint loop (unless --no-refine), the replicas
 // and the cost breakdown, and what a k-times slower network does to the iteration.
 struct ScheduleFlags {
@@ -46,18 +46,17 @@ int schedule_mode(const ScheduleFlags& f, uint64_t seed, const std::string& out,
     progress.finish();
   }
   const auto slow = sched::slowdown_report(p, plan, f.slowdown);
-  const sched::Provenance prov{"sched-tsp", version(), command_line()};
   const std::string text = sched::schedule_text(p, plan, slow);
   if (out == "-") {
     if (common.json) {
-      const auto bytes = sched::schedule_bytes(p, plan, slow, prov, seed, true);
+      const auto bytes = sched::schedule_bytes(p, plan, slow, seed, true);
       write_file_atomic("-", bytes.data(), bytes.size(), true);
     } else {
       write_file_atomic("-", text.data(), text.size(), true);
     }
     return kExitOk;
   }
-  const auto bytes = sched::schedule_bytes(p, plan, slow, prov, seed, common.json);
+  const auto bytes = sched::schedule_bytes(p, plan, slow, seed, common.json);
   write_file_atomic(out, bytes.data(), bytes.size(), common.json);
   if (!common.quiet) std::fputs(text.c_str(), stdout);
   return kExitOk;

@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "io/message.hpp"
+#include "io/provenance.hpp"
 
 namespace pw::sched {
 
@@ -47,12 +48,6 @@ void fill_cost(schema::Cost::Builder c, const CostBreakdown& b) {
   c.setTotal(b.total);
   c.setCompute(b.compute);
   c.setIteration(b.iteration);
-}
-
-void fill_provenance(pw::schema::Provenance::Builder b, const Provenance& p) {
-  b.setProgram(p.program);
-  b.setVersion(p.version);
-  b.setCommandLine(p.command_line);
 }
 
 template <typename B>
@@ -101,6 +96,7 @@ PartitionFile read_partition_file(const std::string& path) {
   Bytes bytes = read_file(path, kSmallFileLimit * 4, "partition");
   auto load = [&](schema::Partition::Reader r) {
     return guard_input(what, [&] {
+      check_sched_version(FileKind::Partition, r.getVersion(), what);
       PartitionFile f;
       check_input(r.hasTopology(), what + ": no topology");
       f.problem = load_problem(r.getTopology(), WorkloadOverrides{}, what + ": topology");
@@ -133,10 +129,11 @@ PartitionFile read_partition_file(const std::string& path) {
   return load(msg.root());
 }
 
-std::vector<uint8_t> partition_bytes(const Problem& p, const Plan& plan, const Provenance& prov, uint64_t seed, bool json) {
+std::vector<uint8_t> partition_bytes(const Problem& p, const Plan& plan, uint64_t seed, bool json) {
   capnp::MallocMessageBuilder mb;
   auto b = mb.initRoot<schema::Partition>();
-  fill_provenance(b.initProvenance(), prov);
+  b.setVersion(current_version(FileKind::Partition));
+  set_provenance(b.initProvenance());
   b.setTopology(p.topology());
   fill_stages(b, plan);
   fill_cost(b.initCost(), plan.cost);
@@ -144,11 +141,12 @@ std::vector<uint8_t> partition_bytes(const Problem& p, const Plan& plan, const P
   return serialise<schema::Partition>(mb, json);
 }
 
-std::vector<uint8_t> schedule_bytes(const Problem& p, const Plan& plan, const std::vector<SlowdownRow>& slow,
-                                    const Provenance& prov, uint64_t seed, bool json) {
+std::vector<uint8_t> schedule_bytes(const Problem& p, const Plan& plan, const std::vector<SlowdownRow>& slow, uint64_t seed,
+                                    bool json) {
   capnp::MallocMessageBuilder mb;
   auto b = mb.initRoot<schema::Schedule>();
-  fill_provenance(b.initProvenance(), prov);
+  b.setVersion(current_version(FileKind::Schedule));
+  set_provenance(b.initProvenance());
   b.setTopology(p.topology());
   fill_stages(b, plan);
   const unsigned S = unsigned(plan.stages.size()), D = S ? unsigned(plan.stages[0].size()) : 0;

@@ -4,9 +4,9 @@ SC="$FIXTURES/sched/dtfm-scenarios.json"
 ok='"groups": [{"name": "A", "devices": 4, "intra": {"latency_ms": 1, "bandwidth_gbps": 5}}]'
 
 echo "{$ok, \"stages\": 3}" > divide.json
-expect_exit 3 sched-partition divide.json -o out.pwp
+expect_exit 3 sched-partition divide.json -o out.pwg
 expect_err "^sched-partition: topology 'divide.json': 4 devices do not divide into 3 stages"
-[ ! -e out.pwp ]
+[ ! -e out.pwg ]
 
 echo '{"devices": [{"name": "a"}, {"name": "b"}], "latency_ms": [[0, 1], [1, 0], [1, 1]], "bandwidth_gbps": [[0, 1], [1, 0]], "stages": 1}' > nonsquare.json
 expect_exit 3 sched-partition nonsquare.json
@@ -53,6 +53,26 @@ expect_err "1 stage groups, the topology says 2"
 jq '.stages[0].devices[0] = 99' p.json > range.json
 expect_exit 3 sched-tsp range.json
 expect_err "device index 99 out of range"
+
+# Versions: a topology or partition newer than this build is refused (exit 3); one
+# without a version (hand-written, or from before versions) is read as version 1.
+echo "{$ok, \"stages\": 2, \"version\": 9}" > v9.json
+expect_exit 3 sched-partition v9.json -o never.pwg
+expect_err "^sched-partition: topology 'v9.json': topology format version 9 is newer than this build reads \(1\); upgrade proofwork"
+[ ! -e never.pwg ]
+echo "{$ok, \"stages\": 2, \"version\": 1}" > v1.json
+sched-partition v1.json -q
+[ "$(jq .version p.json)" = 1 ] && [ "$(jq .topology.version p.json)" = 1 ]
+jq '.version = 2' p.json > p2.json
+expect_exit 3 sched-tsp p2.json -o s.pws
+expect_err "^sched-tsp: partition 'p2.json': partition format version 2 is newer than this build reads \(1\); upgrade proofwork"
+[ ! -e s.pws ]
+jq '.topology.version = 2' p.json > t2.json
+expect_exit 3 sched-tsp t2.json
+expect_err "partition 't2.json': topology: topology format version 2 is newer"
+jq 'del(.version) | del(.topology.version)' p.json > p0.json
+sched-tsp p0.json --no-refine -q -o s0.pws
+[ -s s0.pws ]
 
 # Usage errors.
 expect_exit 2 sched-partition
