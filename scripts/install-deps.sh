@@ -9,7 +9,10 @@ check=0
 if [ "${1:-}" = "--check" ]; then check=1; shift; fi
 group=${1:-build}
 
-build="cmake make g++ pkg-config capnproto libcapnp-dev libcli11-dev doctest-dev libzstd-dev libsodium-dev zlib1g-dev python3 jq man-db"
+# The tests (make test) also run python3 (standard library only), jq, man, and perl, od,
+# dd, cmp, awk, script and flock from Debian's essential and required packages (perl-base,
+# coreutils, diffutils, mawk, bsdutils, util-linux), named here so a check finds them.
+build="cmake make g++ pkg-config capnproto libcapnp-dev libcli11-dev doctest-dev libzstd-dev libsodium-dev zlib1g-dev python3 jq man-db perl-base coreutils diffutils mawk bsdutils util-linux"
 demo="dataset-fashion-mnist"
 bench="libopenblas-dev python3-torch python3-numpy"
 case "$group" in

@@ -194,25 +194,14 @@ TEST_CASE("cut: the tape routes the activation and the gradient through the cut"
 
 namespace {
 
-std::string tiny(const char* name) { return std::string(PW_FIXTURES) + "/tiny/" + name; }
-
 // The unit-test task (mlp:784-32-10, SGD) on the tiny fixture set with a cut after
 // hidden layer 1, written and loaded back like the programs do.
 LoadedTask cut_task(const pwtest::ScratchDir& dir, const std::string& name, int bits) {
-  Dataset d = load_dataset(tiny("train-images-idx3-ubyte.gz"), tiny("train-labels-idx1-ubyte.gz"), "", "", 10);
   capnp::MallocMessageBuilder mb;
   auto t = mb.initRoot<schema::Task>();
-  pwtest::fill_task(t);
-  auto ds = t.getDataset();
-  ds.getTrainImages().setPath(tiny("train-images-idx3-ubyte.gz"));
-  ds.getTrainImages().setHash(as_data(d.images_hash));
-  ds.getTrainLabels().setPath(tiny("train-labels-idx1-ubyte.gz"));
-  ds.getTrainLabels().setHash(as_data(d.labels_hash));
-  ds.setContentHash(as_data(d.content_hash));
-  ds.setSampleRoot(as_data(d.sample_root));
+  pwtest::fill_tiny_task(t, pwtest::tiny_dataset());
   t.setSteps(300);  // 3 epochs of 100 steps: samples come back and are coded
   t.setCheckpointEvery(100);
-  t.setBudgetFlops(0);
   auto k = t.initCut();
   k.setLayer(1), k.setForwardBits(uint32_t(bits)), k.setBackwardBits(8);
   write_message<schema::Task>(dir.file(name), mb, false);

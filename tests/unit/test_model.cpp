@@ -10,6 +10,7 @@
 #include "model/tape.hpp"
 #include "tensor/gemm.hpp"
 #include "tensor/philox.hpp"
+#include "unit_helpers.hpp"
 
 namespace {
 
@@ -19,14 +20,6 @@ int tensor_id(const pw::Tape& t, const std::string& name) {
   FAIL("no tensor named " << name);
   return -1;
 }
-
-struct ThreadsGuard {
-  int threads = pw::get_threads();
-  ~ThreadsGuard() {
-    pw::gemm_force_portable(false);
-    pw::set_threads(threads);
-  }
-};
 
 // A tiny dataset and parameters drawn from Philox, so every run sees the same numbers.
 struct TinyProblem {
@@ -352,7 +345,7 @@ TEST_CASE("one AdamW step moves each parameter by about lr against its gradient"
 }
 
 TEST_CASE("a step gives the same bits on 1 and 2 threads and with either GEMM kernel") {
-  ThreadsGuard guard;
+  pwtest::SettingsGuard guard;
   const std::vector<int> widths = {40, 33, 17, 7};
   const int B = 13;
   TinyProblem pb(widths, B);

@@ -14,28 +14,14 @@ using namespace pw;
 
 namespace {
 
-std::string tiny(const char* name) { return std::string(PW_FIXTURES) + "/tiny/" + name; }
-
-// Writes a task over the tiny fixture dataset and loads it back like the programs do.
+// An AdamW task (mlp:784-16-10) over the tiny fixture set, written and loaded back like
+// the programs do.
 LoadedTask make_task(const pwtest::ScratchDir& dir) {
-  Dataset d = load_dataset(tiny("train-images-idx3-ubyte.gz"), tiny("train-labels-idx1-ubyte.gz"), "", "", 10);
   capnp::MallocMessageBuilder mb;
   auto t = mb.initRoot<schema::Task>();
-  t.setFormatVersion(1);
-  auto m = t.initModel();
-  m.setKind("mlp");
-  m.setActivation("relu");
-  auto w = m.initWidths(3);
+  pwtest::fill_tiny_task(t, pwtest::tiny_dataset());
+  auto w = t.getModel().initWidths(3);
   w.set(0, 784), w.set(1, 16), w.set(2, 10);
-  auto ds = t.initDataset();
-  ds.setFormat("idx");
-  ds.initTrainImages().setPath(tiny("train-images-idx3-ubyte.gz"));
-  ds.getTrainImages().setHash(as_data(d.images_hash));
-  ds.initTrainLabels().setPath(tiny("train-labels-idx1-ubyte.gz"));
-  ds.getTrainLabels().setHash(as_data(d.labels_hash));
-  ds.setCount(d.count), ds.setRows(28), ds.setCols(28), ds.setClasses(10);
-  ds.setContentHash(as_data(d.content_hash));
-  ds.setSampleRoot(as_data(d.sample_root));
   auto o = t.initOptimizer();
   o.setKind(schema::OptimizerKind::ADAMW);
   o.setLr(1e-3), o.setWeightDecay(0.01), o.setBeta1(0.9), o.setBeta2(0.999), o.setEps(1e-8);
