@@ -291,16 +291,12 @@ TEST_CASE("cut: an exact proof verifies and a forged buffer or other bits are re
 
   // Checkpoint 2 (step 200) with one float of m(sample) moved by one ulp, every hash
   // recomputed: only the replay of segment 1 can see it.
-  Manifest man = read_manifest(proof, 1 << 20);
-  const Tape tape = tape_for(task.cfg);
-  Workspace ws(tape);
-  read_checkpoint(proof, man.checkpoints[2], tape, task.hash, ws);
-  std::vector<float>& m = ws.t[size_t(tape.cut_state[0])];
-  const auto x = std::find_if(m.begin() + 777, m.end(), [](float v) { return v != 0.0f; });
-  REQUIRE(x != m.end());
-  *x = std::nextafter(*x, 1.0f);
-  man.checkpoints[2] = write_checkpoint(proof, tape, ws, 200, task.hash);
-  write_manifest(proof, man);
+  pwtest::forge_checkpoint(proof, task, 2, [](const Tape& tape, Workspace& ws) {
+    std::vector<float>& m = ws.t[size_t(tape.cut_state[0])];
+    const auto x = std::find_if(m.begin() + 777, m.end(), [](float v) { return v != 0.0f; });
+    REQUIRE(x != m.end());
+    *x = std::nextafter(*x, 1.0f);
+  });
   VerifyResult bad = verify_proof(task, proof, all);
   CHECK_FALSE(bad.accepted);
   CHECK(bad.first_bad == 1);

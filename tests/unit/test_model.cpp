@@ -67,6 +67,16 @@ bool same_bits(const pw::Workspace& a, const pw::Workspace& b) {
   return true;
 }
 
+// The small SGD problem two tests step: widths 12-7-5-3, batch 6, drawn parameters.
+struct SmallSgd {
+  const std::vector<int> widths = {12, 7, 5, 3};
+  const int B = 6;
+  TinyProblem pb{widths, B};
+  const pw::Tape tape = pw::build_mlp_tape(widths, B, pw::OptimizerType::Sgd);
+  pw::Workspace ws{tape};
+  SmallSgd() { pb.init(tape, ws); }
+};
+
 }  // namespace
 
 TEST_CASE("build_mlp_tape for 784-32-10 with SGD: ops in order") {
@@ -213,13 +223,7 @@ TEST_CASE("build_mlp_tape with AdamW and deeper models") {
   CHECK(lin.ops.size() == 1 + 1 + 2 + 2 + 2);
 }
 
-TEST_CASE("one SGD step agrees with a double-precision forward, backward and update") {
-  const std::vector<int> widths = {12, 7, 5, 3};
-  const int B = 6;
-  TinyProblem pb(widths, B);
-  const pw::Tape tape = pw::build_mlp_tape(widths, B, pw::OptimizerType::Sgd);
-  pw::Workspace ws(tape);
-  pb.init(tape, ws);
+TEST_CASE_FIXTURE(SmallSgd, "one SGD step agrees with a double-precision forward, backward and update") {
   const pw::Workspace before = ws;
   pw::StepContext ctx = pb.context();
   ctx.sgd = {0.05f, 0.9f, 0.01f, true};
@@ -370,13 +374,7 @@ TEST_CASE("a step gives the same bits on 1 and 2 threads and with either GEMM ke
   }
 }
 
-TEST_CASE("forward_logits reproduces the tape's logits bit for bit") {
-  const std::vector<int> widths = {12, 7, 5, 3};
-  const int B = 6;
-  TinyProblem pb(widths, B);
-  const pw::Tape tape = pw::build_mlp_tape(widths, B, pw::OptimizerType::Sgd);
-  pw::Workspace ws(tape);
-  pb.init(tape, ws);
+TEST_CASE_FIXTURE(SmallSgd, "forward_logits reproduces the tape's logits bit for bit") {
   const pw::Workspace params = ws;
   // Batch = the first B samples in order, so that LoadBatch and forward_logits see
   // the same rows.

@@ -64,14 +64,10 @@ TEST_CASE("verify: honest proof accepted, consistent forgery rejected at its seg
 
   // Forge checkpoint 2 (step 8): one weight moved by one ulp, file and manifest rewritten
   // so every hash is consistent. Only replay of segment 1 (steps 4-8) can notice.
-  Manifest man = read_manifest(proof, 1 << 20);
-  Tape tape = tape_for(task.cfg);
-  Workspace ws(tape);
-  read_checkpoint(proof, man.checkpoints[2], tape, task.hash, ws);
-  float& x = ws.t[size_t(tape.params[0])][5];
-  x = std::nextafter(x, 1.0f);
-  man.checkpoints[2] = write_checkpoint(proof, tape, ws, 8, task.hash);
-  write_manifest(proof, man);
+  pwtest::forge_checkpoint(proof, task, 2, [](const Tape& tape, Workspace& ws) {
+    float& x = ws.t[size_t(tape.params[0])][5];
+    x = std::nextafter(x, 1.0f);
+  });
 
   VerifyResult bad = verify_proof(task, proof, all);
   CHECK_FALSE(bad.accepted);

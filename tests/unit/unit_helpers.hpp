@@ -1,7 +1,7 @@
 // Shared by the unit tests: a scratch directory, a check that a call throws pw::Error
 // with a given exit code, a guard of the thread count and GEMM kernel, the tiny fixture
-// set, the tests' small task (as a TaskConfig and as a task message), and the data folder
-// beside the repository.
+// set, the tests' small task (as a TaskConfig and as a task message), a consistent
+// forgery of a checkpoint, and the data folder beside the repository.
 #pragma once
 #include <doctest/doctest.h>
 
@@ -16,10 +16,13 @@
 #include "core/program.hpp"
 #include "io/hash.hpp"
 #include "io/message.hpp"
+#include "proof/proof.hpp"
+#include "proof/task_file.hpp"
 #include "schema/proofwork.capnp.h"
 #include "tensor/gemm.hpp"
 #include "train/dataset.hpp"
 #include "train/task.hpp"
+#include "train/trainer.hpp"
 
 namespace pwtest {
 
@@ -160,6 +163,21 @@ inline void fill_tiny_task(pw::schema::Task::Builder t, const pw::Dataset& d) {
   ds.setSampleRoot(pw::as_data(d.sample_root));
   ds.setCount(d.count);
   t.setBudgetFlops(0);
+}
+
+// A consistent forgery: checkpoint `index` of the proof in `dir` (of `task`) read,
+// changed by edit(tape, workspace), and written back with its file hash and the
+// manifest updated, so that only replay can tell.
+template <typename Edit>
+void forge_checkpoint(const std::string& dir, const pw::LoadedTask& task, size_t index, Edit&& edit) {
+  pw::Manifest man = pw::read_manifest(dir, 1 << 20);
+  REQUIRE(index < man.checkpoints.size());
+  const pw::Tape tape = pw::tape_for(task.cfg);
+  pw::Workspace ws(tape);
+  pw::read_checkpoint(dir, man.checkpoints[index], tape, task.hash, ws);
+  edit(tape, ws);
+  man.checkpoints[index] = pw::write_checkpoint(dir, tape, ws, man.checkpoints[index].step, task.hash);
+  pw::write_manifest(dir, man);
 }
 
 // NAME in the data folder beside the repository (../shared/data, or $PW_SHARED_DATA):
