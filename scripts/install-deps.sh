@@ -1,5 +1,5 @@
 #!/bin/sh
-# Installs proofwork's dependencies from Debian's packages (DESIGN §3).
+# Installs proofwork's dependencies from Debian's packages (proofwork(7), DEPENDENCIES).
 #   scripts/install-deps.sh [build|demo|bench|all]   install what is missing (default: build)
 #   scripts/install-deps.sh --check [GROUP]          exit 1 if anything is missing, install nothing
 # build: compile and `make test`; demo: + Fashion-MNIST; bench: + OpenBLAS and PyTorch (the

@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   std::string topology, out;
   int baseline = 0;
   app.add_option("TOPOLOGY", topology, "Topology file, binary or JSON ('-': stdin)");
-  app.add_option("-o,--output", out, "Write the partition here ('-': stdout)");
+  app.add_option("-o,--output", out, "Write the partition (.pwg) here ('-': stdout)");
   add_input_options(app, input);
   add_search_options(app, flags);
   app.add_option("--random-baseline", baseline, "Also report the mean cost of N random partitions")->check(CLI::Range(0, 100000));

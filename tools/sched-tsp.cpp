@@ -85,10 +85,10 @@ int main(int argc, char** argv) {
                  "Kicks of the iterated local search (default: a budget derived from the number of nodes); more "
                  "kicks, better tours, longer runs")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("-o,--output", out, "Output file ('-': stdout)");
+  app.add_option("-o,--output", out, "Output file: the schedule (.pws), or with --tsplib the tour ('-': stdout)");
   ScheduleFlags sf;
   app.add_option("PARTITION", sf.partition,
-                 "Partition from sched-partition (binary or JSON), or with --from-topology a topology file");
+                 "Partition (.pwg) from sched-partition, binary or JSON; with --from-topology a topology file");
   sched::add_input_options(app, sf.input);
   app.add_option("--effort", sf.search.effort, "Joint loop / search: scales the number of moves (default 1)")
       ->check(CLI::Range(0.0, 1000.0));

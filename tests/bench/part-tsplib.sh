@@ -4,7 +4,7 @@
 # and the wall time of one `sched-tsp --tsplib FILE --closed` run (reading, solving,
 # checking, printing), seed 1. Beside it, the same solver without its iterated local
 # search (--kicks 0: greedy start + 2-opt/Or-opt/Or-3opt only) shows what the kicks buy.
-# Targets (issue 5): within 2 % of the optimum (0.5 % stretch) in at most 2 s each;
+# Targets: within 2 % of the optimum (0.5 % stretch) in at most 2 s each;
 # equal to the optimum up to 16 nodes. A last row checks that a seed gives the same
 # tour on a second run.
 #

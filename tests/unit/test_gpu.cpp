@@ -1,4 +1,4 @@
-// The CUDA backend (issue 8).
+// The CUDA backend (proofwork(7), EXACT MODE and FAST MODE).
 //
 // Suite "device" runs everywhere: device selection and its errors, and the PW_HD
 // per-element functions that the CPU loops and the CUDA kernels share (so the CPU
