@@ -17,27 +17,23 @@
 # Environment (all optional): BIN, FASHION_MNIST, AQ_HIDDEN (256), AQ_EPOCHS (3),
 # AQ_EVERY (checkpoint interval, 100 steps), AQ_DIR (default: a temporary directory,
 # removed unless AQ_KEEP=1), PYTHON (an interpreter with numpy, default /usr/bin/python3).
-set -euo pipefail
+EXAMPLE=aqsgd-activations.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # set -euo pipefail; fail, section, say, run, ...
 
-DATA=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
 HIDDEN=${AQ_HIDDEN:-256}
 EPOCHS=${AQ_EPOCHS:-3}
 EVERY=${AQ_EVERY:-100}
 BATCH=64
 STEPS=$(( EPOCHS * 60000 / BATCH ))
 PYTHON=${PYTHON:-/usr/bin/python3}
-[ -n "${BIN:-}" ] && export PATH="$(cd "$BIN" && pwd):$PATH"
-for p in pol-task pol-train pol-verify pol-export aqsgd-pack; do
-  command -v $p >/dev/null || { echo "aqsgd-activations: $p not found (set BIN to the build directory)" >&2; exit 4; }
-done
-"$PYTHON" -c 'import numpy' 2>/dev/null || { echo "aqsgd-activations: $PYTHON has no numpy (python3-numpy)" >&2; exit 4; }
-DIR=${AQ_DIR:-$(mktemp -d /tmp/aqsgd-example.XXXXXX)}
-mkdir -p "$DIR"
-[ "${AQ_KEEP:-0}" = 1 ] || [ -n "${AQ_DIR:-}" ] || trap 'rm -rf "$DIR"' EXIT
-cd "$DIR"
-say() { printf '\n== %s\n' "$*" >&2; }
+need_programs pol-task pol-train pol-verify pol-export aqsgd-pack
+"$PYTHON" -c 'import numpy' 2>/dev/null || fail "$PYTHON has no numpy (python3-numpy)"
+need_fashion_mnist train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz
+DEMO_DIR=${AQ_DIR:-} DEMO_KEEP=${AQ_KEEP:-0}
+enter_work_dir aqsgd
+DIR=$WORK
 
-say "train mlp:784-$HIDDEN-10 for $EPOCHS epochs ($STEPS steps), a checkpoint every $EVERY"
+section "train mlp:784-$HIDDEN-10 for $EPOCHS epochs ($STEPS steps), a checkpoint every $EVERY"
 pol-task --model "mlp:784-$HIDDEN-10" \
   --train-images "$DATA/train-images-idx3-ubyte.gz" --train-labels "$DATA/train-labels-idx1-ubyte.gz" \
   --test-images "$DATA/t10k-images-idx3-ubyte.gz" --test-labels "$DATA/t10k-labels-idx1-ubyte.gz" \
@@ -45,7 +41,7 @@ pol-task --model "mlp:784-$HIDDEN-10" \
   --seed 7 -q -f -o task.pwt
 pol-train task.pwt -o proof -q
 
-say "export the batch order and every checkpoint; compute the layer-1 activations of each step"
+section "export the batch order and every checkpoint; compute the layer-1 activations of each step"
 pol-export proof --batches -o batches.txt -f
 for ((s = 0; s < STEPS; s += EVERY)); do pol-export proof --checkpoint "$s" -o "ck-$s.safetensors" -f -q; done
 "$PYTHON" - "$DATA/train-images-idx3-ubyte.gz" "$EVERY" <<'PY'
@@ -81,7 +77,7 @@ cols=$HIDDEN
 aqsgd-pack -q --wrap "$cols" --batch-rows $BATCH --ids ids.txt h1.f32 -o h1.aqa -f
 aqsgd-pack --inspect h1.aqa
 
-say "pack and unpack at 2, 3, 4, 8 bits"
+section "pack and unpack at 2, 3, 4, 8 bits"
 printf '%-6s %-6s %12s %10s %14s\n' bits zstd "packed MB" ratio "max |error|" >&2
 for b in 2 3 4 8; do
   for z in no yes; do
@@ -89,14 +85,14 @@ for b in 2 3 4 8; do
     rm -rf tx rx
     aqsgd-pack -q --bits $b --state tx "${zflag[@]}" h1.aqa -o p.aqp -f
     aqsgd-pack -q -d --state rx --raw p.aqp -o back.f32 -f
-    cmp -s tx/state.aqs rx/state.aqs || { echo "aqsgd-activations: the states differ at $b bits" >&2; exit 1; }
+    cmp -s tx/state.aqs rx/state.aqs || fail "the states differ at $b bits"
     ratio=$(aqsgd-pack --inspect --json p.aqp | sed 's/.*"ratio": \([0-9.e+-]*\).*/\1/')
     err=$("$PYTHON" -c 'import numpy as np, sys; a = np.fromfile(sys.argv[1], "<f4"); b = np.fromfile(sys.argv[2], "<f4"); print(f"{np.abs(a - b).max():.4g}")' h1.f32 back.f32)
     printf '%-6s %-6s %12.2f %9.2fx %14s\n' $b $z "$(awk -v s="$(stat -c %s p.aqp)" 'BEGIN { print s / 1e6 }')" "$ratio" "$err" >&2
   done
 done
-say "the same task trained through a pipeline cut after layer 1 (2-bit AQ-SGD forward, 8-bit backward)"
+section "the same task trained through a pipeline cut after layer 1 (2-bit AQ-SGD forward, 8-bit backward)"
 pol-task --from task.pwt --cut 1:2:8 -q -f -o cut.pwt
 pol-train cut.pwt -o cutproof -q
 pol-verify cut.pwt cutproof -q
-say "done: sender and receiver states byte-identical at every width; the cut's proof verifies ($DIR)"
+section "done: sender and receiver states byte-identical at every width; the cut's proof verifies ($DIR)"

@@ -21,68 +21,36 @@
 #                  threads only add overhead; no result depends on it)
 #   DEMO_DIR       where to write (default: a new temporary directory, removed at the
 #                  end unless DEMO_KEEP=1)
-set -euo pipefail
+EXAMPLE=dispute-by-hand.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # set -euo pipefail; fail, section, say, run, ...
 
-DATA=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
 FAULT=${DISPUTE_FAULT:-137:3:5}
 MODEL=mlp:784-64-10   # its tape has 16 ops: see pol-train(1), --inject-fault
 STEPS=200
 EVERY=25
 
-exec 3>&1  # the terminal (or log), for the command lines echoed
-fail() { echo "dispute-by-hand.sh: FAILED: $*" >&2; exit 1; }
-if [ -t 1 ]; then
-  section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-else
-  section() { printf '\n== %s\n' "$*"; }
-fi
-say() { echo "   $*"; }
-
-# at DIR CODE CMD...: echo CMD as typed in DIR, run it there, require exit status CODE.
+# at DIR CODE CMD...: run (examples/lib.sh) in DIR, the command line echoed as typed there.
 at() {
-  local dir=$1 want=$2; shift 2
-  echo "$dir\$ $*" >&3
-  set +e
-  (cd "$dir" && "$@")
-  local got=$?
-  set -e
-  [ "$got" = "$want" ] || fail "in $dir: '$*' exited $got, expected $want"
+  local dir=$1; shift
+  (cd "$dir" && RUN_PROMPT=$dir run "$@")
 }
 # field FILE NAME: a top-level field of a dispute, from pol-show's JSON.
 field() { pol-show "$1" | sed -n "s/^  \"$2\": \"*\([^\",]*\)\"*,*.*/\1/p"; }
 bytes() { du -sb "$1" | cut -f1; }
 
 # --- programs and data --------------------------------------------------------------
-if [ -n "${BIN:-}" ]; then
-  [ -d "$BIN" ] || fail "BIN='$BIN' is not a directory"
-  BIN=$(cd "$BIN" && pwd)
-  export PATH="$BIN:$PATH"
-fi
-for p in pol-task pol-train pol-bisect pol-show; do
-  command -v "$p" >/dev/null || fail "$p not found (build with 'make', then set BIN to the build directory)"
-done
-[ -d "$DATA" ] || fail "no dataset directory '$DATA' (install Debian's dataset-fashion-mnist: 'make deps')"
-DATA=$(cd "$DATA" && pwd)  # the task records the paths as given
-for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz; do
-  [ -r "$DATA/$f" ] || fail "missing $DATA/$f (install Debian's dataset-fashion-mnist: 'make deps')"
-done
+need_programs pol-task pol-train pol-bisect pol-show
+need_fashion_mnist train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz
 IFS=: read -r fstep fop _ <<<"$FAULT"
 [[ "$FAULT" =~ ^[0-9]+:[0-9]+:[0-9]+$ ]] || fail "DISPUTE_FAULT='$FAULT' is not STEP:OP:ELEMENT"
 [ "$fstep" -lt "$STEPS" ] || fail "DISPUTE_FAULT: step $fstep, the task has $STEPS steps (0 to $((STEPS - 1)))"
 threads=(--threads "${DEMO_THREADS:-1}")
 
-if [ -n "${DEMO_DIR:-}" ]; then
-  mkdir -p "$DEMO_DIR"
-  WORK=$(cd "$DEMO_DIR" && pwd)
-else
-  WORK=$(mktemp -d "${TMPDIR:-/tmp}/proofwork-dispute.XXXXXX")
-  if [ "${DEMO_KEEP:-0}" != 1 ]; then trap 'rm -rf "$WORK"' EXIT; fi
-fi
-cd "$WORK"
+enter_work_dir dispute
 rm -rf side-a side-b referee local-*.pwd task.pwt  # a previous run's, in a kept DEMO_DIR
 mkdir side-a side-b referee
 echo "proofwork dispute by hand: $(pol-bisect --version), programs from $(dirname "$(command -v pol-bisect)")"
-echo "working in $WORK$([ -z "${DEMO_DIR:-}" ] && [ "${DEMO_KEEP:-0}" != 1 ] && echo ' (removed at the end; DEMO_KEEP=1 keeps it)')"
+echo "working in $WHERE"
 start=$SECONDS
 
 # --- 1. the task and two proofs -----------------------------------------------------

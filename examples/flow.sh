@@ -28,9 +28,9 @@
 #   DEMO_RESUME    0 skips the kill-and-resume demonstration (default 1)
 #   DEMO_DIR       where to write (default: a new temporary directory, removed at the
 #                  end unless DEMO_KEEP=1)
-set -euo pipefail
+EXAMPLE=flow.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # set -euo pipefail; fail, section, say, run, ...
 
-DATA=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
 MODEL=${DEMO_MODEL:-mlp:784-1024-1024-10}
 STEPS=${DEMO_STEPS:-4680}
 BATCH=${DEMO_BATCH:-128}
@@ -42,55 +42,16 @@ SEED=${DEMO_SEED:-42}
 SAMPLE=${DEMO_SAMPLE:-4}
 RESUME=${DEMO_RESUME:-1}
 
-exec 3>&1  # the terminal (or log), for the command lines `run` echoes
-fail() { echo "flow.sh: FAILED: $*" >&2; exit 1; }
-if [ -t 1 ]; then
-  section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-else
-  section() { printf '\n== %s\n' "$*"; }
-fi
-say() { echo "   $*"; }
-
-# run CODE CMD...: echo CMD, run it, require exit status CODE. The programs' notes and
-# progress go to stderr as usual.
-run() {
-  local want=$1; shift
-  echo "\$ $*" >&3
-  set +e
-  "$@"
-  local got=$?
-  set -e
-  [ "$got" = "$want" ] || fail "'$*' exited $got, expected $want"
-}
-
 # --- programs and data --------------------------------------------------------------
-if [ -n "${BIN:-}" ]; then
-  [ -d "$BIN" ] || fail "BIN='$BIN' is not a directory"
-  BIN=$(cd "$BIN" && pwd)
-  export PATH="$BIN:$PATH"
-fi
-for p in pol-task pol-train pol-verify pol-export; do
-  command -v "$p" >/dev/null || fail "$p not found (build with 'make', then set BIN to the build directory)"
-done
-[ -d "$DATA" ] || fail "no dataset directory '$DATA' (install Debian's dataset-fashion-mnist: 'make deps')"
-DATA=$(cd "$DATA" && pwd)  # the task records the paths as given
-for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
-  [ -r "$DATA/$f" ] || fail "missing $DATA/$f (install Debian's dataset-fashion-mnist: 'make deps')"
-done
+need_programs pol-task pol-train pol-verify pol-export
+need_fashion_mnist train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz
 threads=()
 [ -n "${DEMO_THREADS:-}" ] && threads=(--threads "$DEMO_THREADS")
 
-if [ -n "${DEMO_DIR:-}" ]; then
-  mkdir -p "$DEMO_DIR"
-  WORK=$(cd "$DEMO_DIR" && pwd)
-else
-  WORK=$(mktemp -d "${TMPDIR:-/tmp}/proofwork-demo.XXXXXX")
-  if [ "${DEMO_KEEP:-0}" != 1 ]; then trap 'rm -rf "$WORK"' EXIT; fi
-fi
-cd "$WORK"
+enter_work_dir demo
 rm -rf proof resumed tampered  # a previous run's, in a kept DEMO_DIR
 echo "proofwork demo: $(pol-task --version), programs from $(dirname "$(command -v pol-task)")"
-echo "working in $WORK$([ -z "${DEMO_DIR:-}" ] && [ "${DEMO_KEEP:-0}" != 1 ] && echo ' (removed at the end; DEMO_KEEP=1 keeps it)')"
+echo "working in $WHERE"
 start=$SECONDS
 
 # --- 1. the task ------------------------------------------------------------------

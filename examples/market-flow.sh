@@ -20,30 +20,14 @@
 #   MARKET_STEPS   training steps per task (default 40)
 #   DEMO_DIR       where to write (default: a new temporary directory, removed at the end
 #                  unless DEMO_KEEP=1)
-set -euo pipefail
+EXAMPLE=market-flow.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # set -euo pipefail; fail, section, say, run, ...
+RUN_OUT=out  # run: each command's standard output is in ./out
 
-HERE=$(cd "$(dirname "$0")" && pwd)
 FAULT=${MARKET_FAULT:-17:3:5}
 STEPS=${MARKET_STEPS:-40}
 MODEL=mlp:784-32-10   # 16 ops per step: see pol-train(1), --inject-fault
 
-fail() { echo "market-flow.sh: FAILED: $*" >&2; exit 1; }
-if [ -t 1 ]; then
-  section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-else
-  section() { printf '\n== %s\n' "$*"; }
-fi
-say() { echo "   $*"; }
-# run CODE CMD...: echo CMD, run it, require exit status CODE; its stdout is in ./out.
-run() {
-  local want=$1; shift
-  echo "\$ $*"
-  set +e
-  "$@" > out
-  local got=$?
-  set -e
-  [ "$got" = "$want" ] || fail "'$*' exited $got, expected $want"
-}
 # balance NAME: the free balance of NAME's account in the ledger.
 balance() {
   ledger-settle validate ledger --json -q | python3 -c '
@@ -58,30 +42,13 @@ expect_balance() {  # expect_balance NAME AMOUNT WHY
 }
 
 # --- programs and data --------------------------------------------------------------
-if [ -n "${BIN:-}" ]; then
-  [ -d "$BIN" ] || fail "BIN='$BIN' is not a directory"
-  BIN=$(cd "$BIN" && pwd)
-  export PATH="$BIN:$PATH"
-fi
-for p in ledger-settle pol-task pol-train pol-verify pol-bisect python3; do
-  command -v "$p" >/dev/null || fail "$p not found (build with 'make', then set BIN to the build directory)"
-done
-DATA=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
-[ -r "$DATA/train-images-idx3-ubyte.gz" ] || DATA=$HERE/../tests/fixtures/tiny
-[ -r "$DATA/train-images-idx3-ubyte.gz" ] || fail "no dataset: install Debian's dataset-fashion-mnist ('make deps')"
-DATA=$(cd "$DATA" && pwd)
+need_programs ledger-settle pol-task pol-train pol-verify pol-bisect python3
+need_fashion_mnist --or-tiny train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz
 [[ "$FAULT" =~ ^[0-9]+:[0-9]+:[0-9]+$ ]] || fail "MARKET_FAULT='$FAULT' is not STEP:OP:ELEMENT"
 
-if [ -n "${DEMO_DIR:-}" ]; then
-  mkdir -p "$DEMO_DIR"
-  WORK=$(cd "$DEMO_DIR" && pwd)
-else
-  WORK=$(mktemp -d "${TMPDIR:-/tmp}/proofwork-market.XXXXXX")
-  if [ "${DEMO_KEEP:-0}" != 1 ]; then trap 'rm -rf "$WORK"' EXIT; fi
-fi
-cd "$WORK"
+enter_work_dir market
 rm -rf keys ledger honest dishonest whistle decoy ./*.pwt ./*.pwv ./*.json ./*.pwd out
-echo "proofwork market flow: $(ledger-settle --version), data from $DATA, working in $WORK"
+echo "proofwork market flow: $(ledger-settle --version), data from $DATA, working in $WHERE"
 start=$SECONDS
 task() {  # task OUT SEED
   pol-task --model "$MODEL" \

@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
   std::string topology, out;
   int baseline = 0;
   app.add_option("TOPOLOGY", topology, "Topology file, binary or JSON ('-': stdin)");
-  app.add_option("-o,--output", out, "Write the partition here ('-': stdout)");
+  app.add_option("-o,--output", out, "Write the partition (.pwg) here ('-': stdout)");
   add_input_options(app, input);
   add_search_options(app, flags);
   app.add_option("--random-baseline", baseline, "Also report the mean cost of N random partitions")->check(CLI::Range(0, 100000));
@@ -39,15 +39,14 @@ int main(int argc, char** argv) {
     const Plan plan = search_schedule(p, m, so);
     progress.finish();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    const Provenance prov{"sched-partition", version(), command_line()};
     if (!out.empty()) {
-      const auto bytes = partition_bytes(p, plan, prov, flags.seed, common.json);
+      const auto bytes = partition_bytes(p, plan, flags.seed, common.json);
       write_file_atomic(out, bytes.data(), bytes.size(), common.json);
     }
     if (out.empty() || (out != "-" && !common.quiet)) {
       std::string text = partition_text(p, plan);
       if (out.empty() && common.json) {
-        const auto bytes = partition_bytes(p, plan, prov, flags.seed, true);
+        const auto bytes = partition_bytes(p, plan, flags.seed, true);
         text = std::string(bytes.begin(), bytes.end());
       }
       std::fputs(text.c_str(), stdout);

@@ -10,7 +10,7 @@ using namespace pw;
 
 namespace {
 
-// The schedule mode (issue 5 item 4): bottleneck matchings between the partition's
+// The schedule mode (proofwork(7), SCHEDULING): bottleneck matchings between the partition's
 // groups, the open-loop TSP over them, the joint loop (unless --no-refine), the replicas
 // and the cost breakdown, and what a k-times slower network does to the iteration.
 struct ScheduleFlags {
@@ -46,18 +46,17 @@ int schedule_mode(const ScheduleFlags& f, uint64_t seed, const std::string& out,
     progress.finish();
   }
   const auto slow = sched::slowdown_report(p, plan, f.slowdown);
-  const sched::Provenance prov{"sched-tsp", version(), command_line()};
   const std::string text = sched::schedule_text(p, plan, slow);
   if (out == "-") {
     if (common.json) {
-      const auto bytes = sched::schedule_bytes(p, plan, slow, prov, seed, true);
+      const auto bytes = sched::schedule_bytes(p, plan, slow, seed, true);
       write_file_atomic("-", bytes.data(), bytes.size(), true);
     } else {
       write_file_atomic("-", text.data(), text.size(), true);
     }
     return kExitOk;
   }
-  const auto bytes = sched::schedule_bytes(p, plan, slow, prov, seed, common.json);
+  const auto bytes = sched::schedule_bytes(p, plan, slow, seed, common.json);
   write_file_atomic(out, bytes.data(), bytes.size(), common.json);
   if (!common.quiet) std::fputs(text.c_str(), stdout);
   return kExitOk;
@@ -86,10 +85,10 @@ int main(int argc, char** argv) {
                  "Kicks of the iterated local search (default: a budget derived from the number of nodes); more "
                  "kicks, better tours, longer runs")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("-o,--output", out, "Output file ('-': stdout)");
+  app.add_option("-o,--output", out, "Output file: the schedule (.pws), or with --tsplib the tour ('-': stdout)");
   ScheduleFlags sf;
   app.add_option("PARTITION", sf.partition,
-                 "Partition from sched-partition (binary or JSON), or with --from-topology a topology file");
+                 "Partition (.pwg) from sched-partition, binary or JSON; with --from-topology a topology file");
   sched::add_input_options(app, sf.input);
   app.add_option("--effort", sf.search.effort, "Joint loop / search: scales the number of moves (default 1)")
       ->check(CLI::Range(0.0, 1000.0));

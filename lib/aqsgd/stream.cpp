@@ -18,17 +18,17 @@ namespace {
 constexpr uint64_t kMaxRows = uint64_t(1) << 26;
 constexpr uint32_t kMaxCols = uint32_t(1) << 24;
 
-// The header's version: kStreamVersion, or 1 for an activation stream (`activations`).
-void check_version(uint32_t v, bool activations, const std::string& in_name) {
-  if (v == kStreamVersion || (activations && v == 1)) return;
+// The header's version by io/version.hpp's rule, with one exception: an activation
+// stream of version 1 (plain fp32 rows, which version 2 did not change) is read.
+void check_stream_version(uint32_t v, bool activations, const std::string& in_name) {
+  if (activations && v == 1) return;
   if (v == 1)
     bad_input(in_name + ": packed stream version 1, coded on the old quantization grid (2^(B-1) - 1 levels each side "
                         "of zero, step s/(2^(B-1) - 1)); this program reads version " +
-              std::to_string(kStreamVersion) +
+              std::to_string(current_version(FileKind::AqsgdStream)) +
               " (2^B levels, step s/2^(B-1)) and would decode other values: unpack it with the aqsgd-pack that "
               "packed it");
-  bad_input(in_name + ": unsupported stream version " + std::to_string(v) + " (this program reads version " +
-            std::to_string(kStreamVersion) + ")");
+  check_version(FileKind::AqsgdStream, v, in_name);
 }
 }  // namespace
 
@@ -118,9 +118,10 @@ void OutputFile::finish() {
 
 namespace {
 
-void set_provenance(schema::AqsgdHeader::Builder h) {
+// Magic, version and provenance: what every header this build writes starts with.
+void stamp_header(schema::AqsgdHeader::Builder h) {
   h.setMagic(kMagic);
-  h.setVersion(kStreamVersion);
+  h.setVersion(current_version(FileKind::AqsgdStream));
   h.setProgram(program_name());
   h.setProgramVersion(version());
   h.setCommandLine(command_line());
@@ -130,7 +131,7 @@ void set_provenance(schema::AqsgdHeader::Builder h) {
 void write_activations_header(OutputFile& out, uint32_t cols) {
   capnp::MallocMessageBuilder mb;
   auto h = mb.initRoot<schema::AqsgdRecord>().initHeader();
-  set_provenance(h);
+  stamp_header(h);
   h.setKind(schema::AqsgdKind::ACTIVATIONS);
   h.setCols(cols);
   out.write(mb);
@@ -251,7 +252,7 @@ StreamStats pack_stream(int in_fd, const std::string& in_name, OutputFile& out, 
   auto write_header = [&]() {
     capnp::MallocMessageBuilder mb;
     auto h = mb.initRoot<schema::AqsgdRecord>().initHeader();
-    set_provenance(h);
+    stamp_header(h);
     h.setKind(s.direct ? schema::AqsgdKind::DIRECT : schema::AqsgdKind::AQSGD);
     h.setBits(uint8_t(s.codec.bits));
     h.setRounding(s.codec.stochastic ? schema::AqsgdRounding::STOCHASTIC : schema::AqsgdRounding::NEAREST);
@@ -279,7 +280,7 @@ StreamStats pack_stream(int in_fd, const std::string& in_name, OutputFile& out, 
         auto h = rec.getHeader();
         check_input(records == 1, in_name + ": a header in the middle of the stream");
         check_input(h.getMagic() == kMagic, in_name + ": not an aqsgd stream (bad magic)");
-        check_version(h.getVersion(), h.getKind() == schema::AqsgdKind::ACTIVATIONS, in_name);
+        check_stream_version(h.getVersion(), h.getKind() == schema::AqsgdKind::ACTIVATIONS, in_name);
         check_input(h.getKind() == schema::AqsgdKind::ACTIVATIONS,
                     in_name + ": this is a packed stream; unpack it with -d");
         cols = h.getCols();
@@ -351,7 +352,7 @@ StreamStats unpack_stream(int in_fd, const std::string& in_name, OutputFile& out
   check_input(first.isHeader(), in_name + ": not a packed aqsgd stream (no header)");
   auto h = first.getHeader();
   check_input(h.getMagic() == kMagic, in_name + ": not an aqsgd stream (bad magic)");
-  check_version(h.getVersion(), h.getKind() == schema::AqsgdKind::ACTIVATIONS, in_name);
+  check_stream_version(h.getVersion(), h.getKind() == schema::AqsgdKind::ACTIVATIONS, in_name);
   check_input(h.getKind() != schema::AqsgdKind::ACTIVATIONS, in_name + ": this is an activation stream; pack it without -d");
   const bool direct = h.getKind() == schema::AqsgdKind::DIRECT;
   Codec codec;
@@ -490,6 +491,7 @@ std::string inspect_stream(int in_fd, const std::string& in_name, bool json) {
       case schema::AqsgdRecord::HEADER: {
         auto h = rec.getHeader();
         check_input(h.getMagic() == kMagic, in_name + ": not an aqsgd stream (bad magic)");
+        check_stream_version(h.getVersion(), h.getKind() == schema::AqsgdKind::ACTIVATIONS, in_name);
         header = true;
         kind = h.getKind() == schema::AqsgdKind::AQSGD ? "aqsgd" : h.getKind() == schema::AqsgdKind::DIRECT ? "direct" : "activations";
         bits = h.getBits();

@@ -12,16 +12,18 @@
 #include <string>
 
 #include "aqsgd/codec.hpp"
+#include "io/version.hpp"
 #include "schema/aqsgd.capnp.h"
 
 namespace pw::aqsgd {
 
 constexpr const char* kMagic = "proofwork-aqsgd";
-// 2: the reference implementation's grid (codes q + 2^(B-1), q ∈ [-2^(B-1), 2^(B-1) - 1],
-// step s/2^(B-1)). Version 1 coded q + L, q ∈ [-L, L], step s/L with L = 2^(B-1) - 1: the
-// same bytes decode to other values, so a packed stream of version 1 is refused. An
-// activation stream (plain fp32 rows) of version 1 means what it did and is accepted.
-constexpr uint32_t kStreamVersion = 2;
+// The header's version is FileKind::AqsgdStream's (io/version.hpp; proofwork-files(5),
+// ACTIVATION STREAMS). 2: the reference implementation's grid (codes q + 2^(B-1),
+// q ∈ [-2^(B-1), 2^(B-1) - 1], step s/2^(B-1)). Version 1 coded q + L, q ∈ [-L, L], step
+// s/L with L = 2^(B-1) - 1: the same bytes decode to other values, so a packed stream of
+// version 1 is refused. An activation stream (plain fp32 rows) of version 1 means what
+// it did and is accepted.
 constexpr size_t kMaxRecordBytes = size_t(1) << 30;  // one batch record, 1 GiB
 
 // Reads records from a file descriptor. next() is false at a clean end of stream;

@@ -1,4 +1,5 @@
-// DT-FM's cost model (Yuan et al., NeurIPS 2022, §3; ../shared/data/dtfm-scenarios.json),
+// DT-FM's cost model (Yuan et al., NeurIPS 2022, §3, and the scenarios file's cost_model;
+// proofwork(7), SCHEDULING),
 // seconds per iteration, no overlap of communication and compute:
 //
 //   cost = DataPCost + 2 * PipelinePCost
@@ -8,7 +9,7 @@
 //                   edge weight BM(Ci, Cj), the bottleneck perfect matching:
 //                   min over perfect matchings M of max_{(d,d') in M} lat(d,d') + 8 * activation_gb / bw(d,d')
 //
-// lat in seconds, bw in Gbit/s, sizes in GB (x8: Gbit). Beyond DT-FM (issue 5 item 6):
+// lat in seconds, bw in Gbit/s, sizes in GB (x8: Gbit). Beyond DT-FM:
 // with a per-stage compute time, a stage runs at its slowest device's speed, so
 //   compute   = sum over stages of compute_s / min_{d in stage} speed(d)
 //   iteration = cost + compute

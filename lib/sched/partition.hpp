@@ -1,4 +1,5 @@
-// The partition search of sched-partition and the joint loop of sched-tsp (issue 5):
+// The partition search of sched-partition and the joint loop of sched-tsp (proofwork(7),
+// SCHEDULING):
 // devices into S stage groups of D, minimising DT-FM's cost (lib/sched/cost.hpp).
 //
 // Several starts (transposed, region-aware, random constructions), each improved by

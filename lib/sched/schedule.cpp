@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "io/message.hpp"
+#include "io/provenance.hpp"
 
 namespace pw::sched {
 
@@ -49,19 +50,24 @@ void fill_cost(schema::Cost::Builder c, const CostBreakdown& b) {
   c.setIteration(b.iteration);
 }
 
-void fill_provenance(pw::schema::Provenance::Builder b, const Provenance& p) {
-  b.setProgram(p.program);
-  b.setVersion(p.version);
-  b.setCommandLine(p.command_line);
-}
-
-template <typename B>
-void fill_stages(B b, const Plan& plan) {
+// The root of a partition or a schedule with what both hold: this build's version of
+// the kind, the running program's provenance, the topology, the stage groups, the cost
+// breakdown and the seed.
+template <typename T>
+typename T::Builder init_plan_file(capnp::MallocMessageBuilder& mb, FileKind kind, const Problem& p, const Plan& plan,
+                                   uint64_t seed) {
+  auto b = mb.initRoot<T>();
+  b.setVersion(current_version(kind));
+  set_provenance(b.initProvenance());
+  b.setTopology(p.topology());
   auto stages = b.initStages(unsigned(plan.stages.size()));
   for (size_t k = 0; k < plan.stages.size(); k++) {
     auto d = stages[unsigned(k)].initDevices(unsigned(plan.stages[k].size()));
     for (size_t i = 0; i < plan.stages[k].size(); i++) d.set(unsigned(i), uint32_t(plan.stages[k][i]));
   }
+  fill_cost(b.initCost(), plan.cost);
+  b.setSeed(seed);
+  return b;
 }
 
 std::string cost_lines(const Problem& p, const Plan& plan) {
@@ -101,6 +107,7 @@ PartitionFile read_partition_file(const std::string& path) {
   Bytes bytes = read_file(path, kSmallFileLimit * 4, "partition");
   auto load = [&](schema::Partition::Reader r) {
     return guard_input(what, [&] {
+      check_sched_version(FileKind::Partition, r.getVersion(), what);
       PartitionFile f;
       check_input(r.hasTopology(), what + ": no topology");
       f.problem = load_problem(r.getTopology(), WorkloadOverrides{}, what + ": topology");
@@ -133,24 +140,16 @@ PartitionFile read_partition_file(const std::string& path) {
   return load(msg.root());
 }
 
-std::vector<uint8_t> partition_bytes(const Problem& p, const Plan& plan, const Provenance& prov, uint64_t seed, bool json) {
+std::vector<uint8_t> partition_bytes(const Problem& p, const Plan& plan, uint64_t seed, bool json) {
   capnp::MallocMessageBuilder mb;
-  auto b = mb.initRoot<schema::Partition>();
-  fill_provenance(b.initProvenance(), prov);
-  b.setTopology(p.topology());
-  fill_stages(b, plan);
-  fill_cost(b.initCost(), plan.cost);
-  b.setSeed(seed);
+  init_plan_file<schema::Partition>(mb, FileKind::Partition, p, plan, seed);
   return serialise<schema::Partition>(mb, json);
 }
 
-std::vector<uint8_t> schedule_bytes(const Problem& p, const Plan& plan, const std::vector<SlowdownRow>& slow,
-                                    const Provenance& prov, uint64_t seed, bool json) {
+std::vector<uint8_t> schedule_bytes(const Problem& p, const Plan& plan, const std::vector<SlowdownRow>& slow, uint64_t seed,
+                                    bool json) {
   capnp::MallocMessageBuilder mb;
-  auto b = mb.initRoot<schema::Schedule>();
-  fill_provenance(b.initProvenance(), prov);
-  b.setTopology(p.topology());
-  fill_stages(b, plan);
+  auto b = init_plan_file<schema::Schedule>(mb, FileKind::Schedule, p, plan, seed);
   const unsigned S = unsigned(plan.stages.size()), D = S ? unsigned(plan.stages[0].size()) : 0;
   auto reps = b.initReplicas(D);
   for (unsigned i = 0; i < D; i++) {
@@ -164,14 +163,12 @@ std::vector<uint8_t> schedule_bytes(const Problem& p, const Plan& plan, const st
   }
   auto m = b.initMatchingS(unsigned(plan.matching.size()));
   for (size_t k = 0; k < plan.matching.size(); k++) m.set(unsigned(k), plan.matching[k]);
-  fill_cost(b.initCost(), plan.cost);
   auto sl = b.initSlowdown(unsigned(slow.size()));
   for (size_t i = 0; i < slow.size(); i++) {
     sl[unsigned(i)].setFactor(slow[i].factor);
     sl[unsigned(i)].setIteration(slow[i].iteration);
     sl[unsigned(i)].setRatio(slow[i].ratio);
   }
-  b.setSeed(seed);
   return serialise<schema::Schedule>(mb, json);
 }
 

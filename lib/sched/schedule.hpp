@@ -1,4 +1,6 @@
-// Partition and schedule files (lib/schema/sched.capnp) and their text reports.
+// Partition (.pwg) and schedule (.pws) files (lib/schema/sched.capnp; proofwork-files(5),
+// PARTITION, SCHEDULE) and their text reports. Writers stamp the current version and
+// fill provenance from the running program (io/provenance.hpp).
 #pragma once
 #include <string>
 #include <vector>
@@ -7,18 +9,14 @@
 
 namespace pw::sched {
 
-struct Provenance {
-  std::string program, version, command_line;
-};
-
 // Iteration time of a plan on a network k times slower (latencies x k, bandwidths / k).
 struct SlowdownRow {
   double factor = 1, iteration = 0, ratio = 1;
 };
 std::vector<SlowdownRow> slowdown_report(const Problem& p, const Plan& plan, const std::vector<double>& factors);
 
-// A partition read back: the problem it was made for and its groups (checked: S groups
-// of D devices, each device once).
+// A partition read back: the problem it was made for and its groups (checked: the
+// partition's and its topology's versions, S groups of D devices, each device once).
 struct PartitionFile {
   Problem problem;
   std::vector<Group> groups;
@@ -27,9 +25,9 @@ struct PartitionFile {
 PartitionFile read_partition_file(const std::string& path);
 
 // Serialised messages (binary, or JSON with snake_case names when `json`).
-std::vector<uint8_t> partition_bytes(const Problem& p, const Plan& plan, const Provenance& prov, uint64_t seed, bool json);
-std::vector<uint8_t> schedule_bytes(const Problem& p, const Plan& plan, const std::vector<SlowdownRow>& slow,
-                                    const Provenance& prov, uint64_t seed, bool json);
+std::vector<uint8_t> partition_bytes(const Problem& p, const Plan& plan, uint64_t seed, bool json);
+std::vector<uint8_t> schedule_bytes(const Problem& p, const Plan& plan, const std::vector<SlowdownRow>& slow, uint64_t seed,
+                                    bool json);
 
 // Human-readable reports: the cost breakdown, the stages (partition) and, for a
 // schedule, every replica's device per stage and the slowdown table.

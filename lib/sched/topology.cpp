@@ -191,6 +191,7 @@ void record_source(schema::Topology::Reader t, Problem& p) {
   p.source = std::make_shared<capnp::MallocMessageBuilder>();
   p.source->setRoot(t);
   auto b = p.source->getRoot<schema::Topology>();
+  b.setVersion(current_version(FileKind::Topology));  // embedded in outputs as this build writes it
   b.setName(p.name);
   b.setStages(uint32_t(p.work.stages));
   b.setDataParallel(uint32_t(p.work.data_parallel));
@@ -225,8 +226,13 @@ void decode_json_strict(const std::string& text, capnp::DynamicStruct::Builder o
   }
 }
 
+void check_sched_version(FileKind kind, uint32_t got, const std::string& what) {
+  check_version(kind, got == 0 ? kUnversioned : got, what);
+}
+
 Problem load_problem(schema::Topology::Reader t, const WorkloadOverrides& ov, const std::string& what) {
   return guard_input(what, [&] {
+    check_sched_version(FileKind::Topology, t.getVersion(), what);
     Problem p;
     p.name = t.getName();
     read_devices(t, p, what);

@@ -1,7 +1,7 @@
-// The scheduler's inputs (issue 5): devices and their links, and the workload to place
-// on them. Read from a Topology file (lib/schema/sched.capnp, binary or JSON) or from
-// one case of the DT-FM scenarios file, and checked: square matrices, finite
-// non-negative latencies, positive bandwidths, group sizes that divide.
+// The scheduler's inputs (proofwork(7), SCHEDULING): devices and their links, and the
+// workload to place on them. Read from a Topology file (lib/schema/sched.capnp, binary or
+// JSON) or from one case of the DT-FM scenarios file, and checked: the version, square
+// matrices, finite non-negative latencies, positive bandwidths, group sizes that divide.
 #pragma once
 #include <memory>
 #include <string>
@@ -10,6 +10,7 @@
 #include <capnp/dynamic.h>
 #include <capnp/message.h>
 
+#include "io/version.hpp"
 #include "schema/sched.capnp.h"
 
 namespace pw::sched {
@@ -54,16 +55,23 @@ struct WorkloadOverrides {
 
 constexpr int kMaxDevices = 4096;
 
+// A sched file's `version` field by io/version.hpp's rule (proofwork-files(5), VERSIONS).
+// 0, a file written before versions were recorded or a topology written by hand, is
+// read as kUnversioned, the layout such files have.
+constexpr uint32_t kUnversioned = 1;
+void check_sched_version(FileKind kind, uint32_t got, const std::string& what);
+
 // Builds and validates a problem from a Topology struct (bad input, exit 3, on any
-// inconsistency; `what` names the source in messages).
+// inconsistency or a version this build does not read; `what` names the source in
+// messages).
 Problem load_problem(schema::Topology::Reader t, const WorkloadOverrides& ov, const std::string& what);
 
 // A Topology file, binary or JSON (unknown JSON fields rejected).
 Problem read_topology_file(const std::string& path, const WorkloadOverrides& ov);
 
-// One case of the DT-FM scenarios file (../shared/data/dtfm-scenarios.json), read
-// directly: top-level stages and data_parallel, the case's groups and links, and its
-// best_known_cost_s. Unknown fields anywhere are bad input.
+// One case of the DT-FM scenarios file (dtfm-scenarios.json), read directly: top-level
+// stages and data_parallel, the case's groups and links, and its best_known_cost_s.
+// Unknown fields anywhere are bad input.
 Problem read_scenario(const std::string& path, const std::string& name, const WorkloadOverrides& ov);
 std::vector<std::string> scenario_names(const std::string& path);
 

@@ -2,10 +2,12 @@
 // (Hamiltonian paths with free endpoints, the "open-loop TSP" of DT-FM's coarsened graph).
 //
 // Up to kExactMaxNodes nodes: Held–Karp dynamic programming, exact. Beyond: a greedy-edge
-// start, then 2-opt and Or-opt (segments of 1–3 nodes moved, possibly reversed) over
-// k-nearest neighbour lists with don't-look bits, then iterated local search: a
-// double-bridge kick on two short adjacent segments at a random place, re-optimised
-// locally from the kick's endpoints only, kept when the tour got no longer.
+// start, then 2-opt, Or-opt (segments of 1–3 nodes moved, possibly reversed) and Or-3opt
+// (two adjacent segments exchanged) over candidate lists with don't-look bits, then
+// iterated local search: a double-bridge kick, on two short adjacent segments at a random
+// place or on three cut points close in space, re-optimised locally from the kick's
+// endpoints only, kept when the tour grew by less than a tenth of a mean edge (the best
+// tour seen is returned). sched-tsp(1), TSPLIB MODE, describes the same in full.
 //
 // Determinism: the number of kicks is a budget derived from n (kicks_for), never from the
 // clock, so a seed always gives the same tour. time_limit_s is only a safety cap: when it

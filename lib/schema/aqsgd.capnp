@@ -1,4 +1,4 @@
-# AQ-SGD streams (DESIGN §6 "packed activations"; man aqsgd-pack).
+# AQ-SGD streams (proofwork(7), AQ-SGD; proofwork-files(5), ACTIVATION STREAMS; man aqsgd-pack).
 #
 # A stream is a sequence of Cap'n Proto messages (standard stream framing: segment
 # table, then segments), each an `AqsgdRecord`. Both kinds of stream start with a header

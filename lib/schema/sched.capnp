@@ -1,10 +1,16 @@
-# Scheduler file formats (issue 5): topology, partition and schedule.
+# Scheduler file formats (proofwork-files(5), TOPOLOGY, PARTITION, SCHEDULE): topology,
+# partition (.pwg) and schedule (.pws).
 #
 # JSON names are snake_case ($Json.name) so that one case of the DT-FM scenarios file
-# (../shared/data/dtfm-scenarios.json) is itself a valid Topology in JSON form: groups
-# with a device count and "intra" figures, "inter" group pairs, "inter_default". Readers
-# reject unknown JSON fields (exit 3). Units: latency in milliseconds, bandwidth in
-# Gbit/s, sizes in GB, times in seconds.
+# (dtfm-scenarios.json; a copy in tests/fixtures/sched) is itself a valid Topology in
+# JSON form: groups with a device count and "intra" figures, "inter" group pairs,
+# "inter_default". Readers reject unknown JSON fields (exit 3). Units: latency in
+# milliseconds, bandwidth in Gbit/s, sizes in GB, times in seconds.
+#
+# Versions (proofwork-files(5), VERSIONS): each kind has a `version` field; writers stamp
+# the current one, readers apply io/version.hpp's rule. A file without one (0: written
+# before versions were recorded, or a topology written by hand) is read as version 1,
+# the layout it was written in.
 
 @0xd1b0c3a2e6f4a871;
 
@@ -61,6 +67,7 @@ struct Topology {
   computeS @11 :Float64 $Json.name("compute_s");          # one stage's compute per iteration at speed 1
   stageMemoryGb @12 :Float64 $Json.name("stage_memory_gb"); # memory one stage needs on a device
   bestKnownCostS @13 :Float64 $Json.name("best_known_cost_s");  # informative (scenarios file)
+  version @14 :UInt32;         # topology format version; 0 (absent): 1
 }
 
 # DT-FM's cost of one iteration, seconds (see sched-partition(1) for the formulas).
@@ -82,6 +89,7 @@ struct Partition {
   stages @2 :List(Stage);      # in pipeline order
   cost @3 :Cost;
   seed @4 :UInt64;
+  version @5 :UInt32;          # partition format version; 0 (absent): 1
 }
 
 struct Replica {
@@ -104,4 +112,5 @@ struct Schedule {
   cost @5 :Cost;
   slowdown @6 :List(Slowdown);
   seed @7 :UInt64;
+  version @8 :UInt32;              # schedule format version; 0 (absent): 1
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # tests/bench/part-sched.sh: sched-partition / sched-tsp on DT-FM's network scenarios
-# (issue 5), run by `make bench` (tests/bench/run.sh). Rows on stdout, progress on stderr.
+# (proofwork(7), SCHEDULING), run by `make bench` (tests/bench/run.sh). Rows on stdout, progress on stderr.
 #
 #   1. each of the five scenarios of tests/fixtures/sched/dtfm-scenarios.json (a copy of
-#      ../shared/data/dtfm-scenarios.json): our cost and wall time (sched-partition,
+#      the DT-FM scenarios file): our cost and wall time (sched-partition,
 #      default effort, seed 1, all cores), beside the mean cost of 100 random partitions
 #      (each ordered by the TSP), the scenarios file's random-assignment mean, and its
 #      best known cost (targets: cost <= best known, <= 10 s);

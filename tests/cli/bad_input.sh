@@ -94,11 +94,9 @@ for p in pol-task pol-train pol-verify pol-export pol-show; do
   expect_exit 0 $p --version
   grep -q "proofwork" out
 done
-# Binary output is never written to a terminal (script(1) gives us one).
-if command -v script >/dev/null; then
-  script -qec "pol-export honest --checkpoint 40" /dev/null > tty.out 2>&1 || true
-  grep -q "refusing to write binary output to a terminal" tty.out
-fi
+# Binary output is never written to a terminal (script(1), of bsdutils, gives us one).
+script -qec "pol-export honest --checkpoint 40" /dev/null > tty.out 2>&1 || true
+grep -q "refusing to write binary output to a terminal" tty.out
 
 # A file of another type where a task or a manifest belongs: exit 3, not an internal error.
 pol-verify task.pwt honest -q -o verdict.pwv

@@ -30,18 +30,25 @@ for line in open("batches.txt"):
     f = [int(x) for x in line.split()]
     assert len(set(f[1:])) == 32 and max(f[1:]) < 1000, line
 '
-# Loads into torch.nn.Sequential when PyTorch is present (Debian python3-torch).
-if /usr/bin/python3 -c "import torch" 2>/dev/null; then
-  /usr/bin/python3 - <<'PY'
-import json, struct, torch
+# What torch.nn.Sequential(Linear(784, 32), ReLU(), Linear(32, 10)).load_state_dict(...,
+# strict=True) requires, checked without PyTorch (not a build dependency): exactly its
+# keys, their shapes, F32, each tensor's bytes in the file without gap or overlap, and
+# finite values.
+/usr/bin/env python3 - <<'PY'
+import json, math, struct
 b = open("last.safetensors", "rb").read()
 n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n]); base = 8 + n
-sd = {k: torch.frombuffer(bytearray(b[base + v["data_offsets"][0]: base + v["data_offsets"][1]]), dtype=torch.float32).reshape(v["shape"])
-      for k, v in h.items() if k != "__metadata__"}
-m = torch.nn.Sequential(torch.nn.Linear(784, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
-m.load_state_dict(sd, strict=True)
+want = {"0.weight": [32, 784], "0.bias": [32], "2.weight": [10, 32], "2.bias": [10]}
+t = {k: v for k, v in h.items() if k != "__metadata__"}
+assert {k: v["shape"] for k, v in t.items()} == want, sorted(t)
+spans = sorted(v["data_offsets"] for v in t.values())
+assert spans[0][0] == 0 and all(a[1] == c[0] for a, c in zip(spans, spans[1:])) and base + spans[-1][1] == len(b), spans
+for k, v in t.items():
+    assert v["dtype"] == "F32", (k, v["dtype"])
+    lo, hi = v["data_offsets"]
+    assert hi - lo == 4 * math.prod(v["shape"]), k
+    assert all(math.isfinite(x) for x in struct.unpack("<%df" % ((hi - lo) // 4), b[base + lo:base + hi])), k
 PY
-fi
 # With the optimizer state.
 pol-export p --checkpoint 40 --optimizer-state -o s.safetensors -q
 /usr/bin/env python3 -c '

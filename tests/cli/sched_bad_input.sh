@@ -4,9 +4,9 @@ SC="$FIXTURES/sched/dtfm-scenarios.json"
 ok='"groups": [{"name": "A", "devices": 4, "intra": {"latency_ms": 1, "bandwidth_gbps": 5}}]'
 
 echo "{$ok, \"stages\": 3}" > divide.json
-expect_exit 3 sched-partition divide.json -o out.pwp
+expect_exit 3 sched-partition divide.json -o out.pwg
 expect_err "^sched-partition: topology 'divide.json': 4 devices do not divide into 3 stages"
-[ ! -e out.pwp ]
+[ ! -e out.pwg ]
 
 echo '{"devices": [{"name": "a"}, {"name": "b"}], "latency_ms": [[0, 1], [1, 0], [1, 1]], "bandwidth_gbps": [[0, 1], [1, 0]], "stages": 1}' > nonsquare.json
 expect_exit 3 sched-partition nonsquare.json
@@ -40,19 +40,38 @@ jq '.cases[2].groups[0].devices = 31' "$SC" > odd.json
 expect_exit 3 sched-partition --scenarios odd.json --scenario case3-multi-university
 expect_err "63 devices do not divide into 8 stages"
 
-# Partitions: a device twice, a wrong group count, an index out of range.
+# Partitions: a device twice, a wrong group count, an index out of range, a version
+# newer than this build (of the partition or of its topology). bad_partition NAME EDIT
+# PATTERN: p.json changed by the jq program EDIT is refused by sched-tsp, exit 3 with a
+# message matching PATTERN, and nothing is written.
 echo "{$ok, \"stages\": 2}" > topo.json
 sched-partition topo.json --json -o p.json -q
-jq '.stages[1].devices[0] = .stages[0].devices[0]' p.json > twice.json
-expect_exit 3 sched-tsp twice.json -o s.pws
-expect_err "is in two stage groups"
-[ ! -e s.pws ]
-jq '.stages |= .[0:1]' p.json > short.json
-expect_exit 3 sched-tsp short.json
-expect_err "1 stage groups, the topology says 2"
-jq '.stages[0].devices[0] = 99' p.json > range.json
-expect_exit 3 sched-tsp range.json
-expect_err "device index 99 out of range"
+bad_partition() {
+  jq "$2" p.json > "$1"
+  expect_exit 3 sched-tsp "$1" -o s.pws
+  expect_err "$3"
+  [ ! -e s.pws ]
+}
+bad_partition twice.json '.stages[1].devices[0] = .stages[0].devices[0]' "is in two stage groups"
+bad_partition short.json '.stages |= .[0:1]' "1 stage groups, the topology says 2"
+bad_partition range.json '.stages[0].devices[0] = 99' "device index 99 out of range"
+[ "$(jq .version p.json)" = 1 ] && [ "$(jq .topology.version p.json)" = 1 ]
+bad_partition p2.json '.version = 2' \
+  "^sched-tsp: partition 'p2.json': partition format version 2 is newer than this build reads \(1\); upgrade proofwork"
+bad_partition t2.json '.topology.version = 2' "partition 't2.json': topology: topology format version 2 is newer"
+# Without versions (written before they were recorded): read as version 1.
+jq 'del(.version) | del(.topology.version)' p.json > p0.json
+sched-tsp p0.json --no-refine -q -o s0.pws
+[ -s s0.pws ]
+
+# Topologies: a version newer than this build is refused; a hand-written one needs none,
+# and version 1 is accepted.
+echo "{$ok, \"stages\": 2, \"version\": 9}" > v9.json
+expect_exit 3 sched-partition v9.json -o never.pwg
+expect_err "^sched-partition: topology 'v9.json': topology format version 9 is newer than this build reads \(1\); upgrade proofwork"
+[ ! -e never.pwg ]
+echo "{$ok, \"stages\": 2, \"version\": 1}" > v1.json
+sched-partition v1.json -q
 
 # Usage errors.
 expect_exit 2 sched-partition

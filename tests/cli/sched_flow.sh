@@ -10,10 +10,10 @@ grep -q "^cost 12.266 s = DataPCost 2.814 + 2 x PipelinePCost 4.726  (best known
 [ "$(grep '^stage ' part.txt | cut -d: -f2 | tr ' ' '\n' | grep . | sort -u | wc -l)" = 64 ]
 
 # The partition file, binary and JSON; sched-tsp reads both and gives the same schedule.
-sched-partition --scenarios "$SC" --scenario case3-multi-university --effort 0.3 -q -o p.bin
+sched-partition --scenarios "$SC" --scenario case3-multi-university --effort 0.3 -q -o p.pwg
 sched-partition --scenarios "$SC" --scenario case3-multi-university --effort 0.3 -q --json -o p.json
 jq -e '.cost.cost_s > 12.265 and .cost.cost_s < 12.2661 and (.stages | length) == 8' p.json > /dev/null
-sched-tsp p.bin --no-refine > s1.txt
+sched-tsp p.pwg --no-refine > s1.txt
 sched-tsp p.json --no-refine > s2.txt
 cmp s1.txt s2.txt
 grep -q "^stage order: optimal (Held-Karp)" s1.txt

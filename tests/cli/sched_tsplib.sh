@@ -105,11 +105,9 @@ bad asym.tsp "FULL_MATRIX is not symmetric"
 expect_exit 3 sched-tsp --tsplib missing.tsp
 expect_err "^sched-tsp: .*missing.tsp"
 
-# The published optima where the shared TSPLIB folder is present (Held-Karp: 16 nodes;
-# the heuristic: 17 and 29 nodes)
-T=$HERE/../../../shared/data/tsplib
-if [ -r "$T/ulysses16.tsp" ]; then
-  sched-tsp --tsplib "$T/ulysses16.tsp" --closed --json | jq -e '.length == 6859 and .optimal_known' >/dev/null
-  test "$(sched-tsp --tsplib "$T/gr17.tsp" --closed | head -1)" = "length 2085"
-  test "$(sched-tsp --tsplib "$T/bayg29.tsp" --closed | head -1)" = "length 1610"
-fi
+# The published optima of the shared TSPLIB folder (Held-Karp: 16 nodes; the heuristic:
+# 17 and 29 nodes). Without the folder the test fails, saying so.
+T=$(shared_data tsplib)
+sched-tsp --tsplib "$T/ulysses16.tsp" --closed --json | jq -e '.length == 6859 and .optimal_known' >/dev/null
+test "$(sched-tsp --tsplib "$T/gr17.tsp" --closed | head -1)" = "length 2085"
+test "$(sched-tsp --tsplib "$T/bayg29.tsp" --closed | head -1)" = "length 1610"

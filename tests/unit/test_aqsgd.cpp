@@ -446,15 +446,26 @@ TEST_CASE("a packed stream of version 1 (the old grid) is refused; an activation
     ::close(fd);
     return msg;
   };
-  CHECK(kStreamVersion == 2);
+  CHECK(pw::current_version(pw::FileKind::AqsgdStream) == 2);
+  CHECK(pw::file_version(pw::FileKind::AqsgdStream).oldest == 2);
   write_stream("old", 1, pw::schema::AqsgdKind::DIRECT);
   const std::string old = run("old", true);
   CHECK(old.rfind(std::to_string(pw::kExitBadInput) + ": old: packed stream version 1", 0) == 0);
   CHECK(old.find("old quantization grid") != std::string::npos);
   write_stream("new", 2, pw::schema::AqsgdKind::DIRECT);
   CHECK(run("new", true) == "ok");
+  // Any other version by the house rule (io/version.hpp), for both kinds and --inspect.
+  const std::string bad = std::to_string(pw::kExitBadInput) + ": ";
   write_stream("v3", 3, pw::schema::AqsgdKind::DIRECT);
-  CHECK(run("v3", true).find("unsupported stream version 3") != std::string::npos);
+  CHECK(run("v3", true) == bad + "v3: AQ-SGD stream format version 3 is newer than this build reads (2); upgrade proofwork");
+  write_stream("acts3", 3, pw::schema::AqsgdKind::ACTIVATIONS);
+  CHECK(run("acts3", false).rfind(bad + "acts3: AQ-SGD stream format version 3 is newer", 0) == 0);
+  write_stream("v0", 0, pw::schema::AqsgdKind::DIRECT);
+  CHECK(run("v0", true).rfind(bad + "v0: AQ-SGD stream format version 0: not a proofwork AQ-SGD stream", 0) == 0);
+  const int fd = ::open(dir.file("v3").c_str(), O_RDONLY);
+  REQUIRE(fd >= 0);
+  CHECK(error_code_of([&] { inspect_stream(fd, "v3", false); }) == pw::kExitBadInput);
+  ::close(fd);
   write_stream("acts1", 1, pw::schema::AqsgdKind::ACTIVATIONS);
   CHECK(run("acts1", false) == "ok");
 }

@@ -8,29 +8,12 @@
 
 using namespace pw;
 
-namespace {
-std::string tiny(const char* name) { return std::string(PW_FIXTURES) + "/tiny/" + name; }
-
-TaskConfig tiny_config(OptimizerType opt, const Dataset& d) {
-  TaskConfig c;
-  c.widths = {784, 12, 10};
-  c.batch = 8;
-  c.steps = 6;
-  c.checkpoint_every = 3;
-  c.seed = 9;
-  c.optimizer = opt;
-  c.lr = opt == OptimizerType::Sgd ? 0.05 : 1e-3;
-  c.momentum = 0.9;
-  c.weight_decay = 1e-3;
-  c.count = d.count, c.rows = d.rows, c.cols = d.cols, c.classes = 10;
-  return c;
-}
-}  // namespace
+using pwtest::tiny_config;
 
 TEST_CASE("bisect: each op recomputed alone equals the traced step, for sgd and adamw") {
-  Dataset d = load_dataset(tiny("train-images-idx3-ubyte.gz"), tiny("train-labels-idx1-ubyte.gz"), "", "", 10);
+  const Dataset d = pwtest::tiny_dataset();
   for (OptimizerType opt : {OptimizerType::Sgd, OptimizerType::Adamw}) {
-    const TaskConfig c = tiny_config(opt, d);
+    const TaskConfig c = tiny_config(opt);
     Trainer tr(c, d);
     tr.run_step();  // step 0, so the optimizer state is not zero
     const Workspace start = tr.ws;
@@ -54,8 +37,8 @@ TEST_CASE("bisect: each op recomputed alone equals the traced step, for sgd and 
 }
 
 TEST_CASE("bisect: a fault changes the hash chain from its op on, not before") {
-  Dataset d = load_dataset(tiny("train-images-idx3-ubyte.gz"), tiny("train-labels-idx1-ubyte.gz"), "", "", 10);
-  const TaskConfig c = tiny_config(OptimizerType::Sgd, d);
+  const Dataset d = pwtest::tiny_dataset();
+  const TaskConfig c = tiny_config(OptimizerType::Sgd);
   Trainer tr(c, d);
   const Workspace start = tr.ws;
   Workspace honest = start;
@@ -75,8 +58,8 @@ TEST_CASE("bisect: a fault changes the hash chain from its op on, not before") {
 }
 
 TEST_CASE("bisect: the referee refuses inputs of the wrong size or count") {
-  Dataset d = load_dataset(tiny("train-images-idx3-ubyte.gz"), tiny("train-labels-idx1-ubyte.gz"), "", "", 10);
-  const TaskConfig c = tiny_config(OptimizerType::Sgd, d);
+  const Dataset d = pwtest::tiny_dataset();
+  const TaskConfig c = tiny_config(OptimizerType::Sgd);
   CHECK(pwtest::error_code_of([&] { referee_op(c, &d, 0, 1, {}); }) == kExitBadInput);
   CHECK(pwtest::error_code_of([&] { referee_op(c, &d, 0, 1, {{1.0f}, {2.0f}, {3.0f}}); }) == kExitBadInput);
   CHECK(pwtest::error_code_of([&] { referee_op(c, &d, 0, 999, {}); }) == kExitBadInput);

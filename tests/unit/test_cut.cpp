@@ -194,25 +194,14 @@ TEST_CASE("cut: the tape routes the activation and the gradient through the cut"
 
 namespace {
 
-std::string tiny(const char* name) { return std::string(PW_FIXTURES) + "/tiny/" + name; }
-
 // The unit-test task (mlp:784-32-10, SGD) on the tiny fixture set with a cut after
 // hidden layer 1, written and loaded back like the programs do.
 LoadedTask cut_task(const pwtest::ScratchDir& dir, const std::string& name, int bits) {
-  Dataset d = load_dataset(tiny("train-images-idx3-ubyte.gz"), tiny("train-labels-idx1-ubyte.gz"), "", "", 10);
   capnp::MallocMessageBuilder mb;
   auto t = mb.initRoot<schema::Task>();
-  pwtest::fill_task(t);
-  auto ds = t.getDataset();
-  ds.getTrainImages().setPath(tiny("train-images-idx3-ubyte.gz"));
-  ds.getTrainImages().setHash(as_data(d.images_hash));
-  ds.getTrainLabels().setPath(tiny("train-labels-idx1-ubyte.gz"));
-  ds.getTrainLabels().setHash(as_data(d.labels_hash));
-  ds.setContentHash(as_data(d.content_hash));
-  ds.setSampleRoot(as_data(d.sample_root));
+  pwtest::fill_tiny_task(t, pwtest::tiny_dataset());
   t.setSteps(300);  // 3 epochs of 100 steps: samples come back and are coded
   t.setCheckpointEvery(100);
-  t.setBudgetFlops(0);
   auto k = t.initCut();
   k.setLayer(1), k.setForwardBits(uint32_t(bits)), k.setBackwardBits(8);
   write_message<schema::Task>(dir.file(name), mb, false);
@@ -302,16 +291,12 @@ TEST_CASE("cut: an exact proof verifies and a forged buffer or other bits are re
 
   // Checkpoint 2 (step 200) with one float of m(sample) moved by one ulp, every hash
   // recomputed: only the replay of segment 1 can see it.
-  Manifest man = read_manifest(proof, 1 << 20);
-  const Tape tape = tape_for(task.cfg);
-  Workspace ws(tape);
-  read_checkpoint(proof, man.checkpoints[2], tape, task.hash, ws);
-  std::vector<float>& m = ws.t[size_t(tape.cut_state[0])];
-  const auto x = std::find_if(m.begin() + 777, m.end(), [](float v) { return v != 0.0f; });
-  REQUIRE(x != m.end());
-  *x = std::nextafter(*x, 1.0f);
-  man.checkpoints[2] = write_checkpoint(proof, tape, ws, 200, task.hash);
-  write_manifest(proof, man);
+  pwtest::forge_checkpoint(proof, task, 2, [](const Tape& tape, Workspace& ws) {
+    std::vector<float>& m = ws.t[size_t(tape.cut_state[0])];
+    const auto x = std::find_if(m.begin() + 777, m.end(), [](float v) { return v != 0.0f; });
+    REQUIRE(x != m.end());
+    *x = std::nextafter(*x, 1.0f);
+  });
   VerifyResult bad = verify_proof(task, proof, all);
   CHECK_FALSE(bad.accepted);
   CHECK(bad.first_bad == 1);

@@ -39,18 +39,10 @@ void gemm_fast_reference(int M, int N, int K, const float* A, const float* B, co
     }
 }
 
-struct ThreadsGuard {
-  int saved = pw::get_threads();
-  ~ThreadsGuard() {
-    pw::set_threads(saved);
-    pw::gemm_force_portable(false);
-  }
-};
-
 }  // namespace
 
 TEST_CASE("gemm_fast follows its documented order bit for bit, on any thread count, and differs from exact") {
-  ThreadsGuard guard;
+  pwtest::SettingsGuard guard;
   std::mt19937 g(5);
   struct Case {
     int M, N, K, kc;
@@ -87,7 +79,7 @@ TEST_CASE("gemm_fast follows its documented order bit for bit, on any thread cou
 }
 
 TEST_CASE("column_sums_fast sums one chunk of rows per thread, then the chunks in order") {
-  ThreadsGuard guard;
+  pwtest::SettingsGuard guard;
   std::mt19937 g(9);
   const int B = 128, O = 1024;  // above the parallel threshold
   const auto dy = random_vec(size_t(B) * O, g);

@@ -10,6 +10,7 @@
 #include "model/tape.hpp"
 #include "tensor/gemm.hpp"
 #include "tensor/philox.hpp"
+#include "unit_helpers.hpp"
 
 namespace {
 
@@ -19,14 +20,6 @@ int tensor_id(const pw::Tape& t, const std::string& name) {
   FAIL("no tensor named " << name);
   return -1;
 }
-
-struct ThreadsGuard {
-  int threads = pw::get_threads();
-  ~ThreadsGuard() {
-    pw::gemm_force_portable(false);
-    pw::set_threads(threads);
-  }
-};
 
 // A tiny dataset and parameters drawn from Philox, so every run sees the same numbers.
 struct TinyProblem {
@@ -73,6 +66,16 @@ bool same_bits(const pw::Workspace& a, const pw::Workspace& b) {
       return false;
   return true;
 }
+
+// The small SGD problem two tests step: widths 12-7-5-3, batch 6, drawn parameters.
+struct SmallSgd {
+  const std::vector<int> widths = {12, 7, 5, 3};
+  const int B = 6;
+  TinyProblem pb{widths, B};
+  const pw::Tape tape = pw::build_mlp_tape(widths, B, pw::OptimizerType::Sgd);
+  pw::Workspace ws{tape};
+  SmallSgd() { pb.init(tape, ws); }
+};
 
 }  // namespace
 
@@ -220,13 +223,7 @@ TEST_CASE("build_mlp_tape with AdamW and deeper models") {
   CHECK(lin.ops.size() == 1 + 1 + 2 + 2 + 2);
 }
 
-TEST_CASE("one SGD step agrees with a double-precision forward, backward and update") {
-  const std::vector<int> widths = {12, 7, 5, 3};
-  const int B = 6;
-  TinyProblem pb(widths, B);
-  const pw::Tape tape = pw::build_mlp_tape(widths, B, pw::OptimizerType::Sgd);
-  pw::Workspace ws(tape);
-  pb.init(tape, ws);
+TEST_CASE_FIXTURE(SmallSgd, "one SGD step agrees with a double-precision forward, backward and update") {
   const pw::Workspace before = ws;
   pw::StepContext ctx = pb.context();
   ctx.sgd = {0.05f, 0.9f, 0.01f, true};
@@ -352,7 +349,7 @@ TEST_CASE("one AdamW step moves each parameter by about lr against its gradient"
 }
 
 TEST_CASE("a step gives the same bits on 1 and 2 threads and with either GEMM kernel") {
-  ThreadsGuard guard;
+  pwtest::SettingsGuard guard;
   const std::vector<int> widths = {40, 33, 17, 7};
   const int B = 13;
   TinyProblem pb(widths, B);
@@ -377,13 +374,7 @@ TEST_CASE("a step gives the same bits on 1 and 2 threads and with either GEMM ke
   }
 }
 
-TEST_CASE("forward_logits reproduces the tape's logits bit for bit") {
-  const std::vector<int> widths = {12, 7, 5, 3};
-  const int B = 6;
-  TinyProblem pb(widths, B);
-  const pw::Tape tape = pw::build_mlp_tape(widths, B, pw::OptimizerType::Sgd);
-  pw::Workspace ws(tape);
-  pb.init(tape, ws);
+TEST_CASE_FIXTURE(SmallSgd, "forward_logits reproduces the tape's logits bit for bit") {
   const pw::Workspace params = ws;
   // Batch = the first B samples in order, so that LoadBatch and forward_logits see
   // the same rows.

@@ -1,6 +1,6 @@
 // lib/sched: the DT-FM cost model on hand-computed cases, the bottleneck matching and
 // the stage order against brute force, the scenarios file, the search (best known
-// cost, determinism), and bad topologies (exit 3).
+// cost, determinism), bad topologies (exit 3), and the files' versions and provenance.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "core/program.hpp"
+#include "io/file.hpp"
+#include "io/message.hpp"
 #include "sched/cost.hpp"
 #include "sched/partition.hpp"
 #include "sched/schedule.hpp"
@@ -264,4 +267,78 @@ TEST_CASE("sched: bad topologies are bad input (exit 3)") {
   CHECK(code("{\"stages\": ") == 3);
   // The same topology without the mistakes loads.
   CHECK(code(R"({"groups": [{"name": "A", "devices": 4, "intra": {"latency_ms": 1, "bandwidth_gbps": 5}}], "stages": 2})") == -1);
+}
+
+namespace {
+
+// A partition of kTwoByTwo as sched-partition writes it, decoded for editing.
+struct PartitionMessage {
+  capnp::MallocMessageBuilder mb;
+  schema::Partition::Builder root;
+  PartitionMessage() : root(mb.initRoot<schema::Partition>()) {
+    const Problem p = from_json(kTwoByTwo);
+    const Plan plan = order_pipeline(CostModel(p), {{0, 1}, {2, 3}}, 1);
+    const std::vector<uint8_t> json = partition_bytes(p, plan, 5, true);
+    decode_json_strict(std::string(json.begin(), json.end()), root, "partition");
+  }
+  // Written in binary; the message of read_partition_file's failure, "" when it reads.
+  std::string read_back(const pwtest::ScratchDir& dir) {
+    const std::string path = dir.file("p.pwg");
+    pw::write_file_atomic(path, pw::to_binary(mb));
+    try {
+      read_partition_file(path);
+    } catch (const pw::Error& e) {
+      return std::to_string(e.code) + ": " + e.what();
+    }
+    return "";
+  }
+};
+
+}  // namespace
+
+TEST_CASE("sched: versions of topology, partition and schedule (stamped, checked, none read as 1)") {
+  using pw::FileKind;
+  REQUIRE(pw::current_version(FileKind::Topology) == 1);
+  REQUIRE(pw::current_version(FileKind::Partition) == 1);
+  REQUIRE(pw::current_version(FileKind::Schedule) == 1);
+  // A topology without a version (written by hand, or before versions) is version 1.
+  const std::string body = std::string(kTwoByTwo).substr(1);
+  CHECK(error_code_of([&] { from_json("{\"version\": 1," + body); }) == -1);
+  CHECK(error_code_of([&] { from_json("{\"version\": 0," + body); }) == -1);
+  try {
+    from_json("{\"version\": 2," + body);
+    FAIL("a topology of version 2 was read");
+  } catch (const pw::Error& e) {
+    CHECK(e.code == pw::kExitBadInput);
+    CHECK(std::string(e.what()) == "test topology: topology format version 2 is newer than this build reads (1); upgrade proofwork");
+  }
+
+  // The partition carries its version, its topology's and the running program's provenance.
+  pwtest::ScratchDir dir;
+  PartitionMessage part;
+  CHECK(part.root.getVersion() == 1);
+  CHECK(part.root.getTopology().getVersion() == 1);
+  CHECK(std::string(part.root.getProvenance().getProgram().cStr()) == pw::program_name());
+  CHECK(std::string(part.root.getProvenance().getVersion().cStr()) == pw::version());
+  CHECK(part.read_back(dir) == "");
+  part.root.setVersion(0);  // written before versions were recorded
+  part.root.getTopology().setVersion(0);
+  CHECK(part.read_back(dir) == "");
+  part.root.setVersion(2);
+  CHECK(part.read_back(dir) == "3: partition '" + dir.file("p.pwg") +
+                                   "': partition format version 2 is newer than this build reads (1); upgrade proofwork");
+  part.root.setVersion(1);
+  part.root.getTopology().setVersion(7);
+  CHECK(part.read_back(dir) == "3: partition '" + dir.file("p.pwg") + "': topology: topology format version 7 is newer " +
+                                   "than this build reads (1); upgrade proofwork");
+
+  // The schedule likewise (no program reads one back; pol-show prints it).
+  const Problem p = from_json(kTwoByTwo);
+  const Plan plan = order_pipeline(CostModel(p), {{0, 1}, {2, 3}}, 1);
+  const std::vector<uint8_t> bytes = schedule_bytes(p, plan, slowdown_report(p, plan, {10}), 5, false);
+  const auto msg = pw::Message<schema::Schedule>::parse(pw::Bytes(bytes), "schedule");
+  CHECK(msg.root().getVersion() == 1);
+  CHECK(msg.root().getTopology().getVersion() == 1);
+  CHECK(std::string(msg.root().getProvenance().getProgram().cStr()) == pw::program_name());
+  CHECK(std::string(msg.root().getProvenance().getCommandLine().cStr()) == pw::command_line());
 }

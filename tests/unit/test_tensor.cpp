@@ -14,6 +14,7 @@
 #include "tensor/mathfn.hpp"
 #include "tensor/ops.hpp"
 #include "tensor/philox.hpp"
+#include "unit_helpers.hpp"
 
 namespace {
 
@@ -31,15 +32,6 @@ struct TestRng {
     float m = uniform(1.0f, 2.0f);
     int e = int(next() % 8) - 4;
     return std::ldexp(next() & 1 ? -m : m, e);
-  }
-};
-
-// Restores the thread count and the kernel choice however a test ends.
-struct GemmSettingsGuard {
-  int threads = pw::get_threads();
-  ~GemmSettingsGuard() {
-    pw::gemm_force_portable(false);
-    pw::set_threads(threads);
   }
 };
 
@@ -130,7 +122,7 @@ float next_down(float x) { return std::nextafter(x, -INFINITY); }
 // ---------------------------------------------------------------- GEMM
 
 TEST_CASE("gemm_exact equals gemm_reference bit for bit on awkward shapes") {
-  GemmSettingsGuard guard;
+  pwtest::SettingsGuard guard;
   TestRng rng(7);
   const int S[] = {1, 5, 6, 7, 15, 16, 17, 95, 96, 97, 255, 256, 257, 300};
   int combos_seen[8] = {};
@@ -171,7 +163,7 @@ TEST_CASE("gemm_exact gives the reference bits however the work is shared among 
   // scheduling, split it differently from run to run); a second k-panel below that
   // size (128·300·4) runs on one thread and must continue the same sums; and the
   // two sides of the 2^18 multiply-add threshold.
-  GemmSettingsGuard guard;
+  pwtest::SettingsGuard guard;
   TestRng rng(13);
   const GemmCase shapes[] = {{200, 520, 40}, {128, 300, 260}, {1000, 17, 300}, {7, 1000, 100},
                              {64, 64, 64},   {64, 64, 63},    {97, 257, 33}};
@@ -182,7 +174,7 @@ TEST_CASE("gemm_exact gives the reference bits however the work is shared among 
 }
 
 TEST_CASE("gemm_exact accumulates from the bias with fma, k ascending") {
-  GemmSettingsGuard guard;
+  pwtest::SettingsGuard guard;
   // One output element whose value depends on the order: 1e8 + 1 − 1e8 is 0 in float
   // when summed left to right (1e8 + 1 rounds to 1e8), 1 in the other order.
   const float a[3] = {1e8f, 1.0f, -1e8f};
@@ -207,7 +199,7 @@ TEST_CASE("gemm_exact accumulates from the bias with fma, k ascending") {
 }
 
 TEST_CASE("gemm kernel selection and thread settings") {
-  GemmSettingsGuard guard;
+  pwtest::SettingsGuard guard;
   pw::gemm_force_portable(true);
   CHECK(std::string(pw::gemm_kernel_name()) == "portable");
   pw::gemm_force_portable(false);
@@ -442,7 +434,7 @@ TEST_CASE("softmax cross-entropy agrees with a double-precision computation") {
   for (int c = 0; c < C; c++) CHECK(probs[size_t(2 * C) + c] == doctest::Approx(0.1).epsilon(1e-6));
 
   // The same bits on 1 and 2 threads.
-  GemmSettingsGuard guard;
+  pwtest::SettingsGuard guard;
   std::vector<float> probs1(probs.size()), probs2(probs.size());
   pw::set_threads(1);
   const float l1 = pw::softmax_cross_entropy_forward(logits.data(), labels.data(), probs1.data(), B, C);
@@ -454,7 +446,7 @@ TEST_CASE("softmax cross-entropy agrees with a double-precision computation") {
 }
 
 TEST_CASE("column_sums adds rows in ascending order, on any thread count") {
-  GemmSettingsGuard guard;
+  pwtest::SettingsGuard guard;
   const int B = 37, O = 600;  // O crosses the 256-column blocks
   TestRng rng(11);
   std::vector<float> dy(size_t(B) * O);

@@ -46,11 +46,6 @@ pw::TaskConfig base_config() {
   return config_after([](pw::schema::Task::Builder) {});
 }
 
-struct ThreadsGuard {
-  int threads = pw::get_threads();
-  ~ThreadsGuard() { pw::set_threads(threads); }
-};
-
 }  // namespace
 
 // ---------------------------------------------------------------- task
@@ -434,8 +429,7 @@ TEST_CASE("load_dataset reads the tiny fixture and computes its commitments") {
 }
 
 TEST_CASE("load_task_dataset checks every hash against the task") {
-  const pw::Dataset d = pw::load_dataset(kTiny + "/train-images-idx3-ubyte.gz", kTiny + "/train-labels-idx1-ubyte.gz",
-                                         "", "", 10);
+  const pw::Dataset d = pwtest::tiny_dataset();
   pw::TaskConfig c = base_config();
   c.train_images = "/elsewhere/train-images-idx3-ubyte.gz";
   c.train_labels = "/elsewhere/train-labels-idx1-ubyte.gz";
@@ -463,9 +457,8 @@ TEST_CASE("load_task_dataset checks every hash against the task") {
 }
 
 TEST_CASE("a short training run learns and gives the same bits on 1 and 2 threads") {
-  ThreadsGuard guard;
-  const pw::Dataset d = pw::load_dataset(kTiny + "/train-images-idx3-ubyte.gz", kTiny + "/train-labels-idx1-ubyte.gz",
-                                         kTiny + "/t10k-images-idx3-ubyte.gz", kTiny + "/t10k-labels-idx1-ubyte.gz", 10);
+  pwtest::SettingsGuard guard;
+  const pw::Dataset d = pwtest::tiny_dataset(true);
   pw::TaskConfig c = base_config();
   c.widths = {784, 32, 10};
   c.batch = 20;

@@ -14,28 +14,14 @@ using namespace pw;
 
 namespace {
 
-std::string tiny(const char* name) { return std::string(PW_FIXTURES) + "/tiny/" + name; }
-
-// Writes a task over the tiny fixture dataset and loads it back like the programs do.
+// An AdamW task (mlp:784-16-10) over the tiny fixture set, written and loaded back like
+// the programs do.
 LoadedTask make_task(const pwtest::ScratchDir& dir) {
-  Dataset d = load_dataset(tiny("train-images-idx3-ubyte.gz"), tiny("train-labels-idx1-ubyte.gz"), "", "", 10);
   capnp::MallocMessageBuilder mb;
   auto t = mb.initRoot<schema::Task>();
-  t.setFormatVersion(1);
-  auto m = t.initModel();
-  m.setKind("mlp");
-  m.setActivation("relu");
-  auto w = m.initWidths(3);
+  pwtest::fill_tiny_task(t, pwtest::tiny_dataset());
+  auto w = t.getModel().initWidths(3);
   w.set(0, 784), w.set(1, 16), w.set(2, 10);
-  auto ds = t.initDataset();
-  ds.setFormat("idx");
-  ds.initTrainImages().setPath(tiny("train-images-idx3-ubyte.gz"));
-  ds.getTrainImages().setHash(as_data(d.images_hash));
-  ds.initTrainLabels().setPath(tiny("train-labels-idx1-ubyte.gz"));
-  ds.getTrainLabels().setHash(as_data(d.labels_hash));
-  ds.setCount(d.count), ds.setRows(28), ds.setCols(28), ds.setClasses(10);
-  ds.setContentHash(as_data(d.content_hash));
-  ds.setSampleRoot(as_data(d.sample_root));
   auto o = t.initOptimizer();
   o.setKind(schema::OptimizerKind::ADAMW);
   o.setLr(1e-3), o.setWeightDecay(0.01), o.setBeta1(0.9), o.setBeta2(0.999), o.setEps(1e-8);
@@ -78,14 +64,10 @@ TEST_CASE("verify: honest proof accepted, consistent forgery rejected at its seg
 
   // Forge checkpoint 2 (step 8): one weight moved by one ulp, file and manifest rewritten
   // so every hash is consistent. Only replay of segment 1 (steps 4-8) can notice.
-  Manifest man = read_manifest(proof, 1 << 20);
-  Tape tape = tape_for(task.cfg);
-  Workspace ws(tape);
-  read_checkpoint(proof, man.checkpoints[2], tape, task.hash, ws);
-  float& x = ws.t[size_t(tape.params[0])][5];
-  x = std::nextafter(x, 1.0f);
-  man.checkpoints[2] = write_checkpoint(proof, tape, ws, 8, task.hash);
-  write_manifest(proof, man);
+  pwtest::forge_checkpoint(proof, task, 2, [](const Tape& tape, Workspace& ws) {
+    float& x = ws.t[size_t(tape.params[0])][5];
+    x = std::nextafter(x, 1.0f);
+  });
 
   VerifyResult bad = verify_proof(task, proof, all);
   CHECK_FALSE(bad.accepted);

@@ -1,5 +1,7 @@
-// Shared by the unit tests: a scratch directory, a valid task message, and a check
-// that a call throws pw::Error with a given exit code.
+// Shared by the unit tests: a scratch directory, a check that a call throws pw::Error
+// with a given exit code, a guard of the thread count and GEMM kernel, the tiny fixture
+// set, the tests' small task (as a TaskConfig and as a task message), a consistent
+// forgery of a checkpoint, and the data folder beside the repository.
 #pragma once
 #include <doctest/doctest.h>
 
@@ -11,8 +13,16 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/program.hpp"
 #include "io/hash.hpp"
+#include "io/message.hpp"
+#include "proof/proof.hpp"
+#include "proof/task_file.hpp"
 #include "schema/proofwork.capnp.h"
+#include "tensor/gemm.hpp"
+#include "train/dataset.hpp"
+#include "train/task.hpp"
+#include "train/trainer.hpp"
 
 namespace pwtest {
 
@@ -98,6 +108,89 @@ inline void fill_task(pw::schema::Task::Builder t) {
   p.setProgram("unit-tests");
   p.setVersion("0");
   p.setCommandLine("unit-tests --x 'y z'");
+}
+
+// Restores the thread count and the GEMM kernel choice however a test ends.
+struct SettingsGuard {
+  int threads = pw::get_threads();
+  ~SettingsGuard() {
+    pw::gemm_force_portable(false);
+    pw::set_threads(threads);
+  }
+};
+
+// The committed tiny fixture set: 1000 Fashion-MNIST training samples of 10 classes
+// and 200 test samples. A file's path, and the set loaded (the training files;
+// with `with_test`, the test files too).
+inline std::string tiny(const std::string& name) { return std::string(PW_FIXTURES) + "/tiny/" + name; }
+
+inline pw::Dataset tiny_dataset(bool with_test = false) {
+  return pw::load_dataset(tiny("train-images-idx3-ubyte.gz"), tiny("train-labels-idx1-ubyte.gz"),
+                          with_test ? tiny("t10k-images-idx3-ubyte.gz") : "",
+                          with_test ? tiny("t10k-labels-idx1-ubyte.gz") : "", 10);
+}
+
+// The tests' small task over the tiny set, as the trainer takes it: mlp:784-32-10,
+// batch 32, 20 steps, a checkpoint every 10, seed 11; SGD (lr 0.05, momentum 0.9) or
+// AdamW (lr 1e-3), weight decay 1e-4; exact mode unless `exact` is false. The CLI tests'
+// make_tiny_task is the same task with 40 steps.
+inline pw::TaskConfig tiny_config(pw::OptimizerType opt = pw::OptimizerType::Sgd, bool exact = true) {
+  pw::TaskConfig c;
+  c.widths = {784, 32, 10};
+  c.batch = 32;
+  c.steps = 20;
+  c.checkpoint_every = 10;
+  c.seed = 11;
+  c.exact = exact;
+  c.optimizer = opt;
+  c.lr = opt == pw::OptimizerType::Sgd ? 0.05 : 1e-3;
+  c.momentum = 0.9;
+  c.weight_decay = 1e-4;
+  c.count = 1000, c.rows = 28, c.cols = 28, c.classes = 10;
+  return c;
+}
+
+// fill_task's task over the tiny set itself (paths and commitments of `d`, loaded by
+// tiny_dataset()), so that load_task and the trainer find the data; no FLOP budget.
+inline void fill_tiny_task(pw::schema::Task::Builder t, const pw::Dataset& d) {
+  fill_task(t);
+  auto ds = t.getDataset();
+  ds.getTrainImages().setPath(tiny("train-images-idx3-ubyte.gz"));
+  ds.getTrainImages().setHash(pw::as_data(d.images_hash));
+  ds.getTrainLabels().setPath(tiny("train-labels-idx1-ubyte.gz"));
+  ds.getTrainLabels().setHash(pw::as_data(d.labels_hash));
+  ds.setContentHash(pw::as_data(d.content_hash));
+  ds.setSampleRoot(pw::as_data(d.sample_root));
+  ds.setCount(d.count);
+  t.setBudgetFlops(0);
+}
+
+// A consistent forgery: checkpoint `index` of the proof in `dir` (of `task`) read,
+// changed by edit(tape, workspace), and written back with its file hash and the
+// manifest updated, so that only replay can tell.
+template <typename Edit>
+void forge_checkpoint(const std::string& dir, const pw::LoadedTask& task, size_t index, Edit&& edit) {
+  pw::Manifest man = pw::read_manifest(dir, 1 << 20);
+  REQUIRE(index < man.checkpoints.size());
+  const pw::Tape tape = pw::tape_for(task.cfg);
+  pw::Workspace ws(tape);
+  pw::read_checkpoint(dir, man.checkpoints[index], tape, task.hash, ws);
+  edit(tape, ws);
+  man.checkpoints[index] = pw::write_checkpoint(dir, tape, ws, man.checkpoints[index].step, task.hash);
+  pw::write_manifest(dir, man);
+}
+
+// NAME in the data folder beside the repository (../shared/data, or $PW_SHARED_DATA):
+// data too large to commit, such as the TSPLIB instances, which CI provides. A test that
+// needs it fails when it is missing; it never skips.
+inline std::string shared_data(const std::string& name) {
+  const char* env = std::getenv("PW_SHARED_DATA");
+  const std::string base = env && *env ? std::string(env) : std::string(PW_FIXTURES) + "/../../../shared/data";
+  const std::string path = base + "/" + name;
+  REQUIRE_MESSAGE(std::filesystem::exists(path), "missing " << path
+                                                  << ": this test needs the data folder beside the repository "
+                                                     "(../shared/data; CI has it; PW_SHARED_DATA names another)");
+  return path;
 }
 
 }  // namespace pwtest

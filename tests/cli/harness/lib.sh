@@ -31,3 +31,17 @@ make_tiny_task() {  # make_tiny_task OUT [extra pol-task flags...]
     --test-images "$FIXTURES/tiny/t10k-images-idx3-ubyte.gz" --test-labels "$FIXTURES/tiny/t10k-labels-idx1-ubyte.gz" \
     --lr 0.05 --momentum 0.9 --weight-decay 0.0001 --batch 32 --steps 40 --checkpoint-every 10 --seed 11 -q -o "$out" "$@"
 }
+
+# shared_data NAME: the absolute path of NAME in the data folder beside the repository
+# (../shared/data, or $PW_SHARED_DATA): data too large to commit, such as the TSPLIB
+# instances, which CI provides. A test that needs it fails when it is missing; it never
+# skips. Use as T=$(shared_data tsplib): under set -e a failure ends the test.
+shared_data() {
+  local base=${PW_SHARED_DATA:-$HERE/../../../shared/data}
+  if [ ! -e "$base/$1" ]; then
+    echo "FAIL: missing $base/$1: this test needs the data folder beside the repository" \
+      "(../shared/data; CI has it; PW_SHARED_DATA names another)" >&2
+    return 1
+  fi
+  (cd "$base/$1" 2>/dev/null && pwd) || echo "$(cd "$(dirname "$base/$1")" && pwd)/$(basename "$1")"
+}
