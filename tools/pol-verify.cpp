@@ -32,6 +32,18 @@ std::pair<int, int> parse_shard(const std::string& spec, const std::string& what
   return {i, n};
 }
 
+// The shard of a Slurm array task, "I/N", or "" outside an array (or in an array of one).
+// An array may start anywhere and step: --array=1-8:2 has ids 1, 3, 5, 7, shards 0-3 of 4.
+std::string slurm_shard() {
+  const char* id = std::getenv("SLURM_ARRAY_TASK_ID");
+  const char* n = std::getenv("SLURM_ARRAY_TASK_COUNT");
+  if (!id || !n || !*id || !*n || std::string(n) == "1") return "";
+  auto num = [](const char* v, long dflt) { return v && *v ? std::strtol(v, nullptr, 10) : dflt; };
+  const long lo = num(std::getenv("SLURM_ARRAY_TASK_MIN"), 0);
+  const long step = std::max(1L, num(std::getenv("SLURM_ARRAY_TASK_STEP"), 1));
+  return std::to_string((num(id, 0) - lo) / step) + "/" + n;
+}
+
 void emit(const std::string& out, capnp::MallocMessageBuilder& mb, bool json) {
   if (!out.empty())
     write_message<schema::Verdict>(out, mb, json);
@@ -91,17 +103,9 @@ int main(int argc, char** argv) {
       return m.accepted ? kExitOk : kExitNo;
     }
     if (task_path.empty() || dir.empty()) usage_error("TASK and PROOF_DIR are required");
-    const char* array_id = std::getenv("SLURM_ARRAY_TASK_ID");
-    const char* array_n = std::getenv("SLURM_ARRAY_TASK_COUNT");
-    if (shard.empty() && array_id && array_n && *array_id && *array_n && std::string(array_n) != "1") {
-      // An array may start anywhere and step: --array=1-8:2 has ids 1, 3, 5, 7.
-      const char* array_min = std::getenv("SLURM_ARRAY_TASK_MIN");
-      const char* array_step = std::getenv("SLURM_ARRAY_TASK_STEP");
-      auto num = [](const char* v, long dflt) { return v && *v ? std::strtol(v, nullptr, 10) : dflt; };
-      const long id = num(array_id, 0), lo = num(array_min, 0), step = std::max(1L, num(array_step, 1));
-      shard = std::to_string((id - lo) / step) + "/" + array_n;
-      note(common, "shard " + shard + " (from SLURM_ARRAY_TASK_ID " + array_id + ", SLURM_ARRAY_TASK_COUNT)");
-    }
+    if (shard.empty() && !(shard = slurm_shard()).empty())
+      note(common, "shard " + shard + " (from SLURM_ARRAY_TASK_ID " + std::getenv("SLURM_ARRAY_TASK_ID") +
+                       ", SLURM_ARRAY_TASK_COUNT)");
     if (!shard.empty()) std::tie(opt.shard, opt.shards) = parse_shard(shard, "--shard");
     if (segments != "all") {
       if (segments.empty() || segments.find_first_not_of("0123456789") != std::string::npos || segments.size() > 9)

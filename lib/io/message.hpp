@@ -19,7 +19,7 @@
 namespace pw {
 
 // Size limits on files read from untrusted parties.
-constexpr size_t kSmallFileLimit = size_t(64) << 20;    // task, manifest, verdict
+constexpr size_t kSmallFileLimit = size_t(64) << 20;    // task, verdict, profile
 constexpr size_t kTensorFileLimit = size_t(2) << 30;    // checkpoints
 
 bool looks_like_json(const Bytes& b);

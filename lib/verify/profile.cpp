@@ -22,7 +22,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t kProfileLimit = size_t(64) << 20;
 constexpr const char* kRule =
     "threshold[m][i] = factor * max(measured d[m][i]) + floor[m][i]; floor = floorRel * norm of the claimed end "
     "state (l1, l2, linf), floorRel^2 for cosine; at verification plus sampleShare * (replayed update of the tensor "
@@ -237,7 +236,7 @@ Distances segment_thresholds(const LoadedProfile& p, const Tape& tape, const Wor
 
 LoadedProfile load_profile(const std::string& path) {
   LoadedProfile lp;
-  lp.msg = Message<schema::Profile>::read(path, kProfileLimit, "profile");
+  lp.msg = Message<schema::Profile>::read(path, kSmallFileLimit, "profile");
   const std::string what = "profile '" + path + "'";
   guard_input(what, [&] {
     auto r = lp.msg.root();

@@ -108,7 +108,7 @@ kj::Array<capnp::word> canonical(const Bytes& binary) {
 
 }  // namespace
 
-TEST_CASE("file types: every file kind has a row; names and extensions are unique") {
+TEST_CASE("file types: every file kind has a row, and names and extensions are unique") {
   std::set<FileKind> kinds;
   std::set<std::string> names, extensions;
   for (const FileType& t : file_types()) {
@@ -151,7 +151,7 @@ TEST_CASE("file types: every type goes JSON -> binary -> JSON unchanged, with ha
   }
 }
 
-TEST_CASE("file types: a profile's hashes print in hex; a bad hex hash or another type is bad input") {
+TEST_CASE("file types: a profile's hashes print in hex, and a bad hex hash or another type is bad input") {
   capnp::MallocMessageBuilder mb;
   auto p = mb.initRoot<schema::Profile>();
   const Hash h = pwtest::filled_hash(0xa0);

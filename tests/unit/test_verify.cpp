@@ -156,7 +156,7 @@ TEST_CASE("verify: beacon selection is reproducible, distinct and depends on the
   for (int c : count) CHECK(c > 200);  // expectation 300
 }
 
-TEST_CASE("verdict: shard verdicts merge into one; repeats, strangers and newer versions are refused") {
+TEST_CASE("verdict: shard verdicts merge into one, and repeats, strangers and newer versions are refused") {
   pwtest::ScratchDir scratch;
   LoadedTask task = make_task(scratch);
   const std::string proof = scratch.file("proof");
