@@ -12,6 +12,7 @@
 #include "proof/proof.hpp"
 #include "proof/task_file.hpp"
 #include "schema/proofwork.capnp.h"
+#include "verify/verdict.hpp"
 
 using namespace pw;
 using namespace pw::ledger;
@@ -388,7 +389,7 @@ int main(int argc, char** argv) {
       });
     }
     if (*verdict) {
-      auto msg = Message<schema::Verdict>::read(o.verdict, kSmallFileLimit, "verdict");
+      auto msg = read_verdict(o.verdict);  // version-checked
       Hash task_h, root, vh;
       bool accepted = false;
       guard_input("verdict '" + o.verdict + "'", [&] {

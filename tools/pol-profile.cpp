@@ -1,8 +1,6 @@
 // pol-profile: the verifier's noise profile. Replays sampled segments of an honest
 // fast-mode proof under every source of nondeterminism this machine reaches, measures
 // the distances, and writes the tolerance thresholds pol-verify --profile applies.
-#include <cstdio>
-
 #include "cli/cli.hpp"
 #include "core/error.hpp"
 #include "io/message.hpp"
@@ -57,23 +55,8 @@ int main(int argc, char** argv) {
       progress.update(int64_t(done));
     });
     progress.finish();
-    auto p = mb.getRoot<schema::Profile>();
-    auto prov = p.initProvenance();
-    prov.setProgram("pol-profile");
-    prov.setVersion(version());
-    prov.setCommandLine(command_line());
     write_message<schema::Profile>(out, mb, common.json);
-    auto r = p.asReader();
-    const Distances t = read_distances(r.getThresholds(), "thresholds");
-    char line[512];
-    std::snprintf(line, sizeof line,
-                  "%u segments x %u sources replayed; model thresholds: l1 %.3g, l2 %.3g, linf %.3g, cosine %.3g; "
-                  "update band [%.4g, %.4g]; %.4f s/step, %.3g FLOP/step (budget %.3g FLOP, profile used %.3g)",
-                  r.getSegments().size(), r.getSources().size(), t.value[kL1].back(), t.value[kL2].back(),
-                  t.value[kLinf].back(), t.value[kCosine].back(), r.getUpdateRatioMin() / r.getFactor(),
-                  r.getUpdateRatioMax() * r.getFactor(), r.getSecondsPerStep(), r.getFlopsPerStep(),
-                  r.getBudgetFlops(), r.getProfileFlops());
-    note(common, line);
+    note(common, profile_summary(mb.getRoot<schema::Profile>().asReader()));
     return kExitOk;
   });
 }

@@ -5,8 +5,6 @@
 #include <cctype>
 #include <set>
 
-#include "schema/proofwork.capnp.h"
-
 namespace pw {
 
 bool looks_like_json(const Bytes& b) {
@@ -19,38 +17,35 @@ bool looks_like_json(const Bytes& b) {
 
 namespace {
 
-// The names of every field the schema marks $Json.hex, found by walking the file types'
-// struct schemas, so a field added later is checked without a list to keep up to date.
+// The JSON names of every field of `s`, and of the structs it holds, that the schema
+// marks $Json.hex: walked from the type itself, so a field added later is checked with
+// no list to keep up to date.
 void collect_hex_fields(capnp::StructSchema s, std::set<std::string>& names, std::set<uint64_t>& seen) {
   if (!seen.insert(s.getProto().getId()).second) return;
-  constexpr uint64_t kJsonHex = 0xf061e22f0ae5c7b5ull;  // json.capnp's `hex` annotation
+  constexpr uint64_t kJsonHex = 0xf061e22f0ae5c7b5ull;   // json.capnp's `hex` annotation
+  constexpr uint64_t kJsonName = 0xfa5b1fd61c2e7c3dull;  // json.capnp's `name` annotation
   for (auto f : s.getFields()) {
-    for (auto a : f.getProto().getAnnotations())
-      if (a.getId() == kJsonHex) names.insert(f.getProto().getName());
+    std::string name = f.getProto().getName();
+    bool is_hex = false;
+    for (auto a : f.getProto().getAnnotations()) {
+      if (a.getId() == kJsonHex) is_hex = true;
+      if (a.getId() == kJsonName && a.getValue().isText()) name = a.getValue().getText();
+    }
+    if (is_hex) names.insert(name);
     capnp::Type t = f.getType();
     while (t.isList()) t = t.asList().getElementType();
     if (t.isStruct()) collect_hex_fields(t.asStruct(), names, seen);
   }
 }
 
-const std::set<std::string>& hex_fields() {
-  static const std::set<std::string> names = [] {
-    std::set<std::string> n;
-    std::set<uint64_t> seen;
-    for (capnp::StructSchema s : {capnp::Schema::from<schema::Task>(), capnp::Schema::from<schema::Manifest>(),
-                                  capnp::Schema::from<schema::Checkpoint>(), capnp::Schema::from<schema::Verdict>(),
-                                  capnp::Schema::from<schema::Dispute>()})
-      collect_hex_fields(s, n, seen);
-    return n;
-  }();
-  return names;
-}
-
 }  // namespace
 
-void check_json_hex_fields(const Bytes& b, const std::string& what) {
+void check_json_hex_fields(const Bytes& b, capnp::StructSchema type, const std::string& what) {
+  std::set<std::string> hex_fields;
+  std::set<uint64_t> seen;
+  collect_hex_fields(type, hex_fields, seen);
   const std::string text(b.begin(), b.end());
-  for (const std::string& k : hex_fields()) {
+  for (const std::string& k : hex_fields) {
     const std::string quoted = std::string("\"") + k + "\"";
     for (size_t pos = text.find(quoted); pos != std::string::npos; pos = text.find(quoted, pos + 1)) {
       size_t i = pos + quoted.size();
@@ -69,12 +64,8 @@ void check_json_hex_fields(const Bytes& b, const std::string& what) {
   }
 }
 
-void configure_json(capnp::JsonCodec& codec) {
-  codec.handleByAnnotation<schema::Task>();
-  codec.handleByAnnotation<schema::Checkpoint>();
-  codec.handleByAnnotation<schema::Manifest>();
-  codec.handleByAnnotation<schema::Verdict>();
-  codec.handleByAnnotation<schema::Dispute>();
+void configure_json(capnp::JsonCodec& codec, capnp::StructSchema type) {
+  codec.handleByAnnotation(type);  // the type and every type it holds
   codec.setPrettyPrint(true);
 }
 
@@ -86,7 +77,7 @@ Bytes to_binary(capnp::MessageBuilder& mb) {
 
 Bytes to_json_bytes(capnp::DynamicStruct::Reader r) {
   capnp::JsonCodec codec;
-  configure_json(codec);
+  configure_json(codec, r.getSchema());
   kj::String s = codec.encode(r);
   Bytes out(s.begin(), s.end());
   out.push_back('\n');

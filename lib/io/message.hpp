@@ -19,14 +19,18 @@
 namespace pw {
 
 // Size limits on files read from untrusted parties.
-constexpr size_t kSmallFileLimit = size_t(64) << 20;    // task, manifest, verdict
+constexpr size_t kSmallFileLimit = size_t(64) << 20;    // task, verdict, profile
 constexpr size_t kTensorFileLimit = size_t(2) << 30;    // checkpoints
 
 bool looks_like_json(const Bytes& b);
 // Cap'n Proto's JSON codec decodes "$Json.hex" fields leniently; this rejects (bad
-// input) any hash field whose string is not an even number of hexadecimal digits.
-void check_json_hex_fields(const Bytes& b, const std::string& what);
-void configure_json(capnp::JsonCodec& codec);  // hex hashes, base64 blobs
+// input) any hash field of `type` (or of a struct it holds) whose string is not an even
+// number of hexadecimal digits.
+void check_json_hex_fields(const Bytes& b, capnp::StructSchema type, const std::string& what);
+// The JSON form of `type` and of every struct it holds, as its schema's annotations say
+// (hex hashes, snake_case names): configured from the type being coded, so no file kind
+// can be left out (proofwork-files(5), ENCODING).
+void configure_json(capnp::JsonCodec& codec, capnp::StructSchema type);
 
 // An owned, decoded message.
 template <typename T>
@@ -40,9 +44,9 @@ class Message {
     m.bytes_ = std::move(bytes);
     try {
       if (looks_like_json(m.bytes_)) {
-        check_json_hex_fields(m.bytes_, what);
+        check_json_hex_fields(m.bytes_, capnp::Schema::from<T>(), what);
         capnp::JsonCodec codec;
-        configure_json(codec);
+        configure_json(codec, capnp::Schema::from<T>());
         codec.setMaxNestingDepth(64);
         m.builder_ = std::make_unique<capnp::MallocMessageBuilder>();
         auto b = m.builder_->initRoot<T>();

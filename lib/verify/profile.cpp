@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <memory>
 
 #include "core/error.hpp"
 #include "io/file.hpp"
+#include "io/provenance.hpp"
+#include "io/version.hpp"
 #include "proof/proof.hpp"
 #include "train/trainer.hpp"
 #include "verify/verify.hpp"
@@ -19,7 +22,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr size_t kProfileLimit = size_t(64) << 20;
 constexpr const char* kRule =
     "threshold[m][i] = factor * max(measured d[m][i]) + floor[m][i]; floor = floorRel * norm of the claimed end "
     "state (l1, l2, linf), floorRel^2 for cosine; at verification plus sampleShare * (replayed update of the tensor "
@@ -182,7 +184,8 @@ void make_profile(const LoadedTask& task, const std::string& dir, const ProfileO
     thr.value[kCosine][i] = opt.factor * max_d.value[kCosine][i] + opt.floor_rel * opt.floor_rel;
   }
 
-  p.setFormatVersion(1);
+  p.setFormatVersion(current_version(FileKind::Profile));
+  set_provenance(p.initProvenance());
   p.setTaskClass(as_data(task_class(task.msg.root())));
   p.setTaskHash(as_data(task.hash));
   p.setProofRoot(as_data(man.root()));
@@ -233,12 +236,11 @@ Distances segment_thresholds(const LoadedProfile& p, const Tape& tape, const Wor
 
 LoadedProfile load_profile(const std::string& path) {
   LoadedProfile lp;
-  lp.msg = Message<schema::Profile>::read(path, kProfileLimit, "profile");
+  lp.msg = Message<schema::Profile>::read(path, kSmallFileLimit, "profile");
   const std::string what = "profile '" + path + "'";
   guard_input(what, [&] {
     auto r = lp.msg.root();
-    check_input(r.getFormatVersion() == 1, what + ": format version " + std::to_string(r.getFormatVersion()) +
-                                               " (this build reads 1)");
+    check_version(FileKind::Profile, r.getFormatVersion(), what);
     lp.task_class = hash_field(r.getTaskClass());
     lp.thresholds = read_distances(r.getThresholds(), what + ": thresholds");
     lp.factor = r.getFactor();
@@ -253,6 +255,22 @@ LoadedProfile load_profile(const std::string& path) {
     lp.hash = canonical_hash(r);
   });
   return lp;
+}
+
+std::string profile_summary(schema::Profile::Reader r) {
+  return guard_input("profile", [&] {
+    const Distances t = read_distances(r.getThresholds(), "thresholds");
+    check_input(t.size() > 0, "profile: no thresholds");
+    char line[512];
+    std::snprintf(line, sizeof line,
+                  "%u segments x %u sources replayed; model thresholds: l1 %.3g, l2 %.3g, linf %.3g, cosine %.3g; "
+                  "update band [%.4g, %.4g]; %.4f s/step, %.3g FLOP/step (budget %.3g FLOP, profile used %.3g)",
+                  r.getSegments().size(), r.getSources().size(), t.value[kL1].back(), t.value[kL2].back(),
+                  t.value[kLinf].back(), t.value[kCosine].back(), r.getUpdateRatioMin() / r.getFactor(),
+                  r.getUpdateRatioMax() * r.getFactor(), r.getSecondsPerStep(), r.getFlopsPerStep(),
+                  r.getBudgetFlops(), r.getProfileFlops());
+    return std::string(line);
+  });
 }
 
 }  // namespace pw

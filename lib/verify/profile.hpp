@@ -52,7 +52,7 @@ Hash task_class(schema::Task::Reader t);
 
 using ReplayCallback = std::function<void(size_t done, size_t total)>;
 
-// Writes a Profile into `out`. Throws bad input if the proof is not a complete, structurally
+// Writes a Profile into `out`, with provenance and the current format version. Throws bad input if the proof is not a complete, structurally
 // valid fast-mode proof of `task` (its checkpoint files must match the manifest).
 void make_profile(const LoadedTask& task, const std::string& dir, const ProfileOptions& opt,
                   capnp::MallocMessageBuilder& out, const ReplayCallback& progress = nullptr);
@@ -70,8 +70,13 @@ struct LoadedProfile {
 Distances segment_thresholds(const LoadedProfile& p, const Tape& tape, const Workspace& start,
                              const Workspace& replayed);
 
-// Reads and validates a profile (bad input on anything malformed).
+// Reads and validates a profile (bad input on anything malformed, or of a format version
+// this build does not read).
 LoadedProfile load_profile(const std::string& path);
+
+// "4 segments x 9 sources replayed; model thresholds: l1 ..., update band [...]; s/step,
+// FLOP/step (budget, profile used)": pol-profile's report.
+std::string profile_summary(schema::Profile::Reader p);
 
 // ‖w_b − w_a‖₂ over the parameters / Σ lr over steps [start, end): the effective
 // gradient norm of a segment (update plausibility).

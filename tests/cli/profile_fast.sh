@@ -8,6 +8,9 @@ pol-show prof.pwp >prof.json
 jq -e '.measurements | length > 0' prof.json >/dev/null
 jq -e '.thresholds.names[-1] == "model" and .thresholds.linf[-1] > 0 and .stochasticOps == 0' prof.json >/dev/null
 jq -e '.flopsPerStep * 40 <= .budgetFlops' prof.json >/dev/null
+# Hashes print in hex (not base64), and the writer stamps its program and the current version.
+jq -e '[.taskClass, .taskHash, .proofRoot] | all(test("^[0-9a-f]{64}$"))' prof.json >/dev/null
+jq -e '.formatVersion >= 1 and .provenance.program == "pol-profile"' prof.json >/dev/null
 
 # Fast differs from exact at the bit level, and between kernel variants.
 make_tiny_task exact.pwt --seed 1
@@ -77,6 +80,17 @@ expect_exit 1 pol-verify --merge w1.pwv w0.pwv
 expect_err "REJECT: segment 0"
 expect_exit 3 pol-verify --merge v0.pwv w1.pwv
 expect_err "another verification"
+# Versions (io/version.hpp's one rule): a newer profile or verdict is refused, saying so.
+jq '.formatVersion += 1' prof.json >newer.json
+expect_exit 3 pol-verify s1.pwt p1-1-32 --profile newer.json
+expect_err "profile format version ([0-9]+) is newer than this build reads \([0-9]+\); upgrade proofwork"
+pol-show v0.pwv | jq '.formatVersion += 1' >v0-newer.json
+expect_exit 3 pol-verify --merge v0-newer.json v1.pwv -o merged-newer.pwv
+expect_err "verdict 'v0-newer.json': verdict format version [0-9]+ is newer than this build reads"
+pol-show v0.pwv | jq '.formatVersion = 0' >v0-zero.json
+expect_exit 3 pol-verify --merge v0-zero.json v1.pwv
+expect_err "not a proofwork verdict file"
+[ ! -e merged-newer.pwv ]
 
 # Usage and bad input.
 expect_exit 2 pol-verify fast.pwt f32

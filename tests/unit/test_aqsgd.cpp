@@ -409,7 +409,7 @@ TEST_CASE("stream reader: clean end, truncation inside a record") {
   ::close(fd2);
 }
 
-TEST_CASE("a packed stream of version 1 (the old grid) is refused; an activation stream of version 1 is read") {
+TEST_CASE("a packed stream of version 1 (the old grid) is refused, an activation stream of version 1 is read") {
   ScratchDir dir;
   const auto write_stream = [&](const std::string& name, uint32_t version, pw::schema::AqsgdKind kind) {
     OutputFile out(dir.file(name));

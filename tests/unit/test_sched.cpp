@@ -120,7 +120,7 @@ TEST_CASE("sched: three devices per group, the DataPCost sum over peers and |C|"
   CHECK(path_cost(m, {{0, 1, 2}}).pipeline_p == 0);
 }
 
-TEST_CASE("sched: bottleneck matching equals brute force; replicas follow it") {
+TEST_CASE("sched: bottleneck matching equals brute force, and replicas follow it") {
   for (uint64_t seed = 1; seed <= 6; seed++) {
     const Problem p = from_json(random_full(12, 2, seed));
     const CostModel m(p);

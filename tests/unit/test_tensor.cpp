@@ -239,7 +239,7 @@ TEST_CASE("philox_word addresses (seed, stream, sub, index) as documented") {
   CHECK(w != pw::philox_word(uint64_t(1) | (uint64_t(1) << 32), pw::kStreamInit, 0, 0));
 }
 
-TEST_CASE("uniform01 is exact and in [0, 1)") {
+TEST_CASE("uniform01 is exact, at least 0 and below 1") {
   CHECK(pw::uniform01(0) == 0.0f);
   CHECK(pw::uniform01(0xffu) == 0.0f);  // the low 8 bits are dropped
   CHECK(pw::uniform01(0x100u) == std::ldexp(1.0f, -24));
@@ -307,7 +307,7 @@ TEST_CASE("exp_f32 special values and thresholds") {
   CHECK(pw::exp_f32(-87.5f) > 0.0f);
 }
 
-TEST_CASE("log_f32 is within 2 ulp of log in double over (0, FLT_MAX]") {
+TEST_CASE("log_f32 is within 2 ulp of log in double over 0 < x <= FLT_MAX") {
   double worst = 0;
   float worst_x = 0;
   auto probe = [&](float x) {

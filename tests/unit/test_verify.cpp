@@ -8,6 +8,9 @@
 #include "proof/task_file.hpp"
 #include "train/trainer.hpp"
 #include "unit_helpers.hpp"
+#include "io/version.hpp"
+#include "verify/profile.hpp"
+#include "verify/verdict.hpp"
 #include "verify/verify.hpp"
 
 using namespace pw;
@@ -46,6 +49,30 @@ void train(const LoadedTask& task, const std::string& dir) {
   }
   man.complete = true;
   write_manifest(dir, man);
+}
+
+// The message of the pw::Error that `f` throws with exit status `code` ("" if none).
+template <typename F>
+std::string error_message(int code, F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (e.code == code) return e.what();
+  }
+  return "";
+}
+
+// One shard's verification of `proof`, written as a verdict file.
+std::string shard_verdict(const pwtest::ScratchDir& scratch, const LoadedTask& task, const std::string& proof,
+                          int shard, int shards, const std::string& name, bool drop_last = false) {
+  VerifyOptions opt;
+  opt.shard = shard, opt.shards = shards;
+  VerifyResult r = verify_proof(task, proof, opt);
+  if (drop_last) r.segments.pop_back();
+  capnp::MallocMessageBuilder mb;
+  make_verdict(task, opt, r, mb);
+  write_message<schema::Verdict>(scratch.file(name), mb, false);
+  return scratch.file(name);
 }
 
 }  // namespace
@@ -109,4 +136,84 @@ TEST_CASE("verify: beacon selection is reproducible, distinct and depends on the
   for (int b = 0; b < 2000; b++)
     for (int i : beacon_segments(std::to_string(b), r1, 20, 3)) count[size_t(i)]++;
   for (int c : count) CHECK(c > 200);  // expectation 300
+}
+
+TEST_CASE("verdict: shard verdicts merge into one, and repeats, strangers and newer versions are refused") {
+  pwtest::ScratchDir scratch;
+  LoadedTask task = make_task(scratch);
+  const std::string proof = scratch.file("proof");
+  train(task, proof);
+  const std::string v0 = shard_verdict(scratch, task, proof, 0, 2, "v0.pwv");
+  const std::string v1 = shard_verdict(scratch, task, proof, 1, 2, "v1.pwv");
+
+  auto one = read_verdict(v0);
+  CHECK(one.root().getFormatVersion() == current_version(FileKind::Verdict));
+  CHECK(one.root().getShards() == 2);
+  CHECK(one.root().getSegments().size() == 2);  // segments 0 and 2 of 0, 1, 2
+  CHECK(one.root().getProvenance().getProgram().size() > 0);
+
+  capnp::MallocMessageBuilder mb;
+  VerdictSummary m = merge_verdicts({v1, v0}, mb);
+  CHECK(m.accepted);
+  CHECK(m.reason == "3 of 3 segments replayed by 2 shards, all equal");
+  auto merged = mb.getRoot<schema::Verdict>().asReader();
+  CHECK(merged.getMerged() == 2);
+  CHECK(merged.getShards() == 1);
+  CHECK(merged.getFirstBadSegment() == -1);
+  REQUIRE(merged.getSegments().size() == 3);
+  for (unsigned i = 0; i < 3; i++) CHECK(merged.getSegments()[i].getIndex() == i);
+  CHECK(m.detect.total == 3);
+
+  auto refused = [&](const std::vector<std::string>& paths) {
+    capnp::MallocMessageBuilder out;
+    return error_message(kExitBadInput, [&] { merge_verdicts(paths, out); });
+  };
+  CHECK(refused({v0, v0}).find("given twice") != std::string::npos);
+  CHECK(refused({v0}).find("the verdicts say 2 shards, 1 were given") != std::string::npos);
+  const std::string whole = shard_verdict(scratch, task, proof, 0, 1, "whole.pwv");
+  CHECK(refused({v0, whole}).find("another verification") != std::string::npos);
+  capnp::MallocMessageBuilder again;
+  merge_verdicts({v0, v1}, again);
+  write_message<schema::Verdict>(scratch.file("m.pwv"), again, false);
+  CHECK(refused({scratch.file("m.pwv")}).find("is already a merge") != std::string::npos);
+
+  // Versions: one rule, "newer" and "not a proofwork verdict" as io/version.hpp says.
+  auto with_version = [&](uint32_t v, const std::string& name) {
+    auto msg = read_verdict(v0);
+    capnp::MallocMessageBuilder b;
+    b.setRoot(msg.root());
+    b.getRoot<schema::Verdict>().setFormatVersion(v);
+    write_message<schema::Verdict>(scratch.file(name), b, true);
+    return scratch.file(name);
+  };
+  const std::string newer = with_version(current_version(FileKind::Verdict) + 1, "newer.json");
+  CHECK(refused({newer, v1}).find("verdict format version " +
+                                  std::to_string(current_version(FileKind::Verdict) + 1) +
+                                  " is newer than this build reads") != std::string::npos);
+  CHECK(refused({with_version(0, "zero.json"), v1}).find("not a proofwork verdict") != std::string::npos);
+
+  // A shard that reports fewer segments than its share: the merge rejects, it does not accept.
+  const std::string short1 = shard_verdict(scratch, task, proof, 1, 2, "short1.pwv", true);
+  capnp::MallocMessageBuilder partial;
+  VerdictSummary p = merge_verdicts({v0, short1}, partial);
+  CHECK_FALSE(p.accepted);
+  CHECK(p.reason == "the shards replayed 2 of the 3 selected segments");
+}
+
+TEST_CASE("profile: a newer or unversioned profile is refused with the version rule's message") {
+  pwtest::ScratchDir scratch;
+  auto write = [&](uint32_t v) {
+    capnp::MallocMessageBuilder mb;
+    auto p = mb.initRoot<schema::Profile>();
+    p.setFormatVersion(v);
+    p.setTaskClass(as_data(pwtest::filled_hash(1)));
+    write_message<schema::Profile>(scratch.file("p.pwp"), mb, false);
+    return scratch.file("p.pwp");
+  };
+  const uint32_t next = current_version(FileKind::Profile) + 1;
+  const std::string newer = error_message(kExitBadInput, [&] { load_profile(write(next)); });
+  CHECK(newer.find("profile format version " + std::to_string(next) + " is newer than this build reads") !=
+        std::string::npos);
+  CHECK(error_message(kExitBadInput, [&] { load_profile(write(0)); }).find("not a proofwork profile") !=
+        std::string::npos);
 }
