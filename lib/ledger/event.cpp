@@ -250,15 +250,9 @@ KeyPair generate_key() {
 
 void write_secret_key(const std::string& path, const KeyPair& k) {
   const std::string text = std::string(kSecretKeyHeader) + "\n" + hex(k.sk.data(), k.sk.size()) + "\n";
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) internal_error("cannot create '" + tmp + "': " + std::strerror(errno));
-  const bool ok = ::write(fd, text.data(), text.size()) == ssize_t(text.size()) && fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    internal_error("cannot write '" + path + "': " + std::strerror(errno));
-  }
+  AtomicFile f(path, false, 0600);
+  f.write(text.data(), text.size());
+  f.commit();
 }
 
 KeyPair read_secret_key(const std::string& path) {

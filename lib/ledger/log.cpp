@@ -210,17 +210,7 @@ State validate_open(const std::string& dir, const LogFile& f, DisputeOracle orac
 void write_records(const std::string& dir, const LogFile& f, const std::vector<Record>& rs) {
   Bytes out;
   for (const Record& r : rs) frame(r, out);
-  const uint8_t* p = out.data();
-  size_t left = out.size();
-  while (left > 0) {
-    ssize_t w = ::write(f.fd, p, left);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      internal_error("append to '" + log_path(dir) + "': " + errstr());
-    }
-    p += w;
-    left -= size_t(w);
-  }
+  write_all(f.fd, out.data(), out.size(), "append to '" + log_path(dir) + "'");
   if (fsync(f.fd) != 0) internal_error("fsync '" + log_path(dir) + "': " + errstr());
 }
 
@@ -287,23 +277,10 @@ void init_ledger(const std::string& dir, const Record& r) {
   make_directory(join_path(dir, "disputes"));
   Bytes out;
   frame(r, out);
-  const std::string path = log_path(dir);
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    if (errno == EEXIST) usage_error("ledger '" + dir + "' already has a log; refusing to start another");
-    internal_error("cannot create '" + path + "': " + errstr());
-  }
-  const bool ok = ::write(fd, out.data(), out.size()) == ssize_t(out.size()) && fsync(fd) == 0;
-  ::close(fd);
-  if (!ok) {
-    ::unlink(path.c_str());
-    internal_error("cannot write '" + path + "': " + errstr());
-  }
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    ::close(dfd);
-  }
+  // The genesis appears whole or not at all; link(2) refuses an existing log atomically.
+  AtomicFile log(log_path(dir));
+  log.write(out.data(), out.size());
+  if (!log.commit(false)) usage_error("ledger '" + dir + "' already has a log; refusing to start another");
 }
 
 State append_records(const std::string& dir, const std::vector<Record>& records, DisputeOracle oracle) {
