@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "io/version.hpp"
 #include "ledger/ed25519_batch.hpp"
 #include "ledger/ledger.hpp"
 
@@ -226,6 +227,16 @@ void check_new(State& st, const std::vector<Record>& rs) {
   }
 }
 
+// Signs `e` as the next event of `st` (seq, chain id and prev filled in) and applies it.
+Record sign_next(State& st, Event e, const KeyPair& k) {
+  e.seq = st.next_seq();
+  e.chain = st.chain();
+  e.prev = st.head();
+  Record r = sign_event(e, k);
+  check_new(st, {r});
+  return r;
+}
+
 }  // namespace
 
 std::string log_path(const std::string& dir) { return join_path(dir, "events.log"); }
@@ -263,6 +274,7 @@ Record create_ledger(const std::string& dir, const KeyPair& op, const std::strin
   if (note.size() > kMaxNote) usage_error("--note: over " + std::to_string(kMaxNote) + " bytes");
   Event g;
   g.kind = Kind::Genesis;
+  g.version = current_version(FileKind::Ledger);
   randombytes_buf(g.h1.data(), g.h1.size());
   g.note = note;
   const Record r = sign_event(g, op);
@@ -292,32 +304,23 @@ State append_records(const std::string& dir, const std::vector<Record>& records,
   return st;
 }
 
-State append_events(const std::string& dir, const KeyPair& k, DisputeOracle oracle,
-                    const std::function<std::vector<Event>(const State&)>& make) {
+State append_events(const std::string& dir, const KeyPair& k, DisputeOracle oracle, const MakeEvents& make,
+                    std::vector<Record>* appended) {
   LogFile f;
   open_log(dir, f, true);
   State st = validate_open(dir, f, std::move(oracle), nullptr, nullptr);
-  std::vector<Event> es = make(st);
   std::vector<Record> rs;
-  for (Event& e : es) {
-    e.seq = st.next_seq();
-    e.chain = st.chain();
-    e.prev = st.head();
-    rs.push_back(sign_event(e, k));
-    check_new(st, {rs.back()});
-  }
+  for (const Event& e : make(st)) rs.push_back(sign_next(st, e, k));
   if (!rs.empty()) write_records(dir, f, rs);
+  if (appended) *appended = std::move(rs);
   return st;
 }
 
-Record prepare_event(const std::string& dir, const KeyPair& k, DisputeOracle oracle, Event e) {
+Record prepare_event(const std::string& dir, const KeyPair& k, DisputeOracle oracle, const MakeEvents& make) {
   State st = validate_ledger(dir, std::move(oracle));
-  e.seq = st.next_seq();
-  e.chain = st.chain();
-  e.prev = st.head();
-  Record r = sign_event(e, k);
-  check_new(st, {r});  // it would be accepted now
-  return r;
+  const std::vector<Event> es = make(st);
+  if (es.size() != 1) usage_error("an event file holds one event; this command makes " + std::to_string(es.size()));
+  return sign_next(st, es[0], k);  // it would be accepted now
 }
 
 }  // namespace pw::ledger
