@@ -62,7 +62,13 @@ d = json.load(open("d.json")); d["opIndex"] = 999
 json.dump(d, open("badindex.json", "w"))
 d = json.load(open("d.json")); d["task"]["seed"] = "6"
 json.dump(d, open("badtask.json", "w"))
+d = json.load(open("d.json")); assert d["formatVersion"] == 1, d["formatVersion"]
+d["formatVersion"] = 2
+json.dump(d, open("newer.json", "w"))
 PY
+# A dispute of a newer version than this build reads: refused, and said so.
+expect_exit 3 pol-bisect replay newer.json
+expect_err "dispute format version 2 is newer than this build reads \(1\); upgrade proofwork"
 expect_exit 3 pol-bisect replay badhash.json
 expect_err "does not match its agreed hash"
 expect_exit 3 pol-bisect replay badkind.json
@@ -91,6 +97,12 @@ while :; do
   test "$i" -lt 40    # a bounded exchange
 done
 test "$rc" -eq 0       # A is right
+# A transcript still under way is no dispute; one of a newer version is no transcript.
+expect_exit 3 pol-bisect replay t1.pwd
+expect_err "not complete"
+expect_exit 3 pol-bisect play task.pwt B --side b --fault 9:3:1 --transcript newer.json -o zz.pwd
+expect_err "newer"
+test ! -e zz.pwd
 expect_exit 0 pol-bisect replay t$n.pwd
 expect_err "op 3 \(linear_forward\).*A is right"
 # The local run gives the same pinpoint and ruling.
