@@ -9,7 +9,12 @@ old=$(stat -c %s L/events.log)
 expect_exit 0 ledger-settle validate L -q
 grep -q "2 events" out
 expect_exit 0 ledger-settle append L deposit.json -q          # an old event file
-expect_exit 0 ledger-settle deposit L -k op.key --to alice.pub --amount 7 -q
+expect_exit 0 ledger-settle deposit L -k op.key --to alice.pub --amount 7 --json -q
+/usr/bin/env python3 - <<'PY'
+import json
+e = json.loads(open("out").read())
+assert e["seq"] == 3 and e["kind"] == "deposit" and len(e["hash"]) == 64, e
+PY
 expect_exit 0 ledger-settle validate L --json -q
 /usr/bin/env python3 - <<'PY'
 import json
