@@ -272,8 +272,9 @@ Record prepare_event(const std::string& dir, const KeyPair& k, DisputeOracle ora
 
 // ---- the referee -------------------------------------------------------------------
 // The oracle over dispute files kept in LEDGER/disputes/: checks the dispute names the
-// task and the claim's root, recomputes its pinpointed op with pol-bisect's referee
-// (referee_op) and says whether the claim's side is wrong. Results are cached per hash.
+// task and the claim's root, recomputes its pinpointed op with bisect/'s referee
+// (referee_dispute, as 'pol-bisect replay') and says whether the claim's side is wrong.
+// Results are cached per hash.
 DisputeOracle referee_oracle(const std::string& dir, const std::string& data_dir = "");
 // Checks a dispute file's bytes (as for the oracle) and stores it as LEDGER/disputes/HASH.pwd.
 Hash store_dispute(const std::string& dir, const Bytes& dispute, const std::string& what);
