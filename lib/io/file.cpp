@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "core/error.hpp"
@@ -62,6 +63,26 @@ Bytes read_file(const std::string& path, size_t limit, const std::string& what) 
   return out;
 }
 
+namespace {
+
+// rename(2) that refuses an existing destination atomically (false when it exists):
+// renameat2's RENAME_NOREPLACE where the file system has it, else link(2) and unlink.
+bool rename_noreplace(const std::string& from, const std::string& to) {
+#ifdef RENAME_NOREPLACE
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return true;
+  if (errno == EEXIST) return false;
+  if (errno != EINVAL && errno != ENOSYS) internal_error("rename '" + from + "' to '" + to + "': " + errstr());
+#endif
+  if (::link(from.c_str(), to.c_str()) != 0) {
+    if (errno == EEXIST) return false;
+    internal_error("link '" + from + "' to '" + to + "': " + errstr());
+  }
+  ::unlink(from.c_str());
+  return true;
+}
+
+}  // namespace
+
 AtomicFile::AtomicFile(std::string path, bool terminal_ok, unsigned mode) : path_(std::move(path)) {
   if (path_ == "-") {
     if (!terminal_ok && isatty(1)) usage_error("refusing to write binary output to a terminal (use -o FILE or --json)");
@@ -99,12 +120,8 @@ bool AtomicFile::commit(bool replace) {
   if (::close(fd) != 0) internal_error("close '" + tmp_ + "': " + errstr());
   if (replace) {
     if (::rename(tmp_.c_str(), path_.c_str()) != 0) internal_error("rename '" + tmp_ + "' to '" + path_ + "': " + errstr());
-  } else {
-    if (::link(tmp_.c_str(), path_.c_str()) != 0) {
-      if (errno == EEXIST) return false;  // the destructor removes the temporary
-      internal_error("link '" + tmp_ + "' to '" + path_ + "': " + errstr());
-    }
-    ::unlink(tmp_.c_str());
+  } else if (!rename_noreplace(tmp_, path_)) {
+    return false;  // PATH exists; the destructor removes the temporary
   }
   done_ = true;
   // The rename is durable once the directory's entry is.

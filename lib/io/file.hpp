@@ -34,7 +34,7 @@ class AtomicFile {
   const std::string& path() const { return path_; }
   uint64_t bytes_written() const { return bytes_; }
   // Renames over PATH (replacing it). With `replace` false, PATH must not exist yet:
-  // returns false, leaving it alone, when it does (link(2) is the atomic test).
+  // returns false, leaving it alone, when it does (tested atomically by the rename).
   bool commit(bool replace = true);
 
  private:
