@@ -78,15 +78,18 @@ int main(int argc, char** argv) {
   auto key_opt = [&](CLI::App* s, const char* who) { s->add_option("-k,--key", o.key, who)->required(); };
   const std::string data_help = "Where a task's dataset is (only a load_batch dispute needs it)";
   const auto amount = CLI::Range(int64_t(0), int64_t(kMaxAmount));
-  // A subcommand that signs events: LEDGER, the signer's key, -o to write the event instead.
+  // A subcommand that signs events: LEDGER and the signer's key; its own options; then
+  // (event_tail, below) -o to write the event instead, and the common ones.
   auto event_cmd = [&](const char* name, const char* help, const char* who) {
     CLI::App* s = app.add_subcommand(name, help);
     ledger_arg(s);
     key_opt(s, who);
+    return s;
+  };
+  auto event_tail = [&](CLI::App* s) {
     s->add_option("-o,--output", o.out, "Write the signed event to FILE instead of appending it (for 'append')");
     s->add_option("--data-dir", o.data_dir, data_help);
     add_common_options(*s, o.common, kOptJson | kOptQuiet | kOptForce | kOptThreads);
-    return s;
   };
   auto task_opts = [&](CLI::App* s, const char* stake_help) {
     s->add_option("--task-id", o.task, "The task (its post's event number)")->required();
@@ -94,7 +97,6 @@ int main(int argc, char** argv) {
   };
   // settle and validate: the settlement file and the report's labels.
   auto report_opts = [&](CLI::App* s) {
-    ledger_arg(s);
     s->add_option("-o,--output", o.out, "Write the settlement file (binary, or JSON with --json)");
     s->add_option("--names", o.names, "Label accounts by the NAME.pub files in this directory");
     s->add_option("--data-dir", o.data_dir, data_help);
@@ -156,11 +158,14 @@ int main(int argc, char** argv) {
   rule->add_option("--challenge", o.challenge, "Only this challenge (its event number); default: every unruled one");
 
   auto* settle = app.add_subcommand("settle", "Anyone: rule pending disputes, settle every task whose windows have passed, print the payments and balances");
-  report_opts(settle);
+  ledger_arg(settle);
   key_opt(settle, "The signer's secret key (any key)");
+  report_opts(settle);
 
   auto* validate = app.add_subcommand("validate", "Check every record (framing, signatures, chain, rules); print balances");
+  ledger_arg(validate);
   report_opts(validate);
+  for (CLI::App* s : {deposit, beacon, post, claim, reveal, verdict, challenge, rule}) event_tail(s);
 
   auto* append = app.add_subcommand("append", "Append signed event files (from -o), in order, all or none");
   ledger_arg(append);
