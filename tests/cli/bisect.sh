@@ -108,6 +108,21 @@ expect_err "op 3 \(linear_forward\).*A is right"
 # The local run gives the same pinpoint and ruling.
 expect_exit 0 pol-bisect task.pwt A B --fault-b 9:3:1 -q --json
 grep -q '"opIndex": 3' out
+# Side b answers honestly although its proof is not (its fault not simulated): both sides
+# compute the disputed step alike, and the completing move recomputes that step and rules.
+pol-bisect play task.pwt A --side a -o h1.pwd -q
+i=1; side=b; proof=B
+while :; do
+  n=$((i + 1))
+  set +e; pol-bisect play task.pwt $proof --side $side --transcript h$i.pwd -o h$n.pwd -q --json > st.json; rc=$?; set -e
+  grep -q '"waiting_for"' st.json || break
+  test "$rc" -eq 0
+  i=$n
+  if [ $side = b ]; then side=a; proof=A; else side=b; proof=B; fi
+  test "$i" -lt 40
+done
+test "$rc" -eq 0
+grep -q '"winner": "A"' st.json
 # A transcript of another task is refused.
 pol-task --from base.pwt --seed 99 -q -f -o other.pwt
 expect_exit 3 pol-bisect play other.pwt A --side a --transcript t2.pwd -o other-out.pwd
