@@ -74,10 +74,8 @@ State::State(const std::string& dir, const StateParams& expect, bool create, boo
     if (p_.capacity == 0 || p_.capacity > (uint64_t(1) << 32) || state_file_size(p_) > kMaxBytes)
       usage_error("state '" + dir + "': capacity " + std::to_string(p_.capacity) + " out of range (1 to 2^32 samples, file ≤ 1 TiB)");
     make_directory(dir);
-    // Created under a temporary name and renamed, so a half-created file never exists.
-    const std::string tmp = path_ + ".new." + std::to_string(::getpid());
-    int fd = ::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) internal_error("state '" + dir + "': cannot create " + tmp + ": " + errstr());
+    // Created whole (an AtomicFile), so a half-created file never exists.
+    AtomicFile f(path_);
     Header h{};
     std::memcpy(h.magic, kMagic, 8);
     h.version = kVersion;
@@ -86,13 +84,10 @@ State::State(const std::string& dir, const StateParams& expect, bool create, boo
     h.policy = uint32_t(p_.policy);
     const StateId id = state_id(p_);
     std::memcpy(h.id, id.data(), id.size());
-    const bool ok = ::pwrite(fd, &h, sizeof h, 0) == ssize_t(sizeof h) && ::ftruncate(fd, off_t(state_file_size(p_))) == 0 &&
-                    ::fsync(fd) == 0;
-    ::close(fd);
-    if (!ok || ::rename(tmp.c_str(), path_.c_str()) != 0) {
-      ::unlink(tmp.c_str());
+    f.write(&h, sizeof h);
+    if (::ftruncate(f.fd(), off_t(state_file_size(p_))) != 0)
       internal_error("state '" + dir + "': cannot create " + path_ + ": " + errstr());
-    }
+    f.commit();
     created = true;
   }
   try {

@@ -65,54 +65,26 @@ bool RecordReader::next() {
 
 schema::AqsgdRecord::Reader RecordReader::record() { return reader_->getRoot<schema::AqsgdRecord>(); }
 
-OutputFile::OutputFile(const std::string& path) : path_(path) {
-  if (path == "-") {
-    if (::isatty(1)) usage_error("refusing to write a binary stream to a terminal; redirect stdout or use -o");
-    return;
-  }
-  tmp_ = path + ".tmp." + std::to_string(::getpid());
-  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) internal_error("cannot create '" + tmp_ + "': " + errstr());
-}
-
-OutputFile::~OutputFile() {
-  if (fd_ != 1 && fd_ >= 0) ::close(fd_);
-  if (!tmp_.empty() && !done_) ::unlink(tmp_.c_str());
+OutputFile::OutputFile(const std::string& path) {
+  if (path == "-" && ::isatty(1)) usage_error("refusing to write a binary stream to a terminal; redirect stdout or use -o");
+  file_.emplace(path, true);
 }
 
 void OutputFile::write(capnp::MessageBuilder& mb) {
   try {
-    capnp::writeMessageToFd(fd_, mb);
+    capnp::writeMessageToFd(file_->fd(), mb);
   } catch (const kj::Exception& e) {
-    internal_error("writing '" + path_ + "': " + e.getDescription().cStr());
+    internal_error("writing '" + file_->path() + "': " + e.getDescription().cStr());
   }
   bytes_ += capnp::computeSerializedSizeInWords(mb) * sizeof(capnp::word);
 }
 
 void OutputFile::write_bytes(const void* p, size_t n) {
-  const uint8_t* b = static_cast<const uint8_t*>(p);
-  while (n > 0) {
-    const ssize_t w = ::write(fd_, b, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      internal_error("writing '" + path_ + "': " + errstr());
-    }
-    b += w;
-    n -= size_t(w);
-    bytes_ += uint64_t(w);
-  }
+  file_->write(p, n);
+  bytes_ += n;
 }
 
-void OutputFile::finish() {
-  if (fd_ == 1) return;
-  if (::fsync(fd_) != 0 || ::close(fd_) != 0) {
-    fd_ = -1;
-    internal_error("writing '" + path_ + "': " + errstr());
-  }
-  fd_ = -1;
-  if (::rename(tmp_.c_str(), path_.c_str()) != 0) internal_error("renaming '" + tmp_ + "': " + errstr());
-  done_ = true;
-}
+void OutputFile::finish() { file_->commit(); }
 
 // ---- records <-> batches ----
 

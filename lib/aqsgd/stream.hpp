@@ -12,6 +12,7 @@
 #include <string>
 
 #include "aqsgd/codec.hpp"
+#include "io/file.hpp"
 #include "io/version.hpp"
 #include "schema/aqsgd.capnp.h"
 
@@ -43,21 +44,18 @@ class RecordReader {
   uint64_t count_ = 0, bytes_ = 0;
 };
 
-// Output to a file (written to FILE.tmp.PID and renamed by finish(); removed if never
+// Output to a file (an io/file.hpp AtomicFile: committed by finish(), removed if never
 // finished) or to stdout ("-", refused when it is a terminal).
 class OutputFile {
  public:
   explicit OutputFile(const std::string& path);
-  ~OutputFile();
   void write(capnp::MessageBuilder& mb);
   void write_bytes(const void* p, size_t n);
   void finish();
   uint64_t bytes_written() const { return bytes_; }
 
  private:
-  std::string path_, tmp_;
-  int fd_ = 1;
-  bool done_ = false;
+  std::optional<AtomicFile> file_;
   uint64_t bytes_ = 0;
 };
 

@@ -14,6 +14,21 @@ int64_t ceil_log2(int64_t n) {
   return r;
 }
 
+int64_t round_bound(const TaskConfig& cfg) {
+  return ceil_log2(int64_t(checkpoint_steps(cfg).size())) + ceil_log2(cfg.checkpoint_every) +
+         ceil_log2(int64_t(tape_for(cfg).ops.size())) + 2;
+}
+
+Party load_party(const LoadedTask& task, const std::string& dir, const std::string& fault, const char* flag) {
+  Party p;
+  p.dir = dir;
+  p.replay = dir.empty();
+  if (!p.replay) p.man = read_manifest(dir, int64_t(task.cfg.steps) * task.cfg.batch, &task.hash);
+  if (!fault.empty()) p.fault = parse_fault(fault, flag);
+  check_fault(p.fault, tape_for(task.cfg), task.cfg.steps, flag);
+  return p;
+}
+
 namespace {
 
 Hash content(const std::vector<float>& v) { return tensor_content_hash(v.data(), v.size() * 4); }
@@ -212,7 +227,7 @@ BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Orac
   const Tape tape = tape_for(cfg);
   const int64_t nops = int64_t(tape.ops.size());
   BisectResult r;
-  r.round_bound = ceil_log2(C) + ceil_log2(cfg.checkpoint_every) + ceil_log2(nops) + 2;
+  r.round_bound = round_bound(cfg);
 
   // Both sides answer each query; a side that cannot yet is reported after the other has.
   auto ask = [&](Level level, int64_t lo, int64_t hi, int64_t anchor, int64_t step, int64_t probe) {

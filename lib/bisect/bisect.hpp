@@ -145,5 +145,12 @@ Hash referee_op(const TaskConfig& cfg, const Dataset* data, int64_t step, int op
                 const std::vector<std::vector<float>>& inputs, std::vector<std::vector<float>>* outs = nullptr);
 
 int64_t ceil_log2(int64_t n);
+// The most rounds a bisection of `cfg` takes: ⌈log2 C⌉ + ⌈log2 k⌉ + ⌈log2 ops⌉ + 2.
+int64_t round_bound(const TaskConfig& cfg);
+
+// A side from its proof directory, with the fault it answers with (`fault`, "STEP:OP:
+// ELEMENT", empty for none; `flag` names the option in messages). An empty `dir` is an
+// honest re-execution (replay; its caller names the agreed source).
+Party load_party(const LoadedTask& task, const std::string& dir, const std::string& fault, const char* flag);
 
 }  // namespace pw

@@ -6,13 +6,12 @@
 #include <zlib.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "core/error.hpp"
 
 namespace pw {
-
-namespace {
 
 void write_all(int fd, const void* p, size_t n, const std::string& what) {
   const uint8_t* b = static_cast<const uint8_t*>(p);
@@ -26,7 +25,6 @@ void write_all(int fd, const void* p, size_t n, const std::string& what) {
     n -= size_t(w);
   }
 }
-}  // namespace
 
 Bytes read_file(const std::string& path, size_t limit, const std::string& what) {
   int fd = path == "-" ? 0 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -65,38 +63,84 @@ Bytes read_file(const std::string& path, size_t limit, const std::string& what) 
   return out;
 }
 
-void write_file_atomic(const std::string& path, const void* p, size_t n, bool text) {
-  if (path == "-") {
-    if (!text && isatty(1)) usage_error("refusing to write binary output to a terminal (use -o FILE or --json)");
-    write_all(1, p, n, "stdout");
+namespace {
+
+// rename(2) that refuses an existing destination atomically (false when it exists):
+// renameat2's RENAME_NOREPLACE where the file system has it, else link(2) and unlink.
+bool rename_noreplace(const std::string& from, const std::string& to) {
+#ifdef RENAME_NOREPLACE
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return true;
+  if (errno == EEXIST) return false;
+  if (errno != EINVAL && errno != ENOSYS) internal_error("rename '" + from + "' to '" + to + "': " + errstr());
+#endif
+  if (::link(from.c_str(), to.c_str()) != 0) {
+    if (errno == EEXIST) return false;
+    internal_error("link '" + from + "' to '" + to + "': " + errstr());
+  }
+  ::unlink(from.c_str());
+  return true;
+}
+
+}  // namespace
+
+AtomicFile::AtomicFile(std::string path, bool terminal_ok, unsigned mode) : path_(std::move(path)) {
+  if (path_ == "-") {
+    if (!terminal_ok && isatty(1)) usage_error("refusing to write binary output to a terminal (use -o FILE or --json)");
     return;
   }
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) internal_error("cannot create '" + tmp + "': " + errstr());
-  try {
-    write_all(fd, p, n, tmp);
-    if (fsync(fd) != 0) internal_error("fsync '" + tmp + "': " + errstr());
-  } catch (...) {
+  // Created anew (O_EXCL) so that the mode is ours: a stale temporary of a crashed
+  // process with this pid is removed first, never reused with its old permissions.
+  tmp_ = path_ + ".tmp." + std::to_string(getpid());
+  ::unlink(tmp_.c_str());
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode_t(mode));
+  if (fd_ < 0) internal_error("cannot create '" + tmp_ + "': " + errstr());
+}
+
+AtomicFile::~AtomicFile() {
+  if (tmp_.empty() || done_) return;
+  if (fd_ >= 0) ::close(fd_);
+  ::unlink(tmp_.c_str());
+}
+
+void AtomicFile::write(const void* p, size_t n) {
+  write_all(fd_, p, n, tmp_.empty() ? std::string("stdout") : "writing '" + tmp_ + "'");
+  bytes_ += n;
+}
+
+bool AtomicFile::commit(bool replace) {
+  if (tmp_.empty()) return true;  // stdout
+  if (done_) internal_error("'" + path_ + "' committed twice");
+  const int fd = fd_;
+  fd_ = -1;
+  if (fsync(fd) != 0) {
+    const std::string e = errstr();
     ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
+    internal_error("fsync '" + tmp_ + "': " + e);
   }
-  if (::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    internal_error("close '" + tmp + "': " + errstr());
+  if (::close(fd) != 0) internal_error("close '" + tmp_ + "': " + errstr());
+  if (replace) {
+    if (::rename(tmp_.c_str(), path_.c_str()) != 0) internal_error("rename '" + tmp_ + "' to '" + path_ + "': " + errstr());
+  } else if (!rename_noreplace(tmp_, path_)) {
+    return false;  // PATH exists; the destructor removes the temporary
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::string e = errstr();
-    ::unlink(tmp.c_str());
-    internal_error("rename '" + tmp + "' to '" + path + "': " + e);
-  }
-  std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/') + 1);
+  done_ = true;
+  // The rename is durable once the directory's entry is.
+  const std::string dir = path_.find('/') == std::string::npos ? "." : path_.substr(0, path_.rfind('/') + 1);
+  // A directory that cannot be opened for reading (mode -wx), or a file system that
+  // does not sync directories (EINVAL), has nothing more to offer; an I/O error fails.
   int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    ::close(dfd);
-  }
+  if (dfd < 0) return true;
+  const bool synced = fsync(dfd) == 0 || errno == EINVAL || errno == EROFS || errno == ENOTSUP;
+  const std::string e = errstr();
+  ::close(dfd);
+  if (!synced) internal_error("fsync directory '" + dir + "': " + e);
+  return true;
+}
+
+void write_file_atomic(const std::string& path, const void* p, size_t n, bool text) {
+  AtomicFile f(path, text);
+  f.write(p, n);
+  f.commit();
 }
 
 Bytes maybe_gunzip(Bytes in, size_t limit, const std::string& what) {

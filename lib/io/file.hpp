@@ -1,5 +1,5 @@
-// Whole-file reads with an explicit size limit, atomic writes (DESIGN §6: never
-// half-written), and path checks for names found inside untrusted files.
+// Whole-file reads with an explicit size limit, atomic writes (never half-written:
+// proofwork(7), UNTRUSTED INPUT), and path checks for names found inside untrusted files.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -14,8 +14,42 @@ using Bytes = std::vector<uint8_t>;
 // read or exceeds `limit` bytes; `what` names the file in messages.
 Bytes read_file(const std::string& path, size_t limit, const std::string& what);
 
-// Writes to `path.tmp.PID`, fsyncs, renames over `path` and fsyncs the directory.
-// "-" writes to stdout, refusing a terminal unless `text`.
+// A file that appears whole or not at all: bytes go to `PATH.tmp.PID` (created anew,
+// with `mode`); commit() fsyncs it, renames it over PATH and fsyncs the directory, so
+// after a crash PATH holds the old or the new content, never a mix. Destroyed before
+// commit() (an error, an exception), the temporary is removed; one left by a crash is
+// a `*.tmp.*` name that the programs which resume clean up. "-" is stdout (commit()
+// has nothing to rename), refused when it is a terminal unless `terminal_ok`.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path, bool terminal_ok = false, unsigned mode = 0644);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(const void* p, size_t n);
+  // The open descriptor, for writers that size or fill the file themselves
+  // (ftruncate, capnp::writeMessageToFd); what they write is committed the same way.
+  int fd() const { return fd_; }
+  const std::string& path() const { return path_; }
+  uint64_t bytes_written() const { return bytes_; }
+  // Renames over PATH (replacing it). With `replace` false, PATH must not exist yet:
+  // returns false, leaving it alone, when it does (tested atomically by the rename).
+  bool commit(bool replace = true);
+
+ private:
+  std::string path_, tmp_;
+  int fd_ = 1;
+  bool done_ = false;
+  uint64_t bytes_ = 0;
+};
+
+// write(2) until all `n` bytes are written (EINTR retried); fails with an internal
+// error (exit 4) naming `what`.
+void write_all(int fd, const void* p, size_t n, const std::string& what);
+
+// One AtomicFile, written and committed. "-" writes to stdout, refusing a terminal
+// unless `text`.
 void write_file_atomic(const std::string& path, const void* p, size_t n, bool text = false);
 inline void write_file_atomic(const std::string& path, const Bytes& b, bool text = false) {
   write_file_atomic(path, b.data(), b.size(), text);

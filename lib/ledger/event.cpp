@@ -11,6 +11,7 @@
 
 #include "core/error.hpp"
 #include "io/message.hpp"
+#include "io/version.hpp"
 #include "ledger/ed25519_batch.hpp"
 #include "ledger/ledger.hpp"
 #include "schema/ledger.capnp.h"
@@ -58,6 +59,7 @@ void fill(schema::LedgerEvent::Builder b, const Event& e) {
       auto g = b.initGenesis();
       g.setNonce(data(e.h1));
       g.setNote(e.note);
+      g.setFormatVersion(e.version);  // 0 (a ledger begun before versions) stays absent
       break;
     }
     case Kind::Deposit: {
@@ -134,6 +136,8 @@ Event read(schema::LedgerEvent::Reader r) {
       e.h1 = fixed<32>(r.getGenesis().getNonce(), "nonce");
       e.note = r.getGenesis().getNote().cStr();
       check_input(e.note.size() <= kMaxNote, "genesis note over " + std::to_string(kMaxNote) + " bytes");
+      e.version = r.getGenesis().getFormatVersion();
+      check_ledger_version(e.version, "the genesis");
       return e;
     }
     case schema::LedgerEvent::DEPOSIT:
@@ -239,6 +243,12 @@ const char* kind_name(Kind k) {
   return names[int(k)];
 }
 
+uint32_t check_ledger_version(uint32_t stored, const std::string& what) {
+  const uint32_t v = stored == 0 ? 1 : stored;
+  check_version(FileKind::Ledger, v, what);
+  return v;
+}
+
 std::string short_key(const PublicKey& k) { return hex(k.data(), k.size()).substr(0, 12); }
 
 KeyPair generate_key() {
@@ -250,15 +260,15 @@ KeyPair generate_key() {
 
 void write_secret_key(const std::string& path, const KeyPair& k) {
   const std::string text = std::string(kSecretKeyHeader) + "\n" + hex(k.sk.data(), k.sk.size()) + "\n";
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) internal_error("cannot create '" + tmp + "': " + std::strerror(errno));
-  const bool ok = ::write(fd, text.data(), text.size()) == ssize_t(text.size()) && fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    internal_error("cannot write '" + path + "': " + std::strerror(errno));
-  }
+  AtomicFile f(path, false, 0600);
+  f.write(text.data(), text.size());
+  f.commit();
+}
+
+void write_key_pair(const std::string& name, const KeyPair& k) {
+  write_secret_key(name + ".key", k);
+  const std::string pub = hex(k.pk.data(), k.pk.size()) + "\n";
+  write_file_atomic(name + ".pub", pub.data(), pub.size(), true);
 }
 
 KeyPair read_secret_key(const std::string& path) {
@@ -361,6 +371,7 @@ Bytes record_to_file(const Record& r, bool json) {
   auto root = mb.initRoot<schema::LedgerRecord>();
   fill(root.initEvent(), r.event);
   root.setSignature(data(r.sig));
+  root.setFormatVersion(current_version(FileKind::Ledger));
   if (!json) return to_binary(mb);
   kj::String s = json_codec().encode(root.asReader());
   Bytes out(s.begin(), s.end());
@@ -388,6 +399,7 @@ Record record_from_file(const Bytes& b, const std::string& what) {
       reader = std::make_unique<capnp::FlatArrayMessageReader>(words.asPtr(), opt);
       root = reader->getRoot<schema::LedgerRecord>();
     }
+    check_ledger_version(root.getFormatVersion(), what);
     check_input(root.hasEvent(), what + ": no event");
     r.event = read(root.getEvent());
     r.sig = fixed<64>(root.getSignature(), "signature");
@@ -401,6 +413,10 @@ Record record_from_file(const Bytes& b, const std::string& what) {
     if (std::string(ex.what()).rfind(what, 0) == 0) throw;
     bad_input(what + ": " + ex.what());
   }
+}
+
+Record read_event_file(const std::string& path) {
+  return record_from_file(read_file(path, 1 << 20, "event file"), "event file '" + path + "'");
 }
 
 bool forced_error(const Hash& beacon, const Hash& secret) {

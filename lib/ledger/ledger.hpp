@@ -38,6 +38,8 @@ KeyPair generate_key();
 // Secret key file: "proofwork-ed25519-secret-key\n" + 128 hex digits; mode 0600.
 void write_secret_key(const std::string& path, const KeyPair& k);
 KeyPair read_secret_key(const std::string& path);
+// NAME.key (write_secret_key) and NAME.pub (the public key's 64 hex digits and a newline).
+void write_key_pair(const std::string& name, const KeyPair& k);
 // A public key as 64 hex digits, or a file holding them (a .pub or a .key file).
 PublicKey parse_public_key(const std::string& hex_or_path);
 
@@ -72,7 +74,14 @@ struct Event {
   bool flag = false;        // verdict accept, ruling solver wrong
   uint64_t challenge = 0;   // ruling: the challenge's seq
   std::string note;         // genesis
+  uint32_t version = 0;     // genesis: the log's format version as signed (0: none recorded)
 };
+
+// A ledger file's version as read (the log's genesis, an event file, a settlement):
+// one written before versions were recorded stores none (0) and reads as version 1,
+// the format it has; one newer than this build is refused (exit 3). See
+// man ledger-settle, FILES.
+uint32_t check_ledger_version(uint32_t stored, const std::string& what);
 
 // Canonical encoding (the bytes that are signed) and back. decode() checks that the
 // bytes are canonical and well-formed; throws bad input.
@@ -95,6 +104,7 @@ capnp::JsonCodec& json_codec();
 // Event files (LedgerRecord, binary or JSON).
 Bytes record_to_file(const Record& r, bool json);
 Record record_from_file(const Bytes& b, const std::string& what);  // signature not checked here
+Record read_event_file(const std::string& path);                    // the same, from a file
 
 // The forced-error draw of a claim: BLAKE2b("proofwork forced error" || beacon || secret),
 // its first 8 bytes as a little-endian integer, mod 10,000, below kForcedErrorRateBp.
@@ -247,26 +257,32 @@ void init_ledger(const std::string& dir, const Record& genesis);
 // Returns the state after them.
 State append_records(const std::string& dir, const std::vector<Record>& records, DisputeOracle oracle);
 
+// What builds the next events from the validated state.
+using MakeEvents = std::function<std::vector<Event>(const State&)>;
+
 // Builds, signs and appends events made by `make` from the validated state (seq, prev and
 // chain id filled in), as above. `make` may return several events; each is applied to the
-// state before the next is made.
-State append_events(const std::string& dir, const KeyPair& k, DisputeOracle oracle,
-                    const std::function<std::vector<Event>(const State&)>& make);
+// state before the next is made. The records appended go to `appended` when given.
+State append_events(const std::string& dir, const KeyPair& k, DisputeOracle oracle, const MakeEvents& make,
+                    std::vector<Record>* appended = nullptr);
 
-// Signs an event against the ledger's current head without appending (an event file).
-Record prepare_event(const std::string& dir, const KeyPair& k, DisputeOracle oracle, Event e);
+// Signs the one event `make` builds against the ledger's current head without appending
+// it (an event file); it must be accepted now. More or fewer than one: usage error.
+Record prepare_event(const std::string& dir, const KeyPair& k, DisputeOracle oracle, const MakeEvents& make);
 
 // ---- the referee -------------------------------------------------------------------
 // The oracle over dispute files kept in LEDGER/disputes/: checks the dispute names the
-// task and the claim's root, recomputes its pinpointed op with pol-bisect's referee
-// (referee_op) and says whether the claim's side is wrong. Results are cached per hash.
+// task and the claim's root, recomputes its pinpointed op with bisect/'s referee
+// (referee_dispute, as 'pol-bisect replay') and says whether the claim's side is wrong.
+// Results are cached per hash.
 DisputeOracle referee_oracle(const std::string& dir, const std::string& data_dir = "");
 // Checks a dispute file's bytes (as for the oracle) and stores it as LEDGER/disputes/HASH.pwd.
 Hash store_dispute(const std::string& dir, const Bytes& dispute, const std::string& what);
 
 std::string short_key(const PublicKey& k);  // first 12 hex digits
 
-// The settlement file: every account, the jackpot and every task with its payments.
-Bytes settlement_file(const State& st, bool json, const std::string& provenance);
+// The settlement file: every account, the jackpot and every task with its payments;
+// its provenance is the running program's line (io/provenance.hpp).
+Bytes settlement_file(const State& st, bool json);
 
 }  // namespace pw::ledger

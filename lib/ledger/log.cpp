@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "io/version.hpp"
 #include "ledger/ed25519_batch.hpp"
 #include "ledger/ledger.hpp"
 
@@ -210,17 +211,7 @@ State validate_open(const std::string& dir, const LogFile& f, DisputeOracle orac
 void write_records(const std::string& dir, const LogFile& f, const std::vector<Record>& rs) {
   Bytes out;
   for (const Record& r : rs) frame(r, out);
-  const uint8_t* p = out.data();
-  size_t left = out.size();
-  while (left > 0) {
-    ssize_t w = ::write(f.fd, p, left);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      internal_error("append to '" + log_path(dir) + "': " + errstr());
-    }
-    p += w;
-    left -= size_t(w);
-  }
+  write_all(f.fd, out.data(), out.size(), "append to '" + log_path(dir) + "'");
   if (fsync(f.fd) != 0) internal_error("fsync '" + log_path(dir) + "': " + errstr());
 }
 
@@ -234,6 +225,16 @@ void check_new(State& st, const std::vector<Record>& rs) {
       throw Error(e.code, std::string("new ") + e.what());
     }
   }
+}
+
+// Signs `e` as the next event of `st` (seq, chain id and prev filled in) and applies it.
+Record sign_next(State& st, Event e, const KeyPair& k) {
+  e.seq = st.next_seq();
+  e.chain = st.chain();
+  e.prev = st.head();
+  Record r = sign_event(e, k);
+  check_new(st, {r});
+  return r;
 }
 
 }  // namespace
@@ -273,6 +274,7 @@ Record create_ledger(const std::string& dir, const KeyPair& op, const std::strin
   if (note.size() > kMaxNote) usage_error("--note: over " + std::to_string(kMaxNote) + " bytes");
   Event g;
   g.kind = Kind::Genesis;
+  g.version = current_version(FileKind::Ledger);
   randombytes_buf(g.h1.data(), g.h1.size());
   g.note = note;
   const Record r = sign_event(g, op);
@@ -287,23 +289,10 @@ void init_ledger(const std::string& dir, const Record& r) {
   make_directory(join_path(dir, "disputes"));
   Bytes out;
   frame(r, out);
-  const std::string path = log_path(dir);
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    if (errno == EEXIST) usage_error("ledger '" + dir + "' already has a log; refusing to start another");
-    internal_error("cannot create '" + path + "': " + errstr());
-  }
-  const bool ok = ::write(fd, out.data(), out.size()) == ssize_t(out.size()) && fsync(fd) == 0;
-  ::close(fd);
-  if (!ok) {
-    ::unlink(path.c_str());
-    internal_error("cannot write '" + path + "': " + errstr());
-  }
-  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    ::close(dfd);
-  }
+  // The genesis appears whole or not at all; link(2) refuses an existing log atomically.
+  AtomicFile log(log_path(dir));
+  log.write(out.data(), out.size());
+  if (!log.commit(false)) usage_error("ledger '" + dir + "' already has a log; refusing to start another");
 }
 
 State append_records(const std::string& dir, const std::vector<Record>& records, DisputeOracle oracle) {
@@ -315,32 +304,23 @@ State append_records(const std::string& dir, const std::vector<Record>& records,
   return st;
 }
 
-State append_events(const std::string& dir, const KeyPair& k, DisputeOracle oracle,
-                    const std::function<std::vector<Event>(const State&)>& make) {
+State append_events(const std::string& dir, const KeyPair& k, DisputeOracle oracle, const MakeEvents& make,
+                    std::vector<Record>* appended) {
   LogFile f;
   open_log(dir, f, true);
   State st = validate_open(dir, f, std::move(oracle), nullptr, nullptr);
-  std::vector<Event> es = make(st);
   std::vector<Record> rs;
-  for (Event& e : es) {
-    e.seq = st.next_seq();
-    e.chain = st.chain();
-    e.prev = st.head();
-    rs.push_back(sign_event(e, k));
-    check_new(st, {rs.back()});
-  }
+  for (const Event& e : make(st)) rs.push_back(sign_next(st, e, k));
   if (!rs.empty()) write_records(dir, f, rs);
+  if (appended) *appended = std::move(rs);
   return st;
 }
 
-Record prepare_event(const std::string& dir, const KeyPair& k, DisputeOracle oracle, Event e) {
+Record prepare_event(const std::string& dir, const KeyPair& k, DisputeOracle oracle, const MakeEvents& make) {
   State st = validate_ledger(dir, std::move(oracle));
-  e.seq = st.next_seq();
-  e.chain = st.chain();
-  e.prev = st.head();
-  Record r = sign_event(e, k);
-  check_new(st, {r});  // it would be accepted now
-  return r;
+  const std::vector<Event> es = make(st);
+  if (es.size() != 1) usage_error("an event file holds one event; this command makes " + std::to_string(es.size()));
+  return sign_next(st, es[0], k);  // it would be accepted now
 }
 
 }  // namespace pw::ledger

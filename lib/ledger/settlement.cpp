@@ -3,12 +3,14 @@
 #include <capnp/message.h>
 
 #include "io/message.hpp"
+#include "io/provenance.hpp"
+#include "io/version.hpp"
 #include "ledger/ledger.hpp"
 #include "schema/ledger.capnp.h"
 
 namespace pw::ledger {
 
-Bytes settlement_file(const State& st, bool json, const std::string& provenance) {
+Bytes settlement_file(const State& st, bool json) {
   capnp::MallocMessageBuilder mb;
   auto s = mb.initRoot<schema::LedgerSettlement>();
   s.setChainId(as_data(st.chain()));
@@ -16,7 +18,8 @@ Bytes settlement_file(const State& st, bool json, const std::string& provenance)
   s.setHead(as_data(st.head()));
   s.setSupply(st.supply());
   s.setJackpot(st.jackpot());
-  s.setProvenance(provenance);
+  s.setProvenance(provenance_line());
+  s.setFormatVersion(current_version(FileKind::Ledger));
   auto accounts = s.initAccounts(unsigned(st.accounts().size()));
   unsigned i = 0;
   for (const auto& [key, a] : st.accounts()) {

@@ -34,6 +34,9 @@ struct LedgerEvent {
   struct Genesis {
     nonce @0 :Data $Json.hex;      # 32 random bytes: no two ledgers share a chain id
     note @1 :Text;
+    formatVersion @2 :UInt32;      # the log's version, signed once for the whole chain;
+                                   # absent (0) in ledgers begun before it was recorded:
+                                   # they read as version 1, the format they have
   }
   # Credits entering the market (the operator received them off-ledger).
   struct Deposit {
@@ -97,6 +100,8 @@ struct LedgerEvent {
 struct LedgerRecord {
   event @0 :LedgerEvent;
   signature @1 :Data $Json.hex;    # Ed25519 over the event's canonical encoding
+  formatVersion @2 :UInt32;        # the event file's version, outside the signed bytes
+                                   # (absent, 0: written before it was recorded; reads as 1)
 }
 
 # What `ledger-settle settle/validate -o` writes.
@@ -108,7 +113,8 @@ struct LedgerSettlement {
   jackpot @4 :UInt64;
   accounts @5 :List(Account);
   tasks @6 :List(TaskOutcome);
-  provenance @7 :Text;
+  provenance @7 :Text;             # "program version: command line"
+  formatVersion @8 :UInt32;        # absent (0): written before it was recorded; reads as 1
 
   struct Account {
     key @0 :Data $Json.hex;

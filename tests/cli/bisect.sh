@@ -62,7 +62,13 @@ d = json.load(open("d.json")); d["opIndex"] = 999
 json.dump(d, open("badindex.json", "w"))
 d = json.load(open("d.json")); d["task"]["seed"] = "6"
 json.dump(d, open("badtask.json", "w"))
+d = json.load(open("d.json")); assert d["formatVersion"] == 1, d["formatVersion"]
+d["formatVersion"] = 2
+json.dump(d, open("newer.json", "w"))
 PY
+# A dispute of a newer version than this build reads: refused, and said so.
+expect_exit 3 pol-bisect replay newer.json
+expect_err "dispute format version 2 is newer than this build reads \(1\); upgrade proofwork"
 expect_exit 3 pol-bisect replay badhash.json
 expect_err "does not match its agreed hash"
 expect_exit 3 pol-bisect replay badkind.json
@@ -91,11 +97,32 @@ while :; do
   test "$i" -lt 40    # a bounded exchange
 done
 test "$rc" -eq 0       # A is right
+# A transcript still under way is no dispute; one of a newer version is no transcript.
+expect_exit 3 pol-bisect replay t1.pwd
+expect_err "not complete"
+expect_exit 3 pol-bisect play task.pwt B --side b --fault 9:3:1 --transcript newer.json -o zz.pwd
+expect_err "newer"
+test ! -e zz.pwd
 expect_exit 0 pol-bisect replay t$n.pwd
 expect_err "op 3 \(linear_forward\).*A is right"
 # The local run gives the same pinpoint and ruling.
 expect_exit 0 pol-bisect task.pwt A B --fault-b 9:3:1 -q --json
 grep -q '"opIndex": 3' out
+# Side b answers honestly although its proof is not (its fault not simulated): both sides
+# compute the disputed step alike, and the completing move recomputes that step and rules.
+pol-bisect play task.pwt A --side a -o h1.pwd -q
+i=1; side=b; proof=B
+while :; do
+  n=$((i + 1))
+  set +e; pol-bisect play task.pwt $proof --side $side --transcript h$i.pwd -o h$n.pwd -q --json > st.json; rc=$?; set -e
+  grep -q '"waiting_for"' st.json || break
+  test "$rc" -eq 0
+  i=$n
+  if [ $side = b ]; then side=a; proof=A; else side=b; proof=B; fi
+  test "$i" -lt 40
+done
+test "$rc" -eq 0
+grep -q '"winner": "A"' st.json
 # A transcript of another task is refused.
 pol-task --from base.pwt --seed 99 -q -f -o other.pwt
 expect_exit 3 pol-bisect play other.pwt A --side a --transcript t2.pwd -o other-out.pwd

@@ -36,3 +36,16 @@ expect_exit 3 ledger-settle validate ledger
 expect_err "dispute"
 cp saved.pwd "$d"
 expect_exit 0 ledger-settle validate ledger -q
+# A dispute of a newer version than this build reads is refused before any event.
+before=$(stat -c %s ledger/events.log)
+pol-show saved.pwd > d.json
+/usr/bin/env python3 - <<'PY'
+import json
+d = json.load(open("d.json"))
+assert d["formatVersion"] == 1, d["formatVersion"]
+d["formatVersion"] = 2
+json.dump(d, open("newer.json", "w"))
+PY
+expect_exit 3 ledger-settle challenge ledger -k keys/whistleblower.key --task-id 1 --dispute newer.json
+expect_err "dispute format version 2 is newer"
+test "$(stat -c %s ledger/events.log)" = "$before"

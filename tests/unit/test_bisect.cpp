@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 
 #include "bisect/bisect.hpp"
+#include "bisect/dispute.hpp"
+#include "bisect/play.hpp"
 #include "unit_helpers.hpp"
 
 using namespace pw;
@@ -64,4 +66,85 @@ TEST_CASE("bisect: the referee refuses inputs of the wrong size or count") {
   CHECK(pwtest::error_code_of([&] { referee_op(c, &d, 0, 1, {{1.0f}, {2.0f}, {3.0f}}); }) == kExitBadInput);
   CHECK(pwtest::error_code_of([&] { referee_op(c, &d, 0, 999, {}); }) == kExitBadInput);
   CHECK(pwtest::error_code_of([&] { referee_op(c, nullptr, 0, 0, {}); }) == kExitBadInput);  // load_batch needs data
+}
+
+TEST_CASE("bisect: two parties exchanging only the transcript reach the local bisection's pinpoint and ruling") {
+  const Dataset d = pwtest::tiny_dataset();
+  capnp::MallocMessageBuilder tb;
+  pwtest::fill_task(tb.initRoot<schema::Task>());
+  LoadedTask task{Message<schema::Task>::parse(to_binary(tb), "task"), {}, {}};
+  task.cfg = task_config(task.msg.root());
+  task.hash = task_hash(task.msg.root());
+  // Side A honest, side B with a fault at step 7, op 3 (linear_forward); both compute
+  // from the seed (no proof directories needed).
+  Party a, b;
+  a.replay = b.replay = true;
+  b.fault = Fault{7, 3, 1};
+  const Hash root_a = pwtest::filled_hash(10), root_b = pwtest::filled_hash(20);
+  LocalOracle la(task, d, a), lb(task, d, b);
+  const BisectResult local = bisect(task, &d, la, lb);
+  REQUIRE(local.disputed);
+  CHECK(local.step == 7);
+  CHECK(local.op == 3);
+  CHECK(local.winner == Ruling::A);
+  CHECK(int64_t(local.rounds.size()) <= round_bound(task.cfg));
+
+  LocalOracle pa(task, d, a), pb(task, d, b);  // each side's own machine
+  Bytes transcript;
+  Move m;
+  int moves = 0;
+  for (;; moves++) {
+    REQUIRE(moves < 60);  // a bounded exchange
+    const bool side_a = moves % 2 == 0;
+    SideTranscript theirs;
+    if (!transcript.empty()) {
+      auto msg = Message<schema::Dispute>::parse(transcript, "transcript");
+      CHECK_FALSE(msg.root().getComplete());
+      CHECK(pwtest::error_code_of([&] { referee_dispute(msg.root(), "transcript", ""); }) == kExitBadInput);
+      theirs = read_side(msg.root(), task, !side_a, "transcript");
+    }
+    capnp::MallocMessageBuilder out;
+    m = play_move(task, d, side_a ? pa : pb, side_a ? root_a : root_b, side_a, theirs, out.initRoot<schema::Dispute>());
+    transcript = to_binary(out);
+    if (m.complete) break;
+    CHECK(m.waiting_for == (side_a ? 1 : 0));
+  }
+  CHECK(m.result.step == local.step);
+  CHECK(m.result.op == local.op);
+  CHECK(m.result.winner == Ruling::A);
+  CHECK(m.result.rounds.size() == local.rounds.size());
+
+  // The finished transcript is the dispute the local run writes, and the referee agrees.
+  capnp::MallocMessageBuilder lb_msg;
+  write_dispute(lb_msg.initRoot<schema::Dispute>(), task, dispute_record(local, root_a, root_b));
+  auto mine = Message<schema::Dispute>::parse(to_binary(lb_msg), "local");
+  auto theirs = Message<schema::Dispute>::parse(transcript, "transcript");
+  for (auto* x : {&mine, &theirs}) {
+    const Refereed r = referee_dispute(x->root(), "dispute", "");
+    CHECK(r.right == Ruling::A);
+    CHECK(r.step == 7);
+    CHECK(r.op == 3);
+    CHECK(r.op_kind == "linear_forward");
+    CHECK(r.root_a == root_a);
+    CHECK(r.root_b == root_b);
+    CHECK(r.task == task.hash);
+  }
+  CHECK(hash_field(mine.root().getOutputHashB()) == hash_field(theirs.root().getOutputHashB()));
+  CHECK(hash_field(mine.root().getRefereeHash()) == hash_field(theirs.root().getRefereeHash()));
+  CHECK(mine.root().getWinner() == schema::Winner::A);
+  CHECK(dispute_text(mine.root()).find("winner: A") != std::string::npos);
+
+  // Newer files are refused by the referee and by the next move, as bad input.
+  capnp::MallocMessageBuilder newer;
+  newer.setRoot(theirs.root());
+  newer.getRoot<schema::Dispute>().setFormatVersion(2);
+  auto n = Message<schema::Dispute>::parse(to_binary(newer), "newer");
+  CHECK(pwtest::error_code_of([&] { referee_dispute(n.root(), "newer", ""); }) == kExitBadInput);
+  CHECK(pwtest::error_code_of([&] { read_side(n.root(), task, true, "newer"); }) == kExitBadInput);
+  // A transcript of another task is refused.
+  capnp::MallocMessageBuilder other;
+  other.setRoot(theirs.root());
+  other.getRoot<schema::Dispute>().setTaskHash(as_data(pwtest::filled_hash(99)));
+  auto o = Message<schema::Dispute>::parse(to_binary(other), "other");
+  CHECK(pwtest::error_code_of([&] { read_side(o.root(), task, true, "other"); }) == kExitBadInput);
 }

@@ -2,6 +2,9 @@
 // untrusted bytes (DESIGN §8: exit 3, never a crash), IDX, files and names.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -454,6 +457,63 @@ TEST_CASE("write_file_atomic replaces the file and leaves no temporary behind") 
   // A path in a missing directory fails (environment error) and leaves nothing.
   CHECK(error_code_of([&] { pw::write_file_atomic(dir.file("no/such/dir"), bytes_of("x")); }) == pw::kExitInternal);
   CHECK(dir.entries() == std::vector<std::string>{"out.bin"});
+}
+
+TEST_CASE("AtomicFile: streamed writes appear at commit, or never") {
+  pwtest::ScratchDir dir;
+  const std::string path = dir.file("stream.bin");
+  pw::write_file_atomic(path, bytes_of("old"));
+  {  // abandoned (an error before commit): the old file stays, the temporary goes
+    pw::AtomicFile f(path);
+    f.write("new ", 4);
+    CHECK(dir.entries().size() == 2);  // the temporary beside the old file
+    CHECK(pw::read_file(path, 100, "f") == bytes_of("old"));
+  }
+  CHECK(dir.entries() == std::vector<std::string>{"stream.bin"});
+  CHECK(pw::read_file(path, 100, "f") == bytes_of("old"));
+  {
+    pw::AtomicFile f(path);
+    f.write("new ", 4);
+    f.write("content", 7);
+    CHECK(f.bytes_written() == 11);
+    CHECK(f.commit());
+    CHECK(error_code_of([&] { f.commit(); }) == pw::kExitInternal);  // once
+  }
+  CHECK(pw::read_file(path, 100, "f") == bytes_of("new content"));
+  CHECK(dir.entries() == std::vector<std::string>{"stream.bin"});
+  // Without replace, an existing file is left alone and the temporary removed.
+  {
+    pw::AtomicFile f(path);
+    f.write("other", 5);
+    CHECK_FALSE(f.commit(false));
+  }
+  CHECK(pw::read_file(path, 100, "f") == bytes_of("new content"));
+  CHECK(dir.entries() == std::vector<std::string>{"stream.bin"});
+  {
+    pw::AtomicFile f(dir.file("fresh"));
+    f.write("x", 1);
+    CHECK(f.commit(false));
+  }
+  CHECK(pw::read_file(dir.file("fresh"), 100, "f") == bytes_of("x"));
+}
+
+TEST_CASE("AtomicFile: the mode is the writer's, even over a stale temporary") {
+  pwtest::ScratchDir dir;
+  const std::string path = dir.file("secret");
+  // A temporary left by a crashed process with our pid, readable by all.
+  const std::string stale = path + ".tmp." + std::to_string(getpid());
+  pw::write_file_atomic(stale, bytes_of("stale and longer"));
+  REQUIRE(::chmod(stale.c_str(), 0644) == 0);
+  {
+    pw::AtomicFile f(path, false, 0600);
+    f.write("k", 1);
+    f.commit();
+  }
+  struct stat st;
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK(pw::read_file(path, 100, "f") == bytes_of("k"));
+  CHECK(dir.entries() == std::vector<std::string>{"secret"});
 }
 
 TEST_CASE("maybe_gunzip") {

@@ -15,7 +15,10 @@
 #include <random>
 #include <set>
 
+#include "io/message.hpp"
 #include "ledger/ledger.hpp"
+#include "ledger/market.hpp"
+#include "schema/ledger.capnp.h"
 #include "unit_helpers.hpp"
 
 using namespace pw;
@@ -52,27 +55,16 @@ std::optional<Record> try_event(State& st, Event e, const KeyPair& k) {
   return r;
 }
 
-Event deposit(const PublicKey& to, uint64_t amount) {
-  Event e;
-  e.kind = Kind::Deposit;
-  e.account = to;
-  e.amount = amount;
-  return e;
-}
+Event deposit(const PublicKey& to, uint64_t amount) { return deposit_event(to, amount); }
 
+// A post with the default fee and stakes (a tenth of the bounty, the bounty, the fee).
 Event post(const Hash& task, uint64_t bounty, uint32_t cw, uint32_t vw, uint32_t chw) {
-  Event e;
-  e.kind = Kind::Post;
-  e.h1 = task;
-  e.amount = bounty;
-  e.fee = bounty / 10;
-  e.solver_stake = bounty;
-  e.verifier_stake = bounty / 10;
-  e.challenge_stake = bounty / 10;
-  e.claim_window = cw;
-  e.verify_window = vw;
-  e.challenge_window = chw;
-  return e;
+  PostTerms t;
+  t.bounty = bounty;
+  t.claim_window = cw;
+  t.verify_window = vw;
+  t.challenge_window = chw;
+  return post_event(task, t);
 }
 
 // Compares what a user sees: balances, jackpot, supply, tasks' outcomes and payments.
@@ -544,4 +536,72 @@ TEST_CASE("ledger: property: a random market of 10,000+ events conserves supply,
   const State chunked = write_ledger(dir.file("chunked"), cuts);
   require_same(st, chunked);
   CHECK(std::filesystem::file_size(log_path(dir.file("once"))) == std::filesystem::file_size(log_path(dir.file("chunked"))));
+}
+
+TEST_CASE("ledger: versions: an old ledger reads as version 1 with its bytes unchanged; newer is refused") {
+  // The fixture was written before versions were recorded (tests/fixtures/ledger-v0).
+  const std::string old = std::string(PW_FIXTURES) + "/ledger-v0/L";
+  const State st = validate_ledger(old, nullptr);
+  CHECK(st.next_seq() == 2);
+  const Bytes log = read_file(log_path(old), 1 << 20, "log");
+  size_t at = 0;
+  for (int i = 0; i < 2; i++) {  // each record's body re-encodes to the signed bytes
+    uint32_t n;
+    std::memcpy(&n, log.data() + at + 4, 4);
+    const Event e = decode_event(log.data() + at + 8, n);
+    CHECK(e.version == 0);  // none recorded: kept as none, so that the bytes stay
+    CHECK(encode_event(e) == Bytes(log.begin() + long(at + 8), log.begin() + long(at + 8 + n)));
+    at += 8 + n + 64 + 8;
+  }
+  CHECK(at == log.size());
+  CHECK(check_ledger_version(0, "old") == 1);
+  CHECK(check_ledger_version(1, "now") == 1);
+
+  // A ledger begun now records version 1 in its signed genesis.
+  pwtest::ScratchDir dir;
+  const KeyPair op = generate_key();
+  const Record g = create_ledger(dir.file("now"), op, "");
+  CHECK(g.event.version == 1);
+  CHECK(decode_event(g.body.data(), g.body.size()).version == 1);
+
+  // A genesis of a newer version: bad input (exit 3), "newer".
+  Event g2;
+  g2.kind = Kind::Genesis;
+  g2.version = 2;
+  const Record r2 = sign_event(g2, op);
+  init_ledger(dir.file("newer"), r2);
+  try {
+    validate_ledger(dir.file("newer"), nullptr);
+    FAIL("a newer ledger validated");
+  } catch (const Error& x) {
+    CHECK(x.code == kExitBadInput);
+    CHECK(std::string(x.what()).find("ledger format version 2 is newer") != std::string::npos);
+  }
+  // An event file of a newer version, binary and JSON.
+  for (bool json : {false, true}) {
+    Bytes b = record_to_file(g, json);
+    CHECK(record_from_file(b, "event").body == g.body);
+    if (json) {
+      std::string t(b.begin(), b.end());
+      const size_t p = t.find("\"formatVersion\": 1");
+      REQUIRE(p != std::string::npos);
+      t[p + 17] = '3';
+      b.assign(t.begin(), t.end());
+    } else {
+      capnp::MallocMessageBuilder mb;
+      kj::Array<capnp::word> words = kj::heapArray<capnp::word>(b.size() / 8);
+      std::memcpy(words.begin(), b.data(), b.size());
+      capnp::FlatArrayMessageReader reader(words.asPtr());
+      mb.setRoot(reader.getRoot<schema::LedgerRecord>());
+      mb.getRoot<schema::LedgerRecord>().setFormatVersion(3);
+      b = to_binary(mb);
+    }
+    const int code = pwtest::error_code_of([&] { record_from_file(b, "event"); });
+    CHECK(code == kExitBadInput);
+    try {
+      record_from_file(b, "event");
+    } catch (const Error& x) {
+      CHECK(std::string(x.what()).find("version 3 is newer") != std::string::npos);
+    }
+  }
 }

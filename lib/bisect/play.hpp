@@ -1,0 +1,72 @@
+// Two parties on two machines (proofwork(7), DISPUTES): each side holds only its own
+// proof and answers the bisection's questions with its own computation; the two
+// exchange nothing but the transcript, a dispute file that is `complete` once both
+// have answered everything. A move replays the whole bisection: the other side's
+// answers come from the transcript, this side's are computed, and the first question
+// the other side has not answered yet ends the move (Pending).
+#pragma once
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bisect/bisect.hpp"
+#include "bisect/dispute.hpp"
+
+namespace pw {
+
+// The other side, answering from its transcript; an unanswered question is Pending.
+class TranscriptOracle : public Oracle {
+ public:
+  TranscriptOracle(int side, std::map<Query, Hash> answers, std::optional<OpClaim> claim)
+      : side_(side), answers_(std::move(answers)), claim_(std::move(claim)) {}
+  Hash answer(const Query& q) override;
+  OpClaim op_claim(int64_t anchor, int64_t step, int op, bool with_inputs) override;
+
+ private:
+  int side_;
+  std::map<Query, Hash> answers_;
+  std::optional<OpClaim> claim_;
+};
+
+// This side: computes with `inner` and remembers what it answered, in order.
+class RecordingOracle : public Oracle {
+ public:
+  explicit RecordingOracle(Oracle& inner) : inner_(inner) {}
+  Hash answer(const Query& q) override;
+  OpClaim op_claim(int64_t anchor, int64_t step, int op, bool with_inputs) override;
+  // The move that finds both sides computing the step alike recomputes it here.
+  std::optional<Hash> recompute_step(int64_t anchor, int64_t step) override { return inner_.recompute_step(anchor, step); }
+
+  std::vector<Query> order;
+  std::map<Query, Hash> answers;
+  std::optional<OpClaim> claim;
+
+ private:
+  Oracle& inner_;
+};
+
+// What a transcript holds of one side: its answers, its op claim, its proof root.
+struct SideTranscript {
+  std::map<Query, Hash> answers;
+  std::optional<OpClaim> claim;
+  Hash root{};
+};
+
+// Reads side A's (`side_a`) or B's part of a transcript of `task`: checks its version and
+// that it is about this task; malformed: bad input (exit 3) naming `what`.
+SideTranscript read_side(schema::Dispute::Reader d, const LoadedTask& task, bool side_a, const std::string& what);
+
+struct Move {
+  bool complete = false;  // the transcript written is the finished dispute
+  BisectResult result;    // when complete
+  int waiting_for = -1;   // otherwise: the side (0: a, 1: b) that answers next
+};
+
+// One move of side A (`side_a`) or B: `local` computes this side's answers from its proof
+// (root `my_root`), `theirs` is what the other side sent (empty on the first move). The
+// transcript to send back is written into `out`.
+Move play_move(const LoadedTask& task, const Dataset& data, Oracle& local, const Hash& my_root, bool side_a,
+               const SideTranscript& theirs, schema::Dispute::Builder out);
+
+}  // namespace pw
