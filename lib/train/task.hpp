@@ -44,7 +44,8 @@ constexpr int kMaxWidth = 1 << 20;
 // The fields of a task as written, its format version checked (io/version.hpp) and
 // nothing else: pol-task --from's starting point, which flags may still correct.
 // Throws bad input on a version this build does not read or a field it cannot hold
-// (a model other than an MLP, a hash that is not 32 bytes, an unknown schedule).
+// (a model other than an MLP, a hash that is not 32 bytes, an unknown optimizer,
+// schedule or mode, a cut field after layer 0).
 TaskConfig task_fields(schema::Task::Reader t);
 // The reader's rules on every field (ranges, the model against the data, the cut, the
 // budget); throws bad input naming the first violation.
