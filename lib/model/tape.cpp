@@ -31,11 +31,13 @@ int64_t Tape::parameter_count() const {
   return n;
 }
 
-int64_t Tape::flops_per_step() const {
+int64_t mlp_flops_per_step(const std::vector<int>& widths, int batch) {
   int64_t macs = 0;
   for (size_t l = 0; l + 1 < widths.size(); l++) macs += int64_t(widths[l]) * widths[l + 1];
   return 6 * int64_t(batch) * macs;
 }
+
+int64_t Tape::flops_per_step() const { return mlp_flops_per_step(widths, batch); }
 
 Tape build_mlp_tape(const std::vector<int>& widths, int batch, OptimizerType opt, const CutSpec& cut) {
   if (widths.size() < 2) internal_error("an MLP needs at least two widths");

@@ -73,8 +73,14 @@ struct Tape {
   std::vector<int> cut_state;  // with a cut: its buffer (samples, w) then its seen flags (samples)
   int input = -1, labels = -1, logits = -1, probs = -1, loss = -1;
   int64_t parameter_count() const;
-  int64_t flops_per_step() const;  // matmul FLOPs: 6·B·Σ in·out
+  int64_t flops_per_step() const;  // mlp_flops_per_step(widths, batch)
 };
+
+// The model's work in one training step, counted as matmul FLOPs: 6·B·Σ in·out over
+// the Linear layers (2·B·in·out each for the forward product, the weight gradient and
+// the input gradient). ReLU, the loss, the optimizer and a cut's quantization are
+// linear-time and not counted. A task's FLOP budget is this times its steps.
+int64_t mlp_flops_per_step(const std::vector<int>& widths, int batch);
 
 // widths: input first, e.g. {784, 1024, 1024, 10}. ReLU between Linear layers.
 // With a cut after hidden layer k, the tape gains (forward) CutForward after the ReLU of

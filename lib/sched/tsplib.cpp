@@ -12,6 +12,7 @@
 
 #include "core/error.hpp"
 #include "io/file.hpp"
+#include "io/json.hpp"
 
 namespace pw::sched {
 
@@ -272,20 +273,6 @@ struct Parser {
     return std::move(inst);
   }
 };
-
-std::string json_string(const std::string& s) {
-  std::string o = "\"";
-  for (unsigned char ch : s) {
-    if (ch == '"' || ch == '\\') o += '\\', o += char(ch);
-    else if (ch == '\n') o += "\\n";
-    else if (ch < 0x20) {
-      char b[8];
-      std::snprintf(b, sizeof b, "\\u%04x", ch);
-      o += b;
-    } else o += char(ch);
-  }
-  return o + "\"";
-}
 
 // Integral lengths (every TSPLIB metric) print as integers, others with 17 digits.
 std::string number(double v) {

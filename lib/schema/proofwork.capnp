@@ -97,7 +97,7 @@ struct Task {
   checkpointEvery @7 :UInt32;
   seed @8 :UInt64;
   mode @9 :Mode;
-  budgetFlops @10 :Float64;    # static: 6 * batch * sum(in * out) * steps (matmul FLOPs); checked by every reader
+  budgetFlops @10 :Float64;    # 6 * batch * sum(in * out) * steps (matmul FLOPs); 0: derive it, else it must be this
   provenance @11 :Provenance;
   cut @12 :Cut;                # absent: no pipeline cut (the task hashes as before the field existed)
 }

@@ -76,4 +76,21 @@ Dataset load_task_dataset(const TaskConfig& c, const std::string& data_dir) {
   return d;
 }
 
+Dataset commit_dataset(TaskConfig& c) {
+  const uint32_t classes = c.widths.empty() ? 0 : uint32_t(std::max(c.widths.back(), 0));
+  Dataset d = load_dataset(c.train_images, c.train_labels, c.test_images, c.test_labels, classes);
+  c.train_images_hash = d.images_hash;
+  c.train_labels_hash = d.labels_hash;
+  c.test_images_hash = d.test_images_hash;
+  c.test_labels_hash = d.test_labels_hash;
+  c.content_hash = d.content_hash;
+  c.sample_root = d.sample_root;
+  c.count = d.count;
+  c.rows = d.rows;
+  c.cols = d.cols;
+  c.classes = d.classes;
+  c.cut.samples = d.count;
+  return d;
+}
+
 }  // namespace pw

@@ -29,4 +29,11 @@ Dataset load_dataset(const std::string& train_images, const std::string& train_l
 // (mismatch: bad input, exit 3).
 Dataset load_task_dataset(const TaskConfig& c, const std::string& data_dir);
 
+// The writer's side of the same commitments (pol-task): reads the files `c` names
+// (labels below the model's output width), and records in `c` each file's hash, the
+// content hash, the sample Merkle root, the sample count, the image shape and the
+// classes; a cut's sample count follows. Throws bad input on an unreadable or
+// malformed file.
+Dataset commit_dataset(TaskConfig& c);
+
 }  // namespace pw

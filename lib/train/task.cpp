@@ -6,6 +6,8 @@
 #include "aqsgd/quantize.hpp"
 #include "core/error.hpp"
 #include "io/message.hpp"
+#include "io/provenance.hpp"
+#include "io/version.hpp"
 #include "tensor/mathfn.hpp"
 
 namespace pw {
@@ -29,44 +31,36 @@ double pow_int(double x, int64_t n) {
 }
 }  // namespace
 
-TaskConfig task_config(schema::Task::Reader t) {
+TaskConfig task_fields(schema::Task::Reader t) {
+  check_version(FileKind::Task, t.getFormatVersion(), "task");
   TaskConfig c;
-  check_input(t.getFormatVersion() == 1, "task: format version " + std::to_string(t.getFormatVersion()) + " (this build reads 1)");
   auto m = t.getModel();
   check_input(std::string(m.getKind().cStr()) == "mlp", "task: model kind '" + std::string(m.getKind().cStr()) + "' (only mlp)");
   check_input(std::string(m.getActivation().cStr()) == "relu" || m.getActivation().size() == 0,
               "task: activation '" + std::string(m.getActivation().cStr()) + "' (only relu)");
-  auto w = m.getWidths();
-  check_input(w.size() >= 2 && w.size() <= 64, "task: an MLP needs 2 to 64 widths");
-  int64_t params = 0;
-  for (uint32_t x : w) {
-    check_input(x >= 1 && x <= uint32_t(kMaxWidth), "task: layer width " + std::to_string(x) + " out of range");
-    c.widths.push_back(int(x));
-  }
-  for (size_t l = 0; l + 1 < c.widths.size(); l++) params += int64_t(c.widths[l]) * c.widths[l + 1] + c.widths[l + 1];
-  check_input(params <= kMaxParameters, "task: model too large");
-  c.batch = int(t.getBatch());
-  check_input(t.getBatch() >= 1 && t.getBatch() <= (1u << 20), "task: batch size out of range");
+  // Out-of-range numbers are clamped just past their limit, for check_task to refuse.
+  for (uint32_t x : m.getWidths()) c.widths.push_back(int(std::min<uint32_t>(x, uint32_t(kMaxWidth) + 1)));
+  c.batch = int(std::min<uint32_t>(t.getBatch(), (1u << 20) + 1));
   c.steps = t.getSteps();
-  check_input(c.steps >= 1, "task: steps must be at least 1");
   c.checkpoint_every = t.getCheckpointEvery();
-  check_input(c.checkpoint_every >= 1, "task: checkpointEvery must be at least 1");
   c.seed = t.getSeed();
-  c.exact = t.getMode() == schema::Mode::EXACT;
+  switch (t.getMode()) {
+    case schema::Mode::EXACT: c.exact = true; break;
+    case schema::Mode::FAST: c.exact = false; break;
+    default: bad_input("task: unknown mode");
+  }
   auto o = t.getOptimizer();
-  c.optimizer = o.getKind() == schema::OptimizerKind::SGD ? OptimizerType::Sgd : OptimizerType::Adamw;
+  switch (o.getKind()) {
+    case schema::OptimizerKind::SGD: c.optimizer = OptimizerType::Sgd; break;
+    case schema::OptimizerKind::ADAMW: c.optimizer = OptimizerType::Adamw; break;
+    default: bad_input("task: unknown optimizer kind");
+  }
   c.lr = o.getLr();
   c.momentum = o.getMomentum();
   c.weight_decay = o.getWeightDecay();
   c.beta1 = o.getBeta1();
   c.beta2 = o.getBeta2();
   c.eps = o.getEps();
-  check_input(finite_nonneg(c.lr) && c.lr > 0, "task: lr must be positive");
-  check_input(finite_nonneg(c.momentum) && c.momentum < 1, "task: momentum must be in [0, 1)");
-  check_input(finite_nonneg(c.weight_decay), "task: weightDecay must be non-negative");
-  check_input(finite_nonneg(c.beta1) && c.beta1 < 1 && finite_nonneg(c.beta2) && c.beta2 < 1,
-              "task: betas must be in [0, 1)");
-  check_input(std::isfinite(c.eps) && c.eps > 0, "task: eps must be positive");
   auto s = t.getSchedule();
   switch (s.getKind()) {
     case schema::ScheduleKind::CONSTANT: c.schedule = ScheduleType::Constant; break;
@@ -78,16 +72,12 @@ TaskConfig task_config(schema::Task::Reader t) {
   c.gamma = s.getGamma();
   c.warmup_steps = s.getWarmupSteps();
   c.min_lr = s.getMinLr();
-  check_input(c.schedule != ScheduleType::Step || c.step_size >= 1, "task: step schedule needs stepSize >= 1");
-  check_input(finite_nonneg(c.gamma) && finite_nonneg(c.min_lr), "task: schedule gamma and minLr must be non-negative");
   auto d = t.getDataset();
   check_input(std::string(d.getFormat().cStr()) == "idx", "task: dataset format '" + std::string(d.getFormat().cStr()) + "' (only idx)");
   c.train_images = d.getTrainImages().getPath();
   c.train_labels = d.getTrainLabels().getPath();
   c.test_images = d.getTestImages().getPath();
   c.test_labels = d.getTestLabels().getPath();
-  check_input(!c.train_images.empty() && !c.train_labels.empty(), "task: dataset has no training files");
-  check_input(c.test_images.empty() == c.test_labels.empty(), "task: test images and labels go together");
   c.train_images_hash = opt_hash(d.getTrainImages().getHash(), "train images hash");
   c.train_labels_hash = opt_hash(d.getTrainLabels().getHash(), "train labels hash");
   c.test_images_hash = opt_hash(d.getTestImages().getHash(), "test images hash");
@@ -98,6 +88,42 @@ TaskConfig task_config(schema::Task::Reader t) {
   c.rows = d.getRows();
   c.cols = d.getCols();
   c.classes = d.getClasses();
+  c.input_scale = d.getInputScale();
+  if (t.hasCut()) {
+    auto k = t.getCut();
+    c.cut.layer = int(std::min<uint32_t>(k.getLayer(), 1u << 20));
+    c.cut.forward_bits = int(std::min<uint32_t>(k.getForwardBits(), 1u << 20));
+    c.cut.backward_bits = int(std::min<uint32_t>(k.getBackwardBits(), 1u << 20));
+    c.cut.samples = c.count;
+    if (!c.cut.enabled()) check_cut(c.cut, c.widths);  // present but after layer 0: not "no cut"
+  }
+  c.budget_flops = t.getBudgetFlops();
+  return c;
+}
+
+void check_task(const TaskConfig& c) {
+  check_input(c.widths.size() >= 2 && c.widths.size() <= 64, "task: an MLP needs 2 to 64 widths");
+  int64_t params = 0;
+  for (int x : c.widths) check_input(x >= 1 && x <= kMaxWidth, "task: layer width " + std::to_string(x) + " out of range");
+  for (size_t l = 0; l + 1 < c.widths.size(); l++) params += int64_t(c.widths[l]) * c.widths[l + 1] + c.widths[l + 1];
+  check_input(params <= kMaxParameters, "task: model too large");
+  check_input(c.batch >= 1 && c.batch <= (1 << 20), "task: batch size out of range");
+  check_input(c.steps >= 1 && c.steps <= int64_t(UINT32_MAX), "task: steps must be 1 to 2^32-1");
+  check_input(c.checkpoint_every >= 1 && c.checkpoint_every <= int64_t(UINT32_MAX),
+              "task: checkpointEvery must be 1 to 2^32-1");
+  check_input(finite_nonneg(c.lr) && c.lr > 0, "task: lr must be positive");
+  check_input(finite_nonneg(c.momentum) && c.momentum < 1, "task: momentum must be in [0, 1)");
+  check_input(finite_nonneg(c.weight_decay), "task: weightDecay must be non-negative");
+  check_input(finite_nonneg(c.beta1) && c.beta1 < 1 && finite_nonneg(c.beta2) && c.beta2 < 1,
+              "task: betas must be in [0, 1)");
+  check_input(std::isfinite(c.eps) && c.eps > 0, "task: eps must be positive");
+  check_input(c.step_size >= 0 && c.step_size <= int64_t(UINT32_MAX) && c.warmup_steps >= 0 &&
+                  c.warmup_steps <= int64_t(UINT32_MAX),
+              "task: schedule stepSize and warmupSteps must be 0 to 2^32-1");
+  check_input(c.schedule != ScheduleType::Step || c.step_size >= 1, "task: step schedule needs stepSize >= 1");
+  check_input(finite_nonneg(c.gamma) && finite_nonneg(c.min_lr), "task: schedule gamma and minLr must be non-negative");
+  check_input(!c.train_images.empty() && !c.train_labels.empty(), "task: dataset has no training files");
+  check_input(c.test_images.empty() == c.test_labels.empty(), "task: test images and labels go together");
   check_input(c.count >= 1, "task: dataset count is 0");
   check_input(uint64_t(c.rows) * c.cols == uint64_t(c.widths[0]),
               "task: input width " + std::to_string(c.widths[0]) + " does not match " + std::to_string(c.rows) + "x" +
@@ -105,26 +131,81 @@ TaskConfig task_config(schema::Task::Reader t) {
   check_input(c.classes >= 2 && c.classes <= 256 && uint32_t(c.widths.back()) == c.classes,
               "task: output width must equal the number of classes");
   check_input(uint32_t(c.batch) <= c.count, "task: batch larger than the dataset");
-  c.input_scale = d.getInputScale();
   check_input(std::isfinite(c.input_scale), "task: inputScale is not finite");
-  if (t.hasCut()) {
-    auto k = t.getCut();
-    c.cut.layer = int(std::min<uint32_t>(k.getLayer(), 1u << 20));
-    c.cut.forward_bits = int(std::min<uint32_t>(k.getForwardBits(), 1u << 20));
-    c.cut.backward_bits = int(std::min<uint32_t>(k.getBackwardBits(), 1u << 20));
-    c.cut.samples = c.count;
-    check_cut(c.cut, c.widths);
-  }
-  c.budget_flops = t.getBudgetFlops();
-  // The budget is declared up front so no verifier runs unbounded work; it must be the
-  // one the model and step count imply (0: not yet filled in, as pol-task's input).
-  int64_t macs = 0;
-  for (size_t l = 0; l + 1 < c.widths.size(); l++) macs += int64_t(c.widths[l]) * c.widths[l + 1];
-  const double budget = 6.0 * double(c.batch) * double(macs) * double(c.steps);
+  if (c.cut.enabled()) check_cut(c.cut, c.widths);
+  const double budget = task_budget_flops(c);
   check_input(c.budget_flops == 0 || c.budget_flops == budget,
               "task: budgetFlops " + std::to_string(c.budget_flops) + " is not the " + std::to_string(budget) +
                   " that the model and step count imply");
+}
+
+TaskConfig task_config(schema::Task::Reader t) {
+  TaskConfig c = task_fields(t);
+  check_task(c);
+  c.budget_flops = task_budget_flops(c);
   return c;
+}
+
+double task_budget_flops(const TaskConfig& c) {
+  return double(mlp_flops_per_step(c.widths, c.batch)) * double(c.steps);
+}
+
+void build_task(const TaskConfig& c, schema::Task::Builder t) {
+  check_task(c);
+  t.setFormatVersion(current_version(FileKind::Task));
+  auto m = t.initModel();
+  m.setKind("mlp");
+  m.setActivation("relu");
+  auto w = m.initWidths(unsigned(c.widths.size()));
+  for (size_t i = 0; i < c.widths.size(); i++) w.set(unsigned(i), uint32_t(c.widths[i]));
+  auto d = t.initDataset();
+  d.setFormat("idx");
+  auto file = [](schema::DataFile::Builder f, const std::string& path, const Hash& h) {
+    f.setPath(path);
+    if (!path.empty()) f.setHash(as_data(h));
+  };
+  file(d.initTrainImages(), c.train_images, c.train_images_hash);
+  file(d.initTrainLabels(), c.train_labels, c.train_labels_hash);
+  file(d.initTestImages(), c.test_images, c.test_images_hash);
+  file(d.initTestLabels(), c.test_labels, c.test_labels_hash);
+  d.setCount(c.count);
+  d.setRows(c.rows);
+  d.setCols(c.cols);
+  d.setClasses(c.classes);
+  d.setContentHash(as_data(c.content_hash));
+  d.setSampleRoot(as_data(c.sample_root));
+  d.setInputScale(c.input_scale);
+  auto o = t.initOptimizer();
+  o.setKind(c.optimizer == OptimizerType::Sgd ? schema::OptimizerKind::SGD : schema::OptimizerKind::ADAMW);
+  o.setLr(c.lr);
+  o.setMomentum(c.momentum);
+  o.setWeightDecay(c.weight_decay);
+  o.setBeta1(c.beta1);
+  o.setBeta2(c.beta2);
+  o.setEps(c.eps);
+  auto s = t.initSchedule();
+  switch (c.schedule) {
+    case ScheduleType::Constant: s.setKind(schema::ScheduleKind::CONSTANT); break;
+    case ScheduleType::Step: s.setKind(schema::ScheduleKind::STEP); break;
+    case ScheduleType::Cosine: s.setKind(schema::ScheduleKind::COSINE); break;
+  }
+  s.setStepSize(uint32_t(c.step_size));
+  s.setGamma(c.gamma);
+  s.setWarmupSteps(uint32_t(c.warmup_steps));
+  s.setMinLr(c.min_lr);
+  t.setBatch(uint32_t(c.batch));
+  t.setSteps(uint32_t(c.steps));
+  t.setCheckpointEvery(uint32_t(c.checkpoint_every));
+  t.setSeed(c.seed);
+  t.setMode(c.exact ? schema::Mode::EXACT : schema::Mode::FAST);
+  t.setBudgetFlops(task_budget_flops(c));
+  set_provenance(t.initProvenance());
+  if (c.cut.enabled()) {  // no cut: no field, so the task hashes as before the field existed
+    auto k = t.initCut();
+    k.setLayer(uint32_t(c.cut.layer));
+    k.setForwardBits(uint32_t(c.cut.forward_bits));
+    k.setBackwardBits(uint32_t(c.cut.backward_bits));
+  }
 }
 
 void check_cut(const CutSpec& cut, const std::vector<int>& widths) {
@@ -233,6 +314,45 @@ CutSpec parse_cut_spec(const std::string& spec) {
   c.forward_bits = n[1];
   c.backward_bits = n.size() == 3 ? n[2] : 8;
   return c;
+}
+
+void parse_schedule_spec(const std::string& spec, TaskConfig& c) {
+  std::vector<std::string> parts;
+  for (size_t i = 0;;) {
+    const size_t j = spec.find(':', i);
+    parts.push_back(spec.substr(i, j == std::string::npos ? std::string::npos : j - i));
+    if (j == std::string::npos) break;
+    i = j + 1;
+  }
+  auto num = [&](size_t k, const char* what, bool whole) {
+    try {
+      size_t used = 0;
+      const double v = std::stod(parts[k], &used);
+      if (used != parts[k].size() || !std::isfinite(v) || v < 0) throw std::invalid_argument("");
+      if (whole && (v != std::floor(v) || v > double(UINT32_MAX))) throw std::invalid_argument("");
+      return v;
+    } catch (const std::exception&) {
+      usage_error("--schedule '" + spec + "': bad " + what + " '" + parts[k] + "'");
+    }
+  };
+  const TaskConfig defaults;
+  c.step_size = defaults.step_size;
+  c.gamma = defaults.gamma;
+  c.warmup_steps = defaults.warmup_steps;
+  c.min_lr = defaults.min_lr;
+  if (parts[0] == "constant" && parts.size() == 1) {
+    c.schedule = ScheduleType::Constant;
+  } else if (parts[0] == "step" && (parts.size() == 2 || parts.size() == 3)) {
+    c.schedule = ScheduleType::Step;
+    c.step_size = int64_t(num(1, "step size", true));
+    if (parts.size() == 3) c.gamma = num(2, "gamma", false);
+  } else if (parts[0] == "cosine" && parts.size() <= 3) {
+    c.schedule = ScheduleType::Cosine;
+    if (parts.size() >= 2) c.warmup_steps = int64_t(num(1, "warm-up steps", true));
+    if (parts.size() == 3) c.min_lr = num(2, "minimum lr", false);
+  } else {
+    usage_error("--schedule '" + spec + "': expected constant, step:SIZE[:GAMMA] or cosine[:WARMUP[:MIN_LR]]");
+  }
 }
 
 std::string cut_spec(const CutSpec& c) {

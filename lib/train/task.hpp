@@ -1,4 +1,7 @@
-// A task file read into plain values and validated (DESIGN §6: untrusted input).
+// A task file read into plain values and validated, and the same values written back
+// (proofwork-files(5), TASK; proofwork(7), UNTRUSTED INPUT). One set of rules serves
+// both directions: task_config reads with check_task, build_task writes only what
+// task_config accepts.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -25,7 +28,7 @@ struct TaskConfig {
   int64_t step_size = 0, warmup_steps = 0;
   double gamma = 0.1, min_lr = 0;
   float input_scale = 1.0f / 255.0f;
-  double budget_flops = 0;
+  double budget_flops = 0;  // task_config: always task_budget_flops; a description may hold 0 ("derive")
   CutSpec cut;  // the task's pipeline cut (layer 0: none); cut.samples = count
   // dataset reference
   std::string train_images, train_labels, test_images, test_labels;
@@ -38,7 +41,27 @@ struct TaskConfig {
 constexpr int64_t kMaxParameters = int64_t(1) << 31;
 constexpr int kMaxWidth = 1 << 20;
 
-TaskConfig task_config(schema::Task::Reader t);  // throws bad input on any invalid field
+// The fields of a task as written, its format version checked (io/version.hpp) and
+// nothing else: pol-task --from's starting point, which flags may still correct.
+// Throws bad input on a version this build does not read or a field it cannot hold
+// (a model other than an MLP, a hash that is not 32 bytes, an unknown optimizer,
+// schedule or mode, a cut field after layer 0).
+TaskConfig task_fields(schema::Task::Reader t);
+// The reader's rules on every field (ranges, the model against the data, the cut, the
+// budget); throws bad input naming the first violation.
+void check_task(const TaskConfig& c);
+// task_fields, then check_task; the budget comes back filled in (never 0).
+TaskConfig task_config(schema::Task::Reader t);
+// Encodes `c` (checked with check_task first): the current format version, the
+// program's provenance and the budget task_budget_flops(c). The dataset's hashes are
+// written as `c` holds them (proof/task_file.hpp's commit_dataset fills them in).
+void build_task(const TaskConfig& c, schema::Task::Builder t);
+
+// A task's FLOP budget: mlp_flops_per_step(widths, batch) x steps, the work its model
+// and step count imply, declared up front so that nobody is asked to run unbounded work.
+// The one rule on budgetFlops: 0 means "derive" (a reader takes this value), anything
+// else must equal it (bad input); writers always write it.
+double task_budget_flops(const TaskConfig& c);
 // A cut's layer must have a hidden layer before it and a Linear layer after it (1 to
 // widths.size()-2), its bits be 2, 3, 4 or 8, its buffer within kMaxParameters floats.
 void check_cut(const CutSpec& cut, const std::vector<int>& widths);  // throws bad input
@@ -58,5 +81,8 @@ std::vector<int> parse_mlp_spec(const std::string& spec);  // throws usage error
 // "LAYER:BITS[:BWDBITS]" (pol-task --cut): numbers only, range checks are task_config's.
 CutSpec parse_cut_spec(const std::string& spec);  // throws usage error
 std::string cut_spec(const CutSpec& c);            // "1:2:8", "" without a cut
+// "constant | step:SIZE[:GAMMA] | cosine[:WARMUP[:MIN_LR]]" (pol-task --schedule) into
+// c's schedule fields; the parts not given keep the schema's defaults.
+void parse_schedule_spec(const std::string& spec, TaskConfig& c);  // throws usage error
 
 }  // namespace pw

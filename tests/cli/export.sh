@@ -4,7 +4,7 @@ pol-train task.pwt -o p -q
 pol-export p --checkpoint 20 -o w.safetensors -q
 pol-export p --checkpoint -1 -o last.safetensors -q
 pol-export p --batches -o with-header.txt
-grep -q '^# proofwork .*pol-export p --batches' with-header.txt   # provenance
+grep -q '^# pol-export [0-9.]*: pol-export p --batches' with-header.txt   # provenance
 grep -v '^#' with-header.txt > batches.txt
 test "$(wc -l < batches.txt)" -eq 40
 test "$(head -1 batches.txt | wc -w)" -eq 33     # step + 32 indices
@@ -17,6 +17,7 @@ h = json.loads(b[8:8 + n])
 assert (8 + n) % 8 == 0, "header not padded to 8 bytes"
 assert h["__metadata__"]["step"] == "20", h["__metadata__"]
 assert "pol-export p --checkpoint 20" in h["__metadata__"]["command_line"], h["__metadata__"]
+assert h["__metadata__"]["producer"].startswith("pol-export "), h["__metadata__"]   # program and version
 assert h["0.weight"]["shape"] == [32, 784] and h["0.bias"]["shape"] == [32], h
 assert h["2.weight"]["shape"] == [10, 32] and h["2.bias"]["shape"] == [10], h
 assert not any("momentum" in k for k in h), "optimizer state exported without --optimizer-state"

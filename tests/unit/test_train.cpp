@@ -124,7 +124,7 @@ TEST_CASE("task_config rejects invalid tasks with exit status 3") {
   CHECK(config_code([](T t) { t.getOptimizer().setLr(0); }) == bad);
   CHECK(config_code([](T t) { t.getOptimizer().setLr(-0.1); }) == bad);
   CHECK(config_code([](T t) { t.setBudgetFlops(1e9); }) == bad);  // not the budget the model implies
-  CHECK(config_code([](T t) { t.setBudgetFlops(0); }) == -1);      // not yet filled in
+  CHECK(config_code([](T t) { t.setBudgetFlops(0); }) == -1);      // 0: derive
   CHECK(config_code([](T t) { t.getOptimizer().setLr(NAN); }) == bad);
   CHECK(config_code([](T t) { t.getOptimizer().setLr(INFINITY); }) == bad);
   CHECK(config_code([](T t) { t.getOptimizer().setMomentum(1.0); }) == bad);
