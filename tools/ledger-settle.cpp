@@ -228,7 +228,7 @@ int main(int argc, char** argv) {
   ledger_arg(reveal);
   key_opt(reveal, "The solver's secret key");
   reveal->add_option("--task-id", o.task, "The task")->required();
-  reveal->add_option("--decoy", o.decoy, "The deliberately wrong proof (pol-train --inject-fault), when the draw forces one");
+  reveal->add_option("--decoy", o.decoy, "The deliberately wrong proof (pol-forge --inject-fault), when the draw forces one");
   event_opts(reveal);
 
   auto* verdict = app.add_subcommand("verdict", "Verifier: post a verdict (pol-verify's file) on a claim or its decoy, with a stake");
@@ -376,7 +376,7 @@ int main(int argc, char** argv) {
         const bool forced = forced_error(*b, e.h1);
         if (forced && o.decoy.empty())
           throw Error(kExitNo, "the draw forces an error on task " + std::to_string(o.task) +
-                                   ": train a deliberately wrong proof (pol-train --inject-fault) and pass it with --decoy");
+                                   ": train a deliberately wrong proof (pol-forge --inject-fault) and pass it with --decoy");
         if (forced) {
           e.has_h2 = true;
           e.h2 = proof_root(o.decoy);

@@ -76,6 +76,11 @@ struct Tape {
   int64_t flops_per_step() const;  // matmul FLOPs: 6·B·Σ in·out
 };
 
+// The training state, which a checkpoint holds and its state hash covers
+// (proofwork-files(5), PROOF DIRECTORY) and a device keeps between steps: parameters,
+// optimizer state, then a pipeline cut's buffer and seen flags, in tape order.
+std::vector<int> checkpoint_tensors(const Tape& tape);
+
 // widths: input first, e.g. {784, 1024, 1024, 10}. ReLU between Linear layers.
 // With a cut after hidden layer k, the tape gains (forward) CutForward after the ReLU of
 // Linear k-1, whose output â is the input of Linear k, and (backward) CutBackward

@@ -7,12 +7,16 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "core/error.hpp"
 #include "io/hash.hpp"
+#include "io/message.hpp"
+#include "proof/task_file.hpp"
 #include "schema/proofwork.capnp.h"
+#include "train/dataset.hpp"
 
 namespace pwtest {
 
@@ -98,6 +102,30 @@ inline void fill_task(pw::schema::Task::Builder t) {
   p.setProgram("unit-tests");
   p.setVersion("0");
   p.setCommandLine("unit-tests --x 'y z'");
+}
+
+// A file of the committed tiny dataset (1000 Fashion-MNIST samples, no test set).
+inline std::string tiny(const char* name) { return std::string(PW_FIXTURES) + "/tiny/" + name; }
+
+// fill_task's task over the tiny dataset (its paths and hashes), changed by `edit`,
+// written to dir/name and loaded back as the programs do.
+inline pw::LoadedTask tiny_task(const ScratchDir& dir, const std::string& name,
+                                const std::function<void(pw::schema::Task::Builder)>& edit = {}) {
+  const pw::Dataset d =
+      pw::load_dataset(tiny("train-images-idx3-ubyte.gz"), tiny("train-labels-idx1-ubyte.gz"), "", "", 10);
+  capnp::MallocMessageBuilder mb;
+  auto t = mb.initRoot<pw::schema::Task>();
+  fill_task(t);
+  auto ds = t.getDataset();
+  ds.getTrainImages().setPath(tiny("train-images-idx3-ubyte.gz"));
+  ds.getTrainImages().setHash(pw::as_data(d.images_hash));
+  ds.getTrainLabels().setPath(tiny("train-labels-idx1-ubyte.gz"));
+  ds.getTrainLabels().setHash(pw::as_data(d.labels_hash));
+  ds.setContentHash(pw::as_data(d.content_hash));
+  ds.setSampleRoot(pw::as_data(d.sample_root));
+  if (edit) edit(t);
+  pw::write_message<pw::schema::Task>(dir.file(name), mb, false);
+  return pw::load_task(dir.file(name));
 }
 
 }  // namespace pwtest
