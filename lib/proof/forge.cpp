@@ -40,7 +40,7 @@ void check_segments(const std::vector<int64_t>& segments, int64_t count, const c
 void write_interpolated(Session& s, const State& initial) {
   Trainer& tr = s.trainer();
   const int64_t steps = s.task().steps;
-  if (tr.step < steps) return;
+  if (tr.step < steps || s.manifest().checkpoints.back().step == steps) return;
   const State final_state = state_of(tr);
   const std::vector<int64_t> at = checkpoint_steps(s.task());
   for (size_t i = 1; i < at.size(); i++) {

@@ -111,6 +111,9 @@ void Session::checkpoint() {
 }
 
 void Session::write_checkpoint(int64_t step) {
+  if (step <= manifest_.checkpoints.back().step)  // the manifest lists checkpoints in step order
+    internal_error("checkpoint of step " + std::to_string(step) + " after step " +
+                   std::to_string(manifest_.checkpoints.back().step));
   trainer_.to_host();
   manifest_.checkpoints.push_back(pw::write_checkpoint(dir_, trainer_.tape, trainer_.ws, step, task_hash_));
   manifest_.final_loss = trainer_.loss;

@@ -86,6 +86,7 @@ class Session {
   void checkpoint();
   // Writes the trainer's state as the checkpoint of `step` and the manifest listing it
   // (a forgery's checkpoint hook writes states other than the current one through it).
+  // Steps go up: one not after the last checkpoint's is an internal error.
   void write_checkpoint(int64_t step);
   // Test accuracy, manifest complete. On a proof found complete, its recorded summary.
   SessionSummary finish();

@@ -130,6 +130,8 @@ TEST_CASE("session: a driver that runs the steps itself writes the same proof") 
   CHECK(s.finish().root == one.root);
   check_same_files(scratch.file("one"), scratch.file("driven"));
   CHECK(error_code_of([&] { s.step(); }) == kExitInternal);  // past the last step
+  CHECK(error_code_of([&] { s.write_checkpoint(15); }) == kExitInternal);  // out of step order
+  check_same_files(scratch.file("one"), scratch.file("driven"));
 }
 
 TEST_CASE("session: a directory holding another task's proof is refused") {
@@ -217,50 +219,41 @@ TEST_CASE("forge: each forgery changes the proof it names, and resumes like an h
       if (m.checkpoints[i].state != honest.checkpoints[i].state) return int(i);
     return -1;
   };
-  Forgery skip;
-  skip.skip_step = 7;  // segment 1 (steps 5-9): checkpoint 2 is the first wrong one
-  CHECK(first_forged(skip, "skip") == 2);
-  Forgery fault;
-  fault.fault = parse_fault("12:3:1", "--inject-fault");
-  CHECK(first_forged(fault, "fault") == 3);
-  Forgery init;
-  init.init_seed = 5;
-  CHECK(first_forged(init, "init") == 0);
-  Forgery order;
-  order.order_seed = 5;
-  CHECK(first_forged(order, "order") == 1);
+  // Each forgery, and the first checkpoint it makes wrong (segment s ends at checkpoint s+1).
+  struct Case {
+    const char* name;
+    std::function<void(Forgery&)> make;
+    int first;
+  };
+  const std::string other_data = std::string(PW_FIXTURES) + "/tiny-other";
+  for (const Case& c : std::vector<Case>{
+           {"skip", [](Forgery& f) { f.skip_step = 7; }, 2},
+           {"fault", [](Forgery& f) { f.fault = parse_fault("12:3:1", "--inject-fault"); }, 3},
+           {"init", [](Forgery& f) { f.init_seed = 5; }, 0},
+           {"order", [](Forgery& f) { f.order_seed = 5; }, 1},
+           {"segment", [](Forgery& f) { f.skip_segments = {2}; }, 3},
+           {"perturb", [](Forgery& f) { f.perturb_segments = {3}; }, 4},
+           {"lr", [](Forgery& f) { f.lr_scale = 1.1; }, 1},
+           {"shortcut", [](Forgery& f) { f.shortcut = 2, f.dress_noise = 1e-4; }, 1},
+           {"other", [&](Forgery& f) { f.other_data = other_data; }, 1},
+           {"line", [](Forgery& f) { f.interpolate = true; }, 1},
+       }) {
+    CAPTURE(c.name);
+    Forgery f;
+    c.make(f);
+    CHECK(first_forged(f, c.name) == c.first);
+  }
   CHECK(read_manifest(scratch.file("order"), 1 << 20).batch_order != honest.batch_order);  // recorded as trained
-  Forgery segment;
-  segment.skip_segments = {2};
-  CHECK(first_forged(segment, "segment") == 3);
-  {
+  {  // skipped segment 2: checkpoint 3 holds checkpoint 2's tensors
     const Manifest m = read_manifest(scratch.file("segment"), 1 << 20);
     const Tape tape = tape_for(task.cfg);
-    Workspace a(tape), b(tape);  // checkpoint 3 holds checkpoint 2's state
+    Workspace a(tape), b(tape);
     read_checkpoint(scratch.file("segment"), m.checkpoints[2], tape, task.hash, a);
     read_checkpoint(scratch.file("segment"), m.checkpoints[3], tape, task.hash, b);
     for (int id : checkpoint_tensors(tape)) CHECK(a.t[size_t(id)] == b.t[size_t(id)]);
   }
-  Forgery perturb;
-  perturb.perturb_segments = {3};
-  CHECK(first_forged(perturb, "perturb") == 4);
-  Forgery lr;
-  lr.lr_scale = 1.1;
-  CHECK(first_forged(lr, "lr") == 1);
-  Forgery shortcut;
-  shortcut.shortcut = 2;
-  shortcut.dress_noise = 1e-4;
-  CHECK(first_forged(shortcut, "shortcut") == 1);
-  Forgery other;
-  other.other_data = std::string(PW_FIXTURES) + "/tiny-other";
-  CHECK(first_forged(other, "other") == 1);
-  Forgery line;
-  line.interpolate = true;
-  CHECK(first_forged(line, "line") == 1);
-  {  // the last checkpoint is the true final state
-    const Manifest m = read_manifest(scratch.file("line"), 1 << 20);
-    CHECK(m.checkpoints.back().state == honest.checkpoints.back().state);
-  }
+  // Interpolated: the last checkpoint is the true final state.
+  CHECK(read_manifest(scratch.file("line"), 1 << 20).checkpoints.back().state == honest.checkpoints.back().state);
 
   // Stopped after 12 steps and resumed with the same forgery: the bits of one forged run.
   Forgery both;
