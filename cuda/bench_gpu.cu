@@ -131,8 +131,7 @@ int bench_step(int batch, int steps) {
     std::uniform_real_distribution<float> u(-0.03f, 0.03f);
     for (float& x : host.t[size_t(id)]) x = u(r);
   }
-  std::vector<int> state(tape.params);
-  state.insert(state.end(), tape.opt_state.begin(), tape.opt_state.end());
+  const std::vector<int> state = checkpoint_tensors(tape);
 
   auto run = [&](bool fast, bool graphs) {
     setenv("PW_CUDA_GRAPHS", graphs ? "1" : "0", 1);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A training dispute settled by hand, as two people on two machines would do it:
-#   one task (pol-task) -> an honest proof and a dishonest one (pol-train --inject-fault)
+#   one task (pol-task) -> an honest proof and a dishonest one (pol-forge --inject-fault)
 #   -> the two-party bisection, one 'pol-bisect play' move at a time, in two separate
 #   directories that exchange only the transcript file -> the referee recomputes the one
 #   pinpointed op ('pol-bisect replay') -> the same dispute in one local command.
@@ -11,10 +11,10 @@
 #   examples/dispute-by-hand.sh        # programs from $BIN, else from PATH
 #
 # Environment (all optional):
-#   BIN            directory holding pol-task, pol-train, pol-bisect, pol-show
+#   BIN            directory holding pol-task, pol-train, pol-forge, pol-bisect, pol-show
 #   FASHION_MNIST  Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist,
 #                  Debian's dataset-fashion-mnist)
-#   DISPUTE_FAULT  the dishonest solver's fault, STEP:OP:ELEMENT as pol-train
+#   DISPUTE_FAULT  the dishonest solver's fault, STEP:OP:ELEMENT as pol-forge
 #                  --inject-fault takes it (default 137:3:5: in step 137, element 5 of the
 #                  output of op 3, the second Linear layer's forward pass)
 #   DEMO_THREADS   threads per program (default 1: this model is so small that more
@@ -25,7 +25,7 @@ EXAMPLE=dispute-by-hand.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # set -euo pipefail; fail, section, say, run, ...
 
 FAULT=${DISPUTE_FAULT:-137:3:5}
-MODEL=mlp:784-64-10   # its tape has 16 ops: see pol-train(1), --inject-fault
+MODEL=mlp:784-64-10   # its tape has 16 ops: see pol-forge(1), --inject-fault
 STEPS=200
 EVERY=25
 
@@ -39,7 +39,7 @@ field() { pol-show "$1" | sed -n "s/^  \"$2\": \"*\([^\",]*\)\"*,*.*/\1/p"; }
 bytes() { du -sb "$1" | cut -f1; }
 
 # --- programs and data --------------------------------------------------------------
-need_programs pol-task pol-train pol-bisect pol-show
+need_programs pol-task pol-train pol-forge pol-bisect pol-show
 need_fashion_mnist train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz
 IFS=: read -r fstep fop _ <<<"$FAULT"
 [[ "$FAULT" =~ ^[0-9]+:[0-9]+:[0-9]+$ ]] || fail "DISPUTE_FAULT='$FAULT' is not STEP:OP:ELEMENT"
@@ -61,7 +61,7 @@ at . 0 pol-task --model "$MODEL" \
   --seed 7 -q -o task.pwt
 cp task.pwt side-a/ && cp task.pwt side-b/   # the task is public: both sides hold it
 at side-a 0 pol-train task.pwt -o proof -q "${threads[@]}"
-at side-b 0 pol-train task.pwt -o proof -q --inject-fault "$FAULT" "${threads[@]}"
+at side-b 0 pol-forge task.pwt -o proof -q --inject-fault "$FAULT" "${threads[@]}"
 cmp -s side-a/proof/manifest.pwm side-b/proof/manifest.pwm &&
   fail "the fault $FAULT left no trace in the proof (its effect died out): choose another DISPUTE_FAULT"
 proof_bytes=$(bytes side-b/proof)

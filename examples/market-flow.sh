@@ -3,7 +3,7 @@
 #   keys for an operator, a submitter, a solver, two verifiers and a whistleblower ->
 #   a ledger and deposits -> an honest task: post, claim (pol-train), reveal of the
 #   forced-error draw, verify (pol-verify, accept), settle: solver and verifier paid ->
-#   a dishonest task: a proof trained with a fault (pol-train --inject-fault), a verifier
+#   a dishonest task: a proof trained with a fault (pol-forge --inject-fault), a verifier
 #   that accepts it without checking, a whistleblower's dispute (pol-bisect), the ruling by
 #   recomputation (pol-bisect's referee, inside ledger-settle), settle: the solver and the
 #   lying verifier slashed, the whistleblower paid. Every step checks its exit status and
@@ -13,7 +13,7 @@
 #   examples/market-flow.sh              # programs from $BIN, else from PATH
 #
 # Environment (all optional):
-#   BIN            directory holding ledger-settle, pol-task, pol-train, pol-verify, pol-bisect
+#   BIN            directory holding ledger-settle, pol-task, pol-train, pol-forge, pol-verify, pol-bisect
 #   FASHION_MNIST  Fashion-MNIST IDX files (default /usr/share/datasets/fashion-mnist, else
 #                  the 1000-sample fixture in tests/fixtures/tiny)
 #   MARKET_FAULT   the dishonest solver's fault, STEP:OP:ELEMENT (default 17:3:5)
@@ -26,7 +26,7 @@ RUN_OUT=out  # run: each command's standard output is in ./out
 
 FAULT=${MARKET_FAULT:-17:3:5}
 STEPS=${MARKET_STEPS:-40}
-MODEL=mlp:784-32-10   # 16 ops per step: see pol-train(1), --inject-fault
+MODEL=mlp:784-32-10   # 16 ops per step: see pol-forge(1), --inject-fault
 
 # balance NAME: the free balance of NAME's account in the ledger.
 balance() {
@@ -42,7 +42,7 @@ expect_balance() {  # expect_balance NAME AMOUNT WHY
 }
 
 # --- programs and data --------------------------------------------------------------
-need_programs ledger-settle pol-task pol-train pol-verify pol-bisect python3
+need_programs ledger-settle pol-task pol-train pol-forge pol-verify pol-bisect python3
 need_fashion_mnist --or-tiny train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz
 [[ "$FAULT" =~ ^[0-9]+:[0-9]+:[0-9]+$ ]] || fail "MARKET_FAULT='$FAULT' is not STEP:OP:ELEMENT"
 
@@ -67,7 +67,7 @@ reveal() {  # reveal TASK_ID TASK_FILE
   if [ "$rc" = 0 ]; then say "task $1: the forced-error draw did not force an error"; return; fi
   grep -q "forces an error" reveal.err || { cat reveal.err >&2; fail "reveal of task $1 exited $rc"; }
   say "task $1: the draw FORCES an error: the solver publishes a decoy proof, verifier2 checks it"
-  run 0 pol-train "$2" -o "decoy-$1" -q --inject-fault 3:3:1
+  run 0 pol-forge "$2" -o "decoy-$1" -q --inject-fault 3:3:1
   run 0 ledger-settle reveal ledger -k keys/solver.key --task-id "$1" --decoy "decoy-$1" -q
   run 1 pol-verify "$2" "decoy-$1" -o "decoy-$1.pwv" -q
   run 0 ledger-settle verdict ledger -k keys/verifier2.key --task-id "$1" --verdict "decoy-$1.pwv" -q
@@ -117,7 +117,7 @@ task dishonest.pwt 12
 run 0 ledger-settle post ledger -k keys/submitter.key --task dishonest.pwt --bounty 1000 --fee 100 \
   --claim-window 10 --verify-window 8 --challenge-window 6 -q
 T2=$(cat out)
-run 0 pol-train dishonest.pwt -o dishonest -q --inject-fault "$FAULT"
+run 0 pol-forge dishonest.pwt -o dishonest -q --inject-fault "$FAULT"
 say "the solver trained with --inject-fault $FAULT and claims the bounty anyway"
 run 0 ledger-settle claim ledger -k keys/solver.key --task-id "$T2" --proof dishonest -q
 run 0 ledger-settle beacon ledger -k keys/operator.key --text "drand round 1002" -q

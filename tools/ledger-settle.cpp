@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
 
   auto* reveal = event_cmd("reveal", "Solver: open the forced-error draw; when forced, name the decoy proof", "The solver's secret key");
   task_opts(reveal, nullptr);
-  reveal->add_option("--decoy", o.decoy, "The deliberately wrong proof (pol-train --inject-fault), when the draw forces one");
+  reveal->add_option("--decoy", o.decoy, "The deliberately wrong proof (pol-forge --inject-fault), when the draw forces one");
 
   auto* verdict = event_cmd("verdict", "Verifier: post a verdict (pol-verify's file) on a claim or its decoy, with a stake",
                             "The verifier's secret key");

@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
   app.add_option("-o,--output", out, "Write the dispute here (binary; JSON with --json)");
   app.add_option("--data-dir", data_dir, "Find the dataset files in this directory (by base name)");
   const std::string sim = "Simulating a side on this machine (how it computes when queried)";
-  app.add_option("--fault-a", fault_a, "Side A answers with this fault injected: STEP:OP:ELEMENT, as pol-train --inject-fault")->group(sim);
+  app.add_option("--fault-a", fault_a, "Side A answers with this fault injected: STEP:OP:ELEMENT, as pol-forge --inject-fault")->group(sim);
   app.add_option("--fault-b", fault_b, "Side B answers with this fault injected")->group(sim);
   add_common_options(app, common, kOptThreads | kOptDevice | kOptJson | kOptQuiet | kOptForce);
 

@@ -103,7 +103,7 @@ Event reveal_event(const State& st, const KeyPair& k, uint64_t task, const std::
   const bool forced = forced_error(*b, e.h1);
   if (forced && decoy.empty())
     throw Error(kExitNo, "the draw forces an error on task " + std::to_string(task) +
-                             ": train a deliberately wrong proof (pol-train --inject-fault) and pass it with --decoy");
+                             ": train a deliberately wrong proof (pol-forge --inject-fault) and pass it with --decoy");
   if (!forced && !decoy.empty())
     usage_error("the draw does not force an error on task " + std::to_string(task) + ": drop --decoy");
   if (forced) {

@@ -39,6 +39,13 @@ int64_t mlp_flops_per_step(const std::vector<int>& widths, int batch) {
 
 int64_t Tape::flops_per_step() const { return mlp_flops_per_step(widths, batch); }
 
+std::vector<int> checkpoint_tensors(const Tape& tape) {
+  std::vector<int> ids = tape.params;
+  ids.insert(ids.end(), tape.opt_state.begin(), tape.opt_state.end());
+  ids.insert(ids.end(), tape.cut_state.begin(), tape.cut_state.end());
+  return ids;
+}
+
 Tape build_mlp_tape(const std::vector<int>& widths, int batch, OptimizerType opt, const CutSpec& cut) {
   if (widths.size() < 2) internal_error("an MLP needs at least two widths");
   if (cut.enabled() && (cut.layer >= int(widths.size()) - 1 || cut.samples < 1))

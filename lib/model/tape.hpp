@@ -82,6 +82,11 @@ struct Tape {
 // linear-time and not counted. A task's FLOP budget is this times its steps.
 int64_t mlp_flops_per_step(const std::vector<int>& widths, int batch);
 
+// The training state, which a checkpoint holds and its state hash covers
+// (proofwork-files(5), PROOF DIRECTORY) and a device keeps between steps: parameters,
+// optimizer state, then a pipeline cut's buffer and seen flags, in tape order.
+std::vector<int> checkpoint_tensors(const Tape& tape);
+
 // widths: input first, e.g. {784, 1024, 1024, 10}. ReLU between Linear layers.
 // With a cut after hidden layer k, the tape gains (forward) CutForward after the ReLU of
 // Linear k-1, whose output â is the input of Linear k, and (backward) CutBackward

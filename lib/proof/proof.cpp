@@ -5,8 +5,9 @@
 
 #include "core/error.hpp"
 #include "io/message.hpp"
+#include "io/provenance.hpp"
 #include "io/tensor_blob.hpp"
-#include "train/trainer.hpp"
+#include "io/version.hpp"
 
 namespace pw {
 
@@ -14,13 +15,6 @@ std::string checkpoint_file_name(int64_t step) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "ckpt-%08lld.pwc", static_cast<long long>(step));
   return buf;
-}
-
-std::vector<int> checkpoint_tensors(const Tape& tape) {
-  std::vector<int> ids = tape.params;
-  ids.insert(ids.end(), tape.opt_state.begin(), tape.opt_state.end());
-  ids.insert(ids.end(), tape.cut_state.begin(), tape.cut_state.end());
-  return ids;
 }
 
 namespace {
@@ -75,7 +69,7 @@ CheckpointInfo write_checkpoint(const std::string& dir, const Tape& tape, const 
   }
   capnp::MallocMessageBuilder mb;
   auto c = mb.initRoot<schema::Checkpoint>();
-  c.setFormatVersion(kFormatVersion);
+  c.setFormatVersion(current_version(FileKind::Checkpoint));
   c.setTaskHash(as_data(task));
   c.setStep(uint32_t(step));
   c.setRngPosition(uint64_t(step));
@@ -108,7 +102,7 @@ void read_checkpoint_fields(const std::string& dir, const CheckpointInfo& expect
     throw Error(kExitNo, what + ": file hash differs from the manifest's (modified or corrupt checkpoint)");
   auto msg = Message<schema::Checkpoint>::parse(std::move(bytes), what);
   auto c = msg.root();
-  check_input(c.getFormatVersion() == kFormatVersion, what + ": unknown format version");
+  check_version(FileKind::Checkpoint, c.getFormatVersion(), what);
   check_input(hash_field(c.getTaskHash()) == task, what + ": belongs to another task");
   check_input(int64_t(c.getStep()) == expect.step, what + ": holds step " + std::to_string(c.getStep()) +
                                                          ", the manifest says " + std::to_string(expect.step));
@@ -152,13 +146,10 @@ Hash Manifest::root() const {
 void write_manifest(const std::string& dir, const Manifest& m) {
   capnp::MallocMessageBuilder mb;
   auto r = mb.initRoot<schema::Manifest>();
-  r.setFormatVersion(kFormatVersion);
+  r.setFormatVersion(current_version(FileKind::Manifest));
   r.setTaskHash(as_data(m.task));
   auto env = r.initEnvironment();
-  auto prov = env.initProvenance();
-  prov.setProgram(m.program);
-  prov.setVersion(version());
-  prov.setCommandLine(m.command_line);
+  set_provenance(env.initProvenance());
   env.setHost(m.host);
   env.setThreads(m.threads);
   env.setDevice(m.device);
@@ -188,7 +179,7 @@ Manifest read_manifest_fields(const std::string& dir, int64_t max_batch_entries,
   auto msg = Message<schema::Manifest>::read(path, kTensorFileLimit, "manifest");
   auto r = msg.root();
   const std::string what = "manifest '" + path + "'";
-  check_input(r.getFormatVersion() == kFormatVersion, what + ": unknown format version " + std::to_string(r.getFormatVersion()));
+  check_version(FileKind::Manifest, r.getFormatVersion(), what);
   Manifest m;
   m.task = hash_field(r.getTaskHash());
   auto cs = r.getCheckpoints();
@@ -233,13 +224,6 @@ Manifest read_manifest_fields(const std::string& dir, int64_t max_batch_entries,
 Manifest read_manifest(const std::string& dir, int64_t max_batch_entries, const Hash* task) {
   return guard_input("manifest '" + join_path(dir, kManifestName) + "'",
                      [&] { return read_manifest_fields(dir, max_batch_entries, task); });
-}
-
-std::vector<uint32_t> batch_order(const TaskConfig& c, uint32_t count) {
-  BatchOrder order(c.seed, count, c.batch);
-  std::vector<uint32_t> out(size_t(c.steps) * size_t(c.batch));
-  for (int64_t s = 0; s < c.steps; s++) order.indices(s, out.data() + size_t(s) * size_t(c.batch));
-  return out;
 }
 
 }  // namespace pw

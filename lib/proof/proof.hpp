@@ -16,17 +16,12 @@
 
 namespace pw {
 
-constexpr uint32_t kFormatVersion = 1;
 constexpr const char* kManifestName = "manifest.pwm";
 
 std::string checkpoint_file_name(int64_t step);  // "ckpt-00000100.pwc"
 
 // A tensor's shape as stored: (cols) for vectors, (rows, cols) otherwise.
 TensorShape shape_of(const TensorSpec& s);
-
-// The tensors a checkpoint holds: parameters, optimizer state, then a pipeline cut's
-// buffer and seen flags (f32, 0 or 1), tape order. The state hash covers them all.
-std::vector<int> checkpoint_tensors(const Tape& tape);
 
 // State hash = BLAKE2b-256(u64 step, then per tensor: name, u32 ndim, u64 dims, content hash).
 Hash state_hash(const Tape& tape, const Workspace& ws, int64_t step);
@@ -58,7 +53,8 @@ struct Manifest {
   uint32_t batch = 0;                 // the batch order's second dimension
   float final_loss = 0;
   float test_accuracy = -1;
-  std::string program, command_line, host, device, started_at;
+  std::string program, command_line;  // as read; write_manifest stamps the running program's (io/provenance.hpp)
+  std::string host, device, started_at;
   uint32_t threads = 0;
   bool root_mismatch = false;  // set by read_manifest when the stored root is not the recomputed one
   Hash root() const;
@@ -69,8 +65,5 @@ void write_manifest(const std::string& dir, const Manifest& m);
 // When `task` is given and the manifest belongs to another task, the batch order is
 // not decoded (its size limit is this task's), so the caller can report the mismatch.
 Manifest read_manifest(const std::string& dir, int64_t max_batch_entries, const Hash* task = nullptr);
-
-// The seed-derived batch order of a whole task, steps × batch.
-std::vector<uint32_t> batch_order(const TaskConfig& c, uint32_t count);
 
 }  // namespace pw

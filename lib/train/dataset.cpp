@@ -56,10 +56,20 @@ Dataset load_dataset(const std::string& train_images, const std::string& train_l
   return d;
 }
 
+namespace {
+std::string task_file_path(const std::string& recorded, const std::string& data_dir) {
+  return data_dir.empty() || recorded.empty() ? recorded : join_path(data_dir, base_name(recorded));
+}
+}  // namespace
+
+Dataset load_task_files(const TaskConfig& c, const std::string& data_dir) {
+  auto where = [&](const std::string& p) { return task_file_path(p, data_dir); };
+  return load_dataset(where(c.train_images), where(c.train_labels), where(c.test_images), where(c.test_labels), c.classes);
+}
+
 Dataset load_task_dataset(const TaskConfig& c, const std::string& data_dir) {
-  auto where = [&](const std::string& p) { return data_dir.empty() || p.empty() ? p : join_path(data_dir, base_name(p)); };
-  Dataset d = load_dataset(where(c.train_images), where(c.train_labels), where(c.test_images), where(c.test_labels),
-                           c.classes);
+  auto where = [&](const std::string& p) { return task_file_path(p, data_dir); };
+  Dataset d = load_task_files(c, data_dir);
   auto same = [&](const Hash& got, const Hash& want, const std::string& what) {
     check_input(got == want, "dataset: " + what + " hash " + hex(got) + " differs from the task's " + hex(want) +
                                  " (another dataset or a modified file)");

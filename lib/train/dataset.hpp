@@ -28,6 +28,8 @@ Dataset load_dataset(const std::string& train_images, const std::string& train_l
 // under that directory by its base name; every hash is checked against the task
 // (mismatch: bad input, exit 3).
 Dataset load_task_dataset(const TaskConfig& c, const std::string& data_dir);
+// The same files read and hashed, but not checked against the task.
+Dataset load_task_files(const TaskConfig& c, const std::string& data_dir);
 
 // The writer's side of the same commitments (pol-task): reads the files `c` names
 // (labels below the model's output width), and records in `c` each file's hash, the

@@ -29,6 +29,17 @@ void BatchOrder::indices(int64_t step, uint32_t* out) {
   for (int b = 0; b < batch_; b++) out[b] = perm_[size_t(off + b)];
 }
 
+std::vector<uint32_t> BatchOrder::sequence(int64_t steps) const {
+  BatchOrder order = *this;  // indices() caches the epoch's permutation
+  std::vector<uint32_t> out(size_t(steps) * size_t(batch_));
+  for (int64_t s = 0; s < steps; s++) order.indices(s, out.data() + size_t(s) * size_t(batch_));
+  return out;
+}
+
+std::vector<uint32_t> batch_order(const TaskConfig& c, uint32_t count) {
+  return BatchOrder(c.seed, count, c.batch).sequence(c.steps);
+}
+
 void init_state(const TaskConfig& c, const Tape& tape, Workspace& ws) {
   for (size_t i = 0; i < tape.params.size(); i++) {
     const int id = tape.params[i];
@@ -69,12 +80,6 @@ StepContext Trainer::context(int64_t s) {
   return ctx;
 }
 
-static std::vector<int> state_ids(const Tape& tape) {
-  std::vector<int> ids(tape.params);
-  ids.insert(ids.end(), tape.opt_state.begin(), tape.opt_state.end());
-  return ids;
-}
-
 void check_cut_device(const CutSpec& cut, DeviceKind device) {
   if (cut.enabled() && device != DeviceKind::Cpu)  // cuda/ has no cut_forward/cut_backward kernels
     bad_input(std::string("--device ") + device_name(device) + ": the CUDA executor does not run a pipeline cut (this task cuts after layer " +
@@ -86,18 +91,18 @@ void Trainer::use_device(std::shared_ptr<Executor> e) {
   device = std::move(e);
   if (!device) return;
   device->set_dataset(data.images.data(), data.labels.data(), data.count, data.features());
-  device->upload(ws, state_ids(tape));
+  device->upload(ws, checkpoint_tensors(tape));
   device_ahead = false;
 }
 
 void Trainer::to_host() {
   if (!device || !device_ahead) return;
-  device->download(ws, state_ids(tape));
+  device->download(ws, checkpoint_tensors(tape));
   device_ahead = false;
 }
 
 void Trainer::to_device() {
-  if (device) device->upload(ws, state_ids(tape));
+  if (device) device->upload(ws, checkpoint_tensors(tape));
   device_ahead = false;
 }
 

@@ -19,6 +19,8 @@ class BatchOrder {
  public:
   BatchOrder(uint64_t seed, uint32_t count, int batch);
   void indices(int64_t step, uint32_t* out);  // `batch` indices
+  // Steps 0 to steps-1 in one array, steps × batch (the manifest's batch order).
+  std::vector<uint32_t> sequence(int64_t steps) const;
   int64_t steps_per_epoch() const { return steps_per_epoch_; }
 
  private:
@@ -29,6 +31,10 @@ class BatchOrder {
   int64_t epoch_ = -1;
   std::vector<uint32_t> perm_;
 };
+
+// The task's batch order, steps × batch: what the manifest records and the verifier
+// regenerates (proofwork(7), RANDOM STREAMS).
+std::vector<uint32_t> batch_order(const TaskConfig& c, uint32_t count);
 
 // Parameters as PyTorch's nn.Linear default (U(−1/√in, 1/√in) for weight and bias),
 // drawn from Philox(seed, kStreamInit, tensor index); optimizer state zero.

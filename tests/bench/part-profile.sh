@@ -99,7 +99,7 @@ task d.pwt $MODEL 64 400 4 --seed 7 --mode fast
 forged=$(seq -s' ' 5 10 95)
 args=()
 for i in $forged; do args+=(--perturb-segment "$i"); done
-pol-train d.pwt -o forged -q "${args[@]}" --dress-noise 0.001
+pol-forge d.pwt -o forged -q "${args[@]}" --dress-noise 0.001
 pol-verify d.pwt forged --profile prof.pwp --keep-going --json -q >all.json || true
 nbad=$(jq '[.segments[] | select(.ok | not)] | length' all.json)
 badlist=$(jq -r '[.segments[] | select(.ok | not) | .index] | map(tostring) | join(" ")' all.json)
@@ -138,7 +138,7 @@ spoof() {  # spoof NAME FLAGS...
   for s in $(seq 1 "$SPOOFS"); do
     task sp.pwt $MODEL 64 400 4 --seed "$((s + 40))" --mode fast
     rm -rf sp
-    pol-train sp.pwt -o sp -q "$@"
+    pol-forge sp.pwt -o sp -q "$@"
     if ! pol-verify sp.pwt sp --profile prof.pwp --segments "$q99" --beacon "spoof-$s" -q; then caught=$((caught + 1)); fi
   done
   say "$name: rejected $caught / $SPOOFS"

@@ -21,7 +21,7 @@
 #   7. then every tests/bench/part-*.sh: the other programs' benchmarks (see below).
 #
 # Environment:
-#   BIN            build directory holding pol-task, pol-train, pol-verify and
+#   BIN            build directory holding pol-task, pol-train, pol-forge, pol-verify and
 #                  tests/bench_* (required)
 #   FASHION_MNIST  directory of the *-ubyte.gz files (default: Debian's
 #                  /usr/share/datasets/fashion-mnist)
@@ -67,7 +67,7 @@ fmt() { awk -v x="$1" -v f="$2" 'BEGIN { printf f, x }' </dev/null; }
 now() { date +%s.%N; }
 since() { calc "$(now) - $1"; }
 
-for p in pol-task pol-train pol-verify pol-bisect pol-show; do [ -x "$BIN/$p" ] || die "$BIN/$p is missing; build first (make build)"; done
+for p in pol-task pol-train pol-forge pol-verify pol-bisect pol-show; do [ -x "$BIN/$p" ] || die "$BIN/$p is missing; build first (make build)"; done
 find_bench() { for d in "$BIN/tests" "$BIN"; do [ -x "$d/$1" ] && { echo "$d/$1"; return; }; done; echo ""; }
 command -v jq >/dev/null || die "jq is needed to read the programs' JSON (apt-get install jq)"
 for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
@@ -284,7 +284,7 @@ fi
 
 # ---------------------------------------------------------------- 5. dispute bisection
 # bisect_bench TAG TASK HONEST NSTEPS EVERY VERIFY_WALL VERIFY_REPLAY WHAT: trains a
-# dishonest proof of TASK (pol-train --inject-fault in the middle of the middle
+# dishonest proof of TASK (pol-forge --inject-fault in the middle of the middle
 # checkpoint interval, on the cross-entropy backward op, which no ReLU can mask), times
 # pol-bisect pinpointing it (honest proof HONEST as side A, the dishonest one as B,
 # simulated with the same fault) beside the full replay of HONEST (pol-verify's wall
@@ -305,8 +305,8 @@ bisect_bench() {
   fop=$(( 2 * layers + 1 ))
   fault=$fstep:$fop:3
   dis=$tag-dishonest d=$tag-dispute.pwd
-  with_policy "$best_ours_cfg" "$BIN/pol-train" "$task" -o "$dis" --threads "$best_ours_t" --inject-fault "$fault" -q ||
-    die "pol-train --inject-fault $fault failed"
+  with_policy "$best_ours_cfg" "$BIN/pol-forge" "$task" -o "$dis" --threads "$best_ours_t" --inject-fault "$fault" -q ||
+    die "pol-forge --inject-fault $fault failed"
   ! cmp -s "$honest/manifest.pwm" "$dis/manifest.pwm" || die "the fault $fault left the proof unchanged"
   for rep in $(seq "$REPEATS"); do
     t0=$(now)

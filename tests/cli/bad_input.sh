@@ -79,7 +79,7 @@ expect_exit 2 pol-verify task.pwt honest --segments lots
 expect_err "--segments 'lots'"
 expect_exit 2 pol-verify task.pwt
 expect_exit 2 pol-train task.pwt -o y --no-such-flag
-expect_exit 2 pol-train task.pwt -o y --inject-fault 1:2
+expect_exit 2 pol-forge task.pwt -o y --inject-fault 1:2
 expect_exit 4 pol-train task.pwt -o y --device cuda
 expect_err "CUDA"
 expect_exit 2 pol-task --model mlp:784-x-10 --train-images a --train-labels b --lr 1 --batch 1 --steps 1 --checkpoint-every 1

@@ -13,7 +13,7 @@ while [ "$disputes" -lt 50 ]; do
   every=$(( 1 + RANDOM % 8 ))
   pol-task --from base.pwt --checkpoint-every $every -q -f -o task.pwt
   step=$(( RANDOM % 24 )); op=$(( RANDOM % ops )); el=$(( RANDOM % 200 ))
-  rm -rf A B; pol-train task.pwt -o A -q; pol-train task.pwt -o B -q --inject-fault $step:$op:$el
+  rm -rf A B; pol-train task.pwt -o A -q; pol-forge task.pwt -o B -q --inject-fault $step:$op:$el
   expect_exit 0 pol-bisect task.pwt A B --fault-b $step:$op:$el -o d.json --json -f -q
   if cmp -s A/manifest.pwm B/manifest.pwm || [ "$(pol-show A/manifest.pwm | grep -A0 '"root"')" = "$(pol-show B/manifest.pwm | grep -A0 '"root"')" ]; then
     # The perturbation died out (e.g. a gradient entry behind a dead ReLU): no dispute.
@@ -39,7 +39,7 @@ echo "50 disputes pinned to the injected op; $masked more faults had no effect o
 # The same fault against an honest re-execution, and with no simulation of the faulty side
 # (its checkpoint is then simply not its own computation).
 pol-task --from base.pwt -q -f -o task.pwt
-rm -rf A B; pol-train task.pwt -o A -q; pol-train task.pwt -o B -q --inject-fault 9:3:1
+rm -rf A B; pol-train task.pwt -o A -q; pol-forge task.pwt -o B -q --inject-fault 9:3:1
 expect_exit 1 pol-bisect task.pwt B --against-replay --fault-a 9:3:1 -o r.pwd -q
 expect_exit 1 pol-bisect replay r.pwd -q
 expect_exit 0 pol-bisect task.pwt A B -q
@@ -128,7 +128,7 @@ pol-task --from base.pwt --seed 99 -q -f -o other.pwt
 expect_exit 3 pol-bisect play other.pwt A --side a --transcript t2.pwd -o other-out.pwd
 expect_err "another task"
 # A proof whose initial state is not the seed's is refused as input (pol-verify rejects it).
-pol-train task.pwt -o I -q --init-seed 77
+pol-forge task.pwt -o I -q --init-seed 77
 expect_exit 3 pol-bisect task.pwt A I
 expect_err "not the seed-derived one"
 

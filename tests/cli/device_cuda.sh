@@ -15,6 +15,9 @@ set -e
 if [ "$rc" = 4 ]; then
   grep -Eq "^pol-train: --device cuda: (no CUDA device: .+|built without CUDA)" err || { cat err >&2; false; }
   [ ! -e gpu ]                                   # refused before anything was written
+  expect_exit 4 pol-forge task.pwt -o gpu --device cuda --inject-fault 12:3:0
+  expect_err "^pol-forge: --device cuda: (no CUDA device: .+|built without CUDA)"
+  [ ! -e gpu ]
   expect_exit 4 pol-verify task.pwt gpu --device cuda
   expect_err "^pol-verify: --device cuda: (no CUDA device|built without CUDA)"
   expect_exit 4 pol-bisect task.pwt gpu gpu --device cuda
@@ -40,7 +43,7 @@ else
   expect_exit 0 pol-verify task.pwt gpu          # a GPU proof verifies on the CPU
   expect_exit 0 pol-verify task.pwt cpu --device cuda
   # A dishonest proof (fault at step 12) is rejected on the GPU too.
-  pol-train task.pwt -o bad -q --inject-fault 12:3:0
+  pol-forge task.pwt -o bad -q --inject-fault 12:3:0
   expect_exit 1 pol-verify task.pwt bad --device cuda
   expect_err "segment 1"
   # Fast mode on the GPU (cuBLAS, TF32): profiled with GPU and CPU sources, the GPU
@@ -54,6 +57,6 @@ else
   expect_exit 0 pol-verify fast.pwt fastgpu --profile fast.pwp
   expect_exit 0 pol-verify fast.pwt fastgpu --profile fast.pwp --device cuda
   expect_exit 0 pol-verify fast.pwt fastcpu --profile fast.pwp --device cuda
-  pol-train fast.pwt -o fastbad -q --device cuda --inject-fault 12:12:0   # op 12: the 0.weight update
+  pol-forge fast.pwt -o fastbad -q --device cuda --inject-fault 12:12:0   # op 12: the 0.weight update
   expect_exit 1 pol-verify fast.pwt fastbad --profile fast.pwp
 fi

@@ -39,26 +39,26 @@ done
 expect_err "P\(detect\) >= 1-\(1-f\)\^q = 0.3439 \(without replacement: 1.0000\); 99% needs q = 4"
 
 # Spoofs. (a) skipped work: segment 1's checkpoint copied forward.
-pol-train fast.pwt -o spoof-a -q --skip-segment 1
+pol-forge fast.pwt -o spoof-a -q --skip-segment 1
 expect_exit 1 pol-verify fast.pwt spoof-a --profile prof.pwp
 expect_err "REJECT: segment 1: implausible update"
 # (b) the classic interpolation between the initial and the final state.
-pol-train fast.pwt -o spoof-b -q --interpolate
+pol-forge fast.pwt -o spoof-b -q --interpolate
 expect_exit 1 pol-verify fast.pwt spoof-b --profile prof.pwp
 expect_err "REJECT: segment 0 .*too far from the claimed one"
 # (c) another batch order, and other data.
-pol-train fast.pwt -o spoof-c1 -q --order-seed 5
+pol-forge fast.pwt -o spoof-c1 -q --order-seed 5
 expect_exit 1 pol-verify fast.pwt spoof-c1 --profile prof.pwp
 expect_err "batch order differs"
-pol-train fast.pwt -o spoof-c2 -q --dishonest-data-dir "$FIXTURES/tiny-other"
+pol-forge fast.pwt -o spoof-c2 -q --dishonest-data-dir "$FIXTURES/tiny-other"
 expect_exit 1 pol-verify fast.pwt spoof-c2 --profile prof.pwp
 expect_err "REJECT: segment 0 .*too far"
 # (d) half the steps at twice the learning rate, dressed with noise.
-pol-train fast.pwt -o spoof-d -q --shortcut 2 --dress-noise 0.0001
+pol-forge fast.pwt -o spoof-d -q --shortcut 2 --dress-noise 0.0001
 expect_exit 1 pol-verify fast.pwt spoof-d --profile prof.pwp
 expect_err "REJECT: segment 0 .*too far"
 # (e) other hyperparameters than the task's.
-pol-train fast.pwt -o spoof-e -q --lr-scale 1.1
+pol-forge fast.pwt -o spoof-e -q --lr-scale 1.1
 expect_exit 1 pol-verify fast.pwt spoof-e --profile prof.pwp
 expect_err "REJECT: segment 0 .*too far"
 
@@ -73,7 +73,7 @@ expect_exit 3 pol-verify --merge v0.pwv v0.pwv
 expect_err "given twice"
 expect_exit 3 pol-verify --merge v0.pwv
 expect_err "the verdicts say 2 shards, 1 were given"
-pol-train fast.pwt -o spoof-e2 -q --lr-scale 1.1
+pol-forge fast.pwt -o spoof-e2 -q --lr-scale 1.1
 expect_exit 1 pol-verify fast.pwt spoof-e2 --profile prof.pwp --shard 0/2 -o w0.pwv
 expect_exit 1 pol-verify fast.pwt spoof-e2 --profile prof.pwp --shard 1/2 -o w1.pwv
 expect_exit 1 pol-verify --merge w1.pwv w0.pwv
@@ -110,7 +110,7 @@ head -c 100 prof.pwp >trunc.pwp
 expect_exit 3 pol-verify fast.pwt f32 --profile trunc.pwp
 expect_exit 2 pol-profile ref.pwt ref -o y.pwp --factor 0.5
 expect_err "factor must be at least 1"
-expect_exit 2 pol-train fast.pwt -o never -q --perturb-segment 4
+expect_exit 2 pol-forge fast.pwt -o never -q --perturb-segment 4
 expect_err "the task has segments 0-3"
 [ ! -e never/manifest.pwm ]
 expect_exit 2 pol-verify s1.pwt p1-1-32 --profile prof.pwp --shard 0/2 --segments 2

@@ -67,7 +67,7 @@ test ! -e x.pwt
 
 # Bisection: a fault in cut_forward (op 3: load, linear, relu, cut) of step 35 is pinned
 # there, and the referee recomputes it from its inputs (â's rows, the buffer, the flags).
-pol-train task.pwt -o bad -q --inject-fault 35:3:17
+pol-forge task.pwt -o bad -q --inject-fault 35:3:17
 expect_exit 0 pol-bisect task.pwt p1 bad --fault-b 35:3:17 -o d.json --json -q
 jq -e '.step == 35 and .opIndex == 3 and .winner == "a"' d.json >/dev/null
 expect_exit 0 pol-bisect replay d.json -q

@@ -19,7 +19,7 @@ for ck in 00000000 00000020 00000040; do
 done
 
 # A skipped step: the update of step 23 is discarded (segment 2 runs steps 20-30).
-pol-train task.pwt -o skipped -q --skip-step 23
+pol-forge task.pwt -o skipped -q --skip-step 23
 expect_exit 1 pol-verify task.pwt skipped
 expect_err "REJECT: segment 2 \(steps 20-30\)"
 # ... and sampling that misses segment 2 cannot see it, but --keep-going over all does.
@@ -27,22 +27,22 @@ expect_exit 1 pol-verify task.pwt skipped --keep-going --json
 grep -c '"ok": false' out | grep -qx 1
 
 # A different initialisation.
-pol-train task.pwt -o init -q --init-seed 99
+pol-forge task.pwt -o init -q --init-seed 99
 expect_exit 1 pol-verify task.pwt init
 expect_err "segment 0: the initial weights are not the ones derived from the task's seed"
 
 # A changed batch order (trained on it and recorded).
-pol-train task.pwt -o order -q --order-seed 5
+pol-forge task.pwt -o order -q --order-seed 5
 expect_exit 1 pol-verify task.pwt order
 expect_err "segment 0: the recorded batch order differs from the seed-derived one at step 0"
 
 # A different dataset: trained on other samples while claiming this task.
-pol-train task.pwt -o data -q --dishonest-data-dir "$FIXTURES/tiny-other"
+pol-forge task.pwt -o data -q --dishonest-data-dir "$FIXTURES/tiny-other"
 expect_exit 1 pol-verify task.pwt data
 expect_err "REJECT: segment 0 \(steps 0-10\): replayed state"
 
 # One perturbed value in one op of step 31 (segment 3).
-pol-train task.pwt -o fault -q --inject-fault 31:5:17
+pol-forge task.pwt -o fault -q --inject-fault 31:5:17
 expect_exit 1 pol-verify task.pwt fault
 expect_err "REJECT: segment 3 \(steps 30-40\)"
 

@@ -12,6 +12,7 @@
 #include "io/message.hpp"
 #include "model/cut.hpp"
 #include "proof/proof.hpp"
+#include "proof/session.hpp"
 #include "proof/task_file.hpp"
 #include "tensor/philox.hpp"
 #include "train/trainer.hpp"
@@ -197,32 +198,22 @@ namespace {
 // The unit-test task (mlp:784-32-10, SGD) on the tiny fixture set with a cut after
 // hidden layer 1, written and loaded back like the programs do.
 LoadedTask cut_task(const pwtest::ScratchDir& dir, const std::string& name, int bits) {
-  capnp::MallocMessageBuilder mb;
-  auto t = mb.initRoot<schema::Task>();
-  pwtest::fill_tiny_task(t, pwtest::tiny_dataset());
-  t.setSteps(300);  // 3 epochs of 100 steps: samples come back and are coded
-  t.setCheckpointEvery(100);
-  auto k = t.initCut();
-  k.setLayer(1), k.setForwardBits(uint32_t(bits)), k.setBackwardBits(8);
-  write_message<schema::Task>(dir.file(name), mb, false);
-  return load_task(dir.file(name));
+  return pwtest::tiny_task(dir, name, [bits](schema::Task::Builder t) {
+    t.setSteps(300);  // 3 epochs of 100 steps: samples come back and are coded
+    t.setCheckpointEvery(100);
+    t.setBudgetFlops(0);
+    auto k = t.initCut();
+    k.setLayer(1), k.setForwardBits(uint32_t(bits)), k.setBackwardBits(8);
+  });
 }
 
-// Trains `cfg` and writes its proof under the claim `claimed` (the task hash).
-void write_proof(const TaskConfig& cfg, const Hash& claimed, const std::string& dir) {
-  Dataset data = load_task_dataset(cfg, "");
-  Trainer tr(cfg, data);
-  make_directory(dir);
-  Manifest man;
-  man.task = claimed;
-  man.batch = uint32_t(cfg.batch);
-  man.batch_order = batch_order(cfg, data.count);
-  for (man.checkpoints.push_back(write_checkpoint(dir, tr.tape, tr.ws, 0, claimed)); tr.step < cfg.steps;) {
-    tr.run_step();
-    if (tr.step % cfg.checkpoint_every == 0) man.checkpoints.push_back(write_checkpoint(dir, tr.tape, tr.ws, tr.step, claimed));
-  }
-  man.complete = true;
-  write_manifest(dir, man);
+// Trains `cfg` and writes its proof under the claim `task` (its hash recorded).
+void write_proof(const TaskConfig& cfg, const LoadedTask& task, const std::string& dir) {
+  SessionHooks claim;
+  claim.train_config = [&cfg](TaskConfig& c) { c = cfg; };
+  Session s(task, load_task_dataset(cfg, ""), {}, claim);
+  s.open(dir);
+  s.run();
 }
 
 }  // namespace
@@ -283,7 +274,7 @@ TEST_CASE("cut: an exact proof verifies and a forged buffer or other bits are re
   pwtest::ScratchDir scratch;
   LoadedTask task = cut_task(scratch, "task.pwt", 2);
   const std::string proof = scratch.file("proof");
-  write_proof(task.cfg, task.hash, proof);
+  write_proof(task.cfg, task, proof);
   VerifyOptions all;
   VerifyResult ok = verify_proof(task, proof, all);
   CHECK(ok.accepted);
@@ -306,7 +297,7 @@ TEST_CASE("cut: an exact proof verifies and a forged buffer or other bits are re
   // matter -- and the replay first differs -- in segment 1.
   LoadedTask four = cut_task(scratch, "task4.pwt", 4);
   const std::string other = scratch.file("other");
-  write_proof(four.cfg, task.hash, other);
+  write_proof(four.cfg, task, other);
   VerifyResult wrong = verify_proof(task, other, all);
   CHECK_FALSE(wrong.accepted);
   CHECK(wrong.first_bad == 1);

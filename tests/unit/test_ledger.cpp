@@ -538,7 +538,7 @@ TEST_CASE("ledger: property: a random market of 10,000+ events conserves supply,
   CHECK(std::filesystem::file_size(log_path(dir.file("once"))) == std::filesystem::file_size(log_path(dir.file("chunked"))));
 }
 
-TEST_CASE("ledger: versions: an old ledger reads as version 1 with its bytes unchanged; newer is refused") {
+TEST_CASE("ledger: versions: an old ledger reads as version 1 with its bytes unchanged and a newer one is refused") {
   // The fixture was written before versions were recorded (tests/fixtures/ledger-v0).
   const std::string old = std::string(PW_FIXTURES) + "/ledger-v0/L";
   const State st = validate_ledger(old, nullptr);

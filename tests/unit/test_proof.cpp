@@ -4,10 +4,13 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "core/program.hpp"
 #include "io/message.hpp"
+#include "io/version.hpp"
 #include "proof/proof.hpp"
 #include "tensor/philox.hpp"
 #include "train/trainer.hpp"
@@ -235,8 +238,6 @@ TEST_CASE("manifest round trip, unsafe names and a wrong Merkle root") {
   for (uint32_t i = 0; i < 40; i++) m.batch_order.push_back((i * 37) % 100);
   m.final_loss = 0.25f;
   m.test_accuracy = 0.75f;
-  m.program = "pol-train";
-  m.command_line = "pol-train task -o proof";
   m.host = "host";
   m.device = "cpu";
   m.started_at = "2024-01-01T00:00:00Z";
@@ -258,8 +259,8 @@ TEST_CASE("manifest round trip, unsafe names and a wrong Merkle root") {
   CHECK(r.batch_order == m.batch_order);
   CHECK(r.final_loss == 0.25f);
   CHECK(r.test_accuracy == 0.75f);
-  CHECK(r.program == "pol-train");
-  CHECK(r.command_line == m.command_line);
+  CHECK(r.program == pw::program_name());  // the writer's provenance, not a field to fill
+  CHECK(r.command_line == pw::command_line());
   CHECK(r.threads == 2);
   CHECK_FALSE(r.root_mismatch);
   CHECK(r.root() == m.root());
@@ -307,4 +308,63 @@ TEST_CASE("batch_order of a task is BatchOrder's sequence") {
     order.indices(s, buf.data());
     CHECK(std::memcmp(buf.data(), all.data() + size_t(s) * size_t(c.batch), buf.size() * 4) == 0);
   }
+}
+
+namespace {
+std::string error_message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const pw::Error& e) {
+    return std::to_string(e.code) + " " + e.what();
+  }
+  return "no error";
+}
+}  // namespace
+
+TEST_CASE("manifest and checkpoint versions follow io/version.hpp's rule") {
+  pwtest::ScratchDir dir;
+  const pw::Tape tape = pw::build_mlp_tape({6, 5, 3}, 4, pw::OptimizerType::Sgd);
+  pw::Manifest m;  // a checkpoint of zeros: the versions are what is tested
+  m.task = pwtest::filled_hash(7);
+  m.checkpoints.push_back(pw::write_checkpoint(dir.path, tape, pw::Workspace(tape), 0, m.task));
+  pw::write_manifest(dir.path, m);
+  const pw::Hash& task = m.task;
+  const uint32_t manifest_v = pw::current_version(pw::FileKind::Manifest);
+  const uint32_t checkpoint_v = pw::current_version(pw::FileKind::Checkpoint);
+  {
+    auto msg = pw::Message<pw::schema::Manifest>::read(dir.file(pw::kManifestName), size_t(1) << 20, "manifest");
+    CHECK(msg.root().getFormatVersion() == manifest_v);
+    auto ck = pw::Message<pw::schema::Checkpoint>::read(dir.file(m.checkpoints[0].file), size_t(1) << 20, "ckpt");
+    CHECK(ck.root().getFormatVersion() == checkpoint_v);
+  }
+  // The manifest with another version: newer, older (0: none) refused as bad input.
+  auto manifest_with = [&](uint32_t v) {
+    auto msg = pw::Message<pw::schema::Manifest>::read(dir.file(pw::kManifestName), size_t(1) << 20, "manifest");
+    capnp::MallocMessageBuilder mb;
+    mb.setRoot(msg.root());
+    mb.getRoot<pw::schema::Manifest>().setFormatVersion(v);
+    pw::write_file_atomic(dir.file(pw::kManifestName), pw::to_binary(mb));
+    return error_message_of([&] { pw::read_manifest(dir.path, 1000); });
+  };
+  const std::string newer = manifest_with(manifest_v + 1);
+  CHECK(newer.rfind("3 ", 0) == 0);
+  CHECK(newer.find("manifest format version " + std::to_string(manifest_v + 1) + " is newer than this build reads") !=
+        std::string::npos);
+  const std::string none = manifest_with(0);
+  CHECK(none.rfind("3 ", 0) == 0);
+  CHECK(none.find("not a proofwork manifest file") != std::string::npos);
+  CHECK(manifest_with(manifest_v) == "no error");
+  // A newer checkpoint listed with its own file hash: refused for its version, not as tampering.
+  auto ck = pw::Message<pw::schema::Checkpoint>::read(dir.file(m.checkpoints[0].file), size_t(1) << 20, "ckpt");
+  capnp::MallocMessageBuilder mb;
+  mb.setRoot(ck.root());
+  mb.getRoot<pw::schema::Checkpoint>().setFormatVersion(checkpoint_v + 1);
+  const pw::Bytes bytes = pw::to_binary(mb);
+  pw::write_file_atomic(dir.file(m.checkpoints[0].file), bytes);
+  pw::CheckpointInfo info = m.checkpoints[0];
+  info.file_hash = pw::blake2b(bytes.data(), bytes.size());
+  pw::Workspace back(tape);
+  const std::string ck_newer = error_message_of([&] { pw::read_checkpoint(dir.path, info, tape, task, back); });
+  CHECK(ck_newer.rfind("3 ", 0) == 0);
+  CHECK(ck_newer.find("checkpoint format version " + std::to_string(checkpoint_v + 1) + " is newer") != std::string::npos);
 }

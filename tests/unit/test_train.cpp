@@ -352,9 +352,7 @@ TEST_CASE("init_state is reproducible and within nn.Linear's bound") {
   for (auto& v : a.t) std::fill(v.begin(), v.end(), 5.0f);
   pw::init_state(c, tape, a);
   pw::init_state(c, tape, b);
-  std::vector<int> state = tape.params;  // activations and gradients are not initialised
-  state.insert(state.end(), tape.opt_state.begin(), tape.opt_state.end());
-  for (int id : state)
+  for (int id : pw::checkpoint_tensors(tape))  // activations and gradients are not initialised
     CHECK(std::memcmp(a.t[size_t(id)].data(), b.t[size_t(id)].data(), a.t[size_t(id)].size() * 4) == 0);
   for (size_t i = 0; i < tape.params.size(); i++) {
     const int fan_in = c.widths[i / 2];

@@ -5,6 +5,7 @@
 
 #include "io/message.hpp"
 #include "proof/proof.hpp"
+#include "proof/session.hpp"
 #include "proof/task_file.hpp"
 #include "train/trainer.hpp"
 #include "unit_helpers.hpp"
@@ -34,21 +35,9 @@ LoadedTask make_task(const pwtest::ScratchDir& dir) {
 }
 
 void train(const LoadedTask& task, const std::string& dir) {
-  Dataset data = load_task_dataset(task.cfg, "");
-  Trainer tr(task.cfg, data);
-  make_directory(dir);
-  Manifest man;
-  man.task = task.hash;
-  man.batch = uint32_t(task.cfg.batch);
-  man.batch_order = batch_order(task.cfg, data.count);
-  man.checkpoints.push_back(write_checkpoint(dir, tr.tape, tr.ws, 0, task.hash));
-  while (tr.step < task.cfg.steps) {
-    tr.run_step();
-    if (tr.step % task.cfg.checkpoint_every == 0)
-      man.checkpoints.push_back(write_checkpoint(dir, tr.tape, tr.ws, tr.step, task.hash));
-  }
-  man.complete = true;
-  write_manifest(dir, man);
+  Session s(task, load_task_dataset(task.cfg, ""));
+  s.open(dir);
+  s.run();
 }
 
 // The message of the pw::Error that `f` throws with exit status `code` ("" if none).

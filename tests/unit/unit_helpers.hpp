@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -191,6 +192,18 @@ inline std::string shared_data(const std::string& name) {
                                                   << ": this test needs the data folder beside the repository "
                                                      "(../shared/data; CI has it; PW_SHARED_DATA names another)");
   return path;
+}
+
+// fill_tiny_task's task, changed by `edit`, written to dir/name and loaded back as the
+// programs do.
+inline pw::LoadedTask tiny_task(const ScratchDir& dir, const std::string& name,
+                                const std::function<void(pw::schema::Task::Builder)>& edit = {}) {
+  capnp::MallocMessageBuilder mb;
+  auto t = mb.initRoot<pw::schema::Task>();
+  fill_tiny_task(t, tiny_dataset());
+  if (edit) edit(t);
+  pw::write_message<pw::schema::Task>(dir.file(name), mb, false);
+  return pw::load_task(dir.file(name));
 }
 
 }  // namespace pwtest

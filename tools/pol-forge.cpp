@@ -1,0 +1,58 @@
+// pol-forge: dishonest proofs, for testing verifiers and bisection. pol-train's
+// session with one or more forgeries (proof/forge.hpp); the manifest says nothing of them.
+#include "cli/train_cli.hpp"
+#include "proof/forge.hpp"
+#include "proof/task_file.hpp"
+
+using namespace pw;
+
+int main(int argc, char** argv) {
+  CLI::App app{"Write a dishonest proof of learning of a proofwork task, for testing verifiers and bisection: "
+               "trained as pol-train would, with the forgeries given, and recorded as if honest.",
+               "pol-forge"};
+  TrainOptions o;
+  add_train_options(app, o);
+  Forgery f;
+  std::string fault;
+  uint64_t init_seed = 0, order_seed = 0;
+  const std::string forge = "Forgeries (any combination; give the same again to resume)";
+  app.add_option("--inject-fault", fault,
+                 "Perturb element ELEMENT of the first output of op OP (tape index) in step STEP: STEP:OP:ELEMENT")
+      ->group(forge);
+  app.add_option("--skip-step", f.skip_step, "Run step S but discard its update")->group(forge);
+  app.add_option("--init-seed", init_seed, "Draw the initial weights from this seed instead of the task's")->group(forge);
+  app.add_option("--order-seed", order_seed, "Train on (and record) the batch order of this seed instead of the task's")
+      ->group(forge);
+  app.add_option("--dishonest-data-dir", f.other_data, "Train on the IDX files of this directory, unchecked")->group(forge);
+  app.add_option("--skip-segment", f.skip_segments,
+                 "Discard every step of segment I (checkpoint I copied forward as I+1); repeatable")
+      ->group(forge);
+  app.add_option("--perturb-segment", f.perturb_segments,
+                 "After the first step of segment I, add --dress-noise (default 1e-3) to every parameter; repeatable")
+      ->group(forge);
+  app.add_flag("--interpolate", f.interpolate,
+               "Write checkpoints 1..C-1 as linear interpolations between the initial and the final state")
+      ->group(forge);
+  app.add_option("--lr-scale", f.lr_scale, "Train with the task's learning rate times X")
+      ->check(CLI::NonNegativeNumber)
+      ->group(forge);
+  app.add_option("--shortcut", f.shortcut, "Apply only every M-th step, with M times the learning rate")
+      ->check(CLI::PositiveNumber)
+      ->group(forge);
+  app.add_option("--dress-noise", f.dress_noise,
+                 "Uniform noise of this amplitude on every parameter after each step not applied (--shortcut, "
+                 "--skip-step, --skip-segment), and the amplitude of --perturb-segment")
+      ->check(CLI::NonNegativeNumber)
+      ->group(forge);
+
+  return run_tool("pol-forge", argc, argv, app, [&]() -> int {
+    if (!fault.empty()) f.fault = parse_fault(fault, "--inject-fault");
+    if (app.count("--init-seed")) f.init_seed = init_seed;
+    if (app.count("--order-seed")) f.order_seed = order_seed;
+    const LoadedTask task = load_task(o.task);
+    check_forgery(f, task.cfg, o.common.device);  // usage errors before the machine's (exit 4)
+    apply_common_options(o.common, true);
+    Dataset data = f.other_data.empty() ? load_task_dataset(task.cfg, o.data_dir) : load_other_dataset(task.cfg, f.other_data);
+    return run_training(task, std::move(data), o, forge_hooks(f));
+  });
+}
