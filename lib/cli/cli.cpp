@@ -20,8 +20,9 @@ void add_common_options(CLI::App& app, CommonOptions& o, unsigned which) {
     app.add_option("--threads", o.threads, "Threads (default: OMP_NUM_THREADS, else all cores); exact-mode results do not depend on it")
         ->check(CLI::Range(1, 4096));
   if (which & kOptDevice)
-    app.add_option("--device", o.device, "cpu or cuda")
-        ->transform(CLI::CheckedTransformer(std::map<std::string, DeviceKind>{{"cpu", DeviceKind::Cpu}, {"cuda", DeviceKind::Cuda}}));
+    app.add_option_function<std::string>("--device", [&o](const std::string& d) { o.device = parse_device(d); },
+                                         "cpu or cuda")
+        ->check(CLI::IsMember({"cpu", "cuda"}));
   if (which & kOptJson) app.add_flag("--json", o.json, "Write the output as JSON");
   if (which & kOptQuiet) app.add_flag("-q,--quiet", o.quiet, "No progress or notes on stderr");
   if (which & kOptForce) app.add_flag("-f,--force", o.force, "Overwrite an existing output file");
