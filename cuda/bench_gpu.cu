@@ -1,4 +1,4 @@
-// GPU benchmarks (issue 8); they need a CUDA device and print Markdown rows
+// GPU benchmarks (proofwork(7), TESTS AND BENCHMARKS); they need a CUDA device and print Markdown rows
 // `| Benchmark | proofwork | Baseline | Ratio | Target |` on stdout, progress on stderr.
 //
 //   bench_gpu gemm [N]        exact GEMM (gemm.cu) vs cublasSgemm FP32 without tensor

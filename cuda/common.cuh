@@ -1,6 +1,6 @@
 // What every file in cuda/ shares: error checks that become pw::Error (exit 4), and
 // grid sizes. Built with -fmad=false (cuda/CMakeLists.txt): no contraction, fma only
-// where written (__fmaf_rn / fmaf_exact), IEEE division and sqrt (DESIGN §4).
+// where written (__fmaf_rn / fmaf_exact), IEEE division and sqrt (proofwork(7), EXACT MODE).
 #pragma once
 #include <cublas_v2.h>
 #include <cuda_runtime.h>

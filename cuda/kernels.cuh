@@ -1,5 +1,5 @@
 // The CUDA kernels of the tape, one launcher per op, on device pointers and a stream.
-// Each mirrors its CPU twin in lib/tensor/ and keeps its contract (DESIGN §4); the
+// Each mirrors its CPU twin in lib/tensor/ and keeps its contract (proofwork(7), EXACT MODE); the
 // per-element arithmetic is the same PW_HD function (lib/tensor/ops.hpp, mathfn.hpp).
 #pragma once
 #include <cuda_runtime.h>

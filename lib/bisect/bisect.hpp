@@ -1,4 +1,4 @@
-// pol-bisect's core (DESIGN §5): multi-granularity bisection of a training dispute
+// pol-bisect's core (proofwork(7), DISPUTES): multi-granularity bisection of a training dispute
 // -- over the checkpoint list, then the steps of the first disputed interval, then the
 // ops of the first disputed step -- down to one op whose inputs both sides agree on and
 // whose outputs differ; and the referee, who executes that op alone.

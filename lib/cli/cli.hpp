@@ -1,4 +1,4 @@
-// What every proofwork program shares (DESIGN §7): the common options, one place
+// What every proofwork program shares (proofwork(7), COMMAND-LINE CONVENTIONS): the common options, one place
 // that maps errors to exit statuses and prints `program: context: reason`, and the
 // progress line.
 #pragma once

@@ -1,4 +1,4 @@
-// Errors that carry the exit status of DESIGN §7 up to main().
+// Errors that carry the exit status up to main() (proofwork(7), EXIT STATUS).
 #pragma once
 #include <cerrno>
 #include <cstring>

@@ -1,4 +1,4 @@
-// BLAKE2b-256 (libsodium) and the Merkle tree used for commitments (DESIGN §6).
+// BLAKE2b-256 (libsodium) and the Merkle tree used for commitments (proofwork-files(5), COMMITMENTS).
 #pragma once
 #include <array>
 #include <cstddef>

@@ -1,4 +1,4 @@
-// The market ledger (DESIGN §1, ledger-settle): signed, hash-chained events in an
+// The market ledger (proofwork(7), THE MARKET; ledger-settle(1)): signed, hash-chained events in an
 // append-only log, and the Truebit-style rules that settle them (man ledger-settle).
 //
 // Record framing in LEDGER/events.log (little-endian; every record a multiple of 8

@@ -1,4 +1,4 @@
-// A pipeline cut inside training (issue 6, item 3): the batch-level AQ-SGD and direct
+// A pipeline cut inside training (proofwork(7), AQ-SGD): the batch-level AQ-SGD and direct
 // quantization that the tape's CutForward and CutBackward ops run, on top of
 // aqsgd/quantize.hpp -- the same arithmetic as aqsgd::pack, so a training run's
 // activations at the cut are bit for bit what aqsgd-pack would send and restore.

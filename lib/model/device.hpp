@@ -1,6 +1,6 @@
-// Running the tape on a device (issue 8). Pure C++: nothing here includes a CUDA
+// Running the tape on a device (proofwork(7), EXACT MODE). Pure C++: nothing here includes a CUDA
 // header; cuda/ implements the CUDA side and lib/model/device.cpp stands in for it in
-// a build without CUDA. Exact mode on the GPU keeps DESIGN §4's contract, so a step
+// a build without CUDA. Exact mode on the GPU keeps the exact-mode contract, so a step
 // gives the same bits as run_step on the CPU; fast mode uses cuBLAS (TF32 allowed).
 #pragma once
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Training as a tape of operations (DESIGN §5). A model compiles to a fixed list of
+// Training as a tape of operations (proofwork(7), THE TAPE). A model compiles to a fixed list of
 // ops for one training step -- load batch, forward, loss, backward, optimizer update --
 // each with an index, a kind and input/output tensor ids. Running a step runs the list
 // in order; pol-verify replays it, and tracing/bisection walk the same list.
@@ -94,7 +94,7 @@ std::vector<int> checkpoint_tensors(const Tape& tape);
 // unquantized activation, the sending side's own).
 Tape build_mlp_tape(const std::vector<int>& widths, int batch, OptimizerType opt, const CutSpec& cut = {});
 
-// How the step computes (DESIGN §4). Exact: the bitwise contract. Fast: GEMMs sum
+// How the step computes (proofwork(7), EXACT MODE and FAST MODE). Exact: the bitwise contract. Fast: GEMMs sum
 // panels of `fast_panel` terms from zero and add them (gemm_fast), bias gradients sum
 // one chunk of the batch per thread (column_sums_fast): bits differ from exact, and
 // between panel sizes and thread counts; pol-profile measures by how much.

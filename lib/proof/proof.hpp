@@ -1,4 +1,4 @@
-// The proof directory (DESIGN §6): manifest.pwm plus one checkpoint file per
+// The proof directory (proofwork-files(5), PROOF DIRECTORY): manifest.pwm plus one checkpoint file per
 // checkpoint step, each written atomically. A checkpoint's state hash commits to the
 // step and every tensor's name, shape and content; the manifest lists the
 // checkpoints with their state and file hashes and a Merkle root over the state hashes.

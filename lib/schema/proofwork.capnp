@@ -1,4 +1,4 @@
-# proofwork file formats (DESIGN §6).
+# proofwork file formats (proofwork-files(5)).
 #
 # Every file written by a proofwork program is one Cap'n Proto message of a
 # struct below, unpacked, or its JSON form (capnp's JSON codec; every reader
@@ -102,7 +102,7 @@ struct Task {
   cut @12 :Cut;                # absent: no pipeline cut (the task hashes as before the field existed)
 }
 
-# A pipeline cut (issue 6, AQ-SGD): the MLP is split after hidden layer `layer`
+# A pipeline cut (proofwork(7), AQ-SGD): the MLP is split after hidden layer `layer`
 # (1 = the activation after the first Linear+ReLU; 1 <= layer <= Linear layers - 1).
 # The forward activation crosses it through AQ-SGD with `forwardBits` bits (a per-sample
 # buffer m(sample), part of every checkpoint), the backward gradient through direct
@@ -240,7 +240,7 @@ enum Winner {
   neither @2;
 }
 
-# pol-bisect's transcript and ruling (DESIGN §5): everything the referee needs to
+# pol-bisect's transcript and ruling (proofwork-files(5), DISPUTE): everything the referee needs to
 # recompute the pinpointed op alone, except, for the load_batch op, the dataset.
 struct Dispute {
   formatVersion @0 :UInt32;
@@ -268,7 +268,7 @@ struct Dispute {
   inputHashesB @22 :List(Data);    # side B's view of the op's inputs (must equal side A's)
 }
 
-# Distances between two states (DESIGN §6), computed in double over float32 values:
+# Distances between two states (proofwork-files(5), PROFILE), computed in double over float32 values:
 # one entry per tensor (parameters, then optimizer state, in checkpoint order) and a
 # last entry "model" over all of them together. cosine is 1 − cos(angle).
 struct Distances {

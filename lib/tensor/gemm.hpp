@@ -1,4 +1,4 @@
-// Exact-mode GEMM (DESIGN §4): every output element starts from its bias (or 0) and
+// Exact-mode GEMM (proofwork(7), EXACT MODE): every output element starts from its bias (or 0) and
 // accumulates acc = fma(A(i,k), B(k,j), acc) over k in ascending order. Work is split
 // only across output elements, so the bits do not depend on the thread count, the
 // blocking, or whether the AVX2 or the portable micro-kernel ran.
@@ -21,7 +21,7 @@ inline MatView transposed(const float* p, ptrdiff_t ld) { return {p, 1, ld}; }
 // C (M×N, row stride ldc) = bias[j] (or 0) + Σ_k A(i,k)·B(k,j).
 void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc);
 
-// Fast mode (DESIGN §4): the same micro-kernel, but K is cut into panels of `kc_panel`
+// Fast mode (proofwork(7), FAST MODE): the same micro-kernel, but K is cut into panels of `kc_panel`
 // terms, each panel summed from zero and then added to C, and the bias added last -- the
 // order of a BLAS that accumulates with beta = 1. The bits differ from gemm_exact's for
 // K > kc_panel or a bias; they depend on kc_panel (standing in for another machine's

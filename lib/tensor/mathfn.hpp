@@ -1,4 +1,4 @@
-// The library's own transcendentals (DESIGN §4): built from +, ×, fma, and correctly
+// The library's own transcendentals (proofwork(7), EXACT MODE): built from +, ×, fma, and correctly
 // rounded division and sqrt only, so the CPU and the GPU produce the same bits.
 // Never call libm's or CUDA's exp/log/cos in exact mode.
 //

@@ -1,4 +1,4 @@
-// Element-wise ops and fixed-order reductions of the training tape (DESIGN §4).
+// Element-wise ops and fixed-order reductions of the training tape (proofwork(7), EXACT MODE).
 // The per-element arithmetic is in PW_HD inline functions so a CUDA kernel can
 // share it; the loops here run it on the CPU, parallel over independent elements.
 #pragma once

@@ -1,4 +1,4 @@
-// pol-profile's core (DESIGN §4, §6): replay sampled segments of an honest fast-mode
+// pol-profile's core (proofwork(7), FAST MODE; proofwork-files(5), PROFILE): replay sampled segments of an honest fast-mode
 // proof under every source of nondeterminism this machine can reach, measure how far the
 // replays land from the claimed states and from each other, and derive the tolerance
 // thresholds pol-verify applies to fast-mode proofs.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/bench/part-gpu.sh: the CUDA backend's benchmarks (issue 8), run by `make bench`
+# tests/bench/part-gpu.sh: the CUDA backend's benchmarks, run by `make bench`
 # (tests/bench/run.sh) and by tests/gpu/run.sh. Rows on stdout, progress on stderr.
 #
 #   1. exact GEMM 4096³ vs cublasSgemm FP32 without tensor cores (bench_gpu gemm);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/bench/part-ledger.sh: ledger-settle's validation speed (issue 7), run by
+# tests/bench/part-ledger.sh: ledger-settle's validation speed (proofwork(7), THE MARKET), run by
 # `make bench` (tests/bench/run.sh). Rows on stdout, progress on stderr.
 #
 #   1. validation of a signed ledger (framing and checksum, canonical decoding, Ed25519

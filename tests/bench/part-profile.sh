@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/bench/part-profile.sh: fast mode and tolerance verification (issue 3), run by
+# tests/bench/part-profile.sh: fast mode and tolerance verification (proofwork(7), FAST MODE), run by
 # tests/bench/run.sh with BIN and SCRATCH set. Progress on stderr, table rows on stdout.
 #
 #   1. fast vs exact training speed on the CPU (MLP 784-1024-1024-10, batch 128);

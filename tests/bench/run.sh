@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/bench/run.sh: proofwork's benchmarks (`make bench`, DESIGN §9). Each one runs
+# tests/bench/run.sh: proofwork's benchmarks (`make bench`; proofwork(7), TESTS AND BENCHMARKS). Each one runs
 # proofwork side by side with what a user would otherwise use, in the same run, and
 # prints ratios; the summary is one Markdown table, printed at the end and written to
 # $BIN/bench-results.md (the README's performance table is copied from it).

@@ -1,4 +1,4 @@
-# --device cuda (issue 8). Without a usable GPU (no device, or a build without CUDA)
+# --device cuda (proofwork(7), EXACT MODE). Without a usable GPU (no device, or a build without CUDA)
 # every program that computes on the tape exits 4 with a message that says why and
 # writes nothing. With a GPU, an exact-mode proof trained there has the CPU's
 # checkpoint hashes and verifies on the CPU (and the reverse).

@@ -1,4 +1,4 @@
-# Training through an AQ-SGD pipeline cut (pol-task --cut, issue 6 item 3): the same bits
+# Training through an AQ-SGD pipeline cut (pol-task --cut; proofwork(7), AQ-SGD): the same bits
 # on 1 and 2 threads, resumed = uninterrupted, verified by replay; an altered buffer,
 # other bits and bad --cut values refused; bisection, export, fast mode and --device cuda.
 # 1000 samples, batch 32: 31 steps an epoch, so from step 31 on samples come back and

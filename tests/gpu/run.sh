@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/gpu/run.sh: everything the CUDA backend (issue 8) needs a GPU for, in one go,
+# tests/gpu/run.sh: everything the CUDA backend needs a GPU for, in one go,
 # on a machine with an NVIDIA GPU (sm_90 and newer; built for sm_90 + compute_90 PTX).
 # Builds, runs every GPU test and benchmark, and writes one report (Markdown).
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Regenerates tests/fixtures/torch/*.bin: the outside reference (DESIGN §9) that
+"""Regenerates tests/fixtures/torch/*.bin: the outside reference (proofwork(7), TESTS AND BENCHMARKS) that
 tests/unit/test_torch_reference.cpp checks the training tape against.
 
 Needs Debian's python3-torch (1.13) and python3-numpy, i.e. /usr/bin/python3:

@@ -1,4 +1,4 @@
-// The pipeline cut inside training (issue 6, item 3): CutForward/CutBackward against a
+// The pipeline cut inside training (proofwork(7), AQ-SGD): CutForward/CutBackward against a
 // plain scalar reference and against aqsgd::pack with a State; first-sight semantics;
 // the tape's layout; the buffer in the state hash; an exact proof of a cut task
 // verified, and forgeries of its buffer or its bits rejected.

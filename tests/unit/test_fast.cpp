@@ -1,4 +1,4 @@
-// Fast mode's kernels (DESIGN §4) and the tolerance machinery of pol-profile and
+// Fast mode's kernels (proofwork(7), FAST MODE) and the tolerance machinery of pol-profile and
 // pol-verify: distances, the detection arithmetic.
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
 // lib/io: BLAKE2b and the Merkle rule, tensor blobs, Cap'n Proto messages from
-// untrusted bytes (DESIGN §8: exit 3, never a crash), IDX, files and names.
+// untrusted bytes (proofwork(7), UNTRUSTED INPUT: exit 3, never a crash), IDX, files and names.
 #include <doctest/doctest.h>
 
 #include <sys/stat.h>

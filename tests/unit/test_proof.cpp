@@ -89,7 +89,7 @@ TEST_CASE("write_checkpoint / read_checkpoint round trip") {
   }
 }
 
-// DESIGN §10: a checkpoint exports to safetensors with PyTorch's layouts, and
+// proofwork-files(5), EXPORT: a checkpoint exports to safetensors with PyTorch's layouts, and
 // pol-export takes each tensor's shape from the checkpoint. nn.Linear(4, 1).weight
 // is [1, 4]; a weight with a single output row must not be recorded as a vector.
 TEST_CASE("checkpoint shapes: a weight with one output row stays two-dimensional") {

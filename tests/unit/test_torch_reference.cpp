@@ -1,4 +1,4 @@
-// Correctness against an outside reference (DESIGN §9): for a small MLP the loss, every
+// Correctness against an outside reference (proofwork(7), TESTS AND BENCHMARKS): for a small MLP the loss, every
 // gradient and five optimizer steps of SGD (momentum, weight decay) and of AdamW match
 // PyTorch 1.13 within 1e-5 relative. The reference values are fixture files written by
 // tests/torch/make_fixtures.py (format described there and in read_fixture below); this
@@ -257,7 +257,7 @@ void check_against_torch(const std::string& file, pw::OptimizerType opt) {
   const int steps = need("steps", kI32, 1).i32[0];
   REQUIRE((batch >= 1 && batch <= 4096));
   REQUIRE((steps >= 1 && steps <= 100));
-  CHECK_MESSAGE(steps >= 5, "the fixture has only " << steps << " steps; DESIGN asks for five");
+  CHECK_MESSAGE(steps >= 5, "the fixture has only " << steps << " steps; the reference needs at least five (proofwork(7), TESTS AND BENCHMARKS)");
 
   pw::TaskConfig cfg;
   cfg.widths = widths;
