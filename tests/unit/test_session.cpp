@@ -19,9 +19,9 @@ using pwtest::error_code_of;
 
 namespace {
 
-// fill_task's task on the tiny set: 20 steps, a checkpoint every 5.
+// task_description's task on the tiny set: 20 steps, a checkpoint every 5.
 LoadedTask task_of(const pwtest::ScratchDir& dir, const std::string& name, uint64_t seed = 0x1234567890abcdefull) {
-  return pwtest::tiny_task(dir, name, [seed](schema::Task::Builder t) { t.setSeed(seed); });
+  return pwtest::tiny_task(dir, name, [seed](TaskConfig& c) { c.seed = seed; });
 }
 
 Dataset data_of(const LoadedTask& t) { return load_task_dataset(t.cfg, ""); }
