@@ -139,14 +139,7 @@ TEST_CASE("ledger: event files go through the one parse path: its limits and hex
   e.seq = 7, e.chain = h_of("chain"), e.prev = h_of("prev");
   const Record r = sign_event(e, k);
   const auto code_of = [](const Bytes& b) { return pwtest::error_code_of([&] { record_from_file(b, "event"); }); };
-  const auto message_of = [](const Bytes& b) -> std::string {
-    try {
-      record_from_file(b, "event");
-    } catch (const Error& x) {
-      return x.what();
-    }
-    return "";
-  };
+  const auto message_of = [](const Bytes& b) { return pwtest::error_message_of([&] { record_from_file(b, "event"); }); };
   // The JSON form names the schema's fields and spells hashes in hex.
   const Bytes json = record_to_file(r, true);
   const std::string text(json.begin(), json.end());

@@ -65,6 +65,17 @@ int error_code_of(F&& f) {
   return -1;
 }
 
+// The message of the pw::Error that `f` throws; "" when it throws none.
+template <typename F>
+std::string error_message_of(F&& f) {
+  try {
+    f();
+  } catch (const pw::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 inline pw::Hash filled_hash(uint8_t v) {
   pw::Hash h;
   for (size_t i = 0; i < h.size(); i++) h[i] = uint8_t(v + i);
