@@ -16,7 +16,7 @@ Bytes reencode(Bytes in, bool binary, const std::string& what) {
   try {  // a file of another type read as this one fails here: bad input, not an internal error
     capnp::MallocMessageBuilder mb;
     mb.setRoot(msg.root());
-    return binary ? to_binary(mb) : to_json(mb.getRoot<T>().asReader());
+    return message_bytes<T>(mb, !binary);
   } catch (const kj::Exception& e) {
     bad_input(what + ": not a valid " + capnp::Schema::from<T>().getShortDisplayName().cStr() + " (" +
               e.getDescription().cStr() + ")");

@@ -32,6 +32,11 @@ void check_json_hex_fields(const Bytes& b, capnp::StructSchema type, const std::
 // can be left out (proofwork-files(5), ENCODING).
 void configure_json(capnp::JsonCodec& codec, capnp::StructSchema type);
 
+// What a reader does with a JSON field its schema does not name: ignores it, as Cap'n
+// Proto's codec does, or refuses it (bad input), for files people write by hand, where a
+// misspelt field would otherwise be dropped without a word (proofwork-files(5), TOPOLOGY).
+enum class UnknownFields { Ignore, Refuse };
+
 // An owned, decoded message.
 template <typename T>
 class Message {
@@ -39,7 +44,7 @@ class Message {
   typename T::Reader root() const { return root_; }
   const Bytes& bytes() const { return bytes_; }  // as read from the file
 
-  static Message parse(Bytes bytes, const std::string& what) {
+  static Message parse(Bytes bytes, const std::string& what, UnknownFields unknown = UnknownFields::Ignore) {
     Message m;
     m.bytes_ = std::move(bytes);
     try {
@@ -48,6 +53,7 @@ class Message {
         capnp::JsonCodec codec;
         configure_json(codec, capnp::Schema::from<T>());
         codec.setMaxNestingDepth(64);
+        codec.setRejectUnknownFields(unknown == UnknownFields::Refuse);
         m.builder_ = std::make_unique<capnp::MallocMessageBuilder>();
         auto b = m.builder_->initRoot<T>();
         codec.decode(kj::ArrayPtr<const char>(reinterpret_cast<const char*>(m.bytes_.data()), m.bytes_.size()), b);
@@ -75,8 +81,9 @@ class Message {
     return m;
   }
 
-  static Message read(const std::string& path, size_t limit, const std::string& what) {
-    return parse(read_file(path, limit, what), what + " '" + path + "'");
+  static Message read(const std::string& path, size_t limit, const std::string& what,
+                      UnknownFields unknown = UnknownFields::Ignore) {
+    return parse(read_file(path, limit, what), what + " '" + path + "'", unknown);
   }
 
  private:
@@ -95,13 +102,17 @@ Bytes to_json(R r) {
   return to_json_bytes(capnp::toDynamic(r));
 }
 
+// A file's bytes: `mb` (its root a T) as binary, or as JSON when `json`
+// (proofwork-files(5), ENCODING).
+template <typename T>
+Bytes message_bytes(capnp::MessageBuilder& mb, bool json) {
+  return json ? to_json(mb.getRoot<T>().asReader()) : to_binary(mb);
+}
+
 // Writes `mb` atomically as binary, or as JSON when `json`.
 template <typename T>
 void write_message(const std::string& path, capnp::MallocMessageBuilder& mb, bool json) {
-  if (json)
-    write_file_atomic(path, to_json(mb.getRoot<T>().asReader()), true);
-  else
-    write_file_atomic(path, to_binary(mb));
+  write_file_atomic(path, message_bytes<T>(mb, json), json);
 }
 
 // BLAKE2b-256 of the canonical encoding (the same for the binary and JSON forms).

@@ -1,5 +1,4 @@
 // Keys, the canonical encoding of events, signatures and event files.
-#include <capnp/compat/json.h>
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 #include <fcntl.h>
@@ -221,22 +220,6 @@ Event read(schema::LedgerEvent::Reader r) {
 
 }  // namespace
 
-capnp::JsonCodec& json_codec() {
-  thread_local std::unique_ptr<capnp::JsonCodec> codec;
-  if (!codec) {
-    codec = std::make_unique<capnp::JsonCodec>();
-    codec->handleByAnnotation<schema::LedgerRecord>();
-    codec->handleByAnnotation<schema::LedgerSettlement>();
-    codec->setPrettyPrint(true);
-    codec->setMaxNestingDepth(16);
-  }
-  return *codec;
-}
-
-namespace {
-
-}  // namespace
-
 const char* kind_name(Kind k) {
   static const char* names[] = {"genesis", "deposit", "beacon", "post", "claim",
                                 "reveal", "verdict", "challenge", "ruling", "settle"};
@@ -372,45 +355,26 @@ Bytes record_to_file(const Record& r, bool json) {
   fill(root.initEvent(), r.event);
   root.setSignature(data(r.sig));
   root.setFormatVersion(current_version(FileKind::Ledger));
-  if (!json) return to_binary(mb);
-  kj::String s = json_codec().encode(root.asReader());
-  Bytes out(s.begin(), s.end());
-  out.push_back('\n');
-  return out;
+  return message_bytes<schema::LedgerRecord>(mb, json);
 }
 
 Record record_from_file(const Bytes& b, const std::string& what) {
   try {
-    capnp::MallocMessageBuilder mb;
-    Record r;
-    schema::LedgerRecord::Reader root;
-    kj::Array<capnp::word> words;
-    std::unique_ptr<capnp::FlatArrayMessageReader> reader;
-    if (looks_like_json(b)) {
-      auto builder = mb.initRoot<schema::LedgerRecord>();
-      json_codec().decode(kj::ArrayPtr<const char>(reinterpret_cast<const char*>(b.data()), b.size()), builder);
-      root = builder.asReader();
-    } else {
-      check_input(!b.empty() && b.size() % 8 == 0, what + ": not an event file (binary or JSON LedgerRecord)");
-      words = kj::heapArray<capnp::word>(b.size() / 8);
-      std::memcpy(words.begin(), b.data(), b.size());
-      capnp::ReaderOptions opt;
-      opt.traversalLimitInWords = words.size() * 2 + 64;
-      reader = std::make_unique<capnp::FlatArrayMessageReader>(words.asPtr(), opt);
-      root = reader->getRoot<schema::LedgerRecord>();
-    }
-    check_ledger_version(root.getFormatVersion(), what);
-    check_input(root.hasEvent(), what + ": no event");
-    r.event = read(root.getEvent());
-    r.sig = fixed<64>(root.getSignature(), "signature");
-    r.body = encode_event(r.event);
-    r.hash = record_hash(r.body.data(), r.body.size(), r.sig);
-    return r;
-  } catch (const kj::Exception& ex) {
-    bad_input(what + ": malformed (" + ex.getDescription().cStr() + ")");
+    const auto msg = Message<schema::LedgerRecord>::parse(b, what);
+    return guard_input(what, [&] {
+      const auto root = msg.root();
+      check_ledger_version(root.getFormatVersion(), what);
+      check_input(root.hasEvent(), what + ": no event");
+      Record r;
+      r.event = read(root.getEvent());
+      r.sig = fixed<64>(root.getSignature(), "signature");
+      r.body = encode_event(r.event);  // the signed bytes: the canonical encoding, however the file spelt it
+      r.hash = record_hash(r.body.data(), r.body.size(), r.sig);
+      return r;
+    });
   } catch (const Error& ex) {
     if (ex.code != kExitBadInput) throw;
-    if (std::string(ex.what()).rfind(what, 0) == 0) throw;
+    if (std::string(ex.what()).rfind(what + ": ", 0) == 0) throw;  // already names the file
     bad_input(what + ": " + ex.what());
   }
 }

@@ -18,9 +18,6 @@
 
 #include "io/file.hpp"
 
-namespace capnp {
-class JsonCodec;
-}
 #include "io/hash.hpp"
 
 namespace pw::ledger {
@@ -98,10 +95,8 @@ Record sign_event(const Event& e, const KeyPair& k);
 bool verify_record(const Record& r);  // the ledger's signature rule (ed25519_batch.hpp)
 Hash record_hash(const uint8_t* body, size_t n, const Signature& sig);
 
-// Cap'n Proto's JSON codec set up for the ledger's types (hex hashes), per thread.
-capnp::JsonCodec& json_codec();
-
-// Event files (LedgerRecord, binary or JSON).
+// Event files (LedgerRecord, binary or JSON), read through io/message.hpp's one parse
+// path (its limits, the JSON hex check; proofwork-files(5), LEDGER).
 Bytes record_to_file(const Record& r, bool json);
 Record record_from_file(const Bytes& b, const std::string& what);  // signature not checked here
 Record read_event_file(const std::string& path);                    // the same, from a file

@@ -1,5 +1,4 @@
 // The settlement file: the state a validation ends in, for people (JSON) and programs.
-#include <capnp/compat/json.h>
 #include <capnp/message.h>
 
 #include "io/message.hpp"
@@ -48,11 +47,7 @@ Bytes settlement_file(const State& st, bool json) {
       ps[j].setReason(p.reason);
     }
   }
-  if (!json) return to_binary(mb);
-  kj::String text = json_codec().encode(s.asReader());
-  Bytes out(text.begin(), text.end());
-  out.push_back('\n');
-  return out;
+  return message_bytes<schema::LedgerSettlement>(mb, json);
 }
 
 }  // namespace pw::ledger

@@ -1,8 +1,5 @@
 #include "sched/schedule.hpp"
 
-#include <capnp/compat/json.h>
-#include <capnp/serialize.h>
-
 #include <cstdio>
 #include <sstream>
 
@@ -18,28 +15,6 @@ std::string num(double v, int digits = 3) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);
   return buf;
-}
-
-capnp::JsonCodec& writer_codec() {
-  static capnp::JsonCodec* codec = [] {
-    auto* c = new capnp::JsonCodec;  // neither copyable nor movable; lives for the program
-    c->handleByAnnotation<schema::Partition>();
-    c->handleByAnnotation<schema::Schedule>();
-    c->setPrettyPrint(true);
-    return c;
-  }();
-  return *codec;
-}
-
-template <typename T>
-std::vector<uint8_t> serialise(capnp::MallocMessageBuilder& mb, bool json) {
-  if (json) {
-    kj::String s = writer_codec().encode(mb.getRoot<T>().asReader());
-    std::vector<uint8_t> out(s.begin(), s.end());
-    out.push_back('\n');
-    return out;
-  }
-  return to_binary(mb);
 }
 
 void fill_cost(schema::Cost::Builder c, const CostBreakdown& b) {
@@ -130,20 +105,14 @@ PartitionFile read_partition_file(const std::string& path) {
       return f;
     });
   };
-  if (looks_like_json(bytes)) {
-    capnp::MallocMessageBuilder mb;
-    auto root = mb.initRoot<schema::Partition>();
-    decode_json_strict(std::string(bytes.begin(), bytes.end()), root, what);
-    return load(root.asReader());
-  }
-  auto msg = Message<schema::Partition>::parse(std::move(bytes), what);
+  auto msg = Message<schema::Partition>::parse(std::move(bytes), what, UnknownFields::Refuse);
   return load(msg.root());
 }
 
 std::vector<uint8_t> partition_bytes(const Problem& p, const Plan& plan, uint64_t seed, bool json) {
   capnp::MallocMessageBuilder mb;
   init_plan_file<schema::Partition>(mb, FileKind::Partition, p, plan, seed);
-  return serialise<schema::Partition>(mb, json);
+  return message_bytes<schema::Partition>(mb, json);
 }
 
 std::vector<uint8_t> schedule_bytes(const Problem& p, const Plan& plan, const std::vector<SlowdownRow>& slow, uint64_t seed,
@@ -169,7 +138,7 @@ std::vector<uint8_t> schedule_bytes(const Problem& p, const Plan& plan, const st
     sl[unsigned(i)].setIteration(slow[i].iteration);
     sl[unsigned(i)].setRatio(slow[i].ratio);
   }
-  return serialise<schema::Schedule>(mb, json);
+  return message_bytes<schema::Schedule>(mb, json);
 }
 
 std::string partition_text(const Problem& p, const Plan& plan) {

@@ -201,12 +201,13 @@ void record_source(schema::Topology::Reader t, Problem& p) {
   b.setStageMemoryGb(p.work.stage_memory_gb);
 }
 
-capnp::JsonCodec& strict_codec() {
+// The scenarios file's codec: its cases are Topology values inside a document of
+// another shape, so they are decoded from the parsed JSON value, not through
+// Message<T>::parse; unknown fields refused all the same.
+capnp::JsonCodec& scenario_codec() {
   static capnp::JsonCodec* codec = [] {
     auto* c = new capnp::JsonCodec;  // neither copyable nor movable; lives for the program
-    c->handleByAnnotation<schema::Topology>();
-    c->handleByAnnotation<schema::Partition>();
-    c->handleByAnnotation<schema::Schedule>();
+    configure_json(*c, capnp::Schema::from<schema::Topology>());
     c->setRejectUnknownFields(true);
     c->setMaxNestingDepth(64);
     return c;
@@ -217,14 +218,6 @@ capnp::JsonCodec& strict_codec() {
 }  // namespace
 
 schema::Topology::Reader Problem::topology() const { return source->getRoot<schema::Topology>().asReader(); }
-
-void decode_json_strict(const std::string& text, capnp::DynamicStruct::Builder out, const std::string& what) {
-  try {
-    strict_codec().decode(kj::ArrayPtr<const char>(text.data(), text.size()), out);
-  } catch (const kj::Exception& e) {
-    bad_input(what + ": malformed (" + std::string(e.getDescription().cStr()) + ")");
-  }
-}
 
 void check_sched_version(FileKind kind, uint32_t got, const std::string& what) {
   check_version(kind, got == 0 ? kUnversioned : got, what);
@@ -246,14 +239,7 @@ Problem load_problem(schema::Topology::Reader t, const WorkloadOverrides& ov, co
 
 Problem read_topology_file(const std::string& path, const WorkloadOverrides& ov) {
   const std::string what = "topology '" + path + "'";
-  Bytes bytes = read_file(path, kSmallFileLimit * 4, "topology");
-  if (looks_like_json(bytes)) {
-    capnp::MallocMessageBuilder mb;
-    auto root = mb.initRoot<schema::Topology>();
-    decode_json_strict(std::string(bytes.begin(), bytes.end()), root, what);
-    return load_problem(root.asReader(), ov, what);
-  }
-  auto msg = Message<schema::Topology>::parse(std::move(bytes), what);
+  auto msg = Message<schema::Topology>::parse(read_file(path, kSmallFileLimit * 4, "topology"), what, UnknownFields::Refuse);
   return load_problem(msg.root(), ov, what);
 }
 
@@ -276,7 +262,7 @@ struct ScenarioFile {
     Bytes bytes = read_file(path, kSmallFileLimit, "scenarios");
     auto v = mb.initRoot<JsonValue>();
     try {
-      strict_codec().decodeRaw(kj::ArrayPtr<const char>(reinterpret_cast<const char*>(bytes.data()), bytes.size()), v);
+      scenario_codec().decodeRaw(kj::ArrayPtr<const char>(reinterpret_cast<const char*>(bytes.data()), bytes.size()), v);
     } catch (const kj::Exception& e) {
       bad_input(what + ": malformed JSON (" + std::string(e.getDescription().cStr()) + ")");
     }
@@ -315,7 +301,7 @@ Problem read_scenario(const std::string& path, const std::string& name, const Wo
   capnp::MallocMessageBuilder mb;
   auto t = mb.initRoot<schema::Topology>();
   try {
-    strict_codec().decode(found, capnp::toDynamic(t));
+    scenario_codec().decode(found, capnp::toDynamic(t));
   } catch (const kj::Exception& e) {
     bad_input(what + ": malformed (" + std::string(e.getDescription().cStr()) + ")");
   }

@@ -75,7 +75,4 @@ Problem read_topology_file(const std::string& path, const WorkloadOverrides& ov)
 Problem read_scenario(const std::string& path, const std::string& name, const WorkloadOverrides& ov);
 std::vector<std::string> scenario_names(const std::string& path);
 
-// JSON text -> a message of T, rejecting unknown fields (capnp's codec alone ignores them).
-void decode_json_strict(const std::string& text, capnp::DynamicStruct::Builder out, const std::string& what);
-
 }  // namespace pw::sched

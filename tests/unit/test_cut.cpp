@@ -198,12 +198,10 @@ namespace {
 // The unit-test task (mlp:784-32-10, SGD) on the tiny fixture set with a cut after
 // hidden layer 1, written and loaded back like the programs do.
 LoadedTask cut_task(const pwtest::ScratchDir& dir, const std::string& name, int bits) {
-  return pwtest::tiny_task(dir, name, [bits](schema::Task::Builder t) {
-    t.setSteps(300);  // 3 epochs of 100 steps: samples come back and are coded
-    t.setCheckpointEvery(100);
-    t.setBudgetFlops(0);
-    auto k = t.initCut();
-    k.setLayer(1), k.setForwardBits(uint32_t(bits)), k.setBackwardBits(8);
+  return pwtest::tiny_task(dir, name, [bits](TaskConfig& c) {
+    c.steps = 300;  // 3 epochs of 100 steps: samples come back and are coded
+    c.checkpoint_every = 100;
+    c.cut.layer = 1, c.cut.forward_bits = bits, c.cut.backward_bits = 8;
   });
 }
 

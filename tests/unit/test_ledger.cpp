@@ -133,6 +133,52 @@ TEST_CASE("ledger: an event's canonical encoding round-trips and signatures bind
   CHECK(pwtest::error_code_of([&] { decode_event(r.body.data(), r.body.size() - 8); }) == kExitBadInput);
 }
 
+TEST_CASE("ledger: event files go through the one parse path: its limits and hex check, the signed bytes kept") {
+  const KeyPair k = generate_key();
+  Event e = post(h_of("task"), 500, 10, 4, 3);
+  e.seq = 7, e.chain = h_of("chain"), e.prev = h_of("prev");
+  const Record r = sign_event(e, k);
+  const auto code_of = [](const Bytes& b) { return pwtest::error_code_of([&] { record_from_file(b, "event"); }); };
+  const auto message_of = [](const Bytes& b) { return pwtest::error_message_of([&] { record_from_file(b, "event"); }); };
+  // The JSON form names the schema's fields and spells hashes in hex.
+  const Bytes json = record_to_file(r, true);
+  const std::string text(json.begin(), json.end());
+  CHECK(text.find("\"signature\": \"" + hex(r.sig.data(), r.sig.size()) + "\"") != std::string::npos);
+  CHECK(text.find("\"formatVersion\": 1") != std::string::npos);
+  CHECK(json.back() == '\n');
+  // A hash that is not an even number of hex digits: bad input naming the field (the
+  // codec alone would decode it leniently).
+  for (const std::string& bad_digits : {std::string("0"), std::string("zz")}) {
+    std::string t = text;
+    const std::string sig = "\"signature\": \"";
+    t.insert(t.find(sig) + sig.size(), bad_digits);
+    CHECK(code_of(Bytes(t.begin(), t.end())) == kExitBadInput);
+    CHECK(message_of(Bytes(t.begin(), t.end())).find("event: \"signature\" is not an even number of hexadecimal digits") == 0);
+  }
+  // Binary: trailing bytes, a partial word, no bytes, garbage: bad input naming the file.
+  const Bytes bin = record_to_file(r, false);
+  CHECK(record_from_file(bin, "event").body == r.body);
+  Bytes longer = bin;
+  longer.insert(longer.end(), 8, 0);
+  CHECK(code_of(longer) == kExitBadInput);
+  CHECK(message_of(longer).find("event: trailing bytes") == 0);
+  CHECK(code_of(Bytes(bin.begin(), bin.end() - 3)) == kExitBadInput);
+  CHECK(code_of(Bytes{}) == kExitBadInput);
+  CHECK(code_of(Bytes(64, 0xff)) == kExitBadInput);
+  CHECK(message_of(Bytes(64, 0xff)).find("event: ") == 0);
+  // A field of the event out of its rules: the reader's message, prefixed with the file.
+  std::string short_actor = text;
+  const std::string actor = "\"actor\": \"";
+  short_actor.erase(short_actor.find(actor) + actor.size(), 2);
+  CHECK(message_of(Bytes(short_actor.begin(), short_actor.end())) == "event: event field actor: 31 bytes, expected 32");
+  // The event file written before versions were recorded still reads, to the same bytes
+  // as its binary form.
+  const Record old = read_event_file(std::string(PW_FIXTURES) + "/ledger-v0/deposit.json");
+  CHECK(old.event.kind == Kind::Deposit);
+  CHECK(old.event.amount == 5);
+  CHECK(record_from_file(record_to_file(old, false), "event").hash == old.hash);
+}
+
 TEST_CASE("ledger: the forced-error draw is deterministic and near its documented rate") {
   int forced = 0;
   const int n = 20000;

@@ -27,10 +27,9 @@ namespace {
 const std::string kScenarios = std::string(PW_FIXTURES) + "/sched/dtfm-scenarios.json";
 
 Problem from_json(const std::string& text, const WorkloadOverrides& ov = {}) {
-  capnp::MallocMessageBuilder mb;
-  auto t = mb.initRoot<schema::Topology>();
-  decode_json_strict(text, t, "test topology");
-  return load_problem(t.asReader(), ov, "test topology");
+  const auto msg =
+      pw::Message<schema::Topology>::parse(pw::Bytes(text.begin(), text.end()), "test topology", pw::UnknownFields::Refuse);
+  return load_problem(msg.root(), ov, "test topology");
 }
 
 // Two groups of two: A (1 ms, 10 Gbit/s inside), B (same), 10 ms and 1 Gbit/s between.
@@ -279,7 +278,8 @@ struct PartitionMessage {
     const Problem p = from_json(kTwoByTwo);
     const Plan plan = order_pipeline(CostModel(p), {{0, 1}, {2, 3}}, 1);
     const std::vector<uint8_t> json = partition_bytes(p, plan, 5, true);
-    decode_json_strict(std::string(json.begin(), json.end()), root, "partition");
+    mb.setRoot(pw::Message<schema::Partition>::parse(pw::Bytes(json), "partition", pw::UnknownFields::Refuse).root());
+    root = mb.getRoot<schema::Partition>();
   }
   // Written in binary; the message of read_partition_file's failure, "" when it reads.
   std::string read_back(const pwtest::ScratchDir& dir) {
@@ -295,6 +295,38 @@ struct PartitionMessage {
 };
 
 }  // namespace
+
+TEST_CASE("sched: a JSON partition reads back through the one parse path, unknown fields refused") {
+  pwtest::ScratchDir dir;
+  const Problem p = from_json(kTwoByTwo);
+  const Plan plan = order_pipeline(CostModel(p), {{0, 1}, {2, 3}}, 1);
+  const std::vector<uint8_t> json = partition_bytes(p, plan, 5, true);
+  const std::string text(json.begin(), json.end());
+  // The schema's snake_case names, hand-written files' spelling.
+  CHECK(text.find("\"data_p_cost_s\": ") != std::string::npos);
+  CHECK(text.find("\"inter_default\": ") != std::string::npos);
+  CHECK(text.find("dataP") == std::string::npos);
+  pw::write_file_atomic(dir.file("p.json"), json);
+  const PartitionFile f = read_partition_file(dir.file("p.json"));
+  CHECK(f.groups == std::vector<Group>{{0, 1}, {2, 3}});
+  CHECK(f.seed == 5);
+  CHECK(f.problem.n() == 4);
+  // A field the schema does not name (a misspelling) is bad input naming it, in the
+  // partition and in its topology; without it the same file reads.
+  for (const std::string& before : {std::string("\"seed\""), std::string("\"inter_default\"")}) {
+    std::string bad = text;
+    bad.insert(bad.find(before), "\"colour\": \"red\", ");
+    pw::write_file_atomic(dir.file("bad.json"), pw::Bytes(bad.begin(), bad.end()));
+    try {
+      read_partition_file(dir.file("bad.json"));
+      FAIL("a partition with an unknown field was read");
+    } catch (const pw::Error& e) {
+      CHECK(e.code == pw::kExitBadInput);
+      CHECK(std::string(e.what()).find("partition '" + dir.file("bad.json") + "': malformed") == 0);
+      CHECK(std::string(e.what()).find("colour") != std::string::npos);
+    }
+  }
+}
 
 TEST_CASE("sched: versions of topology, partition and schedule (stamped, checked, none read as 1)") {
   using pw::FileKind;

@@ -19,9 +19,9 @@ using pwtest::error_code_of;
 
 namespace {
 
-// fill_task's task on the tiny set: 20 steps, a checkpoint every 5.
+// task_description's task on the tiny set: 20 steps, a checkpoint every 5.
 LoadedTask task_of(const pwtest::ScratchDir& dir, const std::string& name, uint64_t seed = 0x1234567890abcdefull) {
-  return pwtest::tiny_task(dir, name, [seed](schema::Task::Builder t) { t.setSeed(seed); });
+  return pwtest::tiny_task(dir, name, [seed](TaskConfig& c) { c.seed = seed; });
 }
 
 Dataset data_of(const LoadedTask& t) { return load_task_dataset(t.cfg, ""); }
@@ -44,15 +44,6 @@ void check_same_files(const std::string& a, const std::string& b) {
     CHECK(file_bytes(join_path(a, ma.checkpoints[i].file)) == file_bytes(join_path(b, mb.checkpoints[i].file)));
   }
   CHECK(ma.batch_order == mb.batch_order);
-}
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace
@@ -150,7 +141,7 @@ TEST_CASE("session: a directory holding another task's proof is refused") {
     const Bytes before = file_bytes(join_path(dir, kManifestName));
     Session s(task, data_of(task));
     CHECK(error_code_of([&] { s.open(dir); }) == kExitBadInput);
-    CHECK(message_of([&] { s.open(dir); }).find("holds a proof of another task") != std::string::npos);
+    CHECK(pwtest::error_message_of([&] { s.open(dir); }).find("holds a proof of another task") != std::string::npos);
     CHECK(file_bytes(join_path(dir, kManifestName)) == before);  // left as it was
   }
   // A manifest whose checkpoints do not follow the task's interval.
@@ -159,13 +150,13 @@ TEST_CASE("session: a directory holding another task's proof is refused") {
   m.checkpoints[1].step = 4;
   write_manifest(half, m);
   Session s(task, data_of(task));
-  CHECK(message_of([&] { s.open(half); }).find("do not follow the task's interval") != std::string::npos);
+  CHECK(pwtest::error_message_of([&] { s.open(half); }).find("do not follow the task's interval") != std::string::npos);
   // A last checkpoint that is gone: it cannot resume.
   m.checkpoints[1].step = 5;
   write_manifest(half, m);
   std::filesystem::remove(join_path(half, m.checkpoints[1].file));
   CHECK(error_code_of([&] { s.open(half); }) == kExitBadInput);
-  CHECK(message_of([&] { s.open(half); }).find("cannot resume") != std::string::npos);
+  CHECK(pwtest::error_message_of([&] { s.open(half); }).find("cannot resume") != std::string::npos);
 }
 
 TEST_CASE("session: a complete proof is not retrained") {

@@ -24,17 +24,6 @@ using pwtest::error_code_of;
 
 namespace {
 
-// The message of the pw::Error that `f` throws ("" when none).
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const pw::Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 struct TaskMessage {
   capnp::MallocMessageBuilder mb;
   pw::schema::Task::Builder t = mb.initRoot<pw::schema::Task>();
@@ -105,7 +94,7 @@ TEST_CASE("one FLOP count: the tape's, the task's budget and the reader's rule a
   for (double wrong : {30489601.0, 30489600.0 * 2, -30489600.0, 1e300}) {
     TaskMessage m([&](pw::schema::Task::Builder t) { t.setBudgetFlops(wrong); });
     CHECK(error_code_of([&] { pw::task_config(m.t.asReader()); }) == pw::kExitBadInput);
-    CHECK(error_of([&] { pw::task_config(m.t.asReader()); }).find("budgetFlops") != std::string::npos);
+    CHECK(pwtest::error_message_of([&] { pw::task_config(m.t.asReader()); }).find("budgetFlops") != std::string::npos);
   }
   // The largest task the reader accepts has a budget that int64 and double both hold
   // exactly per step: 6 · 2^20 · 2^31 < 2^63.
@@ -256,17 +245,17 @@ TEST_CASE("a task of a newer format version is refused as newer (exit 3), by eve
   TaskMessage newer([&](pw::schema::Task::Builder t) { t.setFormatVersion(next); });
   CHECK(error_code_of([&] { pw::task_config(newer.t.asReader()); }) == pw::kExitBadInput);
   CHECK(error_code_of([&] { pw::task_fields(newer.t.asReader()); }) == pw::kExitBadInput);
-  CHECK(error_of([&] { pw::task_fields(newer.t.asReader()); }).find("is newer than this build reads") !=
+  CHECK(pwtest::error_message_of([&] { pw::task_fields(newer.t.asReader()); }).find("is newer than this build reads") !=
         std::string::npos);
   TaskMessage none([](pw::schema::Task::Builder t) { t.setFormatVersion(0); });
-  CHECK(error_of([&] { pw::task_config(none.t.asReader()); }).find("not a proofwork task") != std::string::npos);
+  CHECK(pwtest::error_message_of([&] { pw::task_config(none.t.asReader()); }).find("not a proofwork task") != std::string::npos);
   // From a file: the message names the file and says which side is out of date.
   pwtest::ScratchDir dir;
   const std::string path = dir.file("newer.pwt");
   pw::write_file_atomic(path, pw::to_binary(newer.mb));
   for (auto read : std::vector<std::function<void()>>{[&] { pw::load_task(path); }, [&] { pw::read_task_fields(path); }}) {
     CHECK(error_code_of(read) == pw::kExitBadInput);
-    const std::string msg = error_of(read);
+    const std::string msg = pwtest::error_message_of(read);
     CHECK(msg.find("'" + path + "': task format version " + std::to_string(next) + " is newer") == 0);
     CHECK(msg.find("upgrade proofwork") != std::string::npos);
   }
@@ -491,13 +480,13 @@ TEST_CASE("export_checkpoint chooses tensors by role and checks the file against
   // Against the manifest: another task, another step, another file.
   pw::Manifest other = man;
   other.task = pwtest::filled_hash(4);
-  CHECK(error_of([&] { pw::export_checkpoint(dir.path, other, info, false); }).find("another task") != std::string::npos);
+  CHECK(pwtest::error_message_of([&] { pw::export_checkpoint(dir.path, other, info, false); }).find("another task") != std::string::npos);
   pw::CheckpointInfo moved = info;
   moved.step = 30;
   CHECK(error_code_of([&] { pw::export_checkpoint(dir.path, man, moved, false); }) == pw::kExitBadInput);
   pw::CheckpointInfo wrong = info;
   wrong.file_hash[0] ^= 1;
-  CHECK(error_of([&] { pw::export_checkpoint(dir.path, man, wrong, false); }).find("does not match its hash") !=
+  CHECK(pwtest::error_message_of([&] { pw::export_checkpoint(dir.path, man, wrong, false); }).find("does not match its hash") !=
         std::string::npos);
   pw::CheckpointInfo missing = info;
   missing.file = "ckpt-99999999.pwc";
@@ -513,5 +502,5 @@ TEST_CASE("export_batch_order: provenance, a column line, one line a step") {
   CHECK(text.rfind(head, 0) == 0);
   CHECK(text.find("\n# step, then the 3 sample indices of its batch\n0 4 1 7\n1 0 2 9\n") != std::string::npos);
   pw::Manifest none;
-  CHECK(error_of([&] { pw::export_batch_order("p", none); }) == "manifest of 'p' records no batch order");
+  CHECK(pwtest::error_message_of([&] { pw::export_batch_order("p", none); }) == "manifest of 'p' records no batch order");
 }

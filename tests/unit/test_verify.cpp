@@ -21,17 +21,12 @@ namespace {
 // An AdamW task (mlp:784-16-10) over the tiny fixture set, written and loaded back like
 // the programs do.
 LoadedTask make_task(const pwtest::ScratchDir& dir) {
-  capnp::MallocMessageBuilder mb;
-  auto t = mb.initRoot<schema::Task>();
-  pwtest::fill_tiny_task(t, pwtest::tiny_dataset());
-  auto w = t.getModel().initWidths(3);
-  w.set(0, 784), w.set(1, 16), w.set(2, 10);
-  auto o = t.initOptimizer();
-  o.setKind(schema::OptimizerKind::ADAMW);
-  o.setLr(1e-3), o.setWeightDecay(0.01), o.setBeta1(0.9), o.setBeta2(0.999), o.setEps(1e-8);
-  t.setBatch(16), t.setSteps(12), t.setCheckpointEvery(4), t.setSeed(3);
-  write_message<schema::Task>(dir.file("task.pwt"), mb, false);
-  return load_task(dir.file("task.pwt"));
+  return pwtest::tiny_task(dir, "task.pwt", [](TaskConfig& c) {
+    c.widths = {784, 16, 10};
+    c.optimizer = OptimizerType::Adamw;
+    c.lr = 1e-3, c.momentum = 0, c.weight_decay = 0.01, c.beta1 = 0.9, c.beta2 = 0.999, c.eps = 1e-8;
+    c.batch = 16, c.steps = 12, c.checkpoint_every = 4, c.seed = 3;
+  });
 }
 
 void train(const LoadedTask& task, const std::string& dir) {

@@ -1,7 +1,8 @@
 // Shared by the unit tests: a scratch directory, a check that a call throws pw::Error
 // with a given exit code, a guard of the thread count and GEMM kernel, the tiny fixture
-// set, the tests' small task (as a TaskConfig and as a task message), a consistent
-// forgery of a checkpoint, and the data folder beside the repository.
+// set, the tests' small task (as a TaskConfig, and as a task message and file written by
+// the library's task writer), a consistent forgery of a checkpoint, and the data folder
+// beside the repository.
 #pragma once
 #include <doctest/doctest.h>
 
@@ -64,52 +65,52 @@ int error_code_of(F&& f) {
   return -1;
 }
 
+// The message of the pw::Error that `f` throws; "" when it throws none.
+template <typename F>
+std::string error_message_of(F&& f) {
+  try {
+    f();
+  } catch (const pw::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
 inline pw::Hash filled_hash(uint8_t v) {
   pw::Hash h;
   for (size_t i = 0; i < h.size(); i++) h[i] = uint8_t(v + i);
   return h;
 }
 
-// A valid task: mlp:784-32-10 on 1000 28×28 images of 10 classes, SGD, 20 steps.
-inline void fill_task(pw::schema::Task::Builder t) {
-  t.setFormatVersion(1);
-  auto m = t.initModel();
-  m.setKind("mlp");
-  auto w = m.initWidths(3);
-  w.set(0, 784);
-  w.set(1, 32);
-  w.set(2, 10);
-  m.setActivation("relu");
-  auto d = t.initDataset();
-  d.setFormat("idx");
-  d.initTrainImages().setPath("train-images-idx3-ubyte.gz");
-  d.getTrainImages().setHash(capnp::Data::Reader(filled_hash(1).data(), 32));
-  d.initTrainLabels().setPath("train-labels-idx1-ubyte.gz");
-  d.getTrainLabels().setHash(capnp::Data::Reader(filled_hash(2).data(), 32));
-  d.setContentHash(capnp::Data::Reader(filled_hash(3).data(), 32));
-  d.setSampleRoot(capnp::Data::Reader(filled_hash(4).data(), 32));
-  d.setCount(1000);
-  d.setRows(28);
-  d.setCols(28);
-  d.setClasses(10);
-  auto o = t.initOptimizer();
-  o.setKind(pw::schema::OptimizerKind::SGD);
-  o.setLr(0.1);
-  o.setMomentum(0.9);
-  o.setWeightDecay(5e-4);
-  auto s = t.initSchedule();
-  s.setKind(pw::schema::ScheduleKind::CONSTANT);
-  t.setBatch(10);
-  t.setSteps(20);
-  t.setCheckpointEvery(5);
-  t.setSeed(0x1234567890abcdefull);
-  t.setMode(pw::schema::Mode::EXACT);
-  t.setBudgetFlops(30489600);  // 6 · batch 10 · steps 20 · (784·32 + 32·10)
-  auto p = t.initProvenance();
-  p.setProgram("unit-tests");
-  p.setVersion("0");
-  p.setCommandLine("unit-tests --x 'y z'");
+// A valid task's description: mlp:784-32-10 on 1000 28×28 images of 10 classes (stand-in
+// paths and commitments: filled_hash 1 to 4), SGD (lr 0.1, momentum 0.9, weight decay
+// 5e-4), batch 10, 20 steps, a checkpoint every 5, exact mode.
+inline pw::TaskConfig task_description() {
+  pw::TaskConfig c;
+  c.widths = {784, 32, 10};
+  c.train_images = "train-images-idx3-ubyte.gz";
+  c.train_labels = "train-labels-idx1-ubyte.gz";
+  c.train_images_hash = filled_hash(1);
+  c.train_labels_hash = filled_hash(2);
+  c.content_hash = filled_hash(3);
+  c.sample_root = filled_hash(4);
+  c.count = 1000, c.rows = 28, c.cols = 28, c.classes = 10;
+  c.optimizer = pw::OptimizerType::Sgd;
+  c.lr = 0.1;
+  c.momentum = 0.9;
+  c.weight_decay = 5e-4;
+  c.batch = 10;
+  c.steps = 20;
+  c.checkpoint_every = 5;
+  c.seed = 0x1234567890abcdefull;
+  c.exact = true;
+  return c;
 }
+
+// task_description's task as the task writer encodes it (build_task; its FLOP budget
+// 30489600 = 6 · batch 10 · steps 20 · (784·32 + 32·10)), for tests to change field by
+// field.
+inline void fill_task(pw::schema::Task::Builder t) { pw::build_task(task_description(), t); }
 
 // Restores the thread count and the GEMM kernel choice however a test ends.
 struct SettingsGuard {
@@ -151,21 +152,6 @@ inline pw::TaskConfig tiny_config(pw::OptimizerType opt = pw::OptimizerType::Sgd
   return c;
 }
 
-// fill_task's task over the tiny set itself (paths and commitments of `d`, loaded by
-// tiny_dataset()), so that load_task and the trainer find the data; no FLOP budget.
-inline void fill_tiny_task(pw::schema::Task::Builder t, const pw::Dataset& d) {
-  fill_task(t);
-  auto ds = t.getDataset();
-  ds.getTrainImages().setPath(tiny("train-images-idx3-ubyte.gz"));
-  ds.getTrainImages().setHash(pw::as_data(d.images_hash));
-  ds.getTrainLabels().setPath(tiny("train-labels-idx1-ubyte.gz"));
-  ds.getTrainLabels().setHash(pw::as_data(d.labels_hash));
-  ds.setContentHash(pw::as_data(d.content_hash));
-  ds.setSampleRoot(pw::as_data(d.sample_root));
-  ds.setCount(d.count);
-  t.setBudgetFlops(0);
-}
-
 // A consistent forgery: checkpoint `index` of the proof in `dir` (of `task`) read,
 // changed by edit(tape, workspace), and written back with its file hash and the
 // manifest updated, so that only replay can tell.
@@ -194,15 +180,17 @@ inline std::string shared_data(const std::string& name) {
   return path;
 }
 
-// fill_tiny_task's task, changed by `edit`, written to dir/name and loaded back as the
-// programs do.
+// task_description's task over the tiny set itself, changed by `edit`, its dataset
+// committed as pol-task does (commit_dataset), written to dir/name (write_task) and
+// loaded back as the programs do.
 inline pw::LoadedTask tiny_task(const ScratchDir& dir, const std::string& name,
-                                const std::function<void(pw::schema::Task::Builder)>& edit = {}) {
-  capnp::MallocMessageBuilder mb;
-  auto t = mb.initRoot<pw::schema::Task>();
-  fill_tiny_task(t, tiny_dataset());
-  if (edit) edit(t);
-  pw::write_message<pw::schema::Task>(dir.file(name), mb, false);
+                                const std::function<void(pw::TaskConfig&)>& edit = {}) {
+  pw::TaskConfig c = task_description();
+  c.train_images = tiny("train-images-idx3-ubyte.gz");
+  c.train_labels = tiny("train-labels-idx1-ubyte.gz");
+  if (edit) edit(c);
+  pw::commit_dataset(c);
+  pw::write_task(dir.file(name), c, false);
   return pw::load_task(dir.file(name));
 }
 
