@@ -142,7 +142,7 @@ std::vector<Tick> axis_ticks(const Scale& s, bool horizontal, bool integer) {
   const size_t most = size_t(len / room) + 2;
   if (s.log) {
     const int a = int(std::ceil(std::log10(s.lo) - 1e-9)), b = int(std::floor(std::log10(s.hi) + 1e-9));
-    if (b - a < 2) {  // under two decades: 1, 2, 5 in each
+    if (b - a <= 3) {  // a few decades: 1, 2, 5 in each, where they fit
       std::vector<double> vs;
       for (int e = a - 1; e <= b; e++)
         for (double m : {1.0, 2.0, 5.0}) {

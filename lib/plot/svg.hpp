@@ -39,7 +39,7 @@ struct Tick {
 // Ticks of `s` whose labels do not overlap: along a horizontal axis a label is as wide as
 // its text, along a vertical one as tall as the font. Linear: the smallest step in
 // 1, 2, 5 × 10^k that leaves kLabelGap between labels; log: whole decades, every d-th
-// decade when they are too dense, or 1, 2, 5 within a range of under two decades.
+// decade when they are too dense, or 1, 2, 5 in each of up to three decades where they fit.
 // `integer`: no fractional ticks (steps, segments, rounds).
 std::vector<Tick> axis_ticks(const Scale& s, bool horizontal, bool integer = false);
 
