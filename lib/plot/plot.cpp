@@ -342,51 +342,42 @@ Figure dispute_figure(const std::string& path, const PlotOptions& opt) {
   return f;
 }
 
+// A panel of one line over steps [0, x_hi]; no line where `y` is empty.
+Panel line_panel(std::string title, std::string x_label, std::string y_label, double x_hi, const std::string& color,
+                 const std::vector<double>& x, const std::vector<double>& y) {
+  Panel p;
+  p.title = std::move(title), p.x_label = std::move(x_label), p.y_label = std::move(y_label);
+  p.x_lo = 0, p.x_hi = x_hi;
+  if (!y.empty()) p.series.push_back({"", color, Style::Line,
+                          std::vector<double>(x.begin(), x.begin() + long(std::min(x.size(), y.size()))), y, {}});
+  return p;
+}
+
 }  // namespace
 
 Figure proof_figure(const ProofSeries& p) {
   Figure f;
-  f.title = "Proof " + p.name + ": " + std::to_string(p.steps) + " steps, " + std::to_string(p.checkpoints) +
+  f.title = "Proof directory '" + p.name + "': " + std::to_string(p.steps) + " steps, " + std::to_string(p.checkpoints) +
             " checkpoints" + (p.complete ? "" : " (training under way)");
   const double x_hi = double(std::max<int64_t>(p.steps, 1));
-  Panel loss;
-  loss.title = "Training loss per step (the solver's claim)";
-  loss.x_label = "step";
-  loss.y_label = "cross-entropy loss (nats)";
-  loss.x_lo = 0, loss.x_hi = x_hi;
-  if (p.losses.empty()) {
-    loss.message = "this proof's manifest records no losses (written before manifests recorded them)";
-  } else {
-    Series s{"", palette(0), Style::Line, {}, {}, {}};
-    for (size_t i = 0; i < p.losses.size(); i++) s.x.push_back(double(i)), s.y.push_back(double(p.losses[i]));
-    loss.series.push_back(std::move(s));
-  }
+  std::vector<double> steps, losses(p.losses.begin(), p.losses.end());
+  for (size_t i = 0; i < std::max(p.losses.size(), p.lr.size()); i++) steps.push_back(double(i));
+  Panel loss = line_panel("Training loss per step (the solver's claim)", "step", "cross-entropy loss (nats)", x_hi,
+                          palette(0), steps, losses);
+  if (p.losses.empty()) loss.message = "this proof's manifest records no losses (written before manifests recorded them)";
   f.panels.push_back(std::move(loss));
-  if (!p.lr.empty()) {
-    Panel lr;
-    lr.title = "Learning rate per step (from the task's schedule)";
-    lr.x_label = "step";
-    lr.y_label = "learning rate";
-    lr.x_lo = 0, lr.x_hi = x_hi;
-    Series s{"", palette(1), Style::Line, {}, {}, {}};
-    for (size_t i = 0; i < p.lr.size(); i++) s.x.push_back(double(i)), s.y.push_back(p.lr[i]);
-    lr.series.push_back(std::move(s));
-    f.panels.push_back(std::move(lr));
-  }
+  if (!p.lr.empty())
+    f.panels.push_back(line_panel("Learning rate per step (from the task's schedule)", "step", "learning rate", x_hi,
+                                  palette(1), steps, p.lr));
   if (!p.update_norm.empty()) {
-    Panel un;
-    un.title = "Update norm per segment (from the committed checkpoints)";
-    un.x_label = "step at the segment's end";
-    un.y_label = "||w(end) - w(start)||2";
-    un.x_lo = 0, un.x_hi = x_hi;
-    Series s{"", palette(2), Style::Line, {}, {}, {}};
-    for (size_t i = 0; i < p.update_norm.size(); i++) s.x.push_back(double(p.segment_end[i])), s.y.push_back(p.update_norm[i]);
-    if (s.x.size() <= 200) {
-      Series dots = s;
+    std::vector<double> ends(p.segment_end.begin(), p.segment_end.end());
+    Panel un = line_panel("Update norm per segment (from the committed checkpoints)", "step at the segment's end",
+                          "||w(end) - w(start)||2", x_hi, palette(2), ends, p.update_norm);
+    if (ends.size() <= 200) {  // few segments: each one a dot too
+      Series dots = un.series[0];
       dots.style = Style::Dots;
       un.series.push_back(std::move(dots));
     }
-    un.series.push_back(std::move(s));
     f.panels.push_back(std::move(un));
   }
   f.caption.push_back("Committed: the checkpoints' state hashes, under the Merkle root " + p.root.substr(0, 16) +
