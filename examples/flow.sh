@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full proofwork flow on Fashion-MNIST, as a user would type it:
 #   task (pol-task) -> train with a proof (pol-train) -> kill and resume ->
-#   verify all segments and a beacon sample (pol-verify) -> export (pol-export) ->
+#   verify all segments and a beacon sample (pol-verify) -> plot them (pol-plot) -> export (pol-export) ->
 #   tamper with a copy of the proof and watch pol-verify reject it.
 # Every step checks its exit status and its result; the script exits non-zero as soon
 # as something does not behave as documented.
@@ -43,13 +43,13 @@ SAMPLE=${DEMO_SAMPLE:-4}
 RESUME=${DEMO_RESUME:-1}
 
 # --- programs and data --------------------------------------------------------------
-need_programs pol-task pol-train pol-verify pol-export
+need_programs pol-task pol-train pol-verify pol-export pol-plot
 need_fashion_mnist train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz
 threads=()
 [ -n "${DEMO_THREADS:-}" ] && threads=(--threads "$DEMO_THREADS")
 
 enter_work_dir demo
-rm -rf proof resumed tampered  # a previous run's, in a kept DEMO_DIR
+rm -rf proof resumed tampered proof.svg proof.png verdict-all.svg verdict-all.png  # a previous run's, in a kept DEMO_DIR
 echo "proofwork demo: $(pol-task --version), programs from $(dirname "$(command -v pol-task)")"
 echo "working in $WHERE"
 start=$SECONDS
@@ -106,6 +106,19 @@ say "replayed (segment why): $(grep -o '"index": [0-9]*\|"why": "[a-zA-Z]*"' ver
   sed 's/.*: //; s/"//g' | paste -d' ' - - | paste -sd, | sed 's/,/, /g')"
 say "one forged segment of $segments is caught by $SAMPLE draws with probability $SAMPLE/$segments;"
 say "a fraction f forged, by q draws, with probability >= 1 - (1 - f)^q (man pol-verify)"
+
+# --- 4c. pictures -------------------------------------------------------------------
+section "4c. pol-plot: the proof and the verdict as pictures, beside them"
+run 0 pol-plot task.pwt proof -o proof.svg
+run 0 pol-plot verdict-all.pwv -o verdict-all.svg
+grep -q "the solver's claim" proof.svg || fail "proof.svg does not tell the claimed losses apart"
+if command -v rsvg-convert >/dev/null; then
+  run 0 pol-plot task.pwt proof -o proof.png -q
+  run 0 pol-plot verdict-all.pwv -o verdict-all.png -q
+fi
+say "loss per step, learning rate and update norm per segment: $WHERE/proof.svg"
+say "every replayed segment, equal or not: $WHERE/verdict-all.svg (PNG beside them with rsvg-convert)"
+[ -n "${DEMO_DIR:-}" ] || [ "${DEMO_KEEP:-0}" = 1 ] || say "(this directory is removed at the end: DEMO_KEEP=1 keeps it)"
 
 # --- 5. export --------------------------------------------------------------------
 section "5. pol-export: the final weights as safetensors, the batch order as text"

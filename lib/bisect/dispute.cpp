@@ -41,8 +41,6 @@ void set_hashes(capnp::List<capnp::Data>::Builder list, const std::vector<Hash>&
   for (size_t i = 0; i < hashes.size(); i++) list.set(unsigned(i), as_data(hashes[i]));
 }
 
-std::string hex_of(capnp::Data::Reader d) { return hex(d.begin(), d.size()); }
-
 }  // namespace
 
 DisputeRecord dispute_record(const BisectResult& r, const Hash& root_a, const Hash& root_b) {

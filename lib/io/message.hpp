@@ -138,6 +138,9 @@ Hash hash_field(R data) {  // a Data field that must hold a 32-byte hash
   return to_hash(data.begin(), data.size());
 }
 
+// A Data field in hex, whatever its length.
+inline std::string hex_of(capnp::Data::Reader d) { return hex(d.begin(), d.size()); }
+
 inline capnp::Data::Reader as_data(const Hash& h) { return capnp::Data::Reader(h.data(), h.size()); }
 
 }  // namespace pw

@@ -170,6 +170,10 @@ void write_manifest(const std::string& dir, const Manifest& m) {
   encode_tensor(r.initBatchOrder(), "batch_order", schema::DType::U32, {{n / b, b}}, m.batch_order.data());
   r.setFinalLoss(m.final_loss);
   r.setTestAccuracy(m.test_accuracy);
+  if (!m.losses.empty()) {
+    auto ls = r.initLosses(unsigned(m.losses.size()));
+    for (size_t i = 0; i < m.losses.size(); i++) ls.set(unsigned(i), m.losses[i]);
+  }
   write_file_atomic(join_path(dir, kManifestName), to_binary(mb));
 }
 
@@ -203,6 +207,14 @@ Manifest read_manifest_fields(const std::string& dir, int64_t max_batch_entries,
                 what + ": batch order must be (steps, batch)");
     m.batch = uint32_t(bo.getShape()[1]);
     decode_tensor(bo, schema::DType::U32, uint64_t(max_batch_entries), m.batch_order, what);
+  }
+  if (!m.batch_order.empty()) {  // one loss per step at most: bounded by the batch order's steps
+    auto ls = r.getLosses();
+    check_input(ls.size() <= m.batch_order.size() / m.batch,
+                what + ": " + std::to_string(ls.size()) + " losses for a proof of " +
+                    std::to_string(m.batch_order.size() / m.batch) + " steps");
+    m.losses.reserve(ls.size());
+    for (float l : ls) m.losses.push_back(l);
   }
   m.final_loss = r.getFinalLoss();
   m.test_accuracy = r.getTestAccuracy();

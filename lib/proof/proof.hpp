@@ -53,6 +53,10 @@ struct Manifest {
   uint32_t batch = 0;                 // the batch order's second dimension
   float final_loss = 0;
   float test_accuracy = -1;
+  // The loss of every step run so far, step 0 first: the solver's claim, outside the
+  // Merkle root (proofwork-files(5), PROOF DIRECTORY). Empty in proofs written before
+  // manifests recorded it.
+  std::vector<float> losses;
   std::string program, command_line;  // as read; write_manifest stamps the running program's (io/provenance.hpp)
   std::string host, device, started_at;
   uint32_t threads = 0;

@@ -71,6 +71,10 @@ SessionStart Session::open(const std::string& dir) {
       bad_input(std::string(e.what()) + "; cannot resume");
     }
     trainer_.step = last.step;
+    // The losses of the steps after the last checkpoint are run again; a list that does
+    // not reach it (a proof from before manifests recorded losses) stays as it was and
+    // records no more (record_loss), so no list has a hole.
+    if (int64_t(manifest_.losses.size()) > last.step) manifest_.losses.resize(size_t(last.step));
     start = SessionStart::Resumed;
   } else {
     manifest_ = Manifest{};
@@ -102,7 +106,12 @@ void Session::step() {
   if (options_.on_step) options_.on_step(trainer_);
 }
 
+void Session::record_loss() {
+  if (int64_t(manifest_.losses.size()) == trainer_.step - 1) manifest_.losses.push_back(trainer_.loss);
+}
+
 void Session::checkpoint() {
+  record_loss();
   if (hooks_.checkpoint) return hooks_.checkpoint(*this);
   const int64_t s = trainer_.step;
   if (s % task_.checkpoint_every != 0 && s != task_.steps) return;

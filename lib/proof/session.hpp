@@ -81,8 +81,9 @@ class Session {
   bool done() const { return trainer_.step >= task_.steps; }
   // Runs step trainer().step with the hooks, then checkpoint(). Only before done().
   void step();
-  // Writes the checkpoint due at trainer().step, if one is and it is not yet written,
-  // with the manifest listing it.
+  // Records the loss of the step just run (the manifest's losses, the solver's claim),
+  // then writes the checkpoint due at trainer().step, if one is and it is not yet
+  // written, with the manifest listing it.
   void checkpoint();
   // Writes the trainer's state as the checkpoint of `step` and the manifest listing it
   // (a forgery's checkpoint hook writes states other than the current one through it).
@@ -112,6 +113,10 @@ class Session {
   std::vector<int64_t> checkpoint_steps_;
   int64_t first_step_ = 0;
   std::chrono::steady_clock::time_point started_;
+
+  // Appends trainer().loss as the loss of step trainer().step − 1 when the list reaches
+  // that step (once per step, however often checkpoint() is called).
+  void record_loss();
 };
 
 // "40 steps in 0.21 s (190.48 steps/s), final loss 0.4123, test accuracy 71.20%; root …"

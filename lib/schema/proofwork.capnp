@@ -171,6 +171,8 @@ struct Manifest {
   batchOrder @6 :Tensor;                # u32 [steps, batch]: sample indices of every step
   finalLoss @7 :Float32;
   testAccuracy @8 :Float32 = -1;        # -1 when no test set was named
+  losses @9 :List(Float32);             # the solver's claim, not under the root: the loss of every
+                                        # step run so far, step 0 first (absent in older proofs)
 }
 
 enum Selection {
@@ -192,6 +194,8 @@ struct SegmentResult {
   updateNorm @8 :Float64;    # l2 norm of the weight change over the segment
   seconds @9 :Float64;
   distances @10 :Distances;  # fast mode: replayed vs claimed end state
+  thresholds @11 :Distances; # fast mode: the thresholds applied to this segment (the profile's,
+                             # plus one sample's share of its update); absent in older verdicts
 }
 
 struct Verdict {

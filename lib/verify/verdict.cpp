@@ -32,12 +32,16 @@ void set_detection(schema::Detection::Builder b, const Detection& d) {
   b.setReplayedFor99(uint32_t(d.replayed_for_99));
 }
 
-Detection get_detection(schema::Detection::Reader d) {
+}  // namespace
+
+Detection read_detection(schema::Detection::Reader d) {
   Detection det;
   det.total = int(d.getTotal()), det.replayed = int(d.getReplayed()), det.f = d.getForgedFraction();
   det.p_bound = d.getPDetectBound(), det.p_exact = d.getPDetect(), det.replayed_for_99 = int(d.getReplayedFor99());
   return det;
 }
+
+namespace {
 
 bool same_list(capnp::List<uint32_t>::Reader a, capnp::List<uint32_t>::Reader b) {
   if (a.size() != b.size()) return false;
@@ -96,6 +100,7 @@ void make_verdict(const LoadedTask& task, const VerifyOptions& opt, const Verify
     b.setUpdateNorm(s.update_norm);
     b.setSeconds(s.seconds);
     if (s.distances.size()) write_distances(b.initDistances(), s.distances);
+    if (s.thresholds.size()) write_distances(b.initThresholds(), s.thresholds);
   }
 }
 
@@ -166,7 +171,7 @@ VerdictSummary merge_verdicts(const std::vector<std::string>& paths, capnp::Mall
       out.reason = std::to_string(segs.size()) + " of " + std::to_string(r0.getDetection().getTotal()) +
                    " segments replayed by " + std::to_string(n) + " shards, all " +
                    (r0.getMode() == schema::Mode::EXACT ? "equal" : "within the profile's thresholds");
-    out.detect = get_detection(r0.getDetection());
+    out.detect = read_detection(r0.getDetection());
   });
   v.setAccepted(out.accepted);
   v.setReason(out.reason);

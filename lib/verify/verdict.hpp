@@ -34,6 +34,9 @@ struct VerdictSummary {
 // segment.
 VerdictSummary merge_verdicts(const std::vector<std::string>& paths, capnp::MallocMessageBuilder& mb);
 
+// A verdict's detection figures, as stored.
+Detection read_detection(schema::Detection::Reader d);
+
 // "detection: 4 of 40 segments chosen; if 10% of the segments were forged, P(detect) >= ..."
 std::string detection_line(const Detection& d);
 

@@ -255,7 +255,8 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
           s.ok = false, s.reason = err;
         } else {
           s.distances = state_distances(tr.tape, tr.ws, claimed);
-          const std::string over = exceeds(s.distances, segment_thresholds(*prof, tr.tape, start, tr.ws));
+          s.thresholds = segment_thresholds(*prof, tr.tape, start, tr.ws);
+          const std::string over = exceeds(s.distances, s.thresholds);
           s.ok = over.empty();
           if (!s.ok) s.reason = "replayed state at step " + std::to_string(s.end_step) + " is too far from the claimed one: " + over;
         }

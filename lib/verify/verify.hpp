@@ -28,6 +28,7 @@ struct SegmentOutcome {
   double update_norm = -1;
   double seconds = 0;
   Distances distances;       // fast mode: replayed vs claimed
+  Distances thresholds;      // fast mode: what they were held to (the profile's, plus one sample's share)
 };
 
 struct LoadedProfile;

@@ -10,6 +10,8 @@ expect_exit 1 pol-verify task.pwt killed -q     # unfinished proofs are rejected
 pol-train task.pwt -o killed 2>err
 grep -q "resuming 'killed' from step 10" err
 for f in whole/ckpt-*.pwc; do cmp "$f" "killed/$(basename "$f")"; done
+# The manifest's losses (the solver's claim) come out as the uninterrupted run's.
+[ "$(pol-show whole/manifest.pwm | jq -c .losses)" = "$(pol-show killed/manifest.pwm | jq -c .losses)" ]
 # An external SIGKILL at an arbitrary moment, twice, on a longer run.
 make_tiny_task long.pwt --steps 2000 --checkpoint-every 50
 pol-train long.pwt -o ref -q --threads 2
@@ -24,5 +26,7 @@ done
 pol-train long.pwt -o ext -q --threads 2
 for f in ref/ckpt-*.pwc; do cmp "$f" "ext/$(basename "$f")"; done
 test "$(ls ext/*.pwc | wc -l)" -eq "$(ls ref/*.pwc | wc -l)"
+[ "$(pol-show ref/manifest.pwm | jq -c .losses)" = "$(pol-show ext/manifest.pwm | jq -c .losses)" ]
+pol-show ext/manifest.pwm | jq -e '(.losses | length) == 2000' >/dev/null
 if ls ext | grep -q '\.tmp\.'; then echo "stale temporary files left" >&2; exit 1; fi
 pol-verify long.pwt ext -q --segments 5 --beacon abc

@@ -238,6 +238,7 @@ TEST_CASE("manifest round trip, unsafe names and a wrong Merkle root") {
   for (uint32_t i = 0; i < 40; i++) m.batch_order.push_back((i * 37) % 100);
   m.final_loss = 0.25f;
   m.test_accuracy = 0.75f;
+  m.losses = {2.5f, 2.25f, 2.0f};
   m.host = "host";
   m.device = "cpu";
   m.started_at = "2024-01-01T00:00:00Z";
@@ -259,6 +260,17 @@ TEST_CASE("manifest round trip, unsafe names and a wrong Merkle root") {
   CHECK(r.batch_order == m.batch_order);
   CHECK(r.final_loss == 0.25f);
   CHECK(r.test_accuracy == 0.75f);
+  CHECK(r.losses == m.losses);
+  {  // A manifest from before losses were recorded reads, with none; more losses than steps do not.
+    pwtest::ScratchDir old_dir, long_dir;
+    pw::Manifest o = m, l = m;
+    o.losses.clear();
+    pw::write_manifest(old_dir.path, o);
+    CHECK(pw::read_manifest(old_dir.path, 1000).losses.empty());
+    l.losses.assign(41, 1.0f);  // the batch order holds 40 steps
+    pw::write_manifest(long_dir.path, l);
+    CHECK(error_code_of([&] { pw::read_manifest(long_dir.path, 1000); }) == pw::kExitBadInput);
+  }
   CHECK(r.program == pw::program_name());  // the writer's provenance, not a field to fill
   CHECK(r.command_line == pw::command_line());
   CHECK(r.threads == 2);

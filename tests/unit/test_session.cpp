@@ -44,6 +44,7 @@ void check_same_files(const std::string& a, const std::string& b) {
     CHECK(file_bytes(join_path(a, ma.checkpoints[i].file)) == file_bytes(join_path(b, mb.checkpoints[i].file)));
   }
   CHECK(ma.batch_order == mb.batch_order);
+  CHECK(ma.losses == mb.losses);
 }
 
 }  // namespace
@@ -103,6 +104,9 @@ TEST_CASE("session: a run stopped and resumed ends with the bits of one run") {
     CHECK(rest.steps == 20 - stop / 5 * 5);
     CHECK(rest.root == one.root);
     CHECK(rest.final_loss == one.final_loss);
+    // The losses of the steps after the last checkpoint are recorded once, as one run's.
+    CHECK(s.manifest().losses == read_manifest(whole, 1 << 20).losses);
+    CHECK(s.manifest().losses.size() == 20);
     check_same_files(whole, stopped);
   }
 }
@@ -119,6 +123,7 @@ TEST_CASE("session: a driver that runs the steps itself writes the same proof") 
     s.checkpoint();  // a second call writes nothing more
   }
   CHECK(s.finish().root == one.root);
+  CHECK(s.manifest().losses == read_manifest(scratch.file("one"), 1 << 20).losses);  // one loss per step
   check_same_files(scratch.file("one"), scratch.file("driven"));
   CHECK(error_code_of([&] { s.step(); }) == kExitInternal);  // past the last step
   CHECK(error_code_of([&] { s.write_checkpoint(15); }) == kExitInternal);  // out of step order
