@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "core/program.hpp"
+#include "io/json.hpp"
 
 namespace pw {
 
@@ -172,7 +173,7 @@ std::string summary_json(const SessionSummary& s, const std::string& dir) {
                 "\"test_accuracy\": %.6f, \"threads\": %d, \"root\": \"%s\"}",
                 static_cast<long long>(s.steps), s.seconds, s.seconds > 0 ? double(s.steps) / s.seconds : 0.0,
                 double(s.final_loss), s.test_accuracy, get_threads(), hex(s.root).c_str());
-  return "{\"proof\": \"" + dir + "\", " + line;  // the directory as given, unescaped
+  return "{\"proof\": " + json_string(dir) + ", " + line;
 }
 
 }  // namespace pw

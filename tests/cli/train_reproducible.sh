@@ -20,3 +20,6 @@ expect_err "already complete"
 # A directory holding another task's proof is refused.
 expect_exit 3 pol-train task2.pwt -o p1
 expect_err "another task"
+# --json quotes the directory as a JSON string, whatever its name.
+pol-train task.pwt -o 'odd "dir"\' -q --json > odd.json
+[ "$(jq -r .proof odd.json)" = 'odd "dir"\' ]
