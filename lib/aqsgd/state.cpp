@@ -106,8 +106,7 @@ State::~State() {
 }
 
 void State::map_and_check(bool created) {
-  fd_ = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd_ < 0) bad_input("state '" + dir_ + "': " + path_ + ": " + errstr());
+  fd_ = open_regular(path_, "state '" + dir_ + "'", O_RDWR);
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0)
     internal_error("state '" + dir_ + "': in use by another process (" + path_ + " is locked)");
   struct stat st;

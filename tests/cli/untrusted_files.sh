@@ -1,0 +1,132 @@
+# Files that are not what their names promise (proofwork(7), UNTRUSTED INPUT): a named
+# pipe or a device in place of a manifest, a checkpoint or a dispute is refused (exit 3)
+# at once, never read or waited on; a checkpoint of another size than the manifest's
+# fileBytes is refused before it is read; a complete proof whose last checkpoint is
+# damaged is not "already complete"; a malformed task is bad input to every program;
+# stale temporaries of killed writers go, a live writer's stay.
+make_tiny_task t.pwt
+pol-train t.pwt -o P -q
+last=ckpt-00000040.pwc
+# damaged PROOF HOW: a copy of P whose last checkpoint (or manifest) is replaced.
+damaged() {
+  rm -rf "$1"; cp -r P "$1"; rm -f "$1/$2"
+  case $3 in
+    fifo) mkfifo "$1/$2" ;;
+    zero) ln -s /dev/zero "$1/$2" ;;
+    short) head -c 100 "P/$2" > "$1/$2" ;;
+    long) cat "P/$2" "P/$2" > "$1/$2" ;;
+    gone) ;;
+  esac
+}
+# Each must answer within the timeout: a blocking open or a read of /dev/zero would not.
+within() { timeout 20 "$@"; }
+
+for how in fifo zero; do
+  damaged D $last $how
+  expect_exit 3 within pol-verify t.pwt D -q
+  expect_err "not a regular file"
+  expect_exit 3 within pol-export D --checkpoint 40 -o x.safetensors
+  expect_err "not a regular file"
+  test ! -e x.safetensors
+  expect_exit 3 within pol-show D/$last
+  expect_err "not a regular file"
+  expect_exit 3 within pol-train t.pwt -o D -q        # complete, but not whole
+  expect_err "not a regular file.*the proof is damaged"
+  damaged M manifest.pwm $how
+  expect_exit 3 within pol-verify t.pwt M -q
+  expect_err "manifest.*not a regular file"
+  expect_exit 3 within pol-show M/manifest.pwm
+  expect_exit 3 within pol-train t.pwt -o M -q
+done
+expect_err "character device"
+
+# Sizes against the manifest's fileBytes, before reading.
+for how in short long; do
+  damaged D $last $how
+  expect_exit 3 within pol-verify t.pwt D -q
+  expect_err "bytes, the manifest says [0-9]+ \(truncated or damaged\)"
+  expect_exit 3 within pol-export D --checkpoint 40 -o x.safetensors
+  expect_err "the manifest says"
+  expect_exit 3 within pol-train t.pwt -o D -q
+  expect_err "the manifest says.*the proof is damaged"
+done
+
+# A complete proof whose last checkpoint is gone is not "already complete".
+damaged D $last gone
+expect_exit 3 pol-train t.pwt -o D -q
+expect_err "$last.*No such file.*the proof is damaged"
+# The same on resume: an unfinished proof whose last checkpoint is a pipe.
+expect_exit 137 pol-train t.pwt -o K -q --kill-after 25
+rm K/ckpt-00000020.pwc; mkfifo K/ckpt-00000020.pwc
+expect_exit 3 within pol-train t.pwt -o K -q
+expect_err "named pipe.*cannot resume"
+# The intact proof is still complete, with its root.
+expect_exit 0 pol-train t.pwt -o P
+expect_err "already complete"
+
+# A dispute and a ledger log that are not regular files.
+mkfifo pipe.pwd
+expect_exit 3 within pol-bisect replay pipe.pwd
+expect_err "not a regular file"
+ledger-settle keygen op -q; ledger-settle keygen alice -q
+ledger-settle init L -k op.key -q
+expect_exit 3 within ledger-settle append L pipe.pwd
+expect_err "not a regular file"
+ln -s /dev/urandom rand.ev
+expect_exit 3 within ledger-settle append L rand.ev
+expect_err "character device"
+mkdir N; mkfifo N/events.log
+expect_exit 3 within ledger-settle validate N
+expect_err "log 'N/events.log': a named pipe"
+expect_exit 3 within ledger-settle deposit N -k op.key --to alice.pub --amount 5
+
+# pol-task --from, like every reader, gives 3 on a malformed task: the NUL that ends a
+# Text field, changed (bit 7).
+python3 - <<'PY'
+b = bytearray(open('t.pwt', 'rb').read())
+name = b'train-images-idx3-ubyte.gz'
+i = b.index(name) + len(name)
+assert b[i] == 0
+b[i] |= 0x80
+open('bad.pwt', 'wb').write(b)
+PY
+expect_exit 3 pol-task --from bad.pwt -o x.pwt
+expect_err "malformed"
+test ! -e x.pwt
+expect_exit 3 pol-task --from bad.pwt --steps 10 -o x.pwt
+expect_exit 3 pol-train bad.pwt -o Q -q
+expect_exit 3 pol-verify bad.pwt P -q
+expect_exit 3 pol-show bad.pwt
+mkfifo t.fifo
+expect_exit 3 within pol-task --from t.fifo -o x.pwt
+expect_err "named pipe"
+
+# Stale temporaries: a dead writer's go on resume, a live writer's stay.
+sh -c 'exit 0' & dead=$!; wait $dead
+sleep 60 & live=$!
+expect_exit 137 pol-train t.pwt -o S -q --kill-after 15
+echo junk > S/ckpt-00000020.pwc.tmp.$dead
+echo junk > S/manifest.pwm.tmp.$dead
+echo junk > S/ckpt-00000020.pwc.tmp.$live
+echo keep > S/notes.tmp.txt                          # not a temporary's name
+pol-train t.pwt -o S -q
+test ! -e S/ckpt-00000020.pwc.tmp.$dead
+test ! -e S/manifest.pwm.tmp.$dead
+test -e S/ckpt-00000020.pwc.tmp.$live
+test -e S/notes.tmp.txt
+cmp S/$last P/$last
+# A complete proof is cleaned the same way when it is opened again.
+echo junk > S/ckpt-00000040.pwc.tmp.$dead
+pol-train t.pwt -o S -q
+test ! -e S/ckpt-00000040.pwc.tmp.$dead
+test -e S/ckpt-00000020.pwc.tmp.$live
+# The ledger: an append removes what a killed appender or challenger left.
+echo junk > L/events.log.tmp.$dead
+echo junk > L/disputes/0123.pwd.tmp.$dead
+echo junk > L/disputes/4567.pwd.tmp.$live
+ledger-settle deposit L -k op.key --to alice.pub --amount 5 -q
+test ! -e L/events.log.tmp.$dead
+test ! -e L/disputes/0123.pwd.tmp.$dead
+test -e L/disputes/4567.pwd.tmp.$live
+ledger-settle validate L -q
+kill $live; wait $live || true
