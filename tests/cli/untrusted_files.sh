@@ -130,3 +130,21 @@ test ! -e L/disputes/0123.pwd.tmp.$dead
 test -e L/disputes/4567.pwd.tmp.$live
 ledger-settle validate L -q
 kill $live; wait $live || true
+
+# A task beyond what a run may imply: refused at once (exit 3) with the figure, by
+# every program, before anything is allocated (proofwork-files(5), LIMITS).
+pol-show t.pwt > t.json
+jq '.steps = 4294967295 | .budgetFlops = 0' t.json > big.json
+for cmd in "pol-train big.json -o B -q" "pol-verify big.json P -q" "pol-task --from big.json -o big.pwt" \
+           "pol-profile big.json P -o prof.pwp"; do
+  expect_exit 3 within bash -c "ulimit -v 4000000; exec $cmd"
+  expect_err "137438953440 entries, over the limit of 2\^28 \(268435456\)"
+done
+test ! -e B/manifest.pwm
+test ! -e big.pwt
+expect_exit 0 pol-task --from big.json --steps 100 -o ok.pwt -q    # corrected by a flag
+jq '.steps = 400000 | .checkpointEvery = 1 | .batch = 1 | .budgetFlops = 0' t.json > many.json
+expect_exit 3 within pol-train many.json -o C -q
+expect_err "400001 checkpoints, over the limit of 2\^16 \(65536\)"
+expect_exit 2 pol-task --from t.pwt --steps 1000000 --batch 512 -o x.pwt   # the flags did it
+expect_err "over the limit of 2\^28"
