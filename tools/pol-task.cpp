@@ -51,10 +51,9 @@ int main(int argc, char** argv) {
   return run_tool("pol-task", argc, argv, app, [&]() -> int {
     check_output_path(out, {from, train_images, train_labels, test_images, test_labels}, common.force);
     auto given = [&](const char* name) { return app.count(name) > 0; };
-    TaskConfig c, as_read;
+    TaskConfig c;
     if (!from.empty()) {
-      c = as_read = read_task_fields(from);
-      as_read.budget_flops = 0;
+      c = read_task_fields(from);
     } else {
       for (const char* req : {"--model", "--train-images", "--train-labels", "--lr", "--batch", "--steps", "--checkpoint-every"})
         if (!given(req)) usage_error(std::string(req) + " is required (or start from a task with --from)");
@@ -85,20 +84,12 @@ int main(int argc, char** argv) {
     if (c.train_images.empty() || c.train_labels.empty()) usage_error("the task names no training images and labels");
     if (c.test_images.empty() != c.test_labels.empty()) usage_error("--test-images and --test-labels go together");
     commit_dataset(c);
-    // A cut the model cannot take is bad input (exit 3), as in a task file; a rule the
-    // --from task breaks as read, and still breaks the same way, is the file's (bad
-    // input, exit 3, as every reader of it says); any other, the flags broke (usage, 2).
+    // A cut the model cannot take is bad input (exit 3), as in a task file; any other
+    // rule the task breaks, the flags broke (usage, exit 2).
     if (given("--cut") && cut != "none") check_cut(c.cut, c.widths);
     try {
       check_task(c);
     } catch (const Error& e) {
-      if (!from.empty()) {
-        try {
-          check_task(as_read);
-        } catch (const Error& f) {
-          if (std::string(f.what()) == e.what()) bad_input("'" + from + "': " + e.what());
-        }
-      }
       usage_error(e.what());
     }
     const WrittenTask w = write_task(out, c, common.json);

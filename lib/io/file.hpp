@@ -18,8 +18,8 @@ using Bytes = std::vector<uint8_t>;
 // directory is refused (exit 3) before it is opened for a blocking read, and the size
 // is checked against `limit` before a byte is read.
 Bytes read_file(const std::string& path, size_t limit, const std::string& what);
-// read_file of a file whose size a manifest commits to (proofwork-files(5), PROOF
-// DIRECTORY): any other size is bad input, found before reading.
+// read_file of a file whose size a manifest commits to: any other size is bad input,
+// found before reading (proofwork-files(5), PROOF DIRECTORY).
 Bytes read_file_sized(const std::string& path, uint64_t bytes, size_t limit, const std::string& what);
 
 // Opens `path` with `flags` (O_RDONLY, O_RDWR, O_APPEND...) after checking that it is a
@@ -73,8 +73,8 @@ int64_t temporary_owner(const std::string& name);
 // Removes from `dir` the temporaries (regular files "NAME.tmp.PID") of writers that no
 // longer run: a process killed before commit() leaves one. A file whose pid is alive
 // (this process, or any other, even a stranger that reused the pid) stays. Returns how
-// many were removed. Programs that resume a directory call it first (proofwork-files(5),
-// PROOF DIRECTORY).
+// many were removed. Programs that resume a directory call it first
+// (proofwork-files(5), ENCODING).
 size_t remove_stale_temporaries(const std::string& dir);
 
 // gzip-compressed bytes (magic 1f 8b) are inflated, anything else returned as is.
