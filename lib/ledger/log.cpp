@@ -69,7 +69,7 @@ void open_log(const std::string& dir, LogFile& f, bool for_append) {
   f.fd = open_regular(path, "ledger '" + dir + "': log", for_append ? O_RDWR | O_APPEND : O_RDONLY);
   // One appender at a time; readers share.
   if (flock(f.fd, for_append ? LOCK_EX : LOCK_SH) != 0) internal_error("lock '" + path + "': " + errstr());
-  if (for_append) {  // what a killed appender or challenger left (proofwork-files(5), LEDGER)
+  if (for_append) {  // what a killed appender or challenger left (proofwork-files(5), ENCODING)
     remove_stale_temporaries(dir);
     remove_stale_temporaries(join_path(dir, "disputes"));
   }

@@ -129,6 +129,20 @@ test ! -e L/events.log.tmp.$dead
 test ! -e L/disputes/0123.pwd.tmp.$dead
 test -e L/disputes/4567.pwd.tmp.$live
 ledger-settle validate L -q
+# aqsgd-pack: a state that is a named pipe is refused; a creation a killed run left is
+# removed when the state is created, a live writer's kept.
+perl -e 'open(my $f, ">", "acts.f32") or die; binmode $f; srand(3);
+  for my $i (0 .. 3199) { print $f pack("f<", rand(2) - 1) }'
+aqsgd-pack --wrap 32 --batch-rows 50 acts.f32 -o acts.aqa
+mkdir A; mkfifo A/state.aqs
+expect_exit 3 within aqsgd-pack --bits 4 --state A acts.aqa -o p.aqp
+expect_err "named pipe"
+mkdir A2
+echo junk > A2/state.aqs.tmp.$dead
+echo junk > A2/state.aqs.tmp.$live
+expect_exit 0 aqsgd-pack --bits 4 --state A2 acts.aqa -o p.aqp
+test ! -e A2/state.aqs.tmp.$dead
+test -e A2/state.aqs.tmp.$live
 kill $live; wait $live || true
 
 # A task beyond what a run may imply: refused at once (exit 3) with the figure, by
