@@ -95,9 +95,9 @@ Bytes read_whole(const std::string& path, std::optional<uint64_t> expect, size_t
     if (out.size() + size_t(r) > limit) fail("over the limit of " + std::to_string(limit) + " bytes");
     out.insert(out.end(), buf, buf + r);
   }
-  if (fd) ::close(fd);
-  if (expect && out.size() != *expect)
+  if (expect && out.size() != *expect)  // shrunk while it was read
     fail(std::to_string(out.size()) + " bytes, the manifest says " + std::to_string(*expect) + " (truncated or damaged)");
+  if (fd) ::close(fd);
   return out;
 }
 
