@@ -78,6 +78,14 @@ int main(int argc, char** argv) {
   auto key_opt = [&](CLI::App* s, const char* who) { s->add_option("-k,--key", o.key, who)->required(); };
   const std::string data_help = "Where a task's dataset is (only a load_batch dispute needs it)";
   const auto amount = CLI::Range(int64_t(0), int64_t(kMaxAmount));
+  // Event numbers and windows: digits only, so that "-1" is a usage error rather than
+  // wrapped around to 2^64 − 1 by the conversion to an unsigned field.
+  const CLI::Validator whole(
+      [](std::string& s) {
+        return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos ? std::string()
+                                                                                     : "'" + s + "' is not a whole number";
+      },
+      "UINT");
   // A subcommand that signs events: LEDGER and the signer's key; its own options; then
   // (event_tail, below) -o to write the event instead, and the common ones.
   auto event_cmd = [&](const char* name, const char* help, const char* who) {
@@ -92,7 +100,7 @@ int main(int argc, char** argv) {
     add_common_options(*s, o.common, kOptJson | kOptQuiet | kOptForce | kOptThreads);
   };
   auto task_opts = [&](CLI::App* s, const char* stake_help) {
-    s->add_option("--task-id", o.task, "The task (its post's event number)")->required();
+    s->add_option("--task-id", o.task, "The task (its post's event number)")->required()->check(whole);
     if (stake_help) s->add_option("--stake", o.stake, stake_help)->check(amount);
   };
   // settle and validate: the settlement file and the report's labels.
@@ -116,7 +124,7 @@ int main(int argc, char** argv) {
 
   auto* deposit = event_cmd("deposit", "Operator: credit ACCOUNT with AMOUNT credits", "The operator's secret key");
   deposit->add_option("--to", o.to, "Account: public key (64 hex digits) or a .pub/.key file")->required();
-  deposit->add_option("--amount", o.amount, "Credits (1 to 2^50)")->required();
+  deposit->add_option("--amount", o.amount, "Credits (1 to 2^50)")->required()->check(CLI::Range(uint64_t(1), kMaxAmount));
 
   auto* beacon = event_cmd("beacon", "Operator: post public randomness (the forced-error draw); beacons are also the clock",
                            "The operator's secret key");
@@ -132,9 +140,9 @@ int main(int argc, char** argv) {
   post->add_option("--solver-stake", o.terms.solver_stake, "Stake a claim must lock (default: the bounty)")->check(amount);
   post->add_option("--verifier-stake", o.terms.verifier_stake, "Stake a verdict must lock (default: the fee)")->check(amount);
   post->add_option("--challenge-stake", o.terms.challenge_stake, "Stake a challenge must lock (default: the fee)")->check(amount);
-  post->add_option("--claim-window", o.terms.claim_window, "Events during which the task may be claimed (default 100)");
-  post->add_option("--verify-window", o.terms.verify_window, "Events after the claim for verdicts (default 20; ≥ 2)");
-  post->add_option("--challenge-window", o.terms.challenge_window, "Further events for challenges (default 20)");
+  post->add_option("--claim-window", o.terms.claim_window, "Events during which the task may be claimed (default 100)")->check(whole);
+  post->add_option("--verify-window", o.terms.verify_window, "Events after the claim for verdicts (default 20; ≥ 2)")->check(whole);
+  post->add_option("--challenge-window", o.terms.challenge_window, "Further events for challenges (default 20)")->check(whole);
 
   auto* claim = event_cmd("claim", "Solver: claim a task with a proof (its Merkle root) and a stake", "The solver's secret key");
   task_opts(claim, "Stake (default: the task's solver stake)");
@@ -155,7 +163,7 @@ int main(int argc, char** argv) {
   challenge->add_option("--dispute", o.dispute, "The dispute file (pol-bisect -o), with a pinpointed op")->required();
 
   auto* rule = event_cmd("rule", "Anyone: recompute disputes with the referee and append the rulings", "The signer's secret key (any key)");
-  rule->add_option("--challenge", o.challenge, "Only this challenge (its event number); default: every unruled one");
+  rule->add_option("--challenge", o.challenge, "Only this challenge (its event number); default: every unruled one")->check(whole);
 
   auto* settle = app.add_subcommand("settle", "Anyone: rule pending disputes, settle every task whose windows have passed, print the payments and balances");
   ledger_arg(settle);

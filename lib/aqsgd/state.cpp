@@ -74,6 +74,7 @@ State::State(const std::string& dir, const StateParams& expect, bool create, boo
     if (p_.capacity == 0 || p_.capacity > (uint64_t(1) << 32) || state_file_size(p_) > kMaxBytes)
       usage_error("state '" + dir + "': capacity " + std::to_string(p_.capacity) + " out of range (1 to 2^32 samples, file ≤ 1 TiB)");
     make_directory(dir);
+    remove_stale_temporaries(dir);  // a creation a killed run left (proofwork-files(5), ENCODING)
     // Created whole (an AtomicFile), so a half-created file never exists.
     AtomicFile f(path_);
     Header h{};
@@ -106,8 +107,7 @@ State::~State() {
 }
 
 void State::map_and_check(bool created) {
-  fd_ = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd_ < 0) bad_input("state '" + dir_ + "': " + path_ + ": " + errstr());
+  fd_ = open_regular(path_, "state '" + dir_ + "': file", O_RDWR);
   if (::flock(fd_, LOCK_EX | LOCK_NB) != 0)
     internal_error("state '" + dir_ + "': in use by another process (" + path_ + " is locked)");
   struct stat st;

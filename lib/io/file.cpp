@@ -1,6 +1,8 @@
 #include "io/file.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -8,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 #include "core/error.hpp"
 
@@ -26,41 +29,86 @@ void write_all(int fd, const void* p, size_t n, const std::string& what) {
   }
 }
 
-Bytes read_file(const std::string& path, size_t limit, const std::string& what) {
-  int fd = path == "-" ? 0 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) bad_input(what + " '" + path + "': " + errstr());
+namespace {
+
+const char* file_type_name(mode_t m) {
+  if (S_ISDIR(m)) return "a directory";
+  if (S_ISFIFO(m)) return "a named pipe";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  if (S_ISSOCK(m)) return "a socket";
+  return "not a regular file";
+}
+
+}  // namespace
+
+int open_regular(const std::string& path, const std::string& what, int flags) {
+  const std::string name = what + " '" + path + "'";
+  // Looked at before it is opened: opening a named pipe for reading waits for a writer,
+  // and a device may answer without end (proofwork(7), UNTRUSTED INPUT).
   struct stat st;
-  if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-    if (fd) ::close(fd);
-    bad_input(what + " '" + path + "': is a directory");
+  if (::stat(path.c_str(), &st) != 0) bad_input(name + ": " + errstr());
+  if (!S_ISREG(st.st_mode)) bad_input(name + ": " + file_type_name(st.st_mode) + ", not a regular file");
+  // Opened without blocking, and looked at again: the name may have been replaced since.
+  const int fd = ::open(path.c_str(), flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) bad_input(name + ": " + errstr());
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    bad_input(name + ": not a regular file");
   }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  return fd;
+}
+
+namespace {
+
+// read_file, and with `expect` set, read_file_sized.
+Bytes read_whole(const std::string& path, std::optional<uint64_t> expect, size_t limit, const std::string& what) {
+  // "-" is stdin, whatever the caller made it (a pipe included); any other name must
+  // be a regular file.
+  const int fd = path == "-" ? 0 : open_regular(path, what);
+  const auto fail = [&](const std::string& why) {
+    if (fd) ::close(fd);
+    bad_input(what + " '" + path + "': " + why);
+  };
+  struct stat st;
+  if (fstat(fd, &st) != 0) fail(errstr());
+  if (S_ISDIR(st.st_mode)) fail("is a directory");
   Bytes out;
   if (S_ISREG(st.st_mode)) {
-    if (size_t(st.st_size) > limit) {
-      if (fd) ::close(fd);
-      bad_input(what + " '" + path + "': " + std::to_string(st.st_size) + " bytes, over the limit of " +
-                std::to_string(limit));
-    }
+    // Sizes are checked before a byte is read.
+    if (expect && uint64_t(st.st_size) != *expect)
+      fail(std::to_string(st.st_size) + " bytes, the manifest says " + std::to_string(*expect) + " (truncated or damaged)");
+    if (size_t(st.st_size) > limit)
+      fail(std::to_string(st.st_size) + " bytes, over the limit of " + std::to_string(limit));
     out.reserve(size_t(st.st_size));
   }
+  if (expect && *expect < limit) limit = size_t(*expect);  // a file that grows meanwhile
   uint8_t buf[1 << 16];
   for (;;) {
     ssize_t r = ::read(fd, buf, sizeof buf);
     if (r < 0) {
       if (errno == EINTR) continue;
-      std::string e = errstr();
-      if (fd) ::close(fd);
-      bad_input(what + " '" + path + "': " + e);
+      fail(errstr());
     }
     if (r == 0) break;
-    if (out.size() + size_t(r) > limit) {
-      if (fd) ::close(fd);
-      bad_input(what + " '" + path + "': over the limit of " + std::to_string(limit) + " bytes");
-    }
+    if (out.size() + size_t(r) > limit) fail("over the limit of " + std::to_string(limit) + " bytes");
     out.insert(out.end(), buf, buf + r);
   }
+  if (expect && out.size() != *expect)  // shrunk while it was read
+    fail(std::to_string(out.size()) + " bytes, the manifest says " + std::to_string(*expect) + " (truncated or damaged)");
   if (fd) ::close(fd);
   return out;
+}
+
+}  // namespace
+
+Bytes read_file(const std::string& path, size_t limit, const std::string& what) {
+  return read_whole(path, std::nullopt, limit, what);
+}
+
+Bytes read_file_sized(const std::string& path, uint64_t bytes, size_t limit, const std::string& what) {
+  return read_whole(path, bytes, limit, what);
 }
 
 namespace {
@@ -173,6 +221,38 @@ Bytes maybe_gunzip(Bytes in, size_t limit, const std::string& what) {
   } while (rc != Z_STREAM_END);
   inflateEnd(&zs);
   return out;
+}
+
+int64_t temporary_owner(const std::string& name) {
+  const size_t at = name.rfind(".tmp.");
+  if (at == std::string::npos || at == 0) return -1;
+  const std::string digits = name.substr(at + 5);
+  if (digits.empty() || digits.size() > 9) return -1;  // a pid is below 2^22 on Linux
+  int64_t pid = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return -1;
+    pid = pid * 10 + (c - '0');
+  }
+  return pid > 0 ? pid : -1;
+}
+
+size_t remove_stale_temporaries(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) return 0;
+  size_t removed = 0;
+  while (dirent* e = readdir(d)) {
+    const std::string n = e->d_name;
+    const int64_t pid = temporary_owner(n);
+    if (pid < 0 || pid == int64_t(getpid())) continue;
+    // kill(pid, 0) fails with ESRCH only when no process has that pid; EPERM means one
+    // does (another user's), so its file stays.
+    if (::kill(pid_t(pid), 0) == 0 || errno != ESRCH) continue;
+    struct stat st;
+    const std::string path = join_path(dir, n);
+    if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::unlink(path.c_str()) == 0) removed++;
+  }
+  closedir(d);
+  return removed;
 }
 
 bool is_safe_name(const std::string& name) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "io/file.hpp"
 #include "io/version.hpp"
 #include "ledger/ed25519_batch.hpp"
 #include "ledger/ledger.hpp"
@@ -65,10 +66,13 @@ struct LogFile {
 void open_log(const std::string& dir, LogFile& f, bool for_append) {
   const std::string path = log_path(dir);
   if (!is_directory(dir)) bad_input("ledger '" + dir + "': not a directory (create one with 'ledger-settle init')");
-  f.fd = ::open(path.c_str(), (for_append ? O_RDWR | O_APPEND : O_RDONLY) | O_CLOEXEC);
-  if (f.fd < 0) bad_input("ledger '" + dir + "': " + path + ": " + errstr());
+  f.fd = open_regular(path, "ledger '" + dir + "': log", for_append ? O_RDWR | O_APPEND : O_RDONLY);
   // One appender at a time; readers share.
   if (flock(f.fd, for_append ? LOCK_EX : LOCK_SH) != 0) internal_error("lock '" + path + "': " + errstr());
+  if (for_append) {  // what a killed appender or challenger left (proofwork-files(5), ENCODING)
+    remove_stale_temporaries(dir);
+    remove_stale_temporaries(join_path(dir, "disputes"));
+  }
   struct stat st;
   if (fstat(f.fd, &st) != 0) internal_error("stat '" + path + "': " + errstr());
   f.size = size_t(st.st_size);

@@ -73,7 +73,7 @@ CheckpointExport export_checkpoint(const std::string& dir, const Manifest& man, 
                                    bool with_state) {
   const std::string path = join_path(dir, ci.file);
   const std::string what = "checkpoint '" + path + "'";
-  Bytes bytes = read_file(path, kTensorFileLimit, "checkpoint");
+  Bytes bytes = read_file_sized(path, ci.bytes, kTensorFileLimit, "checkpoint");
   check_input(blake2b(bytes.data(), bytes.size()) == ci.file_hash, what + " does not match its hash in the manifest");
   const auto msg = Message<schema::Checkpoint>::parse(std::move(bytes), what);
   return guard_input(what, [&] {

@@ -97,7 +97,7 @@ void read_checkpoint_fields(const std::string& dir, const CheckpointInfo& expect
                             Workspace& ws) {
   const std::string path = join_path(dir, expect.file);
   const std::string what = "checkpoint '" + path + "'";
-  Bytes bytes = read_file(path, kTensorFileLimit, "checkpoint");
+  Bytes bytes = read_file_sized(path, expect.bytes, kTensorFileLimit, "checkpoint");
   if (blake2b(bytes.data(), bytes.size()) != expect.file_hash)
     throw Error(kExitNo, what + ": file hash differs from the manifest's (modified or corrupt checkpoint)");
   auto msg = Message<schema::Checkpoint>::parse(std::move(bytes), what);

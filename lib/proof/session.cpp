@@ -1,8 +1,5 @@
 #include "proof/session.hpp"
 
-#include <dirent.h>
-#include <unistd.h>
-
 #include <cstdio>
 
 #include "core/error.hpp"
@@ -20,17 +17,6 @@ TaskConfig trained_config(const TaskConfig& task, const SessionHooks& hooks, Dev
   TaskConfig c = task;
   if (hooks.train_config) hooks.train_config(c);
   return c;
-}
-
-// What write_file_atomic leaves behind when its writer is killed: "NAME.tmp.PID".
-void remove_stale_temporaries(const std::string& dir) {
-  DIR* d = opendir(dir.c_str());
-  if (!d) return;
-  while (dirent* e = readdir(d)) {
-    const std::string n = e->d_name;
-    if (n.find(".tmp.") != std::string::npos) ::unlink(join_path(dir, n).c_str());
-  }
-  closedir(d);
 }
 
 }  // namespace
@@ -60,16 +46,21 @@ SessionStart Session::open(const std::string& dir) {
     for (size_t i = 0; i < manifest_.checkpoints.size(); i++)
       check_input(i < checkpoint_steps_.size() && manifest_.checkpoints[i].step == checkpoint_steps_[i],
                   "'" + dir + "': the manifest's checkpoints do not follow the task's interval");
-    if (manifest_.complete) {
-      trainer_.step = task_.steps;
-      first_step_ = task_.steps;
-      return SessionStart::Complete;
-    }
+    // The last checkpoint is read whole, and checked against the manifest, before the
+    // proof is called complete or resumed from it: a missing or damaged one is bad
+    // input, never "already complete".
     const CheckpointInfo& last = manifest_.checkpoints.back();
     try {
       read_checkpoint(dir, last, trainer_.tape, task_hash_, trainer_.ws);
     } catch (const Error& e) {  // damaged on disk: bad input here, not a verdict
-      bad_input(std::string(e.what()) + "; cannot resume");
+      bad_input(std::string(e.what()) + (manifest_.complete ? "; the proof is damaged" : "; cannot resume"));
+    }
+    if (manifest_.complete) {
+      check_input(last.step == task_.steps, "'" + dir + "': the manifest is marked complete, its last checkpoint is of step " +
+                                                std::to_string(last.step) + " of " + std::to_string(task_.steps));
+      trainer_.step = task_.steps;
+      first_step_ = task_.steps;
+      return SessionStart::Complete;
     }
     trainer_.step = last.step;
     // The losses of the steps after the last checkpoint are run again; a list that does

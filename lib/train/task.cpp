@@ -111,6 +111,16 @@ void check_task(const TaskConfig& c) {
   check_input(c.steps >= 1 && c.steps <= int64_t(UINT32_MAX), "task: steps must be 1 to 2^32-1");
   check_input(c.checkpoint_every >= 1 && c.checkpoint_every <= int64_t(UINT32_MAX),
               "task: checkpointEvery must be 1 to 2^32-1");
+  // What the task implies, before anyone allocates it (both products fit in int64).
+  const int64_t draws = c.steps * c.batch;
+  check_input(draws <= kMaxBatchOrder, "task: " + std::to_string(c.steps) + " steps of batch " + std::to_string(c.batch) +
+                                           " make a batch order of " + std::to_string(draws) +
+                                           " entries, over the limit of 2^28 (" + std::to_string(kMaxBatchOrder) + ")");
+  const int64_t checkpoints = (c.steps + c.checkpoint_every - 1) / c.checkpoint_every + 1;
+  check_input(checkpoints <= kMaxCheckpoints,
+              "task: " + std::to_string(c.steps) + " steps with a checkpoint every " + std::to_string(c.checkpoint_every) +
+                  " make " + std::to_string(checkpoints) + " checkpoints, over the limit of 2^16 (" +
+                  std::to_string(kMaxCheckpoints) + ")");
   check_input(finite_nonneg(c.lr) && c.lr > 0, "task: lr must be positive");
   check_input(finite_nonneg(c.momentum) && c.momentum < 1, "task: momentum must be in [0, 1)");
   check_input(finite_nonneg(c.weight_decay), "task: weightDecay must be non-negative");

@@ -40,6 +40,13 @@ struct TaskConfig {
 // Largest model and run a task may declare; anything beyond is refused as bad input.
 constexpr int64_t kMaxParameters = int64_t(1) << 31;
 constexpr int kMaxWidth = 1 << 20;
+// What a task implies, bounded before anything is allocated for it (proofwork-files(5),
+// LIMITS): the batch order's entries (steps x batch, 4 bytes each, held whole by the
+// trainer and recorded in the manifest) and the checkpoint count (steps / checkpointEvery,
+// rounded up, plus checkpoint 0). A real task meets neither: 2^28 draws are over 4000
+// epochs of a 60000-sample dataset.
+constexpr int64_t kMaxBatchOrder = int64_t(1) << 28;
+constexpr int64_t kMaxCheckpoints = int64_t(1) << 16;
 
 // The fields of a task as written, its format version checked (io/version.hpp) and
 // nothing else: pol-task --from's starting point, which flags may still correct.

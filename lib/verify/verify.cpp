@@ -128,9 +128,7 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
   for (size_t i = 0; i < man.checkpoints.size(); i++) {
     const CheckpointInfo& c = man.checkpoints[i];
     const std::string path = join_path(dir, c.file);
-    Bytes b = read_file(path, kTensorFileLimit, "checkpoint");
-    check_input(b.size() == c.bytes, "checkpoint '" + path + "': " + std::to_string(b.size()) +
-                                         " bytes, the manifest says " + std::to_string(c.bytes) + " (truncated or damaged)");
+    Bytes b = read_file_sized(path, c.bytes, kTensorFileLimit, "checkpoint");
     if (blake2b(b.data(), b.size()) != c.file_hash)
       return reject(segment_of_checkpoint(i), "checkpoint '" + c.file + "' does not match its hash in the manifest");
   }

@@ -20,6 +20,18 @@ expect_exit 2 ledger-settle deposit L -k op.key --to alice.pub
 expect_exit 2 ledger-settle frobnicate L
 expect_exit 2 ledger-settle post L -k alice.key --task t.pwt --bounty 10 --fee -1
 expect_exit 2 ledger-settle post L -k alice.key --task t.pwt --bounty 0
+# A negative, zero, fractional or unparsable amount or event number is a usage error,
+# never wrapped around to 2^64 - 5; nothing is appended.
+before=$(size L)
+for a in -5 0 abc 5.5 "" 1125899906842625 99999999999999999999; do
+  expect_exit 2 ledger-settle deposit L -k op.key --to alice.pub --amount "$a"
+  expect_err "amount"
+done
+expect_exit 2 ledger-settle claim L -k alice.key --task-id -1 --stake 5
+expect_err "task-id: '-1' is not a whole number"
+expect_exit 2 ledger-settle rule L -k op.key --challenge -3
+expect_exit 2 ledger-settle post L -k alice.key --task t.pwt --bounty 10 --claim-window -4
+test "$(size L)" = "$before"
 expect_exit 0 ledger-settle --help
 expect_exit 0 ledger-settle --version
 grep -q proofwork out

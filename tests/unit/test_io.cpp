@@ -2,9 +2,12 @@
 // untrusted bytes (proofwork(7), UNTRUSTED INPUT: exit 3, never a crash), IDX, files and names.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -577,4 +580,71 @@ TEST_CASE("parse_idx rejects bad magic, types and sizes") {
   // Dimensions whose product is far beyond any file.
   CHECK(code(idx_bytes(0x08, {0xffffffffu, 0xffffffffu, 0xffffffffu}, 3)) == pw::kExitBadInput);
   CHECK(error_code_of([] { pw::read_idx("/nonexistent/idx", "x"); }) == pw::kExitBadInput);
+}
+
+TEST_CASE("read_file refuses what is not a regular file before opening it for a blocking read") {
+  pwtest::ScratchDir dir;
+  // A named pipe with no writer: an open for reading would wait for ever.
+  REQUIRE(mkfifo(dir.file("pipe").c_str(), 0644) == 0);
+  std::string msg = pwtest::error_message_of([&] { pw::read_file(dir.file("pipe"), 100, "manifest"); });
+  CHECK(msg.find("manifest '") != std::string::npos);
+  CHECK(msg.find("a named pipe, not a regular file") != std::string::npos);
+  CHECK(error_code_of([&] { pw::read_file(dir.file("pipe"), 100, "f"); }) == pw::kExitBadInput);
+  CHECK(error_code_of([&] { pw::open_regular(dir.file("pipe"), "f", O_RDWR); }) == pw::kExitBadInput);
+  // A device answers without end: refused by its type, not after the limit's worth.
+  REQUIRE(symlink("/dev/zero", dir.file("zero").c_str()) == 0);
+  msg = pwtest::error_message_of([&] { pw::read_file(dir.file("zero"), size_t(2) << 30, "checkpoint"); });
+  CHECK(msg.find("a character device") != std::string::npos);
+  CHECK(error_code_of([&] { pw::read_file_sized(dir.file("zero"), 10, 100, "f"); }) == pw::kExitBadInput);
+  CHECK(error_code_of([&] { pw::read_file(dir.path, 100, "f"); }) == pw::kExitBadInput);
+  // A symbolic link to a regular file is read as the file.
+  pw::write_file_atomic(dir.file("plain"), bytes_of("abc"));
+  REQUIRE(symlink(dir.file("plain").c_str(), dir.file("link").c_str()) == 0);
+  CHECK(pw::read_file(dir.file("link"), 100, "f") == bytes_of("abc"));
+  const int fd = pw::open_regular(dir.file("link"), "f");
+  CHECK(fd > 2);
+  CHECK((fcntl(fd, F_GETFL) & O_NONBLOCK) == 0);  // blocking again once checked
+  close(fd);
+}
+
+TEST_CASE("read_file_sized checks the committed size before reading") {
+  pwtest::ScratchDir dir;
+  pw::write_file_atomic(dir.file("f"), bytes_of("0123456789"));
+  CHECK(pw::read_file_sized(dir.file("f"), 10, 100, "checkpoint") == bytes_of("0123456789"));
+  std::string msg = pwtest::error_message_of([&] { pw::read_file_sized(dir.file("f"), 11, 100, "checkpoint"); });
+  CHECK(msg.find("10 bytes, the manifest says 11 (truncated or damaged)") != std::string::npos);
+  msg = pwtest::error_message_of([&] { pw::read_file_sized(dir.file("f"), 9, 100, "checkpoint"); });
+  CHECK(msg.find("10 bytes, the manifest says 9") != std::string::npos);
+  // The kind's limit still holds when the manifest promises more.
+  CHECK(error_code_of([&] { pw::read_file_sized(dir.file("f"), 10, 5, "f"); }) == pw::kExitBadInput);
+  CHECK(error_code_of([&] { pw::read_file_sized(dir.file("f"), ~uint64_t(0), 100, "f"); }) == pw::kExitBadInput);
+}
+
+TEST_CASE("temporary_owner and remove_stale_temporaries: a dead writer's files go, a live one's stay") {
+  CHECK(pw::temporary_owner("ckpt-00000010.pwc.tmp.1234") == 1234);
+  CHECK(pw::temporary_owner("manifest.pwm.tmp.7") == 7);
+  CHECK(pw::temporary_owner("manifest.pwm") == -1);
+  CHECK(pw::temporary_owner("notes.tmp.txt") == -1);
+  CHECK(pw::temporary_owner("x.tmp.") == -1);
+  CHECK(pw::temporary_owner("x.tmp.0") == -1);
+  CHECK(pw::temporary_owner("x.tmp.12a") == -1);
+  CHECK(pw::temporary_owner(".tmp.12") == -1);
+  CHECK(pw::temporary_owner("x.tmp.99999999999") == -1);
+  pwtest::ScratchDir dir;
+  // A pid that belonged to a process now gone: a child that has exited and been reaped.
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) _exit(0);
+  REQUIRE(waitpid(child, nullptr, 0) == child);
+  const std::string dead = std::to_string(child), self = std::to_string(getpid());
+  for (const char* n : {"a.pwc.tmp.", "manifest.pwm.tmp."}) pw::write_file_atomic(dir.file(n + dead), bytes_of("x"));
+  pw::write_file_atomic(dir.file("b.pwc.tmp." + self), bytes_of("x"));  // this process: alive
+  pw::write_file_atomic(dir.file("c.pwc.tmp.1"), bytes_of("x"));         // init: alive
+  pw::write_file_atomic(dir.file("keep.tmp.txt"), bytes_of("x"));
+  pw::make_directory(dir.file("d.tmp." + dead));                          // not a regular file
+  CHECK(pw::remove_stale_temporaries(dir.path) == 2);
+  std::vector<std::string> left = dir.entries();
+  std::sort(left.begin(), left.end());
+  CHECK(left == std::vector<std::string>{"b.pwc.tmp." + self, "c.pwc.tmp.1", "d.tmp." + dead, "keep.tmp.txt"});
+  CHECK(pw::remove_stale_temporaries(dir.file("missing")) == 0);
 }

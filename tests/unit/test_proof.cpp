@@ -141,9 +141,14 @@ TEST_CASE("read_checkpoint: a modified file is a 'no' (exit 1), a malformed one 
     CHECK(read_code(info, tape, task) == pw::kExitNo);
     pw::write_file_atomic(path, good);
   }
-  // A truncated or missing file.
+  // A truncated, lengthened or missing file: its size is not the manifest's fileBytes,
+  // found before it is read (bad input, as pol-verify has always said of it).
   pw::write_file_atomic(path, pw::Bytes(good.begin(), good.begin() + long(good.size() / 2)));
-  CHECK(read_code(info, tape, task) == pw::kExitNo);
+  CHECK(read_code(info, tape, task) == pw::kExitBadInput);
+  pw::Bytes longer = good;
+  longer.push_back(0);
+  pw::write_file_atomic(path, longer);
+  CHECK(read_code(info, tape, task) == pw::kExitBadInput);
   pw::write_file_atomic(path, good);
   pw::CheckpointInfo missing = info;
   missing.file = "ckpt-00000099.pwc";

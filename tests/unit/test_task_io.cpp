@@ -504,3 +504,34 @@ TEST_CASE("export_batch_order: provenance, a column line, one line a step") {
   pw::Manifest none;
   CHECK(pwtest::error_message_of([&] { pw::export_batch_order("p", none); }) == "manifest of 'p' records no batch order");
 }
+
+TEST_CASE("check_task bounds what a task implies before anything is allocated, naming the figure") {
+  pw::TaskConfig c = base_config();
+  c.budget_flops = 0;
+  REQUIRE(error_code_of([&] { pw::check_task(c); }) == -1);
+  // 2^32 - 1 steps: a batch order of 2^32 x batch entries, refused with its size.
+  c.steps = int64_t(UINT32_MAX);
+  std::string msg = pwtest::error_message_of([&] { pw::check_task(c); });
+  CHECK(msg.find(std::to_string(int64_t(UINT32_MAX) * c.batch) + " entries, over the limit of 2^28") != std::string::npos);
+  CHECK(error_code_of([&] { pw::check_task(c); }) == pw::kExitBadInput);
+  // At the bound exactly: accepted (as far as this rule goes).
+  c.checkpoint_every = int64_t(UINT32_MAX);
+  c.steps = pw::kMaxBatchOrder / c.batch;
+  CHECK(error_code_of([&] { pw::check_task(c); }) == -1);
+  c.steps += 1;
+  CHECK(error_code_of([&] { pw::check_task(c); }) == pw::kExitBadInput);
+  // Checkpoints: steps / checkpointEvery rounded up, plus checkpoint 0.
+  c.steps = pw::kMaxCheckpoints - 1;
+  c.checkpoint_every = 1;
+  CHECK(error_code_of([&] { pw::check_task(c); }) == -1);
+  CHECK(int64_t(pw::checkpoint_steps(c).size()) == pw::kMaxCheckpoints);
+  c.steps += 1;
+  msg = pwtest::error_message_of([&] { pw::check_task(c); });
+  CHECK(msg.find("make 65537 checkpoints, over the limit of 2^16") != std::string::npos);
+  // Through the reader: a task message with 2^32 - 1 steps and a zero budget.
+  TaskMessage big([](pw::schema::Task::Builder t) {
+    t.setSteps(UINT32_MAX);
+    t.setBudgetFlops(0);
+  });
+  CHECK(error_code_of([&] { pw::task_config(big.t.asReader()); }) == pw::kExitBadInput);
+}
