@@ -28,14 +28,18 @@ struct FileVersion {
   const char* name;   // "task", as messages say it
   uint32_t oldest;    // the oldest version this build reads
   uint32_t current;   // the version this build writes
+  // A file of this kind without a version (0: written before versions were recorded,
+  // or by hand) reads as this version; 0: such a file is refused.
+  uint32_t unversioned = 0;
 };
 
 const FileVersion& file_version(FileKind kind);
 inline uint32_t current_version(FileKind kind) { return file_version(kind).current; }
 
-// Refuses (exit 3) a version outside oldest..current: "WHAT: task format version 7 is
-// newer than this build reads (1); upgrade proofwork", "... version 0: not a proofwork
-// task file, or one written before versions were recorded".
-void check_version(FileKind kind, uint32_t got, const std::string& what);
+// The version a file is read as: `got`, or the kind's `unversioned` for 0. Refuses
+// (exit 3) one outside oldest..current: "WHAT: task format version 7 is newer than this
+// build reads (1); upgrade proofwork", "... version 0: not a proofwork task file, or one
+// without a version".
+uint32_t check_version(FileKind kind, uint32_t got, const std::string& what);
 
 }  // namespace pw

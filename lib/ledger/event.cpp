@@ -136,7 +136,7 @@ Event read(schema::LedgerEvent::Reader r) {
       e.note = r.getGenesis().getNote().cStr();
       check_input(e.note.size() <= kMaxNote, "genesis note over " + std::to_string(kMaxNote) + " bytes");
       e.version = r.getGenesis().getFormatVersion();
-      check_ledger_version(e.version, "the genesis");
+      check_version(FileKind::Ledger, e.version, "the genesis");
       return e;
     }
     case schema::LedgerEvent::DEPOSIT:
@@ -224,12 +224,6 @@ const char* kind_name(Kind k) {
   static const char* names[] = {"genesis", "deposit", "beacon", "post", "claim",
                                 "reveal", "verdict", "challenge", "ruling", "settle"};
   return names[int(k)];
-}
-
-uint32_t check_ledger_version(uint32_t stored, const std::string& what) {
-  const uint32_t v = stored == 0 ? 1 : stored;
-  check_version(FileKind::Ledger, v, what);
-  return v;
 }
 
 std::string short_key(const PublicKey& k) { return hex(k.data(), k.size()).substr(0, 12); }
@@ -363,7 +357,7 @@ Record record_from_file(const Bytes& b, const std::string& what) {
     const auto msg = Message<schema::LedgerRecord>::parse(b, what);
     return guard_input(what, [&] {
       const auto root = msg.root();
-      check_ledger_version(root.getFormatVersion(), what);
+      check_version(FileKind::Ledger, root.getFormatVersion(), what);
       check_input(root.hasEvent(), what + ": no event");
       Record r;
       r.event = read(root.getEvent());

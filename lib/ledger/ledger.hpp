@@ -74,12 +74,6 @@ struct Event {
   uint32_t version = 0;     // genesis: the log's format version as signed (0: none recorded)
 };
 
-// A ledger file's version as read (the log's genesis, an event file, a settlement):
-// one written before versions were recorded stores none (0) and reads as version 1,
-// the format it has; one newer than this build is refused (exit 3). See
-// man ledger-settle, FILES.
-uint32_t check_ledger_version(uint32_t stored, const std::string& what);
-
 // Canonical encoding (the bytes that are signed) and back. decode() checks that the
 // bytes are canonical and well-formed; throws bad input.
 Bytes encode_event(const Event& e);

@@ -82,7 +82,7 @@ PartitionFile read_partition_file(const std::string& path) {
   Bytes bytes = read_file(path, kSmallFileLimit * 4, "partition");
   auto load = [&](schema::Partition::Reader r) {
     return guard_input(what, [&] {
-      check_sched_version(FileKind::Partition, r.getVersion(), what);
+      check_version(FileKind::Partition, r.getVersion(), what);
       PartitionFile f;
       check_input(r.hasTopology(), what + ": no topology");
       f.problem = load_problem(r.getTopology(), WorkloadOverrides{}, what + ": topology");

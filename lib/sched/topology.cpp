@@ -219,13 +219,9 @@ capnp::JsonCodec& scenario_codec() {
 
 schema::Topology::Reader Problem::topology() const { return source->getRoot<schema::Topology>().asReader(); }
 
-void check_sched_version(FileKind kind, uint32_t got, const std::string& what) {
-  check_version(kind, got == 0 ? kUnversioned : got, what);
-}
-
 Problem load_problem(schema::Topology::Reader t, const WorkloadOverrides& ov, const std::string& what) {
   return guard_input(what, [&] {
-    check_sched_version(FileKind::Topology, t.getVersion(), what);
+    check_version(FileKind::Topology, t.getVersion(), what);
     Problem p;
     p.name = t.getName();
     read_devices(t, p, what);

@@ -55,11 +55,6 @@ struct WorkloadOverrides {
 
 constexpr int kMaxDevices = 4096;
 
-// A sched file's `version` field by io/version.hpp's rule (proofwork-files(5), VERSIONS).
-// 0, a file written before versions were recorded or a topology written by hand, is
-// read as kUnversioned, the layout such files have.
-constexpr uint32_t kUnversioned = 1;
-void check_sched_version(FileKind kind, uint32_t got, const std::string& what);
 
 // Builds and validates a problem from a Topology struct (bad input, exit 3, on any
 // inconsistency or a version this build does not read; `what` names the source in

@@ -106,9 +106,9 @@ done <<< "$cited"
 # The VERSIONS table of proofwork-files(5) is lib/io/version.cpp's.
 # Every row of version.cpp is checked (a row the pattern missed would go unchecked, so
 # the counts must agree), and the table has no row of its own.
-rows=$(grep -oE '\{"[A-Za-z -]+", [0-9]+, [0-9]+\}' "$ROOT/lib/io/version.cpp")
+rows=$(grep -oE '\{"[A-Za-z -]+", [0-9]+, [0-9]+(, [0-9]+)?\}' "$ROOT/lib/io/version.cpp")
 [ -n "$rows" ] || fail "lib/io/version.cpp: no version rows found"
-[ "$(printf '%s\n' "$rows" | wc -l)" = "$(grep -oE '\{"[^"]*", *[0-9]+, *[0-9]+\}' "$ROOT/lib/io/version.cpp" | wc -l)" ] ||
+[ "$(printf '%s\n' "$rows" | wc -l)" = "$(grep -oE '\{"[^"]*", *[0-9]+, *[0-9]+(, *[0-9]+)?\}' "$ROOT/lib/io/version.cpp" | wc -l)" ] ||
   fail "lib/io/version.cpp: a version row this test cannot read"
 table=$(sed -n '/^\.SH VERSIONS$/,/^\.SH /p' "$ROOT/man/proofwork-files.5" | sed -n '/^\.TS$/,/^\.TE$/p')
 [ -n "$table" ] || fail "proofwork-files(5), VERSIONS: no table"
@@ -117,8 +117,8 @@ kinds=$(printf '%s\n' "$table" | awk -F'\t' 'NF >= 4 && $1 != "" && $1 != "kind"
   fail "proofwork-files(5), VERSIONS: rows $(echo $kinds | tr '\n' ' '); lib/io/version.cpp has $(printf '%s\n' "$rows" | wc -l)"
 while IFS= read -r row; do
   kind=$(echo "$row" | sed 's/^{"\([A-Za-z -]*\)".*/\1/')
-  oldest=$(echo "$row" | sed 's/.*", \([0-9]*\), .*/\1/')
-  current=$(echo "$row" | sed 's/.*, \([0-9]*\)}$/\1/')
+  oldest=$(echo "$row" | sed -E 's/^\{"[^"]*", ([0-9]+), ([0-9]+).*/\1/')
+  current=$(echo "$row" | sed -E 's/^\{"[^"]*", ([0-9]+), ([0-9]+).*/\2/')
   reads=$oldest
   [ "$oldest" = "$current" ] || reads="$oldest to $current"
   line=$(printf '%s\n' "$table" | awk -F'\t' -v k="$kind" '$1 == k')

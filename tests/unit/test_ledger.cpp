@@ -16,6 +16,7 @@
 #include <set>
 
 #include "io/message.hpp"
+#include "io/version.hpp"
 #include "ledger/ledger.hpp"
 #include "ledger/market.hpp"
 #include "schema/ledger.capnp.h"
@@ -600,8 +601,8 @@ TEST_CASE("ledger: versions: an old ledger reads as version 1 with its bytes unc
     at += 8 + n + 64 + 8;
   }
   CHECK(at == log.size());
-  CHECK(check_ledger_version(0, "old") == 1);
-  CHECK(check_ledger_version(1, "now") == 1);
+  CHECK(pw::check_version(pw::FileKind::Ledger, 0, "old") == 1);
+  CHECK(pw::check_version(pw::FileKind::Ledger, 1, "now") == 1);
 
   // A ledger begun now records version 1 in its signed genesis.
   pwtest::ScratchDir dir;
