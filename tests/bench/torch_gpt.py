@@ -66,6 +66,8 @@ def read_text(path, what):
 def read_batches(path, batch, context, text_len):
     """pol-export --batches: '#' lines are provenance; each other line 'STEP OFF1 ... OFFB',
     steps 0, 1, 2, ... in order. Returns a list of int64 tensors of B offsets."""
+    if text_len < context + 1:
+        raise BadInput("text of %d bytes is shorter than a window of %d" % (text_len, context + 1))
     out = []
     try:
         f = open(path)

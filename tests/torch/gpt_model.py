@@ -10,10 +10,22 @@ LM head tied to the token embedding; biases on every Linear; no dropout. Attenti
 scores are scaled by 1/sqrt(C/HEADS). Parameter names and nn.Linear's [out, in] layout
 are nanoGPT's, which are what pol-export writes.
 
-Differences from nanoGPT's model.py, on purpose: GELU approximate='tanh' (nanoGPT's
-nn.GELU() is the exact erf form; GPT-2's own code uses tanh), no dropout modules, and
-the loss always over all B*T positions (nanoGPT's inference-time shortcut of computing
-only the last position's logits is left out).
+Checked line by line against nanoGPT's model.py (bias=True, dropout 0): the same
+modules in the same order (so the same parameter names and named_parameters order, and the
+same initialisation calls in the same order), the same q,k,v split and head layout, scaling,
+masking, residuals and weight tying, and configure_optimizers' grouping. Differences, on
+purpose:
+- GELU approximate='tanh', as GPT-2's own code; nanoGPT's nn.GELU() is the exact erf form.
+- No dropout modules (nanoGPT's transformer.drop, attn_dropout, resid_dropout and
+  mlp.dropout are the identity at dropout 0).
+- The causal mask is a non-persistent buffer `mask`; nanoGPT's slow-attention path
+  (PyTorch < 2.0) keeps a persistent buffer `attn.bias` in its state_dict, so loading
+  exported weights into it needs load_state_dict(..., strict=False) (its from_pretrained
+  drops those keys the same way).
+- The loss always over all B*T positions, without ignore_index (nanoGPT's -1 never
+  occurs in byte targets); nanoGPT's inference-time shortcut of computing only the last
+  position's logits is left out.
+- No fused or foreach AdamW: one summation order (fused=True is a CUDA-only option).
 """
 import math
 
