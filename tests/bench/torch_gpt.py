@@ -32,7 +32,6 @@ outside the text) exits 3 with a message; usage errors exit 2. Needs Debian's
 python3-torch and python3-numpy (use /usr/bin/python3).
 """
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -46,6 +45,8 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import gpt_model  # noqa: E402
+import torch_bench  # noqa: E402
+from torch_bench import params_sha256, timed_runs  # noqa: E402
 
 PROG = "torch_gpt.py"
 
@@ -201,17 +202,8 @@ def bits_per_byte(model, text, context, chunk=64):
     return total / (len(starts) * context) / math.log(2), len(starts)
 
 
-def params_sha256(model):
-    h = hashlib.sha256()
-    for p in model.state_dict().values():
-        h.update(p.detach().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
 def setting(a):
-    return {"threads": a.threads, "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-            "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS", ""),
-            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""), "model": a.model, "batch": a.batch}
+    return dict(torch_bench.setting(a.threads), model=a.model, batch=a.batch)
 
 
 def speed(a):
@@ -235,20 +227,8 @@ def speed(a):
         final = train(model, opt, a, text, offsets, steps)
         return time.perf_counter() - t0, final, model
 
-    if a.warmup:
-        run(a.warmup)
-    runs = []
-    for _ in range(a.repeats):
-        secs, final, model = run(a.steps)
-        runs.append({"seconds": secs, "tokens_per_second": a.steps * a.batch * a.context / secs,
-                     "steps_per_second": a.steps / secs, "final_loss": final,
-                     "params_sha256": params_sha256(model)})
-    best = max(runs, key=lambda r: r["tokens_per_second"])
-    return dict(setting(a), mode="speed", steps=a.steps, seconds=best["seconds"],
-                tokens_per_second=best["tokens_per_second"], steps_per_second=best["steps_per_second"],
-                final_loss=runs[0]["final_loss"], params_sha256=runs[0]["params_sha256"],
-                run_to_run_identical=len({r["params_sha256"] for r in runs}) == 1, runs=runs)
-
+    return dict(setting(a), mode="speed",
+                **timed_runs(run, a.steps, a.warmup, a.repeats, tokens_per_step=a.batch * a.context))
 
 def learn(a):
     text = read_text(a.text, "text")
