@@ -230,6 +230,7 @@ def speed(a):
     return dict(setting(a), mode="speed",
                 **timed_runs(run, a.steps, a.warmup, a.repeats, tokens_per_step=a.batch * a.context))
 
+
 def learn(a):
     text = read_text(a.text, "text")
     val = read_text(a.val_text, "validation text")

@@ -113,8 +113,7 @@ def make_batches():
 
 
 def generate(kind):
-    """The fixture's bytes for optimizer kind."""
-    import torch
+    """The fixture's records for optimizer kind (a pwtr.Writer)."""
     import gpt_model
 
     hp = HP[kind]
