@@ -14,6 +14,8 @@
 #      OPENBLAS_NUM_THREADS 1/2, each its own process. The settings are interleaved
 #      round-robin, GPT_REPEATS rounds; each setting's median and spread (min–max)
 #      are printed, and the ratio of the best medians. Target ≥ 1.0× (stretch 1.3×).
+#      And whether each side's final bits depend on its thread setting (ours: the root
+#      must not; PyTorch's OpenBLAS settings give different parameters).
 #   2. Learning: a task of GPT_LEARN_STEPS steps trained by pol-train; PyTorch trains
 #      from our exported initial weights (pol-export --checkpoint 0) on our batch order
 #      (pol-export --batches) with the same optimizer; both final models' validation
@@ -138,6 +140,12 @@ if [ "$torch_ok" = yes ]; then
     row "GPT training tokens/s: PyTorch set_num_threads(${c%%:*}), OPENBLAS_NUM_THREADS=${c#*:} ($what)" "—" \
       "$(spread "$m" "$lo" "$hi")" "—" "—"
   done
+  # Both sides' final bits under every thread setting (same seed, batches and steps on
+  # each side): ours the root, PyTorch the SHA-256 of its final parameters.
+  th=$(for c in "${torch_cfgs[@]}"; do json "torch-$c.json" .params_sha256; done | sort -u | wc -l)
+  row "GPT: final parameters the same bits under every thread setting ($MODEL, $STEPS steps)" \
+    "yes (${#ours_cfgs[@]} settings, one root)" \
+    "$([ "$th" = 1 ] && echo yes || echo "no: $th different results from ${#torch_cfgs[@]} settings")" "—" "—"
   read -r tb tm tlo thi <<<"$(best torch "${torch_cfgs[@]}")"
   row "GPT training tokens/s, best vs best: pol-train --threads $ob vs PyTorch set_num_threads(${tb%%:*}), OPENBLAS_NUM_THREADS=${tb#*:} ($MODEL, batch $BATCH)" \
     "$(spread "$om" "$olo" "$ohi")" "$(spread "$tm" "$tlo" "$thi")" "$(fmt "$(calc "$om / $tm")" %.2f)×" "≥ 1.0× (stretch 1.3×)"
