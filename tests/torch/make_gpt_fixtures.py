@@ -165,8 +165,8 @@ def fail(path, msg):
 def check_file(path, kind):
     """Checks a fixture with the standard library alone: every record the format names,
     with its dtype and shape; the batches are windows of bytes; all values finite; the
-    recorded gradient norms are the gradients' norms; step 0's update is the optimizer's
-    rule applied to the recorded gradient (so that hp, init, grad and param agree)."""
+    recorded gradient norms are the gradients' norms; every step's update is the
+    optimizer's rule (check_updates)."""
     try:
         _, rec = pwtr.read(path)
     except (OSError, ValueError) as e:
@@ -218,30 +218,54 @@ def check_file(path, kind):
             fail(path, "step %d: loss %r is not plausible" % (s, loss))
     if hp["clip"] > 0 and not clipped:
         fail(path, "clipping never acts")
-    check_first_update(path, kind, rec, shapes)
+    check_updates(path, kind, rec, shapes)
     print("%s: %d records, ok" % (os.path.relpath(path), len(rec)))
 
 
-def check_first_update(path, kind, rec, shapes):
-    """Step 0 from zero optimizer state: SGD's p - lr (g + wd p) (weight decay on dim >= 2
-    only); AdamW's p (1 - lr wd) - lr g' / (|g'| + eps) with g' the clipped gradient
-    (bias-corrected first moments and second moments cancel to g' and g'^2)."""
+def check_updates(path, kind, rec, shapes):
+    """Every step's parameters are the optimizer's rule applied, in double precision, to the
+    recorded parameters before it and the recorded gradients up to it, as torch 1.13's
+    single-tensor optimizers compute it (weight decay on dim >= 2 only):
+      SGD:   d = g + wd p; buf = d at step 0, else momentum buf + d; p -= lr buf
+      AdamW: g' = g min(1, clip / (norm + 1e-6)); p *= 1 - lr wd; m = b1 m + (1 - b1) g';
+             v = b2 v + (1 - b2) g'^2; p -= lr / (1 - b1^t) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+    so that hp, init, grad, grad_norm and param agree with one another."""
     hp = HP[kind]
-    norm = rec["step0.grad_norm"].scalar()
-    scale = min(1.0, hp["clip"] / (norm + 1e-6)) if hp["clip"] > 0 else 1.0
-    worst = 0.0
-    for name, shape in shapes:
-        wd = hp["weight_decay"] if len(shape) >= 2 else 0.0
-        p0, g, p1 = (rec[k].values for k in ("init." + name, "step0.grad." + name, "step0.param." + name))
-        for a, gr, b in zip(p0, g, p1):
+    state = {name: None for name, _ in shapes}
+    for s in range(STEPS):
+        t = s + 1
+        norm = rec["step%d.grad_norm" % s].scalar()
+        scale = min(1.0, hp["clip"] / (norm + 1e-6)) if hp["clip"] > 0 else 1.0
+        before = "init." if s == 0 else "step%d.param." % (s - 1)
+        worst = 0.0
+        for name, shape in shapes:
+            wd = hp["weight_decay"] if len(shape) >= 2 else 0.0
+            p0 = rec[before + name].values
+            g = rec["step%d.grad.%s" % (s, name)].values
+            p1 = rec["step%d.param.%s" % (s, name)].values
+            n = len(p0)
             if kind == "sgd":
-                want = a - hp["lr"] * (gr + wd * a)
+                buf = state[name] or [0.0] * n
+                for i in range(n):
+                    d = g[i] + wd * p0[i]
+                    buf[i] = d if s == 0 else hp["momentum"] * buf[i] + d
+                    want = p0[i] - hp["lr"] * buf[i]
+                    worst = max(worst, abs(want - p1[i]) / max(abs(p1[i]), 1e-3))
+                state[name] = buf
             else:
-                gc = gr * scale
-                want = a * (1 - hp["lr"] * wd) - hp["lr"] * gc / (abs(gc) + hp["eps"])
-            worst = max(worst, abs(want - b) / max(abs(b), 1e-3))
-    if worst > 1e-4:
-        fail(path, "step 0's update is not %s's rule (worst relative difference %.3g)" % (kind, worst))
+                m, v = state[name] or ([0.0] * n, [0.0] * n)
+                b1, b2 = hp["beta1"], hp["beta2"]
+                step_size = hp["lr"] / (1 - b1 ** t)
+                root_bc2 = math.sqrt(1 - b2 ** t)
+                for i in range(n):
+                    gc = g[i] * scale
+                    m[i] = b1 * m[i] + (1 - b1) * gc
+                    v[i] = b2 * v[i] + (1 - b2) * gc * gc
+                    want = p0[i] * (1 - hp["lr"] * wd) - step_size * m[i] / (math.sqrt(v[i]) / root_bc2 + hp["eps"])
+                    worst = max(worst, abs(want - p1[i]) / max(abs(p1[i]), 1e-3))
+                state[name] = (m, v)
+        if worst > 1e-5:  # float32 rounding leaves about 1e-6
+            fail(path, "step %d's update is not %s's rule (worst relative difference %.3g)" % (s, kind, worst))
 
 
 def check_rerun(path, kind):
