@@ -1,7 +1,8 @@
 # The committed PyTorch GPT fixtures (tests/fixtures/torch/gpt_*.bin) read back with the
 # standard-library reader of tests/torch/pwtr.py and agree with themselves: every record
 # with its shape, windows of bytes, gradient norms, every step's update by the
-# optimizer's rule (proofwork(7), TESTS AND BENCHMARKS). A damaged copy is refused.
+# optimizer's rule, the first and last losses by a plain forward pass
+# (proofwork(7), TESTS AND BENCHMARKS). A damaged copy is refused.
 GEN=$HERE/../torch/make_gpt_fixtures.py
 FIX=$HERE/../fixtures/torch
 python3 "$GEN" --check "$FIX/gpt_adamw.bin" "$FIX/gpt_sgd.bin" >out
@@ -50,3 +51,7 @@ print(repr(rec["step2.param.transformer.wpe.weight"].values[0] * (1 + 1e-4)))' "
 set_first step2.param.transformer.wpe.weight "$v" gpt_sgd_step2.bin "$FIX/gpt_sgd.bin"
 expect_exit 1 python3 "$GEN" --check gpt_sgd_step2.bin
 expect_err "step 2's update is not sgd's rule"
+# A loss that is not its parameters' (a plain-Python forward pass recomputes it).
+set_first step4.loss 5.4 gpt_adamw_loss.bin
+expect_exit 1 python3 "$GEN" --check gpt_adamw_loss.bin
+expect_err 'step 4: loss 5.4'

@@ -166,7 +166,8 @@ def check_file(path, kind):
     """Checks a fixture with the standard library alone: every record the format names,
     with its dtype and shape; the batches are windows of bytes; all values finite; the
     recorded gradient norms are the gradients' norms; every step's update is the
-    optimizer's rule (check_updates)."""
+    optimizer's rule (check_updates); the first and last steps' losses are the model's
+    (check_loss)."""
     try:
         _, rec = pwtr.read(path)
     except (OSError, ValueError) as e:
@@ -219,6 +220,8 @@ def check_file(path, kind):
     if hp["clip"] > 0 and not clipped:
         fail(path, "clipping never acts")
     check_updates(path, kind, rec, shapes)
+    for s in (0, STEPS - 1):
+        check_loss(path, rec, s)
     print("%s: %d records, ok" % (os.path.relpath(path), len(rec)))
 
 
@@ -266,6 +269,69 @@ def check_updates(path, kind, rec, shapes):
                 state[name] = (m, v)
         if worst > 1e-5:  # float32 rounding leaves about 1e-6
             fail(path, "step %d's update is not %s's rule (worst relative difference %.3g)" % (s, kind, worst))
+
+
+def check_loss(path, rec, s):
+    """Step s's loss recomputed by a plain-Python forward pass (lists and loops, in double)
+    from the parameters before step s: an independent reading of the records' layout, as
+    a C++ reader must take it. nn.Linear's weight W [out, in] gives y = x W^T + b; c_attn's
+    output is q, k, v side by side, head h at columns h*hs .. (h+1)*hs of each; logits are
+    ln_f(x) wte^T."""
+    before = "init." if s == 0 else "step%d.param." % (s - 1)
+    P = {name: rec[before + name].values for name, _ in param_shapes()}
+    C, T, hs = CHANNELS, CONTEXT, CHANNELS // HEADS
+
+    def linear(x, name, out):
+        W, b = P[name + ".weight"], P[name + ".bias"]
+        n_in = len(x[0])
+        return [[b[o] + sum(W[o * n_in + i] * xi[i] for i in range(n_in)) for o in range(out)] for xi in x]
+
+    def layer_norm(x, name):
+        w, b = P[name + ".weight"], P[name + ".bias"]
+        out = []
+        for xi in x:
+            mean = sum(xi) / C
+            var = sum((v - mean) ** 2 for v in xi) / C
+            r = 1 / math.sqrt(var + 1e-5)
+            out.append([(xi[c] - mean) * r * w[c] + b[c] for c in range(C)])
+        return out
+
+    def gelu(v):
+        return 0.5 * v * (1 + math.tanh(math.sqrt(2 / math.pi) * (v + 0.044715 * v ** 3)))
+
+    idx, tgt = rec["step%d.idx" % s].values, rec["step%d.targets" % s].values
+    wte, wpe = P["transformer.wte.weight"], P["transformer.wpe.weight"]
+    total = 0.0
+    for b in range(BATCH):
+        x = [[wte[idx[b * T + t] * C + c] + wpe[t * C + c] for c in range(C)] for t in range(T)]
+        for i in range(LAYERS):
+            h = "transformer.h.%d." % i
+            qkv = linear(layer_norm(x, h + "ln_1"), h + "attn.c_attn", 3 * C)
+            y = [[0.0] * C for _ in range(T)]
+            for head in range(HEADS):
+                lo = head * hs
+                for t in range(T):
+                    q = qkv[t][lo:lo + hs]
+                    scores = [sum(q[j] * qkv[u][C + lo + j] for j in range(hs)) / math.sqrt(hs) for u in range(t + 1)]
+                    top = max(scores)
+                    e = [math.exp(a - top) for a in scores]
+                    z = sum(e)
+                    for j in range(hs):
+                        y[t][lo + j] = sum(e[u] / z * qkv[u][2 * C + lo + j] for u in range(t + 1))
+            a = linear(y, h + "attn.c_proj", C)
+            x = [[x[t][c] + a[t][c] for c in range(C)] for t in range(T)]
+            f = [[gelu(v) for v in row] for row in linear(layer_norm(x, h + "ln_2"), h + "mlp.c_fc", 4 * C)]
+            m = linear(f, h + "mlp.c_proj", C)
+            x = [[x[t][c] + m[t][c] for c in range(C)] for t in range(T)]
+        x = layer_norm(x, "transformer.ln_f")
+        for t in range(T):
+            logits = [sum(wte[v * C + c] * x[t][c] for c in range(C)) for v in range(VOCAB)]
+            top = max(logits)
+            total += top + math.log(sum(math.exp(l - top) for l in logits)) - logits[tgt[b * T + t]]
+    loss = total / (BATCH * T)
+    got = rec["step%d.loss" % s].scalar()
+    if abs(loss - got) > 1e-5 * abs(loss):
+        fail(path, "step %d: loss %r, a plain forward pass of its parameters gives %r" % (s, got, loss))
 
 
 def check_rerun(path, kind):
