@@ -3,7 +3,7 @@
 #   scripts/install-deps.sh [build|demo|bench|all]   install what is missing (default: build)
 #   scripts/install-deps.sh --check [GROUP]          exit 1 if anything is missing, install nothing
 # build: compile and `make test` (with Fashion-MNIST: tests/cli/roots_pinned_bench.sh pins
-# the benchmark task's root; with librsvg2-bin: pol-plot's PNG output and tests/cli/plot.sh); demo: the same; bench: + OpenBLAS and PyTorch (the
+# the benchmark task's root; with librsvg2-bin: pol-plot's PNG output and tests/cli/plot.sh); demo: + fortunes (the GPT's text); bench: the demo's + OpenBLAS and PyTorch (the
 # competitors), and PyTorch for regenerating the reference fixtures.
 set -eu
 check=0
@@ -14,7 +14,7 @@ group=${1:-build}
 # dd, cmp, awk, script and flock from Debian's essential and required packages (perl-base,
 # coreutils, diffutils, mawk, bsdutils, util-linux), named here so a check finds them.
 build="cmake make g++ pkg-config capnproto libcapnp-dev libcli11-dev doctest-dev libzstd-dev libsodium-dev zlib1g-dev python3 jq man-db librsvg2-bin perl-base coreutils diffutils mawk bsdutils util-linux dataset-fashion-mnist"
-demo=""
+demo="fortunes"
 bench="libopenblas-dev python3-torch python3-numpy"
 case "$group" in
   build) want="$build" ;;

@@ -58,14 +58,8 @@ EVERY=$(( STEPS / 2 > 0 ? STEPS / 2 : 1 ))
 
 say() { printf '\n== %s\n' "$*" >&2; }
 die() { echo "run.sh: $*" >&2; exit 4; }
-# json FILE EXPR: one field of a JSON document, via jq.
-json() { jq -r "$2" "$1"; }
-# calc EXPR: floating-point arithmetic with awk.
-calc() { awk "BEGIN { printf \"%s\", $1 }" </dev/null; }
-fmt() { awk -v x="$1" -v f="$2" 'BEGIN { printf f, x }' </dev/null; }
-# now: a wall-clock timestamp; since T0: seconds elapsed since now gave T0.
-now() { date +%s.%N; }
-since() { calc "$(now) - $1"; }
+# json, calc, fmt, now, since, faster: tests/bench/lib.sh.
+source "$HERE/lib.sh"
 
 for p in pol-task pol-train pol-forge pol-verify pol-bisect pol-show; do [ -x "$BIN/$p" ] || die "$BIN/$p is missing; build first (make build)"; done
 find_bench() { for d in "$BIN/tests" "$BIN"; do [ -x "$d/$1" ] && { echo "$d/$1"; return; }; done; echo ""; }
@@ -133,7 +127,6 @@ label_ours() {
 label_torch() {
   echo "PyTorch set_num_threads($(cfg_t "$1")), OPENBLAS_NUM_THREADS=$(cfg_ob "$1")$(if_passive "$1" ", OMP_WAIT_POLICY=passive")"
 }
-faster() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a > b) }'; }
 
 best_ours=0 best_ours_cfg=""
 for c in $ours_cfgs; do

@@ -14,13 +14,14 @@ bits, and every run. Needs Debian's python3-torch and python3-numpy (use /usr/bi
 """
 import argparse
 import gzip
-import hashlib
 import json
 import os
 import time
 
 import numpy as np
 import torch
+
+from torch_bench import setting, timed_runs
 
 
 def read_idx(path):
@@ -84,25 +85,7 @@ def main():
         final = float(loss.item())
         return time.perf_counter() - t0, final, net
 
-    if a.warmup:
-        run(a.warmup)
-    runs = []
-    for _ in range(a.repeats):
-        secs, final, net = run(a.steps)
-        h = hashlib.sha256()
-        for p in net.state_dict().values():
-            h.update(p.detach().contiguous().numpy().tobytes())
-        runs.append({"seconds": secs, "steps_per_second": a.steps / secs, "final_loss": final,
-                     "params_sha256": h.hexdigest()})
-    best = max(runs, key=lambda r: r["steps_per_second"])
-    print(json.dumps({
-        "threads": a.threads, "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-        "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS", ""),
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""), "steps": a.steps,
-        "seconds": best["seconds"], "steps_per_second": best["steps_per_second"],
-        "final_loss": runs[0]["final_loss"], "params_sha256": runs[0]["params_sha256"],
-        "run_to_run_identical": len({r["params_sha256"] for r in runs}) == 1, "runs": runs,
-    }))
+    print(json.dumps(dict(setting(a.threads), **timed_runs(run, a.steps, a.warmup, a.repeats))))
 
 
 if __name__ == "__main__":

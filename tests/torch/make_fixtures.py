@@ -13,16 +13,7 @@ parameter gradient before the step and every parameter after it, once for
 torch.optim.SGD (momentum, weight decay) and once for torch.optim.AdamW.
 Step 0's loss and gradients are the plain "loss and gradients" check.
 
-File format (all little-endian):
-
-    u32  magic    0x52545750  (the bytes "PWTR")
-    u32  version  1
-    u32  hint length H, then H bytes of ASCII text (how to regenerate the file)
-    u32  record count N, then N records:
-         u32 name length, name bytes (ASCII)
-         u32 dtype (1 = f32, 2 = i32, 3 = f64)
-         u32 ndim, u32 dims[ndim]
-         the elements, row-major, prod(dims) of them (a scalar has ndim 0)
+File format: the PWTR container of tests/torch/pwtr.py.
 
 Record names:
     widths (i32), batch (i32), steps (i32)
@@ -37,9 +28,10 @@ Record names:
     step<s>.param.<p>   <p> after step s's update
 """
 import os
-import struct
 
 import torch
+
+from pwtr import Writer
 
 WIDTHS = [20, 16, 12, 5]
 BATCH = 8
@@ -50,36 +42,10 @@ SGD_HP = dict(lr=0.05, momentum=0.9, weight_decay=1e-3)
 # Betas other than the defaults, so that a hard-coded 0.9/0.999 would show.
 ADAMW_HP = dict(lr=0.01, beta1=0.85, beta2=0.995, eps=1e-8, weight_decay=0.05)
 
-MAGIC = 0x52545750
-VERSION = 1
 HINT = ("proofwork PyTorch reference fixture; regenerate: "
         "/usr/bin/python3 tests/torch/make_fixtures.py (torch %s)\n")
-DTYPES = {"f32": (1, "<f4"), "i32": (2, "<i4"), "f64": (3, "<f8")}
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "torch")
-
-
-class Writer:
-    def __init__(self):
-        self.records = []
-
-    def add(self, name, value, dtype):
-        code, np_dtype = DTYPES[dtype]
-        t = torch.as_tensor(value).detach().cpu()
-        arr = t.numpy().astype(np_dtype)
-        body = struct.pack("<I", len(name)) + name.encode("ascii")
-        body += struct.pack("<II", code, arr.ndim)
-        body += struct.pack("<%dI" % arr.ndim, *arr.shape)
-        body += arr.tobytes(order="C")
-        self.records.append(body)
-
-    def write(self, path):
-        hint = (HINT % torch.__version__).encode("ascii")
-        data = struct.pack("<II", MAGIC, VERSION) + struct.pack("<I", len(hint)) + hint
-        data += struct.pack("<I", len(self.records)) + b"".join(self.records)
-        with open(path, "wb") as f:
-            f.write(data)
-        print("wrote %s (%d bytes)" % (os.path.relpath(path), len(data)))
 
 
 def make_model():
@@ -102,7 +68,7 @@ def make_batches():
 def run(kind):
     model = make_model()
     xs, ys = make_batches()
-    w = Writer()
+    w = Writer(HINT)
     w.add("widths", WIDTHS, "i32")
     w.add("batch", BATCH, "i32")
     w.add("steps", STEPS, "i32")
