@@ -32,11 +32,13 @@ expect_err "warning: profile 'share.pwp' has the sampleShare rule"
 expect_exit 1 pol-verify t.pwt steer-share --profile prof.pwp --fast-panel 128
 expect_err "REJECT: segment 0 .*too far from the claimed one"
 
-# (2) The adaptive adversary against the observed rule: what it can hide is accepted,
-# and is at most 1e-4 of each segment's update (l2).
+# (2) The adaptive adversary against the observed rule: what it can hide is accepted;
+# it is within the thresholds it computed, and where its replay flagged no possible
+# flip, at most 1e-4 of the segment's update (l2).
 for dir in shrink noise; do
   pol-forge t.pwt -o steer-$dir -q --steer $dir:0.5 --profile prof.pwp --steer-log $dir.log --fast-panel 128
-  jq -s -e 'length == 4 and all(.edit_l2 > 0 and .fraction <= 1e-4)' $dir.log >/dev/null
+  jq -s -e 'length == 4 and all(.edit_l2 > 0 and .edit_l2 <= .threshold_l2)' $dir.log >/dev/null
+  jq -s -e '[.[] | select(.flagged == 0)] | length > 0 and all(.fraction <= 1e-4)' $dir.log >/dev/null
   expect_exit 0 pol-verify t.pwt steer-$dir --profile prof.pwp --fast-panel 128
 done
 
