@@ -12,8 +12,20 @@ namespace pw {
 
 namespace {
 
-// The noise direction's Philox key: no step of a run uses it (add_noise keys by step).
+// The noise direction's Philox key: no step of a run uses it (add_noise keys by step);
+// the per-segment decoys count down from it.
 constexpr uint64_t kSteerNoiseKey = ~uint64_t(0);
+// Under rule observed the edit of segment j is unit(direction) + kDecoy · unit(noise_j),
+// per tensor: consecutive edits then have a cosine near 1 / (1 + kDecoy²) = 0.45, under
+// the directional test's alignment bound (0.5 by default), and 1 / √(1 + kDecoy²) of
+// each edit still points the chosen way.
+constexpr double kDecoy = 1.1;
+
+double l2(const std::vector<float>& v) {
+  double s = 0;
+  for (float x : v) s += double(x) * x;
+  return std::sqrt(s);
+}
 
 // The direction for parameter tensor i (tape.params' order) at state `w`.
 void direction(Steering::Direction d, size_t i, const std::vector<float>& w, std::vector<float>& out) {
@@ -143,8 +155,19 @@ SessionHooks steer_hooks(const Steering& st, const LoadedProfile& profile, Sessi
     const double f = st.fraction / (p.observed ? std::sqrt(double(segments)) : 1.0);
     for (int m = 0; m < kMetrics; m++)
       for (double& x : limit.value[m]) x *= f;
-    std::vector<std::vector<float>> dir(tr.tape.params.size());
-    for (size_t i = 0; i < tr.tape.params.size(); i++) direction(st.direction, i, honest.t[size_t(tr.tape.params[i])], dir[i]);
+    std::vector<std::vector<float>> dir(tr.tape.params.size()), decoy;
+    for (size_t i = 0; i < tr.tape.params.size(); i++) {
+      direction(st.direction, i, honest.t[size_t(tr.tape.params[i])], dir[i]);
+      if (!p.observed) continue;
+      decoy.resize(dir.size());
+      const uint64_t key = kSteerNoiseKey - 1 - uint64_t(s / c.checkpoint_every);
+      decoy[i].resize(dir[i].size());
+      for (size_t e = 0; e < dir[i].size(); e++)
+        decoy[i][e] = 2.0f * uniform01(philox_word(key, kStreamForgeNoise, uint32_t(i), e)) - 1.0f;
+      const double nd = l2(dir[i]), nn = l2(decoy[i]);
+      if (nd == 0 || nn == 0) continue;
+      for (size_t e = 0; e < dir[i].size(); e++) dir[i][e] = float(dir[i][e] / nd + kDecoy * decoy[i][e] / nn);
+    }
     tr.ws = largest_edit(tr.tape, honest, dir, limit);
     tr.to_device();
     SteerRecord r;

@@ -7,7 +7,9 @@
 //
 // Under rule observed the forger also keeps the directional test: with C segments,
 // each edit is scaled by 1/√C, so that C edits in one direction sum to at most the
-// fraction of √(Σ T²).
+// fraction of √(Σ T²); and each edit mixes a fresh random decoy direction of 1.1 times
+// the chosen one's size into it, so that consecutive edits stay under the alignment
+// bound (cosine about 0.45) while 1/√2.21 of each still points the chosen way.
 #pragma once
 #include <cstdint>
 #include <functional>
