@@ -200,13 +200,28 @@ void FlipObserver::on_op(int64_t s, int index, const Workspace& ws) {
 Distances FlipObserver::tolerance(const Workspace& start, const Workspace& replayed) const {
   const std::vector<int> ids = checkpoint_tensors(tape_);
   const Distances norms = state_norms(tape_, replayed);
-  Distances du;
-  if (tape_.optimizer == OptimizerType::Adamw) du = state_distances(tape_, replayed, start);
+  const Distances du = state_distances(tape_, replayed, start);
   std::vector<Bound> b(ids.size());
   for (size_t k = 0; k < ids.size(); k++) {
     const int id = ids[k];
     b[k] = param_[size_t(id)];
     if (tape_.optimizer == OptimizerType::Sgd) b[k] = tape_.tensors[size_t(id)].role == Role::OptState ? state_[size_t(id)] : b[k];
+  }
+  if (tape_.optimizer == OptimizerType::Sgd) {
+    // Feedback: the later steps train on the changed parameters, which moves every
+    // tensor, not only those the flips reached: each gets kFlipFeedback times the flips'
+    // share of the parameters' update, of its own change over the segment.
+    double flip_sq = 0, update_sq = 0;
+    for (size_t k = 0; k < ids.size(); k++)
+      if (tape_.tensors[size_t(ids[k])].role == Role::Param)
+        flip_sq += b[k].l2 * b[k].l2, update_sq += du.value[kL2][k] * du.value[kL2][k];
+    const double rho = update_sq > 0 ? kFlipFeedback * std::sqrt(flip_sq / update_sq) : 0.0;
+    for (size_t k = 0; k < ids.size(); k++)
+      if (tape_.tensors[size_t(ids[k])].role != Role::CutState) {
+        b[k].l1 += rho * du.value[kL1][k];
+        b[k].l2 += rho * du.value[kL2][k];
+        b[k].linf += rho * du.value[kLinf][k];
+      }
   }
   if (tape_.optimizer == OptimizerType::Adamw) {
     auto pos = [&](int id) { return size_t(std::find(ids.begin(), ids.end(), id) - ids.begin()); };

@@ -29,8 +29,11 @@
 
 namespace pw {
 
-// The later steps of a segment train on the changed state: each bound is multiplied by
-// this before it is added to a threshold.
+// The later steps of a segment train on the changed state, which moves every tensor:
+// (SGD) each checkpoint tensor's bound grows by kFlipFeedback × (‖flip bound‖₂ /
+// ‖update‖₂ over the parameters) × its own change over the segment, and every bound is
+// multiplied by kFlipSafety before it is added to a threshold.
+constexpr double kFlipFeedback = 1;
 constexpr double kFlipSafety = 2;
 
 // The scale rounding is relative to for element (b, u) of a ReLU forward's input z,
