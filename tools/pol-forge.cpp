@@ -3,6 +3,8 @@
 #include "cli/train_cli.hpp"
 #include "proof/forge.hpp"
 #include "proof/task_file.hpp"
+#include "io/file.hpp"
+#include "verify/steer.hpp"
 
 using namespace pw;
 
@@ -45,14 +47,39 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)
       ->group(forge);
 
+  std::string steer, profile_path, steer_log;
+  app.add_option("--steer", steer,
+                 "Fast mode, the adaptive adversary: train each segment honestly, then add to the checkpoint the largest "
+                 "edit in DIRECTION (shrink, grow, noise) that --profile's rule accepts, times FRACTION: "
+                 "DIRECTION:FRACTION")
+      ->group(forge);
+  app.add_option("--profile", profile_path, "The verifier's profile --steer reads (pol-profile)")->group(forge);
+  app.add_option("--steer-log", steer_log, "Write one JSON line per --steer edit to this file")->group(forge);
+
   return run_tool("pol-forge", argc, argv, app, [&]() -> int {
     if (!fault.empty()) f.fault = parse_fault(fault, "--inject-fault");
     if (app.count("--init-seed")) f.init_seed = init_seed;
     if (app.count("--order-seed")) f.order_seed = order_seed;
+    Steering st;
+    if (!steer.empty()) st = parse_steering(steer, "--steer");
+    if (steer.empty() && !(profile_path.empty() && steer_log.empty())) usage_error("--profile and --steer-log go with --steer");
+    if (!steer.empty() && profile_path.empty()) usage_error("--steer needs the verifier's --profile");
     const LoadedTask task = load_task(o.task);
-    check_forgery(f, task.cfg, o.common.device);  // usage errors before the machine's (exit 4)
+    if (steer.empty() || f.any()) check_forgery(f, task.cfg, o.common.device);  // usage errors before the machine's (exit 4)
+    LoadedProfile profile;
+    if (!steer.empty()) {
+      if (task.cfg.exact) usage_error("--steer: the task is in exact mode, where any edit changes the state hash");
+      profile = load_profile(profile_path);
+      check_input(profile.task_class == task_class(task.msg.root()), "--profile: the profile was made for another task");
+    }
     apply_common_options(o.common, true);
     Dataset data = f.other_data.empty() ? load_task_dataset(task.cfg, o.data_dir) : load_other_dataset(task.cfg, f.other_data);
-    return run_training(task, std::move(data), o, forge_hooks(f));
+    if (steer.empty()) return run_training(task, std::move(data), o, forge_hooks(f));
+    std::string lines;
+    const int rc = run_training(task, std::move(data), o,
+                                steer_hooks(st, profile, f.any() ? forge_hooks(f) : SessionHooks{},
+                                            [&](const SteerRecord& r) { lines += steer_json(r) + "\n"; }));
+    if (!steer_log.empty()) write_file_atomic(steer_log, lines.data(), lines.size(), true);
+    return rc;
   });
 }

@@ -35,8 +35,14 @@ int main(int argc, char** argv) {
   app.add_option("--floor", opt.floor_rel, "floor = this x the state's own norm (squared for cosine)")
       ->capture_default_str();
   app.add_option("--sample-share", opt.sample_share,
-                 "At verification, thresholds also allow this many samples' share (update / batch) of the replayed "
-                 "update")
+                 "Write a profile of the old sampleShare rule instead (format 1's): at verification every threshold "
+                 "also allows this many samples' share (update / batch) of the replayed update, in every direction. "
+                 "An adversary can steer by that much (pol-forge --steer); for comparisons only")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  app.add_option("--alignment-max", opt.alignment_max,
+                 "Largest mean cosine between consecutive replayed segments' residuals pol-verify accepts")
+      ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   app.add_option("--data-dir", opt.data_dir, "Find the dataset files in this directory (by base name)");
   add_common_options(app, common, kOptAll | kOptForce);

@@ -126,6 +126,10 @@ int main(int argc, char** argv) {
       if (task.cfg.exact) usage_error("--profile is for fast-mode tasks; this task is exact (verified by equal hashes)");
       prof = load_profile(profile);
       opt.profile = &prof;
+      if (!prof.observed)
+        note(common, "warning: profile '" + profile + "' has the sampleShare rule (format 1): every threshold allows " +
+                         "a share of each update in any direction, which an adversary can steer with; make a new one " +
+                         "with pol-profile");
     } else if (!task.cfg.exact) {
       usage_error("this task is in fast mode: its proofs are verified against a profile (--profile, from pol-profile)");
     }
@@ -144,6 +148,12 @@ int main(int argc, char** argv) {
     make_verdict(task, opt, r, mb);
     emit(out, mb, common.json);
     if (r.detect.total > 0) note(common, detection_line(r.detect));
+    if (prof.observed && opt.profile && r.residual_bound > 0) {
+      char line[200];
+      std::snprintf(line, sizeof line, "directional test: |sum of residuals|_2 %.3g of at most %.3g, mean alignment %.3f",
+                    r.residual_sum, r.residual_bound, r.alignment);
+      note(common, line);
+    }
     char timing[160];
     std::snprintf(timing, sizeof timing, " (replay %.2f s for %lld steps, checks and I/O %.2f s)", r.replay_seconds,
                   static_cast<long long>(r.replayed_steps), r.check_seconds);

@@ -196,6 +196,8 @@ struct SegmentResult {
   distances @10 :Distances;  # fast mode: replayed vs claimed end state
   thresholds @11 :Distances; # fast mode: the thresholds applied to this segment (the profile's,
                              # plus one sample's share of its update); absent in older verdicts
+  flagged @12 :UInt64;       # fast mode (format 2): pre-activations the replay found within the
+                             # profile's flipMargin of zero; the flips' bound is in thresholds
 }
 
 struct Verdict {
@@ -217,6 +219,12 @@ struct Verdict {
   selected @15 :List(UInt32);  # every segment the selection chose (all shards together)
   detection @16 :Detection;
   merged @17 :UInt32;        # pol-verify --merge: how many shard verdicts were combined
+  # Fast mode (format 2): the directional test over the replayed segments (this shard's),
+  # model-wide: ‖Σ (claimed − replayed)‖₂, its bound √(Σ l2 threshold²), and the mean
+  # cosine between consecutive segments' residuals.
+  residualSum @18 :Float64;
+  residualBound @19 :Float64;
+  alignment @20 :Float64;
 }
 
 enum BisectLevel {
@@ -316,8 +324,18 @@ struct Profile {
   updateRatioMax @17 :Float64;
   stochasticOps @18 :UInt32;       # ops with randomness inside a step (re-run with other seeds); 0 for the MLP
   provenance @19 :Provenance;
-  sampleShare @20 :Float64;        # at verification each threshold also allows sampleShare · (the replayed
-                                   # update of the tensor over the segment) / batch: one sample's share
+  sampleShare @20 :Float64;        # rule sampleShare: at verification each threshold also allows sampleShare ·
+                                   # (the replayed update of the tensor over the segment) / batch
+  thresholdRule @21 :ThresholdRule;  # format 1 profiles: sampleShare
+  flipMargin @22 :Float64;         # rule observed: |z| ≤ flipMargin · (‖x_b‖₂‖W_u‖₂ + |bias_u|) may flip
+  flipMeasured @23 :Float64;       # the largest such ratio |Δz| / scale measured between the sources
+  alignmentMax @24 :Float64;       # rule observed: the largest mean consecutive alignment accepted
+}
+
+# How pol-verify turns a profile into a segment's thresholds (pol-profile(1)).
+enum ThresholdRule {
+  sampleShare @0;   # the profile's thresholds plus a blanket share of the update (format 1)
+  observed @1;      # plus bounds for the flips the replay observes, and the directional test
 }
 
 # What a sample of q of C segments can catch (printed by pol-verify).

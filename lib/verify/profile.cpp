@@ -14,6 +14,7 @@
 #include "io/version.hpp"
 #include "proof/proof.hpp"
 #include "train/trainer.hpp"
+#include "verify/flips.hpp"
 #include "verify/verify.hpp"
 
 namespace pw {
@@ -22,11 +23,22 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kRule =
+constexpr const char* kRuleObserved =
+    "threshold[m][i] = factor * max(measured d[m][i]) + floor[m][i]; floor = floorRel * norm of the claimed end "
+    "state (l1, l2, linf), floorRel^2 for cosine; at verification plus 2 * the bound on what the ReLU flips the "
+    "replay observes can change (pre-activations with |z| <= flipMargin * (|x_b|_2 |W_u|_2 + |bias_u|), "
+    "flipMargin = factor * flipMeasured + 2^-24), nothing else; the replayed segments' residuals (claimed - "
+    "replayed) must satisfy |sum|_2 <= sqrt(sum of model l2 thresholds^2) and mean consecutive cosine <= "
+    "alignmentMax; update plausibility: updateRatioMin/factor <= |dw|_2 / sum(lr) <= updateRatioMax*factor";
+constexpr const char* kRuleShare =
     "threshold[m][i] = factor * max(measured d[m][i]) + floor[m][i]; floor = floorRel * norm of the claimed end "
     "state (l1, l2, linf), floorRel^2 for cosine; at verification plus sampleShare * (replayed update of the tensor "
     "over the segment, same metric) / batch (cosine: (sampleShare * |update|_2 / batch / |w|_2)^2 / 2); update "
     "plausibility: updateRatioMin/factor <= |dw|_2 / sum(lr) <= updateRatioMax*factor";
+// Relative rounding distance flagged even when the sources agree to the bit: float's unit roundoff.
+constexpr double kFlipMarginFloor = 1.0 / (1 << 24);
+// Pre-activations kept per source for comparing the sources (the last steps of a segment).
+constexpr size_t kFlipRecordFloats = size_t(1) << 25;
 
 // Restores the thread count on scope exit.
 struct ThreadsGuard {
@@ -70,6 +82,7 @@ void make_profile(const LoadedTask& task, const std::string& dir, const ProfileO
   if (!(opt.factor >= 1 && std::isfinite(opt.factor))) usage_error("--factor must be at least 1");
   if (!(opt.floor_rel >= 0 && opt.floor_rel < 1)) usage_error("--floor must be in [0, 1)");
   if (!(opt.sample_share >= 0 && opt.sample_share <= 1e6)) usage_error("--sample-share must be in [0, 1e6]");
+  if (!(opt.alignment_max > 0 && opt.alignment_max <= 1)) usage_error("--alignment-max must be in (0, 1]");
   check_input(is_directory(dir), "proof '" + dir + "' is not a directory");
   const Manifest man = read_manifest(dir, int64_t(cfg.steps) * cfg.batch, &task.hash);
   check_input(man.task == task.hash, "the proof '" + dir + "' is for another task");
@@ -134,6 +147,36 @@ void make_profile(const LoadedTask& task, const std::string& dir, const ProfileO
     Distances d;
   };
   std::vector<M> ms;
+  // How far rounding moves a pre-activation (a ReLU forward's input) between the sources,
+  // relative to its scale (verify/flips.hpp): over the last record_steps steps of each
+  // segment, every source against the first.
+  std::vector<int> relus;
+  size_t per_step = 0;
+  for (size_t i = 0; i < tr.tape.ops.size(); i++)
+    if (tr.tape.ops[i].kind == OpKind::ReluForward) {
+      relus.push_back(int(i));
+      per_step += size_t(tr.tape.tensors[size_t(tr.tape.ops[i].in[0])].size());
+    }
+  const int64_t record_steps =
+      relus.empty() ? 0 : std::min<int64_t>(cfg.checkpoint_every, std::max<size_t>(1, kFlipRecordFloats / (2 * per_step)));
+  std::vector<std::vector<float>> ref_z, ref_scale;  // [step in record * relus + relu]
+  std::vector<float> scale;
+  double flip_measured = 0;
+  auto compare_z = [&](size_t c, size_t k, int index, Workspace& ws) {
+    const Op& op = tr.tape.ops[size_t(index)];
+    if (op.kind != OpKind::ReluForward) return;
+    const size_t r = k * relus.size() + size_t(std::find(relus.begin(), relus.end(), index) - relus.begin());
+    const std::vector<float>& z = ws.t[size_t(op.in[0])];
+    if (c == 0) {
+      if (ref_z.size() <= r) ref_z.resize(r + 1), ref_scale.resize(r + 1);
+      ref_z[r] = z;
+      relu_input_scale(tr.tape, op, ws, ref_scale[r]);
+      return;
+    }
+    for (size_t e = 0; e < z.size(); e++)
+      if (ref_scale[r][e] > 0)
+        flip_measured = std::max(flip_measured, std::fabs(double(z[e]) - double(ref_z[r][e])) / double(ref_scale[r][e]));
+  };
   auto read = [&](size_t i, Workspace& ws) {
     try {
       read_checkpoint(dir, man.checkpoints[i], tr.tape, task.hash, ws);
@@ -161,7 +204,10 @@ void make_profile(const LoadedTask& task, const std::string& dir, const ProfileO
       t.step = s0;
       const auto t0 = Clock::now();
       t.to_device();
-      while (t.step < s1) t.run_step();
+      while (t.step < s1) {
+        const int64_t k = t.step - (s1 - record_steps);
+        t.run_step(k < 0 ? OpHook() : [&, k, c](int index, Workspace& ws) { compare_z(c, size_t(k), index, ws); });
+      }
       t.to_host();
       const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
       replay_secs += secs;
@@ -176,6 +222,7 @@ void make_profile(const LoadedTask& task, const std::string& dir, const ProfileO
     }
   }
   for (const M& m : ms) max_into(max_d, m.d);
+  const double flip_margin = opt.factor * flip_measured + kFlipMarginFloor;
 
   Distances thr = max_d;
   for (size_t i = 0; i < thr.size(); i++) {
@@ -188,7 +235,12 @@ void make_profile(const LoadedTask& task, const std::string& dir, const ProfileO
   p.setTaskClass(as_data(task_class(task.msg.root())));
   p.setTaskHash(as_data(task.hash));
   p.setProofRoot(as_data(man.root()));
-  p.setRule(kRule);
+  const bool observed = opt.sample_share == 0;
+  p.setRule(observed ? kRuleObserved : kRuleShare);
+  p.setThresholdRule(observed ? schema::ThresholdRule::OBSERVED : schema::ThresholdRule::SAMPLE_SHARE);
+  p.setFlipMargin(flip_margin);
+  p.setFlipMeasured(flip_measured);
+  p.setAlignmentMax(opt.alignment_max);
   p.setFactor(opt.factor);
   p.setFloorRel(opt.floor_rel);
   write_distances(p.initThresholds(), thr);
@@ -215,7 +267,8 @@ void make_profile(const LoadedTask& task, const std::string& dir, const ProfileO
 }
 
 Distances segment_thresholds(const LoadedProfile& p, const Tape& tape, const Workspace& start,
-                             const Workspace& replayed) {
+                             const Workspace& replayed, const Distances* flips) {
+  if (p.observed) return flips ? add_tolerance(p.thresholds, *flips) : p.thresholds;
   Distances t = p.thresholds;
   if (p.sample_share == 0) return t;
   const Distances du = state_distances(tape, replayed, start);
@@ -247,6 +300,14 @@ LoadedProfile load_profile(const std::string& path) {
     lp.update_max = r.getUpdateRatioMax();
     lp.sample_share = r.getSampleShare();
     check_input(std::isfinite(lp.sample_share) && lp.sample_share >= 0, what + ": bad sampleShare");
+    lp.observed = r.getThresholdRule() == schema::ThresholdRule::OBSERVED;
+    lp.flip_margin = r.getFlipMargin();
+    lp.alignment_max = r.getAlignmentMax();
+    if (lp.observed) {
+      check_input(std::isfinite(lp.flip_margin) && lp.flip_margin >= 0 && lp.flip_margin < 1,
+                  what + ": flipMargin must be in [0, 1)");
+      check_input(lp.alignment_max > 0 && lp.alignment_max <= 1, what + ": alignmentMax must be in (0, 1]");
+    }
     check_input(std::isfinite(lp.factor) && lp.factor >= 1, what + ": factor must be at least 1");
     check_input(std::isfinite(lp.update_min) && std::isfinite(lp.update_max) && lp.update_min >= 0 &&
                     lp.update_max >= lp.update_min,
@@ -260,12 +321,17 @@ std::string profile_summary(schema::Profile::Reader r) {
   return guard_input("profile", [&] {
     const Distances t = read_distances(r.getThresholds(), "thresholds");
     check_input(t.size() > 0, "profile: no thresholds");
-    char line[512];
+    char line[512], rule[160];
+    if (r.getThresholdRule() == schema::ThresholdRule::OBSERVED)
+      std::snprintf(rule, sizeof rule, "rule observed: flip margin %.3g (measured %.3g)", r.getFlipMargin(),
+                    r.getFlipMeasured());
+    else
+      std::snprintf(rule, sizeof rule, "rule sampleShare %.3g", r.getSampleShare());
     std::snprintf(line, sizeof line,
                   "%u segments x %u sources replayed; model thresholds: l1 %.3g, l2 %.3g, linf %.3g, cosine %.3g; "
-                  "update band [%.4g, %.4g]; %.4f s/step, %.3g FLOP/step (budget %.3g FLOP, profile used %.3g)",
+                  "%s; update band [%.4g, %.4g]; %.4f s/step, %.3g FLOP/step (budget %.3g FLOP, profile used %.3g)",
                   r.getSegments().size(), r.getSources().size(), t.value[kL1].back(), t.value[kL2].back(),
-                  t.value[kLinf].back(), t.value[kCosine].back(), r.getUpdateRatioMin() / r.getFactor(),
+                  t.value[kLinf].back(), t.value[kCosine].back(), rule, r.getUpdateRatioMin() / r.getFactor(),
                   r.getUpdateRatioMax() * r.getFactor(), r.getSecondsPerStep(), r.getFlopsPerStep(),
                   r.getBudgetFlops(), r.getProfileFlops());
     return std::string(line);

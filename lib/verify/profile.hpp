@@ -8,11 +8,13 @@
 //   floor = floor_rel · ‖claimed end state‖ (l1, l2, linf in their own norm), floor_rel²
 //   for the cosine distance,
 // and the update-plausibility band [min/factor, max·factor] of ‖Δw‖₂ / Σ lr over a segment.
-// At verification each threshold grows by sample_share · ‖replayed update of the tensor over
-// the segment‖ / batch (cosine: that over ‖w‖, squared, halved): one training sample's share
-// of the update. Rounding noise alone stays near 1e-8 here, but an activation that crosses
-// zero in one order and not the other (a ReLU "flip") moves a gradient by one sample's
-// contribution: rare, large, and the reason a max over a few sampled segments is not enough.
+// At verification (rule "observed", format 2) each threshold grows by the bound on what
+// the ReLU flips the verifier's own replay observed can change (verify/flips.hpp), and
+// nothing else; the flip margin is factor · the largest |Δz| / scale measured between
+// the sources. The residuals (claimed − replayed) of the replayed segments must not add
+// up in one direction (verify.hpp). Format 1 profiles have rule "sampleShare": every
+// threshold grows by sample_share · ‖replayed update of the tensor‖ / batch, an allowance
+// in every direction that an adversary can steer with (pol-forge --steer).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -42,7 +44,8 @@ struct ProfileOptions {
   bool exact = true;              // also replay in exact mode
   double factor = 8;
   double floor_rel = 1.0 / (1 << 20);
-  double sample_share = 1;
+  double sample_share = 0;         // > 0: the sampleShare rule (format 1's), for comparisons only
+  double alignment_max = 0.5;
   std::string data_dir;
   bool cuda = false;              // --device cuda: also replay on the GPU, fast and (with `exact`) exact
 };
@@ -63,12 +66,15 @@ struct LoadedProfile {
   Hash task_class{};
   Distances thresholds;
   double factor = 0, update_min = 0, update_max = 0, sample_share = 0;
+  bool observed = true;  // the rule: observed flips and the directional test; else sampleShare
+  double flip_margin = 0, alignment_max = 1;
 };
 
-// The thresholds for one replayed segment: the profile's, plus one sample's share of the
-// update (`start` → `replayed`, both the verifier's own values).
+// The thresholds for one replayed segment (`start` → `replayed`, both the verifier's own
+// values): the profile's, plus under rule observed `flips` (FlipObserver::tolerance of
+// the replay; none: nothing), under rule sampleShare one sample's share of the update.
 Distances segment_thresholds(const LoadedProfile& p, const Tape& tape, const Workspace& start,
-                             const Workspace& replayed);
+                             const Workspace& replayed, const Distances* flips);
 
 // Reads and validates a profile (bad input on anything malformed, or of a format version
 // this build does not read).

@@ -101,7 +101,11 @@ void make_verdict(const LoadedTask& task, const VerifyOptions& opt, const Verify
     b.setSeconds(s.seconds);
     if (s.distances.size()) write_distances(b.initDistances(), s.distances);
     if (s.thresholds.size()) write_distances(b.initThresholds(), s.thresholds);
+    b.setFlagged(uint64_t(s.flagged));
   }
+  v.setResidualSum(r.residual_sum);
+  v.setResidualBound(r.residual_bound);
+  v.setAlignment(r.alignment);
 }
 
 VerdictSummary merge_verdicts(const std::vector<std::string>& paths, capnp::MallocMessageBuilder& mb) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <numeric>
 #include <cstdio>
 
@@ -11,6 +12,7 @@
 #include "proof/proof.hpp"
 #include "tensor/philox.hpp"
 #include "train/trainer.hpp"
+#include "verify/flips.hpp"
 #include "verify/profile.hpp"
 
 namespace pw {
@@ -24,6 +26,66 @@ double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::
 int segment_of_checkpoint(size_t i) { return i == 0 ? 0 : int(i) - 1; }
 
 }  // namespace
+
+ResidualTest::ResidualTest(const Tape& tape) : tape_(tape), ids_(checkpoint_tensors(tape)) {
+  for (int id : ids_) {
+    sum_.emplace_back(size_t(tape.tensors[size_t(id)].size()), 0.0);
+    prev_.emplace_back(size_t(tape.tensors[size_t(id)].size()), 0.0);
+  }
+  bound_sq_.assign(ids_.size() + 1, 0.0);
+}
+
+std::string ResidualTest::add(const Workspace& claimed, const Workspace& replayed, const Distances& t) {
+  if (t.size() != ids_.size() + 1) return "";  // exceeds() has reported the mismatch
+  double all = 0, dot = 0, rr = 0, pp = 0;
+  std::string why;
+  for (size_t k = 0; k < ids_.size(); k++) {
+    const std::vector<float>& c = claimed.t[size_t(ids_[k])];
+    const std::vector<float>& r = replayed.t[size_t(ids_[k])];
+    std::vector<double>& sum = sum_[k];
+    std::vector<double>& prev = prev_[k];
+    double sq = 0;
+    for (size_t e = 0; e < sum.size(); e++) {
+      const double d = double(c[e]) - double(r[e]);
+      sum[e] += d;
+      sq += sum[e] * sum[e];
+      dot += d * prev[e], rr += d * d, pp += prev[e] * prev[e];
+      prev[e] = d;
+    }
+    all += sq;
+    bound_sq_[k] += t.value[kL2][k] * t.value[kL2][k];
+    if (why.empty() && !(std::sqrt(sq) <= std::sqrt(bound_sq_[k]))) {
+      char buf[300];
+      std::snprintf(buf, sizeof buf,
+                    "the residuals (claimed - replayed) of the segments replayed so far add up in one direction: "
+                    "%s |sum|_2 %.3g > %.3g",
+                    t.names[k].c_str(), std::sqrt(sq), std::sqrt(bound_sq_[k]));
+      why = buf;
+    }
+  }
+  bound_sq_.back() += t.value[kL2].back() * t.value[kL2].back();
+  sum_norm_ = std::sqrt(all), bound_ = std::sqrt(bound_sq_.back());
+  if (have_prev_ && rr > 0 && pp > 0) align_ += dot / std::sqrt(rr * pp), pairs_++;
+  have_prev_ = true;
+  if (why.empty() && !(sum_norm_ <= bound_)) {
+    char buf[300];
+    std::snprintf(buf, sizeof buf,
+                  "the residuals (claimed - replayed) of the segments replayed so far add up in one direction: "
+                  "model |sum|_2 %.3g > %.3g",
+                  sum_norm_, bound_);
+    why = buf;
+  }
+  return why;
+}
+
+std::string ResidualTest::alignment_check(double alignment_max) const {
+  if (pairs_ < kAlignmentPairs || alignment() <= alignment_max) return "";
+  char buf[200];
+  std::snprintf(buf, sizeof buf,
+                "the residuals of consecutive replayed segments point one way: mean cosine %.3f > %.3f over %d pairs",
+                alignment(), alignment_max, pairs_);
+  return buf;
+}
 
 Detection detection(int total, int replayed, double f) {
   Detection d;
@@ -220,6 +282,13 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
   tr.compute.fast = !cfg.exact;
   if (opt.device == DeviceKind::Cuda) tr.use_device(make_cuda_executor(tr.tape, tr.compute.fast));
   Workspace claimed(tr.tape), start(tr.tape);
+  // Fast mode under rule observed: the flips the replay observes, the directional test.
+  std::unique_ptr<FlipObserver> flips;
+  std::unique_ptr<ResidualTest> residuals;
+  if (!cfg.exact && prof->observed) {
+    flips = std::make_unique<FlipObserver>(cfg, tr.tape, prof->flip_margin);
+    residuals = std::make_unique<ResidualTest>(tr.tape);
+  }
   for (size_t n = 0; n < chosen.size(); n++) {
     const int i = chosen[n].first;
     SegmentOutcome s;
@@ -237,7 +306,8 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
       const auto t0 = Clock::now();
       tr.step = s.start_step;
       tr.to_device();
-      while (tr.step < s.end_step) tr.run_step();
+      if (flips) flips->reset();
+      while (tr.step < s.end_step) tr.run_step(flips ? flips->hook(tr.step) : OpHook());
       tr.to_host();
       s.seconds = since(t0);
       replay_secs += s.seconds;
@@ -253,10 +323,19 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
           s.ok = false, s.reason = err;
         } else {
           s.distances = state_distances(tr.tape, tr.ws, claimed);
-          s.thresholds = segment_thresholds(*prof, tr.tape, start, tr.ws);
+          Distances bound;
+          if (flips) bound = flips->tolerance(start, tr.ws), s.flagged = flips->flagged();
+          s.thresholds = segment_thresholds(*prof, tr.tape, start, tr.ws, flips ? &bound : nullptr);
           const std::string over = exceeds(s.distances, s.thresholds);
           s.ok = over.empty();
           if (!s.ok) s.reason = "replayed state at step " + std::to_string(s.end_step) + " is too far from the claimed one: " + over;
+          if (s.ok && residuals) {
+            s.reason = residuals->add(claimed, tr.ws, s.thresholds);
+            if (s.ok && n + 1 == chosen.size() && s.reason.empty()) s.reason = residuals->alignment_check(prof->alignment_max);
+            s.ok = s.reason.empty();
+            res.residual_sum = residuals->sum_norm(), res.residual_bound = residuals->bound();
+            res.alignment = residuals->alignment();
+          }
         }
       }
     }

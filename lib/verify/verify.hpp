@@ -28,7 +28,8 @@ struct SegmentOutcome {
   double update_norm = -1;
   double seconds = 0;
   Distances distances;       // fast mode: replayed vs claimed
-  Distances thresholds;      // fast mode: what they were held to (the profile's, plus one sample's share)
+  Distances thresholds;      // fast mode: what they were held to (the profile's, plus the observed flips' bound)
+  int64_t flagged = 0;       // fast mode: pre-activations within the profile's flip margin of zero
 };
 
 struct LoadedProfile;
@@ -67,6 +68,36 @@ struct VerifyResult {
   std::vector<int> selected;  // every chosen segment, all shards together
   int total_segments = 0;
   Detection detect;
+  // Fast mode, rule observed: the directional test over the replayed segments, model-wide.
+  double residual_sum = 0, residual_bound = 0, alignment = 0;
+};
+
+// The directional test (proofwork(7), FAST MODE): honest rounding has no direction and
+// does not add up, steering does. Over the replayed segments j, with residual
+// r_j = claimed_j − replayed_j per checkpoint tensor i, ‖Σ_j r_j,i‖₂ must stay within
+// √(Σ_j T_j,i²) (T: the segment's l2 threshold; "model" likewise), and with at least
+// kAlignmentPairs pairs the mean cosine between consecutive residuals within the
+// profile's alignmentMax.
+constexpr int kAlignmentPairs = 4;
+class ResidualTest {
+ public:
+  explicit ResidualTest(const Tape& tape);
+  // Adds segment j's residual; "" or why the residuals so far fail.
+  std::string add(const Workspace& claimed, const Workspace& replayed, const Distances& thresholds);
+  // "" or why the alignment fails (after the last add).
+  std::string alignment_check(double alignment_max) const;
+  double sum_norm() const { return sum_norm_; }
+  double bound() const { return bound_; }
+  double alignment() const { return pairs_ ? align_ / pairs_ : 0.0; }
+
+ private:
+  const Tape& tape_;
+  std::vector<int> ids_;
+  std::vector<std::vector<double>> sum_, prev_;
+  std::vector<double> bound_sq_;  // per tensor, then the model
+  double sum_norm_ = 0, bound_ = 0, align_ = 0;
+  int pairs_ = 0;
+  bool have_prev_ = false;
 };
 
 using SegmentCallback = std::function<void(const SegmentOutcome&, size_t done, size_t total)>;

@@ -83,7 +83,7 @@ expect_err "another verification"
 # Versions (io/version.hpp's one rule): a newer profile or verdict is refused, saying so.
 jq '.formatVersion += 1' prof.json >newer.json
 expect_exit 3 pol-verify s1.pwt p1-1-32 --profile newer.json
-expect_err "profile format version ([0-9]+) is newer than this build reads \([0-9]+\); upgrade proofwork"
+expect_err "profile format version ([0-9]+) is newer than this build reads \(([0-9]+ to )?[0-9]+\); upgrade proofwork"
 pol-show v0.pwv | jq '.formatVersion += 1' >v0-newer.json
 expect_exit 3 pol-verify --merge v0-newer.json v1.pwv -o merged-newer.pwv
 expect_err "verdict 'v0-newer.json': verdict format version [0-9]+ is newer than this build reads"

@@ -1,0 +1,184 @@
+#include "verify/steer.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+#include "core/error.hpp"
+#include "tensor/philox.hpp"
+#include "verify/flips.hpp"
+
+namespace pw {
+
+namespace {
+
+// The noise direction's Philox key: no step of a run uses it (add_noise keys by step);
+// the per-segment decoys count down from it.
+constexpr uint64_t kSteerNoiseKey = ~uint64_t(0);
+// Under rule observed the edit of segment j is unit(direction) + kDecoy · unit(noise_j),
+// per tensor: consecutive edits then have a cosine near 1 / (1 + kDecoy²) = 0.45, under
+// the directional test's alignment bound (0.5 by default), and 1 / √(1 + kDecoy²) of
+// each edit still points the chosen way.
+constexpr double kDecoy = 1.1;
+
+double l2(const std::vector<float>& v) {
+  double s = 0;
+  for (float x : v) s += double(x) * x;
+  return std::sqrt(s);
+}
+
+// The direction for parameter tensor i (tape.params' order) at state `w`.
+void direction(Steering::Direction d, size_t i, const std::vector<float>& w, std::vector<float>& out) {
+  out.resize(w.size());
+  for (size_t e = 0; e < w.size(); e++) {
+    switch (d) {
+      case Steering::Direction::Shrink: out[e] = -w[e]; break;
+      case Steering::Direction::Grow: out[e] = w[e]; break;
+      case Steering::Direction::Noise:
+        out[e] = 2.0f * uniform01(philox_word(kSteerNoiseKey, kStreamForgeNoise, uint32_t(i), e)) - 1.0f;
+        break;
+    }
+  }
+}
+
+// `honest` with every parameter tensor k moved by scale · alpha[k] · dir[k].
+void apply(const Tape& tape, const Workspace& honest, const std::vector<std::vector<float>>& dir,
+           const std::vector<double>& alpha, double scale, Workspace& out) {
+  out.t = honest.t;
+  for (size_t i = 0; i < tape.params.size(); i++) {
+    std::vector<float>& p = out.t[size_t(tape.params[i])];
+    const float a = float(scale * alpha[i]);
+    for (size_t e = 0; e < p.size(); e++) p[e] = p[e] + a * dir[i][e];
+  }
+}
+
+// The largest edit `scale` · alpha · dir with every distance from `honest` within
+// `limit` (per tensor by the closed forms of l1, l2 and linf, then one common scale
+// bisected over every entry and metric, cosine and the model row included).
+Workspace largest_edit(const Tape& tape, const Workspace& honest, const std::vector<std::vector<float>>& dir,
+                       const Distances& limit) {
+  const std::vector<int> ids = checkpoint_tensors(tape);
+  std::vector<double> alpha(tape.params.size(), 0.0);
+  for (size_t i = 0; i < tape.params.size(); i++) {
+    const size_t k = size_t(std::find(ids.begin(), ids.end(), tape.params[i]) - ids.begin());
+    double n1 = 0, n2 = 0, ni = 0;
+    for (float x : dir[i]) n1 += std::fabs(double(x)), n2 += double(x) * x, ni = std::max(ni, std::fabs(double(x)));
+    n2 = std::sqrt(n2);
+    if (n2 == 0) continue;
+    alpha[i] = std::min({limit.value[kL1][k] / n1, limit.value[kL2][k] / n2, limit.value[kLinf][k] / ni});
+  }
+  Workspace out(tape);
+  auto ok = [&](double scale) {
+    apply(tape, honest, dir, alpha, scale, out);
+    return exceeds(state_distances(tape, honest, out), limit).empty();
+  };
+  double lo = 0, hi = 1;
+  if (!ok(hi)) {
+    for (int it = 0; it < 48; it++) {
+      const double mid = 0.5 * (lo + hi);
+      (ok(mid) ? lo : hi) = mid;
+    }
+    apply(tape, honest, dir, alpha, lo, out);
+  }
+  return out;
+}
+
+}  // namespace
+
+Steering parse_steering(const std::string& spec, const char* flag) {
+  const size_t colon = spec.find(':');
+  const std::string name = spec.substr(0, colon);
+  Steering s;
+  if (name == "shrink")
+    s.direction = Steering::Direction::Shrink;
+  else if (name == "grow")
+    s.direction = Steering::Direction::Grow;
+  else if (name == "noise")
+    s.direction = Steering::Direction::Noise;
+  else
+    usage_error(std::string(flag) + " '" + spec + "': the direction is shrink, grow or noise (DIRECTION:FRACTION)");
+  char* end = nullptr;
+  const std::string frac = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  s.fraction = std::strtod(frac.c_str(), &end);
+  if (frac.empty() || *end != '\0' || !(s.fraction > 0 && s.fraction <= 1e6))
+    usage_error(std::string(flag) + " '" + spec + "': FRACTION must be a number in (0, 1e6]");
+  return s;
+}
+
+std::string steer_json(const SteerRecord& r) {
+  char buf[320];
+  std::snprintf(buf, sizeof buf,
+                "{\"segment\":%lld,\"edit_l2\":%.9g,\"update_l2\":%.9g,\"fraction\":%.9g,\"threshold_l2\":%.9g,"
+                "\"flagged\":%lld}",
+                (long long)r.segment, r.edit_l2, r.update_l2, r.update_l2 > 0 ? r.edit_l2 / r.update_l2 : 0.0,
+                r.threshold_l2, (long long)r.flagged);
+  return buf;
+}
+
+SessionHooks steer_hooks(const Steering& st, const LoadedProfile& profile, SessionHooks inner,
+                         std::function<void(const SteerRecord&)> on_edit) {
+  struct State {
+    const LoadedProfile* profile;
+    std::unique_ptr<Workspace> start;
+    std::unique_ptr<FlipObserver> flips;
+  };
+  auto state = std::make_shared<State>();
+  state->profile = &profile;
+  SessionHooks h = inner;
+  h.before_step = [st, state, inner](Trainer& tr, int64_t s) -> OpHook {
+    OpHook hook = inner.before_step ? inner.before_step(tr, s) : OpHook();
+    if (!state->flips) state->flips = std::make_unique<FlipObserver>(tr.cfg, tr.tape, state->profile->flip_margin);
+    if (s % tr.cfg.checkpoint_every == 0 || !state->start) {
+      tr.to_host();
+      state->start = std::make_unique<Workspace>(tr.ws);
+      state->flips->reset();
+    }
+    if (!state->profile->observed) return hook;
+    OpHook watch = state->flips->hook(s);
+    if (!hook) return watch;
+    return [hook, watch](int index, Workspace& ws) {
+      hook(index, ws);
+      watch(index, ws);
+    };
+  };
+  h.after_step = [st, state, inner, on_edit](Trainer& tr, int64_t s) {
+    if (inner.after_step) inner.after_step(tr, s);
+    const TaskConfig& c = tr.cfg;
+    if ((s + 1) % c.checkpoint_every != 0 && s + 1 != c.steps) return;
+    tr.to_host();
+    const Workspace honest = tr.ws;
+    const LoadedProfile& p = *state->profile;
+    Distances bound;
+    if (p.observed) bound = state->flips->tolerance(*state->start, honest);
+    Distances limit = segment_thresholds(p, tr.tape, *state->start, honest, p.observed ? &bound : nullptr);
+    const int64_t segments = (c.steps + c.checkpoint_every - 1) / c.checkpoint_every;
+    const double f = st.fraction / (p.observed ? std::sqrt(double(segments)) : 1.0);
+    for (int m = 0; m < kMetrics; m++)
+      for (double& x : limit.value[m]) x *= f;
+    std::vector<std::vector<float>> dir(tr.tape.params.size()), decoy;
+    for (size_t i = 0; i < tr.tape.params.size(); i++) {
+      direction(st.direction, i, honest.t[size_t(tr.tape.params[i])], dir[i]);
+      if (!p.observed) continue;
+      decoy.resize(dir.size());
+      const uint64_t key = kSteerNoiseKey - 1 - uint64_t(s / c.checkpoint_every);
+      decoy[i].resize(dir[i].size());
+      for (size_t e = 0; e < dir[i].size(); e++)
+        decoy[i][e] = 2.0f * uniform01(philox_word(key, kStreamForgeNoise, uint32_t(i), e)) - 1.0f;
+      const double nd = l2(dir[i]), nn = l2(decoy[i]);
+      if (nd == 0 || nn == 0) continue;
+      for (size_t e = 0; e < dir[i].size(); e++) dir[i][e] = float(dir[i][e] / nd + kDecoy * decoy[i][e] / nn);
+    }
+    tr.ws = largest_edit(tr.tape, honest, dir, limit);
+    tr.to_device();
+    SteerRecord r;
+    r.segment = s / c.checkpoint_every;
+    r.edit_l2 = param_update_norm(tr.tape, honest, tr.ws);
+    r.update_l2 = param_update_norm(tr.tape, *state->start, honest);
+    r.threshold_l2 = limit.value[kL2].back() / f;
+    r.flagged = state->flips->flagged();
+    if (on_edit) on_edit(r);
+  };
+  return h;
+}
+
+}  // namespace pw
