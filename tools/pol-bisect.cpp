@@ -47,10 +47,10 @@ int run_replay(int argc, char** argv) {
       note(common, where + " " + hex(r.referee).substr(0, 16) + "…; " + who + " is right" +
                        (who != said ? " (the dispute file said " + said + ")" : "") + "; " + r.basis);
       if (common.json)
-        std::printf("{\"step\": %u, \"level\": \"%s\", \"op\": %d, \"kind\": \"%s\", \"referee\": \"%s\", \"right\": \"%s\", "
+        std::printf("{\"step\": %u, \"op\": %d, \"kind\": \"%s\", \"referee\": \"%s\", \"right\": \"%s\", \"level\": \"%s\", "
                     "\"basis\": \"%s\"}\n",
-                    r.step, r.step_level ? "step" : "op", r.step_level ? -1 : int(r.op), r.op_kind.c_str(), hex(r.referee).c_str(),
-                    who.c_str(), r.basis.c_str());
+                    r.step, r.step_level ? -1 : int(r.op), r.op_kind.c_str(), hex(r.referee).c_str(), who.c_str(),
+                    r.forfeit ? "forfeit" : r.step_level ? "step" : "op", r.basis.c_str());
       return r.right == Ruling::A ? kExitOk : kExitNo;
     });
   });
