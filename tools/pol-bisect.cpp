@@ -58,7 +58,9 @@ int run_replay(int argc, char** argv) {
 
 int run_play(int argc, char** argv) {
   CLI::App app{"One move of a two-party dispute: each side runs this on its own machine with its own proof, and the "
-               "two exchange only the transcript file (hashes, and at the end the one op's tensors). Each move "
+               "two exchange only the transcript file (hashes, with each checkpoint answer's Merkle inclusion path "
+               "under its side's root and both manifests, and at the end the one op's tensors); an answer its own "
+               "root does not bind loses by itself. Each move "
                "adds this side's answers to the pending questions; when both have answered everything, the "
                "transcript is the dispute, and the referee's ruling is in it (or run 'pol-bisect replay').",
                "pol-bisect play"};
@@ -114,7 +116,9 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "play") == 0) return run_play(argc - 1, argv + 1);
   CLI::App app{"Pin a disagreement between two proofs of one task to a single op: bisect over the checkpoints, then "
                "the steps of the first disputed interval, then the ops of the first disputed step, until the first op "
-               "whose inputs both sides agree on and whose outputs differ; the referee recomputes that op. "
+               "whose inputs both sides agree on and whose outputs differ; the referee recomputes that op (or, when "
+               "both sides compute the disputed step alike, that step from the agreed state, which the dispute file "
+               "carries). "
                "'pol-bisect replay DISPUTE' repeats the referee's work alone; 'pol-bisect play' is one side's move "
                "when the two sides are on different machines. Exit 0 when A is right, 1 when B is.",
                "pol-bisect"};
