@@ -256,6 +256,7 @@ int main(int argc, char** argv) {
       report(o, st, validate_report(o.ledger, st, names));
       note(o.common, std::to_string(stats.records) + " records validated in " + std::to_string(stats.seconds) + " s (" +
                          std::to_string(int64_t(double(stats.records) / std::max(stats.seconds, 1e-9))) + " events/s)");
+      note(o.common, "snapshot: " + stats.snapshot + "; rewritten from this validation");
       return kExitOk;
     }
     if (*append) {

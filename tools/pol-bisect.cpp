@@ -24,7 +24,8 @@ void report(const std::string& out, capnp::MallocMessageBuilder& mb, const Commo
 
 int run_replay(int argc, char** argv) {
   CLI::App app{"Referee: recompute the dispute's pinpointed op alone from its inputs (checked against the agreed "
-               "hashes) and say whose output is right. Exit 0 when A is right, 1 when B is (or neither), 3 when the "
+               "hashes), or, when no op was pinpointed, its disputed step from the agreed state the file carries, and "
+               "say whose claim is right. Exit 0 when A is right, 1 when B is (or neither), 3 when the "
                "dispute is malformed or its inputs do not match their hashes.",
                "pol-bisect replay"};
   CommonOptions common;
@@ -40,12 +41,16 @@ int run_replay(int argc, char** argv) {
       const Refereed r = referee_dispute(msg.root(), what, data_dir);
       const std::string who = r.right == Ruling::A ? "A" : r.right == Ruling::B ? "B" : "neither";
       const std::string said = winner_name(msg.root().getWinner());
-      note(common, "step " + std::to_string(r.step) + ", op " + std::to_string(r.op) + " (" + r.op_kind + "): referee output " +
-                       hex(r.referee).substr(0, 16) + "…; " + who + " is right" +
-                       (who != said ? " (the dispute file said " + said + ")" : ""));
+      const std::string where = r.step_level ? "step " + std::to_string(r.step) + " (step level): referee state"
+                                             : "step " + std::to_string(r.step) + ", op " + std::to_string(r.op) + " (" +
+                                                   r.op_kind + "): referee output";
+      note(common, where + " " + hex(r.referee).substr(0, 16) + "…; " + who + " is right" +
+                       (who != said ? " (the dispute file said " + said + ")" : "") + "; " + r.basis);
       if (common.json)
-        std::printf("{\"step\": %u, \"op\": %u, \"kind\": \"%s\", \"referee\": \"%s\", \"right\": \"%s\"}\n", r.step, r.op,
-                    r.op_kind.c_str(), hex(r.referee).c_str(), who.c_str());
+        std::printf("{\"step\": %u, \"op\": %d, \"kind\": \"%s\", \"referee\": \"%s\", \"right\": \"%s\", \"level\": \"%s\", "
+                    "\"basis\": \"%s\"}\n",
+                    r.step, r.step_level ? -1 : int(r.op), r.op_kind.c_str(), hex(r.referee).c_str(), who.c_str(),
+                    r.forfeit ? "forfeit" : r.step_level ? "step" : "op", r.basis.c_str());
       return r.right == Ruling::A ? kExitOk : kExitNo;
     });
   });
@@ -53,7 +58,9 @@ int run_replay(int argc, char** argv) {
 
 int run_play(int argc, char** argv) {
   CLI::App app{"One move of a two-party dispute: each side runs this on its own machine with its own proof, and the "
-               "two exchange only the transcript file (hashes, and at the end the one op's tensors). Each move "
+               "two exchange only the transcript file (hashes, with each checkpoint answer's Merkle inclusion path "
+               "under its side's root and both manifests, and at the end the one op's tensors); an answer its own "
+               "root does not bind loses by itself. Each move "
                "adds this side's answers to the pending questions; when both have answered everything, the "
                "transcript is the dispute, and the referee's ruling is in it (or run 'pol-bisect replay').",
                "pol-bisect play"};
@@ -85,7 +92,7 @@ int run_play(int argc, char** argv) {
     LocalOracle local(task, data, me);
     if (common.device == DeviceKind::Cuda) local.use_device(make_cuda_executor(tape_for(task.cfg), false));
     capnp::MallocMessageBuilder mb;
-    const Move m = play_move(task, data, local, me.man.root(), side_a, theirs, mb.initRoot<schema::Dispute>());
+    const Move m = play_move(task, data, local, commitment_of(me), side_a, theirs, mb.initRoot<schema::Dispute>());
     write_message<schema::Dispute>(out, mb, common.json);
     const char* other = m.waiting_for == 0 ? "a" : "b";
     if (!m.complete) {
@@ -109,7 +116,9 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::strcmp(argv[1], "play") == 0) return run_play(argc - 1, argv + 1);
   CLI::App app{"Pin a disagreement between two proofs of one task to a single op: bisect over the checkpoints, then "
                "the steps of the first disputed interval, then the ops of the first disputed step, until the first op "
-               "whose inputs both sides agree on and whose outputs differ; the referee recomputes that op. "
+               "whose inputs both sides agree on and whose outputs differ; the referee recomputes that op (or, when "
+               "both sides compute the disputed step alike, that step from the agreed state, which the dispute file "
+               "carries). "
                "'pol-bisect replay DISPUTE' repeats the referee's work alone; 'pol-bisect play' is one side's move "
                "when the two sides are on different machines. Exit 0 when A is right, 1 when B is.",
                "pol-bisect"};
@@ -148,7 +157,7 @@ int main(int argc, char** argv) {
     }
     const BisectResult r = bisect(task, &data, oa, ob);
     capnp::MallocMessageBuilder mb;
-    write_dispute(mb.initRoot<schema::Dispute>(), task, dispute_record(r, a.man.root(), b.replay ? Hash{} : b.man.root()));
+    write_dispute(mb.initRoot<schema::Dispute>(), task, dispute_record(r, commitment_of(a), commitment_of(b)));
     report(out, mb, common, r.summary);
     if (!r.disputed) return kExitOk;
     note(common, r.summary + ": " + (r.winner == Ruling::A ? "A is right" : r.winner == Ruling::B ? "B is right" : "neither side is right"));

@@ -50,13 +50,14 @@ Hash outputs_hash(const std::vector<Hash>& outputs) {
 }
 
 StepTrace trace_step(Trainer& tr, Workspace& ws, int64_t step, const OpHook& fault, int capture_op,
-                     std::vector<std::vector<float>>* captured) {
+                     std::vector<std::vector<float>>* captured, const std::vector<std::vector<float>>* batch) {
   const Tape& tape = tr.tape;
   const StepContext ctx = tr.context(step);
   std::vector<Hash> cur(tape.tensors.size());
   for (int id : checkpoint_tensors(tape)) cur[size_t(id)] = content(ws.t[size_t(id)]);
   StepTrace t;
   Hash chain{};
+  size_t next_batch = 0;
   for (size_t j = 0; j < tape.ops.size(); j++) {
     const Op& op = tape.ops[j];
     std::vector<Hash> in;
@@ -65,7 +66,15 @@ StepTrace trace_step(Trainer& tr, Workspace& ws, int64_t step, const OpHook& fau
       captured->clear();
       for (int id : op.in) captured->push_back(ws.t[size_t(id)]);
     }
-    run_op(tape, op, ws, ctx);
+    if (batch && op.kind == OpKind::LoadBatch) {
+      for (int id : op.out) {
+        check_input(next_batch < batch->size() && int64_t((*batch)[next_batch].size()) == tape.tensors[size_t(id)].size(),
+                    "the step's batch tensors do not fit its load_batch ops");
+        ws.t[size_t(id)] = (*batch)[next_batch++];
+      }
+    } else {
+      run_op(tape, op, ws, ctx);
+    }
     if (fault) fault(int(j), ws);
     std::vector<Hash> out;
     for (int id : op.out) {
@@ -79,19 +88,50 @@ StepTrace trace_step(Trainer& tr, Workspace& ws, int64_t step, const OpHook& fau
     t.inputs.push_back(std::move(in));
     t.outputs.push_back(std::move(out));
   }
+  if (batch) check_input(next_batch == batch->size(), "the step's batch tensors do not fit its load_batch ops");
   t.end_state = state_hash(tape, ws, step + 1);
   return t;
 }
 
-Hash referee_op(const TaskConfig& cfg, const Dataset* data, int64_t step, int op_index,
-                const std::vector<std::vector<float>>& inputs, std::vector<std::vector<float>>* outs) {
+namespace {
+
+// A trainer for the referee: the task's batch order without its dataset (load_batch then
+// needs the dataset or the batch from the dispute).
+struct RefereeTrainer {
   Dataset none;
-  if (!data) {
+  Trainer tr;
+  RefereeTrainer(const TaskConfig& cfg, const Dataset* data) : tr(cfg, data ? *data : blank(cfg)) {}
+  Dataset& blank(const TaskConfig& cfg) {
     none.count = cfg.count;
     none.rows = cfg.rows;
     none.cols = cfg.cols;
+    return none;
   }
-  Trainer tr(cfg, data ? *data : none);
+};
+
+}  // namespace
+
+StepTrace referee_step(const TaskConfig& cfg, int64_t step, const std::vector<std::vector<float>>& state,
+                       const std::vector<std::vector<float>>& batch, Hash* before) {
+  RefereeTrainer rt(cfg, nullptr);
+  Trainer& tr = rt.tr;
+  const std::vector<int> ids = checkpoint_tensors(tr.tape);
+  check_input(state.size() == ids.size(), "dispute: " + std::to_string(state.size()) + " state tensors, the task's state has " +
+                                              std::to_string(ids.size()));
+  for (size_t i = 0; i < ids.size(); i++) {
+    const TensorSpec& s = tr.tape.tensors[size_t(ids[i])];
+    check_input(int64_t(state[i].size()) == s.size(), "dispute: state tensor " + std::to_string(i) + " ('" + s.name +
+                                                          "') has the wrong size");
+    tr.ws.t[size_t(ids[i])] = state[i];
+  }
+  if (before) *before = state_hash(tr.tape, tr.ws, step);
+  return trace_step(tr, tr.ws, step, nullptr, -1, nullptr, &batch);
+}
+
+Hash referee_op(const TaskConfig& cfg, const Dataset* data, int64_t step, int op_index,
+                const std::vector<std::vector<float>>& inputs, std::vector<std::vector<float>>* outs) {
+  RefereeTrainer rt(cfg, data);
+  Trainer& tr = rt.tr;
   check_input(op_index >= 0 && size_t(op_index) < tr.tape.ops.size(), "dispute: op index out of range");
   const Op& op = tr.tape.ops[size_t(op_index)];
   check_input(op.kind != OpKind::LoadBatch || (data && !data->images.empty()),
@@ -214,10 +254,17 @@ OpClaim LocalOracle::op_claim(int64_t anchor, int64_t step, int op, bool with_in
   return c;
 }
 
-std::optional<Hash> LocalOracle::recompute_step(int64_t anchor, int64_t step) {
+std::optional<StepEvidence> LocalOracle::recompute_step(int64_t anchor, int64_t step) {
   Workspace ws = state_at(anchor, step);
-  advance(tr_, ws, step, step + 1, Fault{});
-  return state_hash(tr_.tape, ws, step + 1);
+  StepEvidence e;
+  for (int id : checkpoint_tensors(tr_.tape)) e.state.push_back(ws.t[size_t(id)]);
+  const Tape& tape = tr_.tape;
+  const OpHook keep_batch = [&](int j, Workspace& w) {
+    if (tape.ops[size_t(j)].kind == OpKind::LoadBatch)
+      for (int id : tape.ops[size_t(j)].out) e.batch.push_back(w.t[size_t(id)]);
+  };
+  e.after = trace_step(tr_, ws, step, keep_batch).end_state;
+  return e;
 }
 
 BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Oracle& b) {
@@ -288,15 +335,19 @@ BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Orac
     // or the step-level answers when the step ends inside the interval.
     for (const auto& x : r.rounds)
       if (x.level == Level::Step && x.probe == shi) claim_a = x.a, claim_b = x.b;
-    std::optional<Hash> truth = a.recompute_step(lo, slo);
+    std::optional<StepEvidence> truth = a.recompute_step(lo, slo);
     if (!truth) truth = b.recompute_step(lo, slo);
     check_input(truth.has_value(), "internal: no side can recompute the disputed step");
-    const Hash computed = *truth;
-    r.referee = computed;
+    r.referee = truth->after;
+    r.evidence = std::move(truth);
+    r.claim_step_a = claim_a;
+    r.claim_step_b = claim_b;
     r.ruled = true;
-    rule(computed, claim_a, claim_b);
+    rule(r.referee, claim_a, claim_b);
     r.summary = "both sides compute step " + std::to_string(slo) + " alike; the state claimed at step " +
                 std::to_string(shi) + " is not its side's computation";
+    r.basis = "step " + std::to_string(slo) + " recomputed from the agreed state before it (exact: the state hash after it "
+              "must equal a side's claim bit for bit)";
     return r;
   }
   while (ohi - olo > 1) {
@@ -329,6 +380,7 @@ BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Orac
   if (!needs_data || (data && !data->images.empty())) {
     r.referee = referee_op(cfg, data, r.step, r.op, r.claim_a.inputs);
     r.ruled = true;
+    r.basis = "op " + std::to_string(r.op) + " recomputed from the agreed inputs (exact: its outputs must equal a side's bit for bit)";
     rule(r.referee, r.claim_a.out, r.claim_b.out);
   }
   return r;

@@ -30,8 +30,19 @@ struct StepTrace {
 
 // Runs step `step` on `ws` (state after step-1 → after step), applying `fault` after each
 // op before hashing it. With `capture_op` ≥ 0, copies that op's inputs before it runs.
+// With `batch`, the load_batch ops do not read the dataset: their outputs are taken from
+// it, in op order (a referee without the dataset; see StepEvidence).
 StepTrace trace_step(Trainer& tr, Workspace& ws, int64_t step, const OpHook& fault, int capture_op = -1,
-                     std::vector<std::vector<float>>* captured = nullptr);
+                     std::vector<std::vector<float>>* captured = nullptr,
+                     const std::vector<std::vector<float>>* batch = nullptr);
+
+// What the referee needs to recompute one step alone (a step-level ruling, proofwork(7),
+// DISPUTES): the agreed state before it (checkpoint_tensors order) and the outputs of its
+// load_batch ops (in op order); `after`, the state hash the step leads to.
+struct StepEvidence {
+  std::vector<std::vector<float>> state, batch;
+  Hash after{};
+};
 
 // Hash over an op's outputs: BLAKE2b of their content hashes in order.
 Hash outputs_hash(const std::vector<Hash>& outputs);
@@ -81,9 +92,9 @@ class Oracle {
   virtual ~Oracle() = default;
   virtual Hash answer(const Query& q) = 0;
   virtual OpClaim op_claim(int64_t anchor, int64_t step, int op, bool with_inputs) = 0;
-  // The honest result of step `step` from the agreed state before it; only a side that
-  // computes here can (nullopt otherwise).
-  virtual std::optional<Hash> recompute_step(int64_t anchor, int64_t step) { return std::nullopt; }
+  // The honest result of step `step` from the agreed state before it, with what the step
+  // read; only a side that computes here can (nullopt otherwise).
+  virtual std::optional<StepEvidence> recompute_step(int64_t anchor, int64_t step) { return std::nullopt; }
 };
 
 // Answers by computing, on this machine, from the side's proof.
@@ -92,7 +103,7 @@ class LocalOracle : public Oracle {
   LocalOracle(const LoadedTask& task, const Dataset& data, const Party& p);
   Hash answer(const Query& q) override;
   OpClaim op_claim(int64_t anchor, int64_t step, int op, bool with_inputs) override;
-  std::optional<Hash> recompute_step(int64_t anchor, int64_t step) override;
+  std::optional<StepEvidence> recompute_step(int64_t anchor, int64_t step) override;
   // Whole steps between probes run on `e` (exact mode: the same bits); traced steps
   // and the referee stay on the CPU.
   void use_device(std::shared_ptr<Executor> e) { tr_.use_device(std::move(e)); }
@@ -118,6 +129,9 @@ struct BisectRound {
   Hash a{}, b{};
   bool agree;
   int64_t anchor = 0, step = 0;
+  // Checkpoint level: each answer's Merkle inclusion path under its side's root, as
+  // received (empty: computed from the side's manifest when written).
+  std::vector<Hash> proof_a, proof_b;
 };
 
 struct BisectResult {
@@ -132,6 +146,9 @@ struct BisectResult {
   bool ruled = false;          // the referee has run (it needs the dataset for load_batch)
   Ruling winner = Ruling::Neither;
   std::string summary;
+  std::optional<StepEvidence> evidence;  // a step-level ruling (op = -1): what it recomputed
+  Hash claim_step_a{}, claim_step_b{};   // and the states the sides claimed after the step
+  std::string basis;                     // how the ruling was reached
 };
 
 // Bisects between two sides. With `data`, the referee recomputes the pinpointed op here;
@@ -143,6 +160,13 @@ BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Orac
 // outputs (and the outputs in `outs`). `data` is needed only for the load_batch op.
 Hash referee_op(const TaskConfig& cfg, const Dataset* data, int64_t step, int op,
                 const std::vector<std::vector<float>>& inputs, std::vector<std::vector<float>>* outs = nullptr);
+
+// The referee of a step-level dispute: loads `state` (checked: one tensor of the right size
+// per checkpoint tensor) as the state after `step` steps and runs step `step` alone, its
+// load_batch ops taking `batch`. Returns the trace: its chain (which must equal the one both
+// sides agreed on, binding the batch) and end state. `before`: the loaded state's hash.
+StepTrace referee_step(const TaskConfig& cfg, int64_t step, const std::vector<std::vector<float>>& state,
+                       const std::vector<std::vector<float>>& batch, Hash* before);
 
 int64_t ceil_log2(int64_t n);
 // The most rounds a bisection of `cfg` takes: ⌈log2 C⌉ + ⌈log2 k⌉ + ⌈log2 ops⌉ + 2.

@@ -7,6 +7,7 @@
 #include "io/provenance.hpp"
 #include "io/tensor_blob.hpp"
 #include "io/version.hpp"
+#include "proof/proof.hpp"
 
 namespace pw {
 
@@ -25,6 +26,10 @@ void store(capnp::List<schema::Tensor>::Builder list, const Tape& tape, const st
   }
 }
 
+void set_hashes(capnp::List<capnp::Data>::Builder list, const std::vector<Hash>& hashes) {
+  for (size_t i = 0; i < hashes.size(); i++) list.set(unsigned(i), as_data(hashes[i]));
+}
+
 void set_round(schema::Round::Builder x, const BisectRound& y) {
   x.setLevel(to_schema(y.level));
   x.setLo(uint32_t(y.lo < 0 ? 0 : y.lo));
@@ -35,18 +40,149 @@ void set_round(schema::Round::Builder x, const BisectRound& y) {
   x.setAgree(y.agree);
   x.setAnchor(uint32_t(y.anchor));
   x.setStep(uint32_t(y.step));
+  if (!y.proof_a.empty()) set_hashes(x.initProofA(unsigned(y.proof_a.size())), y.proof_a);
+  if (!y.proof_b.empty()) set_hashes(x.initProofB(unsigned(y.proof_b.size())), y.proof_b);
 }
 
-void set_hashes(capnp::List<capnp::Data>::Builder list, const std::vector<Hash>& hashes) {
-  for (size_t i = 0; i < hashes.size(); i++) list.set(unsigned(i), as_data(hashes[i]));
+// The tensors the step's load_batch ops write, in op order (StepEvidence::batch).
+std::vector<int> batch_tensors(const Tape& tape) {
+  std::vector<int> ids;
+  for (const Op& op : tape.ops)
+    if (op.kind == OpKind::LoadBatch) ids.insert(ids.end(), op.out.begin(), op.out.end());
+  return ids;
 }
+
+std::vector<std::vector<float>> decoded(capnp::List<schema::Tensor>::Reader list, const Tape& tape,
+                                        const std::vector<int>& ids, const std::string& what, const char* field) {
+  check_input(list.size() == ids.size(), what + ": " + field + " holds " + std::to_string(list.size()) +
+                                             " tensors, the task's " + std::to_string(ids.size()));
+  std::vector<std::vector<float>> out(ids.size());
+  for (unsigned i = 0; i < list.size(); i++) {
+    const int64_t size = tape.tensors[size_t(ids[i])].size();
+    decode_tensor(list[i], uint64_t(size), out[i], what);
+    check_input(int64_t(out[i].size()) == size, what + ": " + field + " tensor " + std::to_string(i) + " has the wrong shape");
+  }
+  return out;
+}
+
+// What the rounds say about a step-level dispute at `step`: the state hash both sides
+// gave for it, the two claims after it, and the op chain both agreed on for it.
+struct StepRounds {
+  std::optional<Hash> before, chain;
+  std::optional<std::pair<Hash, Hash>> claims;
+};
+
+StepRounds step_rounds(schema::Dispute::Reader d, const std::vector<int64_t>& ckpt, int64_t nops, int64_t step,
+                       const std::string& what) {
+  StepRounds s;
+  auto at = [&](schema::Round::Reader x, int64_t t) {
+    return (x.getLevel() == schema::BisectLevel::STEP && x.getProbe() == t) ||
+           (x.getLevel() == schema::BisectLevel::CHECKPOINT && x.getProbe() < ckpt.size() && ckpt[x.getProbe()] == t);
+  };
+  auto once = [&](auto& slot, auto value, const char* name) {
+    check_input(!slot || *slot == value, what + ": the rounds give two different " + std::string(name));
+    slot = value;
+  };
+  for (auto x : d.getRounds()) {
+    if (x.getHashA().size() != 32 || x.getHashB().size() != 32) continue;
+    const Hash a = hash_field(x.getHashA()), b = hash_field(x.getHashB());
+    if (at(x, step) && a == b) once(s.before, a, "agreed states before the step");
+    if (at(x, step + 1) && a != b) once(s.claims, std::make_pair(a, b), "claims after the step");
+    if (x.getLevel() == schema::BisectLevel::OP && x.getStep() == step && x.getProbe() == nops - 1 && a == b)
+      once(s.chain, a, "agreed op chains of the step");
+  }
+  return s;
+}
+
+// The step-level ruling (proofwork(7), DISPUTES): step `r.step` recomputed from the state the
+// file carries, which must be the agreed one, with the batch it carries, bound by the chain.
+void referee_step_dispute(schema::Dispute::Reader d, const TaskConfig& cfg, const Tape& tape, Refereed& r,
+                          const std::string& what) {
+  const std::vector<int64_t> ckpt = checkpoint_steps(cfg);
+  const StepRounds s = step_rounds(d, ckpt, int64_t(tape.ops.size()), r.step, what);
+  const std::string at = " step " + std::to_string(r.step);
+  check_input(s.claims.has_value(), what + ": no round shows the two sides' differing claims after" + at);
+  check_input(s.chain.has_value(), what + ": no round shows both sides tracing" + at + " alike");
+  Hash agreed{};
+  if (s.before) {
+    agreed = *s.before;
+  } else {
+    check_input(r.step == 0, what + ": no round shows both sides agreeing on the state before" + at);
+    Workspace init(tape);
+    init_state(cfg, tape, init);  // both sides start from the seed-derived state
+    agreed = state_hash(tape, init, 0);
+  }
+  const auto state = decoded(d.getStateBefore(), tape, checkpoint_tensors(tape), what, "stateBefore");
+  const auto batch = decoded(d.getBatch(), tape, batch_tensors(tape), what, "batch");
+  Hash before{};
+  const StepTrace t = referee_step(cfg, r.step, state, batch, &before);
+  check_input(before == agreed, what + ": its stateBefore is not the state both sides agreed on before" + at);
+  check_input(t.chain.back() == *s.chain, what + ": recomputed from its stateBefore and batch," + at +
+                                              " does not give the op chain both sides agreed on (a batch not the one they used?)");
+  r.step_level = true;
+  r.referee = t.end_state;
+  r.out_a = s.claims->first;
+  r.out_b = s.claims->second;
+  r.basis = "step " + std::to_string(r.step) + " recomputed from the agreed state before it; the state hash after it "
+            "must equal a side's claim bit for bit (exact mode)";
+}
+
 
 }  // namespace
 
-DisputeRecord dispute_record(const BisectResult& r, const Hash& root_a, const Hash& root_b) {
+Commitment commitment_of(const Party& p) {
+  Commitment c;
+  if (p.replay) return c;
+  c.root = p.man.root();
+  for (const auto& x : p.man.checkpoints) c.leaves.push_back(x.state);
+  auto msg = Message<schema::Manifest>::read(join_path(p.dir, kManifestName), kTensorFileLimit, "manifest");
+  c.manifest = std::make_shared<capnp::MallocMessageBuilder>();
+  c.manifest->setRoot(msg.root());
+  return c;
+}
+
+Commitment received_commitment(schema::Manifest::Reader m, const Hash& root, const LoadedTask& task, const std::string& what) {
+  check_version(FileKind::Manifest, m.getFormatVersion(), what + ": manifest");
+  check_input(m.getTaskHash().size() == 32 && hash_field(m.getTaskHash()) == task.hash, what + ": its manifest is of another task");
+  Commitment c;
+  c.root = root;
+  for (auto x : m.getCheckpoints()) {
+    check_input(x.getStateHash().size() == 32, what + ": a checkpoint hash in its manifest is not 32 bytes");
+    c.leaves.push_back(hash_field(x.getStateHash()));
+  }
+  check_input(c.leaves.size() == checkpoint_steps(task.cfg).size(), what + ": its manifest lists " +
+                                                                       std::to_string(c.leaves.size()) + " checkpoints, the task " +
+                                                                       std::to_string(checkpoint_steps(task.cfg).size()));
+  check_input(merkle_root(c.leaves) == root, what + ": its manifest's Merkle root is not the side's root");
+  c.manifest = std::make_shared<capnp::MallocMessageBuilder>();
+  c.manifest->setRoot(m);
+  return c;
+}
+
+int64_t unproven_answer(schema::Dispute::Reader d, bool side_a, size_t checkpoints) {
+  auto root = side_a ? d.getRootA() : d.getRootB();
+  if (root.size() == 0 || d.getFormatVersion() < 2) return -1;
+  if (root.size() != 32) return 0;
+  for (auto x : d.getRounds()) {
+    if (x.getLevel() != schema::BisectLevel::CHECKPOINT) continue;
+    auto h = side_a ? x.getHashA() : x.getHashB();
+    if (h.size() == 0) continue;  // not answered yet
+    if (h.size() != 32) return x.getProbe();
+    std::vector<Hash> path;
+    for (auto p : (side_a ? x.getProofA() : x.getProofB())) {
+      if (p.size() != 32) return x.getProbe();
+      path.push_back(hash_field(p));
+    }
+    const auto implied = merkle_root_from_path(hash_field(h), x.getProbe(), checkpoints, path);
+    if (!implied || *implied != hash_field(root)) return x.getProbe();
+  }
+  return -1;
+}
+
+DisputeRecord dispute_record(const BisectResult& r, Commitment a, Commitment b) {
   DisputeRecord rec;
-  rec.root_a = root_a;
-  rec.root_b = root_b;
+  rec.a = std::move(a);
+  rec.b = std::move(b);
   rec.rounds = r.rounds;
   rec.step = r.step;
   rec.op = r.op;
@@ -60,10 +196,19 @@ void write_dispute(schema::Dispute::Builder d, const LoadedTask& task, const Dis
   d.setFormatVersion(current_version(FileKind::Dispute));
   d.setTask(task.msg.root());
   d.setTaskHash(as_data(task.hash));
-  if (r.root_a != Hash{}) d.setRootA(as_data(r.root_a));
-  if (r.root_b != Hash{}) d.setRootB(as_data(r.root_b));
+  if (r.a.root != Hash{}) d.setRootA(as_data(r.a.root));
+  if (r.b.root != Hash{}) d.setRootB(as_data(r.b.root));
+  if (r.a.manifest) d.setManifestA(r.a.manifest->getRoot<schema::Manifest>().asReader());
+  if (r.b.manifest) d.setManifestB(r.b.manifest->getRoot<schema::Manifest>().asReader());
   auto rs = d.initRounds(unsigned(r.rounds.size()));
-  for (size_t i = 0; i < r.rounds.size(); i++) set_round(rs[unsigned(i)], r.rounds[i]);
+  for (size_t i = 0; i < r.rounds.size(); i++) {
+    BisectRound x = r.rounds[i];
+    if (x.level == Level::Checkpoint) {  // each answer with its inclusion path under its side's root
+      if (x.proof_a.empty() && x.a != Hash{} && size_t(x.probe) < r.a.leaves.size()) x.proof_a = merkle_path(r.a.leaves, size_t(x.probe));
+      if (x.proof_b.empty() && x.b != Hash{} && size_t(x.probe) < r.b.leaves.size()) x.proof_b = merkle_path(r.b.leaves, size_t(x.probe));
+    }
+    set_round(rs[unsigned(i)], x);
+  }
   d.setRoundBound(uint32_t(round_bound(task.cfg)));
   d.setStep(uint32_t(r.step < 0 ? 0 : r.step));
   d.setComplete(r.result != nullptr);
@@ -87,6 +232,11 @@ void write_dispute(schema::Dispute::Builder d, const LoadedTask& task, const Dis
     }
   }
   if (const BisectResult* res = r.result) {
+    if (const auto& e = res->evidence) {
+      store(d.initStateBefore(unsigned(e->state.size())), tape, checkpoint_tensors(tape), e->state);
+      store(d.initBatch(unsigned(e->batch.size())), tape, batch_tensors(tape), e->batch);
+    }
+    d.setBasis(res->basis);
     if (res->ruled) d.setRefereeHash(as_data(res->referee));
     d.setWinner(!res->ruled                   ? schema::Winner::NEITHER
                 : res->winner == Ruling::A ? schema::Winner::A
@@ -130,6 +280,12 @@ std::string dispute_text(schema::Dispute::Reader d) {
                   hex_of(d.getOutputHashB()).c_str(), hex_of(d.getRefereeHash()).c_str());
     t += line;
   }
+  if (!d.getOpKind().size() && d.hasStateBefore()) {
+    std::snprintf(line, sizeof line, "step-level: step %u computed alike by both sides; referee's state after it %.16s…\n",
+                  d.getStep(), hex_of(d.getRefereeHash()).c_str());
+    t += line;
+  }
+  if (d.getBasis().size()) t += std::string("basis: ") + d.getBasis().cStr() + "\n";
   t += std::string("winner: ") + winner_name(d.getWinner()) + "\n";
   return t;
 }
@@ -146,18 +302,35 @@ Refereed referee_dispute(schema::Dispute::Reader d, const std::string& what, con
   Refereed r;
   r.task = task_hash(d.getTask());
   check_input(r.task == hash_field(d.getTaskHash()), what + ": the embedded task does not match its hash");
-  check_input(d.getOpKind().size() > 0, what + ": no op was pinpointed (the dispute ended at a checkpoint or a step); "
-                                               "the referee recomputes only an op");
   r.root_a = hash_field(d.getRootA());
   r.has_b = d.getRootB().size() > 0;
   if (r.has_b) r.root_b = hash_field(d.getRootB());
   const Tape tape = tape_for(cfg);
   check_input(d.getStep() < cfg.steps, what + ": step out of range");
+  r.step = d.getStep();
+  // An answer not bound to its own side's root loses by itself (proofwork(7), DISPUTES).
+  const size_t C = checkpoint_steps(cfg).size();
+  const int64_t fa = unproven_answer(d, true, C), fb = unproven_answer(d, false, C);
+  if (fa >= 0 || fb >= 0) {
+    r.forfeit = true;
+    r.right = fa >= 0 && fb >= 0 ? Ruling::Neither : fa >= 0 ? Ruling::B : Ruling::A;
+    const bool a_lost = fa >= 0;
+    r.basis = std::string("side ") + (a_lost ? "A" : "B") + "'s answer at checkpoint " + std::to_string(a_lost ? fa : fb) +
+              " does not match its own root (its Merkle inclusion proof fails): it loses by itself";
+    return r;
+  }
+  if (d.getOpKind().size() == 0) {
+    check_input(d.hasStateBefore(), what + ": no op was pinpointed and it carries no agreed state to recompute step " +
+                                        std::to_string(r.step) + " from (a dispute written before format version 2: "
+                                        "run pol-bisect again)");
+    referee_step_dispute(d, cfg, tape, r, what);
+    r.right = r.referee == r.out_a ? Ruling::A : r.referee == r.out_b ? Ruling::B : Ruling::Neither;
+    return r;
+  }
   check_input(d.getOpIndex() < tape.ops.size(), what + ": op index out of range");
   const Op& op = tape.ops[d.getOpIndex()];
   check_input(std::string(d.getOpKind().cStr()) == op_name(op.kind),
               what + ": op " + std::to_string(d.getOpIndex()) + " is " + op_name(op.kind) + ", not " + d.getOpKind().cStr());
-  r.step = d.getStep();
   r.op = d.getOpIndex();
   r.op_kind = op_name(op.kind);
   auto hashes = d.getInputHashes();
@@ -179,6 +352,8 @@ Refereed referee_dispute(schema::Dispute::Reader d, const std::string& what, con
   r.out_a = hash_field(d.getOutputHashA());
   r.out_b = hash_field(d.getOutputHashB());
   r.right = r.referee == r.out_a ? Ruling::A : r.referee == r.out_b ? Ruling::B : Ruling::Neither;
+  r.basis = "op " + std::to_string(r.op) + " recomputed from the agreed inputs; its outputs must equal a side's bit for bit "
+            "(exact mode)";
   return r;
 }
 

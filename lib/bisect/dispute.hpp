@@ -3,6 +3,7 @@
 // recomputation that 'pol-bisect replay' and the ledger's challenges share
 // (proofwork(7), DISPUTES).
 #pragma once
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,19 +13,40 @@
 
 namespace pw {
 
-// What a dispute file records: the two roots, the rounds asked so far, the pinpointed op
-// with the claims made on it, and, once the bisection is complete, its result.
+// A side's published commitment (proofwork(7), DISPUTES): its proof's Merkle root and the
+// manifest it is the root of, which travels with the dispute so that each checkpoint
+// answer is checked against it. Empty (zero root) for an honest re-execution.
+struct Commitment {
+  Hash root{};
+  std::vector<Hash> leaves;  // the manifest's checkpoint state hashes, in order
+  std::shared_ptr<capnp::MallocMessageBuilder> manifest;
+};
+
+// The commitment of a side's proof directory (its manifest.pwm as stored).
+Commitment commitment_of(const Party& p);
+// A manifest received in a dispute: it must be of `task`, with the task's number of
+// checkpoints, and its checkpoints' Merkle root must be `root`; otherwise bad input naming `what`.
+Commitment received_commitment(schema::Manifest::Reader m, const Hash& root, const LoadedTask& task, const std::string& what);
+
+// The first checkpoint round whose answer by side A (`side_a`) or B is not bound to that
+// side's root by the inclusion path beside it (a forged answer; version 1 files carry no
+// paths and are not checked); -1 when every answer is. A side without a root (an honest
+// re-execution) has nothing to check.
+int64_t unproven_answer(schema::Dispute::Reader d, bool side_a, size_t checkpoints);
+
+// What a dispute file records: the two sides' commitments, the rounds asked so far, the
+// pinpointed op with the claims made on it, and, once the bisection is complete, its result.
 struct DisputeRecord {
-  Hash root_a{}, root_b{};  // root_b zero: side B is an honest re-execution
+  Commitment a, b;          // b's root zero: side B is an honest re-execution
   std::vector<BisectRound> rounds;
   int64_t step = -1;        // the disputed step, once known
   int op = -1;              // the pinpointed op, or -1
   std::optional<OpClaim> claim_a, claim_b;
-  const BisectResult* result = nullptr;  // complete: the ruling is in it
+  const BisectResult* result = nullptr;  // complete: the ruling is in it (and a step-level one's evidence)
 };
 
 // The record of a finished bisection between two sides.
-DisputeRecord dispute_record(const BisectResult& r, const Hash& root_a, const Hash& root_b);
+DisputeRecord dispute_record(const BisectResult& r, Commitment a, Commitment b);
 
 // Fills `d` with the task, the record, this build's version and provenance.
 void write_dispute(schema::Dispute::Builder d, const LoadedTask& task, const DisputeRecord& r);
@@ -41,15 +63,21 @@ struct Refereed {
   Hash root_a{}, root_b{};
   bool has_b = false;       // false: side B is an honest re-execution
   uint32_t step = 0, op = 0;
-  std::string op_kind;
-  Hash referee{};           // over the op's outputs, recomputed from the agreed inputs
+  bool step_level = false;  // no op pinpointed: the step recomputed from the agreed state
+  std::string op_kind;      // empty for a step-level ruling
+  Hash referee{};           // over the op's outputs (step level: the state after the step), recomputed
   Hash out_a{}, out_b{};    // what the sides claimed
   Ruling right = Ruling::Neither;
+  bool forfeit = false;     // a side's answer failed its own Merkle proof: nothing recomputed
+  std::string basis;        // how the ruling was reached, for people
 };
 
 // Checks a dispute file (its version; complete; its embedded task against its hash;
 // a pinpointed op of that task's tape, by index and kind; side A's inputs against the
-// hashes both sides agreed on) and recomputes the op alone (referee_op). Malformed or
+// hashes both sides agreed on) and recomputes the op alone (referee_op). A step-level
+// dispute (no op) is recomputed from the agreed state it carries (referee_step): that
+// state must hash to what both sides answered for the step, and the step's op chain to
+// the chain both sides agreed on (which binds the batch it carries). Malformed or
 // inconsistent: bad input (exit 3) naming `what`. `data_dir` locates the dataset, which
 // only a load_batch op needs.
 Refereed referee_dispute(schema::Dispute::Reader d, const std::string& what, const std::string& data_dir);

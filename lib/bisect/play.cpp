@@ -70,32 +70,63 @@ SideTranscript read_side(schema::Dispute::Reader d, const LoadedTask& task, bool
   }
   s.claim = read_claim(d, side_a, tape_for(task.cfg), what);
   auto root = side_a ? d.getRootA() : d.getRootB();
-  if (root.size()) s.root = hash_field(root);
+  check_input(root.size() == 32, what + ": side " + (side_a ? "A" : "B") + " has no proof root");
+  check_input(side_a ? d.hasManifestA() : d.hasManifestB(), what + ": side " + (side_a ? "A" : "B") + "'s manifest is missing");
+  s.commitment = received_commitment(side_a ? d.getManifestA() : d.getManifestB(), hash_field(root), task, what);
+  for (auto x : d.getRounds()) {
+    BisectRound y{level_of(x.getLevel()), x.getLo(), x.getHi(), x.getProbe(), {}, {}, x.getAgree(), x.getAnchor(), x.getStep()};
+    if (x.getHashA().size()) y.a = hash_field(x.getHashA());
+    if (x.getHashB().size()) y.b = hash_field(x.getHashB());
+    for (auto p : x.getProofA()) y.proof_a.push_back(hash_field(p));
+    for (auto p : x.getProofB()) y.proof_b.push_back(hash_field(p));
+    s.rounds.push_back(std::move(y));
+  }
+  s.forfeit_at = unproven_answer(d, side_a, checkpoint_steps(task.cfg).size());
   return s;
 }
 
-Move play_move(const LoadedTask& task, const Dataset& data, Oracle& local, const Hash& my_root, bool side_a,
+Move play_move(const LoadedTask& task, const Dataset& data, Oracle& local, const Commitment& mine_c, bool side_a,
                const SideTranscript& theirs, schema::Dispute::Builder out) {
   RecordingOracle mine(local);
   TranscriptOracle other(side_a ? 1 : 0, theirs.answers, theirs.claim);
   Oracle& a = side_a ? static_cast<Oracle&>(mine) : other;
   Oracle& b = side_a ? static_cast<Oracle&>(other) : mine;
-  const Hash root_a = side_a ? my_root : theirs.root, root_b = side_a ? theirs.root : my_root;
+  const Commitment& ca = side_a ? mine_c : theirs.commitment;
+  const Commitment& cb = side_a ? theirs.commitment : mine_c;
   Move m;
+  if (theirs.forfeit_at >= 0) {
+    // Their answer is not bound to their own root: they lose by it, whatever the rest.
+    const char* who = side_a ? "B" : "A";
+    m.complete = true;
+    m.result.disputed = true;
+    m.result.rounds = theirs.rounds;
+    m.result.ruled = true;
+    m.result.winner = side_a ? Ruling::A : Ruling::B;
+    m.result.summary = std::string("side ") + who + " forfeits";
+    m.result.basis = std::string("side ") + who + "'s answer at checkpoint " + std::to_string(theirs.forfeit_at) +
+                     " does not match its own root (its Merkle inclusion proof fails): it loses by itself";
+    write_dispute(out, task, dispute_record(m.result, ca, cb));
+    return m;
+  }
   try {
     m.result = bisect(task, &data, a, b);
     m.complete = true;
-    write_dispute(out, task, dispute_record(m.result, root_a, root_b));
+    write_dispute(out, task, dispute_record(m.result, ca, cb));
   } catch (const Pending& p) {
-    // Send back every answer known so far: ours (just computed) and theirs.
+    // Send back every answer known so far: ours (just computed, with their inclusion
+    // paths) and theirs (with the paths they sent).
     DisputeRecord rec;
-    rec.root_a = root_a;
-    rec.root_b = root_b;
+    rec.a = ca;
+    rec.b = cb;
+    std::map<Query, const BisectRound*> sent;
+    for (const BisectRound& x : theirs.rounds) sent[{x.level, x.anchor, x.step, x.probe}] = &x;
     for (const Query& q : mine.order) {
       BisectRound x{q.level, 0, 0, q.probe, {}, {}, false, q.anchor, q.step};
       (side_a ? x.a : x.b) = mine.answers.at(q);
       auto t = theirs.answers.find(q);
       if (t != theirs.answers.end()) (side_a ? x.b : x.a) = t->second;
+      auto r = sent.find(q);
+      if (r != sent.end()) (side_a ? x.proof_b : x.proof_a) = side_a ? r->second->proof_b : r->second->proof_a;
       x.agree = x.a == x.b;
       rec.rounds.push_back(x);
     }

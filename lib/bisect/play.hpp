@@ -36,7 +36,9 @@ class RecordingOracle : public Oracle {
   Hash answer(const Query& q) override;
   OpClaim op_claim(int64_t anchor, int64_t step, int op, bool with_inputs) override;
   // The move that finds both sides computing the step alike recomputes it here.
-  std::optional<Hash> recompute_step(int64_t anchor, int64_t step) override { return inner_.recompute_step(anchor, step); }
+  std::optional<StepEvidence> recompute_step(int64_t anchor, int64_t step) override {
+    return inner_.recompute_step(anchor, step);
+  }
 
   std::vector<Query> order;
   std::map<Query, Hash> answers;
@@ -46,15 +48,20 @@ class RecordingOracle : public Oracle {
   Oracle& inner_;
 };
 
-// What a transcript holds of one side: its answers, its op claim, its proof root.
+// What a transcript holds of one side: its answers, its op claim, its commitment (root
+// and manifest); the rounds as received; and the first checkpoint answer that its Merkle
+// proof does not bind to its root (-1: none), which loses the dispute by itself.
 struct SideTranscript {
   std::map<Query, Hash> answers;
   std::optional<OpClaim> claim;
-  Hash root{};
+  Commitment commitment;
+  std::vector<BisectRound> rounds;
+  int64_t forfeit_at = -1;
 };
 
-// Reads side A's (`side_a`) or B's part of a transcript of `task`: checks its version and
-// that it is about this task; malformed: bad input (exit 3) naming `what`.
+// Reads side A's (`side_a`) or B's part of a transcript of `task`: checks its version,
+// that it is about this task, and the side's manifest against its root; malformed: bad
+// input (exit 3) naming `what`.
 SideTranscript read_side(schema::Dispute::Reader d, const LoadedTask& task, bool side_a, const std::string& what);
 
 struct Move {
@@ -64,9 +71,10 @@ struct Move {
 };
 
 // One move of side A (`side_a`) or B: `local` computes this side's answers from its proof
-// (root `my_root`), `theirs` is what the other side sent (empty on the first move). The
-// transcript to send back is written into `out`.
-Move play_move(const LoadedTask& task, const Dataset& data, Oracle& local, const Hash& my_root, bool side_a,
+// (commitment `mine`), `theirs` is what the other side sent (empty on the first move). The
+// transcript to send back is written into `out`. When the other side's answers fail their
+// Merkle proofs, the move ends the dispute: this side wins.
+Move play_move(const LoadedTask& task, const Dataset& data, Oracle& local, const Commitment& mine, bool side_a,
                const SideTranscript& theirs, schema::Dispute::Builder out);
 
 }  // namespace pw

@@ -80,25 +80,63 @@ Hash to_hash(const void* p, size_t n) {
   return h;
 }
 
-Hash merkle_root(const std::vector<Hash>& leaves) {
+namespace {
+
+Hash merkle_leaf(const Hash& l) {
+  const uint8_t tag = 0;
+  return Hasher().update(&tag, 1).update(l.data(), 32).final();
+}
+
+Hash merkle_parent(const Hash& left, const Hash& right) {
+  const uint8_t tag = 1;
+  return Hasher().update(&tag, 1).update(left.data(), 32).update(right.data(), 32).final();
+}
+
+// Walks the tree level by level; `visit(level, index)` sees each level before it is folded.
+template <class Visit>
+Hash merkle_walk(const std::vector<Hash>& leaves, Visit visit) {
   if (leaves.empty()) return blake2b(nullptr, 0);
   std::vector<Hash> level;
   level.reserve(leaves.size());
-  const uint8_t leaf_tag = 0;
-  for (const Hash& l : leaves) level.push_back(Hasher().update(&leaf_tag, 1).update(l.data(), 32).final());
+  for (const Hash& l : leaves) level.push_back(merkle_leaf(l));
   while (level.size() > 1) {
+    visit(level);
     std::vector<Hash> next;
-    for (size_t i = 0; i < level.size(); i += 2) {
-      if (i + 1 == level.size()) {
-        next.push_back(level[i]);
-        continue;
-      }
-      const uint8_t tag = 1;
-      next.push_back(Hasher().update(&tag, 1).update(level[i].data(), 32).update(level[i + 1].data(), 32).final());
-    }
+    for (size_t i = 0; i < level.size(); i += 2)
+      next.push_back(i + 1 == level.size() ? level[i] : merkle_parent(level[i], level[i + 1]));
     level.swap(next);
   }
   return level[0];
+}
+
+}  // namespace
+
+Hash merkle_root(const std::vector<Hash>& leaves) {
+  return merkle_walk(leaves, [](const std::vector<Hash>&) {});
+}
+
+std::vector<Hash> merkle_path(const std::vector<Hash>& leaves, size_t index) {
+  std::vector<Hash> path;
+  merkle_walk(leaves, [&](const std::vector<Hash>& level) {
+    const size_t sib = index ^ 1;
+    if (sib < level.size()) path.push_back(level[sib]);
+    index /= 2;
+  });
+  return path;
+}
+
+std::optional<Hash> merkle_root_from_path(const Hash& leaf, size_t index, size_t count, const std::vector<Hash>& path) {
+  if (index >= count) return std::nullopt;
+  Hash node = merkle_leaf(leaf);
+  size_t used = 0;
+  for (size_t n = count; n > 1; n = (n + 1) / 2, index /= 2) {
+    if ((index ^ 1) >= n) continue;  // promoted unchanged
+    if (used == path.size()) return std::nullopt;
+    node = index % 2 ? merkle_parent(path[used], node) : merkle_parent(node, path[used]);
+    used++;
+  }
+  if (used != path.size()) return std::nullopt;
+  return node;
 }
 
 }  // namespace pw

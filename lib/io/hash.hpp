@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <optional>
 #include <vector>
 
 #include <sodium.h>
@@ -38,5 +39,11 @@ Hash to_hash(const void* p, size_t n);  // n must be 32; throws bad input otherw
 // BLAKE2b(0x00 || leaf), a parent BLAKE2b(0x01 || left || right); an odd node at the
 // end of a level is promoted unchanged. The root of no leaves is BLAKE2b("").
 Hash merkle_root(const std::vector<Hash>& leaves);
+// The inclusion path of leaf `index` (< leaves.size()): the sibling at each level from the
+// leaf up, none where the node is promoted unchanged.
+std::vector<Hash> merkle_path(const std::vector<Hash>& leaves, size_t index);
+// The root that `leaf` at `index` of `count` leaves and its `path` imply; nullopt when the
+// path has the wrong length for that position.
+std::optional<Hash> merkle_root_from_path(const Hash& leaf, size_t index, size_t count, const std::vector<Hash>& path);
 
 }  // namespace pw

@@ -187,6 +187,15 @@ class State {
   uint64_t total() const;
   // The forced-error beacon of a claim made at `claim_seq`: the first beacon after it.
   std::optional<Hash> beacon_after(uint64_t claim_seq) const;
+  // A settled task that this state keeps by id only (restored from a snapshot): an event
+  // about it is refused as for any settled task.
+  bool archived(uint64_t task) const;
+
+  // The snapshot's encoding of this state (proofwork-files(5), LEDGER): balances, chain
+  // head, open tasks in full, settled tasks by id, the beacons open claims may still need.
+  Bytes encode() const;
+  // The state `encode` wrote; malformed: bad input. The oracle is the caller's.
+  static State decode(const uint8_t* p, size_t n, DisputeOracle oracle);
 
  private:
   void genesis(const Event& e);
@@ -209,6 +218,7 @@ class State {
   std::map<PublicKey, Account> accounts_;
   std::map<uint64_t, Task> tasks_;
   std::vector<std::pair<uint64_t, Hash>> beacons_;  // (seq, value), ascending
+  std::vector<uint64_t> archived_;                  // settled tasks not held in tasks_, ascending
 };
 
 // ---- the log -----------------------------------------------------------------------
@@ -220,6 +230,7 @@ std::string dispute_path(const std::string& dir, const Hash& dispute);
 struct ValidateStats {
   uint64_t records = 0, bytes = 0;
   double seconds = 0;
+  std::string snapshot;  // what the whole validation found of the snapshot it replaces
 };
 
 // Reads LEDGER/events.log (mmapped) and checks every record: framing and checksum (a
@@ -240,10 +251,20 @@ Record create_ledger(const std::string& dir, const KeyPair& op, const std::strin
 // Creates LEDGER/ from an existing signed genesis record (a copy of a ledger's start).
 void init_ledger(const std::string& dir, const Record& genesis);
 
-// Validates the whole ledger, then the new events in order against its state (each must
-// carry the next seq, the head as prev and the chain id), then appends them with one
-// O_APPEND write and fsync, under an exclusive lock. On any error nothing is appended.
-// Returns the state after them.
+// The snapshot (proofwork-files(5), LEDGER): LEDGER/snapshot, the state after a validated
+// prefix of the log, so that an append validates only the records after it. It is used
+// only when its checksum holds and the record that ends its prefix is in the log where it
+// says, with the head it names; otherwise it is ignored (and replaced after the next full
+// validation). `validate_ledger` never reads it, and rewrites it.
+std::string snapshot_path(const std::string& dir);
+// Why the ledger's snapshot cannot be used now ("" when it can; "absent" when there is none).
+std::string snapshot_problem(const std::string& dir);
+
+// Validates the ledger (the records after a usable snapshot, or the whole log), then the
+// new events in order against its state (each must carry the next seq, the head as prev
+// and the chain id), then appends them with one O_APPEND write and fsync, under an
+// exclusive lock, and refreshes the snapshot. On any error nothing is appended.
+// Returns the state after them (settled tasks by id only when it came from a snapshot).
 State append_records(const std::string& dir, const std::vector<Record>& records, DisputeOracle oracle);
 
 // What builds the next events from the validated state.
@@ -252,8 +273,9 @@ using MakeEvents = std::function<std::vector<Event>(const State&)>;
 // Builds, signs and appends events made by `make` from the validated state (seq, prev and
 // chain id filled in), as above. `make` may return several events; each is applied to the
 // state before the next is made. The records appended go to `appended` when given.
+// `whole`: validate every record, not from the snapshot (the state then holds every task in full).
 State append_events(const std::string& dir, const KeyPair& k, DisputeOracle oracle, const MakeEvents& make,
-                    std::vector<Record>* appended = nullptr);
+                    std::vector<Record>* appended = nullptr, bool whole = false);
 
 // Signs the one event `make` builds against the ledger's current head without appending
 // it (an event file); it must be accepted now. More or fewer than one: usage error.

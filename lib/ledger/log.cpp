@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "core/error.hpp"
@@ -161,16 +162,32 @@ bool torn_tail(const LogFile& f, size_t off) {
   return left <= kFrame + n;
 }
 
+// The state after a validated prefix of the log, as a snapshot holds it.
+struct Prefix {
+  State state;
+  size_t bytes = 0;    // the prefix's length in the log
+  size_t last_at = 0;  // the offset of its last record
+};
+
+// A snapshot's claim checked by a whole validation: the state at its prefix.
+struct Audit {
+  size_t bytes = 0;
+  Bytes state;           // State::encode of the snapshot's state
+  bool checked = false, matched = false;
+};
+
 State validate_open(const std::string& dir, const LogFile& f, DisputeOracle oracle, ValidateStats* stats,
-                    const std::function<void(uint64_t, uint64_t)>& progress, size_t* torn_at = nullptr) {
+                    const std::function<void(uint64_t, uint64_t)>& progress, size_t* torn_at = nullptr,
+                    std::optional<Prefix> start = std::nullopt, size_t* last_at = nullptr, Audit* audit = nullptr) {
   const auto t0 = std::chrono::steady_clock::now();
-  State st(std::move(oracle));
+  State st = start ? std::move(start->state) : State(std::move(oracle));
   constexpr size_t kBlock = 4096;  // records framed, then checked in parallel
   constexpr size_t kBatch = 128;   // signatures verified together (tests/bench/part-ledger.sh)
   std::vector<Span> spans;
-  std::vector<Checked> checked(kBlock);
-  size_t off = 0;
-  uint64_t index = 0;
+  size_t off = start ? start->bytes : 0;
+  std::vector<Checked> checked(std::min(kBlock, (f.size - off) / (kFrame + 8) + 1));  // an append's few: few
+  uint64_t index = st.next_seq();
+  if (last_at && start) *last_at = start->last_at;
   while (off < f.size) {
     spans.clear();
     try {
@@ -200,6 +217,11 @@ State validate_open(const std::string& dir, const LogFile& f, DisputeOracle orac
       } catch (const Error& e) {
         throw Error(e.code, where + ": " + e.what());
       }
+      if (last_at) *last_at = spans[i].at;
+      if (audit && spans[i].at + kFrame + spans[i].n == audit->bytes) {
+        audit->checked = true;
+        audit->matched = st.encode() == audit->state;
+      }
       index++;
     }
     if (progress) progress(off, f.size);
@@ -212,11 +234,90 @@ State validate_open(const std::string& dir, const LogFile& f, DisputeOracle orac
   return st;
 }
 
-void write_records(const std::string& dir, const LogFile& f, const std::vector<Record>& rs) {
+// Appends the records; returns the log's new length and the offset of the last record.
+std::pair<size_t, size_t> write_records(const std::string& dir, const LogFile& f, const std::vector<Record>& rs) {
   Bytes out;
-  for (const Record& r : rs) frame(r, out);
+  size_t last = 0;
+  for (const Record& r : rs) {
+    last = out.size();
+    frame(r, out);
+  }
   write_all(f.fd, out.data(), out.size(), "append to '" + log_path(dir) + "'");
   if (fsync(f.fd) != 0) internal_error("fsync '" + log_path(dir) + "': " + errstr());
+  return {f.size + out.size(), f.size + last};
+}
+
+// ---- the snapshot (proofwork-files(5), LEDGER) ----------------------------------------
+// LEDGER/snapshot: "PWLSNAP1" | u64 log bytes covered | u64 records | u64 offset of the last
+// record | head (32) | u64 state length | state (State::encode) | BLAKE2b-256 of all before.
+constexpr char kSnapMagic[8] = {'P', 'W', 'L', 'S', 'N', 'A', 'P', '1'};
+constexpr size_t kSnapHead = 8 + 8 * 3 + 32 + 8;
+constexpr size_t kSnapLimit = size_t(1) << 32;
+
+uint64_t load_u64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+// The snapshot's prefix, when it is one of this log; otherwise nullopt and why.
+std::optional<Prefix> load_snapshot(const std::string& dir, const LogFile& f, const DisputeOracle& oracle, std::string& why) {
+  const std::string path = snapshot_path(dir);
+  if (!file_exists(path)) {
+    why = "absent";
+    return std::nullopt;
+  }
+  try {
+    const Bytes b = read_file(path, kSnapLimit, "ledger snapshot");
+    check_input(b.size() >= kSnapHead + 32 && std::memcmp(b.data(), kSnapMagic, 8) == 0, "not a ledger snapshot");
+    check_input(blake2b(b.data(), b.size() - 32) == to_hash(b.data() + b.size() - 32, 32), "its checksum does not match");
+    const uint64_t bytes = load_u64(b.data() + 8), records = load_u64(b.data() + 16), last = load_u64(b.data() + 24);
+    const Hash head = to_hash(b.data() + 32, 32);
+    const uint64_t n = load_u64(b.data() + 64);
+    check_input(n == b.size() - kSnapHead - 32, "its state has the wrong length");
+    // The record that ends the prefix must be in the log where the snapshot says, whole,
+    // with the head it names: that record's hash chains back over the whole prefix.
+    check_input(bytes <= f.size && last < bytes, "it covers " + std::to_string(bytes) + " bytes, the log has " + std::to_string(f.size));
+    const Span sp = next_span(dir, f, size_t(last), records - 1);
+    check_input(sp.at + kFrame + sp.n == bytes, "its last record does not end its prefix");
+    Signature sig;
+    std::memcpy(sig.data(), f.map + last + 8 + sp.n, 64);
+    check_input(record_hash(f.map + last + 8, sp.n, sig) == head, "its head is not the log's record at byte " + std::to_string(last));
+    check_input(decode_event(f.map + last + 8, sp.n).seq + 1 == records, "its record count is not the log's");
+    Prefix p{State::decode(b.data() + kSnapHead, size_t(n), oracle), size_t(bytes), size_t(last)};
+    check_input(p.state.head() == head && p.state.next_seq() == records, "its state is not at its head");
+    return p;
+  } catch (const Error& e) {
+    why = e.what();
+    return std::nullopt;
+  }
+}
+
+// Replaces the snapshot with `st` after the first `bytes` of the log; a cache that cannot
+// be written is no error (the next append validates more).
+void save_snapshot(const std::string& dir, size_t bytes, size_t last_at, const State& st) {
+  try {
+    const Bytes state = st.encode();
+    Bytes b(kSnapHead);
+    std::memcpy(b.data(), kSnapMagic, 8);
+    const uint64_t head[3] = {bytes, st.next_seq(), last_at};
+    std::memcpy(b.data() + 8, head, 24);
+    std::memcpy(b.data() + 32, st.head().data(), 32);
+    const uint64_t n = state.size();
+    std::memcpy(b.data() + 64, &n, 8);
+    b.insert(b.end(), state.begin(), state.end());
+    const Hash sum = blake2b(b.data(), b.size());
+    b.insert(b.end(), sum.begin(), sum.end());
+    write_file_atomic(snapshot_path(dir), b);
+  } catch (const Error&) {
+  }
+}
+
+// The state after every record of the log: from the snapshot when it is usable.
+State validate_from_snapshot(const std::string& dir, const LogFile& f, const DisputeOracle& oracle, size_t* last_at) {
+  std::string why;
+  std::optional<Prefix> from = load_snapshot(dir, f, oracle, why);
+  return validate_open(dir, f, oracle, nullptr, nullptr, nullptr, std::move(from), last_at);
 }
 
 // Checks the records as the next ones of `st`, in order: signature and rules.
@@ -255,22 +356,45 @@ std::string dispute_path(const std::string& dir, const Hash& dispute) {
   return join_path(join_path(dir, "disputes"), hex(dispute) + ".pwd");
 }
 
+std::string snapshot_path(const std::string& dir) { return join_path(dir, "snapshot"); }
+
+std::string snapshot_problem(const std::string& dir) {
+  LogFile f;
+  open_log(dir, f, false);
+  std::string why;
+  return load_snapshot(dir, f, nullptr, why) ? "" : why;
+}
+
 State validate_ledger(const std::string& dir, DisputeOracle oracle, ValidateStats* stats,
                       const std::function<void(uint64_t, uint64_t)>& progress) {
   LogFile f;
   open_log(dir, f, false);
-  return validate_open(dir, f, std::move(oracle), stats, progress);
+  std::string why;
+  const std::optional<Prefix> snap = load_snapshot(dir, f, nullptr, why);
+  Audit audit;
+  if (snap) audit = {snap->bytes, snap->state.encode()};
+  size_t last_at = 0;
+  State st = validate_open(dir, f, std::move(oracle), stats, progress, nullptr, std::nullopt, &last_at, &audit);
+  if (stats) {
+    stats->snapshot = !snap ? (why == "absent" ? "none" : "ignored: " + why)
+                      : audit.matched ? "matches the log's state after " + std::to_string(snap->state.next_seq()) + " records"
+                                      : "forged: its state is not the log's after its " + std::to_string(snap->state.next_seq()) +
+                                            " records (ignored)";
+  }
+  save_snapshot(dir, f.size, last_at, st);  // the whole log, checked: the snapshot is rebuilt from it
+  return st;
 }
 
 uint64_t repair_ledger(const std::string& dir, DisputeOracle oracle, uint64_t* removed_bytes) {
   LogFile f;
   open_log(dir, f, true);
-  size_t torn = f.size;
-  State st = validate_open(dir, f, std::move(oracle), nullptr, nullptr, &torn);
+  size_t torn = f.size, last_at = 0;
+  State st = validate_open(dir, f, std::move(oracle), nullptr, nullptr, &torn, std::nullopt, &last_at);
   if (removed_bytes) *removed_bytes = f.size - torn;
   if (torn < f.size) {
     if (ftruncate(f.fd, off_t(torn)) != 0 || fsync(f.fd) != 0) internal_error("truncate '" + log_path(dir) + "': " + errstr());
   }
+  save_snapshot(dir, torn, last_at, st);
   return st.next_seq();
 }
 
@@ -302,26 +426,38 @@ void init_ledger(const std::string& dir, const Record& r) {
 State append_records(const std::string& dir, const std::vector<Record>& records, DisputeOracle oracle) {
   LogFile f;
   open_log(dir, f, true);
-  State st = validate_open(dir, f, std::move(oracle), nullptr, nullptr);
+  size_t last_at = 0;
+  State st = validate_from_snapshot(dir, f, oracle, &last_at);
   check_new(st, records);
-  write_records(dir, f, records);
+  if (records.empty()) return st;
+  const auto [bytes, last] = write_records(dir, f, records);
+  save_snapshot(dir, bytes, last, st);
   return st;
 }
 
 State append_events(const std::string& dir, const KeyPair& k, DisputeOracle oracle, const MakeEvents& make,
-                    std::vector<Record>* appended) {
+                    std::vector<Record>* appended, bool whole) {
   LogFile f;
   open_log(dir, f, true);
-  State st = validate_open(dir, f, std::move(oracle), nullptr, nullptr);
+  size_t last_at = 0;
+  State st = whole ? validate_open(dir, f, oracle, nullptr, nullptr, nullptr, std::nullopt, &last_at)
+                   : validate_from_snapshot(dir, f, oracle, &last_at);
   std::vector<Record> rs;
   for (const Event& e : make(st)) rs.push_back(sign_next(st, e, k));
-  if (!rs.empty()) write_records(dir, f, rs);
+  if (!rs.empty()) {
+    const auto [bytes, last] = write_records(dir, f, rs);
+    save_snapshot(dir, bytes, last, st);
+  } else if (whole) {
+    save_snapshot(dir, f.size, last_at, st);
+  }
   if (appended) *appended = std::move(rs);
   return st;
 }
 
 Record prepare_event(const std::string& dir, const KeyPair& k, DisputeOracle oracle, const MakeEvents& make) {
-  State st = validate_ledger(dir, std::move(oracle));
+  LogFile f;
+  open_log(dir, f, false);
+  State st = validate_from_snapshot(dir, f, oracle, nullptr);
   const std::vector<Event> es = make(st);
   if (es.size() != 1) usage_error("an event file holds one event; this command makes " + std::to_string(es.size()));
   return sign_next(st, es[0], k);  // it would be accepted now

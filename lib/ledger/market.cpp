@@ -68,6 +68,7 @@ Event post_event(const Hash& task_hash, const PostTerms& t) {
 
 const Task& find_task(const State& st, uint64_t id) {
   auto it = st.tasks().find(id);
+  if (it == st.tasks().end() && st.archived(id)) throw Error(kExitNo, "--task-id " + std::to_string(id) + ": task " + std::to_string(id) + " is already settled");
   if (it == st.tasks().end()) usage_error("--task-id " + std::to_string(id) + ": no such task in the ledger");
   return it->second;
 }
@@ -190,11 +191,12 @@ Settlement settle_ledger(const std::string& dir, const KeyPair& k, const std::st
   const DisputeOracle referee = referee_oracle(dir, data_dir);
   append_events(dir, k, referee, [&](const State& s) { return ruling_events(s, referee, -1, note); });
   Settlement out;
+  // Whole: the settlement lists every task with its payments.
   out.state = append_events(dir, k, referee, [&](const State& s) {
     std::vector<Event> es = settle_events(s);
     for (const Event& e : es) out.settled.push_back(e.task);
     return es;
-  });
+  }, nullptr, true);
   return out;
 }
 

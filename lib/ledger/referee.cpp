@@ -41,8 +41,9 @@ DisputeRuling rule(const Refereed& r, const Hash& task_hash, const Hash& claim_r
     bad_input(what + ": neither side's proof root is the claim's (" + hex(claim_root).substr(0, 16) + "…)");
   DisputeRuling out;
   out.referee = r.referee;
-  // The claim's side is right only when the referee's recomputation equals its output.
-  out.solver_wrong = r.referee != (side_a ? r.out_a : r.out_b);
+  // The claim's side is right only when the referee rules for it: its output equals the
+  // recomputation, and its answers are bound to its root.
+  out.solver_wrong = r.right != (side_a ? Ruling::A : Ruling::B);
   return out;
 }
 

@@ -93,8 +93,11 @@ std::vector<std::pair<uint64_t, uint64_t>> State::unruled() const {
   return out;
 }
 
+bool State::archived(uint64_t task) const { return std::binary_search(archived_.begin(), archived_.end(), task); }
+
 Task& State::task_for(const Event& e) {
   auto it = tasks_.find(e.task);
+  if (it == tasks_.end() && archived(e.task)) refuse(e, "task " + std::to_string(e.task) + " is already settled");
   if (it == tasks_.end()) refuse(e, "no task " + std::to_string(e.task));
   if (it->second.settled) refuse(e, "task " + std::to_string(e.task) + " is already settled");
   return it->second;

@@ -244,6 +244,8 @@ struct Round {
   agree @6 :Bool;
   anchor @7 :UInt32;    # the agreed checkpoint the answers were computed from
   step @8 :UInt32;      # op level: the traced step
+  proofA @9 :List(Data);  # checkpoint level: Merkle inclusion path of hashA under rootA (leaf up)
+  proofB @10 :List(Data); # the same for hashB under rootB (proofwork-files(5), DISPUTE)
 }
 
 enum Winner {
@@ -278,6 +280,13 @@ struct Dispute {
   provenance @20 :Provenance;
   complete @21 :Bool;              # false while a two-party exchange (pol-bisect play) is under way
   inputHashesB @22 :List(Data);    # side B's view of the op's inputs (must equal side A's)
+  # A step-level ruling (no op pinpointed: both sides compute `step` alike, a claimed state
+  # after it is not its side's computation): what the referee recomputes the step from.
+  stateBefore @23 :List(Tensor);   # the agreed state before `step` (checkpoint tensors, in order)
+  batch @24 :List(Tensor);         # what load_batch produced in that step (bound by the agreed op chain)
+  basis @25 :Text;                 # how the ruling was reached, for people
+  manifestA @26 :Manifest;         # the sides' manifests, exchanged (their roots are rootA, rootB)
+  manifestB @27 :Manifest;
 }
 
 # Distances between two states (proofwork-files(5), PROFILE), computed in double over float32 values:

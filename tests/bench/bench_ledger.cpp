@@ -13,7 +13,8 @@
 //                                         ACTORS (default 1000) accounts posting, claiming,
 //                                         revealing, verifying and settling tasks, the
 //                                         operator's deposits and beacons; prints
-//                                         "generate N SECONDS BYTES"
+//                                         "generate N SECONDS BYTES"; the operator's keys
+//                                         go to DIR.op.key and DIR.op.pub
 //   bench_ledger validate DIR THREADS     validate_ledger on THREADS threads: prints
 //                                         "validate N SECONDS"
 #include <omp.h>
@@ -185,6 +186,7 @@ int bench_generate(const std::string& dir, int64_t n, int actors) {
   make_directory(join_path(dir, "disputes"));
   const Bytes log = frame_records(rs);
   write_file_atomic(log_path(dir), log);
+  write_key_pair(dir + ".op", op);  // DIR.op.key, DIR.op.pub: the operator, for appends (part-ledger.sh)
   std::printf("generate %lld %.3f %zu\n", (long long)rs.size(), gen, log.size());
   return 0;
 }

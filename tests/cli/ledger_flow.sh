@@ -42,10 +42,10 @@ pol-show saved.pwd > d.json
 /usr/bin/env python3 - <<'PY'
 import json
 d = json.load(open("d.json"))
-assert d["formatVersion"] == 1, d["formatVersion"]
-d["formatVersion"] = 2
+assert d["formatVersion"] == 2, d["formatVersion"]
+d["formatVersion"] = 3
 json.dump(d, open("newer.json", "w"))
 PY
 expect_exit 3 ledger-settle challenge ledger -k keys/whistleblower.key --task-id 1 --dispute newer.json
-expect_err "dispute format version 2 is newer"
+expect_err "dispute format version 3 is newer"
 test "$(stat -c %s ledger/events.log)" = "$before"

@@ -80,8 +80,24 @@ TEST_CASE("bisect: two parties exchanging only the transcript reach the local bi
   Party a, b;
   a.replay = b.replay = true;
   b.fault = Fault{7, 3, 1};
-  const Hash root_a = pwtest::filled_hash(10), root_b = pwtest::filled_hash(20);
   LocalOracle la(task, d, a), lb(task, d, b);
+  // Each side's commitment: the manifest of its checkpoints as it computes them.
+  auto commit = [&](LocalOracle& o) {
+    Commitment c;
+    const size_t C = checkpoint_steps(task.cfg).size();
+    for (size_t k = 0; k < C; k++) c.leaves.push_back(o.answer({Level::Checkpoint, 0, 0, int64_t(k)}));
+    c.root = merkle_root(c.leaves);
+    c.manifest = std::make_shared<capnp::MallocMessageBuilder>();
+    auto m = c.manifest->initRoot<schema::Manifest>();
+    m.setFormatVersion(1);
+    m.setTaskHash(as_data(task.hash));
+    auto cs = m.initCheckpoints(unsigned(C));
+    for (size_t k = 0; k < C; k++) cs[unsigned(k)].setStateHash(as_data(c.leaves[k]));
+    m.setRoot(as_data(c.root));
+    return c;
+  };
+  const Commitment ca = commit(la), cb = commit(lb);
+  const Hash root_a = ca.root, root_b = cb.root;
   const BisectResult local = bisect(task, &d, la, lb);
   REQUIRE(local.disputed);
   CHECK(local.step == 7);
@@ -104,7 +120,7 @@ TEST_CASE("bisect: two parties exchanging only the transcript reach the local bi
       theirs = read_side(msg.root(), task, !side_a, "transcript");
     }
     capnp::MallocMessageBuilder out;
-    m = play_move(task, d, side_a ? pa : pb, side_a ? root_a : root_b, side_a, theirs, out.initRoot<schema::Dispute>());
+    m = play_move(task, d, side_a ? pa : pb, side_a ? ca : cb, side_a, theirs, out.initRoot<schema::Dispute>());
     transcript = to_binary(out);
     if (m.complete) break;
     CHECK(m.waiting_for == (side_a ? 1 : 0));
@@ -116,7 +132,7 @@ TEST_CASE("bisect: two parties exchanging only the transcript reach the local bi
 
   // The finished transcript is the dispute the local run writes, and the referee agrees.
   capnp::MallocMessageBuilder lb_msg;
-  write_dispute(lb_msg.initRoot<schema::Dispute>(), task, dispute_record(local, root_a, root_b));
+  write_dispute(lb_msg.initRoot<schema::Dispute>(), task, dispute_record(local, ca, cb));
   auto mine = Message<schema::Dispute>::parse(to_binary(lb_msg), "local");
   auto theirs = Message<schema::Dispute>::parse(transcript, "transcript");
   for (auto* x : {&mine, &theirs}) {
@@ -137,7 +153,7 @@ TEST_CASE("bisect: two parties exchanging only the transcript reach the local bi
   // Newer files are refused by the referee and by the next move, as bad input.
   capnp::MallocMessageBuilder newer;
   newer.setRoot(theirs.root());
-  newer.getRoot<schema::Dispute>().setFormatVersion(2);
+  newer.getRoot<schema::Dispute>().setFormatVersion(3);
   auto n = Message<schema::Dispute>::parse(to_binary(newer), "newer");
   CHECK(pwtest::error_code_of([&] { referee_dispute(n.root(), "newer", ""); }) == kExitBadInput);
   CHECK(pwtest::error_code_of([&] { read_side(n.root(), task, true, "newer"); }) == kExitBadInput);
@@ -147,4 +163,23 @@ TEST_CASE("bisect: two parties exchanging only the transcript reach the local bi
   other.getRoot<schema::Dispute>().setTaskHash(as_data(pwtest::filled_hash(99)));
   auto o = Message<schema::Dispute>::parse(to_binary(other), "other");
   CHECK(pwtest::error_code_of([&] { read_side(o.root(), task, true, "other"); }) == kExitBadInput);
+}
+
+TEST_CASE("bisect: a Merkle inclusion path binds each leaf, and only it, to the root, for every tree size") {
+  for (size_t n = 1; n <= 17; n++) {
+    std::vector<Hash> leaves;
+    for (size_t i = 0; i < n; i++) leaves.push_back(pwtest::filled_hash(int(i + 1)));
+    const Hash root = merkle_root(leaves);
+    for (size_t i = 0; i < n; i++) {
+      const std::vector<Hash> path = merkle_path(leaves, i);
+      CHECK(merkle_root_from_path(leaves[i], i, n, path) == root);
+      CHECK(merkle_root_from_path(pwtest::filled_hash(99), i, n, path) != root);  // another answer
+      if (n > 1) CHECK(merkle_root_from_path(leaves[i], (i + 1) % n, n, path) != root);  // another position
+      std::vector<Hash> longer = path;
+      longer.push_back(root);
+      CHECK_FALSE(merkle_root_from_path(leaves[i], i, n, longer).has_value());
+      if (!path.empty()) CHECK_FALSE(merkle_root_from_path(leaves[i], i, n, {}).has_value());
+    }
+    CHECK_FALSE(merkle_root_from_path(leaves[0], n, n, {}).has_value());
+  }
 }
