@@ -505,7 +505,8 @@ struct LocalSearch {
   void segment_kick(Rng& rng) {
     const int most = std::max(1, std::min(kKickSegment, (m - 2) / 2));
     for (int tries = 0; tries < 8; tries++) {
-      const int i = rng.below(m), lx = 1 + rng.below(most), ly = 1 + rng.below(most);
+      // drawn last to first: the order GCC gave the arguments of the call this was before
+      const int ly = 1 + rng.below(most), lx = 1 + rng.below(most), i = rng.below(m);
       if (bridge_free(i, lx, ly)) return double_bridge(i, lx, ly);
     }
   }
