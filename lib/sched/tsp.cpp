@@ -14,6 +14,8 @@
 #include <numeric>
 #include <utility>
 
+#include "core/error.hpp"
+
 namespace pw::sched {
 
 namespace {
@@ -88,10 +90,29 @@ struct Rng {
   int below(int n) { return int(next() % uint64_t(n)); }
 };
 
+// The fixed edges as up to two partners a node (-1: none); fixed(a, b): {a, b} is fixed.
+struct Fixed {
+  std::vector<std::array<int, 2>> partner;
+  Fixed(int m, const std::vector<std::pair<int, int>>& edges) : partner(size_t(m), {-1, -1}) {
+    for (const auto& [a, b] : edges) add(a, b), add(b, a);
+  }
+  void add(int a, int b) {
+    auto& p = partner[size_t(a)];
+    (p[0] < 0 ? p[0] : p[1]) = b;
+  }
+  bool operator()(int a, int b) const {
+    const auto& p = partner[size_t(a)];
+    return p[0] == b || p[1] == b;
+  }
+};
+
 // Held–Karp: the optimal closed tour over m nodes, starting at node 0.
 // dp[S][j]: shortest path from 0 through the set S of nodes 1..m-1, ending at j ∈ S.
+// Fixed edges: a path ending at j extends to t only when every fixed partner of j that
+// is not yet on it is t (a partner already on it was left towards j, so it precedes j);
+// node 0's partners are the first node and, if it has two, the last one.
 template <class D>
-std::vector<int> held_karp(const D& dist, int m) {
+std::vector<int> held_karp(const D& dist, int m, const Fixed& fixed) {
   std::vector<int> tour(static_cast<size_t>(m));
   std::iota(tour.begin(), tour.end(), 0);
   if (m <= 3) return tour;
@@ -103,14 +124,24 @@ std::vector<int> held_karp(const D& dist, int m) {
   const double inf = std::numeric_limits<double>::infinity();
   std::vector<double> dp(full * size_t(k), inf);   // (2^k, k)
   std::vector<int8_t> from(full * size_t(k), -1);  // (2^k, k): previous node's index, -1 = node 0
-  for (int j = 0; j < k; j++) dp[(size_t(1) << j) * size_t(k) + size_t(j)] = w[size_t(j + 1)];
+  const int first = fixed.partner[0][0], last_fixed = fixed.partner[0][1];
+  for (int j = 0; j < k; j++)
+    if (first < 0 || first == j + 1) dp[(size_t(1) << j) * size_t(k) + size_t(j)] = w[size_t(j + 1)];
   for (size_t s = 1; s < full; s++) {
     for (int j = 0; j < k; j++) {
       const double base = dp[s * size_t(k) + size_t(j)];
       if (!(s >> j & 1) || base == inf) continue;
       const double* row = &w[size_t(j + 1) * size_t(m) + 1];
+      int must = -1;  // the one node j may go to (0-based in 1..m-1), -1: any
+      bool stuck = false;
+      for (const int f : fixed.partner[size_t(j + 1)]) {
+        if (f <= 0 || (s >> (f - 1) & 1)) continue;
+        if (must >= 0 && must != f - 1) stuck = true;
+        must = f - 1;
+      }
+      if (stuck) continue;
       for (int t = 0; t < k; t++) {
-        if (s >> t & 1) continue;
+        if ((s >> t & 1) || (must >= 0 && t != must)) continue;
         const size_t idx = (s | (size_t(1) << t)) * size_t(k) + size_t(t);
         const double v = base + row[t];
         if (v < dp[idx]) dp[idx] = v, from[idx] = int8_t(j);
@@ -120,6 +151,7 @@ std::vector<int> held_karp(const D& dist, int m) {
   int last = 0;
   double best = inf;
   for (int j = 0; j < k; j++) {
+    if (last_fixed > 0 && last_fixed != j + 1) continue;
     const double v = dp[(full - 1) * size_t(k) + size_t(j)] + w[size_t(j + 1) * size_t(m)];
     if (v < best) best = v, last = j;
   }
@@ -183,8 +215,9 @@ std::vector<int> candidate_lists(const D& dist, int m, int k, const std::vector<
 
 // Greedy edge: the shortest candidate edges that keep every degree <= 2 and close no
 // cycle; the fragments left are chained nearest-endpoint first. Returns a node order.
+// The fixed edges are taken before all others.
 template <class D>
-std::vector<int> greedy_tour(const D& dist, int m, const std::vector<int>& nb, int k) {
+std::vector<int> greedy_tour(const D& dist, int m, const std::vector<int>& nb, int k, const Fixed& fixed) {
   struct Edge { double w; int a, b; };
   std::vector<Edge> edges;
   edges.reserve(size_t(m) * size_t(k));
@@ -203,13 +236,18 @@ std::vector<int> greedy_tour(const D& dist, int m, const std::vector<int>& nb, i
     while (parent[size_t(v)] != v) v = parent[size_t(v)] = parent[size_t(parent[size_t(v)])];
     return v;
   };
+  auto join = [&](int a, int b) {
+    parent[size_t(find(a))] = find(b);
+    adj[size_t(a)][size_t(deg[size_t(a)]++)] = b;
+    adj[size_t(b)][size_t(deg[size_t(b)]++)] = a;
+  };
+  for (int a = 0; a < m; a++)  // fixed edges: consistent (fixed_edges_problem), each once
+    for (const int b : fixed.partner[size_t(a)])
+      if (b > a) join(a, b);
   for (const Edge& e : edges) {
     if (deg[size_t(e.a)] >= 2 || deg[size_t(e.b)] >= 2) continue;
-    const int ra = find(e.a), rb = find(e.b);
-    if (ra == rb) continue;
-    parent[size_t(ra)] = rb;
-    adj[size_t(e.a)][size_t(deg[size_t(e.a)]++)] = e.b;
-    adj[size_t(e.b)][size_t(deg[size_t(e.b)]++)] = e.a;
+    if (find(e.a) == find(e.b)) continue;
+    join(e.a, e.b);
   }
   // Chain the fragments: walk one to its other end, jump to the nearest free endpoint.
   std::vector<char> used(size_t(m), 0);
@@ -309,13 +347,14 @@ struct LocalSearch {
   const std::vector<int>& nb;  // (m, k) nearest neighbours
   std::vector<double> nbd;     // (m, k) their distances
   Tour& tour;
+  const Fixed& fixed;          // no move removes a fixed edge
   double eps;                  // improvements smaller than this are rounding noise
   std::deque<int> queue;       // nodes whose don't-look bit is off
   std::vector<char> queued;
   double delta = 0;            // length change since reset
 
-  LocalSearch(const D& d, int m_, int k_, const std::vector<int>& nb_, Tour& t, double e)
-      : dist(d), m(m_), k(k_), nb(nb_), nbd(nb_.size()), tour(t), eps(e), queued(size_t(m_), 0) {
+  LocalSearch(const D& d, int m_, int k_, const std::vector<int>& nb_, Tour& t, const Fixed& f, double e)
+      : dist(d), m(m_), k(k_), nb(nb_), nbd(nb_.size()), tour(t), fixed(f), eps(e), queued(size_t(m_), 0) {
     for (size_t q = 0; q < nb.size(); q++) nbd[q] = dist(int(q / size_t(k)), nb[q]);
   }
 
@@ -328,13 +367,14 @@ struct LocalSearch {
   bool try_two_opt(int a) {
     for (int dir = 0; dir < 2; dir++) {
       const int b = dir == 0 ? tour.succ(a) : tour.pred(a);
+      if (fixed(a, b)) continue;
       const double dab = dist(a, b);
       for (int q = 0; q < k; q++) {
         const int c = neighbours(a)[q];
         const double dac = neighbour_dist(a)[q];
         if (dac >= dab - eps) break;  // the new edge (a,c) must be shorter than (a,b)
         const int d = dir == 0 ? tour.succ(c) : tour.pred(c);
-        if (c == b || d == a) continue;
+        if (c == b || d == a || fixed(c, d)) continue;
         const double change = dac + dist(b, d) - dab - dist(c, d);
         if (change >= -eps) continue;
         if (dir == 0) tour.two_opt(b, c, d);  // (a,b),(c,d) -> (a,c),(b,d)
@@ -362,6 +402,7 @@ struct LocalSearch {
         const int i = side == 0 ? tour.pos[size_t(a)] : tour.pos[size_t(a)] - len + 1;
         const int s1 = tour.at(i), s2 = tour.at(i + len - 1);
         const int p = tour.at(i - 1), nx = tour.at(i + len);
+        if (fixed(p, s1) || fixed(s2, nx)) continue;
         const double removed = dist(p, s1) + dist(s2, nx) - dist(p, nx);
         if (removed <= eps) continue;
         auto in_segment = [&](int v) { return tour.span(i < 0 ? i + m : i % m, tour.pos[size_t(v)]) <= len; };
@@ -374,7 +415,7 @@ struct LocalSearch {
             if (in_segment(c)) continue;
             for (int after = 0; after < 2; after++) {  // insert on (c, succ c) or (pred c, c)
               const int x = after == 0 ? c : tour.pred(c), y = after == 0 ? tour.succ(c) : c;
-              if (in_segment(x) || in_segment(y)) continue;
+              if (in_segment(x) || in_segment(y) || fixed(x, y)) continue;
               const int other = after == 0 ? y : x;  // the node beside o
               const double change = dec + dist(o, other) - dist(x, y) - removed;
               if (change >= -eps) continue;
@@ -400,6 +441,7 @@ struct LocalSearch {
   bool try_or3(int a) {
     for (int dir = 0; dir < 2; dir++) {
       const int t1 = a, t2 = dir == 0 ? tour.succ(t1) : tour.pred(t1), p1 = tour.pos[size_t(t1)];
+      if (fixed(t1, t2)) continue;
       const double d12 = dist(t1, t2);
       auto rel = [&](int v) {  // steps from t1 to v in direction dir
         return dir == 0 ? (tour.pos[size_t(v)] - p1 + m) % m : (p1 - tour.pos[size_t(v)] + m) % m;
@@ -410,6 +452,7 @@ struct LocalSearch {
         const int t4 = neighbours(t1)[q1], r4 = rel(t4);
         if (r4 < 2) continue;
         const int t3 = dir == 0 ? tour.pred(t4) : tour.succ(t4);
+        if (fixed(t3, t4)) continue;
         const double g1b = g1 + dist(t3, t4);
         for (int q2 = 0; q2 < k; q2++) {
           const double g2 = g1b - neighbour_dist(t2)[q2];
@@ -417,6 +460,7 @@ struct LocalSearch {
           const int t5 = neighbours(t2)[q2], r5 = rel(t5);
           if (r5 < r4) continue;
           const int t6 = dir == 0 ? tour.succ(t5) : tour.pred(t5);
+          if (fixed(t5, t6)) continue;
           if (g2 + dist(t5, t6) - dist(t3, t6) <= eps) continue;
           if (dir == 0) double_bridge(tour.pos[size_t(t2)], r4 - 1, r5 - r4 + 1);
           else double_bridge(tour.pos[size_t(t5)], r5 - r4 + 1, r4 - 1);  // forward: t6 Y X t1
@@ -450,10 +494,21 @@ struct LocalSearch {
     push(z0), push(x1), push(xe), push(y1), push(ye), push(z1);
   }
 
+  // True when the double bridge at i, lx, ly removes no fixed edge.
+  bool bridge_free(int i, int lx, int ly) const {
+    return !fixed(tour.at(i - 1), tour.at(i)) && !fixed(tour.at(i + lx - 1), tour.at(i + lx)) &&
+           !fixed(tour.at(i + lx + ly - 1), tour.at(i + lx + ly));
+  }
+
   // Segment kick: X and Y are short (1..kKickSegment nodes) and adjacent in the tour.
+  // A kick that would remove a fixed edge is drawn again (a few times, then not made).
   void segment_kick(Rng& rng) {
     const int most = std::max(1, std::min(kKickSegment, (m - 2) / 2));
-    double_bridge(rng.below(m), 1 + rng.below(most), 1 + rng.below(most));
+    for (int tries = 0; tries < 8; tries++) {
+      // drawn last to first: the order GCC gave the arguments of the call this was before
+      const int ly = 1 + rng.below(most), lx = 1 + rng.below(most), i = rng.below(m);
+      if (bridge_free(i, lx, ly)) return double_bridge(i, lx, ly);
+    }
   }
 
   // Geometric kick: the three cuts follow nodes that are close in space (a short walk on
@@ -469,7 +524,7 @@ struct LocalSearch {
     }
     int q[3] = {tour.pos[size_t(v[0])], tour.pos[size_t(v[1])], tour.pos[size_t(v[2])]};
     std::sort(q, q + 3);
-    if (q[0] == q[1] || q[1] == q[2]) return segment_kick(rng);
+    if (q[0] == q[1] || q[1] == q[2] || !bridge_free(q[0] + 1, q[1] - q[0], q[2] - q[1])) return segment_kick(rng);
     double_bridge(q[0] + 1, q[1] - q[0], q[2] - q[1]);
   }
 
@@ -486,11 +541,12 @@ std::vector<int> heuristic_tour(const D& dist, int m, const TspOptions& o, TspRe
   const auto t0 = std::chrono::steady_clock::now();
   const int k = std::min(kNeighbours, m - 1);
   const std::vector<int> nb = candidate_lists(dist, m, k, xs, ys);
-  Tour tour(greedy_tour(dist, m, nb, k));
+  const Fixed fixed(m, o.fixed_edges);
+  Tour tour(greedy_tour(dist, m, nb, k, fixed));
   double total = 0;
   for (int i = 0; i < m; i++) total += dist(tour.t[size_t(i)], tour.at(i + 1));
   const double eps = 1e-9 * std::max(total / m, 1e-300);
-  LocalSearch<D> ls(dist, m, k, nb, tour, eps);
+  LocalSearch<D> ls(dist, m, k, nb, tour, fixed, eps);
   for (int i = 0; i < m; i++) ls.push(tour.t[size_t(i)]);
   ls.run();
   tour.journal.clear();
@@ -538,13 +594,15 @@ template <class D>
 TspResult solve(const D& dist, int n, const TspOptions& o, const std::vector<double>* xs = nullptr,
                 const std::vector<double>* ys = nullptr) {
   TspResult res;
+  if (const std::string why = fixed_edges_problem(n, o.fixed_edges, o.closed); !why.empty())
+    bad_input("fixed edges: " + why);
   if (n <= 0) return res;
   const bool dummy = !o.closed && n > 1;
   const int m = n + (dummy ? 1 : 0);
   WithDummy<D> dd{dist, dummy ? n : -1};
   std::vector<int> cycle;
   if (n <= kExactMaxNodes) {
-    cycle = held_karp(dd, m);
+    cycle = held_karp(dd, m, Fixed(m, o.fixed_edges));
     res.exact = true;
   } else {
     cycle = heuristic_tour(dd, m, o, res, xs, ys);
@@ -556,6 +614,7 @@ TspResult solve(const D& dist, int n, const TspOptions& o, const std::vector<dou
   } else {
     res.tour = canonical_cycle(cycle, 0);
   }
+  if (!tour_uses_edges(res.tour, o.fixed_edges, o.closed)) internal_error("the tour lost a fixed edge");
   return res;
 }
 
@@ -609,6 +668,55 @@ double tour_length(const DistanceMatrix& d, const std::vector<int>& tour, bool c
 
 double tour_length(const Coordinates& c, const std::vector<int>& tour, bool closed) {
   return length_of([&](int i, int j) { return tsplib_distance(c, i, j); }, tour, closed);
+}
+
+std::string fixed_edges_problem(int n, const std::vector<std::pair<int, int>>& edges, bool closed) {
+  auto name = [](int a, int b) { return std::to_string(a + 1) + "-" + std::to_string(b + 1); };
+  std::vector<int> deg(size_t(std::max(n, 0)), 0), parent(size_t(std::max(n, 0))), size(size_t(std::max(n, 0)), 1);
+  std::iota(parent.begin(), parent.end(), 0);
+  auto find = [&](int v) {
+    while (parent[size_t(v)] != v) v = parent[size_t(v)] = parent[size_t(parent[size_t(v)])];
+    return v;
+  };
+  std::vector<std::pair<int, int>> seen;
+  for (const auto& [a, b] : edges) {
+    if (a < 0 || a >= n || b < 0 || b >= n)
+      return "edge " + name(a, b) + ": node out of 1.." + std::to_string(n);
+    if (a == b) return "edge " + name(a, b) + " joins a node to itself";
+    seen.emplace_back(std::min(a, b), std::max(a, b));
+  }
+  std::sort(seen.begin(), seen.end());
+  for (size_t q = 1; q < seen.size(); q++)
+    if (seen[q] == seen[q - 1]) return "edge " + name(seen[q].first, seen[q].second) + " given twice";
+  for (const auto& [a, b] : edges) {
+    for (const int v : {a, b})
+      if (++deg[size_t(v)] > 2) return "node " + std::to_string(v + 1) + " is on three fixed edges";
+    const int ra = find(a), rb = find(b);
+    if (ra != rb) {
+      size[size_t(rb)] += size[size_t(ra)];
+      parent[size_t(ra)] = rb;
+      continue;
+    }
+    // {a, b} closes a cycle: with degrees <= 2, a's whole component is that cycle
+    const int len = size[size_t(ra)];
+    if (len < n) return "edge " + name(a, b) + " closes a subtour of " + std::to_string(len) + " of the " +
+                        std::to_string(n) + " nodes";
+    if (!closed) return "they form a closed tour, which an open path cannot hold";
+  }
+  return "";
+}
+
+bool tour_uses_edges(const std::vector<int>& tour, const std::vector<std::pair<int, int>>& edges, bool closed) {
+  const int n = int(tour.size());
+  std::vector<int> pos(size_t(n), -1);
+  for (int i = 0; i < n; i++)
+    if (tour[size_t(i)] >= 0 && tour[size_t(i)] < n) pos[size_t(tour[size_t(i)])] = i;
+  for (const auto& [a, b] : edges) {
+    if (a < 0 || a >= n || b < 0 || b >= n || pos[size_t(a)] < 0 || pos[size_t(b)] < 0) return false;
+    const int gap = std::abs(pos[size_t(a)] - pos[size_t(b)]);
+    if (gap != 1 && !(closed && n > 2 && gap == n - 1)) return false;
+  }
+  return true;
 }
 
 bool is_permutation_of(const std::vector<int>& tour, int n) {

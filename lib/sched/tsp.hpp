@@ -9,12 +9,18 @@
 // endpoints only, kept when the tour grew by less than a tenth of a mean edge (the best
 // tour seen is returned). sched-tsp(1), TSPLIB MODE, describes the same in full.
 //
+// Fixed edges (TSPLIB's FIXED_EDGES_SECTION): edges every tour must use. The greedy start
+// takes them first, Held–Karp only extends paths that keep them, and every improving move
+// and every kick that would remove one is not made (sched-tsp(1), TSPLIB MODE).
+//
 // Determinism: the number of kicks is a budget derived from n (kicks_for), never from the
 // clock, so a seed always gives the same tour. time_limit_s is only a safety cap: when it
 // triggers, the result says so (time_capped) and the tour then depends on the machine.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace pw::sched {
@@ -31,6 +37,7 @@ struct TspOptions {
   uint64_t seed = 1;
   double time_limit_s = 1.0;   // safety cap only; <= 0: no cap
   int64_t kicks = -1;          // iterated-local-search kicks; -1: kicks_for(n)
+  std::vector<std::pair<int, int>> fixed_edges;  // 0-based node pairs every tour must use
 };
 
 struct TspResult {
@@ -56,7 +63,17 @@ struct Coordinates {
 // TSPLIB95's distance between nodes i and j (its nint/ceil/ATT/GEO formulas).
 double tsplib_distance(const Coordinates& c, int i, int j);
 
+// Why `edges` cannot all lie on one tour of n nodes (closed) or one path (open), or "" when
+// they can: a node out of 0..n-1, an edge from a node to itself, an edge given twice, a node
+// on three edges, a cycle (one through all n nodes is the closed tour itself). Names nodes
+// 1-based, as TSPLIB does.
+std::string fixed_edges_problem(int n, const std::vector<std::pair<int, int>>& edges, bool closed);
+
+// True when every edge of `edges` joins two neighbours of `tour` (closed: last and first too).
+bool tour_uses_edges(const std::vector<int>& tour, const std::vector<std::pair<int, int>>& edges, bool closed);
+
 // Open (closed=false): Hamiltonian path with free endpoints minimising the sum of its edges.
+// Fixed edges that fixed_edges_problem refuses are bad input (exit 3).
 TspResult solve_tsp(const DistanceMatrix& d, const TspOptions& o);
 TspResult solve_tsp(const Coordinates& c, const TspOptions& o);
 

@@ -133,7 +133,7 @@ struct Parser {
   Reader r;
   TsplibInstance inst;
   std::string type;
-  bool have_dimension = false, have_coords = false, have_weights = false, have_display = false;
+  bool have_dimension = false, have_coords = false, have_weights = false, have_display = false, have_fixed = false;
 
   Parser(const std::string& text, const std::string& what) : r{text, what} {}
 
@@ -145,7 +145,10 @@ struct Parser {
     if (key == "NAME") inst.name = value;
     else if (key == "COMMENT") inst.comment += (inst.comment.empty() ? "" : "\n") + value;
     else if (key == "TYPE") {
-      type = upper(value);
+      // the type is the first word; what follows is a comment (si535: `TSP (M.~Hofmeister)`)
+      const size_t space = value.find_first_of(" \t");
+      type = upper(value.substr(0, space));
+      if (space != std::string::npos) inst.comment += (inst.comment.empty() ? "" : "\n") + trim(value.substr(space));
       if (type != "TSP")
         r.fail("unsupported TYPE '" + value + "' (only TSP, the symmetric travelling salesman problem)");
     } else if (key == "DIMENSION") {
@@ -223,6 +226,29 @@ struct Parser {
     });
   }
 
+  // Pairs of node ids, ended by -1; the edges must fit on one tour.
+  void read_fixed_edges() {
+    const int n = inst.dimension;
+    const char* s = "FIXED_EDGES_SECTION";
+    auto node = [&](const std::string& tok) {
+      double v = 0;
+      if (!parse_number(tok, v)) r.fail(std::string(s) + ": not a node id: '" + tok.substr(0, 40) + "'");
+      if (v != std::floor(v) || v < 1 || v > n) r.fail(std::string(s) + ": node id " + tok.substr(0, 40) + " out of 1.." + std::to_string(n));
+      return int(v) - 1;
+    };
+    while (true) {
+      const std::string a = r.next_token();
+      if (a == "-1") break;
+      if (a.empty() || looks_like_keyword(a)) r.fail(std::string(s) + ": missing the -1 that ends it");
+      const std::string b = r.next_token();
+      if (b.empty() || b == "-1" || looks_like_keyword(b)) r.fail(std::string(s) + ": node " + a.substr(0, 40) + " without a second node");
+      if (inst.fixed_edges.size() >= size_t(n)) r.fail(std::string(s) + ": more than " + std::to_string(n) + " edges");
+      inst.fixed_edges.emplace_back(node(a), node(b));
+    }
+    if (const std::string why = fixed_edges_problem(n, inst.fixed_edges, true); !why.empty())
+      r.fail(std::string(s) + ": " + why);
+  }
+
   void section(const std::string& key) {
     if (key == "NODE_COORD_SECTION") {
       need_dimension("NODE_COORD_SECTION");
@@ -235,6 +261,11 @@ struct Parser {
       if (have_weights) r.fail("EDGE_WEIGHT_SECTION given twice");
       read_weights();
       have_weights = true;
+    } else if (key == "FIXED_EDGES_SECTION") {
+      need_dimension("FIXED_EDGES_SECTION");
+      if (have_fixed) r.fail("FIXED_EDGES_SECTION given twice");
+      read_fixed_edges();
+      have_fixed = true;
     } else if (key == "DISPLAY_DATA_SECTION") {
       need_dimension("DISPLAY_DATA_SECTION");
       if (have_display) r.fail("DISPLAY_DATA_SECTION given twice");
@@ -302,6 +333,9 @@ TsplibRun run_tsplib(const std::string& path, bool closed, uint64_t seed, double
   o.seed = seed;
   o.time_limit_s = time_limit_s;
   o.kicks = kicks;
+  o.fixed_edges = inst.fixed_edges;
+  if (const std::string why = fixed_edges_problem(inst.dimension, o.fixed_edges, closed); !why.empty())
+    bad_input((path == "-" ? "stdin" : path) + ": fixed edges: " + why);
   TsplibRun run;
   run.name = inst.name;
   run.dimension = inst.dimension;

@@ -4,7 +4,9 @@
 // Supported: TYPE TSP (symmetric); EDGE_WEIGHT_TYPE EUC_2D, CEIL_2D, ATT, GEO, MAN_2D,
 // MAX_2D, and EXPLICIT with EDGE_WEIGHT_FORMAT FULL_MATRIX (must be symmetric), UPPER_ROW,
 // LOWER_ROW, UPPER_DIAG_ROW, LOWER_DIAG_ROW and the four *_COL forms; header lines
-// `KEY: value` and `KEY : value`; NODE_COORD_SECTION, EDGE_WEIGHT_SECTION,
+// `KEY: value` and `KEY : value`, and text after the type as a comment
+// (`TYPE: TSP (M.~Hofmeister)`); NODE_COORD_SECTION, EDGE_WEIGHT_SECTION,
+// FIXED_EDGES_SECTION (edges every tour must use, as node id pairs ended by -1),
 // DISPLAY_DATA_SECTION (read and ignored), EOF (optional).
 #pragma once
 #include <cstddef>
@@ -27,6 +29,7 @@ struct TsplibInstance {
   bool explicit_weights = false;
   Coordinates coords;              // when !explicit_weights
   DistanceMatrix matrix;           // when explicit_weights
+  std::vector<std::pair<int, int>> fixed_edges;  // 0-based; consistent (fixed_edges_problem)
   double distance(int i, int j) const {
     return explicit_weights ? matrix(i, j) : tsplib_distance(coords, i, j);
   }

@@ -1,5 +1,6 @@
 # sched-tsp --tsplib: output format, closed and open, JSON, -o/-f, determinism, an
-# outside check of tour and length (Python, TSPLIB's nint), and bad TSPLIB files.
+# outside check of tour and length (Python, TSPLIB's nint), bad TSPLIB files, and the
+# shapes of linhp318 (FIXED_EDGES_SECTION) and si535 (a comment after the type).
 cat >sq.tsp <<'EOF'
 NAME : square
 TYPE : TSP
@@ -104,6 +105,70 @@ printf 'NAME: x\nTYPE: TSP\nDIMENSION: 2\nEDGE_WEIGHT_TYPE: EXPLICIT\nEDGE_WEIGH
 bad asym.tsp "FULL_MATRIX is not symmetric"
 expect_exit 3 sched-tsp --tsplib missing.tsp
 expect_err "^sched-tsp: .*missing.tsp"
+
+# The shape of linhp318.tsp: a FIXED_EDGES_SECTION (edges every tour must use), here the
+# diagonal 1-4 of a row of two squares, which no shortest tour takes by itself.
+cat >hp.tsp <<'TSP'
+NAME : linhp6
+COMMENT : 6-city problem with a fixed edge
+TYPE : TSP
+DIMENSION : 6
+EDGE_WEIGHT_TYPE : EUC_2D
+NODE_COORD_SECTION
+1 0 0
+2 10 0
+3 20 0
+4 20 10
+5 10 10
+6 0 10
+FIXED_EDGES_SECTION
+     1    4
+    -1
+EOF
+TSP
+sched-tsp --tsplib hp.tsp --closed --json | jq -e '.length == 72 and (.tour[1] == 4 or .tour[-1] == 4)' >/dev/null
+sched-tsp --tsplib hp.tsp --json | jq -e '.length == 62 and ((.tour | index([1, 4])) != null or (.tour | index([4, 1])) != null)' >/dev/null
+# ... and beyond Held-Karp: 200 nodes, ten long fixed edges i-(201-i); the tour keeps each
+python3 - <<'PY'
+import random
+r = random.Random(3)
+with open("hp200.tsp", "w") as f:
+    f.write("NAME: hp200\nTYPE: TSP\nDIMENSION: 200\nEDGE_WEIGHT_TYPE: EUC_2D\nNODE_COORD_SECTION\n")
+    for i in range(200):
+        f.write("%d %d %d\n" % (i + 1, r.randint(0, 5000), r.randint(0, 5000)))
+    f.write("FIXED_EDGES_SECTION\n" + "".join("%d %d\n" % (i, 201 - i) for i in range(1, 11)) + "-1\nEOF\n")
+PY
+for mode in --closed --open; do
+  sched-tsp --tsplib hp200.tsp $([ $mode = --closed ] && echo --closed) --json >hp200.json
+  jq -e --arg m "$mode" '.tour as $t | ($t | length) as $n | [range(1; 11) as $i |
+      (($t | index([$i])) - ($t | index([201 - $i]))) | fabs |
+      (. == 1 or ($m == "--closed" and . == $n - 1))] | all' hp200.json >/dev/null
+done
+# Inconsistent fixed edges: exit 3, the line named, nothing written
+fixed_bad() {  # fixed_bad EDGES PATTERN
+  { head -12 hp.tsp; printf 'FIXED_EDGES_SECTION\n%s-1\nEOF\n' "$1"; } >fx.tsp
+  expect_exit 3 sched-tsp --tsplib fx.tsp --closed -o never.txt
+  expect_err "^sched-tsp: fx.tsp: line [0-9]+: FIXED_EDGES_SECTION: $2"
+  test ! -e never.txt
+}
+fixed_bad $'1 2\n1 3\n1 6\n' "node 1 is on three fixed edges"
+fixed_bad $'1 2\n2 3\n3 1\n' "edge 3-1 closes a subtour of 3 of the 6 nodes"
+fixed_bad $'1 7\n' "node id 7 out of 1..6"
+{ head -12 hp.tsp; printf 'FIXED_EDGES_SECTION\n1 2\nEOF\n'; } >fx.tsp
+expect_exit 3 sched-tsp --tsplib fx.tsp
+expect_err "missing the -1 that ends it"
+# All six rim edges fixed: the closed tour is the rim; an open path cannot hold a cycle
+{ head -12 hp.tsp; printf 'FIXED_EDGES_SECTION\n1 2\n2 3\n3 4\n4 5\n5 6\n6 1\n-1\n'; } >rim.tsp
+test "$(sched-tsp --tsplib rim.tsp --closed | head -1)" = "length 60"
+expect_exit 3 sched-tsp --tsplib rim.tsp -o never.txt
+expect_err "^sched-tsp: rim.tsp: fixed edges: they form a closed tour, which an open path cannot hold"
+test ! -e never.txt
+
+# The shape of si535.tsp: a comment after the type, EXPLICIT UPPER_DIAG_ROW weights
+printf 'NAME: si4\nTYPE: TSP (M.~Hofmeister)\nCOMMENT: Symmetric TSP\nDIMENSION: 4\nEDGE_WEIGHT_TYPE: EXPLICIT\nEDGE_WEIGHT_FORMAT: UPPER_DIAG_ROW\nEDGE_WEIGHT_SECTION\n0 1 9 1\n0 1 9\n0 1\n0\nEOF\n' >si.tsp
+sched-tsp --tsplib si.tsp --closed --json | jq -e '.length == 4 and .name == "si4"' >/dev/null
+printf 'NAME: x\nTYPE: ATSP (M.~Hofmeister)\nDIMENSION: 3\n' >atspc.tsp
+bad atspc.tsp "unsupported TYPE 'ATSP"
 
 # The published optima of the shared TSPLIB folder (Held-Karp: 16 nodes; the heuristic:
 # 17 and 29 nodes). Without the folder the test fails, saying so.

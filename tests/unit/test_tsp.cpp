@@ -75,14 +75,22 @@ Coordinates random_points(int n, uint64_t seed) {
   return c;
 }
 
-// Brute force over all orders (node 0 first for closed tours).
-double brute_force(const DistanceMatrix& d, bool closed) {
+// Brute force over all orders (node 0 first for closed tours), among those that use
+// every edge of `fixed` (each checked here with the tour written out).
+double brute_force(const DistanceMatrix& d, bool closed, const std::vector<std::pair<int, int>>& fixed = {}) {
   std::vector<int> p(size_t(d.n));
   std::iota(p.begin(), p.end(), 0);
   double best = std::numeric_limits<double>::infinity();
   do {
     if (closed && p[0] != 0) break;
-    best = std::min(best, tour_length(d, p, closed));
+    bool uses = true;
+    for (const auto& [a, b] : fixed) {
+      bool adjacent = false;
+      for (size_t i = 0; i + 1 < p.size(); i++) adjacent |= (p[i] == a && p[i + 1] == b) || (p[i] == b && p[i + 1] == a);
+      if (closed) adjacent |= (p.back() == a && p[0] == b) || (p.back() == b && p[0] == a);
+      uses &= adjacent;
+    }
+    if (uses) best = std::min(best, tour_length(d, p, closed));
   } while (std::next_permutation(p.begin(), p.end()));
   return best;
 }
@@ -241,7 +249,7 @@ TEST_CASE("reader: bad input is exit 3 with a reason") {
       {head + "DIMENSION: 3\nEDGE_WEIGHT_TYPE: EXPLICIT\nEDGE_WEIGHT_SECTION\n1 2 3\n", "needs an EDGE_WEIGHT_FORMAT"},
       {head + "DIMENSION: 3\nEDGE_WEIGHT_TYPE: EXPLICIT\nEDGE_WEIGHT_FORMAT: UPPER_ROW\nEDGE_WEIGHT_SECTION\n1 2\nEOF\n",
        "short EDGE_WEIGHT_SECTION: expected 3 numbers, found 2"},
-      {head + "DIMENSION: 3\nEDGE_WEIGHT_TYPE: EUC_2D\nFIXED_EDGES_SECTION\n1 2\n-1\n", "unsupported section FIXED_EDGES_SECTION"},
+      {head + "DIMENSION: 3\nEDGE_WEIGHT_TYPE: EUC_2D\nTOUR_SECTION\n1 2\n-1\n", "unsupported section TOUR_SECTION"},
       {"just some text\n", "expected 'KEY: value'"},
   };
   for (const Case& c : cases) {
@@ -266,6 +274,146 @@ TEST_CASE("Held-Karp equals brute force, closed and open") {
       CHECK(r.length == brute_force(d, closed));
     }
   }
+}
+
+TEST_CASE("Held-Karp with fixed edges equals brute force over the tours that use them") {
+  const std::vector<std::vector<std::pair<int, int>>> sets = {
+      {{0, 5}}, {{2, 6}}, {{0, 3}, {0, 7}}, {{1, 4}, {4, 6}, {6, 2}}, {{0, 1}, {2, 3}, {4, 5}, {6, 7}}, {{5, 0}, {0, 2}, {3, 7}}};
+  for (uint64_t seed = 1; seed <= 3; seed++) {
+    const DistanceMatrix d = random_matrix(8, seed);
+    for (const auto& fixed : sets)
+      for (bool closed : {true, false}) {
+        CAPTURE(seed);
+        CAPTURE(closed);
+        TspOptions o;
+        o.closed = closed;
+        o.fixed_edges = fixed;
+        const TspResult r = solve_tsp(d, o);
+        CHECK(r.exact);
+        REQUIRE(is_permutation_of(r.tour, 8));
+        CHECK(tour_uses_edges(r.tour, fixed, closed));
+        CHECK(r.length == tour_length(d, r.tour, closed));
+        CHECK(r.length == brute_force(d, closed, fixed));
+      }
+  }
+}
+
+TEST_CASE("heuristic with fixed edges: every tour keeps them, deterministic, no worse than without kicks") {
+  // long edges across the plane that no good tour would take by itself
+  const Coordinates c = random_points(300, 21);
+  std::vector<std::pair<int, int>> fixed;
+  for (int i = 0; i < 20; i++) fixed.emplace_back(i, 299 - i);
+  fixed.emplace_back(40, 41), fixed.emplace_back(41, 42), fixed.emplace_back(42, 43);  // a fixed path
+  REQUIRE(fixed_edges_problem(300, fixed, true).empty());
+  for (bool closed : {true, false}) {
+    CAPTURE(closed);
+    TspOptions o;
+    o.closed = closed;
+    o.fixed_edges = fixed;
+    o.kicks = 5000;
+    o.time_limit_s = 0;
+    const TspResult a = solve_tsp(c, o), b = solve_tsp(c, o);
+    REQUIRE(is_permutation_of(a.tour, 300));
+    CHECK(a.tour == b.tour);
+    CHECK(a.length == tour_length(c, a.tour, closed));
+    for (const auto& e : fixed) {  // each fixed edge, looked up in the tour here
+      const auto pa = std::find(a.tour.begin(), a.tour.end(), e.first) - a.tour.begin();
+      const auto pb = std::find(a.tour.begin(), a.tour.end(), e.second) - a.tour.begin();
+      const long gap = std::labs(long(pa - pb));
+      CHECK_MESSAGE((gap == 1 || (closed && gap == 299)), "edge " << e.first << "-" << e.second << " lost");
+    }
+    TspOptions none = o;
+    none.kicks = 0;
+    const TspResult g = solve_tsp(c, none);
+    CHECK(tour_uses_edges(g.tour, fixed, closed));
+    CHECK(a.length <= g.length);
+    TspOptions free = o;
+    free.fixed_edges.clear();
+    CHECK(solve_tsp(c, free).length < a.length);  // the fixed edges cost something
+  }
+  // all edges fixed: the tour is the fixed cycle itself
+  std::vector<std::pair<int, int>> ring;
+  for (int i = 0; i < 300; i++) ring.emplace_back(i, (i + 7) % 300);  // 7 and 300 are coprime: one cycle
+  TspOptions o;
+  o.fixed_edges = ring;
+  o.kicks = 200;
+  const TspResult r = solve_tsp(c, o);
+  CHECK(tour_uses_edges(r.tour, ring, true));
+  o.closed = false;
+  CHECK(error_code_of([&] { solve_tsp(c, o); }) == pw::kExitBadInput);
+}
+
+TEST_CASE("fixed edges that no tour can hold are refused") {
+  using E = std::vector<std::pair<int, int>>;
+  CHECK(fixed_edges_problem(5, E{{0, 1}, {1, 2}}, true).empty());
+  CHECK(fixed_edges_problem(4, E{{0, 1}, {1, 2}, {2, 3}, {3, 0}}, true).empty());  // the tour itself
+  CHECK(fixed_edges_problem(4, E{{0, 1}, {1, 2}, {2, 3}, {3, 0}}, false).find("open path") != std::string::npos);
+  CHECK(fixed_edges_problem(5, E{{0, 1}, {0, 2}, {0, 3}}, true) == "node 1 is on three fixed edges");
+  CHECK(fixed_edges_problem(5, E{{0, 1}, {1, 2}, {2, 0}}, true) == "edge 3-1 closes a subtour of 3 of the 5 nodes");
+  CHECK(fixed_edges_problem(5, E{{0, 1}, {1, 0}}, true) == "edge 1-2 given twice");
+  CHECK(fixed_edges_problem(5, E{{2, 2}}, true) == "edge 3-3 joins a node to itself");
+  CHECK(fixed_edges_problem(5, E{{2, 5}}, true) == "edge 3-6: node out of 1..5");
+  const DistanceMatrix d = random_matrix(6, 1);
+  TspOptions o;
+  o.fixed_edges = E{{0, 1}, {0, 2}, {0, 3}};
+  CHECK(error_code_of([&] { solve_tsp(d, o); }) == pw::kExitBadInput);
+  const Coordinates c = random_points(40, 2);  // the heuristic's path too
+  o.fixed_edges = E{{4, 5}, {5, 6}, {6, 4}};
+  CHECK(error_code_of([&] { solve_tsp(c, o); }) == pw::kExitBadInput);
+}
+
+TEST_CASE("reader: the shapes of linhp318 (fixed edges) and si535 (a comment after the type)") {
+  // linhp318.tsp: coordinates, then FIXED_EDGES_SECTION with one edge and the closing -1
+  const std::string hp = "NAME : linhp6\nCOMMENT : 6-city problem\nTYPE : TSP\nDIMENSION : 6\nEDGE_WEIGHT_TYPE : EUC_2D\n"
+                         "NODE_COORD_SECTION\n1 0 0\n2 10 0\n3 20 0\n4 20 10\n5 10 10\n6 0 10\n"
+                         "FIXED_EDGES_SECTION\n     1    4\n    -1\nEOF\n";
+  const TsplibInstance a = parse_tsplib(hp, "linhp6");
+  REQUIRE(a.fixed_edges.size() == 1);
+  CHECK(a.fixed_edges[0] == std::pair<int, int>(0, 3));
+  pwtest::ScratchDir dir;
+  const std::string path = dir.file("linhp6.tsp");
+  std::ofstream(path) << hp;
+  const TsplibRun closed = run_tsplib(path, true, 1, 1.0);  // 1-4 (22) then the rest of the rim: 22 + 5 * 10
+  CHECK(closed.result.length == 72);
+  CHECK(tour_uses_edges(closed.result.tour, a.fixed_edges, true));
+  const TsplibRun open = run_tsplib(path, false, 1, 1.0);
+  CHECK(open.result.length == 62);
+  CHECK(tour_uses_edges(open.result.tour, a.fixed_edges, false));
+  // si535.tsp: `TYPE: TSP (M.~Hofmeister)`, EXPLICIT UPPER_DIAG_ROW weights
+  const std::string si = "NAME: si3\nTYPE: TSP (M.~Hofmeister)\nCOMMENT: Symmetric TSP\nDIMENSION: 3\n"
+                         "EDGE_WEIGHT_TYPE: EXPLICIT\nEDGE_WEIGHT_FORMAT: UPPER_DIAG_ROW\nEDGE_WEIGHT_SECTION\n"
+                         "0 1 2\n0 3\n0\nEOF\n";
+  const TsplibInstance b = parse_tsplib(si, "si3");
+  CHECK(b.matrix(1, 2) == 3);
+  CHECK(b.comment.find("(M.~Hofmeister)") != std::string::npos);
+  CHECK(parse_message("NAME: x\nTYPE: ATSP (someone)\n").find("unsupported TYPE 'ATSP (someone)'") != std::string::npos);
+  // refusals, each naming the line
+  const std::string head = "NAME: x\nTYPE: TSP\nDIMENSION: 5\nEDGE_WEIGHT_TYPE: EUC_2D\n"
+                           "NODE_COORD_SECTION\n1 0 0\n2 1 0\n3 2 0\n4 3 0\n5 4 0\nFIXED_EDGES_SECTION\n";
+  struct Case {
+    std::string body, message;
+  } cases[] = {
+      {"1 2\n1 3\n1 4\n-1\n", "FIXED_EDGES_SECTION: node 1 is on three fixed edges"},
+      {"1 2\n2 3\n3 1\n-1\n", "FIXED_EDGES_SECTION: edge 3-1 closes a subtour of 3 of the 5 nodes"},
+      {"1 2\n2 1\n-1\n", "edge 1-2 given twice"},
+      {"1 1\n-1\n", "joins a node to itself"},
+      {"1 6\n-1\n", "FIXED_EDGES_SECTION: node id 6 out of 1..5"},
+      {"1 2.5\n-1\n", "node id 2.5 out of 1..5"},
+      {"1 x\n-1\n", "FIXED_EDGES_SECTION: not a node id: 'x'"},
+      {"1 2\nEOF\n", "FIXED_EDGES_SECTION: missing the -1 that ends it"},
+      {"1 2\n", "FIXED_EDGES_SECTION: missing the -1 that ends it"},
+      {"1 2\n3\n-1\n", "node 3 without a second node"},
+      {"1 2\n-1\nFIXED_EDGES_SECTION\n3 4\n-1\n", "FIXED_EDGES_SECTION given twice"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.body);
+    CHECK(parse_code(head + c.body) == pw::kExitBadInput);
+    const std::string msg = parse_message(head + c.body);
+    CHECK_MESSAGE(msg.find(c.message) != std::string::npos, msg);
+    CHECK(msg.rfind("t.tsp: line ", 0) == 0);
+  }
+  CHECK(parse_message("NAME: x\nTYPE: TSP\nFIXED_EDGES_SECTION\n1 2\n-1\n").find("FIXED_EDGES_SECTION before DIMENSION") !=
+        std::string::npos);
 }
 
 TEST_CASE("exact up to 16 nodes: ulysses16 closed is 6859") {
