@@ -1,0 +1,60 @@
+#include "aqsgd/rotate.hpp"
+
+#include "tensor/philox.hpp"
+
+namespace pw::aqsgd {
+
+namespace {
+
+// The tiles of a row: calls f(start, size) for each, in order.
+template <typename F>
+void for_tiles(uint32_t cols, uint32_t tile, F f) {
+  uint32_t p = 0;
+  for (; p + tile <= cols; p += tile) f(p, tile);
+  for (uint32_t n = tile >> 1; n > 0; n >>= 1)
+    if (p + n <= cols) {
+      f(p, n);
+      p += n;
+    }
+}
+
+// x[0, n) ← H x, n a power of two: the unnormalised fast Walsh-Hadamard transform.
+__attribute__((target_clones("avx2", "default"))) void fwht(float* x, uint32_t n) {
+  for (uint32_t h = 1; h < n; h *= 2)
+    for (uint32_t i = 0; i < n; i += 2 * h)
+#pragma omp simd
+      for (uint32_t j = i; j < i + h; j++) {
+        const float a = x[j], b = x[j + h];
+        x[j] = a + b;
+        x[j + h] = a - b;
+      }
+}
+
+}  // namespace
+
+Rotation::Rotation(uint32_t t, uint64_t seed, uint32_t cols) : tile(t) {
+  if (!t) return;
+  sign.resize(cols);
+  inv.resize(cols);
+  for (uint32_t c = 0; c < cols; c += 32) {
+    const uint32_t w = philox_word(seed, kStreamAqsgdRotation, 0, c / 32);
+    for (uint32_t j = 0; j < 32 && c + j < cols; j++) sign[c + j] = (w >> j) & 1 ? -1.0f : 1.0f;
+  }
+  for_tiles(cols, tile, [&](uint32_t p, uint32_t n) {
+    for (uint32_t j = 0; j < n; j++) inv[p + j] = sign[p + j] / float(n);
+  });
+}
+
+void Rotation::rotate(float* x) const {
+  const uint32_t cols = uint32_t(sign.size());
+  for (uint32_t c = 0; c < cols; c++) x[c] *= sign[c];
+  for_tiles(cols, tile, [&](uint32_t p, uint32_t n) { fwht(x + p, n); });
+}
+
+void Rotation::unrotate(float* x) const {
+  const uint32_t cols = uint32_t(sign.size());
+  for_tiles(cols, tile, [&](uint32_t p, uint32_t n) { fwht(x + p, n); });
+  for (uint32_t c = 0; c < cols; c++) x[c] *= inv[c];
+}
+
+}  // namespace pw::aqsgd
