@@ -1,5 +1,7 @@
 #include "aqsgd/rotate.hpp"
 
+#include <cstring>
+
 #include "tensor/philox.hpp"
 
 namespace pw::aqsgd {
@@ -19,8 +21,33 @@ void for_tiles(uint32_t cols, uint32_t tile, F f) {
 }
 
 // x[0, n) ← H x, n a power of two: the unnormalised fast Walsh-Hadamard transform.
+// Stages of half-width 1, 2 and 4 touch only blocks of 8, so they run block by block in
+// registers; the butterflies and their order within each stage are the same as stage
+// by stage over the whole tile, so are the bits.
 __attribute__((target_clones("avx2", "default"))) void fwht(float* x, uint32_t n) {
-  for (uint32_t h = 1; h < n; h *= 2)
+  uint32_t h = 1;
+  if (n >= 8) {
+    for (uint32_t i = 0; i < n; i += 8) {
+      float a[8];
+      std::memcpy(a, x + i, sizeof a);
+      for (int k = 0; k < 8; k += 2) {
+        const float u = a[k], v = a[k + 1];
+        a[k] = u + v, a[k + 1] = u - v;
+      }
+      for (int k = 0; k < 8; k += 4)
+        for (int j = k; j < k + 2; j++) {
+          const float u = a[j], v = a[j + 2];
+          a[j] = u + v, a[j + 2] = u - v;
+        }
+      for (int j = 0; j < 4; j++) {
+        const float u = a[j], v = a[j + 4];
+        a[j] = u + v, a[j + 4] = u - v;
+      }
+      std::memcpy(x + i, a, sizeof a);
+    }
+    h = 8;
+  }
+  for (; h < n; h *= 2)
     for (uint32_t i = 0; i < n; i += 2 * h)
 #pragma omp simd
       for (uint32_t j = i; j < i + h; j++) {
