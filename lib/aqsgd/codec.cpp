@@ -115,11 +115,14 @@ void RowCoder::decode(const uint8_t* in, size_t r, const float* base, float* out
   d.resize(cols_);
   decode_add_row(in, st, nullptr, cols_, codec_.bits, d.data());
   rot_.unrotate(d.data());
-  for (uint32_t c = 0; c < cols_; c++) {
-    const float v = base ? base[c] + d[c] : d[c];
-    out[c] = v;
-    if (copy) copy[c] = v;
+  const float* dd = d.data();
+  if (base) {
+#pragma omp simd
+    for (int64_t c = 0; c < int64_t(cols_); c++) out[c] = base[c] + dd[c];
+  } else {
+    std::memcpy(out, dd, size_t(cols_) * 4);
   }
+  if (copy) std::memcpy(copy, out, size_t(cols_) * 4);
 }
 
 namespace {

@@ -48,13 +48,16 @@ __attribute__((target_clones("avx2", "default"))) void fwht(float* x, uint32_t n
     h = 8;
   }
   for (; h < n; h *= 2)
-    for (uint32_t i = 0; i < n; i += 2 * h)
+    for (uint32_t i = 0; i < n; i += 2 * h) {
+      float* lo = x + i;
+      float* hi = x + i + h;
 #pragma omp simd
-      for (uint32_t j = i; j < i + h; j++) {
-        const float a = x[j], b = x[j + h];
-        x[j] = a + b;
-        x[j + h] = a - b;
+      for (int64_t j = 0; j < int64_t(h); j++) {
+        const float a = lo[j], b = hi[j];
+        lo[j] = a + b;
+        hi[j] = a - b;
       }
+    }
 }
 
 }  // namespace
@@ -74,14 +77,18 @@ Rotation::Rotation(uint32_t t, uint64_t seed, uint32_t cols) : tile(t) {
 
 void Rotation::rotate(float* x) const {
   const uint32_t cols = uint32_t(sign.size());
-  for (uint32_t c = 0; c < cols; c++) x[c] *= sign[c];
+  const float* sg = sign.data();
+#pragma omp simd
+  for (int64_t c = 0; c < int64_t(cols); c++) x[c] *= sg[c];
   for_tiles(cols, tile, [&](uint32_t p, uint32_t n) { fwht(x + p, n); });
 }
 
 void Rotation::unrotate(float* x) const {
   const uint32_t cols = uint32_t(sign.size());
   for_tiles(cols, tile, [&](uint32_t p, uint32_t n) { fwht(x + p, n); });
-  for (uint32_t c = 0; c < cols; c++) x[c] *= inv[c];
+  const float* iv = inv.data();
+#pragma omp simd
+  for (int64_t c = 0; c < int64_t(cols); c++) x[c] *= iv[c];
 }
 
 }  // namespace pw::aqsgd
