@@ -19,7 +19,7 @@ struct Options {
   bool decompress = false, inspect = false, raw = false, direct = false, stochastic = false, sync = false, zstd = false;
   int bits = 0, level = 1;
   uint64_t seed = 0, capacity = aqsgd::kDefaultCapacity, first_id = 0;
-  uint32_t wrap = 0;
+  uint32_t wrap = 0, rotate = 0, scale_tile = 0;
   size_t batch_rows = 128;
   std::string ids_file, state, input = "-", output = "-", when_full = "evict";
 };
@@ -95,7 +95,20 @@ int main(int argc, char** argv) {
   app.add_option("--state", o.state, "State directory (created when absent; one per side of the link)");
   app.add_flag("--direct", o.direct, "Direct quantization of each batch, no state (backward gradients)");
   app.add_flag("--stochastic", o.stochastic, "Stochastic rounding (Philox keyed by seed, sample id, round, element)");
-  app.add_option("--seed", o.seed, "Seed of the stochastic rounding (default 0)");
+  app.add_option("--seed", o.seed, "Seed of the stochastic rounding and of the rotation's signs (default 0)");
+  const auto tile = [](const std::string& v) {
+    return aqsgd::valid_tile(std::strtoull(v.c_str(), nullptr, 10)) ? std::string()
+                                                                    : "must be a power of two from 2 to 65536";
+  };
+  app.add_option("--rotate", o.rotate,
+                 "Rotate each coded row by random-sign Walsh-Hadamard tiles of T values (a power of two) before "
+                 "quantizing, and back after decoding: outliers spread over their tile")
+      ->type_name("T")
+      ->check(tile);
+  app.add_option("--scale-tile", o.scale_tile,
+                 "A scale per S channels of each coded row (a power of two) instead of one per channel over the batch")
+      ->type_name("S")
+      ->check(tile);
   app.add_flag("--zstd", o.zstd, "Compress each batch's codes with zstd");
   app.add_option("--level", o.level, "zstd level with --zstd (default 1)")->check(CLI::Range(1, 19));
   app.add_option("--capacity", o.capacity, "Samples a new state holds (default 65536); fixed at creation")
@@ -119,7 +132,7 @@ int main(int argc, char** argv) {
       return kExitOk;
     }
     if (o.wrap) {
-      if (o.decompress || o.bits || o.direct || !o.state.empty())
+      if (o.decompress || o.bits || o.direct || !o.state.empty() || o.rotate || o.scale_tile)
         usage_error("--wrap only converts bare fp32 rows into an activation stream; pack that in a second step");
       std::vector<uint64_t> ids;
       if (!o.ids_file.empty()) ids = read_ids_file(o.ids_file);
@@ -135,9 +148,10 @@ int main(int argc, char** argv) {
     if (o.raw && !o.decompress) usage_error("--raw goes with -d");
     const bool explicit_capacity = app.count("--capacity") > 0;
     if (o.decompress) {
-      if (o.bits || o.direct || o.stochastic || o.zstd || explicit_capacity || app.count("--when-full"))
-        usage_error("-d takes its settings from the stream's header; drop --bits, --direct, --stochastic, --zstd, "
-                    "--capacity and --when-full");
+      if (o.bits || o.direct || o.stochastic || o.zstd || explicit_capacity || app.count("--when-full") ||
+          app.count("--rotate") || app.count("--scale-tile") || app.count("--seed"))
+        usage_error("-d takes its settings from the stream's header; drop --bits, --direct, --stochastic, --seed, "
+                    "--zstd, --rotate, --scale-tile, --capacity and --when-full");
     } else {
       if (!o.bits) usage_error("--bits is required (2, 3, 4 or 8)");
       if (o.direct == !o.state.empty()) usage_error("give either --state DIR (AQ-SGD) or --direct");
@@ -155,6 +169,8 @@ int main(int argc, char** argv) {
     s.codec.bits = o.bits;
     s.codec.stochastic = o.stochastic;
     s.codec.seed = o.seed;
+    s.codec.rotate_tile = o.rotate;
+    s.codec.scale_tile = o.scale_tile;
     s.direct = o.direct;
     s.state_dir = o.state;
     s.state_params.capacity = explicit_capacity ? o.capacity : 0;  // 0: the default, or an existing state's

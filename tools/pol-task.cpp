@@ -42,9 +42,11 @@ int main(int argc, char** argv) {
   app.add_option("--mode", mode, "exact (bitwise) or fast (tolerance-verified)")->check(CLI::IsMember({"exact", "fast"}));
   app.add_option("--input-scale", input_scale, "Input = pixel x scale (default 1/255)");
   app.add_option("--cut", cut,
-                 "Pipeline cut LAYER:BITS[:BWDBITS]: after hidden layer LAYER (1: after the first Linear+ReLU) the "
-                 "activation crosses by AQ-SGD with BITS bits, the gradient back by direct quantization with BWDBITS "
-                 "(default 8); bits 2, 3, 4 or 8. 'none' removes a cut taken --from a task");
+                 "Pipeline cut LAYER:BITS[:BWDBITS][:rot=T][:tile=S]: after hidden layer LAYER (1: after the first "
+                 "Linear+ReLU) the activation crosses by AQ-SGD with BITS bits, the gradient back by direct "
+                 "quantization with BWDBITS (default 8); bits 2, 3, 4 or 8. rot=T rotates the forward change by "
+                 "random-sign Hadamard tiles of T first, tile=S gives it a scale per S channels of a row (T, S: "
+                 "powers of two). 'none' removes a cut taken --from a task");
   app.add_option("-o,--output", out, "Task file to write ('-': stdout)");
   add_common_options(app, common, kOptJson | kOptQuiet | kOptForce);
 

@@ -1,5 +1,6 @@
 #include "aqsgd/codec.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -10,43 +11,139 @@ namespace pw::aqsgd {
 
 namespace {
 
-// The steps of one batch's scales.
-struct Scales {
-  std::vector<float> step;
-};
-
-Scales factors(const std::vector<float>& scales, int bits) {
-  Scales f;
-  f.step.resize(scales.size());
-  scale_steps(scales.data(), int64_t(scales.size()), bits, f.step.data());
-  return f;
-}
-
-void encode(const float* x, const Scales& f, uint32_t cols, const Codec& codec, uint64_t sample, uint32_t round,
-            uint8_t* out) {
-  if (codec.stochastic)
-    encode_row_stochastic(x, f.step.data(), cols, codec.bits, out, codec.seed, sample, round);
-  else
-    encode_row(x, f.step.data(), cols, codec.bits, out);
-}
-
 void check_scales(const std::vector<float>& scales, const std::string& what) {
   for (size_t c = 0; c < scales.size(); c++)
     if (!(scales[c] >= 0.0f) || !std::isfinite(scales[c]))
-      bad_input(what + ": channel " + std::to_string(c) + " has scale " + std::to_string(scales[c]) +
+      bad_input(what + ": scale " + std::to_string(c) + " is " + std::to_string(scales[c]) +
                 " (not a finite value ≥ 0)");
 }
 
+}  // namespace
+
+std::string codec_name(const Codec& c) {
+  std::string s = std::to_string(c.bits) + " bits";
+  if (c.rotate_tile) s += ", rotated by tiles of " + std::to_string(c.rotate_tile);
+  if (c.scale_tile) s += ", scales per " + std::to_string(c.scale_tile) + " channels of a row";
+  return s;
+}
+
+RowCoder::RowCoder(const Codec& codec, uint32_t cols) : codec_(codec), cols_(cols) {
+  if (!valid_bits(codec.bits)) usage_error("bits must be 2, 3, 4 or 8, not " + std::to_string(codec.bits));
+  if (!valid_tile(codec.rotate_tile) || !valid_tile(codec.scale_tile))
+    usage_error("tile sizes must be 0 or a power of two from 2 to " + std::to_string(kMaxTile) + ", not " +
+                std::to_string(codec.rotate_tile) + " (rotation) and " + std::to_string(codec.scale_tile) + " (scales)");
+  if (codec.scale_tile) tiles_ = (size_t(cols) + codec.scale_tile - 1) / codec.scale_tile;
+  rot_ = Rotation(codec.rotate_tile, codec.seed, cols);
+}
+
+size_t RowCoder::scale_count(size_t coded) const {
+  if (!coded) return 0;
+  return codec_.scale_tile ? coded * tiles_ : cols_;
+}
+
+void RowCoder::rotate_rows(float* y, size_t coded) const {
+  if (rot_.on())
+    for (size_t r = 0; r < coded; r++) rot_.rotate(y + r * cols_);
+}
+
+bool RowCoder::analyse(const float* y, size_t coded) {
+  scales_.assign(scale_count(coded), 0.0f);
+  step_.assign(scales_.size(), 0.0f);
+  // The maxima skip a NaN, which only the rotation's sums can make (inf − inf).
+  if (rot_.on() && !all_finite(y, int64_t(coded) * cols_)) return false;
+  if (!codec_.scale_tile) {
+    for (size_t r = 0; r < coded; r++) update_maxabs(y + r * cols_, cols_, scales_.data());
+  } else {
+    const uint32_t S = codec_.scale_tile;
+    for (size_t r = 0; r < coded; r++)
+      for (size_t t = 0; t < tiles_; t++) {
+        const float* x = y + r * cols_ + t * S;
+        const size_t n = std::min<size_t>(S, cols_ - t * S);
+        float m = 0.0f;
+        for (size_t j = 0; j < n; j++) {
+          const float a = std::fabs(x[j]);
+          m = a > m ? a : m;
+        }
+        scales_[r * tiles_ + t] = m;
+      }
+  }
+  step_.resize(scales_.size());
+  scale_steps(scales_.data(), int64_t(scales_.size()), codec_.bits, step_.data());
+  for (float s : scales_)
+    if (!std::isfinite(s)) return false;
+  return true;
+}
+
+void RowCoder::use_scales(const std::vector<float>& scales, size_t coded, const std::string& what) {
+  check_input(scales.size() == scale_count(coded),
+              what + ": " + std::to_string(scales.size()) + " scales, expected " + std::to_string(scale_count(coded)) +
+                  " for " + std::to_string(coded) + " coded rows of " + std::to_string(cols_) + " channels" +
+                  (codec_.scale_tile ? " (a scale per " + std::to_string(codec_.scale_tile) + " channels of a row)"
+                                     : " (a scale per channel)"));
+  check_scales(scales, what);
+  scales_ = scales;
+  step_.resize(scales_.size());
+  scale_steps(scales_.data(), int64_t(scales_.size()), codec_.bits, step_.data());
+}
+
+// Row r's step per channel: the batch's, or its tiles' expanded into buf.
+const float* RowCoder::steps(size_t r, std::vector<float>& buf) const {
+  if (!codec_.scale_tile) return step_.data();
+  buf.resize(cols_);
+  const uint32_t S = codec_.scale_tile;
+  for (size_t t = 0; t < tiles_; t++) {
+    const float st = step_[r * tiles_ + t];
+    const size_t n = std::min<size_t>(S, cols_ - t * S);
+    for (size_t j = 0; j < n; j++) buf[t * S + j] = st;
+  }
+  return buf.data();
+}
+
+void RowCoder::encode(const float* y_r, size_t r, uint64_t sample, uint32_t round, uint8_t* out) const {
+  thread_local std::vector<float> buf;
+  const float* st = steps(r, buf);
+  if (codec_.stochastic)
+    encode_row_stochastic(y_r, st, cols_, codec_.bits, out, codec_.seed, sample, round);
+  else
+    encode_row(y_r, st, cols_, codec_.bits, out);
+}
+
+void RowCoder::decode(const uint8_t* in, size_t r, const float* base, float* out, float* copy) const {
+  thread_local std::vector<float> buf, d;
+  const float* st = steps(r, buf);
+  if (!rot_.on()) return decode_add_row_copy(in, st, base, cols_, codec_.bits, out, copy);
+  d.resize(cols_);
+  decode_add_row(in, st, nullptr, cols_, codec_.bits, d.data());
+  rot_.unrotate(d.data());
+  const float* dd = d.data();
+  if (base) {
+#pragma omp simd
+    for (int64_t c = 0; c < int64_t(cols_); c++) out[c] = base[c] + dd[c];
+  } else {
+    std::memcpy(out, dd, size_t(cols_) * 4);
+  }
+  if (copy) std::memcpy(copy, out, size_t(cols_) * 4);
+}
+
+namespace {
+
 void pack_direct(const float* a, size_t rows, uint32_t cols, const Codec& codec, uint64_t batch, Packed& out,
                  float* view) {
-  out.scales.assign(cols, 0.0f);
-  for (size_t r = 0; r < rows; r++) update_maxabs(a + r * cols, cols, out.scales.data());
-  const Scales f = factors(out.scales, codec.bits);
-  const size_t rb = row_code_bytes(cols, codec.bits);
+  RowCoder q(codec, cols);
+  thread_local std::vector<float> rotated;
+  const float* y = a;
+  if (q.rotates()) {
+    rotated.assign(a, a + rows * cols);
+    q.rotate_rows(rotated.data(), rows);
+    y = rotated.data();
+  }
+  if (!q.analyse(y, rows)) bad_input("batch: the rotated values overflow fp32");  // finite input: only rotated
+  out.scales = q.scales();
+  const size_t rb = q.code_bytes();
   out.codes.resize(rows * rb);
   for (size_t r = 0; r < rows; r++) {
-    encode(a + r * cols, f, cols, codec, out.ids[r], uint32_t(batch), out.codes.data() + r * rb);
-    if (view) decode_add_row(out.codes.data() + r * rb, f.step.data(), nullptr, cols, codec.bits, view + r * cols);
+    q.encode(y + r * cols, r, out.ids[r], uint32_t(batch), out.codes.data() + r * rb);
+    if (view) q.decode(out.codes.data() + r * rb, r, nullptr, view + r * cols, nullptr);
   }
 }
 
@@ -55,15 +152,16 @@ void pack_aqsgd(const float* a, size_t rows, uint32_t cols, const Codec& codec, 
   if (state.params().cols != cols)
     bad_input("batch has " + std::to_string(cols) + " channels, the state holds " +
               std::to_string(state.params().cols));
+  RowCoder q(codec, cols);
   out.generation = state.generation();
   std::vector<RowSlot> plan = state.plan(out.ids.data(), rows);
   try {
     size_t coded = 0, nfull = 0;
     for (const RowSlot& rs : plan) (rs.full ? nfull : coded)++;
     // delta: [coded, cols], the change of each coded row since its m(sample).
-    thread_local std::vector<float> delta;
+    thread_local std::vector<float> delta, unused;
     delta.resize(coded * cols);
-    out.scales.assign(coded ? cols : 0, 0.0f);
+    unused.assign(cols, 0.0f);
     out.full.resize(rows);
     out.rounds.resize(rows);
     out.full_rows.resize(nfull * cols);
@@ -76,20 +174,23 @@ void pack_aqsgd(const float* a, size_t rows, uint32_t cols, const Codec& codec, 
         std::memcpy(rs.next, a + r * cols, size_t(cols) * 4);
         if (view) std::memcpy(view + r * cols, a + r * cols, size_t(cols) * 4);
       } else {
-        subtract_update_maxabs(a + r * cols, rs.cur, cols, delta.data() + k++ * cols, out.scales.data());
+        subtract_update_maxabs(a + r * cols, rs.cur, cols, delta.data() + k++ * cols, unused.data());
       }
     }
-    check_scales(out.scales, "batch");  // a - m can overflow fp32 when both are huge
-    const Scales f = factors(out.scales, codec.bits);
-    const size_t rb = row_code_bytes(cols, codec.bits);
+    q.rotate_rows(delta.data(), coded);
+    if (!q.analyse(delta.data(), coded))  // a − m, or the rotation's sums, overflow when values are huge
+      bad_input("batch: the change of a row since its m(sample)" + std::string(q.rotates() ? ", rotated," : "") +
+                " overflows fp32");
+    out.scales = q.scales();
+    const size_t rb = q.code_bytes();
     out.codes.resize(coded * rb);
     for (size_t r = 0, k = 0; r < rows; r++) {
       const RowSlot& rs = plan[r];
       if (rs.full) continue;
       uint8_t* c = out.codes.data() + k * rb;
-      encode(delta.data() + k * cols, f, cols, codec, out.ids[r], rs.round, c);
+      q.encode(delta.data() + k * cols, k, out.ids[r], rs.round, c);
       // The sender updates m with the receiver's arithmetic: decode its own codes.
-      decode_add_row_copy(c, f.step.data(), rs.cur, cols, codec.bits, rs.next, view ? view + r * cols : nullptr);
+      q.decode(c, k, rs.cur, rs.next, view ? view + r * cols : nullptr);
       k++;
     }
   } catch (...) {
@@ -112,9 +213,6 @@ void check_shape(const Packed& in, const Codec& codec, bool aqsgd, size_t& coded
     for (uint8_t f : in.full) nfull += f ? 1 : 0;
     coded = rows - nfull;
   }
-  check_input(in.scales.size() == (coded ? cols : 0),
-              "batch: " + std::to_string(in.scales.size()) + " scales for " + std::to_string(cols) + " channels");
-  check_scales(in.scales, "batch");
   const size_t want = coded * row_code_bytes(int64_t(cols), codec.bits);
   check_input(in.codes.size() == want, "batch: " + std::to_string(in.codes.size()) + " bytes of " +
                                            std::to_string(codec.bits) + "-bit codes, expected " + std::to_string(want) +
@@ -156,14 +254,18 @@ void pack(const float* a, const uint64_t* ids, size_t rows, uint32_t cols, const
 
 void unpack(const Packed& in, const Codec& codec, State* state, float* out) {
   if (!valid_bits(codec.bits)) bad_input("bits must be 2, 3, 4 or 8, not " + std::to_string(codec.bits));
+  if (!valid_tile(codec.rotate_tile) || !valid_tile(codec.scale_tile))
+    bad_input("tile sizes " + std::to_string(codec.rotate_tile) + " (rotation) and " +
+              std::to_string(codec.scale_tile) + " (scales): each must be 0 or a power of two from 2 to " +
+              std::to_string(kMaxTile));
   size_t coded = 0, nfull = 0;
   check_shape(in, codec, state != nullptr, coded, nfull);
   const uint32_t cols = in.cols;
   const size_t rows = in.rows(), rb = row_code_bytes(cols, codec.bits);
-  const Scales f = factors(in.scales, codec.bits);
+  RowCoder q(codec, cols);
+  q.use_scales(in.scales, coded, "batch");
   if (!state) {
-    for (size_t r = 0; r < rows; r++)
-      decode_add_row(in.codes.data() + r * rb, f.step.data(), nullptr, cols, codec.bits, out + r * cols);
+    for (size_t r = 0; r < rows; r++) q.decode(in.codes.data() + r * rb, r, nullptr, out + r * cols, nullptr);
     return;
   }
   if (state->params().cols != cols)
@@ -190,8 +292,8 @@ void unpack(const Packed& in, const Codec& codec, State* state, float* out) {
         std::memcpy(rs.next, in.full_rows.data() + fr * cols, size_t(cols) * 4);
         std::memcpy(out + r * cols, in.full_rows.data() + fr++ * cols, size_t(cols) * 4);
       } else {
-        decode_add_row_copy(in.codes.data() + k++ * rb, f.step.data(), rs.cur, cols, codec.bits, rs.next,
-                            out + r * cols);
+        q.decode(in.codes.data() + k * rb, k, rs.cur, rs.next, out + r * cols);
+        k++;
       }
     }
   } catch (...) {

@@ -231,6 +231,8 @@ StreamStats pack_stream(int in_fd, const std::string& in_name, OutputFile& out, 
     h.setSeed(s.codec.seed);
     h.setZstd(s.zstd_level > 0);
     h.setCols(cols);
+    h.setRotateTile(s.codec.rotate_tile);
+    h.setScaleTile(s.codec.scale_tile);
     if (state) {
       const StateId id = state->id();
       h.setStateId(capnp::Data::Reader(id.data(), id.size()));
@@ -332,6 +334,13 @@ StreamStats unpack_stream(int in_fd, const std::string& in_name, OutputFile& out
   check_input(valid_bits(codec.bits), in_name + ": header: bits must be 2, 3, 4 or 8, not " + std::to_string(codec.bits));
   codec.stochastic = h.getRounding() == schema::AqsgdRounding::STOCHASTIC;
   codec.seed = h.getSeed();
+  // A version 2 header has neither field: 0, no rotation and per-channel scales, as then.
+  codec.rotate_tile = h.getRotateTile();
+  codec.scale_tile = h.getScaleTile();
+  check_input(valid_tile(codec.rotate_tile) && valid_tile(codec.scale_tile),
+              in_name + ": header: tile sizes " + std::to_string(codec.rotate_tile) + " (rotation) and " +
+                  std::to_string(codec.scale_tile) + " (scales); each must be 0 or a power of two from 2 to " +
+                  std::to_string(kMaxTile));
   const bool zstd = h.getZstd();
   const uint32_t cols = h.getCols();
   check_input(cols <= kMaxCols, in_name + ": header: channel count out of range");
@@ -455,7 +464,7 @@ std::string inspect_stream(int in_fd, const std::string& in_name, bool json) {
   RecordReader rd(in_fd, in_name);
   std::string kind = "activations", rounding = "nearest";
   uint64_t batches = 0, rows = 0, full = 0, coded_bytes = 0, full_bytes = 0, first_gen = 0, last_gen = 0;
-  unsigned bits = 0, cols = 0;
+  unsigned bits = 0, cols = 0, rotate_tile = 0, scale_tile = 0, version = 0;
   bool zstd = false, header = false, trailer = false;
   while (rd.next()) {
     auto rec = rd.record();
@@ -465,6 +474,9 @@ std::string inspect_stream(int in_fd, const std::string& in_name, bool json) {
         check_input(h.getMagic() == kMagic, in_name + ": not an aqsgd stream (bad magic)");
         check_stream_version(h.getVersion(), h.getKind() == schema::AqsgdKind::ACTIVATIONS, in_name);
         header = true;
+        version = h.getVersion();
+        rotate_tile = h.getRotateTile();
+        scale_tile = h.getScaleTile();
         kind = h.getKind() == schema::AqsgdKind::AQSGD ? "aqsgd" : h.getKind() == schema::AqsgdKind::DIRECT ? "direct" : "activations";
         bits = h.getBits();
         cols = h.getCols();
@@ -499,7 +511,8 @@ std::string inspect_stream(int in_fd, const std::string& in_name, bool json) {
   std::ostringstream o;
   o.precision(6);
   if (json) {
-    o << "{\"kind\": \"" << kind << "\", \"bits\": " << bits << ", \"rounding\": \"" << rounding
+    o << "{\"kind\": \"" << kind << "\", \"version\": " << version << ", \"bits\": " << bits
+      << ", \"rotateTile\": " << rotate_tile << ", \"scaleTile\": " << scale_tile << ", \"rounding\": \"" << rounding
       << "\", \"zstd\": " << (zstd ? "true" : "false") << ", \"cols\": " << cols << ", \"batches\": " << batches
       << ", \"rows\": " << rows << ", \"fullRows\": " << full << ", \"codeBytes\": " << coded_bytes
       << ", \"fullRowBytes\": " << full_bytes << ", \"fp32Bytes\": " << raw << ", \"streamBytes\": " << total
@@ -508,7 +521,12 @@ std::string inspect_stream(int in_fd, const std::string& in_name, bool json) {
       << ", \"trailer\": " << (trailer ? "true" : "false") << "}\n";
   } else {
     o << kind << " stream: " << batches << " batches, " << rows << " rows of " << cols << " channels";
-    if (kind != "activations") o << ", " << bits << "-bit codes (" << rounding << (zstd ? ", zstd" : "") << ")";
+    if (kind != "activations") {
+      o << ", " << bits << "-bit codes (" << rounding << (zstd ? ", zstd" : "");
+      if (rotate_tile) o << ", rotated by tiles of " << rotate_tile;
+      if (scale_tile) o << ", scales per " << scale_tile << " channels of a row";
+      o << ")";
+    }
     if (kind == "aqsgd") o << ", " << full << " rows at full precision, generations " << first_gen << ".." << last_gen;
     o << "\n" << total << " bytes for " << raw << " bytes of fp32 (" << (total ? double(raw) / double(total) : 0.0)
       << "x)" << (trailer ? "" : "; NO TRAILER (truncated)") << "\n";

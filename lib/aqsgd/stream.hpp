@@ -24,7 +24,9 @@ constexpr const char* kMagic = "proofwork-aqsgd";
 // q ∈ [-2^(B-1), 2^(B-1) - 1], step s/2^(B-1)). Version 1 coded q + L, q ∈ [-L, L], step
 // s/L with L = 2^(B-1) - 1: the same bytes decode to other values, so a packed stream of
 // version 1 is refused. An activation stream (plain fp32 rows) of version 1 means what
-// it did and is accepted.
+// it did and is accepted. 3: the header's rotateTile and scaleTile (aqsgd/codec.hpp);
+// a version 2 stream has neither, which reads as 0 (no rotation, per-channel scales),
+// its meaning then, so it is read; a build that writes 2 refuses a version 3 stream.
 constexpr size_t kMaxRecordBytes = size_t(1) << 30;  // one batch record, 1 GiB
 
 // Reads records from a file descriptor. next() is false at a clean end of stream;

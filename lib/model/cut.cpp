@@ -1,83 +1,82 @@
 #include "model/cut.hpp"
 
-#include <cmath>
 #include <cstring>
 #include <vector>
-
-#include "aqsgd/quantize.hpp"
 
 namespace pw {
 
 namespace {
-
-// One batch's per-channel scales (max |x| over the coded rows) and their steps.
-struct Scales {
-  std::vector<float> max, step;
-  explicit Scales(int64_t w) : max(size_t(w), 0.0f), step(max.size()) {}
-  bool finite() const {
-    for (float x : max)
-      if (!std::isfinite(x)) return false;
-    return true;
-  }
-  void factors(int bits) { aqsgd::scale_steps(max.data(), int64_t(max.size()), bits, step.data()); }
-};
 
 // Rows worth a parallel loop (each row is independent: encode, decode, copy).
 bool parallel_rows(int64_t B, int64_t w) { return B * w >= (int64_t(1) << 15); }
 
 }  // namespace
 
-void cut_forward(const float* a, const uint32_t* idx, int64_t B, int64_t w, int bits, float* buffer, float* seen,
-                 float* out) {
+void cut_forward(const float* a, const uint32_t* idx, int64_t B, int64_t w, const aqsgd::Codec& codec, float* buffer,
+                 float* seen, float* out) {
   const size_t row = size_t(w) * sizeof(float);
   if (!aqsgd::all_finite(a, B * w)) {
     if (out != a) std::memcpy(out, a, size_t(B) * row);
     return;
   }
-  // Pass 1, in batch order: the change of every coded row and the channels' max |a − m|.
-  std::vector<float> delta(size_t(B * w));
-  Scales s(w);
+  // Pass 1, in batch order: the change of every coded row (k-th coded row at delta[k]).
+  aqsgd::RowCoder q(codec, uint32_t(w));
+  std::vector<float> delta(size_t(B * w)), unused(static_cast<size_t>(w));
+  std::vector<int64_t> coded(size_t(B), -1);
+  int64_t k = 0;
   for (int64_t b = 0; b < B; b++)
-    if (seen[idx[b]] != 0.0f)
-      aqsgd::subtract_update_maxabs(a + b * w, buffer + int64_t(idx[b]) * w, w, delta.data() + b * w, s.max.data());
-  if (!s.finite()) {  // a − m overflowed
+    if (seen[idx[b]] != 0.0f) {
+      aqsgd::subtract_update_maxabs(a + b * w, buffer + int64_t(idx[b]) * w, w, delta.data() + k * w, unused.data());
+      coded[size_t(b)] = k++;
+    }
+  q.rotate_rows(delta.data(), size_t(k));
+  if (!q.analyse(delta.data(), size_t(k))) {  // a − m (or its rotation) overflowed
     std::memcpy(out, a, size_t(B) * row);
     return;
   }
-  s.factors(bits);
   // Pass 2, row by row: code, and decode with the receiver's arithmetic into m.
-  const size_t rb = aqsgd::row_code_bytes(w, bits);
+  const size_t rb = q.code_bytes();
   std::vector<uint8_t> codes(size_t(B) * rb);
 #pragma omp parallel for schedule(static) if (parallel_rows(B, w))
   for (int64_t b = 0; b < B; b++) {
     float* m = buffer + int64_t(idx[b]) * w;
-    if (seen[idx[b]] == 0.0f) {
+    const int64_t kb = coded[size_t(b)];
+    if (kb < 0) {
       std::memcpy(m, a + b * w, row);
       seen[idx[b]] = 1.0f;
     } else {
       uint8_t* c = codes.data() + size_t(b) * rb;
-      aqsgd::encode_row(delta.data() + b * w, s.step.data(), w, bits, c);
-      aqsgd::decode_add_row(c, s.step.data(), m, w, bits, m);
+      q.encode(delta.data() + kb * w, size_t(kb), idx[b], 0, c);
+      q.decode(c, size_t(kb), m, m, nullptr);
     }
     std::memcpy(out + b * w, m, row);
   }
 }
 
-void cut_backward(const float* da, int64_t B, int64_t w, int bits, float* out) {
+void cut_backward(const float* da, int64_t B, int64_t w, const aqsgd::Codec& codec, float* out) {
   if (!aqsgd::all_finite(da, B * w)) {
     if (out != da) std::memcpy(out, da, size_t(B * w) * sizeof(float));
     return;
   }
-  Scales s(w);
-  for (int64_t b = 0; b < B; b++) aqsgd::update_maxabs(da + b * w, w, s.max.data());
-  s.factors(bits);
-  const size_t rb = aqsgd::row_code_bytes(w, bits);
+  aqsgd::RowCoder q(codec, uint32_t(w));
+  std::vector<float> rotated;
+  const float* y = da;
+  if (q.rotates()) {
+    rotated.assign(da, da + B * w);
+    q.rotate_rows(rotated.data(), size_t(B));
+    y = rotated.data();
+  }
+  if (!q.analyse(y, size_t(B))) {  // only a rotation's sums can overflow
+    if (out != da) std::memcpy(out, da, size_t(B * w) * sizeof(float));
+    return;
+  }
+  const size_t rb = q.code_bytes();
   std::vector<uint8_t> codes(size_t(B) * rb);
 #pragma omp parallel for schedule(static) if (parallel_rows(B, w))
   for (int64_t b = 0; b < B; b++) {
     uint8_t* c = codes.data() + size_t(b) * rb;
-    aqsgd::encode_row(da + b * w, s.step.data(), w, bits, c);
-    aqsgd::decode_add_row(c, s.step.data(), nullptr, w, bits, out + b * w);
+    q.encode(y + b * w, size_t(b), 0, 0, c);
+    q.decode(c, size_t(b), nullptr, out + b * w, nullptr);
   }
 }
 

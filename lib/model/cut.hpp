@@ -14,17 +14,23 @@
 // overflow, passes through unquantized and leaves the buffer alone (aqsgd::pack refuses
 // such a batch; training carries on with the NaN as it would without the cut). Every
 // value is a function of the inputs alone, row by row, so threads change no bits.
+//
+// The codec's options (aqsgd/codec.hpp: rotate_tile, scale_tile, seed for the rotation's
+// signs) apply as in aqsgd::pack; nearest rounding only. Both run through
+// aqsgd::RowCoder, the quantizer aqsgd::pack and aqsgd::unpack use.
 #pragma once
 #include <cstdint>
+
+#include "aqsgd/codec.hpp"
 
 namespace pw {
 
 // a, out: (B, w); buffer: (samples, w); seen: (samples) 0.0 or 1.0; idx: B distinct
 // sample indices. Updates buffer and seen in place.
-void cut_forward(const float* a, const uint32_t* idx, int64_t B, int64_t w, int bits, float* buffer, float* seen,
-                 float* out);
+void cut_forward(const float* a, const uint32_t* idx, int64_t B, int64_t w, const aqsgd::Codec& codec, float* buffer,
+                 float* seen, float* out);
 
 // da, out: (B, w). out may alias da.
-void cut_backward(const float* da, int64_t B, int64_t w, int bits, float* out);
+void cut_backward(const float* da, int64_t B, int64_t w, const aqsgd::Codec& codec, float* out);
 
 }  // namespace pw

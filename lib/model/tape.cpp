@@ -218,11 +218,12 @@ void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ct
       adamw_update(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], ws[op.in[3]], spec(op.in[0]).size(), ctx.adamw);
       break;
     case OpKind::CutForward:
-      cut_forward(ws[op.in[0]], ctx.batch_indices, B, spec(op.in[0]).cols, tape.cut.forward_bits, ws[op.in[1]],
-                  ws[op.in[2]], ws[op.out[0]]);
+      cut_forward(ws[op.in[0]], ctx.batch_indices, B, spec(op.in[0]).cols,
+                  aqsgd::Codec{tape.cut.forward_bits, false, tape.cut.seed, tape.cut.rotate_tile, tape.cut.scale_tile},
+                  ws[op.in[1]], ws[op.in[2]], ws[op.out[0]]);
       break;
     case OpKind::CutBackward:
-      cut_backward(ws[op.in[0]], B, spec(op.in[0]).cols, tape.cut.backward_bits, ws[op.out[0]]);
+      cut_backward(ws[op.in[0]], B, spec(op.in[0]).cols, aqsgd::Codec{tape.cut.backward_bits}, ws[op.out[0]]);
       break;
   }
 }

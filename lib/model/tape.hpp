@@ -58,6 +58,10 @@ struct CutSpec {
   int layer = 0;
   int forward_bits = 0, backward_bits = 8;
   uint32_t samples = 0;
+  // The forward crossing's rotation and scale tiles (aqsgd/codec.hpp; 0: none) and the
+  // rotation's sign key (the task's seed).
+  uint32_t rotate_tile = 0, scale_tile = 0;
+  uint64_t seed = 0;
   bool enabled() const { return layer > 0; }
 };
 

@@ -32,11 +32,12 @@ enum AqsgdRounding {
 
 struct AqsgdHeader {
   magic @0 :Text;               # "proofwork-aqsgd"
-  version @1 :UInt32;           # 2 (1: the old grid, L = 2^(B-1) - 1 levels a side; refused when packed)
+  version @1 :UInt32;           # 3 (2: no rotation or scale tiles, read as 3 with both 0; 1: the old grid,
+                                #    L = 2^(B-1) - 1 levels a side, refused when packed)
   kind @2 :AqsgdKind;
   bits @3 :UInt8;               # 2, 3, 4 or 8 (packed streams)
   rounding @4 :AqsgdRounding;
-  seed @5 :UInt64;              # stochastic rounding's key
+  seed @5 :UInt64;              # stochastic rounding's key, and the rotation's signs
   zstd @6 :Bool;                # codes are zstd-compressed per batch
   cols @7 :UInt32;              # channels per row
   stateId @8 :Data;             # aqsgd: 16 bytes naming the state's layout (cols, capacity, policy)
@@ -46,6 +47,10 @@ struct AqsgdHeader {
   commandLine @12 :Text;
   capacity @13 :UInt64;         # aqsgd: the state's capacity (samples), so the receiver creates the same
   evict @14 :Bool;              # aqsgd: the state's policy when full: evict (true) or refuse
+  rotateTile @15 :UInt32;       # 0: no rotation; else each coded row is rotated by random-sign
+                                # Hadamard tiles of this size (a power of two) before quantizing
+  scaleTile @16 :UInt32;        # 0: a scale per channel over the batch; else a scale per this many
+                                # channels of each coded row (a power of two)
 }
 
 # One batch of activations: rows x cols fp32, little-endian, row-major.
@@ -63,7 +68,8 @@ struct AqsgdPacked {
   sampleIds @1 :List(UInt64);
   full @2 :List(Bool);          # aqsgd: row travels at full precision
   cols @3 :UInt32;
-  scales @4 :List(Float32);     # per channel: max |x| over the coded rows
+  scales @4 :List(Float32);     # per channel: max |x| over the coded rows; with scaleTile S: per coded
+                                # row, per S channels, max |x| there (rows x ceil(cols/S), row-major)
   codes @5 :Data;               # coded rows, each ceil(cols/8)*bits bytes (zstd if header.zstd)
   fullRows @6 :Data;            # full rows, cols * 4 bytes each
   codesSize @7 :UInt64;         # uncompressed size of codes

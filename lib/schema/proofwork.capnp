@@ -113,6 +113,11 @@ struct Cut {
   layer @0 :UInt32;
   forwardBits @1 :UInt32;
   backwardBits @2 :UInt32;
+  rotateTile @3 :UInt32;       # forward: rotate the change by random-sign Hadamard tiles of this size first
+                               # (a power of two, signs keyed by the task's seed); 0 or absent: no rotation
+  scaleTile @4 :UInt32;        # forward: a scale per this many channels of each row (a power of two);
+                               # 0 or absent: per-channel scales over the batch. Both absent: the task
+                               # hashes as before these fields existed
 }
 
 enum DType {

@@ -33,6 +33,7 @@ enum RandomStream : uint32_t {
   kStreamSegmentSample = 3,          // verifiers' segment sample from a beacon; word 3 = 0
   kStreamForgeNoise = 0x6e6f6973u,   // "nois": pol-forge's dressing noise; word 3 = tensor
   kStreamAqsgdRounding = 0x41510001u,  // "AQ" + 1: AQ-SGD's stochastic rounding; word 3 = round
+  kStreamAqsgdRotation = 0x41510002u,  // "AQ" + 2: AQ-SGD's rotation signs; word 3 = 0, bit c%32 of word c/32
 };
 
 // The 32-bit word number `index` of stream (seed, stream, sub).

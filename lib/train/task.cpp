@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "aqsgd/quantize.hpp"
+#include "aqsgd/rotate.hpp"
 #include "core/error.hpp"
 #include "io/message.hpp"
 #include "io/provenance.hpp"
@@ -94,6 +95,8 @@ TaskConfig task_fields(schema::Task::Reader t) {
     c.cut.layer = int(std::min<uint32_t>(k.getLayer(), 1u << 20));
     c.cut.forward_bits = int(std::min<uint32_t>(k.getForwardBits(), 1u << 20));
     c.cut.backward_bits = int(std::min<uint32_t>(k.getBackwardBits(), 1u << 20));
+    c.cut.rotate_tile = k.getRotateTile();
+    c.cut.scale_tile = k.getScaleTile();
     c.cut.samples = c.count;
     if (!c.cut.enabled()) check_cut(c.cut, c.widths);  // present but after layer 0: not "no cut"
   }
@@ -215,6 +218,9 @@ void build_task(const TaskConfig& c, schema::Task::Builder t) {
     k.setLayer(uint32_t(c.cut.layer));
     k.setForwardBits(uint32_t(c.cut.forward_bits));
     k.setBackwardBits(uint32_t(c.cut.backward_bits));
+    // 0 is not written (the field absent), so a cut without them hashes as before they existed
+    if (c.cut.rotate_tile) k.setRotateTile(c.cut.rotate_tile);
+    if (c.cut.scale_tile) k.setScaleTile(c.cut.scale_tile);
   }
 }
 
@@ -226,6 +232,9 @@ void check_cut(const CutSpec& cut, const std::vector<int>& widths) {
                   (hidden > 0 ? "hidden layers 1-" + std::to_string(hidden) : std::string("no hidden layer")));
   for (int bits : {cut.forward_bits, cut.backward_bits})
     check_input(aqsgd::valid_bits(bits), "task: cut bits " + std::to_string(bits) + " (2, 3, 4 or 8)");
+  for (uint32_t t : {cut.rotate_tile, cut.scale_tile})
+    check_input(aqsgd::valid_tile(t), "task: cut tile " + std::to_string(t) + " (0, or a power of two from 2 to " +
+                                          std::to_string(aqsgd::kMaxTile) + ")");
   check_input(int64_t(cut.samples) * widths[size_t(cut.layer)] <= kMaxParameters,
               "task: the cut's buffer (samples x width) is too large");
 }
@@ -287,19 +296,29 @@ std::string mlp_spec(const std::vector<int>& widths) {
 }
 
 namespace {
-// The numbers of "N<sep>N<sep>..." from position `from`; `bad(part)` throws on a part
-// that is not a number of at most 7 digits.
+// The parts of "A<sep>B<sep>..." from position `from` (empty parts kept).
+std::vector<std::string> split_at(const std::string& s, size_t from, char sep) {
+  std::vector<std::string> parts;
+  for (size_t i = from;;) {
+    const size_t j = s.find(sep, i);
+    parts.push_back(s.substr(i, j == std::string::npos ? std::string::npos : j - i));
+    if (j == std::string::npos) return parts;
+    i = j + 1;
+  }
+}
+
+// A number of at most 7 digits; `bad(part)` throws on anything else.
+template <typename Bad>
+int parse_number(const std::string& part, Bad bad) {
+  if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos || part.size() > 7) bad(part);
+  return std::stoi(part);
+}
+
+// The numbers of "N<sep>N<sep>..." from position `from`.
 template <typename Bad>
 std::vector<int> parse_numbers(const std::string& s, size_t from, char sep, Bad bad) {
   std::vector<int> n;
-  for (size_t i = from; i <= s.size();) {
-    size_t j = s.find(sep, i);
-    if (j == std::string::npos) j = s.size();
-    const std::string part = s.substr(i, j - i);
-    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos || part.size() > 7) bad(part);
-    n.push_back(std::stoi(part));
-    i = j + 1;
-  }
+  for (const std::string& part : split_at(s, from, sep)) n.push_back(parse_number(part, bad));
   return n;
 }
 }  // namespace
@@ -314,12 +333,30 @@ std::vector<int> parse_mlp_spec(const std::string& spec) {
 }
 
 CutSpec parse_cut_spec(const std::string& spec) {
-  const std::string expected = "--cut '" + spec + "': expected LAYER:BITS[:BWDBITS], e.g. 1:2:8";
-  std::vector<int> n = parse_numbers(spec, 0, ':', [&](const std::string& part) {
-    usage_error(expected + " ('" + part + "' is not a number)");
-  });
-  if (n.size() < 2 || n.size() > 3) usage_error(expected);
+  const std::string expected =
+      "--cut '" + spec + "': expected LAYER:BITS[:BWDBITS][:rot=T][:tile=S], e.g. 1:2:8 or 1:2:8:rot=64:tile=64";
+  // The numbers, then the named options.
+  const std::vector<std::string> parts = split_at(spec, 0, ':');
+  const auto number = [&](const std::string& part) {
+    return parse_number(part, [&](const std::string& p) { usage_error(expected + " ('" + p + "' is not a number)"); });
+  };
+  std::vector<int> n;
   CutSpec c;
+  bool rot = false, tile = false;
+  for (const std::string& part : parts) {
+    if (part.rfind("rot=", 0) == 0 && !rot && n.size() >= 2) {
+      c.rotate_tile = uint32_t(number(part.substr(4)));
+      rot = true;
+    } else if (part.rfind("tile=", 0) == 0 && !tile && n.size() >= 2) {
+      c.scale_tile = uint32_t(number(part.substr(5)));
+      tile = true;
+    } else if (!rot && !tile && n.size() < 3) {
+      n.push_back(number(part));
+    } else {
+      usage_error(expected + " ('" + part + "' out of place)");
+    }
+  }
+  if (n.size() < 2) usage_error(expected);
   c.layer = n[0];
   c.forward_bits = n[1];
   c.backward_bits = n.size() == 3 ? n[2] : 8;
@@ -327,13 +364,7 @@ CutSpec parse_cut_spec(const std::string& spec) {
 }
 
 void parse_schedule_spec(const std::string& spec, TaskConfig& c) {
-  std::vector<std::string> parts;
-  for (size_t i = 0;;) {
-    const size_t j = spec.find(':', i);
-    parts.push_back(spec.substr(i, j == std::string::npos ? std::string::npos : j - i));
-    if (j == std::string::npos) break;
-    i = j + 1;
-  }
+  const std::vector<std::string> parts = split_at(spec, 0, ':');
   auto num = [&](size_t k, const char* what, bool whole) {
     try {
       size_t used = 0;
@@ -367,7 +398,9 @@ void parse_schedule_spec(const std::string& spec, TaskConfig& c) {
 
 std::string cut_spec(const CutSpec& c) {
   if (!c.enabled()) return "";
-  return std::to_string(c.layer) + ":" + std::to_string(c.forward_bits) + ":" + std::to_string(c.backward_bits);
+  return std::to_string(c.layer) + ":" + std::to_string(c.forward_bits) + ":" + std::to_string(c.backward_bits) +
+         (c.rotate_tile ? ":rot=" + std::to_string(c.rotate_tile) : "") +
+         (c.scale_tile ? ":tile=" + std::to_string(c.scale_tile) : "");
 }
 
 }  // namespace pw

@@ -85,9 +85,10 @@ AdamwScalars adamw_scalars(const TaskConfig& c, int64_t step);
 
 std::string mlp_spec(const std::vector<int>& widths);  // "mlp:784-1024-1024-10"
 std::vector<int> parse_mlp_spec(const std::string& spec);  // throws usage error
-// "LAYER:BITS[:BWDBITS]" (pol-task --cut): numbers only, range checks are task_config's.
+// "LAYER:BITS[:BWDBITS][:rot=T][:tile=S]" (pol-task --cut): numbers only, range checks
+// are check_cut's.
 CutSpec parse_cut_spec(const std::string& spec);  // throws usage error
-std::string cut_spec(const CutSpec& c);            // "1:2:8", "" without a cut
+std::string cut_spec(const CutSpec& c);            // "1:2:8", "1:2:8:rot=64:tile=64", "" without a cut
 // "constant | step:SIZE[:GAMMA] | cosine[:WARMUP[:MIN_LR]]" (pol-task --schedule) into
 // c's schedule fields; the parts not given keep the schema's defaults.
 void parse_schedule_spec(const std::string& spec, TaskConfig& c);  // throws usage error

@@ -57,7 +57,11 @@ void init_state(const TaskConfig& c, const Tape& tape, Workspace& ws) {
   for (int id : tape.cut_state) std::fill(ws.t[size_t(id)].begin(), ws.t[size_t(id)].end(), 0.0f);  // nothing seen
 }
 
-Tape tape_for(const TaskConfig& c) { return build_mlp_tape(c.widths, c.batch, c.optimizer, c.cut); }
+Tape tape_for(const TaskConfig& c) {
+  CutSpec cut = c.cut;
+  cut.seed = c.seed;  // the rotation's signs (proofwork(7), RANDOM STREAMS)
+  return build_mlp_tape(c.widths, c.batch, c.optimizer, cut);
+}
 
 Trainer::Trainer(const TaskConfig& c, const Dataset& d)
     : cfg(c), data(d), tape(tape_for(c)), ws(tape), order(c.seed, d.count, c.batch), batch_idx(size_t(c.batch)) {

@@ -148,12 +148,18 @@ int main(int argc, char** argv) {
     row("Direct quantization unpack (no state), " + std::to_string(bits) + " bits, 1 core", gb / unpack_s, "memcpy",
         memcpy_gbs, "≥ 1 GB/s");
   }
-  for (int bits : {2, 3, 4, 8}) {
+  // Plain codecs at every width, then the rotation (tiles of 64) and per-tile scales (64
+  // channels of a row), alone and together (proofwork(7), AQ-SGD).
+  const Codec codecs[] = {Codec{2}, Codec{3}, Codec{4}, Codec{8}, Codec{2, false, 1, 64, 0}, Codec{2, false, 1, 0, 64},
+                          Codec{2, false, 1, 64, 64}, Codec{4, false, 1, 64, 64}};
+  for (const Codec& codec : codecs) {
+    const int bits = codec.bits;
+    const bool plain = !codec.rotate_tile && !codec.scale_tile;
+    const std::string name = codec_name(codec);
     const std::string dir = a.scratch + "/bench-aqsgd-" + std::to_string(bits);
     std::system(("rm -rf '" + dir + "' && mkdir -p '" + dir + "'").c_str());
     StateParams sp{uint32_t(a.cols), a.samples, FullPolicy::kEvict};
     State tx(dir + "/tx", sp, true, false), rx(dir + "/rx", sp, true, false);
-    const Codec codec{bits, false, 0};
     std::vector<Packed> packed(acts.size());
     double pack_s = 0, unpack_s = 0;
     size_t packed_bytes = 0;
@@ -172,16 +178,21 @@ int main(int argc, char** argv) {
       identical = identical && std::memcmp(view.data(), out.data(), batch_floats * 4) == 0;
     }
     if (!identical) {
-      std::fprintf(stderr, "bench_aqsgd: sender and receiver disagree at %d bits\n", bits);
+      std::fprintf(stderr, "bench_aqsgd: sender and receiver disagree at %s\n", name.c_str());
       return 1;
     }
-    std::fprintf(stderr, "bench_aqsgd: %d bits: pack %.2f GB/s, unpack %.2f GB/s, %.1fx smaller\n", bits, gb / pack_s,
-                 gb / unpack_s, double(timed * batch_floats * 4) / double(packed_bytes));
+    std::fprintf(stderr, "bench_aqsgd: %s: pack %.2f GB/s, unpack %.2f GB/s, %.1fx smaller\n", name.c_str(),
+                 gb / pack_s, gb / unpack_s, double(timed * batch_floats * 4) / double(packed_bytes));
     const std::string shape = std::to_string(a.rows) + "×" + std::to_string(a.cols);
-    row("AQ-SGD pack, " + std::to_string(bits) + " bits, 1 core (fp32 in, batches " + shape + ", with state)",
+    const std::string size = std::to_string(double(timed * batch_floats * 4) / double(packed_bytes)).substr(0, 5);
+    row("AQ-SGD pack, " + name + ", 1 core (fp32 in, batches " + shape + ", with state; " + size + "× smaller)",
         gb / pack_s, "memcpy", memcpy_gbs, "≥ 1 GB/s");
-    row("AQ-SGD unpack, " + std::to_string(bits) + " bits, 1 core (fp32 out, with state)", gb / unpack_s, "memcpy",
-        memcpy_gbs, "≥ 1 GB/s");
+    row("AQ-SGD unpack, " + name + ", 1 core (fp32 out, with state)", gb / unpack_s, "memcpy", memcpy_gbs,
+        "≥ 1 GB/s");
+    if (!plain) {
+      std::system(("rm -rf '" + dir + "'").c_str());
+      continue;
+    }
     row("AQ-SGD pack vs zstd -1 of the raw fp32, " + std::to_string(bits) + " bits (size ratio " +
             std::to_string(double(timed * batch_floats * 4) / double(packed_bytes)).substr(0, 5) + "× vs zstd's " +
             std::to_string(double(timed * batch_floats * 4) / double(zbytes)).substr(0, 4) + "×)",

@@ -5,14 +5,16 @@
 //   AQ-SGD B    (lib/aqsgd pack against the sender's state, unpack against the
 //                receiver's; the receiver's activation feeds layer 2),
 //   direct B    (each batch quantized alone, no state),
+// each optionally with the codec's rotation by Hadamard tiles of T (setting suffix rT)
+// and a scale per S channels of a row (sS): aq2r64s64 (proofwork(7), AQ-SGD),
 // and the backward gradient dL/dh1 crosses it with direct quantization at BWD bits
 // (fp32 in the reference run). Prints, per setting, two losses, each with its ratio to
 // the fp32 setting's: the loss of the final model evaluated at full precision (no cut
 // compression) on the whole training set -- the model's objective, on which the
 // "vs fp32" target is judged -- and the mean batch loss of the last epoch as trained,
 // through the compressed cut; then test accuracy and the bytes sent across the cut, and
-// for AQ-SGD the compression ratio of the forward stream with and without zstd -1 on the
-// codes. Every seed's values are printed beside the means.
+// for AQ-SGD the bytes on the wire per step and the compression ratio of the forward
+// stream with and without zstd -1 on the codes. Every seed's values are printed beside the means.
 //
 // Protocol, the same for every setting: the first W epochs (--warmup-epochs, default 1)
 // cross the cut uncompressed both ways, as the reference implementation's training
@@ -116,14 +118,32 @@ struct Setting {
   std::string name;
   int bits = 0;  // 0: fp32
   bool aqsgd = false;
+  uint32_t rotate_tile = 0, scale_tile = 0;  // the forward codec's options (aqsgd/codec.hpp)
 };
 
+// fp32, aqB or directB, then optionally rT (rotation by tiles of T) and sS (a scale per S
+// channels of a row): aq2, aq2r64, aq2s64, aq2r64s64, direct2r64.
 Setting parse_setting(const std::string& s) {
   if (s == "fp32") return {"fp32", 0, false};
-  if (s.rfind("aq", 0) == 0) return {"AQ-SGD " + s.substr(2) + " bits", std::atoi(s.c_str() + 2), true};
-  if (s.rfind("direct", 0) == 0) return {"direct " + s.substr(6) + " bits", std::atoi(s.c_str() + 6), false};
-  std::fprintf(stderr, "bench_aqsgd_train: unknown setting '%s'\n", s.c_str());
-  std::exit(2);
+  Setting st;
+  const char* p = nullptr;
+  if (s.rfind("aq", 0) == 0) st.aqsgd = true, p = s.c_str() + 2;
+  else if (s.rfind("direct", 0) == 0) p = s.c_str() + 6;
+  char* end = nullptr;
+  if (p) st.bits = int(std::strtol(p, &end, 10));
+  while (end && *end) {
+    const char k = *end;
+    const uint32_t v = uint32_t(std::strtoul(end + 1, &end, 10));
+    if (k == 'r') st.rotate_tile = v;
+    else if (k == 's') st.scale_tile = v;
+    else end = nullptr;
+  }
+  if (!p || !end || !valid_bits(st.bits) || !valid_tile(st.rotate_tile) || !valid_tile(st.scale_tile)) {
+    std::fprintf(stderr, "bench_aqsgd_train: unknown setting '%s'\n", s.c_str());
+    std::exit(2);
+  }
+  st.name = std::string(st.aqsgd ? "AQ-SGD " : "direct ") + codec_name(Codec{st.bits, false, 0, st.rotate_tile, st.scale_tile});
+  return st;
 }
 
 struct Result {
@@ -131,6 +151,7 @@ struct Result {
   uint64_t seed = 0;
   double final_loss = 0, last_epoch_loss = 0, test_acc = 0, seconds = 0;
   double fwd_bytes = 0, bwd_bytes = 0, fwd_bytes_zstd = 0;            // all epochs
+  double later_steps = 0;                                             // steps of the compressed epochs
   double fwd_fp32_later = 0, fwd_bytes_later = 0, fwd_zstd_later = 0;  // compressed epochs
 };
 
@@ -218,7 +239,7 @@ Result train(const Setting& st, const Args& a, uint64_t seed, const Data& train_
         h1r = h1;
         r.fwd_bytes += fp32_bytes;
       } else {
-        const Codec codec{st.bits, a.stochastic, seed};
+        const Codec codec{st.bits, a.stochastic, seed, st.rotate_tile, st.scale_tile};
         pack(h1.data(), ids.data(), size_t(B), uint32_t(H), codec, tx.get(), batch_no, packed, check.data());
         unpack(packed, codec, rx.get(), h1r.data());
         if (std::memcmp(check.data(), h1r.data(), h1r.size() * 4) != 0) {
@@ -233,6 +254,7 @@ Result train(const Setting& st, const Args& a, uint64_t seed, const Data& train_
           r.fwd_fp32_later += fp32_bytes;
           r.fwd_bytes_later += sent;
           r.fwd_zstd_later += sent_z;
+          r.later_steps += 1;
         }
       }
       // stage 2
@@ -418,9 +440,12 @@ int main(int argc, char** argv) {
     const double fp32 = mean_of(rs, [](const Result& r) { return r.fwd_fp32_later; });
     const double sent = mean_of(rs, [](const Result& r) { return r.fwd_bytes_later; });
     const double z = mean_of(rs, [](const Result& r) { return r.fwd_zstd_later; });
-    std::printf("| Compression of real activations (h1, %d channels), AQ-SGD %d bits, epochs %d-%d: fp32 bytes / bytes sent, "
-                "without / with zstd -1 on the codes | %.2f× / %.2f× | 1.00× (fp32) | — | — |\n",
-                a.hidden, settings[i].bits, std::max(a.warmup, 1) + 1, a.epochs, fp32 / sent, fp32 / z);
+    const double steps = mean_of(rs, [](const Result& r) { return r.later_steps; });
+    std::printf("| Bytes on the wire per step forward (codes, scales, full-precision rows; batch %d × %d channels), %s, "
+                "epochs %d-%d; compression of the real activations without / with zstd -1 on the codes | %.0f B/step: "
+                "%.2f× / %.2f× | %.0f B/step (fp32) | — | — |\n",
+                a.batch, a.hidden, settings[i].name.c_str(), std::max(a.warmup, 1) + 1, a.epochs, sent / steps,
+                fp32 / sent, fp32 / z, fp32 / steps);
   }
   return 0;
 }

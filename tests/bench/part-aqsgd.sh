@@ -4,8 +4,10 @@
 # progress on stderr.
 #
 #   1. bench_aqsgd: pack / unpack throughput on one core (thread CPU time) in GB/s of
-#      fp32, AQ-SGD with its mmapped state at 2, 3, 4, 8 bits and direct quantization,
-#      against memcpy and zstd -1 of the same bytes, in the same run;
+#      fp32, AQ-SGD with its mmapped state at 2, 3, 4, 8 bits, with the rotation
+#      (tiles of 64) and per-tile scales (64 channels of a row), alone and together,
+#      and direct quantization, against memcpy and zstd -1 of the same bytes, in the
+#      same run;
 #   2. the same through the program: aqsgd-pack --bits 4 | aqsgd-pack -d, wall time of
 #      the pipe against cat, and the states of both sides compared byte for byte;
 #   3. bench_aqsgd_train: the paper's claim on Fashion-MNIST. MLP 784-64-64-10 cut
@@ -13,17 +15,21 @@
 #      default, or const) momentum 0.9, batch 128, AQSGD_EPOCHS epochs (default 10) of
 #      which the first crosses the cut uncompressed for every setting (the reference
 #      implementation's --warmup-epochs 1), trained from scratch from AQSGD_SEEDS seeds
-#      (default 3; the rows give the mean and each value): fp32 vs AQ-SGD 2/3/4 bits vs
-#      direct 2/3/4 bits forward, the gradient back with direct 8 bits; final train loss,
-#      test accuracy, bytes sent; and the compression ratio of the real activations with
-#      and without zstd.
+#      (default 3; the rows give the mean and each value): fp32 vs AQ-SGD 2/3/4 bits,
+#      each plain and rotated by tiles of 64 (r64), at 2 bits also with a scale per 64
+#      or 16 channels of a row (s64, s16) alone and with the rotation, vs direct
+#      2/3/4 bits forward (and direct 2 bits rotated with per-row scales), the gradient
+#      back with direct 8 bits; final train loss, test accuracy, bytes sent; and per
+#      AQ-SGD setting the bytes on the wire per step and the compression ratio of the
+#      real activations with and without zstd (AQSGD_SETTINGS overrides the list).
 #
 # Environment: FASHION_MNIST (default /usr/share/datasets/fashion-mnist), AQSGD_THREADS
 # (GEMM threads of each training in part 3, default 1: at these sizes OpenMP's barriers
 # cost more than they give, badly so on a loaded machine), AQSGD_JOBS (trainings run at
 # once, default 2), AQSGD_EPOCHS (10), AQSGD_SEEDS (3), AQSGD_SCHEDULE (cosine),
-# AQSGD_HIDDEN (64), AQSGD_BATCH (128). Part 3 runs 7 × AQSGD_SEEDS trainings of
-# AQSGD_EPOCHS epochs, about 1 to 3 s an epoch on one core: 2 to 4 minutes on 2 cores.
+# AQSGD_HIDDEN (64), AQSGD_BATCH (128), AQSGD_SETTINGS. Part 3 runs 17 × AQSGD_SEEDS
+# trainings of AQSGD_EPOCHS epochs, about 1 to 3 s an epoch on one core: 5 to 10
+# minutes on 2 idle cores.
 set -euo pipefail
 : "${BIN:?}" "${SCRATCH:?}"
 DATA=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
@@ -34,6 +40,7 @@ SEEDS=${AQSGD_SEEDS:-3}
 SCHEDULE=${AQSGD_SCHEDULE:-cosine}
 HIDDEN=${AQSGD_HIDDEN:-64}
 BATCH=${AQSGD_BATCH:-128}
+SETTINGS=${AQSGD_SETTINGS:-fp32,aq2,aq3,aq4,aq2r64,aq3r64,aq4r64,aq2s64,aq2s16,aq2r64s64,aq2r64s16,aq3r64s64,aq4r64s64,direct2,direct3,direct4,direct2r64s64}
 mkdir -p "$SCRATCH"
 find_bench() { for d in "$BIN/tests" "$BIN"; do [ -x "$d/$1" ] && { echo "$d/$1"; return; }; done; echo "part-aqsgd: $1 not built" >&2; exit 4; }
 
@@ -62,4 +69,4 @@ rm -rf "$SCRATCH/tx" "$SCRATCH/rx" "$SCRATCH/acts.f32" "$SCRATCH/acts.aqa"
 
 echo "part-aqsgd: 3. training through the cut (bench_aqsgd_train, $EPOCHS epochs, $SEEDS seeds, $JOBS jobs)" >&2
 "$(find_bench bench_aqsgd_train)" "$DATA" "$SCRATCH" --epochs "$EPOCHS" --hidden "$HIDDEN" --batch "$BATCH" \
-  --threads "$THREADS" --jobs "$JOBS" --seeds "$SEEDS" --schedule "$SCHEDULE" --warmup-epochs 1
+  --threads "$THREADS" --jobs "$JOBS" --seeds "$SEEDS" --schedule "$SCHEDULE" --warmup-epochs 1 --settings "$SETTINGS"

@@ -53,6 +53,33 @@ for s in 1 2 3; do expect_exit 0 aqsgd-pack -d --state rs$s --raw s$s.aqp -o s$s
 cmp s1.f32 s2.f32
 ! cmp -s s1.f32 s3.f32
 
+# rotation and per-tile scales (the header carries them): both sides' states byte-identical,
+# AQ-SGD and direct; another seed gives other signs and other values
+i=0
+for opt in "--rotate 16" "--scale-tile 16" "--rotate 64 --scale-tile 32" "--rotate 128"; do
+  i=$((i + 1))
+  expect_exit 0 aqsgd-pack --bits 2 --state rt$i $opt --seed 3 acts.aqa -o rt$i.aqp
+  expect_exit 0 aqsgd-pack -d --state rr$i --raw rt$i.aqp -o rt$i.f32
+  cmp rt$i/state.aqs rr$i/state.aqs
+  awk -v a="$(maxerr acts.f32 rt$i.f32)" -v d="$(maxerr acts.f32 dr2.f32)" 'BEGIN { exit !(a < d) }'
+  expect_exit 0 aqsgd-pack --direct --bits 2 $opt acts.aqa -o dt$i.aqp
+  expect_exit 0 aqsgd-pack -d --raw dt$i.aqp -o dt$i.f32
+done
+expect_exit 0 aqsgd-pack --inspect --json rt3.aqp
+grep -q '"version": 3, "bits": 2, "rotateTile": 64, "scaleTile": 32' out
+expect_exit 0 aqsgd-pack --inspect rt3.aqp
+grep -q "rotated by tiles of 64, scales per 32 channels of a row" out
+expect_exit 0 aqsgd-pack --bits 2 --state rseed --rotate 16 --seed 4 acts.aqa -o rseed.aqp
+expect_exit 0 aqsgd-pack -d --state rrseed --raw rseed.aqp -o rseed.f32
+! cmp -s rseed.f32 rt1.f32
+expect_exit 2 aqsgd-pack --bits 2 --state t --rotate 12 acts.aqa -o y.aqp
+expect_err 'power of two'
+expect_exit 2 aqsgd-pack --bits 2 --state t --scale-tile 1 acts.aqa -o y.aqp
+expect_exit 2 aqsgd-pack --bits 2 --state t --rotate 131072 acts.aqa -o y.aqp
+expect_exit 2 aqsgd-pack -d --state t --rotate 16 rt1.aqp -o y.aqa
+expect_err 'from the stream'
+[ ! -e y.aqp ] && [ ! -e y.aqa ]
+
 # one state, several streams: generations continue, and the receiver must take the
 # streams in order
 head -c 64000 acts.f32 > first.f32; tail -c 64000 acts.f32 > second.f32

@@ -4,7 +4,7 @@
 # 1000 samples, batch 32: 31 steps an epoch, so from step 31 on samples come back and
 # their activations cross the cut as 2-bit changes against m(sample).
 make_tiny_task task.pwt --cut 1:2:8 --steps 70
-pol-show task.pwt | jq -e '.cut == {"layer": 1, "forwardBits": 2, "backwardBits": 8}' >/dev/null
+pol-show task.pwt | jq -e '.cut == {"layer": 1, "forwardBits": 2, "backwardBits": 8, "rotateTile": 0, "scaleTile": 0}' >/dev/null
 pol-train task.pwt -o p1 --threads 1 -q
 pol-train task.pwt -o p2 --threads 2 -q
 for f in p1/ckpt-*.pwc; do cmp "$f" "p2/$(basename "$f")"; done
@@ -24,6 +24,25 @@ pol-train none.pwt -o none -q
 test "$(pol-show q4/manifest.pwm | jq -r .root)" != "$root"
 test "$(pol-show plain/manifest.pwm | jq -r .root)" != "$root"
 test "$(pol-show plain/manifest.pwm | jq -r .root)" = "$(pol-show none/manifest.pwm | jq -r .root)"
+
+# Rotation and per-tile scales (rot=T, tile=S): task fields, the same bits on 1 and 2
+# threads, other bits than the plain cut's, verified by replay; a task without them
+# has no such fields (it hashes as before they existed).
+make_tiny_task rot.pwt --cut 1:2:8:rot=16:tile=8 --steps 70
+pol-show rot.pwt | jq -e '.cut == {"layer": 1, "forwardBits": 2, "backwardBits": 8, "rotateTile": 16, "scaleTile": 8}' >/dev/null
+pol-task --from rot.pwt --cut 1:2 -q -o norot.pwt
+pol-show norot.pwt | jq -e '.cut == {"layer": 1, "forwardBits": 2, "backwardBits": 8, "rotateTile": 0, "scaleTile": 0}' >/dev/null
+pol-train rot.pwt -o r1 --threads 1 -q
+pol-train rot.pwt -o r2 --threads 2 -q
+for f in r1/ckpt-*.pwc; do cmp "$f" "r2/$(basename "$f")"; done
+test "$(pol-show r1/manifest.pwm | jq -r .root)" != "$root"
+make_tiny_task rot32.pwt --cut 1:2:8:rot=32 --steps 70
+pol-train rot32.pwt -o r32 -q
+test "$(pol-show r32/manifest.pwm | jq -r .root)" != "$(pol-show r1/manifest.pwm | jq -r .root)"
+expect_exit 0 pol-verify rot.pwt r1
+expect_err "ACCEPT: 7 of 7 segments replayed, all equal"
+expect_exit 1 pol-verify rot32.pwt r1
+expect_err "the proof is for another task"
 
 # Killed and resumed: the same files as the uninterrupted run.
 expect_exit 137 pol-train task.pwt -o killed -q --kill-after 45
@@ -55,13 +74,17 @@ expect_exit 1 pol-verify task.pwt t
 expect_err "REJECT: segment 4: checkpoint 'ckpt-00000050.pwc' does not match its hash"
 
 # Bad --cut: syntax is a usage error, a layer or bits the task cannot take bad input.
-for bad in 1 1:2:8:8 a:2 1:-2 ""; do
+for bad in 1 1:2:8:8 a:2 1:-2 "" 1:2:rot= 1:2:rot=x 1:rot=8 1:2:rot=8:rot=8 1:2:tile=8:rot=8:8 1:2:spin=8; do
   expect_exit 2 pol-task --from task.pwt --cut "$bad" -o x.pwt
   expect_err "--cut"
 done
 for bad in 0:2 2:2 1:5 1:2:16; do
   expect_exit 3 pol-task --from task.pwt --cut "$bad" -o x.pwt
   expect_err "task: cut (after layer|bits)"
+done
+for bad in 1:2:8:rot=3 1:2:8:tile=1 1:2:rot=131072 1:2:tile=0:rot=24; do
+  expect_exit 3 pol-task --from task.pwt --cut "$bad" -o x.pwt
+  expect_err "task: cut tile"
 done
 test ! -e x.pwt
 

@@ -62,7 +62,7 @@ TEST_CASE("cut: forward is AQ-SGD against the buffer and backward direct quantiz
     // Step 1: every sample new -- passes at full precision and becomes its m.
     const uint32_t idx1[B] = {3, 7, 0, 19, 11, 5};
     std::vector<float> a1 = noise(1, size_t(B * w), 2.0f);
-    cut_forward(a1.data(), idx1, B, w, bits, buffer.data(), seen.data(), out.data());
+    cut_forward(a1.data(), idx1, B, w, aqsgd::Codec{bits}, buffer.data(), seen.data(), out.data());
     CHECK(same_bits(out.data(), a1.data(), out.size()));
     for (int64_t b = 0; b < B; b++) {
       CHECK(seen[idx1[b]] == 1.0f);
@@ -89,7 +89,7 @@ TEST_CASE("cut: forward is AQ-SGD against the buffer and backward direct quantiz
     REQUIRE(rows.size() == 4);
     reference_quantize(rows, w, bits, outs, bases);
     for (int64_t b = 0; b < B; b++) std::memcpy(want_out.data() + b * w, want_buffer.data() + idx2[b] * w, size_t(w) * 4);
-    cut_forward(a2.data(), idx2, B, w, bits, buffer.data(), seen.data(), out.data());
+    cut_forward(a2.data(), idx2, B, w, aqsgd::Codec{bits}, buffer.data(), seen.data(), out.data());
     CHECK(same_bits(out.data(), want_out.data(), out.size()));
     CHECK(same_bits(buffer.data(), want_buffer.data(), buffer.size()));
     CHECK(seen[1] == 1.0f);
@@ -103,9 +103,9 @@ TEST_CASE("cut: forward is AQ-SGD against the buffer and backward direct quantiz
     std::vector<float*> gouts;
     for (int64_t b = 0; b < B; b++) grows.push_back(g.data() + b * w), gouts.push_back(want.data() + b * w);
     reference_quantize(grows, w, bits, gouts, std::vector<const float*>(size_t(B), nullptr));
-    cut_backward(g.data(), B, w, bits, gq.data());
+    cut_backward(g.data(), B, w, aqsgd::Codec{bits}, gq.data());
     CHECK(same_bits(gq.data(), want.data(), gq.size()));
-    cut_backward(g.data(), B, w, bits, g.data());  // in place
+    cut_backward(g.data(), B, w, aqsgd::Codec{bits}, g.data());  // in place
     CHECK(same_bits(g.data(), want.data(), g.size()));
   }
 }
@@ -114,12 +114,14 @@ TEST_CASE("cut: bits equal aqsgd::pack with a State (forward) and without (backw
   pwtest::ScratchDir dir;
   const uint32_t w = 21;
   const int64_t B = 8, samples = 40;
-  for (int bits : {2, 4, 8}) {
-    CAPTURE(bits);
-    aqsgd::State st(dir.file("s" + std::to_string(bits)), aqsgd::StateParams{w, 64, aqsgd::FullPolicy::kEvict}, true,
-                    false);
-    aqsgd::Codec codec;
-    codec.bits = bits;
+  // plain, and with the rotation and scale tiles (aqsgd/codec.hpp), which the cut's forward
+  // takes from the task and its backward never
+  const aqsgd::Codec codecs[] = {aqsgd::Codec{2}, aqsgd::Codec{4}, aqsgd::Codec{8}, aqsgd::Codec{2, false, 77, 8, 0},
+                                 aqsgd::Codec{2, false, 77, 16, 8}, aqsgd::Codec{3, false, 78, 0, 4}};
+  for (const aqsgd::Codec& codec : codecs) {
+    CAPTURE(aqsgd::codec_name(codec));
+    aqsgd::State st(dir.file("s" + aqsgd::codec_name(codec)), aqsgd::StateParams{w, 64, aqsgd::FullPolicy::kEvict},
+                    true, false);
     std::vector<float> buffer(size_t(samples) * w, 0.0f), seen(size_t(samples), 0.0f), out(size_t(B) * w),
         view(size_t(B) * w), gq(size_t(B) * w);
     for (uint32_t round = 0; round < 12; round++) {
@@ -130,11 +132,11 @@ TEST_CASE("cut: bits equal aqsgd::pack with a State (forward) and without (backw
       std::vector<float> a = noise(100 + round, size_t(B) * w, 1.0f + float(round));
       aqsgd::Packed p;
       aqsgd::pack(a.data(), ids.data(), size_t(B), w, codec, &st, round, p, view.data());
-      cut_forward(a.data(), idx.data(), B, w, bits, buffer.data(), seen.data(), out.data());
+      cut_forward(a.data(), idx.data(), B, w, codec, buffer.data(), seen.data(), out.data());
       CHECK(same_bits(out.data(), view.data(), out.size()));
       for (int64_t b = 0; b < B; b++) CHECK(same_bits(buffer.data() + idx[size_t(b)] * w, st.find(ids[size_t(b)]), w));
       aqsgd::pack(a.data(), ids.data(), size_t(B), w, codec, nullptr, round, p, view.data());
-      cut_backward(a.data(), B, w, bits, gq.data());
+      cut_backward(a.data(), B, w, codec, gq.data());
       CHECK(same_bits(gq.data(), view.data(), gq.size()));
     }
   }
@@ -145,9 +147,14 @@ TEST_CASE("cut: a non-finite activation passes through and leaves the buffer alo
   std::vector<float> buffer(6, 0.5f), seen = {1, 1}, out(6);
   const uint32_t idx[B] = {0, 1};
   std::vector<float> a = {1, 2, 3, 4, NAN, 6};
-  cut_forward(a.data(), idx, B, w, 2, buffer.data(), seen.data(), out.data());
+  cut_forward(a.data(), idx, B, w, aqsgd::Codec{2}, buffer.data(), seen.data(), out.data());
   CHECK(out[0] == 1.0f);
   CHECK(std::isnan(out[4]));
+  CHECK(buffer == std::vector<float>(6, 0.5f));
+  // finite, but the rotation's sums overflow fp32: the same
+  a = {3e38f, 3e38f, 1, 1, 1, 1};
+  cut_forward(a.data(), idx, B, w, aqsgd::Codec{2, false, 1, 2, 0}, buffer.data(), seen.data(), out.data());
+  CHECK(out == a);
   CHECK(buffer == std::vector<float>(6, 0.5f));
 }
 
