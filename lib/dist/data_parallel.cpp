@@ -31,9 +31,6 @@ std::string data_parallel_refusal(const TaskConfig& task, int ranks) {
     return d + ": batch " + std::to_string(task.batch) + " in chunks of " + std::to_string(task.reduce_chunk) +
            " makes " + std::to_string(chunks) + " chunk(s), which " + std::to_string(ranks) +
            " ranks cannot share in aligned blocks";
-  if (task.cut.enabled())
-    return d + ": the task has a pipeline cut, whose per-channel scales and per-sample buffer data-parallel ranks "
-               "do not share; train it in one process";
   return "";
 }
 
@@ -53,6 +50,22 @@ DataParallelStep::DataParallelStep(const TaskConfig& task, int ranks, int rank)
   int64_t n = 1;  // the loss
   for (int g : grads_) n += tape_.tensors[size_t(g)].size();
   partials_.assign(size_t(n), 0.0f);
+  if (has_cut()) cut_rows_.assign(size_t(cut_block_floats()) * size_t(ranks), 0.0f);
+}
+
+int64_t DataParallelStep::cut_block_floats() const {
+  return has_cut() ? int64_t(tape_.batch) * (tape_.tensors[size_t(tape_.cut_state[0])].cols + 1) : 0;
+}
+
+void DataParallelStep::apply_cut_rows(Workspace& state, const StepContext& ctx) const {
+  const int64_t w = tape_.tensors[size_t(tape_.cut_state[0])].cols;
+  float* buffer = state[tape_.cut_state[0]];
+  float* seen = state[tape_.cut_state[1]];
+  for (int64_t b = 0; b < global_batch_; b++) {
+    const float* row = cut_rows_.data() + b * (w + 1);
+    std::copy(row, row + w, buffer + int64_t(ctx.batch_indices[b]) * w);
+    seen[ctx.batch_indices[b]] = row[w];
+  }
 }
 
 StepContext DataParallelStep::local(const StepContext& ctx) const {
@@ -70,6 +83,15 @@ void DataParallelStep::forward_backward(Workspace& state, const StepContext& ctx
   const StepContext l = local(ctx);
   swap_state(state);
   for (size_t i = 0; i < first_update_; i++) run_op(tape_, tape_.ops[i], ws_, l);
+  if (has_cut()) {  // this block's buffer rows and seen flags, as the step left them
+    const int64_t w = tape_.tensors[size_t(tape_.cut_state[0])].cols;
+    float* out = cut_rows_.data() + int64_t(rank_) * cut_block_floats();
+    for (int64_t b = 0; b < tape_.batch; b++, out += w + 1) {
+      const float* row = ws_[tape_.cut_state[0]] + int64_t(l.batch_indices[b]) * w;
+      std::copy(row, row + w, out);
+      out[w] = ws_[tape_.cut_state[1]][l.batch_indices[b]];
+    }
+  }
   swap_state(state);
   float* p = partials_.data();
   for (int g : grads_) p = std::copy(ws_.t[size_t(g)].begin(), ws_.t[size_t(g)].end(), p);
@@ -141,10 +163,18 @@ SessionSummary train_data_parallel(const Ranks& r, Session& session, const std::
   if (tr.step >= session.task().steps) return summary;
   try {
     DataParallelStep dp(session.task(), r.size, r.rank);
+    const std::vector<int64_t> cut_counts(size_t(r.size), dp.cut_block_floats());
+    std::vector<int64_t> cut_offsets(size_t(r.size));
+    for (int j = 0; j < r.size; j++) cut_offsets[size_t(j)] = j * dp.cut_block_floats();
     while (tr.step < session.task().steps) {
-      const StepContext ctx = tr.context(tr.step);
+      StepContext ctx = tr.context(tr.step);
+      ctx.batch_max = [&r](float* v, int64_t n) { max_floats(r, v, n); };
       dp.forward_backward(tr.ws, ctx);
       combine_ranks(r, dp.partials());
+      if (dp.has_cut()) {
+        gather_slices(r, dp.cut_rows().data(), cut_counts, cut_offsets);
+        dp.apply_cut_rows(tr.ws, ctx);
+      }
       tr.loss = dp.update(tr.ws, ctx);
       tr.step++;
       if (r.rank == 0) session.checkpoint();

@@ -11,8 +11,10 @@
 //
 // Written against the tape, not a model: the reduced tensors are the gradients the
 // optimizer ops read and the loss; the ops before the first optimizer op run on the
-// block, the rest after the reduction. A pipeline cut's batch statistics (its per-channel
-// scales) and per-sample buffer are not shared across ranks: such a task is refused.
+// block, the rest after the reduction. A pipeline cut's per-channel scales are the whole
+// batch's (StepContext::batch_max, a maximum over the ranks), and the rows of its
+// per-sample buffer that a step changed go to every rank after the step (cut_rows), so
+// every rank holds one process's buffer.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -28,7 +30,7 @@ namespace pw {
 
 // Why `task` cannot train on `ranks` data-parallel ranks, or "" when it can: a task
 // without a reduce chunk, a rank count that is not a power of two or does not divide
-// the batch's chunks, a pipeline cut.
+// the batch's chunks.
 std::string data_parallel_refusal(const TaskConfig& task, int ranks);
 
 // One rank's step: the tape at batch B/D, its workspace, and the reduction buffer.
@@ -45,6 +47,13 @@ class DataParallelStep {
   // runs the optimizer ops on `state`; returns the step's loss (the combined sum / B).
   float update(Workspace& state, const StepContext& ctx);
   const Tape& tape() const { return tape_; }
+  // A pipeline cut: the step's batch, B rows of (buffer row, seen flag) of its samples,
+  // one block per rank; forward_backward fills this rank's block, the ranks all-gather
+  // the blocks, and apply_cut_rows writes them into `state`'s buffer.
+  bool has_cut() const { return tape_.cut.enabled(); }
+  std::vector<float>& cut_rows() { return cut_rows_; }
+  int64_t cut_block_floats() const;
+  void apply_cut_rows(Workspace& state, const StepContext& ctx) const;
 
  private:
   int ranks_, rank_, global_batch_;
@@ -54,6 +63,7 @@ class DataParallelStep {
   std::vector<int> grads_;       // the tensors the optimizer ops read, in op order
   std::vector<int> state_ids_;   // checkpoint tensors
   std::vector<float> partials_;  // grads then the loss
+  std::vector<float> cut_rows_;
   StepContext local(const StepContext& ctx) const;
   void swap_state(Workspace& state);
 };

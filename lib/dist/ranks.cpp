@@ -108,6 +108,15 @@ int agree_max(const Ranks& r, int code) {
   return out;
 }
 
+void max_floats(const Ranks& r, float* values, int64_t n) {
+  if (r.size == 1) return;
+#ifdef PW_HAVE_MPI
+  check_mpi(MPI_Allreduce(MPI_IN_PLACE, values, count_of(n, "maximum"), MPI_FLOAT, MPI_MAX, MPI_COMM_WORLD),
+            "MPI_Allreduce");
+  g_bytes_sent += n * int64_t(sizeof(float));
+#endif
+}
+
 void exchange_slices(const Ranks& r, const float* send, const std::vector<int64_t>& send_counts, float* recv,
                      int64_t recv_count) {
   if (r.size == 1) {

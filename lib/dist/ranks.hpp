@@ -4,7 +4,7 @@
 // without MPI" to anything that asks for more.
 //
 // Only data movement comes from MPI: broadcasts, all-to-all and all-gather of bytes,
-// and the maximum of integers (exact in any order). Every floating-point sum is ours,
+// and maxima (exact in any order). Every floating-point sum is ours,
 // in the fixed order of the chunked batch reduction; MPI_Allreduce's order is
 // unspecified (MPI-2.2 only advises one) and is never used on floats.
 #pragma once
@@ -37,6 +37,9 @@ int launched_ranks();
 void broadcast(const Ranks& r, void* data, int64_t bytes, int root);
 // The largest of the ranks' codes (0: all fine) on every rank.
 int agree_max(const Ranks& r, int code);
+// Element-wise maxima over the ranks, in place: exact in any order for non-NaN values
+// (a pipeline cut's scales; its callers flag NaN and infinity apart).
+void max_floats(const Ranks& r, float* values, int64_t n);
 // The reduce-scatter's data movement: `send` holds size slices one after another (slice
 // j: send_counts[j] floats, for rank j); afterwards `recv` holds this rank's slice as
 // each rank sent it, rank 0's first (recv_count floats each).

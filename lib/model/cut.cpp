@@ -11,15 +11,24 @@ namespace pw {
 namespace {
 
 // One batch's per-channel scales (max |x| over the coded rows) and their steps.
+// max holds one more value past the channels' maxima: 1.0 when the rows held a
+// non-finite value or a maximum overflowed (the batch passes through), combined with
+// the channels' by a data-parallel rank's BatchMax.
 struct Scales {
   std::vector<float> max, step;
-  explicit Scales(int64_t w) : max(size_t(w), 0.0f), step(max.size()) {}
+  explicit Scales(int64_t w) : max(size_t(w) + 1, 0.0f), step(size_t(w)) {}
+  float& bad() { return max.back(); }
+  void combine(const BatchMax& batch_max) {
+    if (!finite()) bad() = 1.0f;
+    if (batch_max) batch_max(max.data(), int64_t(max.size()));
+  }
   bool finite() const {
-    for (float x : max)
-      if (!std::isfinite(x)) return false;
+    for (size_t c = 0; c + 1 < max.size(); c++)
+      if (!std::isfinite(max[c])) return false;
     return true;
   }
-  void factors(int bits) { aqsgd::scale_steps(max.data(), int64_t(max.size()), bits, step.data()); }
+  bool pass_through() const { return max.back() != 0.0f || !finite(); }
+  void factors(int bits) { aqsgd::scale_steps(max.data(), int64_t(step.size()), bits, step.data()); }
 };
 
 // Rows worth a parallel loop (each row is independent: encode, decode, copy).
@@ -28,20 +37,21 @@ bool parallel_rows(int64_t B, int64_t w) { return B * w >= (int64_t(1) << 15); }
 }  // namespace
 
 void cut_forward(const float* a, const uint32_t* idx, int64_t B, int64_t w, int bits, float* buffer, float* seen,
-                 float* out) {
+                 float* out, const BatchMax& batch_max) {
   const size_t row = size_t(w) * sizeof(float);
-  if (!aqsgd::all_finite(a, B * w)) {
-    if (out != a) std::memcpy(out, a, size_t(B) * row);
-    return;
-  }
   // Pass 1, in batch order: the change of every coded row and the channels' max |a − m|.
   std::vector<float> delta(size_t(B * w));
   Scales s(w);
-  for (int64_t b = 0; b < B; b++)
-    if (seen[idx[b]] != 0.0f)
-      aqsgd::subtract_update_maxabs(a + b * w, buffer + int64_t(idx[b]) * w, w, delta.data() + b * w, s.max.data());
-  if (!s.finite()) {  // a − m overflowed
-    std::memcpy(out, a, size_t(B) * row);
+  if (!aqsgd::all_finite(a, B * w)) {
+    s.bad() = 1.0f;
+  } else {
+    for (int64_t b = 0; b < B; b++)
+      if (seen[idx[b]] != 0.0f)
+        aqsgd::subtract_update_maxabs(a + b * w, buffer + int64_t(idx[b]) * w, w, delta.data() + b * w, s.max.data());
+  }
+  s.combine(batch_max);
+  if (s.pass_through()) {  // a non-finite input, or a − m overflowed
+    if (out != a) std::memcpy(out, a, size_t(B) * row);
     return;
   }
   s.factors(bits);
@@ -63,13 +73,17 @@ void cut_forward(const float* a, const uint32_t* idx, int64_t B, int64_t w, int 
   }
 }
 
-void cut_backward(const float* da, int64_t B, int64_t w, int bits, float* out) {
-  if (!aqsgd::all_finite(da, B * w)) {
+void cut_backward(const float* da, int64_t B, int64_t w, int bits, float* out, const BatchMax& batch_max) {
+  Scales s(w);
+  if (!aqsgd::all_finite(da, B * w))
+    s.bad() = 1.0f;
+  else
+    for (int64_t b = 0; b < B; b++) aqsgd::update_maxabs(da + b * w, w, s.max.data());
+  s.combine(batch_max);
+  if (s.pass_through()) {
     if (out != da) std::memcpy(out, da, size_t(B * w) * sizeof(float));
     return;
   }
-  Scales s(w);
-  for (int64_t b = 0; b < B; b++) aqsgd::update_maxabs(da + b * w, w, s.max.data());
   s.factors(bits);
   const size_t rb = aqsgd::row_code_bytes(w, bits);
   std::vector<uint8_t> codes(size_t(B) * rb);

@@ -14,17 +14,26 @@
 // overflow, passes through unquantized and leaves the buffer alone (aqsgd::pack refuses
 // such a batch; training carries on with the NaN as it would without the cut). Every
 // value is a function of the inputs alone, row by row, so threads change no bits.
+//
+// A data-parallel rank (proofwork(7), DISTRIBUTED TRAINING) holds a block of the batch:
+// `batch_max` then combines its per-channel maxima, and a flag that its rows hold a
+// non-finite value, with the other ranks' (a maximum, exact in any order), so every
+// rank codes with the whole batch's scales and passes through exactly when one process
+// would.
 #pragma once
 #include <cstdint>
+#include <functional>
 
 namespace pw {
 
 // a, out: (B, w); buffer: (samples, w); seen: (samples) 0.0 or 1.0; idx: B distinct
 // sample indices. Updates buffer and seen in place.
+using BatchMax = std::function<void(float* values, int64_t n)>;  // in place, over the ranks
+
 void cut_forward(const float* a, const uint32_t* idx, int64_t B, int64_t w, int bits, float* buffer, float* seen,
-                 float* out);
+                 float* out, const BatchMax& batch_max = {});
 
 // da, out: (B, w). out may alias da.
-void cut_backward(const float* da, int64_t B, int64_t w, int bits, float* out);
+void cut_backward(const float* da, int64_t B, int64_t w, int bits, float* out, const BatchMax& batch_max = {});
 
 }  // namespace pw

@@ -232,10 +232,10 @@ void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ct
       break;
     case OpKind::CutForward:
       cut_forward(ws[op.in[0]], ctx.batch_indices, B, spec(op.in[0]).cols, tape.cut.forward_bits, ws[op.in[1]],
-                  ws[op.in[2]], ws[op.out[0]]);
+                  ws[op.in[2]], ws[op.out[0]], ctx.batch_max);
       break;
     case OpKind::CutBackward:
-      cut_backward(ws[op.in[0]], B, spec(op.in[0]).cols, tape.cut.backward_bits, ws[op.out[0]]);
+      cut_backward(ws[op.in[0]], B, spec(op.in[0]).cols, tape.cut.backward_bits, ws[op.out[0]], ctx.batch_max);
       break;
   }
 }

@@ -122,6 +122,8 @@ struct StepContext {
   // undivided -- for the ranks to combine; the loss gradient divides by global_batch.
   // 0: one process, the tape's batch is the step's.
   int global_batch = 0;
+  // A rank's pipeline cut: its batch maxima combined with the other ranks' (model/cut.hpp).
+  std::function<void(float* values, int64_t n)> batch_max;
 };
 
 struct Workspace {
