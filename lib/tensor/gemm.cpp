@@ -275,15 +275,16 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
 // Chunked (proofwork(7), EXACT MODE, chunked batch reduction): each output is a pairwise
 // tree over K/chunk chunks, each chunk an fma chain from zero. The whole K range is
 // packed at once (the size of the batch's activations), so every register tile runs its
-// chunks back to back and combines them in a stack of tile partials: after chunk q, while
-// q+1 has a zero low bit at level l, the partials of levels l and l+1 merge (left + right).
+// chunks back to back and combines them in a stack of tile partials: a right leaf is
+// added to its left sibling as it is computed (left + right), and above that, while the
+// count of finished nodes at a level is even, the top two partials merge (left + right).
 // That is the perfect binary tree over the chunks, whatever the blocking or threads.
 void gemm_chunked_run(int M, int N, int K, MatView A, MatView B, float* C, ptrdiff_t ldc, int chunk) {
   if (M <= 0 || N <= 0) return;
   const int nchunks = K / chunk;
   int levels = 0;
   while ((1 << levels) < nchunks) levels++;
-  const Kernel kernel = pick_kernel();
+  const Kernel kernel = pick_kernel(), add_kernel = pick_add_kernel();
   const int npanels = (N + NR - 1) / NR;
   thread_local std::vector<float> bpack_buf;
   float* const bpack = scratch(bpack_buf, size_t(npanels) * NR * size_t(K));
@@ -312,10 +313,17 @@ void gemm_chunked_run(int M, int N, int K, MatView A, MatView B, float* C, ptrdi
             const float* ap = apack + size_t(ir) * K;
             int top = 0;  // partials on the stack
             for (int q = 0; q < nchunks; q++) {
-              kernel(chunk, ap + size_t(q) * chunk * MR, bp + size_t(q) * chunk * NR, stack + size_t(top) * MR * NR, NR,
-                     zeros);
-              top++;
-              for (int done = q + 1; (done & 1) == 0; done >>= 1, top--) {
+              const float* aq = ap + size_t(q) * chunk * MR;
+              const float* bq = bp + size_t(q) * chunk * NR;
+              if ((q & 1) == 0) {  // a left leaf: pushed
+                kernel(chunk, aq, bq, stack + size_t(top) * MR * NR, NR, zeros);
+                top++;
+                continue;
+              }
+              // A right leaf: summed from zero and added to its left sibling in the same
+              // call (the add kernel's c = c + Σ), then the merges above it.
+              add_kernel(chunk, aq, bq, stack + size_t(top - 1) * MR * NR, NR, zeros);
+              for (int done = (q + 1) >> 1; (done & 1) == 0; done >>= 1, top--) {
                 float* left = stack + size_t(top - 2) * MR * NR;
                 const float* right = left + MR * NR;
                 for (int e = 0; e < MR * NR; e++) left[e] = left[e] + right[e];

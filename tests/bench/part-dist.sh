@@ -40,7 +40,7 @@ task() {  # task OUT [flags]
 }
 # median and spread (min-max) of the numbers on stdin
 stats() { sort -g | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
-                                               printf "%.2f %.2f %.2f", m, v[1], v[NR] }'; }
+                                               printf "%.2f %.2f %.2f\n", m, v[1], v[NR] }'; }
 sps() { jq -r .steps_per_second "$1"; }
 
 task plain.pwt
