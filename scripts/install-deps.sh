@@ -3,8 +3,10 @@
 #   scripts/install-deps.sh [build|demo|bench|all]   install what is missing (default: build)
 #   scripts/install-deps.sh --check [GROUP]          exit 1 if anything is missing, install nothing
 # build: compile and `make test` (with Fashion-MNIST: tests/cli/roots_pinned_bench.sh pins
-# the benchmark task's root; with librsvg2-bin: pol-plot's PNG output and tests/cli/plot.sh); demo: + fortunes (the GPT's text); bench: the demo's + OpenBLAS and PyTorch (the
-# competitors), and PyTorch for regenerating the reference fixtures.
+# the benchmark task's root; with librsvg2-bin: pol-plot's PNG output and tests/cli/plot.sh; with openmpi-bin,
+# libopenmpi-dev, slurm-wlm and munge: data-parallel pol-train, tests/cli/mpi_*.sh and the single-node Slurm
+# that tests/cli/slurm_example.sh starts); demo: + fortunes (the GPT's text); bench: the demo's + OpenBLAS and
+# PyTorch (the competitors), and PyTorch for regenerating the reference fixtures.
 set -eu
 check=0
 if [ "${1:-}" = "--check" ]; then check=1; shift; fi
@@ -13,7 +15,7 @@ group=${1:-build}
 # The tests (make test) also run python3 (standard library only), jq, man, and perl, od,
 # dd, cmp, awk, script and flock from Debian's essential and required packages (perl-base,
 # coreutils, diffutils, mawk, bsdutils, util-linux), named here so a check finds them.
-build="cmake make g++ pkg-config capnproto libcapnp-dev libcli11-dev doctest-dev libzstd-dev libsodium-dev zlib1g-dev python3 jq man-db librsvg2-bin perl-base coreutils diffutils mawk bsdutils util-linux dataset-fashion-mnist"
+build="cmake make g++ pkg-config capnproto libcapnp-dev libcli11-dev doctest-dev libzstd-dev libsodium-dev zlib1g-dev python3 jq man-db librsvg2-bin perl-base coreutils diffutils mawk bsdutils util-linux dataset-fashion-mnist openmpi-bin libopenmpi-dev slurm-wlm munge"
 demo="fortunes"
 bench="libopenblas-dev python3-torch python3-numpy"
 case "$group" in

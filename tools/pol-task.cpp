@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   std::string from, out = "-", model, train_images, train_labels, test_images, test_labels;
   std::string optimizer = "sgd", schedule = "constant", mode = "exact", cut;
   double lr = 0, momentum = 0, weight_decay = 0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, input_scale = 1.0 / 255.0;
-  uint32_t batch = 0, steps = 0, every = 0;
+  uint32_t batch = 0, steps = 0, every = 0, reduce_chunk = 0;
   uint64_t seed = 0;
   app.add_option("--from", from, "Start from this task (binary or JSON); flags given override its fields");
   app.add_option("--model", model, "Model, e.g. mlp:784-1024-1024-10 (ReLU between Linear layers)");
@@ -47,6 +47,11 @@ int main(int argc, char** argv) {
                  "quantization with BWDBITS (default 8); bits 2, 3, 4 or 8. rot=T rotates the forward change by "
                  "random-sign Hadamard tiles of T first, tile=S gives it a scale per S channels of a row (T, S: "
                  "powers of two). 'none' removes a cut taken --from a task");
+  app.add_option("--reduce-chunk", reduce_chunk,
+                 "Exact mode: sum the batch reductions (weight and bias gradients, the loss) in chunks of C samples "
+                 "combined by a fixed pairwise tree, so 1, 2, 4... data-parallel ranks give the same bits; the batch "
+                 "must be a power-of-two count of chunks. 0 removes it (one chain over the batch)")
+      ->check(CLI::Range(0u, 1u << 20));
   app.add_option("-o,--output", out, "Task file to write ('-': stdout)");
   add_common_options(app, common, kOptJson | kOptQuiet | kOptForce);
 
@@ -80,6 +85,7 @@ int main(int argc, char** argv) {
     if (given("--checkpoint-every")) c.checkpoint_every = every;
     if (given("--seed")) c.seed = seed;
     if (given("--mode")) c.exact = mode == "exact";
+    if (given("--reduce-chunk")) c.reduce_chunk = int(reduce_chunk);
     if (given("--cut")) c.cut = cut == "none" ? CutSpec{} : parse_cut_spec(cut);
     c.budget_flops = 0;  // derived again: the model, batch or steps may have changed
 
@@ -98,7 +104,8 @@ int main(int argc, char** argv) {
     note(common, "task " + hex(w.hash) + ": " + mlp_spec(c.widths) + ", " +
                      std::to_string(tape_for(w.cfg).parameter_count()) + " parameters, " + std::to_string(c.steps) +
                      " steps, " + std::to_string(c.count) + " samples" +
-                     (c.cut.enabled() ? ", cut " + cut_spec(c.cut) + " (layer:bits:backward bits)" : ""));
+                     (c.cut.enabled() ? ", cut " + cut_spec(c.cut) + " (layer:bits:backward bits)" : "") +
+                     (c.reduce_chunk > 0 ? ", reduce chunk " + std::to_string(c.reduce_chunk) : ""));
     return kExitOk;
   });
 }

@@ -1,4 +1,5 @@
-// pol-train: the solver. Trains a task and writes its proof of learning.
+// pol-train: the solver. Trains a task and writes its proof of learning, in one process
+// or as data-parallel ranks of an MPI job (--data-parallel).
 #include "cli/train_cli.hpp"
 #include "proof/task_file.hpp"
 
@@ -11,9 +12,14 @@ int main(int argc, char** argv) {
                "pol-train"};
   TrainOptions o;
   add_train_options(app, o);
-  return run_tool("pol-train", argc, argv, app, [&]() -> int {
+  add_distributed_options(app, o);
+  Ranks ranks;
+  const int rc = run_tool("pol-train", argc, argv, app, [&]() -> int {
     apply_common_options(o.common, true);
     const LoadedTask task = load_task(o.task);
-    return run_training(task, load_task_dataset(task.cfg, o.data_dir), o);
+    ranks = start_training_ranks(o, task.cfg);
+    return run_training(task, load_task_dataset(task.cfg, o.data_dir), o, {}, ranks);
   });
+  finish_ranks(ranks);
+  return rc;
 }

@@ -4,6 +4,7 @@
 
 #include "cli/cli.hpp"
 #include "core/error.hpp"
+#include "dist/verify_ranks.hpp"
 #include "io/message.hpp"
 #include "verify/profile.hpp"
 #include "verify/verdict.hpp"
@@ -89,7 +90,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   add_common_options(app, common, kOptAll | kOptForce);
 
-  return run_tool("pol-verify", argc, argv, app, [&]() -> int {
+  Ranks ranks;  // under mpirun or srun --mpi=pmix: the ranks share the replay
+  const int rc = run_tool("pol-verify", argc, argv, app, [&]() -> int {
     apply_common_options(common, true);
     opt.device = common.device;
     if (!merge_inputs.empty()) {
@@ -103,7 +105,12 @@ int main(int argc, char** argv) {
       return m.accepted ? kExitOk : kExitNo;
     }
     if (task_path.empty() || dir.empty()) usage_error("TASK and PROOF_DIR are required");
-    if (shard.empty() && !(shard = slurm_shard()).empty())
+    if (launched_ranks() > 1) {
+      if (!shard.empty()) usage_error("--shard with several ranks: the ranks are the shards");
+      ranks = start_ranks("pol-verify as " + std::to_string(launched_ranks()) + " ranks");
+      if (ranks.rank != 0) common.quiet = true;  // rank 0 reports, and writes the verdict
+    }
+    if (ranks.size == 1 && shard.empty() && !(shard = slurm_shard()).empty())
       note(common, "shard " + shard + " (from SLURM_ARRAY_TASK_ID " + std::getenv("SLURM_ARRAY_TASK_ID") +
                        ", SLURM_ARRAY_TASK_COUNT)");
     if (!shard.empty()) std::tie(opt.shard, opt.shards) = parse_shard(shard, "--shard");
@@ -114,7 +121,7 @@ int main(int argc, char** argv) {
       if (opt.segments < 1) usage_error("--segments must be at least 1");
       if (opt.beacon.empty()) {
         if (opt.shards > 1) usage_error("--segments N with --shard: pass the same --beacon to every shard");
-        opt.beacon = random_beacon();
+        if (ranks.rank == 0) opt.beacon = random_beacon();  // the others take rank 0's
         note(common, "beacon " + opt.beacon + " (pass --beacon to choose one)");
       }
     }
@@ -134,14 +141,26 @@ int main(int argc, char** argv) {
       usage_error("this task is in fast mode: its proofs are verified against a profile (--profile, from pol-profile)");
     }
     Progress progress(common, 0, "segment");
-    VerifyResult r = verify_proof(task, dir, opt, [&](const SegmentOutcome& s, size_t done, size_t total) {
+    auto on_segment = [&](const SegmentOutcome& s, size_t done, size_t total) {
       progress.set_total(int64_t(total));
       progress.update(int64_t(done), s.ok ? "ok" : "FAILED");
       if (!s.ok) {
         progress.finish();
         note(common, "segment " + std::to_string(s.index) + " (" + why_name(s.why) + "): " + s.reason);
       }
-    });
+    };
+    if (ranks.size > 1) {
+      capnp::MallocMessageBuilder mb;
+      const VerdictSummary m = verify_across_ranks(ranks, task, dir, opt, mb, on_segment);
+      progress.finish();
+      if (ranks.rank == 0) {
+        emit(out, mb, common.json);
+        if (m.detect.total > 0) note(common, detection_line(m.detect));
+        note(common, (m.accepted ? "ACCEPT: " : "REJECT: ") + m.reason + " (" + std::to_string(ranks.size) + " ranks)");
+      }
+      return m.accepted ? kExitOk : kExitNo;
+    }
+    VerifyResult r = verify_proof(task, dir, opt, on_segment);
     progress.finish();
 
     capnp::MallocMessageBuilder mb;
@@ -160,4 +179,6 @@ int main(int argc, char** argv) {
     note(common, (r.accepted ? std::string("ACCEPT: ") + r.reason : "REJECT: " + r.reason) + timing);
     return r.accepted ? kExitOk : kExitNo;
   });
+  finish_ranks(ranks);
+  return rc;
 }

@@ -46,14 +46,13 @@ void RowCoder::rotate_rows(float* y, size_t coded) const {
     for (size_t r = 0; r < coded; r++) rot_.rotate(y + r * cols_);
 }
 
-bool RowCoder::analyse(const float* y, size_t coded) {
+bool RowCoder::analyse(const float* y, size_t coded, const BatchMax& batch_max, bool bad) {
   scales_.assign(scale_count(coded), 0.0f);
-  step_.assign(scales_.size(), 0.0f);
   // The maxima skip a NaN, which only the rotation's sums can make (inf − inf).
-  if (rot_.on() && !all_finite(y, int64_t(coded) * cols_)) return false;
-  if (!codec_.scale_tile) {
+  bool ok = !bad && !(rot_.on() && !all_finite(y, int64_t(coded) * cols_));
+  if (ok && !codec_.scale_tile) {
     for (size_t r = 0; r < coded; r++) update_maxabs(y + r * cols_, cols_, scales_.data());
-  } else {
+  } else if (ok) {
     const uint32_t S = codec_.scale_tile;
     for (size_t r = 0; r < coded; r++)
       for (size_t t = 0; t < tiles_; t++) {
@@ -67,11 +66,23 @@ bool RowCoder::analyse(const float* y, size_t coded) {
         scales_[r * tiles_ + t] = m;
       }
   }
-  step_.resize(scales_.size());
-  scale_steps(scales_.data(), int64_t(scales_.size()), codec_.bits, step_.data());
   for (float s : scales_)
-    if (!std::isfinite(s)) return false;
-  return true;
+    if (!std::isfinite(s)) ok = false;
+  if (batch_max) {
+    // Per-channel scales: cols_ of them on every rank (a rank may code no rows), then the
+    // flag. Per-tile scales belong to their own rows: only the flag is combined.
+    std::vector<float> v(codec_.scale_tile ? 0 : size_t(cols_), 0.0f);
+    std::copy(scales_.begin(), scales_.begin() + std::min(scales_.size(), v.size()), v.begin());
+    v.push_back(ok ? 0.0f : 1.0f);
+    batch_max(v.data(), int64_t(v.size()));
+    ok = v.back() == 0.0f;
+    if (!codec_.scale_tile && coded) std::copy(v.begin(), v.end() - 1, scales_.begin());
+    for (float s : scales_)
+      if (!std::isfinite(s)) ok = false;
+  }
+  step_.assign(scales_.size(), 0.0f);
+  scale_steps(scales_.data(), int64_t(scales_.size()), codec_.bits, step_.data());
+  return ok;
 }
 
 void RowCoder::use_scales(const std::vector<float>& scales, size_t coded, const std::string& what) {

@@ -17,6 +17,7 @@
 // Both 0: the codec as it always was, bit for bit.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,9 @@ std::string codec_name(const Codec& codec);
 // transmitted scales, then decode() row by row. decode() is the one function that
 // dequantizes, on both sides, so their results are bit-identical. encode() and decode()
 // may run on several threads at once.
+// Combines values in place with the other ranks' (an element-wise maximum).
+using BatchMax = std::function<void(float* values, int64_t n)>;
+
 class RowCoder {
  public:
   RowCoder(const Codec& codec, uint32_t cols);  // usage error on bits or tiles out of range
@@ -51,8 +55,12 @@ class RowCoder {
   // y: [coded, cols] ← R(y), row by row (nothing without rotation).
   void rotate_rows(float* y, size_t coded) const;
   // Sets scales() from y [coded, cols] (rotated). False when a scale is not finite (the
-  // values, a − m or the rotation's sums overflowed).
-  bool analyse(const float* y, size_t coded);
+  // values, a − m or the rotation's sums overflowed), or `bad` (the caller's rows hold a
+  // non-finite value). With `batch_max` (a data-parallel rank, proofwork(7), DISTRIBUTED
+  // TRAINING), the per-channel scales and the failure flag are first combined with the
+  // other ranks' (a maximum, exact in any order), so every rank codes with the whole
+  // batch's scales and fails exactly when one process would; every rank must call it.
+  bool analyse(const float* y, size_t coded, const BatchMax& batch_max = {}, bool bad = false);
   // The transmitted scales of `coded` rows (checked: count, finite, ≥ 0; exit 3).
   void use_scales(const std::vector<float>& scales, size_t coded, const std::string& what);
   const std::vector<float>& scales() const { return scales_; }

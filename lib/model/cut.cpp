@@ -13,25 +13,25 @@ bool parallel_rows(int64_t B, int64_t w) { return B * w >= (int64_t(1) << 15); }
 }  // namespace
 
 void cut_forward(const float* a, const uint32_t* idx, int64_t B, int64_t w, const aqsgd::Codec& codec, float* buffer,
-                 float* seen, float* out) {
+                 float* seen, float* out, const BatchMax& batch_max) {
   const size_t row = size_t(w) * sizeof(float);
-  if (!aqsgd::all_finite(a, B * w)) {
-    if (out != a) std::memcpy(out, a, size_t(B) * row);
-    return;
-  }
+  const bool finite = aqsgd::all_finite(a, B * w);
   // Pass 1, in batch order: the change of every coded row (k-th coded row at delta[k]).
   aqsgd::RowCoder q(codec, uint32_t(w));
   std::vector<float> delta(size_t(B * w)), unused(static_cast<size_t>(w));
   std::vector<int64_t> coded(size_t(B), -1);
   int64_t k = 0;
-  for (int64_t b = 0; b < B; b++)
-    if (seen[idx[b]] != 0.0f) {
-      aqsgd::subtract_update_maxabs(a + b * w, buffer + int64_t(idx[b]) * w, w, delta.data() + k * w, unused.data());
-      coded[size_t(b)] = k++;
-    }
-  q.rotate_rows(delta.data(), size_t(k));
-  if (!q.analyse(delta.data(), size_t(k))) {  // a − m (or its rotation) overflowed
-    std::memcpy(out, a, size_t(B) * row);
+  if (finite) {
+    for (int64_t b = 0; b < B; b++)
+      if (seen[idx[b]] != 0.0f) {
+        aqsgd::subtract_update_maxabs(a + b * w, buffer + int64_t(idx[b]) * w, w, delta.data() + k * w, unused.data());
+        coded[size_t(b)] = k++;
+      }
+    q.rotate_rows(delta.data(), size_t(k));
+  }
+  // A non-finite input, or a − m (or its rotation) overflowed, here or on another rank.
+  if (!q.analyse(delta.data(), size_t(k), batch_max, !finite)) {
+    if (out != a) std::memcpy(out, a, size_t(B) * row);
     return;
   }
   // Pass 2, row by row: code, and decode with the receiver's arithmetic into m.
@@ -53,20 +53,19 @@ void cut_forward(const float* a, const uint32_t* idx, int64_t B, int64_t w, cons
   }
 }
 
-void cut_backward(const float* da, int64_t B, int64_t w, const aqsgd::Codec& codec, float* out) {
-  if (!aqsgd::all_finite(da, B * w)) {
-    if (out != da) std::memcpy(out, da, size_t(B * w) * sizeof(float));
-    return;
-  }
+void cut_backward(const float* da, int64_t B, int64_t w, const aqsgd::Codec& codec, float* out,
+                  const BatchMax& batch_max) {
+  const bool finite = aqsgd::all_finite(da, B * w);
   aqsgd::RowCoder q(codec, uint32_t(w));
   std::vector<float> rotated;
   const float* y = da;
-  if (q.rotates()) {
+  if (finite && q.rotates()) {
     rotated.assign(da, da + B * w);
     q.rotate_rows(rotated.data(), size_t(B));
     y = rotated.data();
   }
-  if (!q.analyse(y, size_t(B))) {  // only a rotation's sums can overflow
+  // A non-finite gradient, or a rotation's sums overflowed, here or on another rank.
+  if (!q.analyse(y, size_t(B), batch_max, !finite)) {
     if (out != da) std::memcpy(out, da, size_t(B * w) * sizeof(float));
     return;
   }

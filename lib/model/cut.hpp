@@ -18,6 +18,12 @@
 // The codec's options (aqsgd/codec.hpp: rotate_tile, scale_tile, seed for the rotation's
 // signs) apply as in aqsgd::pack; nearest rounding only. Both run through
 // aqsgd::RowCoder, the quantizer aqsgd::pack and aqsgd::unpack use.
+//
+// A data-parallel rank (proofwork(7), DISTRIBUTED TRAINING) holds a block of the batch:
+// `batch_max` then combines its per-channel maxima, and a flag that its rows hold a
+// non-finite value, with the other ranks' (a maximum, exact in any order), so every
+// rank codes with the whole batch's scales and passes through exactly when one process
+// would.
 #pragma once
 #include <cstdint>
 
@@ -27,10 +33,13 @@ namespace pw {
 
 // a, out: (B, w); buffer: (samples, w); seen: (samples) 0.0 or 1.0; idx: B distinct
 // sample indices. Updates buffer and seen in place.
+using BatchMax = aqsgd::BatchMax;  // in place, over the ranks
+
 void cut_forward(const float* a, const uint32_t* idx, int64_t B, int64_t w, const aqsgd::Codec& codec, float* buffer,
-                 float* seen, float* out);
+                 float* seen, float* out, const BatchMax& batch_max = {});
 
 // da, out: (B, w). out may alias da.
-void cut_backward(const float* da, int64_t B, int64_t w, const aqsgd::Codec& codec, float* out);
+void cut_backward(const float* da, int64_t B, int64_t w, const aqsgd::Codec& codec, float* out,
+                  const BatchMax& batch_max = {});
 
 }  // namespace pw

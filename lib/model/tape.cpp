@@ -168,6 +168,11 @@ void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ct
       gemm_exact(M, N, K, A, Bm, bias, C, ldc);
   };
   const int B = tape.batch;
+  const int chunk = ctx.compute.fast ? 0 : ctx.compute.reduce_chunk;
+  if (chunk > 0 && !valid_reduce_chunk(B, chunk))
+    internal_error("reduce chunk " + std::to_string(chunk) + " does not divide batch " + std::to_string(B) +
+                   " into a power-of-two count");
+  if (ctx.global_batch > 0 && chunk == 0) internal_error("a data-parallel rank without the chunked reduction");
   switch (op.kind) {
     case OpKind::LoadBatch: {
       const int F = tape.widths[0];
@@ -187,20 +192,28 @@ void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ct
       break;
     case OpKind::CrossEntropyForward: {
       const int C = spec(op.in[0]).cols;
-      ws[op.out[1]][0] = softmax_cross_entropy_forward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], B, C);
+      ws[op.out[1]][0] = softmax_cross_entropy_forward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], B, C, chunk,
+                                                       ctx.global_batch > 0);
       break;
     }
     case OpKind::CrossEntropyBackward:
-      softmax_cross_entropy_backward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], B, spec(op.in[0]).cols);
+      softmax_cross_entropy_backward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], B, spec(op.in[0]).cols,
+                                     ctx.global_batch);
       break;
     case OpKind::LinearBackwardWeight: {
       const int O = spec(op.in[0]).cols, I = spec(op.in[1]).cols;
-      // dW(o,i) = Σ_b dz(b,o)·x(b,i): A = dzᵀ, B = x, k = batch ascending.
-      gemm(O, I, B, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), nullptr, ws[op.out[0]], I);
+      // dW(o,i) = Σ_b dz(b,o)·x(b,i): A = dzᵀ, B = x, k = batch ascending (in chunks).
+      if (chunk > 0)
+        gemm_chunked(O, I, B, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), ws[op.out[0]], I, chunk);
+      else
+        gemm(O, I, B, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), nullptr, ws[op.out[0]], I);
       break;
     }
     case OpKind::LinearBackwardBias:
-      (ctx.compute.fast ? column_sums_fast : column_sums)(ws[op.in[0]], ws[op.out[0]], B, spec(op.in[0]).cols);
+      if (chunk > 0)
+        column_sums_chunked(ws[op.in[0]], ws[op.out[0]], B, spec(op.in[0]).cols, chunk);
+      else
+        (ctx.compute.fast ? column_sums_fast : column_sums)(ws[op.in[0]], ws[op.out[0]], B, spec(op.in[0]).cols);
       break;
     case OpKind::LinearBackwardInput: {
       const TensorSpec& w = spec(op.in[1]);  // (out, in)
@@ -220,10 +233,11 @@ void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ct
     case OpKind::CutForward:
       cut_forward(ws[op.in[0]], ctx.batch_indices, B, spec(op.in[0]).cols,
                   aqsgd::Codec{tape.cut.forward_bits, false, tape.cut.seed, tape.cut.rotate_tile, tape.cut.scale_tile},
-                  ws[op.in[1]], ws[op.in[2]], ws[op.out[0]]);
+                  ws[op.in[1]], ws[op.in[2]], ws[op.out[0]], ctx.batch_max);
       break;
     case OpKind::CutBackward:
-      cut_backward(ws[op.in[0]], B, spec(op.in[0]).cols, aqsgd::Codec{tape.cut.backward_bits}, ws[op.out[0]]);
+      cut_backward(ws[op.in[0]], B, spec(op.in[0]).cols, aqsgd::Codec{tape.cut.backward_bits}, ws[op.out[0]],
+                   ctx.batch_max);
       break;
   }
 }

@@ -102,9 +102,13 @@ Tape build_mlp_tape(const std::vector<int>& widths, int batch, OptimizerType opt
 // panels of `fast_panel` terms from zero and add them (gemm_fast), bias gradients sum
 // one chunk of the batch per thread (column_sums_fast): bits differ from exact, and
 // between panel sizes and thread counts; pol-profile measures by how much.
+// reduce_chunk > 0 (exact mode, the task's reduceChunk): the batch-dimension reductions --
+// weight and bias gradients, the loss -- run as the chunked batch reduction
+// (gemm_chunked, column_sums_chunked, sum_chunked); 0: today's order, one chain over the batch.
 struct Compute {
   bool fast = false;
   int fast_panel = kFastPanelDefault;
+  int reduce_chunk = 0;
 };
 
 // What one step needs besides the tensors.
@@ -116,6 +120,14 @@ struct StepContext {
   float input_scale = 1.0f / 255.0f;
   SgdScalars sgd{};
   AdamwScalars adamw{};
+  // A data-parallel rank (proofwork(7), DISTRIBUTED TRAINING): the tape's batch is one
+  // aligned block of chunks of a step of `global_batch` samples (batch_indices point at
+  // the block's). The reductions leave the block's subtree partials -- the loss
+  // undivided -- for the ranks to combine; the loss gradient divides by global_batch.
+  // 0: one process, the tape's batch is the step's.
+  int global_batch = 0;
+  // A rank's pipeline cut: its batch maxima combined with the other ranks' (model/cut.hpp).
+  std::function<void(float* values, int64_t n)> batch_max;
 };
 
 struct Workspace {

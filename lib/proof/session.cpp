@@ -14,6 +14,7 @@ namespace {
 // is built or written.
 TaskConfig trained_config(const TaskConfig& task, const SessionHooks& hooks, DeviceKind device) {
   check_cut_device(task.cut, device);
+  check_reduce_chunk_device(task.reduce_chunk, device);
   TaskConfig c = task;
   if (hooks.train_config) hooks.train_config(c);
   return c;

@@ -100,6 +100,9 @@ struct Task {
   budgetFlops @10 :Float64;    # 6 * batch * sum(in * out) * steps (matmul FLOPs); 0: derive it, else it must be this
   provenance @11 :Provenance;
   cut @12 :Cut;                # absent: no pipeline cut (the task hashes as before the field existed)
+  clip @13 :Float64;           # gradient-norm clipping's max norm; 0: none (the task hashes as before)
+  reduceChunk @14 :UInt32;     # exact mode: the batch reductions in chunks of this many samples and a
+                               # pairwise tree over them (proofwork(7), EXACT MODE); 0: one chain
 }
 
 # A pipeline cut (proofwork(7), AQ-SGD): the MLP is split after hidden layer `layer`

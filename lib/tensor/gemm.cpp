@@ -272,7 +272,95 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
   }
 }
 
+// Chunked (proofwork(7), EXACT MODE, chunked batch reduction): each output is a pairwise
+// tree over K/chunk chunks, each chunk an fma chain from zero. The whole K range is
+// packed at once (the size of the batch's activations), so every register tile runs its
+// chunks back to back and combines them in a stack of tile partials: a right leaf is
+// added to its left sibling as it is computed (left + right), and above that, while the
+// count of finished nodes at a level is even, the top two partials merge (left + right).
+// That is the perfect binary tree over the chunks, whatever the blocking or threads.
+void gemm_chunked_run(int M, int N, int K, MatView A, MatView B, float* C, ptrdiff_t ldc, int chunk) {
+  if (M <= 0 || N <= 0) return;
+  const int nchunks = K / chunk;
+  int levels = 0;
+  while ((1 << levels) < nchunks) levels++;
+  const Kernel kernel = pick_kernel(), add_kernel = pick_add_kernel();
+  const int npanels = (N + NR - 1) / NR;
+  thread_local std::vector<float> bpack_buf;
+  float* const bpack = scratch(bpack_buf, size_t(npanels) * NR * size_t(K));
+  thread_local std::vector<float> zeros_buf;
+  float* const zeros = scratch(zeros_buf, NR);
+  std::fill(zeros, zeros + NR, 0.0f);
+  constexpr int kPanelsPerBlock = NC / NR;
+  const int mblocks = (M + MC - 1) / MC, nblocks = (npanels + kPanelsPerBlock - 1) / kPanelsPerBlock;
+#pragma omp parallel if (int64_t(M) * N * K >= kParallelMinMacs)
+  {
+#pragma omp for schedule(static)
+    for (int p = 0; p < npanels; p++) pack_b(B, 0, K, p * NR, std::min(NR, N - p * NR), bpack + size_t(p) * NR * K);
+    thread_local std::vector<float> apack_buf, stack_buf;
+    float* const apack = scratch(apack_buf, size_t(MC) * size_t(K));
+    float* const stack = scratch(stack_buf, size_t(levels + 1) * MR * NR);
+#pragma omp for collapse(2) schedule(dynamic, 1)
+    for (int ib = 0; ib < mblocks; ib++)
+      for (int jb = 0; jb < nblocks; jb++) {
+        const int i0 = ib * MC, mc = std::min(MC, M - i0);
+        for (int ir = 0; ir < mc; ir += MR) pack_a(A, i0 + ir, std::min(MR, mc - ir), 0, K, apack + size_t(ir) * K);
+        for (int p = jb * kPanelsPerBlock; p < std::min(npanels, (jb + 1) * kPanelsPerBlock); p++) {
+          const int j0 = p * NR, n = std::min(NR, N - j0);
+          const float* bp = bpack + size_t(p) * NR * K;
+          for (int ir = 0; ir < mc; ir += MR) {
+            const int m = std::min(MR, mc - ir);
+            const float* ap = apack + size_t(ir) * K;
+            int top = 0;  // partials on the stack
+            for (int q = 0; q < nchunks; q++) {
+              const float* aq = ap + size_t(q) * chunk * MR;
+              const float* bq = bp + size_t(q) * chunk * NR;
+              if ((q & 1) == 0) {  // a left leaf: pushed
+                kernel(chunk, aq, bq, stack + size_t(top) * MR * NR, NR, zeros);
+                top++;
+                continue;
+              }
+              // A right leaf: summed from zero and added to its left sibling in the same
+              // call (the add kernel's c = c + Σ), then the merges above it.
+              add_kernel(chunk, aq, bq, stack + size_t(top - 1) * MR * NR, NR, zeros);
+              for (int done = (q + 1) >> 1; (done & 1) == 0; done >>= 1, top--) {
+                float* left = stack + size_t(top - 2) * MR * NR;
+                const float* right = left + MR * NR;
+                for (int e = 0; e < MR * NR; e++) left[e] = left[e] + right[e];
+              }
+            }
+            for (int i = 0; i < m; i++)
+              for (int j = 0; j < n; j++) C[ptrdiff_t(i0 + ir + i) * ldc + j0 + j] = stack[i * NR + j];
+          }
+        }
+      }
+  }
+}
+
 }  // namespace
+
+void gemm_chunked(int M, int N, int K, MatView A, MatView B, float* C, ptrdiff_t ldc, int chunk) {
+  if (chunk <= 0 || K % chunk != 0 || ((K / chunk) & (K / chunk - 1)) != 0)
+    internal_error("gemm_chunked: K = " + std::to_string(K) + " is not a power-of-two count of chunks of " +
+                   std::to_string(chunk));
+  gemm_chunked_run(M, N, K, A, B, C, ldc, chunk);
+}
+
+void gemm_chunked_reference(int M, int N, int K, MatView A, MatView B, float* C, ptrdiff_t ldc, int chunk) {
+  const int n = K / chunk;
+  std::vector<float> part(static_cast<size_t>(n));
+  for (int i = 0; i < M; i++)
+    for (int j = 0; j < N; j++) {
+      for (int q = 0; q < n; q++) {
+        float acc = 0.0f;
+        for (int k = q * chunk; k < (q + 1) * chunk; k++) acc = fmaf_exact(A.p[i * A.rs + k * A.cs], B.p[k * B.rs + j * B.cs], acc);
+        part[size_t(q)] = acc;
+      }
+      for (int width = 1; width < n; width *= 2)  // the tree, level by level
+        for (int q = 0; q + width < n; q += 2 * width) part[size_t(q)] = part[size_t(q)] + part[size_t(q + width)];
+      C[ptrdiff_t(i) * ldc + j] = part[0];
+    }
+}
 
 void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc) {
   gemm_run(M, N, K, A, B, bias, C, ldc, -1);

@@ -29,6 +29,14 @@ void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, fl
 void gemm_fast(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc, int kc_panel);
 constexpr int kFastPanelDefault = 256;  // = exact's panel: the same blocking, the same cost
 
+// Chunked batch reduction (proofwork(7), EXACT MODE): C (M×N) = a fixed pairwise tree
+// over K/chunk chunks of k, each chunk Σ_k A(i,k)·B(k,j) as an fma chain from zero (no
+// bias: the weight gradients). K/chunk must be a power of two. The bits depend only on
+// the chunk size, not on threads or blocking -- and a rank holding an aligned block of
+// chunks computes exactly that block's subtree.
+void gemm_chunked(int M, int N, int K, MatView A, MatView B, float* C, ptrdiff_t ldc, int chunk);
+void gemm_chunked_reference(int M, int N, int K, MatView A, MatView B, float* C, ptrdiff_t ldc, int chunk);
+
 // The same arithmetic with plain loops: the reference the tests compare against.
 void gemm_reference(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc);
 

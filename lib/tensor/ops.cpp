@@ -21,19 +21,25 @@ __attribute__((target_clones("avx2", "default"))) void relu_backward(const float
   for (int64_t i = 0; i < n; i++) dz[i] = relu_grad_elem(dy[i], y[i]);
 }
 
-float softmax_cross_entropy_forward(const float* logits, const float* labels, float* probs, int B, int C) {
+float softmax_cross_entropy_forward(const float* logits, const float* labels, float* probs, int B, int C,
+                                    int reduce_chunk, bool partial) {
   std::vector<float> row_loss(B);
 #pragma omp parallel for schedule(static) if (int64_t(B) * C >= kParallelMin)
   for (int b = 0; b < B; b++) {
     row_loss[b] = softmax_ce_row(logits + int64_t(b) * C, int(labels[b]), probs + int64_t(b) * C, C);
+  }
+  if (reduce_chunk > 0) {
+    const float total = sum_chunked(row_loss.data(), B, reduce_chunk);
+    return partial ? total : total / float(B);
   }
   float total = 0.0f;
   for (int b = 0; b < B; b++) total = total + row_loss[b];
   return total / float(B);
 }
 
-void softmax_cross_entropy_backward(const float* probs, const float* labels, float* dlogits, int B, int C) {
-  const float inv_b = 1.0f / float(B);
+void softmax_cross_entropy_backward(const float* probs, const float* labels, float* dlogits, int B, int C,
+                                    int mean_over) {
+  const float inv_b = 1.0f / float(mean_over > 0 ? mean_over : B);
 #pragma omp parallel for schedule(static) if (int64_t(B) * C >= kParallelMin)
   for (int b = 0; b < B; b++) {
     const int y = int(labels[b]);
@@ -55,6 +61,53 @@ void column_sums(const float* dy, float* db, int B, int O) {
       for (int o = o0; o < o1; o++) db[o] = db[o] + row[o];
     }
   }
+}
+
+bool valid_reduce_chunk(int64_t B, int64_t chunk) {
+  if (chunk < 1 || B < 1 || B % chunk != 0) return false;
+  const int64_t n = B / chunk;
+  return (n & (n - 1)) == 0;
+}
+
+void tree_combine(float* parts, int64_t n, int64_t len) {
+  for (int64_t width = 1; width < n; width *= 2)
+    for (int64_t q = 0; q + width < n; q += 2 * width) {
+      float* left = parts + q * len;
+      const float* right = parts + (q + width) * len;
+#pragma omp parallel for schedule(static) if (len >= kParallelMin)
+      for (int64_t e = 0; e < len; e++) left[e] = left[e] + right[e];
+    }
+}
+
+void column_sums_chunked(const float* dy, float* db, int B, int O, int chunk) {
+  const int n = B / chunk;
+  thread_local std::vector<float> part;
+  part.assign(size_t(n) * size_t(O), 0.0f);
+  float* const pp = part.data();
+  // Chunk q's chain over its rows for a block of columns per task; then the tree.
+  constexpr int kBlock = 256;
+  const int nblocks = (O + kBlock - 1) / kBlock;
+#pragma omp parallel for collapse(2) schedule(static) if (int64_t(B) * O >= kParallelMin)
+  for (int q = 0; q < n; q++)
+    for (int blk = 0; blk < nblocks; blk++) {
+      float* acc = pp + size_t(q) * size_t(O);
+      const int o0 = blk * kBlock, o1 = std::min(O, o0 + kBlock);
+      for (int b = q * chunk; b < (q + 1) * chunk; b++) {
+        const float* row = dy + int64_t(b) * O;
+        for (int o = o0; o < o1; o++) acc[o] = acc[o] + row[o];
+      }
+    }
+  tree_combine(pp, n, O);
+  std::copy(pp, pp + O, db);
+}
+
+float sum_chunked(const float* v, int B, int chunk) {
+  const int n = B / chunk;
+  std::vector<float> part(size_t(n), 0.0f);
+  for (int q = 0; q < n; q++)
+    for (int b = q * chunk; b < (q + 1) * chunk; b++) part[size_t(q)] = part[size_t(q)] + v[b];
+  tree_combine(part.data(), n, 1);
+  return part[0];
 }
 
 void column_sums_fast(const float* dy, float* db, int B, int O) {

@@ -71,15 +71,33 @@ void relu_backward(const float* dy, const float* y, float* dz, int64_t n);
 // logits (B,C), labels (B) as class ids held in floats → per-row probabilities (B,C)
 // and the mean cross-entropy. Row sums run over c ascending; the batch mean over b
 // ascending, then one division.
-float softmax_cross_entropy_forward(const float* logits, const float* labels, float* probs, int B, int C);
-// dlogits = (probs − onehot(labels)) / B.
-void softmax_cross_entropy_backward(const float* probs, const float* labels, float* dlogits, int B, int C);
+// With reduce_chunk > 0 the batch sum is sum_chunked's; with `partial` it is returned
+// undivided (a data-parallel rank's subtree, divided once the ranks' partials are combined).
+float softmax_cross_entropy_forward(const float* logits, const float* labels, float* probs, int B, int C,
+                                    int reduce_chunk = 0, bool partial = false);
+// dlogits = (probs − onehot(labels)) / mean_over (B when 0: a rank's rows of a larger batch
+// divide by the whole batch).
+void softmax_cross_entropy_backward(const float* probs, const float* labels, float* dlogits, int B, int C,
+                                    int mean_over = 0);
 
 // db[o] = Σ_b dy[b,o], b ascending: dy is (B,O).
 void column_sums(const float* dy, float* db, int B, int O);
 // Fast mode: one chunk of rows per thread, partial sums added in chunk order (the bits
 // depend on the thread count).
 void column_sums_fast(const float* dy, float* db, int B, int O);
+
+// The chunked batch reduction (proofwork(7), EXACT MODE): a batch of B rows in B/chunk
+// chunks (a power of two), each chunk a chain from zero over its rows in order, the chunk
+// partials then combined by a fixed pairwise tree. A rank holding an aligned block of
+// chunks computes its subtree with the same functions.
+bool valid_reduce_chunk(int64_t B, int64_t chunk);  // chunk >= 1 divides B into a power-of-two count
+// n partials of `len` floats each, one after another (n a power of two) → the first:
+// level by level, partial q = partial q + partial q+width (q a multiple of 2·width).
+void tree_combine(float* parts, int64_t n, int64_t len);
+// db[o] = tree over chunks of Σ_b dy[b,o] (b ascending within a chunk).
+void column_sums_chunked(const float* dy, float* db, int B, int O, int chunk);
+// Σ_b v[b] in chunks and the tree (the loss: then divided by the batch).
+float sum_chunked(const float* v, int B, int chunk);
 
 void sgd_update(float* p, const float* g, float* buf, int64_t n, const SgdScalars& s);
 void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamwScalars& s);

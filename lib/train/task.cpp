@@ -100,6 +100,7 @@ TaskConfig task_fields(schema::Task::Reader t) {
     c.cut.samples = c.count;
     if (!c.cut.enabled()) check_cut(c.cut, c.widths);  // present but after layer 0: not "no cut"
   }
+  c.reduce_chunk = int(std::min<uint32_t>(t.getReduceChunk(), (1u << 20) + 1));
   c.budget_flops = t.getBudgetFlops();
   return c;
 }
@@ -146,6 +147,12 @@ void check_task(const TaskConfig& c) {
   check_input(uint32_t(c.batch) <= c.count, "task: batch larger than the dataset");
   check_input(std::isfinite(c.input_scale), "task: inputScale is not finite");
   if (c.cut.enabled()) check_cut(c.cut, c.widths);
+  if (c.reduce_chunk != 0) {
+    check_input(c.exact, "task: reduceChunk applies to exact mode (a fast task has no fixed reduction order)");
+    check_input(valid_reduce_chunk(c.batch, c.reduce_chunk),
+                "task: reduceChunk " + std::to_string(c.reduce_chunk) + " does not divide batch " +
+                    std::to_string(c.batch) + " into a power-of-two count of chunks");
+  }
   const double budget = task_budget_flops(c);
   check_input(c.budget_flops == 0 || c.budget_flops == budget,
               "task: budgetFlops " + std::to_string(c.budget_flops) + " is not the " + std::to_string(budget) +
@@ -213,6 +220,7 @@ void build_task(const TaskConfig& c, schema::Task::Builder t) {
   t.setMode(c.exact ? schema::Mode::EXACT : schema::Mode::FAST);
   t.setBudgetFlops(task_budget_flops(c));
   set_provenance(t.initProvenance());
+  t.setReduceChunk(uint32_t(c.reduce_chunk));  // 0 leaves the encoding as before the field
   if (c.cut.enabled()) {  // no cut: no field, so the task hashes as before the field existed
     auto k = t.initCut();
     k.setLayer(uint32_t(c.cut.layer));

@@ -30,6 +30,9 @@ struct TaskConfig {
   float input_scale = 1.0f / 255.0f;
   double budget_flops = 0;  // task_config: always task_budget_flops; a description may hold 0 ("derive")
   CutSpec cut;  // the task's pipeline cut (layer 0: none); cut.samples = count
+  // Exact mode's chunked batch reduction (Compute::reduce_chunk): samples per chunk, the
+  // batch a power-of-two count of chunks; 0: one chain over the batch, as before the field.
+  int reduce_chunk = 0;
   // dataset reference
   std::string train_images, train_labels, test_images, test_labels;
   Hash train_images_hash{}, train_labels_hash{}, test_images_hash{}, test_labels_hash{};

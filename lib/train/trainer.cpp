@@ -67,6 +67,7 @@ Trainer::Trainer(const TaskConfig& c, const Dataset& d)
     : cfg(c), data(d), tape(tape_for(c)), ws(tape), order(c.seed, d.count, c.batch), batch_idx(size_t(c.batch)) {
   init_state(cfg, tape, ws);
   compute.fast = !cfg.exact;
+  compute.reduce_chunk = cfg.reduce_chunk;
 }
 
 StepContext Trainer::context(int64_t s) {
@@ -90,8 +91,16 @@ void check_cut_device(const CutSpec& cut, DeviceKind device) {
               std::to_string(cut.layer) + "); use --device cpu");
 }
 
+void check_reduce_chunk_device(int reduce_chunk, DeviceKind device) {
+  if (reduce_chunk > 0 && device != DeviceKind::Cpu)  // cuda/ has no chunked reduction kernels
+    bad_input(std::string("--device ") + device_name(device) +
+              ": the CUDA executor does not run the chunked batch reduction (this task has reduceChunk " +
+              std::to_string(reduce_chunk) + "); use --device cpu");
+}
+
 void Trainer::use_device(std::shared_ptr<Executor> e) {
   if (e) check_cut_device(tape.cut, DeviceKind::Cuda);
+  if (e) check_reduce_chunk_device(cfg.reduce_chunk, DeviceKind::Cuda);
   device = std::move(e);
   if (!device) return;
   device->set_dataset(data.images.data(), data.labels.data(), data.count, data.features());

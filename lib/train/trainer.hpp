@@ -45,6 +45,8 @@ Tape tape_for(const TaskConfig& c);
 // A task with a pipeline cut trains on the CPU only: the CUDA executor has no cut ops.
 // Throws bad input (exit 3) for any other device; Trainer::use_device checks it too.
 void check_cut_device(const CutSpec& cut, DeviceKind device);
+// A task with a reduce chunk likewise (the CUDA executor has no chunked reductions).
+void check_reduce_chunk_device(int reduce_chunk, DeviceKind device);
 
 struct Trainer {
   const TaskConfig& cfg;

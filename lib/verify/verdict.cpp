@@ -65,6 +65,13 @@ Message<schema::Verdict> read_verdict(const std::string& path) {
   return msg;
 }
 
+Message<schema::Verdict> parse_verdict(Bytes bytes, const std::string& what) {
+  check_input(bytes.size() <= kSmallFileLimit, what + " is too large");
+  auto msg = Message<schema::Verdict>::parse(std::move(bytes), what);
+  check_version(FileKind::Verdict, msg.root().getFormatVersion(), what);
+  return msg;
+}
+
 void make_verdict(const LoadedTask& task, const VerifyOptions& opt, const VerifyResult& r,
                   capnp::MallocMessageBuilder& mb) {
   auto v = mb.initRoot<schema::Verdict>();
@@ -112,6 +119,12 @@ VerdictSummary merge_verdicts(const std::vector<std::string>& paths, capnp::Mall
   check_input(!paths.empty(), "--merge: no verdicts");
   std::vector<Message<schema::Verdict>> vs;
   for (const std::string& p : paths) vs.push_back(read_verdict(p));
+  return merge_verdicts(vs, paths, mb);
+}
+
+VerdictSummary merge_verdicts(const std::vector<Message<schema::Verdict>>& vs, const std::vector<std::string>& paths,
+                              capnp::MallocMessageBuilder& mb) {
+  check_input(!vs.empty() && vs.size() == paths.size(), "--merge: no verdicts");
   auto v = mb.initRoot<schema::Verdict>();
   VerdictSummary out;
   out.accepted = true;

@@ -13,6 +13,8 @@ namespace pw {
 // Reads a verdict and refuses (exit 3) one that is malformed or of a format version this
 // build does not read.
 Message<schema::Verdict> read_verdict(const std::string& path);
+// The same rules on a verdict held in memory (one that a rank sent); `what` names it.
+Message<schema::Verdict> parse_verdict(Bytes bytes, const std::string& what);
 
 // The verdict of `r`, the result of verify_proof(task, ..., opt), into `mb`, with
 // provenance and the current format version.
@@ -33,6 +35,9 @@ struct VerdictSummary {
 // rejected may have stopped early). A rejection keeps the reason of the lowest failed
 // segment.
 VerdictSummary merge_verdicts(const std::vector<std::string>& paths, capnp::MallocMessageBuilder& mb);
+// The same on verdicts already read; names[k] names vs[k] in messages.
+VerdictSummary merge_verdicts(const std::vector<Message<schema::Verdict>>& vs, const std::vector<std::string>& names,
+                              capnp::MallocMessageBuilder& mb);
 
 // A verdict's detection figures, as stored.
 Detection read_detection(schema::Detection::Reader d);

@@ -280,6 +280,7 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
   // Replay.
   tr.compute = opt.compute;
   tr.compute.fast = !cfg.exact;
+  tr.compute.reduce_chunk = cfg.reduce_chunk;  // the task's order, not the verifier's choice
   if (opt.device == DeviceKind::Cuda) tr.use_device(make_cuda_executor(tr.tape, tr.compute.fast));
   Workspace claimed(tr.tape), start(tr.tape);
   // Fast mode under rule observed: the flips the replay observes, the directional test.

@@ -1,0 +1,194 @@
+#include "dist/data_parallel.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <utility>
+
+#include "core/error.hpp"
+#include "core/program.hpp"
+#include "tensor/ops.hpp"
+
+namespace pw {
+
+namespace {
+bool is_update(OpKind k) { return k == OpKind::SgdUpdate || k == OpKind::AdamwUpdate; }
+bool power_of_two(int64_t n) { return n >= 1 && (n & (n - 1)) == 0; }
+Tape block_tape(const TaskConfig& task, int ranks) {
+  TaskConfig block = task;
+  block.batch = task.batch / std::max(ranks, 1);
+  return tape_for(block);
+}
+}  // namespace
+
+std::string data_parallel_refusal(const TaskConfig& task, int ranks) {
+  const std::string d = "--data-parallel " + std::to_string(ranks);
+  if (!power_of_two(ranks)) return d + ": the rank count must be a power of two (1, 2, 4, ...)";
+  if (!task.exact || task.reduce_chunk <= 0)
+    return d + ": the task has no reduce chunk, so its bits depend on how the batch is split; make it with "
+               "pol-task --reduce-chunk C (exact mode)";
+  const int64_t chunks = task.batch / task.reduce_chunk;
+  if (chunks % ranks != 0)
+    return d + ": batch " + std::to_string(task.batch) + " in chunks of " + std::to_string(task.reduce_chunk) +
+           " makes " + std::to_string(chunks) + " chunk(s), which " + std::to_string(ranks) +
+           " ranks cannot share in aligned blocks";
+  return "";
+}
+
+DataParallelStep::DataParallelStep(const TaskConfig& task, int ranks, int rank)
+    : ranks_(ranks), rank_(rank), global_batch_(task.batch), tape_(block_tape(task, ranks)), ws_(tape_) {
+  const std::string why = data_parallel_refusal(task, ranks);
+  if (!why.empty()) bad_input(why);
+  first_update_ = tape_.ops.size();
+  for (size_t i = 0; i < tape_.ops.size(); i++)
+    if (is_update(tape_.ops[i].kind)) {
+      if (first_update_ == tape_.ops.size()) first_update_ = i;
+      grads_.push_back(tape_.ops[i].in[1]);
+    } else if (first_update_ < tape_.ops.size()) {
+      internal_error("data-parallel: an op after the optimizer's (the reduction goes between them)");
+    }
+  state_ids_ = checkpoint_tensors(tape_);
+  int64_t n = 1;  // the loss
+  for (int g : grads_) n += tape_.tensors[size_t(g)].size();
+  partials_.assign(size_t(n), 0.0f);
+  if (has_cut()) cut_rows_.assign(size_t(cut_block_floats()) * size_t(ranks), 0.0f);
+}
+
+int64_t DataParallelStep::cut_block_floats() const {
+  return has_cut() ? int64_t(tape_.batch) * (tape_.tensors[size_t(tape_.cut_state[0])].cols + 1) : 0;
+}
+
+void DataParallelStep::apply_cut_rows(Workspace& state, const StepContext& ctx) const {
+  const int64_t w = tape_.tensors[size_t(tape_.cut_state[0])].cols;
+  float* buffer = state[tape_.cut_state[0]];
+  float* seen = state[tape_.cut_state[1]];
+  for (int64_t b = 0; b < global_batch_; b++) {
+    const float* row = cut_rows_.data() + b * (w + 1);
+    std::copy(row, row + w, buffer + int64_t(ctx.batch_indices[b]) * w);
+    seen[ctx.batch_indices[b]] = row[w];
+  }
+}
+
+StepContext DataParallelStep::local(const StepContext& ctx) const {
+  StepContext l = ctx;
+  l.batch_indices = ctx.batch_indices + int64_t(rank_) * tape_.batch;  // this rank's aligned block
+  l.global_batch = global_batch_;
+  return l;
+}
+
+void DataParallelStep::swap_state(Workspace& state) {
+  for (int id : state_ids_) std::swap(ws_.t[size_t(id)], state.t[size_t(id)]);
+}
+
+void DataParallelStep::forward_backward(Workspace& state, const StepContext& ctx) {
+  const StepContext l = local(ctx);
+  swap_state(state);
+  for (size_t i = 0; i < first_update_; i++) run_op(tape_, tape_.ops[i], ws_, l);
+  if (has_cut()) {  // this block's buffer rows and seen flags, as the step left them
+    const int64_t w = tape_.tensors[size_t(tape_.cut_state[0])].cols;
+    float* out = cut_rows_.data() + int64_t(rank_) * cut_block_floats();
+    for (int64_t b = 0; b < tape_.batch; b++, out += w + 1) {
+      const float* row = ws_[tape_.cut_state[0]] + int64_t(l.batch_indices[b]) * w;
+      std::copy(row, row + w, out);
+      out[w] = ws_[tape_.cut_state[1]][l.batch_indices[b]];
+    }
+  }
+  swap_state(state);
+  float* p = partials_.data();
+  for (int g : grads_) p = std::copy(ws_.t[size_t(g)].begin(), ws_.t[size_t(g)].end(), p);
+  *p = ws_[tape_.loss][0];  // this block's loss sum, undivided
+}
+
+float DataParallelStep::update(Workspace& state, const StepContext& ctx) {
+  const float* p = partials_.data();
+  for (int g : grads_) {
+    std::copy(p, p + tape_.tensors[size_t(g)].size(), ws_.t[size_t(g)].begin());
+    p += tape_.tensors[size_t(g)].size();
+  }
+  const float loss = *p / float(global_batch_);  // as softmax_cross_entropy_forward divides
+  const StepContext l = local(ctx);
+  swap_state(state);
+  for (size_t i = first_update_; i < tape_.ops.size(); i++) run_op(tape_, tape_.ops[i], ws_, l);
+  swap_state(state);
+  return loss;
+}
+
+void combine_ranks(const Ranks& r, std::vector<float>& buf) {
+  const int D = r.size;
+  const int64_t G = int64_t(buf.size());
+  std::vector<int64_t> offsets(static_cast<size_t>(D) + 1), counts(static_cast<size_t>(D));
+  for (int j = 0; j <= D; j++) offsets[size_t(j)] = G * j / D;
+  for (int j = 0; j < D; j++) counts[size_t(j)] = offsets[size_t(j) + 1] - offsets[size_t(j)];
+  const int64_t mine = counts[size_t(r.rank)];
+  std::vector<float> slices(size_t(D) * size_t(mine));
+  exchange_slices(r, buf.data(), counts, slices.data(), mine);
+  tree_combine(slices.data(), D, mine);  // the tree's top levels, over the ranks' subtrees in rank order
+  std::copy(slices.begin(), slices.begin() + mine, buf.begin() + offsets[size_t(r.rank)]);
+  offsets.pop_back();
+  gather_slices(r, buf.data(), counts, offsets);
+}
+
+void broadcast_state(const Ranks& r, Trainer& tr) {
+  int64_t step = tr.step;
+  broadcast(r, &step, sizeof step, 0);
+  tr.step = step;
+  for (int id : checkpoint_tensors(tr.tape))
+    broadcast(r, tr.ws[id], tr.tape.tensors[size_t(id)].size() * int64_t(sizeof(float)), 0);
+}
+
+SessionStart open_data_parallel(const Ranks& r, Session& session, const std::string& dir) {
+  SessionStart start = SessionStart::Fresh;
+  int code = 0;
+  std::string why;
+  if (r.rank == 0) {
+    try {
+      start = session.open(dir);
+    } catch (const Error& e) {
+      code = e.code, why = e.what();
+    }
+  }
+  const int agreed = agree_max(r, code);
+  if (agreed != 0) {
+    if (r.rank == 0) throw Error(code, why);
+    throw Error(agreed, "rank " + std::to_string(r.rank) + ": rank 0 could not open '" + dir + "' (its message says why)");
+  }
+  int s = int(start);
+  broadcast(r, &s, sizeof s, 0);
+  broadcast_state(r, session.trainer());
+  return SessionStart(s);
+}
+
+SessionSummary train_data_parallel(const Ranks& r, Session& session, const std::function<void(const Trainer&)>& on_step) {
+  SessionSummary summary;
+  Trainer& tr = session.trainer();
+  if (tr.step >= session.task().steps) return summary;
+  try {
+    DataParallelStep dp(session.task(), r.size, r.rank);
+    const std::vector<int64_t> cut_counts(size_t(r.size), dp.cut_block_floats());
+    std::vector<int64_t> cut_offsets(size_t(r.size));
+    for (int j = 0; j < r.size; j++) cut_offsets[size_t(j)] = j * dp.cut_block_floats();
+    while (tr.step < session.task().steps) {
+      StepContext ctx = tr.context(tr.step);
+      ctx.batch_max = [&r](float* v, int64_t n) { max_floats(r, v, n); };
+      dp.forward_backward(tr.ws, ctx);
+      combine_ranks(r, dp.partials());
+      if (dp.has_cut()) {
+        gather_slices(r, dp.cut_rows().data(), cut_counts, cut_offsets);
+        dp.apply_cut_rows(tr.ws, ctx);
+      }
+      tr.loss = dp.update(tr.ws, ctx);
+      tr.step++;
+      if (r.rank == 0) session.checkpoint();
+      if (on_step) on_step(tr);
+    }
+    if (r.rank == 0) summary = session.finish();
+  } catch (const Error& e) {
+    if (r.size == 1) throw;
+    // The others may be waiting for this rank: end the job (proofwork(7), DISTRIBUTED TRAINING).
+    std::fflush(stdout);
+    std::fprintf(stderr, "%s: rank %d: %s\n", program_name(), r.rank, e.what());
+    abort_ranks(r, e.code);
+  }
+  return summary;
+}
+
+}  // namespace pw
