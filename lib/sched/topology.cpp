@@ -234,8 +234,12 @@ Problem load_problem(schema::Topology::Reader t, const WorkloadOverrides& ov, co
 }
 
 Problem read_topology_file(const std::string& path, const WorkloadOverrides& ov) {
+  return parse_topology_file(read_file(path, kSmallFileLimit * 4, "topology"), path, ov);
+}
+
+Problem parse_topology_file(Bytes bytes, const std::string& path, const WorkloadOverrides& ov) {
   const std::string what = "topology '" + path + "'";
-  auto msg = Message<schema::Topology>::parse(read_file(path, kSmallFileLimit * 4, "topology"), what, UnknownFields::Refuse);
+  auto msg = Message<schema::Topology>::parse(std::move(bytes), what, UnknownFields::Refuse);
   return load_problem(msg.root(), ov, what);
 }
 

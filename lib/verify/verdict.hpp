@@ -13,6 +13,8 @@ namespace pw {
 // Reads a verdict and refuses (exit 3) one that is malformed or of a format version this
 // build does not read.
 Message<schema::Verdict> read_verdict(const std::string& path);
+// read_verdict of bytes already read (at most kSmallFileLimit), `path` naming them.
+Message<schema::Verdict> parse_verdict(Bytes bytes, const std::string& path);
 
 // The verdict of `r`, the result of verify_proof(task, ..., opt), into `mb`, with
 // provenance and the current format version.
