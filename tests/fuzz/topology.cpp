@@ -5,5 +5,5 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > pw::kSmallFileLimit * 4) return 0;
-  return pwfuzz::answer([&] { (void)pw::parse_topology_file(pwfuzz::bytes(data, size), "fuzz", pw::WorkloadOverrides{}); });
+  return pwfuzz::answer([&] { (void)pw::sched::parse_topology_file(pwfuzz::bytes(data, size), "fuzz", pw::sched::WorkloadOverrides{}); });
 }
