@@ -3,7 +3,11 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test test-gpu demo bench install clean
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+ASAN_BUILD ?= build-asan
+
+.PHONY: all deps configure build test test-gpu test-asan fuzz demo bench install clean
 
 all: build
 
@@ -35,6 +39,24 @@ bench: configure
 	@scripts/install-deps.sh --check bench 2>/dev/null || scripts/install-deps.sh bench
 	cmake --build $(BUILD) -j$(JOBS)
 	BIN=$(abspath $(BUILD)) tests/bench/run.sh
+
+# The unit and CLI tests built with AddressSanitizer and UndefinedBehaviorSanitizer
+# (PW_SANITIZE, its own build directory): any report fails the test that met it.
+test-asan:
+	@scripts/install-deps.sh --check build 2>/dev/null || scripts/install-deps.sh build
+	@test -f $(ASAN_BUILD)/CMakeCache.txt || cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Release -DPW_CUDA=OFF -DPW_SANITIZE=ON
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -LE gpu -j$(JOBS)
+
+# The libFuzzer targets of tests/fuzz (clang, PW_FUZZ, its own build directory), each run
+# for FUZZ_SECONDS: tests/fuzz/run.sh prints executions, coverage, crashes, hangs, memory.
+fuzz:
+	@scripts/install-deps.sh --check fuzz 2>/dev/null || scripts/install-deps.sh fuzz
+	@test -f $(FUZZ_BUILD)/CMakeCache.txt || CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Release \
+	  -DPW_CUDA=OFF -DPW_FUZZ=ON -DBUILD_TESTING=OFF
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz-all
+	tests/fuzz/run.sh $(abspath $(FUZZ_BUILD)) $(FUZZ_SECONDS)
 
 install: build
 	cmake --install $(BUILD)

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs proofwork's dependencies from Debian's packages (proofwork(7), DEPENDENCIES).
-#   scripts/install-deps.sh [build|demo|bench|all]   install what is missing (default: build)
+#   scripts/install-deps.sh [build|demo|bench|fuzz|all]   install what is missing (default: build)
 #   scripts/install-deps.sh --check [GROUP]          exit 1 if anything is missing, install nothing
 # build: compile and `make test` (with Fashion-MNIST: tests/cli/roots_pinned_bench.sh pins
 # the benchmark task's root; with librsvg2-bin: pol-plot's PNG output and tests/cli/plot.sh; with openmpi-bin,
@@ -18,12 +18,15 @@ group=${1:-build}
 build="cmake make g++ pkg-config capnproto libcapnp-dev libcli11-dev doctest-dev libzstd-dev libsodium-dev zlib1g-dev python3 jq man-db librsvg2-bin perl-base coreutils diffutils mawk bsdutils util-linux dataset-fashion-mnist openmpi-bin libopenmpi-dev slurm-wlm munge"
 demo="fortunes"
 bench="libopenblas-dev python3-torch python3-numpy"
+# fuzz: make fuzz (clang's libFuzzer and sanitizer runtimes, clang's OpenMP).
+fuzz="clang libclang-rt-14-dev libomp-dev"
 case "$group" in
   build) want="$build" ;;
   demo) want="$build $demo" ;;
   bench) want="$build $demo $bench" ;;
-  all) want="$build $demo $bench" ;;
-  *) echo "install-deps.sh: unknown group '$group' (build, demo, bench, all)" >&2; exit 2 ;;
+  fuzz) want="$build $fuzz" ;;
+  all) want="$build $demo $bench $fuzz" ;;
+  *) echo "install-deps.sh: unknown group '$group' (build, demo, bench, fuzz, all)" >&2; exit 2 ;;
 esac
 
 missing=""

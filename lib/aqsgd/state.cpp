@@ -197,6 +197,7 @@ std::vector<RowSlot> State::plan(const uint64_t* ids, size_t rows) {
   if (rows > p_.capacity)
     bad_input("batch of " + std::to_string(rows) + " rows exceeds the capacity of " + what + " (" +
               std::to_string(p_.capacity) + " samples)");
+  reserve(fresh_, std::min<uint64_t>(p_.capacity, fresh_ + rows));
   const uint64_t next_gen = generation() + 1;
   planning_ = true;
   const uint64_t fresh_before = fresh_;
@@ -255,6 +256,24 @@ std::vector<RowSlot> State::plan(const uint64_t* ids, size_t rows) {
   }
   if (fresh_ > fresh_before) prefault(fresh_before, fresh_);
   return out;
+}
+
+// The file is sparse until used: before a batch writes anything, the blocks of the
+// slots it may take for the first time (their metadata and both buffers) are allocated,
+// so that a full disk fails the batch here (exit 4, the state still at its generation)
+// rather than as SIGBUS on a write through the map. File systems without fallocate(2)
+// keep the sparse behaviour.
+void State::reserve(uint64_t from, uint64_t to) {
+  if (to <= from) return;
+  const auto fallocate_range = [&](size_t lo, size_t hi) {
+    lo = lo / kPage * kPage;
+    hi = std::min(round_up(hi), size_);
+    if (hi <= lo || ::fallocate(fd_, 0, off_t(lo), off_t(hi - lo)) == 0 || errno == EOPNOTSUPP) return;
+    internal_error("state '" + dir_ + "': no room for " + std::to_string(to - from) + " new samples in " + path_ + ": " +
+                   errstr());
+  };
+  fallocate_range(kPage + size_t(from) * 2 * sizeof(Meta), kPage + size_t(to) * 2 * sizeof(Meta));
+  fallocate_range(data_off_ + size_t(from) * 2 * p_.cols * sizeof(float), data_off_ + size_t(to) * 2 * p_.cols * sizeof(float));
 }
 
 // Slots from `from` to `to` were never used: fault in both buffers of each now, in one

@@ -88,6 +88,7 @@ class State {
   Meta* meta(uint32_t slot, int buf) const;
   float* row(uint32_t slot, int buf) const;
   void map_and_check(bool created);
+  void reserve(uint64_t from, uint64_t to);
   void prefault(uint64_t from, uint64_t to);
   void rebuild();
 

@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/program.hpp"
 #include "io/file.hpp"
+#include "io/message.hpp"
 
 namespace pw::aqsgd {
 
@@ -212,7 +213,8 @@ std::string batch_name(const std::string& in, uint64_t k) { return in + ": batch
 
 // ---- the filters ----
 
-StreamStats pack_stream(int in_fd, const std::string& in_name, OutputFile& out, const PackSettings& s) {
+namespace {
+StreamStats pack_records(int in_fd, const std::string& in_name, OutputFile& out, const PackSettings& s) {
   RecordReader rd(in_fd, in_name);
   StreamStats st;
   std::unique_ptr<State> state;
@@ -316,9 +318,15 @@ StreamStats pack_stream(int in_fd, const std::string& in_name, OutputFile& out, 
   st.output_bytes = out.bytes_written();
   return st;
 }
+}  // namespace
 
-StreamStats unpack_stream(int in_fd, const std::string& in_name, OutputFile& out, const std::string& state_dir,
-                          bool sync, bool raw) {
+StreamStats pack_stream(int in_fd, const std::string& in_name, OutputFile& out, const PackSettings& s) {
+  return guard_input(in_name, [&] { return pack_records(in_fd, in_name, out, s); });
+}
+
+namespace {
+StreamStats unpack_records(int in_fd, const std::string& in_name, OutputFile& out, const std::string& state_dir,
+                           bool sync, bool raw) {
   RecordReader rd(in_fd, in_name);
   StreamStats st;
   if (!rd.next()) bad_input(in_name + ": empty input (no stream header)");
@@ -407,6 +415,12 @@ StreamStats unpack_stream(int in_fd, const std::string& in_name, OutputFile& out
   st.output_bytes = out.bytes_written();
   return st;
 }
+}  // namespace
+
+StreamStats unpack_stream(int in_fd, const std::string& in_name, OutputFile& out, const std::string& state_dir,
+                          bool sync, bool raw) {
+  return guard_input(in_name, [&] { return unpack_records(in_fd, in_name, out, state_dir, sync, raw); });
+}
 
 namespace {
 // Fills `buf` from fd; returns the bytes read (short only at end of input).
@@ -460,7 +474,8 @@ StreamStats wrap_raw(int in_fd, const std::string& in_name, OutputFile& out, uin
   return st;
 }
 
-std::string inspect_stream(int in_fd, const std::string& in_name, bool json) {
+namespace {
+std::string inspect_records(int in_fd, const std::string& in_name, bool json) {
   RecordReader rd(in_fd, in_name);
   std::string kind = "activations", rounding = "nearest";
   uint64_t batches = 0, rows = 0, full = 0, coded_bytes = 0, full_bytes = 0, first_gen = 0, last_gen = 0;
@@ -532,6 +547,14 @@ std::string inspect_stream(int in_fd, const std::string& in_name, bool json) {
       << "x)" << (trailer ? "" : "; NO TRAILER (truncated)") << "\n";
   }
   return o.str();
+}
+}  // namespace
+
+// A record pointer of the wrong kind or size (what a forger writes) surfaces as a Cap'n
+// Proto exception where a field is read: bad input about the stream, never an internal
+// error (proofwork(7), UNTRUSTED INPUT). The same for the two filters below.
+std::string inspect_stream(int in_fd, const std::string& in_name, bool json) {
+  return guard_input(in_name, [&] { return inspect_records(in_fd, in_name, json); });
 }
 
 }  // namespace pw::aqsgd

@@ -33,9 +33,13 @@ IdxArray parse_idx(Bytes raw, const std::string& what) {
   return a;
 }
 
+IdxArray parse_idx_file(Bytes file, const std::string& what) {
+  return parse_idx(maybe_gunzip(std::move(file), kIdxLimit, what), what);
+}
+
 IdxArray read_idx(const std::string& path, const std::string& what) {
   Bytes b = read_file(path, kIdxLimit, what);
-  return parse_idx(maybe_gunzip(std::move(b), kIdxLimit, what + " '" + path + "'"), what + " '" + path + "'");
+  return parse_idx_file(std::move(b), what + " '" + path + "'");
 }
 
 }  // namespace pw

@@ -55,7 +55,7 @@ class Message {
         codec.setMaxNestingDepth(64);
         codec.setRejectUnknownFields(unknown == UnknownFields::Refuse);
         m.builder_ = std::make_unique<capnp::MallocMessageBuilder>();
-        auto b = m.builder_->initRoot<T>();
+        auto b = m.builder_->template initRoot<T>();
         codec.decode(kj::ArrayPtr<const char>(reinterpret_cast<const char*>(m.bytes_.data()), m.bytes_.size()), b);
         m.root_ = b.asReader();
       } else {

@@ -240,6 +240,8 @@ struct ValidateStats {
 // `progress(done, total_bytes)` is called now and then.
 State validate_ledger(const std::string& dir, DisputeOracle oracle, ValidateStats* stats = nullptr,
                       const std::function<void(uint64_t, uint64_t)>& progress = nullptr);
+// validate_ledger of a log's `n` bytes at `data`, `dir` naming the ledger in messages.
+State validate_log_bytes(const uint8_t* data, size_t n, const std::string& dir, DisputeOracle oracle);
 
 // Truncates a torn last record (after validating every record before it); a record
 // corrupt anywhere else is refused. Returns the records kept; `removed_bytes` the cut.

@@ -53,11 +53,18 @@ void frame(const Record& r, Bytes& out) {
   store_u32(p + 76 + n, kTrailer);
 }
 
-// An open, locked, mmapped log.
-struct LogFile {
-  int fd = -1;
+// A log's bytes: mmapped from the file, or given (validate_log_bytes).
+struct LogBytes {
   const uint8_t* map = nullptr;
   size_t size = 0;
+};
+
+// An open, locked, mmapped log.
+struct LogFile : LogBytes {
+  int fd = -1;
+  LogFile() = default;
+  LogFile(const LogFile&) = delete;
+  LogFile& operator=(const LogFile&) = delete;
   ~LogFile() {
     if (map) munmap(const_cast<uint8_t*>(map), size);
     if (fd >= 0) ::close(fd);
@@ -135,7 +142,7 @@ std::string at_record(const std::string& dir, uint64_t index, size_t offset) {
 }
 
 // Finds the next record's frame at `off`; throws bad input for a torn or corrupt one.
-Span next_span(const std::string& dir, const LogFile& f, size_t off, uint64_t index) {
+Span next_span(const std::string& dir, const LogBytes& f, size_t off, uint64_t index) {
   const size_t left = f.size - off;
   const std::string torn = "the last record is torn (an interrupted append?); the " + std::to_string(index) +
                            " records before it are intact: 'ledger-settle repair' truncates it";
@@ -154,7 +161,7 @@ Span next_span(const std::string& dir, const LogFile& f, size_t off, uint64_t in
 
 // The frame at `off` runs past the end of the file, or is the last one and fails its
 // checksum: what an interrupted append leaves.
-bool torn_tail(const LogFile& f, size_t off) {
+bool torn_tail(const LogBytes& f, size_t off) {
   const size_t left = f.size - off;
   if (left < kFrame) return true;
   const size_t n = load_u32(f.map + off + 4);
@@ -176,7 +183,7 @@ struct Audit {
   bool checked = false, matched = false;
 };
 
-State validate_open(const std::string& dir, const LogFile& f, DisputeOracle oracle, ValidateStats* stats,
+State validate_open(const std::string& dir, const LogBytes& f, DisputeOracle oracle, ValidateStats* stats,
                     const std::function<void(uint64_t, uint64_t)>& progress, size_t* torn_at = nullptr,
                     std::optional<Prefix> start = std::nullopt, size_t* last_at = nullptr, Audit* audit = nullptr) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -235,6 +242,9 @@ State validate_open(const std::string& dir, const LogFile& f, DisputeOracle orac
 }
 
 // Appends the records; returns the log's new length and the offset of the last record.
+// An append that fails part-way (a full disk, the file-size limit, an I/O error) is cut
+// back to the log's size before it, under the lock, so the log stays as it was: no
+// torn record for the next run to repair.
 std::pair<size_t, size_t> write_records(const std::string& dir, const LogFile& f, const std::vector<Record>& rs) {
   Bytes out;
   size_t last = 0;
@@ -242,8 +252,15 @@ std::pair<size_t, size_t> write_records(const std::string& dir, const LogFile& f
     last = out.size();
     frame(r, out);
   }
-  write_all(f.fd, out.data(), out.size(), "append to '" + log_path(dir) + "'");
-  if (fsync(f.fd) != 0) internal_error("fsync '" + log_path(dir) + "': " + errstr());
+  try {
+    write_all(f.fd, out.data(), out.size(), "append to '" + log_path(dir) + "'");
+    if (fsync(f.fd) != 0) internal_error("fsync '" + log_path(dir) + "': " + errstr());
+  } catch (const Error& e) {
+    if (ftruncate(f.fd, off_t(f.size)) != 0 || fsync(f.fd) != 0)
+      internal_error(std::string(e.what()) + "; and cutting the log back to " + std::to_string(f.size) + " bytes failed: " +
+                     errstr() + " ('ledger-settle repair' removes the torn record)");
+    throw;
+  }
   return {f.size + out.size(), f.size + last};
 }
 
@@ -383,6 +400,14 @@ State validate_ledger(const std::string& dir, DisputeOracle oracle, ValidateStat
   }
   save_snapshot(dir, f.size, last_at, st);  // the whole log, checked: the snapshot is rebuilt from it
   return st;
+}
+
+State validate_log_bytes(const uint8_t* data, size_t n, const std::string& dir, DisputeOracle oracle) {
+  if (n == 0) bad_input("ledger '" + dir + "': the log is empty (no genesis)");
+  LogBytes b;
+  b.map = data;
+  b.size = n;
+  return validate_open(dir, b, std::move(oracle), nullptr, nullptr);
 }
 
 uint64_t repair_ledger(const std::string& dir, DisputeOracle oracle, uint64_t* removed_bytes) {

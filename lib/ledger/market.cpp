@@ -155,7 +155,8 @@ Event challenge_event(const State& st, uint64_t task, const Hash& dispute, int64
 
 std::vector<Event> ruling_events(const State& st, const DisputeOracle& referee, int64_t only, const Notes& note) {
   std::vector<Event> es;
-  for (auto [task, seq] : st.unruled()) {
+  for (const auto& unruled : st.unruled()) {
+    const uint64_t task = unruled.first, seq = unruled.second;  // not a structured binding: clang 14 lambdas cannot capture one
     if (only >= 0 && uint64_t(only) != seq) continue;
     const Task& t = st.tasks().at(task);
     const auto c = std::find_if(t.challenges.begin(), t.challenges.end(), [&](const ChallengeRec& x) { return x.seq == seq; });

@@ -93,11 +93,8 @@ CheckpointInfo write_checkpoint(const std::string& dir, const Tape& tape, const 
 }
 
 namespace {
-void read_checkpoint_fields(const std::string& dir, const CheckpointInfo& expect, const Tape& tape, const Hash& task,
-                            Workspace& ws) {
-  const std::string path = join_path(dir, expect.file);
-  const std::string what = "checkpoint '" + path + "'";
-  Bytes bytes = read_file_sized(path, expect.bytes, kTensorFileLimit, "checkpoint");
+void checkpoint_fields(Bytes bytes, const std::string& what, const CheckpointInfo& expect, const Tape& tape,
+                       const Hash& task, Workspace& ws) {
   if (blake2b(bytes.data(), bytes.size()) != expect.file_hash)
     throw Error(kExitNo, what + ": file hash differs from the manifest's (modified or corrupt checkpoint)");
   auto msg = Message<schema::Checkpoint>::parse(std::move(bytes), what);
@@ -131,10 +128,16 @@ void read_checkpoint_fields(const std::string& dir, const CheckpointInfo& expect
 
 }  // namespace
 
+void parse_checkpoint(Bytes bytes, const std::string& path, const CheckpointInfo& expect, const Tape& tape,
+                      const Hash& task, Workspace& ws) {
+  const std::string what = "checkpoint '" + path + "'";
+  guard_input(what, [&] { checkpoint_fields(std::move(bytes), what, expect, tape, task, ws); });
+}
+
 void read_checkpoint(const std::string& dir, const CheckpointInfo& expect, const Tape& tape, const Hash& task,
                      Workspace& ws) {
-  guard_input("checkpoint '" + join_path(dir, expect.file) + "'",
-              [&] { read_checkpoint_fields(dir, expect, tape, task, ws); });
+  const std::string path = join_path(dir, expect.file);
+  parse_checkpoint(read_file_sized(path, expect.bytes, kTensorFileLimit, "checkpoint"), path, expect, tape, task, ws);
 }
 
 Hash Manifest::root() const {
@@ -178,11 +181,9 @@ void write_manifest(const std::string& dir, const Manifest& m) {
 }
 
 namespace {
-Manifest read_manifest_fields(const std::string& dir, int64_t max_batch_entries, const Hash* task) {
-  const std::string path = join_path(dir, kManifestName);
-  auto msg = Message<schema::Manifest>::read(path, kTensorFileLimit, "manifest");
+Manifest manifest_fields(Bytes bytes, const std::string& what, int64_t max_batch_entries, const Hash* task) {
+  auto msg = Message<schema::Manifest>::parse(std::move(bytes), what);
   auto r = msg.root();
-  const std::string what = "manifest '" + path + "'";
   check_version(FileKind::Manifest, r.getFormatVersion(), what);
   Manifest m;
   m.task = hash_field(r.getTaskHash());
@@ -233,9 +234,14 @@ Manifest read_manifest_fields(const std::string& dir, int64_t max_batch_entries,
 
 }  // namespace
 
+Manifest parse_manifest(Bytes bytes, const std::string& path, int64_t max_batch_entries, const Hash* task) {
+  const std::string what = "manifest '" + path + "'";
+  return guard_input(what, [&] { return manifest_fields(std::move(bytes), what, max_batch_entries, task); });
+}
+
 Manifest read_manifest(const std::string& dir, int64_t max_batch_entries, const Hash* task) {
-  return guard_input("manifest '" + join_path(dir, kManifestName) + "'",
-                     [&] { return read_manifest_fields(dir, max_batch_entries, task); });
+  const std::string path = join_path(dir, kManifestName);
+  return parse_manifest(read_file(path, kTensorFileLimit, "manifest"), path, max_batch_entries, task);
 }
 
 }  // namespace pw

@@ -43,6 +43,9 @@ CheckpointInfo write_checkpoint(const std::string& dir, const Tape& tape, const 
 // bad input.
 void read_checkpoint(const std::string& dir, const CheckpointInfo& expect, const Tape& tape, const Hash& task,
                      Workspace& ws);
+// read_checkpoint of bytes already read (read_file_sized), `path` naming them.
+void parse_checkpoint(Bytes bytes, const std::string& path, const CheckpointInfo& expect, const Tape& tape,
+                      const Hash& task, Workspace& ws);
 
 // The in-memory manifest.
 struct Manifest {
@@ -69,5 +72,7 @@ void write_manifest(const std::string& dir, const Manifest& m);
 // When `task` is given and the manifest belongs to another task, the batch order is
 // not decoded (its size limit is this task's), so the caller can report the mismatch.
 Manifest read_manifest(const std::string& dir, int64_t max_batch_entries, const Hash* task = nullptr);
+// read_manifest of bytes already read (at most kTensorFileLimit), `path` naming them.
+Manifest parse_manifest(Bytes bytes, const std::string& path, int64_t max_batch_entries, const Hash* task = nullptr);
 
 }  // namespace pw

@@ -7,8 +7,8 @@ namespace pw {
 namespace {
 // The version is checked first, naming the file, so a task from a newer build is
 // refused as such rather than for whichever field it changed.
-Message<schema::Task> read_task_message(const std::string& path) {
-  auto msg = Message<schema::Task>::read(path, kSmallFileLimit, "task");
+Message<schema::Task> task_message(Bytes bytes, const std::string& path) {
+  auto msg = Message<schema::Task>::parse(std::move(bytes), "task '" + path + "'");
   guard_input("task '" + path + "'", [&] {
     check_version(FileKind::Task, msg.root().getFormatVersion(), "'" + path + "'");
   });
@@ -24,14 +24,20 @@ auto naming_file(const std::string& path, F&& f) -> decltype(f()) {
     bad_input("'" + path + "': " + e.what());
   }
 }
+
+Message<schema::Task> read_task_message(const std::string& path) {
+  return task_message(read_file(path, kSmallFileLimit, "task"), path);
+}
 }  // namespace
 
-LoadedTask load_task(const std::string& path) {
-  LoadedTask t{read_task_message(path), {}, {}};
+LoadedTask parse_task(Bytes bytes, const std::string& path) {
+  LoadedTask t{task_message(std::move(bytes), path), {}, {}};
   t.cfg = naming_file(path, [&] { return task_config(t.msg.root()); });
   t.hash = task_hash(t.msg.root());
   return t;
 }
+
+LoadedTask load_task(const std::string& path) { return parse_task(read_file(path, kSmallFileLimit, "task"), path); }
 
 TaskConfig read_task_fields(const std::string& path) {
   const auto msg = read_task_message(path);

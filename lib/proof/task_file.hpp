@@ -17,6 +17,8 @@ struct LoadedTask {
 // Reads and validates a task (task_config); any fault is bad input (exit 3) naming
 // the file. "-" reads stdin.
 LoadedTask load_task(const std::string& path);
+// load_task of bytes already read (at most kSmallFileLimit), `path` naming them.
+LoadedTask parse_task(Bytes bytes, const std::string& path);
 
 // A task's fields as written (task_fields), version checked, for a writer to start
 // from and change (pol-task --from): bad input naming the file on any fault.

@@ -78,8 +78,11 @@ std::vector<SlowdownRow> slowdown_report(const Problem& p, const Plan& plan, con
 }
 
 PartitionFile read_partition_file(const std::string& path) {
+  return parse_partition_file(read_file(path, kSmallFileLimit * 4, "partition"), path);
+}
+
+PartitionFile parse_partition_file(Bytes bytes, const std::string& path) {
   const std::string what = "partition '" + path + "'";
-  Bytes bytes = read_file(path, kSmallFileLimit * 4, "partition");
   auto load = [&](schema::Partition::Reader r) {
     return guard_input(what, [&] {
       check_version(FileKind::Partition, r.getVersion(), what);

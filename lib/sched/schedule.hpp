@@ -23,6 +23,8 @@ struct PartitionFile {
   uint64_t seed = 0;
 };
 PartitionFile read_partition_file(const std::string& path);
+// read_partition_file of bytes already read (at most 4 * kSmallFileLimit), `path` naming them.
+PartitionFile parse_partition_file(Bytes bytes, const std::string& path);
 
 // Serialised messages (binary, or JSON with snake_case names when `json`).
 std::vector<uint8_t> partition_bytes(const Problem& p, const Plan& plan, uint64_t seed, bool json);

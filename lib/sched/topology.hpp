@@ -10,6 +10,7 @@
 #include <capnp/dynamic.h>
 #include <capnp/message.h>
 
+#include "io/file.hpp"
 #include "io/version.hpp"
 #include "schema/sched.capnp.h"
 
@@ -63,6 +64,8 @@ Problem load_problem(schema::Topology::Reader t, const WorkloadOverrides& ov, co
 
 // A Topology file, binary or JSON (unknown JSON fields rejected).
 Problem read_topology_file(const std::string& path, const WorkloadOverrides& ov);
+// read_topology_file of bytes already read (at most 4 * kSmallFileLimit), `path` naming them.
+Problem parse_topology_file(Bytes bytes, const std::string& path, const WorkloadOverrides& ov);
 
 // One case of the DT-FM scenarios file (dtfm-scenarios.json), read directly: top-level
 // stages and data_parallel, the case's groups and links, and its best_known_cost_s.

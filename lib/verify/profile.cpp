@@ -287,9 +287,13 @@ Distances segment_thresholds(const LoadedProfile& p, const Tape& tape, const Wor
 }
 
 LoadedProfile load_profile(const std::string& path) {
+  return parse_profile(read_file(path, kSmallFileLimit, "profile"), path);
+}
+
+LoadedProfile parse_profile(Bytes bytes, const std::string& path) {
   LoadedProfile lp;
-  lp.msg = Message<schema::Profile>::read(path, kSmallFileLimit, "profile");
   const std::string what = "profile '" + path + "'";
+  lp.msg = Message<schema::Profile>::parse(std::move(bytes), what);
   guard_input(what, [&] {
     auto r = lp.msg.root();
     check_version(FileKind::Profile, r.getFormatVersion(), what);

@@ -79,6 +79,8 @@ Distances segment_thresholds(const LoadedProfile& p, const Tape& tape, const Wor
 // Reads and validates a profile (bad input on anything malformed, or of a format version
 // this build does not read).
 LoadedProfile load_profile(const std::string& path);
+// load_profile of bytes already read (at most kSmallFileLimit), `path` naming them.
+LoadedProfile parse_profile(Bytes bytes, const std::string& path);
 
 // "4 segments x 9 sources replayed; model thresholds: l1 ..., update band [...]; s/step,
 // FLOP/step (budget, profile used)": pol-profile's report.

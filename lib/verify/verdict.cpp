@@ -60,9 +60,7 @@ bool same_verification(schema::Verdict::Reader a, schema::Verdict::Reader b) {
 }  // namespace
 
 Message<schema::Verdict> read_verdict(const std::string& path) {
-  auto msg = Message<schema::Verdict>::read(path, kSmallFileLimit, "verdict");
-  check_version(FileKind::Verdict, msg.root().getFormatVersion(), "verdict '" + path + "'");
-  return msg;
+  return parse_verdict(read_file(path, kSmallFileLimit, "verdict"), "verdict '" + path + "'");
 }
 
 Message<schema::Verdict> parse_verdict(Bytes bytes, const std::string& what) {

@@ -13,7 +13,8 @@ namespace pw {
 // Reads a verdict and refuses (exit 3) one that is malformed or of a format version this
 // build does not read.
 Message<schema::Verdict> read_verdict(const std::string& path);
-// The same rules on a verdict held in memory (one that a rank sent); `what` names it.
+// The same rules on a verdict held in memory (read from a file, or one that a rank sent;
+// at most kSmallFileLimit bytes); `what` names it.
 Message<schema::Verdict> parse_verdict(Bytes bytes, const std::string& what);
 
 // The verdict of `r`, the result of verify_proof(task, ..., opt), into `mb`, with

@@ -71,3 +71,8 @@ sleep 0.5
 expect_exit 4 aqsgd-pack --bits 4 --state tx acts.aqa -o out.aqp
 expect_err 'in use by another process'
 wait
+# A packed batch whose rounds pointer has the wrong element size (found by the fuzz
+# target aqsgd_stream; kept as its seed): bad input, not an internal error.
+expect_exit 3 aqsgd-pack -d --state rxbad "$HERE/../fuzz/corpus/aqsgd_stream/regression-rounds-pointer.aqp" -o bad.aqa
+expect_err "malformed"
+test ! -e bad.aqa
