@@ -90,13 +90,13 @@ int main(int argc, char** argv) {
                          2 * C;
 
   std::vector<float> x = filled(size_t(N4C), -3.0f, 3.0f, 1), dy = filled(size_t(N4C), -1.0f, 1.0f, 2),
-                     y(size_t(N4C)), dx(size_t(N4C));
+                     y(static_cast<size_t>(N4C)), dx(static_cast<size_t>(N4C));
   std::vector<float> tokens = filled(size_t(N), 0.0f, float(V), 3);
   for (float& t : tokens) t = float(int(t) % V);
   std::vector<float> wte = filled(size_t(V) * C, -0.1f, 0.1f, 4), wpe = filled(size_t(T) * C, -0.1f, 0.1f, 5),
                      dwte(wte.size()), dwpe(wpe.size());
-  std::vector<float> w = filled(size_t(C), 0.5f, 1.5f, 6), b = filled(size_t(C), -0.5f, 0.5f, 7), mean(size_t(N)),
-                     rstd(size_t(N)), dw(size_t(C)), db(size_t(C));
+  std::vector<float> w = filled(size_t(C), 0.5f, 1.5f, 6), b = filled(size_t(C), -0.5f, 0.5f, 7), mean(static_cast<size_t>(N)),
+                     rstd(static_cast<size_t>(N)), dw(static_cast<size_t>(C)), db(static_cast<size_t>(C));
   std::vector<float> qkv = filled(size_t(3 * NC), -1.0f, 1.0f, 8), att(size_t(B) * H * T * T),
                      dqkv(size_t(3 * NC));
   std::vector<float> grads = filled(size_t(params), -0.01f, 0.01f, 9);
