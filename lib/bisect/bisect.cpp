@@ -86,8 +86,8 @@ StepTrace trace_step(Trainer& tr, Workspace& ws, int64_t step, const OpHook& fau
 Hash referee_op(const TaskConfig& cfg, const Dataset* data, int64_t step, int op_index,
                 const std::vector<std::vector<float>>& inputs, std::vector<std::vector<float>>* outs) {
   Dataset none;
-  if (!data) {
-    none.count = cfg.count;
+  if (!data) {  // a text task's count: its window starts (the order needs one)
+    none.count = cfg.is_gpt() ? uint32_t(std::min<uint64_t>(std::max<uint64_t>(cfg.windows(), 1), UINT32_MAX)) : cfg.count;
     none.rows = cfg.rows;
     none.cols = cfg.cols;
   }
@@ -96,6 +96,8 @@ Hash referee_op(const TaskConfig& cfg, const Dataset* data, int64_t step, int op
   const Op& op = tr.tape.ops[size_t(op_index)];
   check_input(op.kind != OpKind::LoadBatch || (data && !data->images.empty()),
               "the disputed op is load_batch: the referee needs the task's dataset");
+  check_input(op.kind != OpKind::LoadWindows || (data && !data->text.empty()),
+              "the disputed op is load_windows: the referee needs the task's text");
   check_input(inputs.size() == op.in.size(), "dispute: " + std::to_string(inputs.size()) + " inputs, op " +
                                                  op_name(op.kind) + " takes " + std::to_string(op.in.size()));
   for (size_t i = 0; i < op.in.size(); i++) {
@@ -325,8 +327,8 @@ BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Orac
                 "side A's input " + std::to_string(i) + " does not match its hash");
   r.summary = std::string("step ") + std::to_string(r.step) + ", op " + std::to_string(r.op) + " (" +
               op_name(tape.ops[size_t(r.op)].kind) + ")";
-  const bool needs_data = tape.ops[size_t(r.op)].kind == OpKind::LoadBatch;
-  if (!needs_data || (data && !data->images.empty())) {
+  const bool needs_data = tape.ops[size_t(r.op)].kind == OpKind::LoadBatch || tape.ops[size_t(r.op)].kind == OpKind::LoadWindows;
+  if (!needs_data || (data && (!data->images.empty() || !data->text.empty()))) {
     r.referee = referee_op(cfg, data, r.step, r.op, r.claim_a.inputs);
     r.ruled = true;
     rule(r.referee, r.claim_a.out, r.claim_b.out);
