@@ -86,8 +86,14 @@ void check_cut_device(const CutSpec& cut, DeviceKind device) {
               std::to_string(cut.layer) + "); use --device cpu");
 }
 
+void check_model_device(const TaskConfig& c, DeviceKind device) {
+  check_cut_device(c.cut, device);
+  if (c.is_gpt() && device != DeviceKind::Cpu)  // cuda/ has no kernels for the GPT's ops yet
+    bad_input(std::string("--device ") + device_name(device) + ": the CUDA executor does not run a GPT's ops; use --device cpu");
+}
+
 void Trainer::use_device(std::shared_ptr<Executor> e) {
-  if (e) check_cut_device(tape.cut, DeviceKind::Cuda);
+  if (e) check_model_device(cfg, DeviceKind::Cuda);
   device = std::move(e);
   if (!device) return;
   device->set_dataset(data.images.data(), data.labels.data(), data.count, data.features());

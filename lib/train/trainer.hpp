@@ -52,6 +52,8 @@ Tape tape_for(const TaskConfig& c);  // the model kind's tape builder (train/mod
 // A task with a pipeline cut trains on the CPU only: the CUDA executor has no cut ops.
 // Throws bad input (exit 3) for any other device; Trainer::use_device checks it too.
 void check_cut_device(const CutSpec& cut, DeviceKind device);
+// check_cut_device, and a GPT on a device other than the CPU: bad input (exit 3).
+void check_model_device(const TaskConfig& c, DeviceKind device);
 
 struct Trainer {
   const TaskConfig& cfg;
