@@ -23,28 +23,7 @@ namespace {
 
 using cuda::DevMat;
 
-struct DeviceMemory {
-  void* p = nullptr;
-  DeviceMemory() = default;
-  explicit DeviceMemory(size_t bytes) {
-    PW_CU(cudaMalloc(&p, bytes ? bytes : 4));
-    PW_CU(cudaMemset(p, 0, bytes ? bytes : 4));
-  }
-  DeviceMemory(const DeviceMemory&) = delete;
-  DeviceMemory& operator=(const DeviceMemory&) = delete;
-  DeviceMemory(DeviceMemory&& o) noexcept : p(o.p) { o.p = nullptr; }
-  DeviceMemory& operator=(DeviceMemory&& o) noexcept {
-    std::swap(p, o.p);
-    return *this;
-  }
-  ~DeviceMemory() {
-    if (p) cudaFree(p);
-  }
-  template <class T>
-  T* as() const {
-    return static_cast<T*>(p);
-  }
-};
+using cuda::DeviceMemory;
 
 class CudaExecutor final : public Executor {
  public:

@@ -10,9 +10,6 @@ namespace {
 
 constexpr int kThreads = 256;
 
-#define PW_GRID_STRIDE(i, n) \
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
-
 __global__ void load_batch_kernel(const uint8_t* images, const uint8_t* labels, const uint32_t* idx, int B, int F,
                                   float scale, float* x, float* y) {
   PW_GRID_STRIDE(e, int64_t(B) * F) {

@@ -7,9 +7,6 @@
 
 namespace pw {
 
-// Below this many elements a loop runs on one thread: forking costs more than it saves.
-constexpr int64_t kParallelMin = int64_t(1) << 15;
-
 __attribute__((target_clones("avx2", "default"))) void relu_forward(const float* z, float* y, int64_t n) {
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t i = 0; i < n; i++) y[i] = relu_elem(z[i]);

@@ -9,6 +9,9 @@
 
 namespace pw {
 
+// Below this much work a loop runs on one thread: forking costs more than it saves.
+constexpr int64_t kParallelMin = int64_t(1) << 15;
+
 PW_HD inline float relu_elem(float z) { return z > 0.0f ? z : 0.0f; }
 PW_HD inline float relu_grad_elem(float dy, float y) { return y > 0.0f ? dy : 0.0f; }
 

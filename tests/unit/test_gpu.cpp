@@ -19,8 +19,10 @@
 
 #include "cli/cli.hpp"
 #include "model/device.hpp"
+#include "model/transformer_cuda.hpp"
 #include "proof/proof.hpp"
 #include "tensor/gemm.hpp"
+#include "tensor/transformer.hpp"
 #include "train/fault.hpp"
 #include "train/trainer.hpp"
 #include "unit_helpers.hpp"
@@ -376,6 +378,109 @@ TEST_SUITE("gpu") {
       eager.to_host();
       CHECK(state_hash(graphed.tape, graphed.ws, 12) == state_hash(eager.tape, eager.ws, 12));
       CHECK(lr_at(c, 1) != lr_at(c, 10));  // the schedule did move the scalars under the graph
+    }
+  }
+}
+
+// The transformer kernels (cuda/transformer.cu) against their CPU twins (lib/tensor/transformer.cpp),
+// bit for bit, on random inputs with ragged shapes.
+TEST_SUITE("gpu") {
+  TEST_CASE("gpu: transformer element-wise kernels and sum_squares equal the CPU bit for bit") {
+    PW_REQUIRE_GPU();
+    const int64_t n = 3 * kSumSquaresBlock + 1001;
+    const std::vector<float> x = random_floats(size_t(n), 101, -8.0f, 8.0f), dy = random_floats(size_t(n), 102);
+    std::vector<float> cpu(static_cast<size_t>(n)), gpu(static_cast<size_t>(n), 7.0f);
+    gelu_forward(x.data(), cpu.data(), n);
+    cuda_host::gelu_forward(x.data(), gpu.data(), n);
+    INFO("gelu_forward: ", first_difference(cpu, gpu));
+    CHECK(same_bits(cpu, gpu));
+    gelu_backward(dy.data(), x.data(), cpu.data(), n);
+    cuda_host::gelu_backward(dy.data(), x.data(), gpu.data(), n);
+    INFO("gelu_backward: ", first_difference(cpu, gpu));
+    CHECK(same_bits(cpu, gpu));
+    add_forward(x.data(), dy.data(), cpu.data(), n);
+    cuda_host::add_forward(x.data(), dy.data(), gpu.data(), n);
+    CHECK(same_bits(cpu, gpu));
+    cpu = x;
+    gpu = x;
+    scale_inplace(cpu.data(), n, 0.3f);
+    cuda_host::scale_inplace(gpu.data(), n, 0.3f);
+    CHECK(same_bits(cpu, gpu));
+    for (int64_t m : {int64_t(1), int64_t(4096), n}) {
+      CAPTURE(m);
+      const float a = sum_squares(x.data(), m), b = cuda_host::sum_squares(x.data(), m);
+      CHECK(std::memcmp(&a, &b, 4) == 0);
+    }
+  }
+
+  TEST_CASE("gpu: embedding forward and backward equal the CPU bit for bit") {
+    PW_REQUIRE_GPU();
+    const int B = 3, T = 37, C = 45, V = 256, Tmax = 40;
+    std::vector<float> tokens = random_floats(size_t(B) * T, 103, 0.0f, 60.0f);
+    for (float& t : tokens) t = std::floor(t);  // ids 0..59, many repeated
+    const std::vector<float> wte = random_floats(size_t(V) * C, 104), wpe = random_floats(size_t(Tmax) * C, 105);
+    std::vector<float> cpu(size_t(B) * T * C), gpu(cpu.size(), 7.0f);
+    embedding_forward(tokens.data(), wte.data(), wpe.data(), cpu.data(), B, T, C);
+    cuda_host::embedding_forward(tokens.data(), wte.data(), wpe.data(), gpu.data(), B, T, C);
+    CHECK(same_bits(cpu, gpu));
+    const std::vector<float> dout = random_floats(cpu.size(), 106);
+    std::vector<float> dwte_cpu = random_floats(wte.size(), 107), dwte_gpu = dwte_cpu;  // the head's part
+    std::vector<float> dwpe_cpu(wpe.size(), 7.0f), dwpe_gpu(wpe.size(), 8.0f);
+    embedding_backward(tokens.data(), dout.data(), dwte_cpu.data(), dwpe_cpu.data(), B, T, C, V, Tmax);
+    cuda_host::embedding_backward(tokens.data(), dout.data(), dwte_gpu.data(), dwpe_gpu.data(), B, T, C, V, Tmax);
+    INFO("dwte: ", first_difference(dwte_cpu, dwte_gpu));
+    CHECK(same_bits(dwte_cpu, dwte_gpu));
+    INFO("dwpe: ", first_difference(dwpe_cpu, dwpe_gpu));
+    CHECK(same_bits(dwpe_cpu, dwpe_gpu));
+  }
+
+  TEST_CASE("gpu: layernorm forward and backward equal the CPU bit for bit") {
+    PW_REQUIRE_GPU();
+    const int64_t N = 203;
+    const int C = 96;
+    const std::vector<float> x = random_floats(size_t(N) * C, 108, -3.0f, 3.0f), w = random_floats(C, 109, 0.5f, 1.5f),
+                             b = random_floats(C, 110), dy = random_floats(size_t(N) * C, 111);
+    std::vector<float> y(x.size()), mean(N), rstd(N), gy(x.size()), gmean(N), grstd(N);
+    layernorm_forward(x.data(), w.data(), b.data(), y.data(), mean.data(), rstd.data(), N, C, 1e-5f);
+    cuda_host::layernorm_forward(x.data(), w.data(), b.data(), gy.data(), gmean.data(), grstd.data(), N, C, 1e-5f);
+    CHECK(same_bits(mean, gmean));
+    CHECK(same_bits(rstd, grstd));
+    INFO("y: ", first_difference(y, gy));
+    CHECK(same_bits(y, gy));
+    std::vector<float> dx(x.size()), dw(C), db(C), gdx(x.size()), gdw(C), gdb(C);
+    layernorm_backward(dy.data(), x.data(), w.data(), mean.data(), rstd.data(), dx.data(), dw.data(), db.data(), N, C);
+    cuda_host::layernorm_backward(dy.data(), x.data(), w.data(), mean.data(), rstd.data(), gdx.data(), gdw.data(),
+                                  gdb.data(), N, C);
+    INFO("dx: ", first_difference(dx, gdx));
+    CHECK(same_bits(dx, gdx));
+    CHECK(same_bits(dw, gdw));
+    CHECK(same_bits(db, gdb));
+  }
+
+  TEST_CASE("gpu: attention forward and backward equal the CPU bit for bit") {
+    PW_REQUIRE_GPU();
+    struct Shape {
+      int B, T, C, H;
+    };
+    for (const Shape s : {Shape{1, 1, 4, 1}, Shape{2, 33, 48, 3}, Shape{3, 64, 64, 4}}) {
+      CAPTURE(s.B);
+      CAPTURE(s.T);
+      CAPTURE(s.C);
+      CAPTURE(s.H);
+      const size_t nq = size_t(s.B) * s.T * 3 * s.C, no = size_t(s.B) * s.T * s.C, na = size_t(s.B) * s.H * s.T * s.T;
+      const std::vector<float> qkv = random_floats(nq, 112, -2.0f, 2.0f), dout = random_floats(no, 113);
+      std::vector<float> out(no), att(na), gout(no), gatt(na, 7.0f);
+      attention_forward(qkv.data(), out.data(), att.data(), s.B, s.T, s.C, s.H);
+      cuda_host::attention_forward(qkv.data(), gout.data(), gatt.data(), s.B, s.T, s.C, s.H);
+      INFO("att: ", first_difference(att, gatt));
+      CHECK(same_bits(att, gatt));
+      INFO("out: ", first_difference(out, gout));
+      CHECK(same_bits(out, gout));
+      std::vector<float> dqkv(nq), gdqkv(nq, 7.0f);
+      attention_backward(dout.data(), qkv.data(), att.data(), dqkv.data(), s.B, s.T, s.C, s.H);
+      cuda_host::attention_backward(dout.data(), qkv.data(), att.data(), gdqkv.data(), s.B, s.T, s.C, s.H);
+      INFO("dqkv: ", first_difference(dqkv, gdqkv));
+      CHECK(same_bits(dqkv, gdqkv));
     }
   }
 }

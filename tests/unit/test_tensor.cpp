@@ -18,22 +18,7 @@
 
 namespace {
 
-// Deterministic test data: a 64-bit LCG, values spread over several binades so that
-// rounding differences between summation orders would show in the low bits.
-struct TestRng {
-  uint64_t s;
-  explicit TestRng(uint64_t seed) : s(seed * 6364136223846793005ull + 1442695040888963407ull) {}
-  uint32_t next() {
-    s = s * 6364136223846793005ull + 1442695040888963407ull;
-    return uint32_t(s >> 33);
-  }
-  float uniform(float lo, float hi) { return lo + (hi - lo) * float(next() >> 8) * (1.0f / 16777216.0f); }
-  float awkward() {  // sign × 2^[-4, 4) × [1, 2)
-    float m = uniform(1.0f, 2.0f);
-    int e = int(next() % 8) - 4;
-    return std::ldexp(next() & 1 ? -m : m, e);
-  }
-};
+using pwtest::TestRng;
 
 // A (M×K) or its transpose, stored with a padded leading dimension.
 struct Operand {
@@ -103,16 +88,7 @@ void check_gemm(const GemmCase& gc, int ta, int tb, int with_bias, unsigned sett
   pw::gemm_force_portable(false);
 }
 
-// |y − ref| in units of the float ulp at ref (2^-149 in the subnormal range).
-double ulp_error(float y, double ref) {
-  if (std::isnan(y) || std::isnan(ref)) return std::isnan(y) && std::isnan(ref) ? 0.0 : 1e30;
-  if (std::isinf(y) || std::isinf(ref)) return y == ref ? 0.0 : 1e30;
-  const double a = std::fabs(ref);
-  int e;
-  std::frexp(a, &e);  // a in [2^(e-1), 2^e)
-  const double ulp = a < double(FLT_MIN) ? std::ldexp(1.0, -149) : std::ldexp(1.0, e - 1 - 23);
-  return std::fabs(double(y) - ref) / ulp;
-}
+using pwtest::ulp_error;
 
 float next_up(float x) { return std::nextafter(x, INFINITY); }
 float next_down(float x) { return std::nextafter(x, -INFINITY); }

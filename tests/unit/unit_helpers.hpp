@@ -2,12 +2,15 @@
 // with a given exit code, a guard of the thread count and GEMM kernel, the tiny fixture
 // set, the tests' small task (as a TaskConfig, and as a task message and file written by
 // the library's task writer), a consistent forgery of a checkpoint, and the data folder
-// beside the repository.
+// beside the repository; deterministic test numbers (TestRng) and ulp errors.
 #pragma once
 #include <doctest/doctest.h>
 
 #include <capnp/message.h>
 
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -192,6 +195,35 @@ inline pw::LoadedTask tiny_task(const ScratchDir& dir, const std::string& name,
   pw::commit_dataset(c);
   pw::write_task(dir.file(name), c, false);
   return pw::load_task(dir.file(name));
+}
+
+// Deterministic test data: a 64-bit LCG, values spread over several binades so that
+// rounding differences between summation orders would show in the low bits.
+struct TestRng {
+  uint64_t s;
+  explicit TestRng(uint64_t seed) : s(seed * 6364136223846793005ull + 1442695040888963407ull) {}
+  uint32_t next() {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    return uint32_t(s >> 33);
+  }
+  // next() has 31 random bits: the top 24 make a fraction in [0, 1).
+  float uniform(float lo, float hi) { return lo + (hi - lo) * float(next() >> 7) * (1.0f / 16777216.0f); }
+  float awkward() {  // sign × 2^[-4, 4) × [1, 2)
+    float m = uniform(1.0f, 2.0f);
+    int e = int(next() % 8) - 4;
+    return std::ldexp(next() & 1 ? -m : m, e);
+  }
+};
+
+// |y − ref| in units of the float ulp at ref (2^-149 in the subnormal range).
+inline double ulp_error(float y, double ref) {
+  if (std::isnan(y) || std::isnan(ref)) return std::isnan(y) && std::isnan(ref) ? 0.0 : 1e30;
+  if (std::isinf(y) || std::isinf(ref)) return y == ref ? 0.0 : 1e30;
+  const double a = std::fabs(ref);
+  int e;
+  std::frexp(a, &e);  // a in [2^(e-1), 2^e)
+  const double ulp = a < double(FLT_MIN) ? std::ldexp(1.0, -149) : std::ldexp(1.0, e - 1 - 23);
+  return std::fabs(double(y) - ref) / ulp;
 }
 
 }  // namespace pwtest
