@@ -16,13 +16,18 @@ int main(int argc, char** argv) {
                "pol-task"};
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // later flags win, as in a script
   CommonOptions common;
-  std::string from, out = "-", model, train_images, train_labels, test_images, test_labels;
+  std::string from, out = "-", model, train_images, train_labels, test_images, test_labels, text, val_text;
   std::string optimizer = "sgd", schedule = "constant", mode = "exact", cut;
-  double lr = 0, momentum = 0, weight_decay = 0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, input_scale = 1.0 / 255.0;
+  double clip = 0, lr = 0, momentum = 0, weight_decay = 0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, input_scale = 1.0 / 255.0;
   uint32_t batch = 0, steps = 0, every = 0, reduce_chunk = 0;
   uint64_t seed = 0;
   app.add_option("--from", from, "Start from this task (binary or JSON); flags given override its fields");
-  app.add_option("--model", model, "Model, e.g. mlp:784-1024-1024-10 (ReLU between Linear layers)");
+  app.add_option("--model", model,
+                 "Model: mlp:784-1024-1024-10 (ReLU between Linear layers) or gpt:LAYERS-HEADS-CHANNELS-CONTEXT (a "
+                 "GPT-2-style byte-level language model, vocabulary 256; needs --text)");
+  app.add_option("--text", text, "A GPT's training text (any bytes; one token a byte)");
+  app.add_option("--val-text", val_text, "A GPT's validation text");
+  app.add_option("--clip", clip, "A GPT's gradient-norm clipping: max total norm (0: none)")->check(CLI::NonNegativeNumber);
   app.add_option("--train-images", train_images, "Training images, IDX (.gz accepted)");
   app.add_option("--train-labels", train_labels, "Training labels, IDX (.gz accepted)");
   app.add_option("--test-images", test_images, "Test images, for accuracy at the end of training");
@@ -56,17 +61,34 @@ int main(int argc, char** argv) {
   add_common_options(app, common, kOptJson | kOptQuiet | kOptForce);
 
   return run_tool("pol-task", argc, argv, app, [&]() -> int {
-    check_output_path(out, {from, train_images, train_labels, test_images, test_labels}, common.force);
+    check_output_path(out, {from, train_images, train_labels, test_images, test_labels, text, val_text}, common.force);
     auto given = [&](const char* name) { return app.count(name) > 0; };
+    const bool gpt_flag = given("--model") && model.rfind("gpt:", 0) == 0;
     TaskConfig c;
     if (!from.empty()) {
       c = read_task_fields(from);
     } else {
-      for (const char* req : {"--model", "--train-images", "--train-labels", "--lr", "--batch", "--steps", "--checkpoint-every"})
+      for (const char* req : {"--model", "--lr", "--batch", "--steps", "--checkpoint-every"})
         if (!given(req)) usage_error(std::string(req) + " is required (or start from a task with --from)");
+      for (const char* req : gpt_flag ? std::vector<const char*>{"--text"} : std::vector<const char*>{"--train-images", "--train-labels"})
+        if (!given(req)) usage_error(std::string(req) + " is required for this model (or start from a task with --from)");
       c.input_scale = float(input_scale);
     }
-    if (given("--model")) c.widths = parse_mlp_spec(model);
+    if (given("--model") && gpt_flag) {
+      c.model = ModelKind::Gpt;
+      c.gpt = parse_gpt_spec(model);
+      c.widths.clear();
+    } else if (given("--model")) {
+      c.model = ModelKind::Mlp;
+      c.widths = parse_mlp_spec(model);
+    }
+    if (given("--text")) c.text = text;
+    if (given("--val-text")) c.val_text = val_text;
+    if (given("--clip")) c.clip = clip;
+    for (const char* f : {"--text", "--val-text", "--clip"})
+      if (given(f) && !c.is_gpt()) usage_error(std::string(f) + " is for a GPT (--model gpt:...)");
+    for (const char* f : {"--train-images", "--train-labels", "--test-images", "--test-labels", "--cut", "--input-scale"})
+      if (given(f) && c.is_gpt()) usage_error(std::string(f) + " is for an MLP; a GPT trains on --text");
     if (given("--train-images")) c.train_images = train_images;
     if (given("--train-labels")) c.train_labels = train_labels;
     if (given("--test-images")) c.test_images = test_images;
@@ -89,8 +111,13 @@ int main(int argc, char** argv) {
     if (given("--cut")) c.cut = cut == "none" ? CutSpec{} : parse_cut_spec(cut);
     c.budget_flops = 0;  // derived again: the model, batch or steps may have changed
 
-    if (c.train_images.empty() || c.train_labels.empty()) usage_error("the task names no training images and labels");
+    if (c.is_gpt() && c.text.empty()) usage_error("the task names no training text (--text)");
+    if (!c.is_gpt() && (c.train_images.empty() || c.train_labels.empty()))
+      usage_error("the task names no training images and labels");
     if (c.test_images.empty() != c.test_labels.empty()) usage_error("--test-images and --test-labels go together");
+    // A GPT the model's rules refuse (heads not dividing channels, ...) is bad input
+    // (exit 3), as in a task file, found before its text is measured against its context.
+    if (c.is_gpt()) check_gpt_shape(c.gpt);
     commit_dataset(c);
     // A cut the model cannot take is bad input (exit 3), as in a task file; any other
     // rule the task breaks, the flags broke (usage, exit 2).
@@ -101,9 +128,9 @@ int main(int argc, char** argv) {
       usage_error(e.what());
     }
     const WrittenTask w = write_task(out, c, common.json);
-    note(common, "task " + hex(w.hash) + ": " + mlp_spec(c.widths) + ", " +
+    note(common, "task " + hex(w.hash) + ": " + model_spec(c) + ", " +
                      std::to_string(tape_for(w.cfg).parameter_count()) + " parameters, " + std::to_string(c.steps) +
-                     " steps, " + std::to_string(c.count) + " samples" +
+                     " steps, " + (c.is_gpt() ? std::to_string(c.text_length) + " bytes of text" : std::to_string(c.count) + " samples") +
                      (c.cut.enabled() ? ", cut " + cut_spec(c.cut) + " (layer:bits:backward bits)" : "") +
                      (c.reduce_chunk > 0 ? ", reduce chunk " + std::to_string(c.reduce_chunk) : ""));
     return kExitOk;

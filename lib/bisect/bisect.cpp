@@ -101,8 +101,8 @@ struct RefereeTrainer {
   Dataset none;
   Trainer tr;
   RefereeTrainer(const TaskConfig& cfg, const Dataset* data) : tr(cfg, data ? *data : blank(cfg)) {}
-  Dataset& blank(const TaskConfig& cfg) {
-    none.count = cfg.count;
+  Dataset& blank(const TaskConfig& cfg) {  // a text task's count: its window starts (the order needs one)
+    none.count = cfg.is_gpt() ? uint32_t(std::min<uint64_t>(std::max<uint64_t>(cfg.windows(), 1), UINT32_MAX)) : cfg.count;
     none.rows = cfg.rows;
     none.cols = cfg.cols;
     return none;
@@ -136,6 +136,8 @@ Hash referee_op(const TaskConfig& cfg, const Dataset* data, int64_t step, int op
   const Op& op = tr.tape.ops[size_t(op_index)];
   check_input(op.kind != OpKind::LoadBatch || (data && !data->images.empty()),
               "the disputed op is load_batch: the referee needs the task's dataset");
+  check_input(op.kind != OpKind::LoadWindows || (data && !data->text.empty()),
+              "the disputed op is load_windows: the referee needs the task's text");
   check_input(inputs.size() == op.in.size(), "dispute: " + std::to_string(inputs.size()) + " inputs, op " +
                                                  op_name(op.kind) + " takes " + std::to_string(op.in.size()));
   for (size_t i = 0; i < op.in.size(); i++) {
@@ -376,8 +378,8 @@ BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Orac
                 "side A's input " + std::to_string(i) + " does not match its hash");
   r.summary = std::string("step ") + std::to_string(r.step) + ", op " + std::to_string(r.op) + " (" +
               op_name(tape.ops[size_t(r.op)].kind) + ")";
-  const bool needs_data = tape.ops[size_t(r.op)].kind == OpKind::LoadBatch;
-  if (!needs_data || (data && !data->images.empty())) {
+  const bool needs_data = tape.ops[size_t(r.op)].kind == OpKind::LoadBatch || tape.ops[size_t(r.op)].kind == OpKind::LoadWindows;
+  if (!needs_data || (data && (!data->images.empty() || !data->text.empty()))) {
     r.referee = referee_op(cfg, data, r.step, r.op, r.claim_a.inputs);
     r.ruled = true;
     r.basis = "op " + std::to_string(r.op) + " recomputed from the agreed inputs (exact: its outputs must equal a side's bit for bit)";

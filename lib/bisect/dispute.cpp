@@ -346,7 +346,7 @@ Refereed referee_dispute(schema::Dispute::Reader d, const std::string& what, con
                 what + ": input " + std::to_string(i) + " ('" + inputs[i].getName().cStr() + "') does not match its agreed hash");
   }
   Dataset data;
-  const bool need_data = op.kind == OpKind::LoadBatch;
+  const bool need_data = op.kind == OpKind::LoadBatch || op.kind == OpKind::LoadWindows;
   if (need_data) data = load_task_dataset(cfg, data_dir);
   r.referee = referee_op(cfg, need_data ? &data : nullptr, r.step, int(r.op), in);
   r.out_a = hash_field(d.getOutputHashA());

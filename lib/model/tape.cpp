@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "model/cut.hpp"
+#include "model/gpt.hpp"
 #include "tensor/gemm.hpp"
 
 namespace pw {
@@ -21,6 +22,17 @@ const char* op_name(OpKind k) {
     case OpKind::AdamwUpdate: return "adamw_update";
     case OpKind::CutForward: return "cut_forward";
     case OpKind::CutBackward: return "cut_backward";
+    case OpKind::LoadWindows: return "load_windows";
+    case OpKind::EmbeddingForward: return "embedding_forward";
+    case OpKind::LayerNormForward: return "layernorm_forward";
+    case OpKind::AttentionForward: return "attention_forward";
+    case OpKind::GeluForward: return "gelu_forward";
+    case OpKind::Add: return "add";
+    case OpKind::GeluBackward: return "gelu_backward";
+    case OpKind::AttentionBackward: return "attention_backward";
+    case OpKind::LayerNormBackward: return "layernorm_backward";
+    case OpKind::EmbeddingBackward: return "embedding_backward";
+    case OpKind::ClipGradients: return "clip_gradients";
   }
   return "?";
 }
@@ -37,7 +49,20 @@ int64_t mlp_flops_per_step(const std::vector<int>& widths, int batch) {
   return 6 * int64_t(batch) * macs;
 }
 
-int64_t Tape::flops_per_step() const { return mlp_flops_per_step(widths, batch); }
+int64_t gpt_flops_per_step(const GptSpec& g, int batch) {
+  const int64_t C = g.channels, T = g.context, L = g.layers, V = g.vocab, B = batch;
+  return 6 * B * T * (12 * L * C * C + V * C) + 12 * B * L * T * T * C;
+}
+
+int64_t Tape::flops_per_step() const {
+  return kind == ModelKind::Gpt ? gpt_flops_per_step(gpt, batch) : mlp_flops_per_step(widths, batch);
+}
+
+std::vector<uint64_t> TensorSpec::shape() const {
+  if (!dims.empty()) return std::vector<uint64_t>(dims.begin(), dims.end());
+  if (ndim == 1) return {uint64_t(cols)};
+  return {uint64_t(rows), uint64_t(cols)};
+}
 
 std::vector<int> checkpoint_tensors(const Tape& tape) {
   std::vector<int> ids = tape.params;
@@ -131,10 +156,14 @@ Tape build_mlp_tape(const std::vector<int>& widths, int batch, OptimizerType opt
       dz = dzp;
     }
   }
+  for (int l = 0; l < L; l++) {
+    t.grads.push_back(gW[l]);
+    t.grads.push_back(gb[l]);
+  }
   // Optimizer, in state-dict order.
   for (size_t i = 0; i < t.params.size(); i++) {
     const int p = t.params[i], l = int(i / 2);
-    const int g = (i % 2 == 0) ? gW[l] : gb[l];
+    const int g = t.grads[i];
     if (opt == OptimizerType::Sgd)
       t.ops.push_back({OpKind::SgdUpdate, l, {p, g, t.opt_state[i]}, {p, t.opt_state[i]}});
     else
@@ -181,55 +210,64 @@ void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ct
       for (int b = 0; b < B; b++) y[b] = float(ctx.labels[ctx.batch_indices[b]]);
       break;
     }
-    case OpKind::LinearForward: {
+    case OpKind::LinearForward: {  // rows: the batch (MLP) or B·T (GPT); no bias: the tied LM head
       const TensorSpec& w = spec(op.in[1]);  // (out, in)
-      gemm(B, w.rows, w.cols, row_major(ws[op.in[0]], w.cols), transposed(ws[op.in[1]], w.cols),
-                 ws[op.in[2]], ws[op.out[0]], w.rows);
+      const int R = spec(op.in[0]).rows;
+      gemm(R, w.rows, w.cols, row_major(ws[op.in[0]], w.cols), transposed(ws[op.in[1]], w.cols),
+                 op.in.size() > 2 ? ws[op.in[2]] : nullptr, ws[op.out[0]], w.rows);
       break;
     }
     case OpKind::ReluForward:
       relu_forward(ws[op.in[0]], ws[op.out[0]], spec(op.in[0]).size());
       break;
     case OpKind::CrossEntropyForward: {
-      const int C = spec(op.in[0]).cols;
-      ws[op.out[1]][0] = softmax_cross_entropy_forward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], B, C, chunk,
+      const int C = spec(op.in[0]).cols, R = spec(op.in[0]).rows;
+      ws[op.out[1]][0] = softmax_cross_entropy_forward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], R, C, chunk,
                                                        ctx.global_batch > 0);
       break;
     }
     case OpKind::CrossEntropyBackward:
-      softmax_cross_entropy_backward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], B, spec(op.in[0]).cols,
-                                     ctx.global_batch);
+      softmax_cross_entropy_backward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], spec(op.in[0]).rows,
+                                     spec(op.in[0]).cols, ctx.global_batch);
       break;
     case OpKind::LinearBackwardWeight: {
-      const int O = spec(op.in[0]).cols, I = spec(op.in[1]).cols;
+      const int O = spec(op.in[0]).cols, I = spec(op.in[1]).cols, R = spec(op.in[0]).rows;
       // dW(o,i) = Σ_b dz(b,o)·x(b,i): A = dzᵀ, B = x, k = batch ascending (in chunks).
       if (chunk > 0)
-        gemm_chunked(O, I, B, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), ws[op.out[0]], I, chunk);
+        gemm_chunked(O, I, R, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), ws[op.out[0]], I, chunk);
       else
-        gemm(O, I, B, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), nullptr, ws[op.out[0]], I);
+        gemm(O, I, R, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), nullptr, ws[op.out[0]], I);
       break;
     }
     case OpKind::LinearBackwardBias:
       if (chunk > 0)
-        column_sums_chunked(ws[op.in[0]], ws[op.out[0]], B, spec(op.in[0]).cols, chunk);
+        column_sums_chunked(ws[op.in[0]], ws[op.out[0]], spec(op.in[0]).rows, spec(op.in[0]).cols, chunk);
       else
-        (ctx.compute.fast ? column_sums_fast : column_sums)(ws[op.in[0]], ws[op.out[0]], B, spec(op.in[0]).cols);
+        (ctx.compute.fast ? column_sums_fast : column_sums)(ws[op.in[0]], ws[op.out[0]], spec(op.in[0]).rows,
+                                                            spec(op.in[0]).cols);
       break;
     case OpKind::LinearBackwardInput: {
       const TensorSpec& w = spec(op.in[1]);  // (out, in)
-      gemm(B, w.cols, w.rows, row_major(ws[op.in[0]], w.rows), row_major(ws[op.in[1]], w.cols), nullptr,
+      const int R = spec(op.in[0]).rows;
+      gemm(R, w.cols, w.rows, row_major(ws[op.in[0]], w.rows), row_major(ws[op.in[1]], w.cols), nullptr,
                  ws[op.out[0]], w.cols);
       break;
     }
     case OpKind::ReluBackward:
       relu_backward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], spec(op.in[0]).size());
       break;
-    case OpKind::SgdUpdate:
-      sgd_update(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], spec(op.in[0]).size(), ctx.sgd);
+    case OpKind::SgdUpdate: {  // a tensor without decay: weight decay 0 (TensorSpec::decay)
+      SgdScalars s = ctx.sgd;
+      if (!spec(op.in[0]).decay) s.weight_decay = 0.0f;
+      sgd_update(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], spec(op.in[0]).size(), s);
       break;
-    case OpKind::AdamwUpdate:
-      adamw_update(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], ws[op.in[3]], spec(op.in[0]).size(), ctx.adamw);
+    }
+    case OpKind::AdamwUpdate: {  // without decay: p·1 (torch's p.mul_(1 − lr·0))
+      AdamwScalars s = ctx.adamw;
+      if (!spec(op.in[0]).decay) s.decay = 1.0f;
+      adamw_update(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], ws[op.in[3]], spec(op.in[0]).size(), s);
       break;
+    }
     case OpKind::CutForward:
       cut_forward(ws[op.in[0]], ctx.batch_indices, B, spec(op.in[0]).cols,
                   aqsgd::Codec{tape.cut.forward_bits, false, tape.cut.seed, tape.cut.rotate_tile, tape.cut.scale_tile},
@@ -238,6 +276,19 @@ void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ct
     case OpKind::CutBackward:
       cut_backward(ws[op.in[0]], B, spec(op.in[0]).cols, aqsgd::Codec{tape.cut.backward_bits}, ws[op.out[0]],
                    ctx.batch_max);
+      break;
+    case OpKind::LoadWindows:
+    case OpKind::EmbeddingForward:
+    case OpKind::LayerNormForward:
+    case OpKind::AttentionForward:
+    case OpKind::GeluForward:
+    case OpKind::Add:
+    case OpKind::GeluBackward:
+    case OpKind::AttentionBackward:
+    case OpKind::LayerNormBackward:
+    case OpKind::EmbeddingBackward:
+    case OpKind::ClipGradients:
+      run_gpt_op(tape, op, ws, ctx);  // model/gpt.cpp
       break;
   }
 }

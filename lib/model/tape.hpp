@@ -28,6 +28,18 @@ enum class OpKind : uint8_t {
   // A pipeline cut (model/cut.hpp; appended: kinds are never renumbered).
   CutForward,            // a (B,w), buffer (count,w), seen (count) → â (B,w), buffer, seen: AQ-SGD
   CutBackward,           // dâ (B,w) → da (B,w): direct quantization
+  // The GPT's ops (proofwork(7), THE GPT; appended). N = B·T rows.
+  LoadWindows,           // → idx (B,T), targets (B,T): B windows of T+1 bytes of the text
+  EmbeddingForward,      // idx, wte (V,C), wpe (T,C) → x (N,C)
+  LayerNormForward,      // x (N,C), w (C), b (C) → y (N,C), mean (N), rstd (N)
+  AttentionForward,      // qkv (N,3C) → y (N,C), att (B,H,T,T)
+  GeluForward,           // x → y
+  Add,                   // a, b → a + b (the residual, forward and backward)
+  GeluBackward,          // dy, x → dx
+  AttentionBackward,     // dy (N,C), qkv, att → dqkv (N,3C)
+  LayerNormBackward,     // dy, x, w, mean, rstd → dx, dw, db
+  EmbeddingBackward,     // idx, dx (N,C), dwte (the LM head's) → dwte + the embedding's, dwpe
+  ClipGradients,         // every gradient → every gradient, scaled to a total norm <= clip
 };
 const char* op_name(OpKind k);
 
@@ -38,9 +50,16 @@ enum class Role : uint8_t { Param, OptState, Batch, Activation, Gradient, CutSta
 struct TensorSpec {
   std::string name;  // PyTorch state-dict names for parameters: "0.weight", "2.bias", ...
   Role role;
-  int rows, cols;    // a vector has rows = 1
+  int rows, cols;    // a vector has rows = 1; a tensor of rank > 2: rows = all but the last dim
   int ndim = 2;      // 1 for vectors (biases, labels): a (1, n) weight stays two-dimensional
+  // The shape of a tensor of any rank (checkpoints, hashes and disputes record it);
+  // empty: (cols) for ndim 1, (rows, cols) for ndim 2.
+  std::vector<int> dims{};
+  // The optimizer's weight decay applies (a per-tensor option of the model kind,
+  // model/models: the MLP decays every parameter, the GPT 2-D weights and embeddings).
+  bool decay = true;
   int64_t size() const { return int64_t(rows) * cols; }
+  std::vector<uint64_t> shape() const;
 };
 
 struct Op {
@@ -65,8 +84,19 @@ struct CutSpec {
   bool enabled() const { return layer > 0; }
 };
 
+// A GPT-2-style byte-level language model (proofwork(7), THE GPT).
+struct GptSpec {
+  int layers = 0, heads = 0, channels = 0, context = 0, vocab = 256;
+  bool enabled() const { return layers > 0; }
+};
+
+enum class ModelKind : uint8_t { Mlp, Gpt };
+
 struct Tape {
-  std::vector<int> widths;
+  ModelKind kind = ModelKind::Mlp;
+  std::vector<int> widths;     // the MLP's
+  GptSpec gpt;                 // the GPT's
+  float clip = 0;              // gradient-norm clipping's max norm (ClipGradients); 0: none
   int batch = 0;
   OptimizerType optimizer = OptimizerType::Sgd;
   std::vector<TensorSpec> tensors;
@@ -76,8 +106,9 @@ struct Tape {
   CutSpec cut;
   std::vector<int> cut_state;  // with a cut: its buffer (samples, w) then its seen flags (samples)
   int input = -1, labels = -1, logits = -1, probs = -1, loss = -1;
+  std::vector<int> grads;      // per parameter, its gradient (state-dict order)
   int64_t parameter_count() const;
-  int64_t flops_per_step() const;  // mlp_flops_per_step(widths, batch)
+  int64_t flops_per_step() const;  // mlp_flops_per_step or gpt_flops_per_step
 };
 
 // The model's work in one training step, counted as matmul FLOPs: 6·B·Σ in·out over
@@ -85,6 +116,13 @@ struct Tape {
 // the input gradient). ReLU, the loss, the optimizer and a cut's quantization are
 // linear-time and not counted. A task's FLOP budget is this times its steps.
 int64_t mlp_flops_per_step(const std::vector<int>& widths, int batch);
+
+// The GPT's work in one training step, counted as matmul FLOPs (proofwork(7), THE GPT):
+// 6·B·T·(12·L·C² + V·C) for the Linear layers and the tied LM head, plus 12·B·L·T²·C
+// for attention (scores and their product with the values, forward 4·T²·C a sequence
+// and layer, backward twice that), as nanoGPT's estimate. LayerNorm, GELU, softmax,
+// the loss and the optimizer are linear-time and not counted.
+int64_t gpt_flops_per_step(const GptSpec& g, int batch);
 
 // The training state, which a checkpoint holds and its state hash covers
 // (proofwork-files(5), PROOF DIRECTORY) and a device keeps between steps: parameters,
@@ -97,6 +135,15 @@ std::vector<int> checkpoint_tensors(const Tape& tape);
 // between Linear k's input gradient and that ReLU's backward (which masks with the
 // unquantized activation, the sending side's own).
 Tape build_mlp_tape(const std::vector<int>& widths, int batch, OptimizerType opt, const CutSpec& cut = {});
+
+// The GPT's tape (proofwork(7), THE GPT): nanoGPT's parameters in state-dict order
+// (transformer.wte.weight, transformer.wpe.weight, transformer.h.{i}.*,
+// transformer.ln_f.*; the LM head is tied to wte and has no tensor), weight decay on the
+// 2-D ones; ops: load windows, embedding, per block LayerNorm, c_attn, attention,
+// c_proj, residual, LayerNorm, c_fc, GELU, c_proj, residual; final LayerNorm, LM head
+// (a Linear without bias on wte), loss; backward in reverse, the LM head's wte gradient
+// first and the embedding's added to it; optional clipping; the optimizer.
+Tape build_gpt_tape(const GptSpec& g, int batch, OptimizerType opt, float clip);
 
 // How the step computes (proofwork(7), EXACT MODE and FAST MODE). Exact: the bitwise contract. Fast: GEMMs sum
 // panels of `fast_panel` terms from zero and add them (gemm_fast), bias gradients sum
@@ -116,7 +163,8 @@ struct StepContext {
   Compute compute{};
   const uint8_t* images = nullptr;   // (n, features) pixels
   const uint8_t* labels = nullptr;   // (n)
-  const uint32_t* batch_indices = nullptr;
+  const uint32_t* batch_indices = nullptr;  // IDX: sample indices; text: window offsets
+  const uint8_t* text = nullptr;            // a text task's training text
   float input_scale = 1.0f / 255.0f;
   SgdScalars sgd{};
   AdamwScalars adamw{};

@@ -30,9 +30,40 @@ bool holds_tensors_of(const Tape& tape, capnp::List<schema::Tensor>::Reader ts) 
 }
 }  // namespace
 
+namespace {
+// A GPT checkpoint starts with transformer.wte.weight (V, C), transformer.wpe.weight
+// (T, C); 12 tensors a block and ln_f's two follow, then the optimizer's state. The
+// heads are not in the tensors (any count that divides C gives the same list): 1.
+bool gpt_checkpoint_tape(capnp::List<schema::Tensor>::Reader ts, Tape& out) {
+  if (ts.size() < 4 || std::string(ts[0].getName().cStr()) != "transformer.wte.weight") return false;
+  auto wte = ts[0].getShape(), wpe = ts[1].getShape();
+  if (wte.size() != 2 || wpe.size() != 2 || wte[1] != wpe[1] || wte[0] != 256 || wpe[0] < 1 ||
+      wpe[0] > uint64_t(kMaxGptContext) || wte[1] < 1 || wte[1] > uint64_t(kMaxGptChannels))
+    return false;
+  for (OptimizerType opt : {OptimizerType::Sgd, OptimizerType::Adamw}) {
+    const size_t per = opt == OptimizerType::Sgd ? 2 : 3;  // a parameter and its state
+    if (ts.size() % per != 0 || (ts.size() / per) < 4 || (ts.size() / per - 4) % 12 != 0) continue;
+    GptSpec g;
+    g.layers = int((ts.size() / per - 4) / 12);
+    g.heads = 1;
+    g.channels = int(wte[1]);
+    g.context = int(wpe[0]);
+    if (g.layers < 1 || g.layers > kMaxGptLayers) continue;
+    Tape t = build_gpt_tape(g, 1, opt, 0);
+    if (holds_tensors_of(t, ts)) {
+      out = std::move(t);
+      return true;
+    }
+  }
+  return false;
+}
+}  // namespace
+
 Tape checkpoint_tape(schema::Checkpoint::Reader c, const std::string& what) {
   auto ts = c.getTensors();
   const size_t n = ts.size();
+  Tape gpt;
+  if (gpt_checkpoint_tape(ts, gpt)) return gpt;
   auto width = [](uint64_t d) { return d >= 1 && d <= uint64_t(kMaxWidth); };
   // The checkpoint starts with the parameters: Linear l's weight (out, in), then its
   // bias (out), each layer's input the previous one's output. Every run of such pairs
@@ -66,7 +97,7 @@ Tape checkpoint_tape(schema::Checkpoint::Reader c, const std::string& what) {
     }
   }
   bad_input(what + ": its " + std::to_string(n) +
-            " tensors are not those of an MLP checkpoint (parameters, optimizer state, a cut's state)");
+            " tensors are not those of an MLP or GPT checkpoint (parameters, optimizer state, a cut's state)");
 }
 
 CheckpointExport export_checkpoint(const std::string& dir, const Manifest& man, const CheckpointInfo& ci,
@@ -87,6 +118,7 @@ CheckpointExport export_checkpoint(const std::string& dir, const Manifest& man, 
     auto ts = c.getTensors();
     CheckpointExport e;
     std::vector<SafetensorsTensor> out;
+    SafetensorsTensor lm_head;
     for (size_t i = 0; i < ids.size(); i++) {
       const TensorSpec& s = tape.tensors[size_t(ids[i])];
       const bool state = s.role == Role::OptState || s.role == Role::CutState;
@@ -97,6 +129,14 @@ CheckpointExport export_checkpoint(const std::string& dir, const Manifest& man, 
       check_input(int64_t(t.data.size()) == s.size(), what + ": tensor '" + s.name + "' has the wrong size");
       e.data_bytes += t.data.size() * 4;
       out.push_back(std::move(t));
+      // The GPT's LM head is tied to wte: written as its own entry, equal to wte, after
+      // the parameters (safetensors has no aliases), so load_state_dict finds every key.
+      if (tape.kind == ModelKind::Gpt && s.name == "transformer.wte.weight") lm_head = out.back();
+    }
+    if (tape.kind == ModelKind::Gpt) {
+      lm_head.name = "lm_head.weight";
+      e.data_bytes += lm_head.data.size() * 4;
+      out.push_back(std::move(lm_head));
     }
     e.tensors = out.size();
     e.file = safetensors_bytes({{"format", "pt"},

@@ -109,7 +109,7 @@ SessionHooks forge_hooks(const Forgery& f) {
       other.seed = *f.init_seed;
       init_state(other, tr.tape, tr.ws);
     }
-    if (f.order_seed) tr.order = BatchOrder(*f.order_seed, tr.data.count, tr.cfg.batch);
+    if (f.order_seed) tr.order = order_for(tr.cfg, *f.order_seed, tr.data.count);
   };
   h.before_step = [f, scratch, skipped](Trainer& tr, int64_t s) -> OpHook {
     if (f.interpolate && scratch->initial.empty()) scratch->initial = state_of(tr);
@@ -130,6 +130,10 @@ SessionHooks forge_hooks(const Forgery& f) {
 
 Dataset load_other_dataset(const TaskConfig& task, const std::string& dir) {
   Dataset d = load_task_files(task, dir);
+  if (task.is_gpt()) {  // another text: at least one window (read_text), any length
+    check_input(d.count >= 1, "other data in '" + dir + "': no window of the task's context");
+    return d;
+  }
   check_input(d.count == task.count && d.features() == task.widths[0],
               "other data in '" + dir + "': not of the task's shape (" + std::to_string(task.count) + " samples of " +
                   std::to_string(task.widths[0]) + " features)");

@@ -20,19 +20,14 @@ std::string checkpoint_file_name(int64_t step) {
 namespace {
 void hash_tensor_header(Hasher& h, const TensorSpec& s, const Hash& content) {
   h.update_str(s.name);
-  if (s.ndim == 1) {
-    h.update_u32(1).update_u64(uint64_t(s.cols));
-  } else {
-    h.update_u32(2).update_u64(uint64_t(s.rows)).update_u64(uint64_t(s.cols));
-  }
+  const std::vector<uint64_t> dims = s.shape();
+  h.update_u32(uint32_t(dims.size()));
+  for (uint64_t d : dims) h.update_u64(d);
   h.update(content.data(), 32);
 }
 }  // namespace
 
-TensorShape shape_of(const TensorSpec& s) {
-  if (s.ndim == 1) return {{uint64_t(s.cols)}};
-  return {{uint64_t(s.rows), uint64_t(s.cols)}};
-}
+TensorShape shape_of(const TensorSpec& s) { return {s.shape()}; }
 
 namespace {
 Hash state_hash_of(const Tape& tape, const std::vector<int>& ids, const std::vector<Hash>& content, int64_t step) {

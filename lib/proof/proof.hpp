@@ -20,7 +20,8 @@ constexpr const char* kManifestName = "manifest.pwm";
 
 std::string checkpoint_file_name(int64_t step);  // "ckpt-00000100.pwc"
 
-// A tensor's shape as stored: (cols) for vectors, (rows, cols) otherwise.
+// A tensor's shape as stored: TensorSpec::shape ((cols) for vectors, (rows, cols) for
+// matrices, the dims of a tensor of higher rank).
 TensorShape shape_of(const TensorSpec& s);
 
 // State hash = BLAKE2b-256(u64 step, then per tensor: name, u32 ndim, u64 dims, content hash).

@@ -13,8 +13,7 @@ namespace {
 // The configuration the trainer runs. A cut on a GPU is refused here, before anything
 // is built or written.
 TaskConfig trained_config(const TaskConfig& task, const SessionHooks& hooks, DeviceKind device) {
-  check_cut_device(task.cut, device);
-  check_reduce_chunk_device(task.reduce_chunk, device);
+  check_model_device(task, device);
   TaskConfig c = task;
   if (hooks.train_config) hooks.train_config(c);
   return c;

@@ -36,9 +36,15 @@ struct DataFile {
   hash @1 :Data $Json.hex;       # BLAKE2b-256 of the decompressed IDX bytes (so .gz or not: same hash)
 }
 
+# A dataset is a union (proofwork-files(5), TASK): IDX images and labels (format "idx",
+# trainImages..inputScale) or a text (format "text", the `text` field). An IDX task
+# has the union's first member set, which encodes as before the union existed.
 struct Dataset {
-  format @0 :Text;          # "idx"
-  trainImages @1 :DataFile;
+  format @0 :Text;          # "idx" or "text"
+  union {
+    trainImages @1 :DataFile;
+    text @12 :TextData;     # format "text": a byte-level language model's corpus
+  }
   trainLabels @2 :DataFile;
   testImages @3 :DataFile;  # optional: empty path when absent
   testLabels @4 :DataFile;
@@ -51,10 +57,34 @@ struct Dataset {
   inputScale @11 :Float32 = 0.00392156862745098;  # input = pixel * inputScale (default 1/255)
 }
 
+# A model is a union (proofwork(7), THE GPT): an MLP (kind "mlp", its widths) or a
+# GPT (kind "gpt"). An MLP task has the union's first member set, which encodes as
+# before the union existed.
 struct Model {
-  kind @0 :Text;               # "mlp"
-  widths @1 :List(UInt32);     # layer widths, input first: 784,1024,1024,10
-  activation @2 :Text;         # "relu", between Linear layers
+  kind @0 :Text;               # "mlp" or "gpt"
+  union {
+    widths @1 :List(UInt32);   # mlp: layer widths, input first: 784,1024,1024,10
+    gpt @3 :GptModel;
+  }
+  activation @2 :Text;         # "relu", between Linear layers (mlp); "gelu_tanh" (gpt)
+}
+
+# A GPT-2-style byte-level language model (proofwork(7), THE GPT).
+struct GptModel {
+  layers @0 :UInt32;
+  heads @1 :UInt32;            # divides channels
+  channels @2 :UInt32;
+  context @3 :UInt32;          # T: every batch row is a window of T + 1 bytes
+  vocab @4 :UInt32;            # 256: one token per byte
+}
+
+# The text of a language-model task: the training text and, optionally, a validation
+# text, each committed by its BLAKE2b-256 and length (proofwork-files(5), TASK).
+struct TextData {
+  train @0 :DataFile;          # hash: BLAKE2b-256 of the file's bytes
+  length @1 :UInt64;           # bytes
+  validation @2 :DataFile;     # optional: empty path when absent
+  validationLength @3 :UInt64;
 }
 
 enum OptimizerKind {

@@ -34,6 +34,8 @@ enum RandomStream : uint32_t {
   kStreamForgeNoise = 0x6e6f6973u,   // "nois": pol-forge's dressing noise; word 3 = tensor
   kStreamAqsgdRounding = 0x41510001u,  // "AQ" + 1: AQ-SGD's stochastic rounding; word 3 = round
   kStreamAqsgdRotation = 0x41510002u,  // "AQ" + 2: AQ-SGD's rotation signs; word 3 = 0, bit c%32 of word c/32
+  kStreamWindows = 0x77696e64u,      // "wind": a text task's window offsets; word 3 = step, word = row
+  kStreamSample = 0x73616d70u,       // "samp": pol-generate's sampling; word 3 = 0, word = byte generated
 };
 
 // The 32-bit word number `index` of stream (seed, stream, sub).

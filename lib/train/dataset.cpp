@@ -62,12 +62,48 @@ std::string task_file_path(const std::string& recorded, const std::string& data_
 }
 }  // namespace
 
+std::vector<uint8_t> read_text(const std::string& path, uint64_t min_bytes, Hash& hash, const std::string& what) {
+  Bytes b = read_file(path, size_t(kMaxTextBytes), what);
+  check_input(!b.empty(), what + " '" + path + "' is empty");
+  check_input(b.size() >= min_bytes, what + " '" + path + "' holds " + std::to_string(b.size()) +
+                                         " bytes, shorter than one window of context + 1 = " + std::to_string(min_bytes));
+  hash = blake2b(b.data(), b.size());
+  return b;
+}
+
+namespace {
+// A text task's texts, read and hashed; with `c`'s hashes and lengths, checked too.
+Dataset load_texts(const TaskConfig& c, const std::string& data_dir, bool check) {
+  auto where = [&](const std::string& p) { return task_file_path(p, data_dir); };
+  const uint64_t window = uint64_t(c.gpt.context) + 1;
+  Dataset d;
+  auto same = [&](const std::vector<uint8_t>& got, const Hash& h, const Hash& want, uint64_t len, const std::string& what) {
+    if (!check) return;
+    check_input(h == want, "dataset: " + what + " hash " + hex(h) + " differs from the task's " + hex(want) +
+                               " (another text or a modified file)");
+    check_input(got.size() == len, "dataset: " + what + " holds " + std::to_string(got.size()) + " bytes, the task says " +
+                                       std::to_string(len));
+  };
+  d.text = read_text(where(c.text), window, d.text_hash, "text");
+  same(d.text, d.text_hash, c.text_hash, c.text_length, "text '" + where(c.text) + "'");
+  if (!c.val_text.empty()) {
+    d.val_text = read_text(where(c.val_text), window, d.val_text_hash, "validation text");
+    same(d.val_text, d.val_text_hash, c.val_text_hash, c.val_text_length, "validation text '" + where(c.val_text) + "'");
+  }
+  d.count = uint32_t(std::min<uint64_t>(d.text.size() - uint64_t(c.gpt.context), UINT32_MAX));
+  d.content_hash = d.text_hash;
+  return d;
+}
+}  // namespace
+
 Dataset load_task_files(const TaskConfig& c, const std::string& data_dir) {
+  if (c.is_gpt()) return load_texts(c, data_dir, false);
   auto where = [&](const std::string& p) { return task_file_path(p, data_dir); };
   return load_dataset(where(c.train_images), where(c.train_labels), where(c.test_images), where(c.test_labels), c.classes);
 }
 
 Dataset load_task_dataset(const TaskConfig& c, const std::string& data_dir) {
+  if (c.is_gpt()) return load_texts(c, data_dir, true);
   auto where = [&](const std::string& p) { return task_file_path(p, data_dir); };
   Dataset d = load_task_files(c, data_dir);
   auto same = [&](const Hash& got, const Hash& want, const std::string& what) {
@@ -87,6 +123,16 @@ Dataset load_task_dataset(const TaskConfig& c, const std::string& data_dir) {
 }
 
 Dataset commit_dataset(TaskConfig& c) {
+  if (c.is_gpt()) {
+    check_input(c.gpt.context >= 1 && c.gpt.context <= kMaxGptContext, "task: GPT context must be 1 to " + std::to_string(kMaxGptContext));
+    Dataset d = load_texts(c, "", false);
+    c.text_hash = d.text_hash;
+    c.text_length = d.text.size();
+    c.val_text_hash = d.val_text_hash;
+    c.val_text_length = d.val_text.size();
+    c.content_hash = d.content_hash;
+    return d;
+  }
   const uint32_t classes = c.widths.empty() ? 0 : uint32_t(std::max(c.widths.back(), 0));
   Dataset d = load_dataset(c.train_images, c.train_labels, c.test_images, c.test_labels, classes);
   c.train_images_hash = d.images_hash;

@@ -1,4 +1,5 @@
-// Image-classification datasets from IDX files, with the hashes a task commits to.
+// A task's dataset with the hashes it commits to: image classification from IDX
+// files, or a text for a byte-level language model (proofwork-files(5), TASK).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -16,8 +17,15 @@ struct Dataset {
   uint32_t test_count = 0;
   Hash images_hash{}, labels_hash{}, test_images_hash{}, test_labels_hash{};
   Hash content_hash{}, sample_root{};
+  // A text dataset (count: its window starts, len − T): the bytes, whole, and their hashes.
+  std::vector<uint8_t> text, val_text;
+  Hash text_hash{}, val_text_hash{};
   int features() const { return int(rows * cols); }
 };
+
+// A text file read whole (at most kMaxTextBytes), its BLAKE2b-256 in `hash`; an empty
+// file, or one shorter than `min_bytes`, is bad input naming it.
+std::vector<uint8_t> read_text(const std::string& path, uint64_t min_bytes, Hash& hash, const std::string& what);
 
 // Reads and checks the files (labels < classes, counts agree). `classes` 0 means
 // "as many as the largest label + 1".

@@ -10,6 +10,7 @@
 #include "io/provenance.hpp"
 #include "io/version.hpp"
 #include "tensor/mathfn.hpp"
+#include "train/models.hpp"
 
 namespace pw {
 
@@ -36,11 +37,26 @@ TaskConfig task_fields(schema::Task::Reader t) {
   check_version(FileKind::Task, t.getFormatVersion(), "task");
   TaskConfig c;
   auto m = t.getModel();
-  check_input(std::string(m.getKind().cStr()) == "mlp", "task: model kind '" + std::string(m.getKind().cStr()) + "' (only mlp)");
-  check_input(std::string(m.getActivation().cStr()) == "relu" || m.getActivation().size() == 0,
-              "task: activation '" + std::string(m.getActivation().cStr()) + "' (only relu)");
+  const std::string kind = m.getKind().cStr();
+  const std::string activation = m.getActivation().cStr();
+  check_input(kind == "mlp" || kind == "gpt", "task: model kind '" + kind + "' (mlp or gpt)");
   // Out-of-range numbers are clamped just past their limit, for check_task to refuse.
-  for (uint32_t x : m.getWidths()) c.widths.push_back(int(std::min<uint32_t>(x, uint32_t(kMaxWidth) + 1)));
+  auto clamp = [](uint32_t x, int limit) { return int(std::min<uint32_t>(x, uint32_t(limit) + 1)); };
+  if (kind == "mlp") {
+    check_input(m.isWidths(), "task: model kind 'mlp' without widths");
+    check_input(activation == "relu" || activation.empty(), "task: activation '" + activation + "' (the MLP's is relu)");
+    for (uint32_t x : m.getWidths()) c.widths.push_back(clamp(x, kMaxWidth));
+  } else {
+    check_input(m.isGpt(), "task: model kind 'gpt' without its layers, heads, channels and context");
+    check_input(activation == "gelu_tanh" || activation.empty(), "task: activation '" + activation + "' (the GPT's is gelu_tanh)");
+    auto g = m.getGpt();
+    c.model = ModelKind::Gpt;
+    c.gpt.layers = clamp(g.getLayers(), kMaxGptLayers);
+    c.gpt.heads = clamp(g.getHeads(), kMaxGptChannels);
+    c.gpt.channels = clamp(g.getChannels(), kMaxGptChannels);
+    c.gpt.context = clamp(g.getContext(), kMaxGptContext);
+    c.gpt.vocab = clamp(g.getVocab(), 1 << 20);
+  }
   c.batch = int(std::min<uint32_t>(t.getBatch(), (1u << 20) + 1));
   c.steps = t.getSteps();
   c.checkpoint_every = t.getCheckpointEvery();
@@ -74,7 +90,25 @@ TaskConfig task_fields(schema::Task::Reader t) {
   c.warmup_steps = s.getWarmupSteps();
   c.min_lr = s.getMinLr();
   auto d = t.getDataset();
-  check_input(std::string(d.getFormat().cStr()) == "idx", "task: dataset format '" + std::string(d.getFormat().cStr()) + "' (only idx)");
+  const std::string format = d.getFormat().cStr();
+  check_input(format == (c.is_gpt() ? "text" : "idx"),
+              "task: dataset format '" + format + "' (an " + kind + " trains on " + (c.is_gpt() ? "text" : "idx") + ")");
+  c.reduce_chunk = int(std::min<uint32_t>(t.getReduceChunk(), (1u << 20) + 1));
+  if (c.is_gpt()) {
+    check_input(d.isText(), "task: dataset format 'text' without its text");
+    auto x = d.getText();
+    c.text = x.getTrain().getPath();
+    c.text_hash = opt_hash(x.getTrain().getHash(), "text hash");
+    c.text_length = x.getLength();
+    c.val_text = x.getValidation().getPath();
+    c.val_text_hash = opt_hash(x.getValidation().getHash(), "validation text hash");
+    c.val_text_length = x.getValidationLength();
+    c.clip = t.getClip();
+    check_input(!t.hasCut(), "task: a pipeline cut is for an MLP");
+    c.budget_flops = t.getBudgetFlops();
+    return c;
+  }
+  check_input(t.getClip() == 0, "task: clip is for a GPT task");
   c.train_images = d.getTrainImages().getPath();
   c.train_labels = d.getTrainLabels().getPath();
   c.test_images = d.getTestImages().getPath();
@@ -100,18 +134,81 @@ TaskConfig task_fields(schema::Task::Reader t) {
     c.cut.samples = c.count;
     if (!c.cut.enabled()) check_cut(c.cut, c.widths);  // present but after layer 0: not "no cut"
   }
-  c.reduce_chunk = int(std::min<uint32_t>(t.getReduceChunk(), (1u << 20) + 1));
   c.budget_flops = t.getBudgetFlops();
   return c;
 }
 
+namespace {
+// The rules every task shares: steps, checkpoints, optimizer, schedule, budget.
+void check_run(const TaskConfig& c);
+void check_gpt_task_rest(const TaskConfig& c);
+}  // namespace
+
+void check_gpt_shape(const GptSpec& g) {
+  check_input(g.layers >= 1 && g.layers <= kMaxGptLayers, "task: GPT layers must be 1 to " + std::to_string(kMaxGptLayers));
+  check_input(g.channels >= 1 && g.channels <= kMaxGptChannels,
+              "task: GPT channels must be 1 to " + std::to_string(kMaxGptChannels));
+  check_input(g.heads >= 1 && g.heads <= g.channels && g.channels % g.heads == 0,
+              "task: GPT heads " + std::to_string(g.heads) + " do not divide its " + std::to_string(g.channels) + " channels");
+  check_input(g.context >= 1 && g.context <= kMaxGptContext,
+              "task: GPT context must be 1 to " + std::to_string(kMaxGptContext));
+  check_input(g.vocab == 256, "task: GPT vocabulary " + std::to_string(g.vocab) + " (a byte-level model's is 256)");
+  const int64_t C = g.channels, L = g.layers;
+  check_input(L * 12 * C * C + (g.vocab + g.context + 13 * L + 2) * C <= kMaxParameters, "task: model too large");
+}
+
+namespace {
+void check_gpt_task_rest(const TaskConfig& c) {
+  const GptSpec& g = c.gpt;
+  const int64_t C = g.channels, L = g.layers;
+  check_input(c.batch >= 1 && c.batch <= (1 << 20), "task: batch size out of range");
+  const int64_t N = int64_t(c.batch) * g.context;
+  const int64_t acts = N * (16 * C * L + 2 * g.vocab) + int64_t(c.batch) * g.heads * g.context * g.context * L;
+  check_input(N <= (int64_t(1) << 31) && acts <= kMaxActivations,
+              "task: batch " + std::to_string(c.batch) + " of context " + std::to_string(g.context) +
+                  " needs too many activations for this model");
+  check_input(!c.text.empty(), "task: dataset has no training text");
+  check_input(c.text_length >= uint64_t(g.context) + 1 && c.text_length <= kMaxTextBytes,
+              "task: text length " + std::to_string(c.text_length) + " (at least one window of context + 1 = " +
+                  std::to_string(g.context + 1) + " bytes, at most 2^31)");
+  check_input(c.val_text.empty() ? c.val_text_length == 0
+                                 : c.val_text_length >= uint64_t(g.context) + 1 && c.val_text_length <= kMaxTextBytes,
+              "task: validation text length " + std::to_string(c.val_text_length) + " (at least context + 1 = " +
+                  std::to_string(g.context + 1) + " bytes, at most 2^31)");
+  check_input(std::isfinite(c.clip) && c.clip >= 0, "task: clip must be non-negative");
+  check_input(!c.cut.enabled(), "task: a pipeline cut is for an MLP");
+}
+}  // namespace
+
 void check_task(const TaskConfig& c) {
+  if (c.is_gpt()) {
+    check_gpt_shape(c.gpt);
+    check_gpt_task_rest(c);
+    return check_run(c);
+  }
+  check_input(c.clip == 0, "task: clip is for a GPT task");
   check_input(c.widths.size() >= 2 && c.widths.size() <= 64, "task: an MLP needs 2 to 64 widths");
   int64_t params = 0;
   for (int x : c.widths) check_input(x >= 1 && x <= kMaxWidth, "task: layer width " + std::to_string(x) + " out of range");
   for (size_t l = 0; l + 1 < c.widths.size(); l++) params += int64_t(c.widths[l]) * c.widths[l + 1] + c.widths[l + 1];
   check_input(params <= kMaxParameters, "task: model too large");
   check_input(c.batch >= 1 && c.batch <= (1 << 20), "task: batch size out of range");
+  check_input(!c.train_images.empty() && !c.train_labels.empty(), "task: dataset has no training files");
+  check_input(c.test_images.empty() == c.test_labels.empty(), "task: test images and labels go together");
+  check_input(c.count >= 1, "task: dataset count is 0");
+  check_input(uint64_t(c.rows) * c.cols == uint64_t(c.widths[0]),
+              "task: input width " + std::to_string(c.widths[0]) + " does not match " + std::to_string(c.rows) + "x" +
+                  std::to_string(c.cols) + " images");
+  check_input(c.classes >= 2 && c.classes <= 256 && uint32_t(c.widths.back()) == c.classes,
+              "task: output width must equal the number of classes");
+  check_input(uint32_t(c.batch) <= c.count, "task: batch larger than the dataset");
+  check_input(std::isfinite(c.input_scale), "task: inputScale is not finite");
+  if (c.cut.enabled()) check_cut(c.cut, c.widths);
+  check_run(c);
+}
+
+namespace {
+void check_run(const TaskConfig& c) {
   check_input(c.steps >= 1 && c.steps <= int64_t(UINT32_MAX), "task: steps must be 1 to 2^32-1");
   check_input(c.checkpoint_every >= 1 && c.checkpoint_every <= int64_t(UINT32_MAX),
               "task: checkpointEvery must be 1 to 2^32-1");
@@ -136,18 +233,8 @@ void check_task(const TaskConfig& c) {
               "task: schedule stepSize and warmupSteps must be 0 to 2^32-1");
   check_input(c.schedule != ScheduleType::Step || c.step_size >= 1, "task: step schedule needs stepSize >= 1");
   check_input(finite_nonneg(c.gamma) && finite_nonneg(c.min_lr), "task: schedule gamma and minLr must be non-negative");
-  check_input(!c.train_images.empty() && !c.train_labels.empty(), "task: dataset has no training files");
-  check_input(c.test_images.empty() == c.test_labels.empty(), "task: test images and labels go together");
-  check_input(c.count >= 1, "task: dataset count is 0");
-  check_input(uint64_t(c.rows) * c.cols == uint64_t(c.widths[0]),
-              "task: input width " + std::to_string(c.widths[0]) + " does not match " + std::to_string(c.rows) + "x" +
-                  std::to_string(c.cols) + " images");
-  check_input(c.classes >= 2 && c.classes <= 256 && uint32_t(c.widths.back()) == c.classes,
-              "task: output width must equal the number of classes");
-  check_input(uint32_t(c.batch) <= c.count, "task: batch larger than the dataset");
-  check_input(std::isfinite(c.input_scale), "task: inputScale is not finite");
-  if (c.cut.enabled()) check_cut(c.cut, c.widths);
   if (c.reduce_chunk != 0) {
+    check_input(!c.is_gpt(), "task: reduceChunk is for an MLP task (a GPT's reductions over B x T rows are not chunked yet)");
     check_input(c.exact, "task: reduceChunk applies to exact mode (a fast task has no fixed reduction order)");
     check_input(valid_reduce_chunk(c.batch, c.reduce_chunk),
                 "task: reduceChunk " + std::to_string(c.reduce_chunk) + " does not divide batch " +
@@ -158,6 +245,7 @@ void check_task(const TaskConfig& c) {
               "task: budgetFlops " + std::to_string(c.budget_flops) + " is not the " + std::to_string(budget) +
                   " that the model and step count imply");
 }
+}  // namespace
 
 TaskConfig task_config(schema::Task::Reader t) {
   TaskConfig c = task_fields(t);
@@ -167,23 +255,52 @@ TaskConfig task_config(schema::Task::Reader t) {
 }
 
 double task_budget_flops(const TaskConfig& c) {
-  return double(mlp_flops_per_step(c.widths, c.batch)) * double(c.steps);
+  return double(model_kind(c.model).flops_per_step(c)) * double(c.steps);
 }
+
+namespace {
+// The fields every task shares: optimizer, schedule, batch, steps, seed, mode, budget,
+// provenance (in the order the MLP's tasks always wrote them).
+void build_run(const TaskConfig& c, schema::Task::Builder t);
+}  // namespace
 
 void build_task(const TaskConfig& c, schema::Task::Builder t) {
   check_task(c);
   t.setFormatVersion(current_version(FileKind::Task));
   auto m = t.initModel();
-  m.setKind("mlp");
-  m.setActivation("relu");
-  auto w = m.initWidths(unsigned(c.widths.size()));
-  for (size_t i = 0; i < c.widths.size(); i++) w.set(unsigned(i), uint32_t(c.widths[i]));
   auto d = t.initDataset();
-  d.setFormat("idx");
   auto file = [](schema::DataFile::Builder f, const std::string& path, const Hash& h) {
     f.setPath(path);
     if (!path.empty()) f.setHash(as_data(h));
   };
+  if (c.is_gpt()) {
+    m.setKind("gpt");
+    m.setActivation("gelu_tanh");
+    auto g = m.initGpt();
+    g.setLayers(uint32_t(c.gpt.layers));
+    g.setHeads(uint32_t(c.gpt.heads));
+    g.setChannels(uint32_t(c.gpt.channels));
+    g.setContext(uint32_t(c.gpt.context));
+    g.setVocab(uint32_t(c.gpt.vocab));
+    d.setFormat("text");
+    auto x = d.initText();
+    file(x.initTrain(), c.text, c.text_hash);
+    x.setLength(c.text_length);
+    file(x.initValidation(), c.val_text, c.val_text_hash);
+    x.setValidationLength(c.val_text_length);
+    d.setContentHash(as_data(c.text_hash));  // the commitment to the dataset: the text's hash
+    if (c.clip > 0) t.setClip(c.clip);
+  } else {
+    m.setKind("mlp");
+    m.setActivation("relu");
+    auto w = m.initWidths(unsigned(c.widths.size()));
+    for (size_t i = 0; i < c.widths.size(); i++) w.set(unsigned(i), uint32_t(c.widths[i]));
+  }
+  if (c.is_gpt()) {
+    build_run(c, t);
+    return;
+  }
+  d.setFormat("idx");
   file(d.initTrainImages(), c.train_images, c.train_images_hash);
   file(d.initTrainLabels(), c.train_labels, c.train_labels_hash);
   file(d.initTestImages(), c.test_images, c.test_images_hash);
@@ -195,6 +312,20 @@ void build_task(const TaskConfig& c, schema::Task::Builder t) {
   d.setContentHash(as_data(c.content_hash));
   d.setSampleRoot(as_data(c.sample_root));
   d.setInputScale(c.input_scale);
+  build_run(c, t);
+  if (c.cut.enabled()) {  // no cut: no field, so the task hashes as before the field existed
+    auto k = t.initCut();
+    k.setLayer(uint32_t(c.cut.layer));
+    k.setForwardBits(uint32_t(c.cut.forward_bits));
+    k.setBackwardBits(uint32_t(c.cut.backward_bits));
+    // 0 is not written (the field absent), so a cut without them hashes as before they existed
+    if (c.cut.rotate_tile) k.setRotateTile(c.cut.rotate_tile);
+    if (c.cut.scale_tile) k.setScaleTile(c.cut.scale_tile);
+  }
+}
+
+namespace {
+void build_run(const TaskConfig& c, schema::Task::Builder t) {
   auto o = t.initOptimizer();
   o.setKind(c.optimizer == OptimizerType::Sgd ? schema::OptimizerKind::SGD : schema::OptimizerKind::ADAMW);
   o.setLr(c.lr);
@@ -221,16 +352,8 @@ void build_task(const TaskConfig& c, schema::Task::Builder t) {
   t.setBudgetFlops(task_budget_flops(c));
   set_provenance(t.initProvenance());
   t.setReduceChunk(uint32_t(c.reduce_chunk));  // 0 leaves the encoding as before the field
-  if (c.cut.enabled()) {  // no cut: no field, so the task hashes as before the field existed
-    auto k = t.initCut();
-    k.setLayer(uint32_t(c.cut.layer));
-    k.setForwardBits(uint32_t(c.cut.forward_bits));
-    k.setBackwardBits(uint32_t(c.cut.backward_bits));
-    // 0 is not written (the field absent), so a cut without them hashes as before they existed
-    if (c.cut.rotate_tile) k.setRotateTile(c.cut.rotate_tile);
-    if (c.cut.scale_tile) k.setScaleTile(c.cut.scale_tile);
-  }
 }
+}  // namespace
 
 void check_cut(const CutSpec& cut, const std::vector<int>& widths) {
   // The cut needs a hidden layer on each side of it, and bits that AQ-SGD codes.
@@ -297,6 +420,13 @@ AdamwScalars adamw_scalars(const TaskConfig& c, int64_t step) {
   return s;
 }
 
+std::string gpt_spec(const GptSpec& g) {
+  return "gpt:" + std::to_string(g.layers) + "-" + std::to_string(g.heads) + "-" + std::to_string(g.channels) + "-" +
+         std::to_string(g.context);
+}
+
+std::string model_spec(const TaskConfig& c) { return c.is_gpt() ? gpt_spec(c.gpt) : mlp_spec(c.widths); }
+
 std::string mlp_spec(const std::vector<int>& widths) {
   std::string s = "mlp:";
   for (size_t i = 0; i < widths.size(); i++) s += (i ? "-" : "") + std::to_string(widths[i]);
@@ -338,6 +468,21 @@ std::vector<int> parse_mlp_spec(const std::string& spec) {
   });
   if (w.size() < 2) usage_error("--model '" + spec + "': needs at least an input and an output width");
   return w;
+}
+
+GptSpec parse_gpt_spec(const std::string& spec) {
+  const std::string expected = "--model '" + spec + "': expected gpt:LAYERS-HEADS-CHANNELS-CONTEXT, e.g. gpt:2-2-32-16";
+  if (spec.rfind("gpt:", 0) != 0) usage_error(expected);
+  std::vector<int> n = parse_numbers(spec, 4, '-', [&](const std::string& part) {
+    usage_error(expected + " ('" + part + "' is not a number)");
+  });
+  if (n.size() != 4) usage_error(expected);
+  GptSpec g;
+  g.layers = n[0];
+  g.heads = n[1];
+  g.channels = n[2];
+  g.context = n[3];
+  return g;
 }
 
 CutSpec parse_cut_spec(const std::string& spec) {

@@ -16,7 +16,10 @@ namespace pw {
 enum class ScheduleType : uint8_t { Constant, Step, Cosine };
 
 struct TaskConfig {
-  std::vector<int> widths;
+  ModelKind model = ModelKind::Mlp;
+  std::vector<int> widths;  // mlp
+  GptSpec gpt;              // gpt (vocab 256)
+  double clip = 0;          // gradient-norm clipping's max norm; 0: none
   int batch = 0;
   int64_t steps = 0;
   int64_t checkpoint_every = 0;
@@ -38,6 +41,13 @@ struct TaskConfig {
   Hash train_images_hash{}, train_labels_hash{}, test_images_hash{}, test_labels_hash{};
   Hash content_hash{}, sample_root{};
   uint32_t count = 0, rows = 0, cols = 0, classes = 0;
+  // a text dataset (a GPT's): the training text and an optional validation text
+  std::string text, val_text;
+  Hash text_hash{}, val_text_hash{};
+  uint64_t text_length = 0, val_text_length = 0;
+  bool is_gpt() const { return model == ModelKind::Gpt; }
+  // A text task's window starts, len − T (offsets 0 to len − T − 1); 0 for an IDX task.
+  uint64_t windows() const { return is_gpt() && text_length > uint64_t(gpt.context) ? text_length - uint64_t(gpt.context) : 0; }
 };
 
 // Largest model and run a task may declare; anything beyond is refused as bad input.
@@ -50,6 +60,15 @@ constexpr int kMaxWidth = 1 << 20;
 // epochs of a 60000-sample dataset.
 constexpr int64_t kMaxBatchOrder = int64_t(1) << 28;
 constexpr int64_t kMaxCheckpoints = int64_t(1) << 16;
+// A GPT's bounds (proofwork-files(5), LIMITS): layers, heads, channels, context, and
+// the texts' lengths (window offsets are 32-bit; a text is read whole). The
+// activations of one step (about B·T·(16·C·L + 2·V) + B·H·T²·L floats) are bounded by
+// kMaxActivations.
+constexpr int kMaxGptLayers = 256;
+constexpr int kMaxGptChannels = 1 << 14;
+constexpr int kMaxGptContext = 1 << 14;
+constexpr uint64_t kMaxTextBytes = uint64_t(1) << 31;
+constexpr int64_t kMaxActivations = int64_t(1) << 32;
 
 // The fields of a task as written, its format version checked (io/version.hpp) and
 // nothing else: pol-task --from's starting point, which flags may still correct.
@@ -60,6 +79,9 @@ TaskConfig task_fields(schema::Task::Reader t);
 // The reader's rules on every field (ranges, the model against the data, the cut, the
 // budget); throws bad input naming the first violation.
 void check_task(const TaskConfig& c);
+// A GPT's shape: layers, channels, heads dividing channels, context, vocabulary 256,
+// parameter count (proofwork-files(5), LIMITS); throws bad input.
+void check_gpt_shape(const GptSpec& g);
 // task_fields, then check_task; the budget comes back filled in (never 0).
 TaskConfig task_config(schema::Task::Reader t);
 // Encodes `c` (checked with check_task first): the current format version, the
@@ -87,6 +109,11 @@ SgdScalars sgd_scalars(const TaskConfig& c, int64_t step);
 AdamwScalars adamw_scalars(const TaskConfig& c, int64_t step);
 
 std::string mlp_spec(const std::vector<int>& widths);  // "mlp:784-1024-1024-10"
+std::string gpt_spec(const GptSpec& g);                // "gpt:2-2-32-16"
+std::string model_spec(const TaskConfig& c);           // mlp_spec or gpt_spec
+// "gpt:LAYERS-HEADS-CHANNELS-CONTEXT" (pol-task --model): numbers only, the rules are
+// check_task's (heads dividing channels, bounds).
+GptSpec parse_gpt_spec(const std::string& spec);       // throws usage error
 std::vector<int> parse_mlp_spec(const std::string& spec);  // throws usage error
 // "LAYER:BITS[:BWDBITS][:rot=T][:tile=S]" (pol-task --cut): numbers only, range checks
 // are check_cut's.

@@ -5,15 +5,21 @@
 
 #include "core/error.hpp"
 #include "tensor/philox.hpp"
+#include "train/models.hpp"
 
 namespace pw {
 
-BatchOrder::BatchOrder(uint64_t seed, uint32_t count, int batch)
-    : seed_(seed), count_(count), batch_(batch), steps_per_epoch_(int64_t(count) / batch) {
-  if (steps_per_epoch_ < 1) internal_error("batch larger than the dataset");
+BatchOrder::BatchOrder(uint64_t seed, uint32_t count, int batch, bool windows)
+    : seed_(seed), count_(count), batch_(batch), steps_per_epoch_(windows ? 1 : int64_t(count) / batch), windows_(windows) {
+  if (steps_per_epoch_ < 1 || count < 1) internal_error("batch larger than the dataset");
 }
 
 void BatchOrder::indices(int64_t step, uint32_t* out) {
+  if (windows_) {
+    for (int b = 0; b < batch_; b++)
+      out[b] = uint32_t((uint64_t(philox_word(seed_, kStreamWindows, uint32_t(step), uint64_t(b))) * count_) >> 32);
+    return;
+  }
   const int64_t epoch = step / steps_per_epoch_;
   if (epoch != epoch_) {
     perm_.resize(count_);
@@ -36,35 +42,24 @@ std::vector<uint32_t> BatchOrder::sequence(int64_t steps) const {
   return out;
 }
 
+BatchOrder order_for(const TaskConfig& c, uint64_t seed, uint32_t count) {
+  return BatchOrder(seed, count, c.batch, c.is_gpt());
+}
+
 std::vector<uint32_t> batch_order(const TaskConfig& c, uint32_t count) {
-  return BatchOrder(c.seed, count, c.batch).sequence(c.steps);
+  return order_for(c, c.seed, count).sequence(c.steps);
 }
 
 void init_state(const TaskConfig& c, const Tape& tape, Workspace& ws) {
-  for (size_t i = 0; i < tape.params.size(); i++) {
-    const int id = tape.params[i];
-    const int fan_in = c.widths[i / 2];
-    const float bound = float(1.0 / std::sqrt(double(fan_in)));
-    float* p = ws[id];
-    const int64_t n = tape.tensors[size_t(id)].size();
-#pragma omp parallel for schedule(static)
-    for (int64_t e = 0; e < n; e++) {
-      const float u = uniform01(philox_word(c.seed, kStreamInit, uint32_t(i), uint64_t(e)));
-      p[e] = bound * (2.0f * u - 1.0f);
-    }
-  }
+  model_kind(c.model).init(c, tape, ws);
   for (int id : tape.opt_state) std::fill(ws.t[size_t(id)].begin(), ws.t[size_t(id)].end(), 0.0f);
   for (int id : tape.cut_state) std::fill(ws.t[size_t(id)].begin(), ws.t[size_t(id)].end(), 0.0f);  // nothing seen
 }
 
-Tape tape_for(const TaskConfig& c) {
-  CutSpec cut = c.cut;
-  cut.seed = c.seed;  // the rotation's signs (proofwork(7), RANDOM STREAMS)
-  return build_mlp_tape(c.widths, c.batch, c.optimizer, cut);
-}
+Tape tape_for(const TaskConfig& c) { return model_kind(c.model).tape(c); }
 
 Trainer::Trainer(const TaskConfig& c, const Dataset& d)
-    : cfg(c), data(d), tape(tape_for(c)), ws(tape), order(c.seed, d.count, c.batch), batch_idx(size_t(c.batch)) {
+    : cfg(c), data(d), tape(tape_for(c)), ws(tape), order(order_for(c, c.seed, d.count)), batch_idx(size_t(c.batch)) {
   init_state(cfg, tape, ws);
   compute.fast = !cfg.exact;
   compute.reduce_chunk = cfg.reduce_chunk;
@@ -76,6 +71,7 @@ StepContext Trainer::context(int64_t s) {
   ctx.compute = compute;
   ctx.images = data.images.data();
   ctx.labels = data.labels.data();
+  ctx.text = data.text.data();
   ctx.batch_indices = batch_idx.data();
   ctx.input_scale = cfg.input_scale;
   if (cfg.optimizer == OptimizerType::Sgd)
@@ -98,9 +94,15 @@ void check_reduce_chunk_device(int reduce_chunk, DeviceKind device) {
               std::to_string(reduce_chunk) + "); use --device cpu");
 }
 
+void check_model_device(const TaskConfig& c, DeviceKind device) {
+  check_cut_device(c.cut, device);
+  check_reduce_chunk_device(c.reduce_chunk, device);
+  if (c.is_gpt() && device != DeviceKind::Cpu)  // cuda/ has no kernels for the GPT's ops yet
+    bad_input(std::string("--device ") + device_name(device) + ": the CUDA executor does not run a GPT's ops; use --device cpu");
+}
+
 void Trainer::use_device(std::shared_ptr<Executor> e) {
-  if (e) check_cut_device(tape.cut, DeviceKind::Cuda);
-  if (e) check_reduce_chunk_device(cfg.reduce_chunk, DeviceKind::Cuda);
+  if (e) check_model_device(cfg, DeviceKind::Cuda);
   device = std::move(e);
   if (!device) return;
   device->set_dataset(data.images.data(), data.labels.data(), data.count, data.features());
@@ -132,7 +134,7 @@ void Trainer::run_step(const OpHook& hook) {
 }
 
 double test_accuracy(const Trainer& t) {
-  if (t.data.test_count == 0) return -1;
+  if (t.data.test_count == 0 || t.cfg.is_gpt()) return -1;
   std::vector<float> logits;
   if (t.device)
     t.device->forward_logits(t.data.test_images.data(), t.data.test_count, t.cfg.input_scale, logits);

@@ -15,9 +15,13 @@ namespace pw {
 // Batch order: every epoch is a Fisher–Yates permutation of the samples driven by
 // Philox(seed, kStreamShuffle, epoch); epochs hold ⌊count / batch⌋ steps (the last
 // partial batch is dropped), and step s takes the s-th run of `batch` indices.
+// A text task's order (`windows`): step s takes `batch` window offsets, offset b the
+// word b of Philox(seed, kStreamWindows, step) mapped to [0, count) by
+// ⌊word·count / 2³²⌋, count being the text's window starts (len − T); draws are
+// independent, with replacement (proofwork(7), RANDOM STREAMS).
 class BatchOrder {
  public:
-  BatchOrder(uint64_t seed, uint32_t count, int batch);
+  BatchOrder(uint64_t seed, uint32_t count, int batch, bool windows = false);
   void indices(int64_t step, uint32_t* out);  // `batch` indices
   // Steps 0 to steps-1 in one array, steps × batch (the manifest's batch order).
   std::vector<uint32_t> sequence(int64_t steps) const;
@@ -28,6 +32,7 @@ class BatchOrder {
   uint32_t count_;
   int batch_;
   int64_t steps_per_epoch_;
+  bool windows_ = false;
   int64_t epoch_ = -1;
   std::vector<uint32_t> perm_;
 };
@@ -35,18 +40,22 @@ class BatchOrder {
 // The task's batch order, steps × batch: what the manifest records and the verifier
 // regenerates (proofwork(7), RANDOM STREAMS).
 std::vector<uint32_t> batch_order(const TaskConfig& c, uint32_t count);
+// The order of task `c` drawn from `seed` over `count` samples (or window starts).
+BatchOrder order_for(const TaskConfig& c, uint64_t seed, uint32_t count);
 
-// Parameters as PyTorch's nn.Linear default (U(−1/√in, 1/√in) for weight and bias),
-// drawn from Philox(seed, kStreamInit, tensor index); optimizer state zero.
+// The model kind's initial parameters (train/models.hpp), drawn from
+// Philox(seed, kStreamInit, tensor index); optimizer state zero.
 void init_state(const TaskConfig& c, const Tape& tape, Workspace& ws);
 
-Tape tape_for(const TaskConfig& c);
+Tape tape_for(const TaskConfig& c);  // the model kind's tape builder (train/models.hpp)
 
 // A task with a pipeline cut trains on the CPU only: the CUDA executor has no cut ops.
 // Throws bad input (exit 3) for any other device; Trainer::use_device checks it too.
 void check_cut_device(const CutSpec& cut, DeviceKind device);
 // A task with a reduce chunk likewise (the CUDA executor has no chunked reductions).
 void check_reduce_chunk_device(int reduce_chunk, DeviceKind device);
+// check_cut_device, and a GPT on a device other than the CPU: bad input (exit 3).
+void check_model_device(const TaskConfig& c, DeviceKind device);
 
 struct Trainer {
   const TaskConfig& cfg;

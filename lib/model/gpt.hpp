@@ -1,0 +1,22 @@
+// The GPT's ops on the tape (proofwork(7), THE GPT): run_op hands them here. The
+// kernels are tensor/transformer.hpp's, each with one fixed order of its reductions
+// (proofwork(7), EXACT MODE).
+#pragma once
+#include "model/tape.hpp"
+
+namespace pw {
+
+// LayerNorm's epsilon, as GPT-2's.
+constexpr float kLayerNormEps = 1e-5f;
+
+// Runs one of the GPT's op kinds (LoadWindows .. ClipGradients); the others are
+// run_op's own.
+void run_gpt_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx);
+
+// The clipping rule (torch.nn.utils.clip_grad_norm_): per-tensor norms sqrt(Σ g²)
+// (tensor/transformer.hpp's sum_squares, one fixed order), the total norm as the float
+// chain sqrt(Σ norm²) over the gradients in state-dict order, then every gradient
+// scaled by max_norm / (total + 1e-6) when that is below 1. Returns the total norm.
+float clip_gradients(const std::vector<float*>& grads, const std::vector<int64_t>& sizes, float max_norm);
+
+}  // namespace pw
