@@ -56,10 +56,10 @@ class RowCoder {
   void rotate_rows(float* y, size_t coded) const;
   // Sets scales() from y [coded, cols] (rotated). False when a scale is not finite (the
   // values, a − m or the rotation's sums overflowed), or `bad` (the caller's rows hold a
-  // non-finite value). With `batch_max` (a data-parallel rank, proofwork(7), DISTRIBUTED
-  // TRAINING), the per-channel scales and the failure flag are first combined with the
-  // other ranks' (a maximum, exact in any order), so every rank codes with the whole
-  // batch's scales and fails exactly when one process would; every rank must call it.
+  // non-finite value). With `batch_max` (a data-parallel rank: proofwork(7),
+  // DISTRIBUTED TRAINING), the per-channel scales and the failure flag are first combined
+  // with the other ranks' (a maximum, exact in any order), so every rank codes with the
+  // whole batch's scales and fails exactly when one process would; every rank calls it.
   bool analyse(const float* y, size_t coded, const BatchMax& batch_max = {}, bool bad = false);
   // The transmitted scales of `coded` rows (checked: count, finite, ≥ 0; exit 3).
   void use_scales(const std::vector<float>& scales, size_t coded, const std::string& what);
