@@ -9,8 +9,9 @@ using namespace pw;
 
 int main(int argc, char** argv) {
   CLI::App app{"Export from a proof: a checkpoint's weights as safetensors that load with load_state_dict into the "
-               "equivalent torch.nn.Sequential(Linear, ReLU, ..., Linear), or the batch order as text (one line per "
-               "step: the step, then its sample indices).",
+               "equivalent torch.nn.Sequential(Linear, ReLU, ..., Linear) for an MLP, or nanoGPT's GPT for a GPT "
+               "(transformer.wte.weight, ..., lm_head.weight), or the batch order as text (one line per step: the "
+               "step, then its sample indices, or for a text task its window offsets).",
                "pol-export"};
   CommonOptions common;
   std::string dir, out = "-";
