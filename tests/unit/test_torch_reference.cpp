@@ -47,17 +47,10 @@ bool report_wanted() {
 
 // Runs the tape against one fixture file and checks everything in it.
 void check_against_torch(const std::string& file, pw::OptimizerType opt) {
-  Fixture fx;
-  const std::string path = std::string(PW_FIXTURES) + "/torch/" + file;
-  const std::string err = read_fixture(path, fx);
-  REQUIRE_MESSAGE(err.empty(), err);
-  INFO("fixture " << path << ": " << fx.hint);
-
-  const Record* r = nullptr;
+  const Fixture fx = load_fixture(file);
+  INFO("fixture " << file << ": " << fx.hint);
   auto need = [&](const std::string& name, uint32_t dtype, int64_t count) -> const Record& {
-    const std::string e = get(fx, name, dtype, count, r);
-    REQUIRE_MESSAGE(e.empty(), e);
-    return *r;
+    return torchfx::need(fx, name, dtype, count);
   };
 
   // Model and hyperparameters come from the fixture.

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <doctest/doctest.h>
+
 namespace torchfx {
 
 // ---------------------------------------------------------------------------------------
@@ -157,6 +159,23 @@ inline std::string get(const Fixture& fx, const std::string& name, uint32_t dtyp
 // our largest absolute difference is 3e-8. A floor of 1e-7 stays above that rounding noise
 // with a margin and far below the values that matter (parameters ~1e-1, gradients mostly
 // 1e-3..1e-1): it only relaxes the check for entries under 1e-2 in magnitude.
+// tests/fixtures/torch/FILE read whole, or the test stops saying why (and how to
+// regenerate it).
+inline Fixture load_fixture(const std::string& file) {
+  Fixture fx;
+  const std::string err = read_fixture(std::string(PW_FIXTURES) + "/torch/" + file, fx);
+  REQUIRE_MESSAGE(err.empty(), err);
+  return fx;
+}
+
+// The record `name` of `fx` with this dtype and element count, or the test stops saying why.
+inline const Record& need(const Fixture& fx, const std::string& name, uint32_t dtype, int64_t count) {
+  const Record* r = nullptr;
+  const std::string e = get(fx, name, dtype, count, r);
+  REQUIRE_MESSAGE(e.empty(), e);
+  return *r;
+}
+
 constexpr double kRelTol = 1e-5;
 constexpr double kAbsTol = 1e-7;
 
