@@ -71,8 +71,8 @@ State::State(const std::string& dir, const StateParams& expect, bool create, boo
     if (!create) bad_input("state '" + dir + "': no state file (" + path_ + ")");
     if (p_.capacity == 0) p_.capacity = kDefaultCapacity;
     if (p_.cols == 0 || p_.cols > kMaxCols) usage_error("state '" + dir + "': channel count " + std::to_string(p_.cols) + " out of range");
-    if (p_.capacity == 0 || p_.capacity > (uint64_t(1) << 32) || state_file_size(p_) > kMaxBytes)
-      usage_error("state '" + dir + "': capacity " + std::to_string(p_.capacity) + " out of range (1 to 2^32 samples, file ≤ 1 TiB)");
+    if (p_.capacity == 0 || p_.capacity > kMaxCapacity || state_file_size(p_) > kMaxBytes)
+      usage_error("state '" + dir + "': capacity " + std::to_string(p_.capacity) + " out of range (1 to 2^24 samples, file ≤ 1 TiB)");
     make_directory(dir);
     remove_stale_temporaries(dir);  // a creation a killed run left (proofwork-files(5), ENCODING)
     // Created whole (an AtomicFile), so a half-created file never exists.
@@ -117,7 +117,7 @@ void State::map_and_check(bool created) {
   const std::string what = "state '" + dir_ + "'";
   check_input(read_ok && std::memcmp(h.magic, kMagic, 8) == 0, what + ": not an aqsgd state file (bad magic)");
   check_input(h.version == kVersion, what + ": unsupported version " + std::to_string(h.version));
-  check_input(h.cols > 0 && h.cols <= kMaxCols && h.capacity > 0 && h.capacity <= (uint64_t(1) << 32) && h.policy <= 1,
+  check_input(h.cols > 0 && h.cols <= kMaxCols && h.capacity > 0 && h.capacity <= kMaxCapacity && h.policy <= 1,
               what + ": damaged header");
   StateParams found{h.cols, h.capacity, FullPolicy(h.policy)};
   check_input(state_file_size(found) <= kMaxBytes && size_t(st.st_size) == state_file_size(found),

@@ -36,6 +36,10 @@ namespace pw::aqsgd {
 enum class FullPolicy : uint32_t { kEvict = 0, kRefuse = 1 };
 
 constexpr uint64_t kDefaultCapacity = 65536;
+// The most samples a state holds. Opening a state costs time and memory in its capacity
+// (a slot index of a byte a sample, every slot's record scanned), so a receiver that
+// creates its state from a stream header is not made to spend more than this.
+constexpr uint64_t kMaxCapacity = uint64_t(1) << 24;
 
 struct StateParams {
   uint32_t cols = 0;

@@ -357,6 +357,8 @@ StreamStats unpack_records(int in_fd, const std::string& in_name, OutputFile& ou
     if (state_dir.empty()) usage_error("an AQ-SGD stream needs --state DIR (the receiver's state)");
     StateParams p{cols, h.getCapacity(), h.getEvict() ? FullPolicy::kEvict : FullPolicy::kRefuse};
     check_input(p.capacity > 0, in_name + ": header: no state capacity");
+    check_input(p.capacity <= kMaxCapacity, in_name + ": header: a state of " + std::to_string(p.capacity) +
+                                                " samples, over the limit of 2^24 (" + std::to_string(kMaxCapacity) + ")");
     // An existing state is compared by its id below (exit 3), not refused as a usage error.
     if (file_exists(join_path(state_dir, "state.aqs"))) p.capacity = 0;
     state = std::make_unique<State>(state_dir, p, true, sync);

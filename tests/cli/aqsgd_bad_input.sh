@@ -76,3 +76,10 @@ wait
 expect_exit 3 aqsgd-pack -d --state rxbad "$HERE/../fuzz/corpus/aqsgd_stream/regression-rounds-pointer.aqp" -o bad.aqa
 expect_err "malformed"
 test ! -e bad.aqa
+# A stream whose header asks the receiver for a state of 4278190084 samples (found by the
+# fuzz target aqsgd_stream, which then allocated 4 GiB; kept as its seed): refused before
+# any state is made.
+expect_exit 3 aqsgd-pack -d --state rxbig "$HERE/../fuzz/corpus/aqsgd_stream/regression-state-capacity.aqp" -o big.aqa
+expect_err "samples, over the limit of 2"
+test ! -e rxbig/state.aqs
+test ! -e big.aqa
