@@ -37,8 +37,21 @@ void check_stream_version(uint32_t v, bool activations, const std::string& in_na
 
 RecordReader::RecordReader(int fd, std::string what) : in_(fd), buf_(in_), what_(std::move(what)) {}
 
+RecordReader::~RecordReader() { drop(true); }
+
+void RecordReader::drop(bool quiet) {
+  capnp::InputStreamMessageReader* r = reader_.release();
+  try {
+    delete r;  // noexcept(false): it skips the rest of the record
+  } catch (const kj::Exception& e) {
+    if (!quiet)
+      bad_input(what_ + ": record " + std::to_string(count_) + " is truncated or malformed (" +
+                e.getDescription().cStr() + ")");
+  }
+}
+
 bool RecordReader::next() {
-  reader_.reset();  // one reader alive at a time: it must finish before the next starts
+  drop(false);  // one reader alive at a time: it must finish before the next starts
   try {
     if (buf_.tryGetReadBuffer().size() == 0) return false;
     capnp::ReaderOptions opt;
@@ -56,7 +69,7 @@ bool RecordReader::next() {
     }
     bytes_ += words * 8 + (segments / 2 + 1) * 8;
   } catch (const kj::Exception& e) {
-    reader_.reset();
+    drop(true);
     bad_input(what_ + ": record " + std::to_string(count_ + 1) + " is truncated or malformed (" +
               e.getDescription().cStr() + ")");
   }

@@ -34,6 +34,7 @@ constexpr size_t kMaxRecordBytes = size_t(1) << 30;  // one batch record, 1 GiB
 class RecordReader {
  public:
   RecordReader(int fd, std::string what);
+  ~RecordReader();
   bool next();
   schema::AqsgdRecord::Reader record();
   uint64_t bytes_read() const { return bytes_; }
@@ -44,6 +45,10 @@ class RecordReader {
   std::string what_;
   std::unique_ptr<capnp::InputStreamMessageReader> reader_;
   uint64_t count_ = 0, bytes_ = 0;
+  // Ends the current record's reader. Its destructor reads what is left of the record
+  // and throws on a stream that ends early: bad input then (never std::terminate, which
+  // a throw inside unique_ptr's noexcept reset would be), or nothing with `quiet`.
+  void drop(bool quiet);
 };
 
 // Output to a file (an io/file.hpp AtomicFile: committed by finish(), removed if never

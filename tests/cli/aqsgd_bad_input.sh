@@ -83,3 +83,10 @@ expect_exit 3 aqsgd-pack -d --state rxbig "$HERE/../fuzz/corpus/aqsgd_stream/reg
 expect_err "samples, over the limit of 2"
 test ! -e rxbig/state.aqs
 test ! -e big.aqa
+# A stream that ends inside a record the reader had begun (found by the fuzz target
+# aqsgd_stream, which aborted: the record reader's destructor threw inside a noexcept
+# reset; kept as its seed): bad input from --inspect and from -d.
+expect_exit 3 aqsgd-pack --inspect "$HERE/../fuzz/corpus/aqsgd_stream/regression-truncated-record.aqp"
+expect_err "truncated or malformed"
+expect_exit 3 aqsgd-pack -d --state rxcut "$HERE/../fuzz/corpus/aqsgd_stream/regression-truncated-record.aqp" -o cut.aqa
+test ! -e cut.aqa
