@@ -1,6 +1,7 @@
 #include "aqsgd/stream.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -35,7 +36,27 @@ void check_stream_version(uint32_t v, bool activations, const std::string& in_na
 
 // ---- reading and writing records ----
 
-RecordReader::RecordReader(int fd, std::string what) : in_(fd), buf_(in_), what_(std::move(what)) {}
+RecordReader::RecordReader(int fd, std::string what) : in_(fd), buf_(in_), what_(std::move(what)), fd_(fd) {}
+
+void RecordReader::check_declared_size() {
+  const kj::ArrayPtr<const kj::byte> b = buf_.tryGetReadBuffer();  // buffered, not yet read
+  const auto le32 = [&](size_t at) {
+    uint32_t v;
+    std::memcpy(&v, b.begin() + at, 4);
+    return v;
+  };
+  if (b.size() < 4) return;
+  const uint64_t segments = uint64_t(le32(0)) + 1;
+  if (segments > 512 || b.size() < 4 + 4 * segments) return;  // Cap'n Proto's own limits apply
+  uint64_t bytes = (4 + 4 * segments + 7) / 8 * 8;
+  for (uint64_t i = 0; i < segments; i++) bytes += uint64_t(le32(size_t(4 + 4 * i))) * 8;
+  struct stat st;
+  const off_t pos = ::lseek(fd_, 0, SEEK_CUR);
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode) || pos < 0 || st.st_size < pos) return;  // a pipe: no size to hold it to
+  const uint64_t left = uint64_t(st.st_size - pos) + b.size();
+  check_input(bytes <= left, what_ + ": record " + std::to_string(count_ + 1) + " is truncated or malformed (it declares " +
+                                 std::to_string(bytes) + " bytes, the stream holds " + std::to_string(left) + " more)");
+}
 
 RecordReader::~RecordReader() { drop(true); }
 
@@ -54,6 +75,7 @@ bool RecordReader::next() {
   drop(false);  // one reader alive at a time: it must finish before the next starts
   try {
     if (buf_.tryGetReadBuffer().size() == 0) return false;
+    check_declared_size();
     capnp::ReaderOptions opt;
     opt.traversalLimitInWords = kMaxRecordBytes / sizeof(capnp::word);
     opt.nestingLimit = 16;

@@ -49,6 +49,11 @@ class RecordReader {
   // and throws on a stream that ends early: bad input then (never std::terminate, which
   // a throw inside unique_ptr's noexcept reset would be), or nothing with `quiet`.
   void drop(bool quiet);
+  // Refuses a record whose segment table declares more bytes than a regular file still
+  // holds: Cap'n Proto allocates the declared size before it reads, so a few bytes could
+  // otherwise make the reader allocate up to kMaxRecordBytes.
+  void check_declared_size();
+  int fd_;
 };
 
 // Output to a file (an io/file.hpp AtomicFile: committed by finish(), removed if never
