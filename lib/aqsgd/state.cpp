@@ -93,7 +93,7 @@ State::State(const std::string& dir, const StateParams& expect, bool create, boo
   }
   try {
     map_and_check(created);
-    rebuild();
+    rebuild(created);
   } catch (...) {  // the destructor does not run for a half-built object: release the lock here
     if (base_) ::munmap(base_, size_);
     if (fd_ >= 0) ::close(fd_);
@@ -150,7 +150,7 @@ float* State::row(uint32_t slot, int buf) const {
 
 // Erases buffers tagged after the committed generation (an interrupted batch), then
 // indexes the current buffer of each slot.
-void State::rebuild() {
+void State::rebuild(bool created) {
   const uint64_t g = generation();
   const std::string what = "state '" + dir_ + "'";
   cur_.assign(size_t(p_.capacity), -1);
@@ -160,7 +160,9 @@ void State::rebuild() {
   fresh_ = 0;
   planned_.clear();
   planning_ = false;
-  for (uint32_t s = 0; s < p_.capacity; s++) {
+  // A new file's slots are all empty: reading them would only fault in pages of zeros
+  // (64 bytes a slot, capacity slots).
+  for (uint32_t s = 0; !created && s < p_.capacity; s++) {
     int best = -1;
     for (int b = 0; b < 2; b++) {
       Meta* m = meta(s, b);

@@ -94,7 +94,8 @@ class State {
   void map_and_check(bool created);
   void reserve(uint64_t from, uint64_t to);
   void prefault(uint64_t from, uint64_t to);
-  void rebuild();
+  // `created`: the file was made just now, every slot empty (nothing to scan).
+  void rebuild(bool created = false);
 
   std::string dir_, path_;
   StateParams p_;

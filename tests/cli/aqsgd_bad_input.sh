@@ -95,3 +95,8 @@ test ! -e cut.aqa
 # before the allocation.
 expect_exit 3 aqsgd-pack --inspect "$HERE/../fuzz/corpus/aqsgd_stream/regression-declared-size.aqp"
 expect_err "declares 805306616 bytes, the stream holds 740 more"
+# A stream whose header makes the receiver create a large state (found by the fuzz target
+# aqsgd_stream, which then read every empty slot of the new file, 1 GB; kept as its
+# seed): a new state's slots are not scanned, so this costs little before it is refused.
+expect_exit 3 aqsgd-pack -d --state rxlarge "$HERE/../fuzz/corpus/aqsgd_stream/regression-large-new-state.aqp" -o large.aqa
+test ! -e large.aqa
