@@ -160,27 +160,40 @@ void State::rebuild(bool created) {
   fresh_ = 0;
   planned_.clear();
   planning_ = false;
-  // A new file's slots are all empty: reading them would only fault in pages of zeros
-  // (64 bytes a slot, capacity slots).
-  for (uint32_t s = 0; !created && s < p_.capacity; s++) {
-    int best = -1;
-    for (int b = 0; b < 2; b++) {
-      Meta* m = meta(s, b);
-      if (!m->valid) continue;
-      if (m->generation > g || m->generation == 0) {
-        std::memset(m, 0, sizeof *m);
-        continue;
+  // A new file's slots are all empty (nothing to scan). An existing file's slot table is
+  // read with pread(2), a chunk at a time, not through the map: the table is sparse until
+  // used, and a read fault on a hole of a shared map may need a page (RSS for the whole
+  // table, or SIGBUS on a full tmpfs), where read(2) of a hole allocates nothing.
+  constexpr uint32_t kChunk = 4096;  // slots a read
+  std::vector<Meta> chunk;
+  for (uint32_t s0 = 0; !created && s0 < p_.capacity; s0 += kChunk) {
+    const uint32_t n = uint32_t(std::min<uint64_t>(kChunk, p_.capacity - s0));
+    chunk.resize(size_t(n) * 2);
+    const size_t bytes = chunk.size() * sizeof(Meta);
+    check_input(::pread(fd_, chunk.data(), bytes, off_t(kPage + size_t(s0) * 2 * sizeof(Meta))) == ssize_t(bytes),
+                what + ": cannot read its slot table");
+    for (uint32_t i = 0; i < n; i++) {
+      const uint32_t s = s0 + i;
+      const Meta* got = chunk.data() + size_t(i) * 2;  // buffers 0 and 1 of slot s, as read
+      int best = -1;
+      for (int b = 0; b < 2; b++) {
+        const Meta& m = got[b];
+        if (!m.valid) continue;
+        if (m.generation > g || m.generation == 0) {
+          std::memset(meta(s, b), 0, sizeof(Meta));  // an allocated page: it holds a written record
+          continue;
+        }
+        if (best < 0 || m.generation > got[best].generation) best = b;
+        else check_input(m.generation != got[best].generation, what + ": damaged slot " + std::to_string(s));
       }
-      if (best < 0 || m->generation > meta(s, best)->generation) best = b;
-      else check_input(m->generation != meta(s, best)->generation, what + ": damaged slot " + std::to_string(s));
+      if (best < 0) continue;
+      const Meta& m = got[best];
+      check_input(index_.emplace(m.sample, s).second,
+                  what + ": damaged: sample " + std::to_string(m.sample) + " has two slots");
+      cur_[s] = int8_t(best);
+      lru_.emplace(m.generation, m.sample);
+      fresh_ = s + 1;
     }
-    if (best < 0) continue;
-    const Meta* m = meta(s, best);
-    check_input(index_.emplace(m->sample, s).second,
-                what + ": damaged: sample " + std::to_string(m->sample) + " has two slots");
-    cur_[s] = int8_t(best);
-    lru_.emplace(m->generation, m->sample);
-    fresh_ = s + 1;
   }
   for (uint32_t s = 0; s < fresh_; s++)
     if (cur_[s] < 0) holes_.push_back(s);
