@@ -47,17 +47,8 @@ void check_gpt_against_torch(const std::string& file, pw::OptimizerType opt) {
   cfg.gpt = g;
   cfg.batch = batch;
   cfg.steps = steps;
-  cfg.optimizer = opt;
-  cfg.lr = need("hp.lr", kF64, 1).f64[0];
-  cfg.weight_decay = need("hp.weight_decay", kF64, 1).f64[0];
+  read_hyperparameters(fx, opt, cfg);
   cfg.clip = need("hp.clip", kF64, 1).f64[0];
-  if (opt == pw::OptimizerType::Sgd) {
-    cfg.momentum = need("hp.momentum", kF64, 1).f64[0];
-  } else {
-    cfg.beta1 = need("hp.beta1", kF64, 1).f64[0];
-    cfg.beta2 = need("hp.beta2", kF64, 1).f64[0];
-    cfg.eps = need("hp.eps", kF64, 1).f64[0];
-  }
   const pw::Tape tape = pw::build_gpt_tape(g, batch, opt, float(cfg.clip));
   REQUIRE(tape.ops[0].kind == pw::OpKind::LoadWindows);
   pw::Workspace ws(tape);

@@ -72,17 +72,8 @@ void check_against_torch(const std::string& file, pw::OptimizerType opt) {
   cfg.widths = widths;
   cfg.batch = batch;
   cfg.steps = steps;
-  cfg.optimizer = opt;
   cfg.schedule = pw::ScheduleType::Constant;
-  cfg.lr = need("hp.lr", kF64, 1).f64[0];
-  cfg.weight_decay = need("hp.weight_decay", kF64, 1).f64[0];
-  if (opt == pw::OptimizerType::Sgd) {
-    cfg.momentum = need("hp.momentum", kF64, 1).f64[0];
-  } else {
-    cfg.beta1 = need("hp.beta1", kF64, 1).f64[0];
-    cfg.beta2 = need("hp.beta2", kF64, 1).f64[0];
-    cfg.eps = need("hp.eps", kF64, 1).f64[0];
-  }
+  read_hyperparameters(fx, opt, cfg);
 
   const pw::Tape tape = pw::build_mlp_tape(widths, batch, opt);
   REQUIRE(!tape.ops.empty());

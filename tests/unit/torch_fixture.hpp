@@ -15,6 +15,8 @@
 
 #include <doctest/doctest.h>
 
+#include "train/task.hpp"
+
 namespace torchfx {
 
 // ---------------------------------------------------------------------------------------
@@ -174,6 +176,22 @@ inline const Record& need(const Fixture& fx, const std::string& name, uint32_t d
   const std::string e = get(fx, name, dtype, count, r);
   REQUIRE_MESSAGE(e.empty(), e);
   return *r;
+}
+
+// The fixture's optimizer hyperparameters (hp.*) into cfg: lr and weight decay, then
+// momentum (SGD) or betas and eps (AdamW).
+inline void read_hyperparameters(const Fixture& fx, pw::OptimizerType opt, pw::TaskConfig& cfg) {
+  const auto hp = [&](const std::string& name) { return need(fx, "hp." + name, kF64, 1).f64[0]; };
+  cfg.optimizer = opt;
+  cfg.lr = hp("lr");
+  cfg.weight_decay = hp("weight_decay");
+  if (opt == pw::OptimizerType::Sgd) {
+    cfg.momentum = hp("momentum");
+  } else {
+    cfg.beta1 = hp("beta1");
+    cfg.beta2 = hp("beta2");
+    cfg.eps = hp("eps");
+  }
 }
 
 constexpr double kRelTol = 1e-5;
