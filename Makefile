@@ -50,13 +50,14 @@ test-asan:
 	  ctest --output-on-failure -LE gpu -j$(JOBS)
 
 # The libFuzzer targets of tests/fuzz (clang, PW_FUZZ, its own build directory), each run
-# for FUZZ_SECONDS: tests/fuzz/run.sh prints executions, coverage, crashes, hangs, memory.
+# for FUZZ_SECONDS, or for FUZZ_RUNS executions when that is set: tests/fuzz/run.sh
+# prints executions, coverage, crashes, hangs, memory.
 fuzz:
 	@scripts/install-deps.sh --check fuzz 2>/dev/null || scripts/install-deps.sh fuzz
 	@test -f $(FUZZ_BUILD)/CMakeCache.txt || CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=Release \
 	  -DPW_CUDA=OFF -DPW_FUZZ=ON -DBUILD_TESTING=OFF
 	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz-all
-	tests/fuzz/run.sh $(abspath $(FUZZ_BUILD)) $(FUZZ_SECONDS)
+	FUZZ_RUNS=$(FUZZ_RUNS) tests/fuzz/run.sh $(abspath $(FUZZ_BUILD)) $(FUZZ_SECONDS)
 
 install: build
 	cmake --install $(BUILD)

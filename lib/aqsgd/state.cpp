@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <new>
 
 #include "core/error.hpp"
 #include "io/file.hpp"
@@ -153,7 +154,8 @@ float* State::row(uint32_t slot, int buf) const {
 void State::rebuild(bool created) {
   const uint64_t g = generation();
   const std::string what = "state '" + dir_ + "'";
-  cur_.assign(size_t(p_.capacity), -1);
+  cur_.reset(static_cast<uint8_t*>(std::calloc(size_t(p_.capacity), 1)));
+  if (!cur_) throw std::bad_alloc();
   index_.clear();
   lru_.clear();
   holes_.clear();
@@ -190,20 +192,20 @@ void State::rebuild(bool created) {
       const Meta& m = got[best];
       check_input(index_.emplace(m.sample, s).second,
                   what + ": damaged: sample " + std::to_string(m.sample) + " has two slots");
-      cur_[s] = int8_t(best);
+      set_cur(s, best);
       lru_.emplace(m.generation, m.sample);
       fresh_ = s + 1;
     }
   }
   for (uint32_t s = 0; s < fresh_; s++)
-    if (cur_[s] < 0) holes_.push_back(s);
+    if (cur(s) < 0) holes_.push_back(s);
   // Lowest hole last, so pop_back() takes it.
   std::reverse(holes_.begin(), holes_.end());
 }
 
 const float* State::find(uint64_t sample) const {
   auto it = index_.find(sample);
-  return it == index_.end() ? nullptr : row(it->second, cur_[it->second]);
+  return it == index_.end() ? nullptr : row(it->second, cur(it->second));
 }
 
 std::vector<RowSlot> State::plan(const uint64_t* ids, size_t rows) {
@@ -229,11 +231,11 @@ std::vector<RowSlot> State::plan(const uint64_t* ids, size_t rows) {
         abort();
         bad_input("sample id " + std::to_string(id) + " appears twice in one batch");
       }
-      const Meta* m = meta(slot, cur_[slot]);
+      const Meta* m = meta(slot, cur(slot));
       lru_.erase({m->generation, id});
       rs.full = false;
       rs.round = m->round + 1;
-      rs.cur = row(slot, cur_[slot]);
+      rs.cur = row(slot, cur(slot));
     } else {
       if (!holes_.empty()) {
         slot = holes_.back();
@@ -257,7 +259,7 @@ std::vector<RowSlot> State::plan(const uint64_t* ids, size_t rows) {
       rs.round = 1;
       rs.cur = nullptr;
     }
-    const int nb = cur_[slot] < 0 ? 0 : 1 - cur_[slot];
+    const int nb = cur(slot) < 0 ? 0 : 1 - cur(slot);
     Meta* nm = meta(slot, nb);
     nm->generation = next_gen;
     nm->sample = id;
@@ -310,7 +312,7 @@ void State::commit() {
   const uint64_t next_gen = h->generation + 1;
   h->generation = next_gen;
   if (sync_ && ::msync(base_, kPage, MS_SYNC) != 0) internal_error("state '" + dir_ + "': msync: " + errstr());
-  for (uint32_t s : planned_) cur_[s] = int8_t(meta(s, 0)->valid && meta(s, 0)->generation == next_gen ? 0 : 1);
+  for (uint32_t s : planned_) set_cur(s, meta(s, 0)->valid && meta(s, 0)->generation == next_gen ? 0 : 1);
   planned_.clear();
   planning_ = false;
 }

@@ -26,6 +26,8 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -103,7 +105,12 @@ class State {
   int fd_ = -1;
   uint8_t* base_ = nullptr;
   size_t size_ = 0, data_off_ = 0;
-  std::vector<int8_t> cur_;                       // per slot: current buffer 0/1, or -1 when free
+  // Per slot: 1 + its current buffer (0 or 1), or 0 when free. Zero-filled by calloc, so
+  // the pages of slots never used are never touched: a state of 2^24 slots costs nothing
+  // until they fill.
+  std::unique_ptr<uint8_t[], decltype(&std::free)> cur_{nullptr, &std::free};
+  int cur(uint32_t slot) const { return int(cur_[slot]) - 1; }
+  void set_cur(uint32_t slot, int buffer) { cur_[slot] = uint8_t(buffer + 1); }
   std::unordered_map<uint64_t, uint32_t> index_;  // sample id -> slot
   std::set<std::pair<uint64_t, uint64_t>> lru_;   // (generation of last update, sample id) of taken slots
   std::vector<uint32_t> holes_;                   // free slots below fresh_

@@ -3,7 +3,10 @@
 #include <capnp/schema.h>
 
 #include <cctype>
+#include <map>
+#include <mutex>
 #include <set>
+#include <string_view>
 
 namespace pw {
 
@@ -38,29 +41,47 @@ void collect_hex_fields(capnp::StructSchema s, std::set<std::string>& names, std
   }
 }
 
+// The names of `type`'s hex fields, at any depth, found once a type.
+const std::set<std::string, std::less<>>& hex_fields_of(capnp::StructSchema type) {
+  static std::mutex mu;
+  static std::map<uint64_t, std::set<std::string, std::less<>>> cache;
+  std::lock_guard<std::mutex> lock(mu);
+  auto [it, made] = cache.try_emplace(type.getProto().getId());
+  if (made) {
+    std::set<std::string> names;
+    std::set<uint64_t> seen;
+    collect_hex_fields(type, names, seen);
+    it->second.insert(names.begin(), names.end());
+  }
+  return it->second;
+}
+
 }  // namespace
 
+// One pass over the text: each quoted string that names a hex field and is followed by
+// ':' is a key, and its value, when a string, must be an even count of hex digits. (Field
+// names hold no '"', so every `"name"` in the text is the string that starts at its quote.)
 void check_json_hex_fields(const Bytes& b, capnp::StructSchema type, const std::string& what) {
-  std::set<std::string> hex_fields;
-  std::set<uint64_t> seen;
-  collect_hex_fields(type, hex_fields, seen);
-  const std::string text(b.begin(), b.end());
-  for (const std::string& k : hex_fields) {
-    const std::string quoted = std::string("\"") + k + "\"";
-    for (size_t pos = text.find(quoted); pos != std::string::npos; pos = text.find(quoted, pos + 1)) {
-      size_t i = pos + quoted.size();
-      while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) i++;
-      if (i >= text.size() || text[i] != ':') continue;  // the word inside some other string
-      i++;
-      while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) i++;
-      if (i >= text.size() || text[i] != '"') continue;  // null or another type: the codec decides
-      const size_t end = text.find('"', i + 1);
-      check_input(end != std::string::npos, what + ": unterminated string for \"" + k + "\"");
-      const std::string v = text.substr(i + 1, end - i - 1);
-      bool ok = v.size() % 2 == 0;
-      for (char c : v) ok = ok && std::isxdigit(static_cast<unsigned char>(c));
-      check_input(ok, what + ": \"" + k + "\" is not an even number of hexadecimal digits");
-    }
+  const std::set<std::string, std::less<>>& hex_fields = hex_fields_of(type);
+  if (hex_fields.empty()) return;
+  const std::string_view text(reinterpret_cast<const char*>(b.data()), b.size());
+  for (size_t pos = text.find('"'); pos != std::string_view::npos; pos = text.find('"', pos + 1)) {
+    const size_t close = text.find('"', pos + 1);
+    if (close == std::string_view::npos) break;
+    const std::string_view k = text.substr(pos + 1, close - pos - 1);
+    if (hex_fields.find(k) == hex_fields.end()) continue;
+    size_t i = close + 1;
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) i++;
+    if (i >= text.size() || text[i] != ':') continue;  // the word inside some other string
+    i++;
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) i++;
+    if (i >= text.size() || text[i] != '"') continue;  // null or another type: the codec decides
+    const size_t end = text.find('"', i + 1);
+    check_input(end != std::string_view::npos, what + ": unterminated string for \"" + std::string(k) + "\"");
+    const std::string_view v = text.substr(i + 1, end - i - 1);
+    bool ok = v.size() % 2 == 0;
+    for (char c : v) ok = ok && std::isxdigit(static_cast<unsigned char>(c));
+    check_input(ok, what + ": \"" + std::string(k) + "\" is not an even number of hexadecimal digits");
   }
 }
 

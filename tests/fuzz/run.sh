@@ -6,6 +6,8 @@
 # over the memory bound, peak RSS; the inputs that failed in this run are kept in
 # BUILD/fuzz-findings/NAME/ (emptied when NAME runs again).
 # Exit 1 when any target found anything (proofwork(7), TESTS AND BENCHMARKS).
+# With FUZZ_RUNS=N in the environment, each target runs N executions instead (no time
+# bound): the long run that shows 10^6 executions a target.
 #   tests/fuzz/run.sh BUILD_FUZZ_DIR [SECONDS [TARGET...]]     (make fuzz FUZZ_SECONDS=N)
 set -uo pipefail
 BUILD=$(cd "${1:?usage: run.sh BUILD_FUZZ_DIR [SECONDS [TARGET...]]}" && pwd)
@@ -32,7 +34,8 @@ for t in "${targets[@]}"; do
   log=$LOGS/$t.log
   rm -rf "${FIND:?}/$t"
   mkdir -p "$FIND/$t"
-  "$bin" -max_total_time="$SECONDS_EACH" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 \
+  if [ -n "${FUZZ_RUNS:-}" ]; then bound=(-runs="$FUZZ_RUNS"); else bound=(-max_total_time="$SECONDS_EACH"); fi
+  "$bin" "${bound[@]}" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 \
     -artifact_prefix="$FIND/$t/" "$work" "$HERE/corpus/$t" > "$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
