@@ -2,7 +2,8 @@
 # The full proofwork flow on Fashion-MNIST, as a user would type it:
 #   task (pol-task) -> train with a proof (pol-train) -> kill and resume ->
 #   verify all segments and a beacon sample (pol-verify) -> plot them (pol-plot) -> export (pol-export) ->
-#   tamper with a copy of the proof and watch pol-verify reject it.
+#   tamper with a copy of the proof and watch pol-verify reject it; then the market
+#   (examples/market-flow.sh) and a GPT on the fortunes (examples/gpt-flow.sh).
 # Every step checks its exit status and its result; the script exits non-zero as soon
 # as something does not behave as documented.
 #
@@ -26,6 +27,8 @@
 #   DEMO_BEACON    beacon text (default: 16 random bytes in hex)
 #   DEMO_THREADS   threads (default: OMP_NUM_THREADS, else all cores)
 #   DEMO_RESUME    0 skips the kill-and-resume demonstration (default 1)
+#   DEMO_GPT       0 skips examples/gpt-flow.sh, the GPT on the fortunes (default 1; its
+#                  own settings are GPT_*, see that script)
 #   DEMO_DIR       where to write (default: a new temporary directory, removed at the
 #                  end unless DEMO_KEEP=1)
 EXAMPLE=flow.sh
@@ -155,4 +158,6 @@ run 3 pol-verify task.pwt tampered
 say "bad input (exit 3): a checkpoint of another size than the manifest says is damage, not a verdict"
 
 (cd "$OLDPWD" && FASHION_MNIST="$DATA" DEMO_DIR="$WORK/market" "$(dirname "$0")/market-flow.sh") || fail "examples/market-flow.sh (the market on the ledger) failed"
+[ "${DEMO_GPT:-1}" = 0 ] ||
+  (cd "$OLDPWD" && DEMO_DIR="$WORK/gpt" "$(dirname "$0")/gpt-flow.sh") || fail "examples/gpt-flow.sh (a GPT on the fortunes) failed"
 section "done in $(( SECONDS - start )) s: every step behaved as documented"

@@ -270,4 +270,10 @@ void run_gpt_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext
   }
 }
 
+size_t lm_head_op(const Tape& tape) {
+  for (size_t k = 1; k < tape.ops.size(); k++)
+    if (tape.ops[k].out.size() == 1 && tape.ops[k].out[0] == tape.logits) return k;
+  internal_error("the GPT tape has no LM head");
+}
+
 }  // namespace pw

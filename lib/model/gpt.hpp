@@ -13,6 +13,10 @@ constexpr float kLayerNormEps = 1e-5f;
 // run_op's own.
 void run_gpt_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx);
 
+// The index of the op that writes the GPT's logits (the LM head): running ops 1 .. it
+// after filling the input rows is the forward pass, without the loss.
+size_t lm_head_op(const Tape& tape);
+
 // The clipping rule (torch.nn.utils.clip_grad_norm_): per-tensor norms sqrt(Σ g²)
 // (tensor/transformer.hpp's sum_squares, one fixed order), the total norm as the float
 // chain sqrt(Σ norm²) over the gradients in state-dict order, then every gradient

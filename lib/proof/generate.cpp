@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "model/gpt.hpp"
 #include "model/tape.hpp"
 #include "proof/proof.hpp"
 #include "tensor/mathfn.hpp"
@@ -49,9 +50,7 @@ Generated generate_text(const LoadedTask& task, const std::string& dir, const Ge
   const Tape tape = tape_for(one);
   Workspace ws(tape);
   read_checkpoint(dir, *ci, tape, task.hash, ws);
-  size_t head = 1;  // the ops up to the LM head's (the op writing the logits)
-  while (head < tape.ops.size() && !(tape.ops[head].out.size() == 1 && tape.ops[head].out[0] == tape.logits)) head++;
-  if (head == tape.ops.size()) internal_error("generate: the GPT tape has no LM head");
+  const size_t head = lm_head_op(tape);
   const int T = c.gpt.context, V = c.gpt.vocab;
   std::vector<uint8_t> seq(o.prompt.begin(), o.prompt.end());
   Generated g;

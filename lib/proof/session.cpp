@@ -128,6 +128,7 @@ SessionSummary Session::finish() {
     sum.steps = trainer_.step - first_step_;
     sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     sum.test_accuracy = test_accuracy(trainer_);
+    sum.val_bits_per_byte = validation_bits_per_byte(trainer_);
     manifest_.test_accuracy = float(sum.test_accuracy);
     manifest_.final_loss = trainer_.loss;
     manifest_.complete = true;
@@ -154,16 +155,23 @@ std::string summary_line(const SessionSummary& s) {
     std::snprintf(line, sizeof line, ", test accuracy %.2f%%", 100 * s.test_accuracy);
     msg += line;
   }
+  if (s.val_bits_per_byte >= 0) {
+    std::snprintf(line, sizeof line, ", validation %.4f bits/byte", s.val_bits_per_byte);
+    msg += line;
+  }
   return msg + "; root " + hex(s.root);
 }
 
 std::string summary_json(const SessionSummary& s, const std::string& dir) {
   char line[512];
+  char v[32] = "null";
+  if (s.val_bits_per_byte >= 0) std::snprintf(v, sizeof v, "%.6f", s.val_bits_per_byte);
+  const std::string bpb = v;
   std::snprintf(line, sizeof line,
                 "\"steps\": %lld, \"seconds\": %.6f, \"steps_per_second\": %.4f, \"final_loss\": %.6f, "
-                "\"test_accuracy\": %.6f, \"threads\": %d, \"root\": \"%s\"}",
+                "\"test_accuracy\": %.6f, \"val_bits_per_byte\": %s, \"threads\": %d, \"root\": \"%s\"}",
                 static_cast<long long>(s.steps), s.seconds, s.seconds > 0 ? double(s.steps) / s.seconds : 0.0,
-                double(s.final_loss), s.test_accuracy, get_threads(), hex(s.root).c_str());
+                double(s.final_loss), s.test_accuracy, bpb.c_str(), get_threads(), hex(s.root).c_str());
   return "{\"proof\": " + json_string(dir) + ", " + line;
 }
 

@@ -61,6 +61,7 @@ struct SessionSummary {
   double seconds = 0;          // from the end of open() to finish()
   float final_loss = 0;        // of the last step
   double test_accuracy = -1;   // -1: the task names no test set
+  double val_bits_per_byte = -1;  // a GPT's, computed when this run finished the proof; -1: none
   Hash root{};                 // the manifest's Merkle root
 };
 
@@ -122,7 +123,7 @@ class Session {
 // "40 steps in 0.21 s (190.48 steps/s), final loss 0.4123, test accuracy 71.20%; root …"
 std::string summary_line(const SessionSummary& s);
 // One JSON object: proof, steps, seconds, steps_per_second, final_loss, test_accuracy,
-// threads, root (pol-train(1), --json).
+// val_bits_per_byte (null when not computed), threads, root (pol-train(1), --json).
 std::string summary_json(const SessionSummary& s, const std::string& dir);
 
 }  // namespace pw

@@ -1,9 +1,11 @@
 #include "train/trainer.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
 #include "core/error.hpp"
+#include "model/gpt.hpp"
 #include "tensor/philox.hpp"
 #include "train/models.hpp"
 
@@ -150,6 +152,35 @@ double test_accuracy(const Trainer& t) {
     right += best == t.data.test_labels[i];
   }
   return double(right) / t.data.test_count;
+}
+
+double validation_bits_per_byte(Trainer& t) {
+  if (!t.cfg.is_gpt() || t.data.val_text.empty()) return -1;
+  t.to_host();
+  const Tape& tape = t.tape;
+  const size_t head = lm_head_op(tape);
+  const int64_t T = t.cfg.gpt.context, V = t.cfg.gpt.vocab, B = t.cfg.batch;
+  const std::vector<uint8_t>& text = t.data.val_text;
+  const int64_t windows = std::min<int64_t>(kValidationWindows, int64_t(text.size() - 1) / T);
+  const StepContext ctx;  // exact compute
+  double bits = 0;
+  for (int64_t w0 = 0; w0 < windows; w0 += B) {
+    const int64_t n = std::min(B, windows - w0);
+    float* idx = t.ws[tape.input];
+    for (int64_t b = 0; b < B; b++)  // rows past the last window repeat the first; not counted
+      for (int64_t j = 0; j < T; j++) idx[b * T + j] = float(text[size_t((w0 + (b < n ? b : 0)) * T + j)]);
+    for (size_t k = 1; k <= head; k++) run_op(tape, tape.ops[k], t.ws, ctx);
+    const float* logits = t.ws[tape.logits];
+    for (int64_t r = 0; r < n * T; r++) {
+      const float* z = logits + r * V;
+      double m = z[0], sum = 0;
+      for (int64_t v = 1; v < V; v++) m = std::max(m, double(z[v]));
+      for (int64_t v = 0; v < V; v++) sum += std::exp(double(z[v]) - m);
+      const uint8_t next = text[size_t((w0 + r / T) * T + r % T + 1)];
+      bits += (std::log(sum) - (double(z[next]) - m)) / std::log(2.0);
+    }
+  }
+  return bits / double(windows * T);
 }
 
 }  // namespace pw

@@ -86,4 +86,14 @@ struct Trainer {
 // Test-set accuracy of the current parameters (argmax, first maximum on ties).
 double test_accuracy(const Trainer& t);
 
+// A GPT's validation loss in bits per byte (proofwork(7), THE GPT): the validation text
+// cut into windows of CONTEXT+1 bytes at strides of CONTEXT, so that every byte after the
+// first is predicted once (the first kValidationWindows windows),
+// each window's first CONTEXT bytes fed through the exact forward pass, B windows a pass,
+// and the mean over every predicted byte of −log2 softmax(logits)[next byte], summed in
+// double in window order. −1 when the task has no validation text. Uses ws's activations
+// as scratch (the parameters are untouched).
+constexpr int64_t kValidationWindows = 1024;
+double validation_bits_per_byte(Trainer& t);
+
 }  // namespace pw
