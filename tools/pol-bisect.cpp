@@ -4,6 +4,7 @@
 
 #include "bisect/bisect.hpp"
 #include "bisect/dispute.hpp"
+#include "bisect/fast.hpp"
 #include "bisect/play.hpp"
 #include "cli/cli.hpp"
 #include "core/error.hpp"
@@ -25,7 +26,7 @@ void report(const std::string& out, capnp::MallocMessageBuilder& mb, const Commo
 int run_replay(int argc, char** argv) {
   CLI::App app{"Referee: recompute the dispute's pinpointed op alone from its inputs (checked against the agreed "
                "hashes), or, when no op was pinpointed, its disputed step from the agreed state the file carries, and "
-               "say whose claim is right. Exit 0 when A is right, 1 when B is (or neither), 3 when the "
+               "say whose claim is right. Exit 0 when A is right (or, in fast mode, both sides stand), 1 when B is (or neither), 3 when the "
                "dispute is malformed or its inputs do not match their hashes.",
                "pol-bisect replay"};
   CommonOptions common;
@@ -39,19 +40,19 @@ int run_replay(int argc, char** argv) {
     const std::string what = "dispute '" + path + "'";
     return guard_input(what, [&]() -> int {
       const Refereed r = referee_dispute(msg.root(), what, data_dir);
-      const std::string who = r.right == Ruling::A ? "A" : r.right == Ruling::B ? "B" : "neither";
+      const std::string who = ruling_name(r.right);
       const std::string said = winner_name(msg.root().getWinner());
       const std::string where = r.step_level ? "step " + std::to_string(r.step) + " (step level): referee state"
                                              : "step " + std::to_string(r.step) + ", op " + std::to_string(r.op) + " (" +
                                                    r.op_kind + "): referee output";
-      note(common, where + " " + hex(r.referee).substr(0, 16) + "…; " + who + " is right" +
+      note(common, where + " " + hex(r.referee).substr(0, 16) + "…; " + ruling_text(r.right) +
                        (who != said ? " (the dispute file said " + said + ")" : "") + "; " + r.basis);
       if (common.json)
         std::printf("{\"step\": %u, \"op\": %d, \"kind\": \"%s\", \"referee\": \"%s\", \"right\": \"%s\", \"level\": \"%s\", "
                     "\"basis\": \"%s\"}\n",
                     r.step, r.step_level ? -1 : int(r.op), r.op_kind.c_str(), hex(r.referee).c_str(), who.c_str(),
                     r.forfeit ? "forfeit" : r.step_level ? "step" : "op", r.basis.c_str());
-      return r.right == Ruling::A ? kExitOk : kExitNo;
+      return r.right == Ruling::A || r.right == Ruling::Both ? kExitOk : kExitNo;
     });
   });
 }
@@ -79,7 +80,9 @@ int run_play(int argc, char** argv) {
     check_output_path(out, {task_path, transcript_in}, common.force);
     check_output_outside(out, proof);
     LoadedTask task = load_task(task_path);
-    if (!task.cfg.exact) usage_error("bisection needs an exact-mode task");
+    if (!task.cfg.exact)
+      usage_error("a two-party exchange is for exact-mode tasks; bisect a fast-mode dispute locally "
+                  "(pol-bisect TASK PROOF_A PROOF_B --profile PROFILE)");
     Dataset data = load_task_dataset(task.cfg, data_dir);
     const Party me = load_party(task, proof, fault, "--fault");
     const bool side_a = side == "a";
@@ -120,10 +123,12 @@ int main(int argc, char** argv) {
                "both sides compute the disputed step alike, that step from the agreed state, which the dispute file "
                "carries). "
                "'pol-bisect replay DISPUTE' repeats the referee's work alone; 'pol-bisect play' is one side's move "
-               "when the two sides are on different machines. Exit 0 when A is right, 1 when B is.",
+               "when the two sides are on different machines. A fast-mode task is ruled by the verifier's profile (--profile): "
+               "the referee recomputes the op (or step) under each side's declared kernel, and a side whose value lies "
+               "beyond the profile's replay noise loses. Exit 0 when A is right (or both stand), 1 when B is.",
                "pol-bisect"};
   CommonOptions common;
-  std::string task_path, proof_a, proof_b, out, data_dir, fault_a, fault_b;
+  std::string task_path, proof_a, proof_b, out, data_dir, fault_a, fault_b, profile_path;
   bool against_replay = false;
   app.add_option("TASK", task_path, "Task file")->required();
   app.add_option("PROOF_A", proof_a, "The first side's proof directory")->required();
@@ -131,6 +136,9 @@ int main(int argc, char** argv) {
   app.add_flag("--against-replay", against_replay, "Side B is an honest re-execution of the task (no second proof)");
   app.add_option("-o,--output", out, "Write the dispute here (binary; JSON with --json)");
   app.add_option("--data-dir", data_dir, "Find the dataset files in this directory (by base name)");
+  app.add_option("--profile", profile_path,
+                 "Fast-mode task: the verifier's profile (pol-profile), whose thresholds rule the dispute; it is "
+                 "embedded in the dispute file");
   const std::string sim = "Simulating a side on this machine (how it computes when queried)";
   app.add_option("--fault-a", fault_a, "Side A answers with this fault injected: STEP:OP:ELEMENT, as pol-forge --inject-fault")->group(sim);
   app.add_option("--fault-b", fault_b, "Side B answers with this fault injected")->group(sim);
@@ -145,22 +153,34 @@ int main(int argc, char** argv) {
       if (!proof_b.empty()) check_output_outside(out, proof_b);
     }
     LoadedTask task = load_task(task_path);
-    if (!task.cfg.exact) usage_error("bisection needs an exact-mode task");
+    const bool fast = !task.cfg.exact;
+    if (fast && profile_path.empty())
+      usage_error("a fast-mode dispute is ruled by the verifier's profile: pass --profile (pol-profile)");
+    if (!fast && !profile_path.empty()) usage_error("--profile is for fast-mode tasks; an exact-mode dispute is ruled bit for bit");
+    if (fast && common.device == DeviceKind::Cuda)
+      usage_error("a fast-mode dispute recomputes each side under its declared CPU kernel: --device cuda does not apply");
+    LoadedProfile profile;
+    if (fast) {
+      profile = load_profile(profile_path);
+      check_profile_for(profile, task.msg.root(), "profile '" + profile_path + "'");
+    }
     Dataset data = load_task_dataset(task.cfg, data_dir);
     const Party a = load_party(task, proof_a, fault_a, "--fault-a");
     Party b = load_party(task, proof_b, fault_b, "--fault-b");
-    if (b.replay) b.agreed_source = &a;
+    if (b.replay) b.agreed_source = &a, b.kernel = a.kernel;  // the task re-executed as A declares it ran
     LocalOracle oa(task, data, a), ob(task, data, b);
     if (common.device == DeviceKind::Cuda) {
       oa.use_device(make_cuda_executor(tape_for(task.cfg), false));
       ob.use_device(make_cuda_executor(tape_for(task.cfg), false));
     }
-    const BisectResult r = bisect(task, &data, oa, ob);
+    const FastReferee referee{&profile, a.kernel, b.kernel};
+    const BisectResult r = bisect(task, &data, oa, ob, fast ? &referee : nullptr);
     capnp::MallocMessageBuilder mb;
-    write_dispute(mb.initRoot<schema::Dispute>(), task, dispute_record(r, commitment_of(a), commitment_of(b)));
+    write_dispute(mb.initRoot<schema::Dispute>(), task,
+                  dispute_record(r, commitment_of(a), commitment_of(b), fast ? &referee : nullptr));
     report(out, mb, common, r.summary);
     if (!r.disputed) return kExitOk;
-    note(common, r.summary + ": " + (r.winner == Ruling::A ? "A is right" : r.winner == Ruling::B ? "B is right" : "neither side is right"));
-    return r.winner == Ruling::A ? kExitOk : kExitNo;
+    note(common, r.summary + ": " + ruling_text(r.winner));
+    return r.winner == Ruling::A || r.winner == Ruling::Both ? kExitOk : kExitNo;
   });
 }
