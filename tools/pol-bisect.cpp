@@ -23,6 +23,21 @@ void report(const std::string& out, capnp::MallocMessageBuilder& mb, const Commo
   if (out.empty() && !common.json) std::fputs(text.c_str(), stdout);
 }
 
+// A fast-mode task's profile (--profile: required there, refused for an exact-mode task),
+// checked to be of the task's class.
+std::optional<LoadedProfile> fast_profile(const LoadedTask& task, const std::string& path, const CommonOptions& common) {
+  if (task.cfg.exact) {
+    if (!path.empty()) usage_error("--profile is for fast-mode tasks; an exact-mode dispute is ruled bit for bit");
+    return std::nullopt;
+  }
+  if (path.empty()) usage_error("a fast-mode dispute is ruled by the verifier's profile: pass --profile (pol-profile)");
+  if (common.device == DeviceKind::Cuda)
+    usage_error("a fast-mode dispute recomputes each side under its declared CPU kernel: --device cuda does not apply");
+  LoadedProfile p = load_profile(path);
+  check_profile_for(p, task.msg.root(), "profile '" + path + "'");
+  return p;
+}
+
 int run_replay(int argc, char** argv) {
   CLI::App app{"Referee: recompute the dispute's pinpointed op alone from its inputs (checked against the agreed "
                "hashes), or, when no op was pinpointed, its disputed step from the agreed state the file carries, and "
@@ -63,10 +78,11 @@ int run_play(int argc, char** argv) {
                "under its side's root and both manifests, and at the end the one op's tensors); an answer its own "
                "root does not bind loses by itself. Each move "
                "adds this side's answers to the pending questions; when both have answered everything, the "
-               "transcript is the dispute, and the referee's ruling is in it (or run 'pol-bisect replay').",
+               "transcript is the dispute, and the referee's ruling is in it (or run 'pol-bisect replay'). A fast-mode "
+               "task needs --profile on both sides (the same profile).",
                "pol-bisect play"};
   CommonOptions common;
-  std::string task_path, proof, side, transcript_in, out, data_dir, fault;
+  std::string task_path, proof, side, transcript_in, out, data_dir, fault, profile_path;
   app.add_option("TASK", task_path, "Task file")->required();
   app.add_option("PROOF", proof, "This side's proof directory")->required();
   app.add_option("--side", side, "Which side this is: a or b")->required()->check(CLI::IsMember({"a", "b"}));
@@ -74,15 +90,14 @@ int run_play(int argc, char** argv) {
   app.add_option("-o,--output", out, "The transcript to send back")->required();
   app.add_option("--data-dir", data_dir, "Find the dataset files in this directory (by base name)");
   app.add_option("--fault", fault, "This side answers with a fault injected (STEP:OP:ELEMENT), for simulation");
+  app.add_option("--profile", profile_path, "Fast-mode task: the verifier's profile (both sides name the same one)");
   add_common_options(app, common, kOptThreads | kOptDevice | kOptJson | kOptQuiet | kOptForce);
   return run_tool("pol-bisect", argc, argv, app, [&]() -> int {
     apply_common_options(common, true);
     check_output_path(out, {task_path, transcript_in}, common.force);
     check_output_outside(out, proof);
     LoadedTask task = load_task(task_path);
-    if (!task.cfg.exact)
-      usage_error("a two-party exchange is for exact-mode tasks; bisect a fast-mode dispute locally "
-                  "(pol-bisect TASK PROOF_A PROOF_B --profile PROFILE)");
+    const std::optional<LoadedProfile> profile = fast_profile(task, profile_path, common);
     Dataset data = load_task_dataset(task.cfg, data_dir);
     const Party me = load_party(task, proof, fault, "--fault");
     const bool side_a = side == "a";
@@ -90,12 +105,13 @@ int run_play(int argc, char** argv) {
     if (!transcript_in.empty()) {
       auto msg = Message<schema::Dispute>::read(transcript_in, kTensorFileLimit, "transcript");
       const std::string what = "transcript '" + transcript_in + "'";
-      theirs = guard_input(what, [&] { return read_side(msg.root(), task, !side_a, what); });
+      theirs = guard_input(what, [&] { return read_side(msg.root(), task, !side_a, what, profile ? &*profile : nullptr); });
     }
     LocalOracle local(task, data, me);
     if (common.device == DeviceKind::Cuda) local.use_device(make_cuda_executor(tape_for(task.cfg), false));
     capnp::MallocMessageBuilder mb;
-    const Move m = play_move(task, data, local, commitment_of(me), side_a, theirs, mb.initRoot<schema::Dispute>());
+    const Move m = play_move(task, data, local, commitment_of(me), side_a, theirs, mb.initRoot<schema::Dispute>(),
+                             profile ? &*profile : nullptr, me.kernel);
     write_message<schema::Dispute>(out, mb, common.json);
     const char* other = m.waiting_for == 0 ? "a" : "b";
     if (!m.complete) {
@@ -108,7 +124,7 @@ int run_play(int argc, char** argv) {
     if (common.json)
       std::printf("{\"complete\": true, \"disputed\": %s, \"winner\": \"%s\"}\n", r.disputed ? "true" : "false",
                   winner_name(mb.getRoot<schema::Dispute>().asReader().getWinner()));
-    return !r.disputed || (r.ruled && r.winner == Ruling::A) ? kExitOk : kExitNo;
+    return !r.disputed || (r.ruled && (r.winner == Ruling::A || r.winner == Ruling::Both)) ? kExitOk : kExitNo;
   });
 }
 
@@ -153,17 +169,8 @@ int main(int argc, char** argv) {
       if (!proof_b.empty()) check_output_outside(out, proof_b);
     }
     LoadedTask task = load_task(task_path);
-    const bool fast = !task.cfg.exact;
-    if (fast && profile_path.empty())
-      usage_error("a fast-mode dispute is ruled by the verifier's profile: pass --profile (pol-profile)");
-    if (!fast && !profile_path.empty()) usage_error("--profile is for fast-mode tasks; an exact-mode dispute is ruled bit for bit");
-    if (fast && common.device == DeviceKind::Cuda)
-      usage_error("a fast-mode dispute recomputes each side under its declared CPU kernel: --device cuda does not apply");
-    LoadedProfile profile;
-    if (fast) {
-      profile = load_profile(profile_path);
-      check_profile_for(profile, task.msg.root(), "profile '" + profile_path + "'");
-    }
+    const std::optional<LoadedProfile> profile = fast_profile(task, profile_path, common);
+    const bool fast = profile.has_value();
     Dataset data = load_task_dataset(task.cfg, data_dir);
     const Party a = load_party(task, proof_a, fault_a, "--fault-a");
     Party b = load_party(task, proof_b, fault_b, "--fault-b");
@@ -173,7 +180,7 @@ int main(int argc, char** argv) {
       oa.use_device(make_cuda_executor(tape_for(task.cfg), false));
       ob.use_device(make_cuda_executor(tape_for(task.cfg), false));
     }
-    const FastReferee referee{&profile, a.kernel, b.kernel};
+    const FastReferee referee{fast ? &*profile : nullptr, a.kernel, b.kernel};
     const BisectResult r = bisect(task, &data, oa, ob, fast ? &referee : nullptr);
     capnp::MallocMessageBuilder mb;
     write_dispute(mb.initRoot<schema::Dispute>(), task,

@@ -16,11 +16,20 @@ std::string Kernel::name() const {
 
 Compute Kernel::compute(const TaskConfig& cfg) const { return Compute{true, panel, cfg.reduce_chunk}; }
 
-Kernel declared_kernel(const Manifest& m) {
+Kernel declared_kernel(uint32_t panel, uint32_t threads) {
   Kernel k;
-  if (m.fast_panel > 0) k.panel = int(std::min<uint32_t>(m.fast_panel, 1u << 20));
-  k.threads = int(std::clamp<uint32_t>(m.threads, 1, 4096));
+  if (panel > 0) k.panel = int(std::min<uint32_t>(panel, 1u << 20));
+  k.threads = int(std::clamp<uint32_t>(threads, 1, 4096));
   return k;
+}
+
+Kernel declared_kernel(const Manifest& m) { return declared_kernel(m.fast_panel, m.threads); }
+
+Hash state_hash_of(const Tape& tape, const std::vector<std::vector<float>>& tensors, int64_t step) {
+  Workspace ws(tape);
+  const std::vector<int> ids = checkpoint_tensors(tape);
+  for (size_t i = 0; i < ids.size() && i < tensors.size(); i++) ws.t[size_t(ids[i])] = tensors[i];
+  return state_hash(tape, ws, step);
 }
 
 const char* ruling_name(Ruling r) {
@@ -430,8 +439,22 @@ BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Orac
               "must equal a side's claim bit for bit)";
     if (fast) {  // the claimed states themselves, held to the profile's thresholds
       check_input(shi == ckpt[size_t(hi)], "internal: a step-level dispute that does not end at a checkpoint");
-      auto ca = a.claimed_state(lo, hi), cb = b.claimed_state(lo, hi);
+      std::optional<std::vector<std::vector<float>>> ca, cb;
+      std::optional<Pending> wait;  // both sides show their states before a side waits
+      try {
+        ca = a.claimed_state(lo, hi);
+      } catch (const Pending& p) {
+        wait = p;
+      }
+      try {
+        cb = b.claimed_state(lo, hi);
+      } catch (const Pending& p) {
+        if (!wait) wait = p;
+      }
+      if (wait) throw *wait;
       check_input(ca && cb, "internal: a side cannot show the state it claims");
+      check_input(state_hash_of(tape, *ca, shi) == claim_a && state_hash_of(tape, *cb, shi) == claim_b,
+                  "a side's claimed state after step " + std::to_string(slo) + " is not the state it claimed");
       r.fast = rule_fast_step(tape, *fast, r.evidence->after_state, *ca, *cb);
       r.claimed_a = std::move(*ca), r.claimed_b = std::move(*cb);
       r.winner = r.fast->ruling();

@@ -60,6 +60,10 @@ struct Kernel {
   Compute compute(const TaskConfig& cfg) const;
 };
 Kernel declared_kernel(const Manifest& m);
+Kernel declared_kernel(uint32_t panel, uint32_t threads);  // a manifest's environment fields
+
+// The hash of the state `tensors` (checkpoint tensors, in order) after `step` steps.
+Hash state_hash_of(const Tape& tape, const std::vector<std::vector<float>>& tensors, int64_t step);
 
 // A side of the dispute: a proof (its manifest's checkpoint hashes are its claims) and the
 // computation it answers queries with -- honest, or with the fault it trained with (for

@@ -95,14 +95,6 @@ StepRounds step_rounds(schema::Dispute::Reader d, const std::vector<int64_t>& ck
   return s;
 }
 
-// The hash of the state `tensors` (checkpoint tensors, in order) after `step` steps.
-Hash state_hash_of(const Tape& tape, const std::vector<std::vector<float>>& tensors, int64_t step) {
-  Workspace ws(tape);
-  const std::vector<int> ids = checkpoint_tensors(tape);
-  for (size_t i = 0; i < ids.size() && i < tensors.size(); i++) ws.t[size_t(ids[i])] = tensors[i];
-  return state_hash(tape, ws, step);
-}
-
 // The profile and the sides' kernels a fast-mode dispute carries (format version 3).
 FastReferee fast_referee(schema::Dispute::Reader d, LoadedProfile& profile, const std::string& what) {
   check_input(d.getFormatVersion() >= 3 && d.hasProfile(),
@@ -285,6 +277,10 @@ void write_dispute(schema::Dispute::Builder d, const LoadedTask& task, const Dis
       store(d.initOutputsB(unsigned(cb->outputs.size())), tape, o.out, cb->outputs);
     }
   }
+  for (auto [claimed, side_a] : {std::pair{&r.claimed_a, true}, std::pair{&r.claimed_b, false}})
+    if (*claimed && !r.result)
+      store(side_a ? d.initClaimedA(unsigned((*claimed)->size())) : d.initClaimedB(unsigned((*claimed)->size())), tape,
+            checkpoint_tensors(tape), **claimed);
   if (const BisectResult* res = r.result) {
     if (const auto& e = res->evidence) {
       store(d.initStateBefore(unsigned(e->state.size())), tape, checkpoint_tensors(tape), e->state);

@@ -45,6 +45,7 @@ struct DisputeRecord {
   std::optional<OpClaim> claim_a, claim_b;
   const BisectResult* result = nullptr;  // complete: the ruling is in it (and a step-level one's evidence)
   const FastReferee* fast = nullptr;     // fast mode: the profile and the sides' kernels (format version 3)
+  std::optional<std::vector<std::vector<float>>> claimed_a, claimed_b;  // fast mode, under way: claimed states sent
 };
 
 // The record of a finished bisection between two sides (`fast`: of a fast-mode task).

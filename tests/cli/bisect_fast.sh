@@ -58,6 +58,40 @@ expect_err "both stand"
 pol-show n.pwd | jq -e '.winner == "both" and .fastRuling.standsA and .fastRuling.standsB' >/dev/null
 pol-show n.pwd | jq -e '.fastRuling.distanceAB.linf[-1] > 0 and .fastRuling.distanceAB.linf[-1] <= .fastRuling.thresholds.linf[-1]' >/dev/null
 
+# Two parties, each with its own proof and the same profile, exchanging transcripts: the
+# profile and both kernels travel with them, and the completing move rules as the local
+# run does, at the op (fault simulated) and at the step (each side sends its claimed state).
+play() {  # play PREFIX FAULT: the exchange, side b answering with FAULT; ends with rc and st.json
+  local pre=$1 fault=$2 i=1 n side=b proof=faulty f=$2
+  pol-bisect play task.pwt honest --side a --profile prof.pwp -o ${pre}1.pwd -q
+  while :; do
+    n=$((i + 1))
+    set +e; pol-bisect play task.pwt $proof --side $side $f --profile prof.pwp --transcript $pre$i.pwd -o $pre$n.pwd -q --json > st.json; rc=$?; set -e
+    grep -q '"waiting_for"' st.json || break
+    test "$rc" -eq 0
+    i=$n
+    if [ $side = b ]; then side=a; proof=honest; f=; else side=b; proof=faulty; f=$fault; fi
+    test "$i" -lt 40
+  done
+  last=$pre$n.pwd
+}
+play t "--fault 21:3:5"
+test "$rc" -eq 0 && grep -q '"winner": "A"' st.json
+pol-show $last | jq -e '.complete and .formatVersion == 3 and .opIndex == 3 and .kernelB.panel == 64 and (.fastRuling.standsB | not)' >/dev/null
+pol-show t2.pwd | jq -e '.profile.taskClass and .kernelA.panel == 64' >/dev/null
+expect_exit 0 pol-bisect replay $last
+expect_err "step 21, op 3 \(linear_forward\).*A is right.*B loses, beyond it"
+play h ""
+test "$rc" -eq 0 && grep -q '"winner": "A"' st.json
+pol-show $last | jq -e '.complete and (.claimedA | length) == 8 and (.claimedB | length) == 8' >/dev/null
+expect_exit 0 pol-bisect replay $last
+expect_err "step 23 \(step level\).*A is right.*B loses, beyond it"
+# A transcript ruled by another profile than this side's is refused.
+pol-profile task.pwt honest -o prof2.pwp -q --factor 16
+expect_exit 3 pol-bisect play task.pwt faulty --side b --profile prof2.pwp --transcript t1.pwd -o zz.pwd
+expect_err "not ruled by this side's profile"
+test ! -e zz.pwd
+
 # (d) Failure paths. No profile: a usage error; a profile of another task, or none at
 # that path: bad input; a two-party exchange is exact mode only.
 expect_exit 2 pol-bisect task.pwt honest faulty
@@ -68,8 +102,10 @@ pol-profile other.pwt otherproof -o other.pwp -q
 expect_exit 3 pol-bisect task.pwt honest faulty --profile other.pwp
 expect_err "profile 'other.pwp' was made for another task"
 expect_exit 3 pol-bisect task.pwt honest faulty --profile missing.pwp
-expect_exit 2 pol-bisect play task.pwt honest --side a -o t1.pwd
-expect_err "exact-mode tasks"
+expect_exit 3 pol-bisect play task.pwt faulty --side b --profile other.pwp --transcript t1.pwd -o zz.pwd
+expect_err "was made for another task"
+expect_exit 2 pol-bisect play task.pwt honest --side a -o zz1.pwd
+expect_err "pass --profile"
 make_tiny_task exact.pwt --steps 32 --checkpoint-every 8
 pol-train exact.pwt -o exactproof -q
 expect_exit 2 pol-bisect exact.pwt exactproof --against-replay --profile prof.pwp
