@@ -1,6 +1,7 @@
 #include "bisect/fast.hpp"
 
 #include <cstdio>
+#include <set>
 
 #include "core/error.hpp"
 #include "core/program.hpp"
@@ -8,6 +9,8 @@
 namespace pw {
 
 namespace {
+
+constexpr size_t kMaxOpSources = 256;
 
 std::vector<std::string> output_names(const Tape& tape, const Op& op) {
   std::vector<std::string> names;
@@ -71,9 +74,12 @@ FastRuling rule_fast_op(const TaskConfig& cfg, const Dataset* data, const FastRe
   // The spread of the op's outputs between the profile's CPU sources (a GPU source cannot
   // be recomputed here: its noise is in the profile's state thresholds only).
   std::vector<std::vector<std::vector<float>>> outs;
+  std::set<std::string> seen;  // each setting once; a profile lists a handful, never more than kMaxOpSources
   for (auto s : p.getSources()) {
     const std::optional<Source> src = parse_source(s.cStr());
-    if (!src || src->cuda) continue;
+    if (!src || src->cuda || !seen.insert(src->name()).second) continue;
+    check_input(seen.size() <= kMaxOpSources, "the profile lists more than " + std::to_string(kMaxOpSources) +
+                                                  " CPU sources: the referee recomputes at most that many");
     const Compute c = src->fast ? Compute{true, src->panel, cfg.reduce_chunk} : Compute{false, kFastPanelDefault, cfg.reduce_chunk};
     outs.push_back(recompute(src->fast ? src->threads : 1, c, nullptr));
   }

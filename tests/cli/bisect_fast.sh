@@ -123,6 +123,8 @@ def save(name, x): json.dump(x, open(name, "w"))
 x = json.loads(json.dumps(d)); del x["profile"]; save("noprofile.json", x)
 x = json.loads(json.dumps(d)); x["profile"] = p; save("otherprofile.json", x)
 x = json.loads(json.dumps(d)); x["profile"]["factor"] = 0.5; save("badprofile.json", x)
+x = json.loads(json.dumps(d)); x["profile"]["sources"] = ["fast threads=1 panel=%d" % i for i in range(1, 300)]
+save("manysources.json", x)
 x = json.loads(json.dumps(d)); del x["kernelB"]; save("nokernel.json", x)
 x = json.loads(json.dumps(d)); x["kernelA"]["panel"] = 0; save("badkernel.json", x)
 x = json.loads(json.dumps(d)); x["formatVersion"] = 2; save("v2.json", x)
@@ -139,6 +141,8 @@ expect_exit 3 pol-bisect replay otherprofile.json
 expect_err "its profile was made for another task"
 expect_exit 3 pol-bisect replay badprofile.json
 expect_err "factor must be at least 1"
+expect_exit 3 pol-bisect replay manysources.json
+expect_err "more than 256 CPU sources"
 expect_exit 3 pol-bisect replay nokernel.json
 expect_err "without the sides' declared kernels"
 expect_exit 3 pol-bisect replay badkernel.json
