@@ -16,6 +16,12 @@ std::string Kernel::name() const {
 
 Compute Kernel::compute(const TaskConfig& cfg) const { return Compute{true, panel, cfg.reduce_chunk}; }
 
+void use_kernel_threads(int threads, const Tape& tape) {
+  int rows = 1;
+  for (const TensorSpec& t : tape.tensors) rows = std::max(rows, t.rows);
+  set_threads(std::clamp(threads, 1, rows));
+}
+
 Kernel declared_kernel(uint32_t panel, uint32_t threads) {
   Kernel k;
   if (panel > 0) k.panel = int(std::min<uint32_t>(panel, 1u << 20));
@@ -275,7 +281,7 @@ const StepTrace& LocalOracle::trace_of(int64_t anchor, int64_t step) {
 }
 
 void LocalOracle::use_threads() const {
-  if (!task_.cfg.exact) set_threads(party_.kernel.threads);  // fast mode's bits depend on it
+  if (!task_.cfg.exact) use_kernel_threads(party_.kernel.threads, tr_.tape);  // fast mode's bits depend on it
 }
 
 Hash LocalOracle::answer(const Query& q) {

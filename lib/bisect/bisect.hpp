@@ -59,6 +59,10 @@ struct Kernel {
   std::string name() const;  // "fast threads=2 panel=64", as a profile names its sources
   Compute compute(const TaskConfig& cfg) const;
 };
+// Sets OpenMP to `threads` for a computation under a kernel (the caller holds a
+// ThreadsGuard): fast mode's per-thread bias sums split a tensor's rows, so no more
+// threads than the tape's longest row count change the bits, and no more are started.
+void use_kernel_threads(int threads, const Tape& tape);
 Kernel declared_kernel(const Manifest& m);
 Kernel declared_kernel(uint32_t panel, uint32_t threads);  // a manifest's environment fields
 

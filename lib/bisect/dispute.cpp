@@ -140,7 +140,7 @@ void referee_step_dispute(schema::Dispute::Reader d, const TaskConfig& cfg, cons
   Hash before{};
   const ThreadsGuard guard;
   std::optional<Compute> compute;
-  if (fast) set_threads(fast->a.threads), compute = fast->a.compute(cfg);
+  if (fast) use_kernel_threads(fast->a.threads, tape), compute = fast->a.compute(cfg);
   std::vector<std::vector<float>> after;
   const StepTrace t = referee_step(cfg, r.step, state, batch, &before, compute ? &*compute : nullptr, &after);
   check_input(before == agreed, what + ": its stateBefore is not the state both sides agreed on before" + at);

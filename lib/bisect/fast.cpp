@@ -62,7 +62,7 @@ FastRuling rule_fast_op(const TaskConfig& cfg, const Dataset* data, const FastRe
   const schema::Profile::Reader p = f.profile->msg.root();
   const ThreadsGuard guard;
   auto recompute = [&](int threads, const Compute& c, Hash* h) {
-    set_threads(threads);
+    use_kernel_threads(threads, tape);
     std::vector<std::vector<float>> out;
     const Hash x = referee_op(cfg, data, step, op, inputs, &out, &c);
     if (h) *h = x;

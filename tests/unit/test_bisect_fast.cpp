@@ -100,3 +100,15 @@ TEST_CASE("fast referee: each side within its kernel's recomputation stands, a p
   r = rule_fast_op(c, &d, f, 0, 1, inputs, b, b, &referee);
   CHECK(r.stands_a);
 }
+
+TEST_CASE("fast referee: a manifest's kernel, its panel the default where not recorded") {
+  Manifest m;
+  m.threads = 3;
+  CHECK(declared_kernel(m).panel == kFastPanelDefault);  // a proof from before manifests recorded it
+  CHECK(declared_kernel(m).threads == 3);
+  m.fast_panel = 64, m.threads = 0;
+  CHECK(declared_kernel(m).panel == 64);
+  CHECK(declared_kernel(m).threads == 1);
+  CHECK(declared_kernel(m).name() == "fast threads=1 panel=64");
+  CHECK(parse_source(declared_kernel(m).name()).has_value());  // a kernel is named as a profile's source
+}
