@@ -500,6 +500,9 @@ BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Orac
     r.ruled = true;
     r.winner = r.fast->ruling();
     r.basis = fast_basis(*r.fast, *fast, "op " + std::to_string(r.op) + ", from the agreed inputs,");
+    if (r.winner == Ruling::Both && fast->a.name() != fast->b.name())
+      r.summary += "; the sides' kernels differ and their rounding parts here (to reach a later forgery, dispute "
+                   "each proof against the task)";
   } else if (!needs_data || (data && (!data->images.empty() || !data->text.empty()))) {
     r.referee = referee_op(cfg, data, r.step, r.op, r.claim_a.inputs);
     r.ruled = true;

@@ -44,6 +44,13 @@ jq -e '.formatVersion == 3 and (.claimedA | length) == 8 and (.claimedB | length
 expect_exit 0 pol-bisect task.pwt honest --against-replay --profile prof.pwp
 grep -q "agree on the final checkpoint: nothing to dispute" out
 expect_exit 1 pol-bisect task.pwt faulty --against-replay --profile prof.pwp -q
+# So under another kernel than the profile's reference: the re-execution follows the
+# forger's declared panel and threads bit for bit up to the forgery.
+pol-forge task.pwt -o faulty32 -q --threads 1 --fast-panel 32 --inject-fault 13:3:5
+expect_exit 1 pol-bisect task.pwt faulty32 --against-replay --profile prof.pwp -o r32.pwd
+expect_err "both sides compute step 15 alike"
+expect_err "fast mode: kernels A panel 32 threads 1, B panel 32 threads 1"
+expect_err "A loses, beyond it"
 
 # (b) Two honest proofs under other thread counts and panels differ in their bits: the
 # bisection stops at the first op their rounding separates, and the ruling says both
@@ -53,6 +60,7 @@ expect_exit 0 pol-bisect task.pwt honest other --profile prof.pwp -o n.pwd
 expect_err "pinpointed: step 0, op [0-9]+ \(linear_"
 expect_err "A stands, within the profile's replay noise \(its claim is the recomputation bit for bit\); B stands, within the profile's replay noise \(its claim is the recomputation bit for bit\); A and B differ within the thresholds \(z0 [a-z0-9]+ [0-9.e-]+ <= threshold"
 expect_err "both stand \(within the profile's replay noise\)"
+expect_err "the sides' kernels differ and their rounding parts here \(to reach a later forgery, dispute each proof against the task\)"
 expect_exit 0 pol-bisect replay n.pwd
 expect_err "both stand"
 pol-show n.pwd | jq -e '.winner == "both" and .fastRuling.standsA and .fastRuling.standsB' >/dev/null
