@@ -3,10 +3,55 @@
 #include <algorithm>
 #include <optional>
 
+#include "bisect/fast.hpp"
 #include "core/error.hpp"
+#include "core/program.hpp"
 #include "io/tensor_blob.hpp"
 
 namespace pw {
+
+std::string Kernel::name() const {
+  return "fast threads=" + std::to_string(threads) + " panel=" + std::to_string(panel);
+}
+
+Compute Kernel::compute(const TaskConfig& cfg) const { return Compute{true, panel, cfg.reduce_chunk}; }
+
+void use_kernel_threads(int threads, const Tape& tape) {
+  int rows = 1;
+  for (const TensorSpec& t : tape.tensors) rows = std::max(rows, t.rows);
+  set_threads(std::clamp(threads, 1, rows));
+}
+
+Kernel declared_kernel(uint32_t panel, uint32_t threads) {
+  Kernel k;
+  if (panel > 0) k.panel = int(std::min<uint32_t>(panel, 1u << 20));
+  k.threads = int(std::clamp<uint32_t>(threads, 1, 4096));
+  return k;
+}
+
+Kernel declared_kernel(const Manifest& m) { return declared_kernel(m.fast_panel, m.threads); }
+
+Hash state_hash_of(const Tape& tape, const std::vector<std::vector<float>>& tensors, int64_t step) {
+  Workspace ws(tape);
+  const std::vector<int> ids = checkpoint_tensors(tape);
+  for (size_t i = 0; i < ids.size() && i < tensors.size(); i++) ws.t[size_t(ids[i])] = tensors[i];
+  return state_hash(tape, ws, step);
+}
+
+const char* ruling_name(Ruling r) {
+  return r == Ruling::A ? "A" : r == Ruling::B ? "B" : r == Ruling::Both ? "both" : "neither";
+}
+
+const char* ruling_text(Ruling r) {
+  return r == Ruling::A   ? "A is right"
+         : r == Ruling::B ? "B is right"
+         : r == Ruling::Both ? "both stand (within the profile's replay noise)"
+                             : "neither side is right";
+}
+
+Ruling FastRuling::ruling() const {
+  return stands_a && stands_b ? Ruling::Both : stands_a ? Ruling::A : stands_b ? Ruling::B : Ruling::Neither;
+}
 
 int64_t ceil_log2(int64_t n) {
   int64_t r = 0;
@@ -23,7 +68,10 @@ Party load_party(const LoadedTask& task, const std::string& dir, const std::stri
   Party p;
   p.dir = dir;
   p.replay = dir.empty();
-  if (!p.replay) p.man = read_manifest(dir, int64_t(task.cfg.steps) * task.cfg.batch, &task.hash);
+  if (!p.replay) {
+    p.man = read_manifest(dir, int64_t(task.cfg.steps) * task.cfg.batch, &task.hash);
+    p.kernel = declared_kernel(p.man);
+  }
   if (!fault.empty()) p.fault = parse_fault(fault, flag);
   check_fault(p.fault, tape_for(task.cfg), task.cfg.steps, flag);
   return p;
@@ -100,7 +148,10 @@ namespace {
 struct RefereeTrainer {
   Dataset none;
   Trainer tr;
-  RefereeTrainer(const TaskConfig& cfg, const Dataset* data) : tr(cfg, data ? *data : blank(cfg)) {}
+  RefereeTrainer(const TaskConfig& cfg, const Dataset* data, const Compute* compute = nullptr)
+      : tr(cfg, data ? *data : blank(cfg)) {
+    if (compute) tr.compute = *compute;
+  }
   Dataset& blank(const TaskConfig& cfg) {  // a text task's count: its window starts (the order needs one)
     none.count = cfg.is_gpt() ? uint32_t(std::min<uint64_t>(std::max<uint64_t>(cfg.windows(), 1), UINT32_MAX)) : cfg.count;
     none.rows = cfg.rows;
@@ -112,8 +163,9 @@ struct RefereeTrainer {
 }  // namespace
 
 StepTrace referee_step(const TaskConfig& cfg, int64_t step, const std::vector<std::vector<float>>& state,
-                       const std::vector<std::vector<float>>& batch, Hash* before) {
-  RefereeTrainer rt(cfg, nullptr);
+                       const std::vector<std::vector<float>>& batch, Hash* before, const Compute* compute,
+                       std::vector<std::vector<float>>* after) {
+  RefereeTrainer rt(cfg, nullptr, compute);
   Trainer& tr = rt.tr;
   const std::vector<int> ids = checkpoint_tensors(tr.tape);
   check_input(state.size() == ids.size(), "dispute: " + std::to_string(state.size()) + " state tensors, the task's state has " +
@@ -125,12 +177,18 @@ StepTrace referee_step(const TaskConfig& cfg, int64_t step, const std::vector<st
     tr.ws.t[size_t(ids[i])] = state[i];
   }
   if (before) *before = state_hash(tr.tape, tr.ws, step);
-  return trace_step(tr, tr.ws, step, nullptr, -1, nullptr, &batch);
+  StepTrace t = trace_step(tr, tr.ws, step, nullptr, -1, nullptr, &batch);
+  if (after) {
+    after->clear();
+    for (int id : ids) after->push_back(tr.ws.t[size_t(id)]);
+  }
+  return t;
 }
 
 Hash referee_op(const TaskConfig& cfg, const Dataset* data, int64_t step, int op_index,
-                const std::vector<std::vector<float>>& inputs, std::vector<std::vector<float>>* outs) {
-  RefereeTrainer rt(cfg, data);
+                const std::vector<std::vector<float>>& inputs, std::vector<std::vector<float>>* outs,
+                const Compute* compute) {
+  RefereeTrainer rt(cfg, data, compute);
   Trainer& tr = rt.tr;
   check_input(op_index >= 0 && size_t(op_index) < tr.tape.ops.size(), "dispute: op index out of range");
   const Op& op = tr.tape.ops[size_t(op_index)];
@@ -171,6 +229,7 @@ void advance(Trainer& tr, Workspace& ws, int64_t from_step, int64_t to_step, con
 
 LocalOracle::LocalOracle(const LoadedTask& task, const Dataset& data, const Party& p)
     : task_(task), party_(p), tr_(task.cfg, data), ckpt_(checkpoint_steps(task.cfg)) {
+  if (!task.cfg.exact) tr_.compute = p.kernel.compute(task.cfg);  // this side's declared kernel
   if (!p.replay) {
     if (p.man.task != task.hash) bad_input("proof '" + p.dir + "' is for another task");
     Workspace init(tr_.tape);
@@ -221,7 +280,13 @@ const StepTrace& LocalOracle::trace_of(int64_t anchor, int64_t step) {
   return trace_;
 }
 
+void LocalOracle::use_threads() const {
+  if (!task_.cfg.exact) use_kernel_threads(party_.kernel.threads, tr_.tape);  // fast mode's bits depend on it
+}
+
 Hash LocalOracle::answer(const Query& q) {
+  const ThreadsGuard guard;
+  use_threads();
   switch (q.level) {
     case Level::Checkpoint:
       if (!party_.replay) return party_.man.checkpoints[size_t(q.probe)].state;
@@ -235,6 +300,8 @@ Hash LocalOracle::answer(const Query& q) {
 }
 
 OpClaim LocalOracle::op_claim(int64_t anchor, int64_t step, int op, bool with_inputs) {
+  const ThreadsGuard guard;
+  use_threads();
   OpClaim c;
   const StepTrace& t = trace_of(anchor, step);
   c.out = outputs_hash(t.outputs[size_t(op)]);
@@ -257,6 +324,8 @@ OpClaim LocalOracle::op_claim(int64_t anchor, int64_t step, int op, bool with_in
 }
 
 std::optional<StepEvidence> LocalOracle::recompute_step(int64_t anchor, int64_t step) {
+  const ThreadsGuard guard;
+  use_threads();
   Workspace ws = state_at(anchor, step);
   StepEvidence e;
   for (int id : checkpoint_tensors(tr_.tape)) e.state.push_back(ws.t[size_t(id)]);
@@ -266,11 +335,35 @@ std::optional<StepEvidence> LocalOracle::recompute_step(int64_t anchor, int64_t 
       for (int id : tape.ops[size_t(j)].out) e.batch.push_back(w.t[size_t(id)]);
   };
   e.after = trace_step(tr_, ws, step, keep_batch).end_state;
+  for (int id : checkpoint_tensors(tape)) e.after_state.push_back(ws.t[size_t(id)]);
   return e;
 }
 
-BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Oracle& b) {
+std::optional<std::vector<std::vector<float>>> LocalOracle::claimed_state(int64_t anchor, int64_t index) {
+  const ThreadsGuard guard;
+  use_threads();
+  const Workspace* ws = nullptr;
+  Workspace read(tr_.tape);
+  if (party_.replay) {  // a re-execution claims its own computation
+    ws = &state_at(anchor, ckpt_[size_t(index)]);
+  } else {
+    try {
+      read_checkpoint(party_.dir, party_.man.checkpoints[size_t(index)], tr_.tape, task_.hash, read);
+    } catch (const Error& e) {
+      bad_input("proof '" + party_.dir + "': " + e.what() + " (pol-verify rejects this proof)");
+    }
+    ws = &read;
+  }
+  std::vector<std::vector<float>> s;
+  for (int id : checkpoint_tensors(tr_.tape)) s.push_back(ws->t[size_t(id)]);
+  return s;
+}
+
+BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Oracle& b, const FastReferee* fast) {
   const TaskConfig& cfg = task.cfg;
+  if (!cfg.exact && !(fast && fast->profile))
+    usage_error("a fast-mode dispute is ruled by the verifier's profile: pass --profile (pol-profile)");
+  if (cfg.exact) fast = nullptr;
   const std::vector<int64_t> ckpt = checkpoint_steps(cfg);
   const int64_t C = int64_t(ckpt.size());
   const Tape tape = tape_for(cfg);
@@ -350,6 +443,29 @@ BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Orac
                 std::to_string(shi) + " is not its side's computation";
     r.basis = "step " + std::to_string(slo) + " recomputed from the agreed state before it (exact: the state hash after it "
               "must equal a side's claim bit for bit)";
+    if (fast) {  // the claimed states themselves, held to the profile's thresholds
+      check_input(shi == ckpt[size_t(hi)], "internal: a step-level dispute that does not end at a checkpoint");
+      std::optional<std::vector<std::vector<float>>> ca, cb;
+      std::optional<Pending> wait;  // both sides show their states before a side waits
+      try {
+        ca = a.claimed_state(lo, hi);
+      } catch (const Pending& p) {
+        wait = p;
+      }
+      try {
+        cb = b.claimed_state(lo, hi);
+      } catch (const Pending& p) {
+        if (!wait) wait = p;
+      }
+      if (wait) throw *wait;
+      check_input(ca && cb, "internal: a side cannot show the state it claims");
+      check_input(state_hash_of(tape, *ca, shi) == claim_a && state_hash_of(tape, *cb, shi) == claim_b,
+                  "a side's claimed state after step " + std::to_string(slo) + " is not the state it claimed");
+      r.fast = rule_fast_step(tape, *fast, r.evidence->after_state, *ca, *cb);
+      r.claimed_a = std::move(*ca), r.claimed_b = std::move(*cb);
+      r.winner = r.fast->ruling();
+      r.basis = fast_basis(*r.fast, *fast, "step " + std::to_string(slo) + ", from the agreed state before it,");
+    }
     return r;
   }
   while (ohi - olo > 1) {
@@ -379,7 +495,15 @@ BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Orac
   r.summary = std::string("step ") + std::to_string(r.step) + ", op " + std::to_string(r.op) + " (" +
               op_name(tape.ops[size_t(r.op)].kind) + ")";
   const bool needs_data = tape.ops[size_t(r.op)].kind == OpKind::LoadBatch || tape.ops[size_t(r.op)].kind == OpKind::LoadWindows;
-  if (!needs_data || (data && (!data->images.empty() || !data->text.empty()))) {
+  if (fast && (!needs_data || (data && (!data->images.empty() || !data->text.empty())))) {
+    r.fast = rule_fast_op(cfg, data, *fast, r.step, r.op, r.claim_a.inputs, r.claim_a.outputs, r.claim_b.outputs, &r.referee);
+    r.ruled = true;
+    r.winner = r.fast->ruling();
+    r.basis = fast_basis(*r.fast, *fast, "op " + std::to_string(r.op) + ", from the agreed inputs,");
+    if (r.winner == Ruling::Both && fast->a.name() != fast->b.name())
+      r.summary += "; the sides' kernels differ and their rounding parts here (to reach a later forgery, dispute "
+                   "each proof against the task)";
+  } else if (!needs_data || (data && (!data->images.empty() || !data->text.empty()))) {
     r.referee = referee_op(cfg, data, r.step, r.op, r.claim_a.inputs);
     r.ruled = true;
     r.basis = "op " + std::to_string(r.op) + " recomputed from the agreed inputs (exact: its outputs must equal a side's bit for bit)";

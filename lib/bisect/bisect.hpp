@@ -10,12 +10,14 @@
 #include <tuple>
 #include <vector>
 
+#include "core/program.hpp"
 #include "io/hash.hpp"
 #include "proof/proof.hpp"
 #include "proof/task_file.hpp"
 #include "train/dataset.hpp"
 #include "train/fault.hpp"
 #include "train/trainer.hpp"
+#include "verify/distance.hpp"
 
 namespace pw {
 
@@ -42,10 +44,30 @@ StepTrace trace_step(Trainer& tr, Workspace& ws, int64_t step, const OpHook& fau
 struct StepEvidence {
   std::vector<std::vector<float>> state, batch;
   Hash after{};
+  std::vector<std::vector<float>> after_state;  // the state the step leads to (fast mode's distances)
 };
 
 // Hash over an op's outputs: BLAKE2b of their content hashes in order.
 Hash outputs_hash(const std::vector<Hash>& outputs);
+
+// A side's declared kernel settings (fast mode; proofwork(7), DISPUTES): the GEMM panel
+// and thread count its manifest records (an unrecorded panel is the default). A side's
+// computation and the referee's recomputation of its work run under them.
+struct Kernel {
+  int panel = kFastPanelDefault;
+  int threads = 1;
+  std::string name() const;  // "fast threads=2 panel=64", as a profile names its sources
+  Compute compute(const TaskConfig& cfg) const;
+};
+// Sets OpenMP to `threads` for a computation under a kernel (the caller holds a
+// ThreadsGuard): fast mode's per-thread bias sums split a tensor's rows, so no more
+// threads than the tape's longest row count change the bits, and no more are started.
+void use_kernel_threads(int threads, const Tape& tape);
+Kernel declared_kernel(const Manifest& m);
+Kernel declared_kernel(uint32_t panel, uint32_t threads);  // a manifest's environment fields
+
+// The hash of the state `tensors` (checkpoint tensors, in order) after `step` steps.
+Hash state_hash_of(const Tape& tape, const std::vector<std::vector<float>>& tensors, int64_t step);
 
 // A side of the dispute: a proof (its manifest's checkpoint hashes are its claims) and the
 // computation it answers queries with -- honest, or with the fault it trained with (for
@@ -58,10 +80,14 @@ struct Party {
   Fault fault;
   bool replay = false;
   const Party* agreed_source = nullptr;
+  Kernel kernel;  // fast mode: how this side computes (a re-execution: its agreed source's)
 };
 
 enum class Level : uint8_t { Checkpoint, Step, Op };
-enum class Ruling : uint8_t { A, B, Neither };
+// Both: a fast-mode ruling in which each side's answer is within the profile's replay noise.
+enum class Ruling : uint8_t { A, B, Neither, Both };
+const char* ruling_name(Ruling r);  // "A", "B", "neither", "both"
+const char* ruling_text(Ruling r);  // "A is right", ..., "both stand (within the profile's replay noise)"
 
 // A question put to one side: its hash at `probe` of `level`, computed from the agreed
 // checkpoint `anchor` (op level: entry `probe` of the hash chain of step `step`).
@@ -95,6 +121,9 @@ class Oracle {
   // The honest result of step `step` from the agreed state before it, with what the step
   // read; only a side that computes here can (nullopt otherwise).
   virtual std::optional<StepEvidence> recompute_step(int64_t anchor, int64_t step) { return std::nullopt; }
+  // Fast mode: the state tensors this side claims at checkpoint `index` (its proof's
+  // checkpoint file; a re-execution's own computation from `anchor`); nullopt where it cannot say.
+  virtual std::optional<std::vector<std::vector<float>>> claimed_state(int64_t anchor, int64_t index) { return std::nullopt; }
 };
 
 // Answers by computing, on this machine, from the side's proof.
@@ -104,11 +133,13 @@ class LocalOracle : public Oracle {
   Hash answer(const Query& q) override;
   OpClaim op_claim(int64_t anchor, int64_t step, int op, bool with_inputs) override;
   std::optional<StepEvidence> recompute_step(int64_t anchor, int64_t step) override;
+  std::optional<std::vector<std::vector<float>>> claimed_state(int64_t anchor, int64_t index) override;
   // Whole steps between probes run on `e` (exact mode: the same bits); traced steps
   // and the referee stay on the CPU.
   void use_device(std::shared_ptr<Executor> e) { tr_.use_device(std::move(e)); }
 
  private:
+  void use_threads() const;  // this side's declared thread count (fast mode; the caller holds a ThreadsGuard)
   Workspace& state_at(int64_t anchor, int64_t step);  // after `step` steps, own computation
   const StepTrace& trace_of(int64_t anchor, int64_t step);
   const LoadedTask& task_;
@@ -121,6 +152,22 @@ class LocalOracle : public Oracle {
   std::map<int64_t, Workspace> snapshots_;
   int64_t trace_anchor_ = -1, trace_step_ = -1;
   StepTrace trace_;
+};
+
+struct FastReferee;
+
+// A fast-mode ruling's measurements (proofwork(7), DISPUTES): each side's claim against
+// the referee's recomputation under that side's kernel, held to the profile's thresholds.
+struct FastRuling {
+  bool step_level = false;
+  Distances noise;           // op level: the op's outputs' spread over the profile's CPU sources
+  Distances thresholds;      // op level: factor × noise + floor; step level: the profile's own
+  Distances dist_a, dist_b;  // each side's claim from the referee's value under its kernel
+  Distances dist_ab;         // the two claims from each other
+  int sources = 0;           // op level: the profile's sources recomputed here
+  bool stands_a = false, stands_b = false;
+  std::string why_a, why_b;  // the deciding entry: "h1 linf 0.53 > threshold 3.1e-06", or the tightest within
+  Ruling ruling() const;
 };
 
 struct BisectRound {
@@ -147,26 +194,32 @@ struct BisectResult {
   Ruling winner = Ruling::Neither;
   std::string summary;
   std::optional<StepEvidence> evidence;  // a step-level ruling (op = -1): what it recomputed
+  std::vector<std::vector<float>> claimed_a, claimed_b;  // fast mode, step level: the states claimed after it
   Hash claim_step_a{}, claim_step_b{};   // and the states the sides claimed after the step
   std::string basis;                     // how the ruling was reached
+  std::optional<FastRuling> fast;        // fast mode: the measurements the ruling was made by
 };
 
 // Bisects between two sides. With `data`, the referee recomputes the pinpointed op here;
 // without, the result names the op and the referee runs later (pol-bisect replay).
+// A fast-mode task needs `fast` (the profile and the sides' kernels; bisect/fast.hpp).
 // Throws Pending when a side cannot answer yet.
-BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Oracle& b);
+BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Oracle& b, const FastReferee* fast = nullptr);
 
 // The referee: op `op` of step `step` on the given inputs alone; returns the hash over its
 // outputs (and the outputs in `outs`). `data` is needed only for the load_batch op.
+// `compute`: the kernel setting (fast mode: a side's, or a profile source's); default the task's.
 Hash referee_op(const TaskConfig& cfg, const Dataset* data, int64_t step, int op,
-                const std::vector<std::vector<float>>& inputs, std::vector<std::vector<float>>* outs = nullptr);
+                const std::vector<std::vector<float>>& inputs, std::vector<std::vector<float>>* outs = nullptr,
+                const Compute* compute = nullptr);
 
 // The referee of a step-level dispute: loads `state` (checked: one tensor of the right size
 // per checkpoint tensor) as the state after `step` steps and runs step `step` alone, its
 // load_batch ops taking `batch`. Returns the trace: its chain (which must equal the one both
 // sides agreed on, binding the batch) and end state. `before`: the loaded state's hash.
 StepTrace referee_step(const TaskConfig& cfg, int64_t step, const std::vector<std::vector<float>>& state,
-                       const std::vector<std::vector<float>>& batch, Hash* before);
+                       const std::vector<std::vector<float>>& batch, Hash* before, const Compute* compute = nullptr,
+                       std::vector<std::vector<float>>* after = nullptr);
 
 int64_t ceil_log2(int64_t n);
 // The most rounds a bisection of `cfg` takes: ⌈log2 C⌉ + ⌈log2 k⌉ + ⌈log2 ops⌉ + 2.

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "core/error.hpp"
+#include "core/program.hpp"
 #include "io/message.hpp"
 #include "io/provenance.hpp"
 #include "io/tensor_blob.hpp"
@@ -94,10 +95,32 @@ StepRounds step_rounds(schema::Dispute::Reader d, const std::vector<int64_t>& ck
   return s;
 }
 
+// The profile and the sides' kernels a fast-mode dispute carries (format version 3).
+FastReferee fast_referee(schema::Dispute::Reader d, LoadedProfile& profile, const std::string& what) {
+  check_input(d.getFormatVersion() >= 3 && d.hasProfile(),
+              what + ": a fast-mode dispute without the profile its ruling used (format version 3 carries it)");
+  capnp::MallocMessageBuilder mb;
+  mb.setRoot(d.getProfile());
+  profile = parse_profile(to_binary(mb), "embedded in " + what);
+  check_profile_for(profile, d.getTask(), what + ": its profile");
+  check_input(d.hasKernelA() && d.hasKernelB(), what + ": a fast-mode dispute without the sides' declared kernels");
+  FastReferee f;
+  f.profile = &profile;
+  for (auto [k, x] : {std::pair{d.getKernelA(), &f.a}, std::pair{d.getKernelB(), &f.b}}) {
+    check_input(k.getPanel() >= 1 && k.getPanel() <= (1u << 20) && k.getThreads() >= 1 && k.getThreads() <= 4096,
+                what + ": a side's declared kernel is out of range (panel 1 to 2^20, threads 1 to 4096)");
+    x->panel = int(k.getPanel());
+    x->threads = int(k.getThreads());
+  }
+  return f;
+}
+
 // The step-level ruling (proofwork(7), DISPUTES): step `r.step` recomputed from the state the
-// file carries, which must be the agreed one, with the batch it carries, bound by the chain.
+// file carries, which must be the agreed one, with the batch it carries, bound by the chain;
+// in fast mode under side A's kernel (both sides traced the step alike), the claimed states
+// it carries held to the profile's thresholds.
 void referee_step_dispute(schema::Dispute::Reader d, const TaskConfig& cfg, const Tape& tape, Refereed& r,
-                          const std::string& what) {
+                          const std::string& what, const FastReferee* fast) {
   const std::vector<int64_t> ckpt = checkpoint_steps(cfg);
   const StepRounds s = step_rounds(d, ckpt, int64_t(tape.ops.size()), r.step, what);
   const std::string at = " step " + std::to_string(r.step);
@@ -115,7 +138,11 @@ void referee_step_dispute(schema::Dispute::Reader d, const TaskConfig& cfg, cons
   const auto state = decoded(d.getStateBefore(), tape, checkpoint_tensors(tape), what, "stateBefore");
   const auto batch = decoded(d.getBatch(), tape, batch_tensors(tape), what, "batch");
   Hash before{};
-  const StepTrace t = referee_step(cfg, r.step, state, batch, &before);
+  const ThreadsGuard guard;
+  std::optional<Compute> compute;
+  if (fast) use_kernel_threads(fast->a.threads, tape), compute = fast->a.compute(cfg);
+  std::vector<std::vector<float>> after;
+  const StepTrace t = referee_step(cfg, r.step, state, batch, &before, compute ? &*compute : nullptr, &after);
   check_input(before == agreed, what + ": its stateBefore is not the state both sides agreed on before" + at);
   check_input(t.chain.back() == *s.chain, what + ": recomputed from its stateBefore and batch," + at +
                                               " does not give the op chain both sides agreed on (a batch not the one they used?)");
@@ -125,6 +152,15 @@ void referee_step_dispute(schema::Dispute::Reader d, const TaskConfig& cfg, cons
   r.out_b = s.claims->second;
   r.basis = "step " + std::to_string(r.step) + " recomputed from the agreed state before it; the state hash after it "
             "must equal a side's claim bit for bit (exact mode)";
+  r.right = r.referee == r.out_a ? Ruling::A : r.referee == r.out_b ? Ruling::B : Ruling::Neither;
+  if (!fast) return;
+  const auto ca = decoded(d.getClaimedA(), tape, checkpoint_tensors(tape), what, "claimedA");
+  const auto cb = decoded(d.getClaimedB(), tape, checkpoint_tensors(tape), what, "claimedB");
+  check_input(state_hash_of(tape, ca, r.step + 1) == r.out_a, what + ": claimedA is not the state side A claimed after" + at);
+  check_input(state_hash_of(tape, cb, r.step + 1) == r.out_b, what + ": claimedB is not the state side B claimed after" + at);
+  r.fast = rule_fast_step(tape, *fast, after, ca, cb);
+  r.right = r.fast->ruling();
+  r.basis = fast_basis(*r.fast, *fast, "step " + std::to_string(r.step) + ", from the agreed state before it,");
 }
 
 
@@ -179,8 +215,9 @@ int64_t unproven_answer(schema::Dispute::Reader d, bool side_a, size_t checkpoin
   return -1;
 }
 
-DisputeRecord dispute_record(const BisectResult& r, Commitment a, Commitment b) {
+DisputeRecord dispute_record(const BisectResult& r, Commitment a, Commitment b, const FastReferee* fast) {
   DisputeRecord rec;
+  rec.fast = fast;
   rec.a = std::move(a);
   rec.b = std::move(b);
   rec.rounds = r.rounds;
@@ -193,7 +230,16 @@ DisputeRecord dispute_record(const BisectResult& r, Commitment a, Commitment b) 
 
 void write_dispute(schema::Dispute::Builder d, const LoadedTask& task, const DisputeRecord& r) {
   const Tape tape = tape_for(task.cfg);
-  d.setFormatVersion(current_version(FileKind::Dispute));
+  // An exact-mode dispute keeps version 2's layout, and says so, so that builds reading 1
+  // to 2 still read it; the fast-mode fields are version 3's.
+  d.setFormatVersion(r.fast ? current_version(FileKind::Dispute) : 2);
+  if (const FastReferee* f = r.fast) {
+    d.setProfile(f->profile->msg.root());
+    for (auto [k, x] : {std::pair{d.initKernelA(), f->a}, std::pair{d.initKernelB(), f->b}}) {
+      k.setPanel(uint32_t(x.panel));
+      k.setThreads(uint32_t(x.threads));
+    }
+  }
   d.setTask(task.msg.root());
   d.setTaskHash(as_data(task.hash));
   if (r.a.root != Hash{}) d.setRootA(as_data(r.a.root));
@@ -231,16 +277,36 @@ void write_dispute(schema::Dispute::Builder d, const LoadedTask& task, const Dis
       store(d.initOutputsB(unsigned(cb->outputs.size())), tape, o.out, cb->outputs);
     }
   }
+  for (auto [claimed, side_a] : {std::pair{&r.claimed_a, true}, std::pair{&r.claimed_b, false}})
+    if (*claimed && !r.result)
+      store(side_a ? d.initClaimedA(unsigned((*claimed)->size())) : d.initClaimedB(unsigned((*claimed)->size())), tape,
+            checkpoint_tensors(tape), **claimed);
   if (const BisectResult* res = r.result) {
     if (const auto& e = res->evidence) {
       store(d.initStateBefore(unsigned(e->state.size())), tape, checkpoint_tensors(tape), e->state);
       store(d.initBatch(unsigned(e->batch.size())), tape, batch_tensors(tape), e->batch);
+    }
+    if (const auto& f = res->fast) {
+      auto x = d.initFastRuling();
+      if (!f->step_level) write_distances(x.initNoise(), f->noise);
+      write_distances(x.initThresholds(), f->thresholds);
+      write_distances(x.initDistanceA(), f->dist_a);
+      write_distances(x.initDistanceB(), f->dist_b);
+      write_distances(x.initDistanceAB(), f->dist_ab);
+      x.setSources(uint32_t(f->sources));
+      x.setStandsA(f->stands_a);
+      x.setStandsB(f->stands_b);
+      if (f->step_level) {
+        store(d.initClaimedA(unsigned(res->claimed_a.size())), tape, checkpoint_tensors(tape), res->claimed_a);
+        store(d.initClaimedB(unsigned(res->claimed_b.size())), tape, checkpoint_tensors(tape), res->claimed_b);
+      }
     }
     d.setBasis(res->basis);
     if (res->ruled) d.setRefereeHash(as_data(res->referee));
     d.setWinner(!res->ruled                   ? schema::Winner::NEITHER
                 : res->winner == Ruling::A ? schema::Winner::A
                 : res->winner == Ruling::B ? schema::Winner::B
+                : res->winner == Ruling::Both ? schema::Winner::BOTH
                                            : schema::Winner::NEITHER);
   }
   set_provenance(d.initProvenance());
@@ -251,7 +317,7 @@ Level level_of(schema::BisectLevel l) {
 }
 
 const char* winner_name(schema::Winner w) {
-  return w == schema::Winner::A ? "A" : w == schema::Winner::B ? "B" : "neither";
+  return w == schema::Winner::A ? "A" : w == schema::Winner::B ? "B" : w == schema::Winner::BOTH ? "both" : "neither";
 }
 
 std::string dispute_text(schema::Dispute::Reader d) {
@@ -283,6 +349,11 @@ std::string dispute_text(schema::Dispute::Reader d) {
   if (!d.getOpKind().size() && d.hasStateBefore()) {
     std::snprintf(line, sizeof line, "step-level: step %u computed alike by both sides; referee's state after it %.16s…\n",
                   d.getStep(), hex_of(d.getRefereeHash()).c_str());
+    t += line;
+  }
+  if (d.hasKernelA() && d.hasKernelB()) {
+    std::snprintf(line, sizeof line, "fast mode: kernels A panel %u threads %u, B panel %u threads %u; ruled by the embedded profile\n",
+                  d.getKernelA().getPanel(), d.getKernelA().getThreads(), d.getKernelB().getPanel(), d.getKernelB().getThreads());
     t += line;
   }
   if (d.getBasis().size()) t += std::string("basis: ") + d.getBasis().cStr() + "\n";
@@ -319,12 +390,15 @@ Refereed referee_dispute(schema::Dispute::Reader d, const std::string& what, con
               " does not match its own root (its Merkle inclusion proof fails): it loses by itself";
     return r;
   }
+  // A fast-mode task's ruling is the profile's (proofwork(7), DISPUTES).
+  LoadedProfile profile;
+  std::optional<FastReferee> fast;
+  if (!cfg.exact) fast = fast_referee(d, profile, what);
   if (d.getOpKind().size() == 0) {
     check_input(d.hasStateBefore(), what + ": no op was pinpointed and it carries no agreed state to recompute step " +
                                         std::to_string(r.step) + " from (a dispute written before format version 2: "
                                         "run pol-bisect again)");
-    referee_step_dispute(d, cfg, tape, r, what);
-    r.right = r.referee == r.out_a ? Ruling::A : r.referee == r.out_b ? Ruling::B : Ruling::Neither;
+    referee_step_dispute(d, cfg, tape, r, what, fast ? &*fast : nullptr);
     return r;
   }
   check_input(d.getOpIndex() < tape.ops.size(), what + ": op index out of range");
@@ -348,9 +422,25 @@ Refereed referee_dispute(schema::Dispute::Reader d, const std::string& what, con
   Dataset data;
   const bool need_data = op.kind == OpKind::LoadBatch || op.kind == OpKind::LoadWindows;
   if (need_data) data = load_task_dataset(cfg, data_dir);
-  r.referee = referee_op(cfg, need_data ? &data : nullptr, r.step, int(r.op), in);
   r.out_a = hash_field(d.getOutputHashA());
   r.out_b = hash_field(d.getOutputHashB());
+  if (fast) {  // the claimed outputs themselves, bound by the sides' output hashes
+    std::vector<std::vector<float>> outs[2];
+    int side = 0;
+    for (auto [list, claim] : {std::pair{d.getOutputsA(), r.out_a}, std::pair{d.getOutputsB(), r.out_b}}) {
+      const std::string name = side == 0 ? "outputsA" : "outputsB";
+      outs[side] = decoded(list, tape, op.out, what, name.c_str());
+      std::vector<Hash> h;
+      for (const auto& x : outs[side]) h.push_back(tensor_content_hash(x.data(), x.size() * 4));
+      check_input(outputs_hash(h) == claim, what + ": " + name + " does not match the side's output hash");
+      side++;
+    }
+    r.fast = rule_fast_op(cfg, need_data ? &data : nullptr, *fast, r.step, int(r.op), in, outs[0], outs[1], &r.referee);
+    r.right = r.fast->ruling();
+    r.basis = fast_basis(*r.fast, *fast, "op " + std::to_string(r.op) + ", from the agreed inputs,");
+    return r;
+  }
+  r.referee = referee_op(cfg, need_data ? &data : nullptr, r.step, int(r.op), in);
   r.right = r.referee == r.out_a ? Ruling::A : r.referee == r.out_b ? Ruling::B : Ruling::Neither;
   r.basis = "op " + std::to_string(r.op) + " recomputed from the agreed inputs; its outputs must equal a side's bit for bit "
             "(exact mode)";

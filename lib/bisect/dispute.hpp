@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "bisect/bisect.hpp"
+#include "bisect/fast.hpp"
 #include "schema/proofwork.capnp.h"
 
 namespace pw {
@@ -43,16 +44,18 @@ struct DisputeRecord {
   int op = -1;              // the pinpointed op, or -1
   std::optional<OpClaim> claim_a, claim_b;
   const BisectResult* result = nullptr;  // complete: the ruling is in it (and a step-level one's evidence)
+  const FastReferee* fast = nullptr;     // fast mode: the profile and the sides' kernels (format version 3)
+  std::optional<std::vector<std::vector<float>>> claimed_a, claimed_b;  // fast mode, under way: claimed states sent
 };
 
-// The record of a finished bisection between two sides.
-DisputeRecord dispute_record(const BisectResult& r, Commitment a, Commitment b);
+// The record of a finished bisection between two sides (`fast`: of a fast-mode task).
+DisputeRecord dispute_record(const BisectResult& r, Commitment a, Commitment b, const FastReferee* fast = nullptr);
 
 // Fills `d` with the task, the record, this build's version and provenance.
 void write_dispute(schema::Dispute::Builder d, const LoadedTask& task, const DisputeRecord& r);
 
 Level level_of(schema::BisectLevel l);
-const char* winner_name(schema::Winner w);  // "A", "B", "neither"
+const char* winner_name(schema::Winner w);  // "A", "B", "neither", "both"
 // The transcript, for people: the sides, every round, the pinpointed op, the winner.
 std::string dispute_text(schema::Dispute::Reader d);
 
@@ -70,6 +73,7 @@ struct Refereed {
   Ruling right = Ruling::Neither;
   bool forfeit = false;     // a side's answer failed its own Merkle proof: nothing recomputed
   std::string basis;        // how the ruling was reached, for people
+  std::optional<FastRuling> fast;  // a fast-mode ruling's measurements, recomputed
 };
 
 // Checks a dispute file (its version; complete; its embedded task against its hash;
@@ -79,7 +83,10 @@ struct Refereed {
 // state must hash to what both sides answered for the step, and the step's op chain to
 // the chain both sides agreed on (which binds the batch it carries). Malformed or
 // inconsistent: bad input (exit 3) naming `what`. `data_dir` locates the dataset, which
-// only a load_batch op needs.
+// only a load_batch op needs. A fast-mode dispute (format version 3) is ruled by the
+// profile it embeds (checked against the task's class) under the sides' declared kernels
+// (bisect/fast.hpp); the claimed outputs, or at a step the claimed states, it carries
+// must hash to the sides' claims.
 Refereed referee_dispute(schema::Dispute::Reader d, const std::string& what, const std::string& data_dir);
 
 }  // namespace pw

@@ -18,6 +18,11 @@ OpClaim TranscriptOracle::op_claim(int64_t anchor, int64_t step, int op, bool) {
   return *claim_;
 }
 
+std::optional<TranscriptOracle::State> TranscriptOracle::claimed_state(int64_t anchor, int64_t index) {
+  if (!claimed_) throw Pending{side_, {Level::Checkpoint, anchor, -1, index}};
+  return claimed_;
+}
+
 Hash RecordingOracle::answer(const Query& q) {
   const Hash h = inner_.answer(q);
   if (!answers.count(q)) order.push_back(q);
@@ -59,16 +64,28 @@ std::optional<OpClaim> read_claim(schema::Dispute::Reader d, bool side_a, const 
 
 }  // namespace
 
-SideTranscript read_side(schema::Dispute::Reader d, const LoadedTask& task, bool side_a, const std::string& what) {
+SideTranscript read_side(schema::Dispute::Reader d, const LoadedTask& task, bool side_a, const std::string& what,
+                         const LoadedProfile* profile) {
   check_version(FileKind::Dispute, d.getFormatVersion(), what);
   check_input(hash_field(d.getTaskHash()) == task.hash, what + " is about another task");
+  if (profile)
+    check_input(d.hasProfile() && canonical_hash(d.getProfile()) == profile->hash,
+                what + ": it is not ruled by this side's profile (the two sides must name the same --profile)");
   SideTranscript s;
   for (auto x : d.getRounds()) {
     auto h = side_a ? x.getHashA() : x.getHashB();
     if (h.size() == 0) continue;
     s.answers[{level_of(x.getLevel()), int64_t(x.getAnchor()), int64_t(x.getStep()), int64_t(x.getProbe())}] = hash_field(h);
   }
-  s.claim = read_claim(d, side_a, tape_for(task.cfg), what);
+  const Tape tape = tape_for(task.cfg);
+  s.claim = read_claim(d, side_a, tape, what);
+  if (side_a ? d.hasClaimedA() : d.hasClaimedB()) {
+    const std::vector<int> ids = checkpoint_tensors(tape);
+    auto list = side_a ? d.getClaimedA() : d.getClaimedB();
+    check_input(list.size() == ids.size(), what + ": a claimed state of " + std::to_string(list.size()) + " tensors");
+    s.claimed.emplace();
+    for (unsigned i = 0; i < list.size(); i++) s.claimed->push_back(decoded(list[i], tape.tensors[size_t(ids[i])], what));
+  }
   auto root = side_a ? d.getRootA() : d.getRootB();
   check_input(root.size() == 32, what + ": side " + (side_a ? "A" : "B") + " has no proof root");
   check_input(side_a ? d.hasManifestA() : d.hasManifestB(), what + ": side " + (side_a ? "A" : "B") + "'s manifest is missing");
@@ -86,9 +103,17 @@ SideTranscript read_side(schema::Dispute::Reader d, const LoadedTask& task, bool
 }
 
 Move play_move(const LoadedTask& task, const Dataset& data, Oracle& local, const Commitment& mine_c, bool side_a,
-               const SideTranscript& theirs, schema::Dispute::Builder out) {
+               const SideTranscript& theirs, schema::Dispute::Builder out, const LoadedProfile* profile,
+               const Kernel& kernel) {
   RecordingOracle mine(local);
-  TranscriptOracle other(side_a ? 1 : 0, theirs.answers, theirs.claim);
+  TranscriptOracle other(side_a ? 1 : 0, theirs.answers, theirs.claim, theirs.claimed);
+  // Fast mode: the other side's kernel is the one its manifest declares (the default until it has sent one).
+  FastReferee referee{profile, kernel, kernel};
+  if (theirs.commitment.manifest) {
+    auto env = theirs.commitment.manifest->getRoot<schema::Manifest>().getEnvironment();
+    (side_a ? referee.b : referee.a) = declared_kernel(env.getFastPanel(), env.getThreads());
+  }
+  const FastReferee* fast = profile ? &referee : nullptr;
   Oracle& a = side_a ? static_cast<Oracle&>(mine) : other;
   Oracle& b = side_a ? static_cast<Oracle&>(other) : mine;
   const Commitment& ca = side_a ? mine_c : theirs.commitment;
@@ -105,19 +130,21 @@ Move play_move(const LoadedTask& task, const Dataset& data, Oracle& local, const
     m.result.summary = std::string("side ") + who + " forfeits";
     m.result.basis = std::string("side ") + who + "'s answer at checkpoint " + std::to_string(theirs.forfeit_at) +
                      " does not match its own root (its Merkle inclusion proof fails): it loses by itself";
-    write_dispute(out, task, dispute_record(m.result, ca, cb));
+    write_dispute(out, task, dispute_record(m.result, ca, cb, fast));
     return m;
   }
   try {
-    m.result = bisect(task, &data, a, b);
+    m.result = bisect(task, &data, a, b, fast);
     m.complete = true;
-    write_dispute(out, task, dispute_record(m.result, ca, cb));
+    write_dispute(out, task, dispute_record(m.result, ca, cb, fast));
   } catch (const Pending& p) {
     // Send back every answer known so far: ours (just computed, with their inclusion
     // paths) and theirs (with the paths they sent).
     DisputeRecord rec;
     rec.a = ca;
     rec.b = cb;
+    rec.fast = fast;
+    (side_a ? rec.claimed_a : rec.claimed_b) = mine.claimed;  // fast mode: the state claimed at a step-level ruling
     std::map<Query, const BisectRound*> sent;
     for (const BisectRound& x : theirs.rounds) sent[{x.level, x.anchor, x.step, x.probe}] = &x;
     for (const Query& q : mine.order) {

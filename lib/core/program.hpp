@@ -18,4 +18,10 @@ const char* version();
 void set_threads(int n);      // n > 0: OpenMP's thread count; 0 leaves it as it is
 int get_threads();
 
+// Restores the thread count on scope exit (a replay under another side's setting).
+struct ThreadsGuard {
+  int saved = get_threads();
+  ~ThreadsGuard() { set_threads(saved); }
+};
+
 }  // namespace pw

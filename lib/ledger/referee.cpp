@@ -43,7 +43,7 @@ DisputeRuling rule(const Refereed& r, const Hash& task_hash, const Hash& claim_r
   out.referee = r.referee;
   // The claim's side is right only when the referee rules for it: its output equals the
   // recomputation, and its answers are bound to its root.
-  out.solver_wrong = r.right != (side_a ? Ruling::A : Ruling::B);
+  out.solver_wrong = r.right != (side_a ? Ruling::A : Ruling::B) && r.right != Ruling::Both;  // both stand: within the noise
   return out;
 }
 

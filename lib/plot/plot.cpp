@@ -310,7 +310,7 @@ Figure dispute_figure(const std::string& path, const PlotOptions& opt) {
     std::string ruling;
     if (d.getComplete() && d.getOpKind().size()) {
       const Refereed r = referee_dispute(d, what, opt.data_dir);
-      ruling = r.right == Ruling::A ? "A is right" : r.right == Ruling::B ? "B is right" : "neither side is right";
+      ruling = ruling_text(r.right);
       f.caption.push_back("Pinpointed: step " + std::to_string(r.step) + ", op " + std::to_string(r.op) + " (" +
                           r.op_kind + ", layer " + std::to_string(d.getOpLayer()) + "). Outputs: A " +
                           short_hex(r.out_a) + ", B " + (r.has_b ? short_hex(r.out_b) : "(honest re-execution)") +

@@ -152,6 +152,7 @@ void write_manifest(const std::string& dir, const Manifest& m) {
   env.setThreads(m.threads);
   env.setDevice(m.device);
   env.setStartedAt(m.started_at);
+  env.setFastPanel(m.fast_panel);
   auto cs = r.initCheckpoints(unsigned(m.checkpoints.size()));
   for (size_t i = 0; i < m.checkpoints.size(); i++) {
     const auto& c = m.checkpoints[i];
@@ -222,6 +223,7 @@ Manifest manifest_fields(Bytes bytes, const std::string& what, int64_t max_batch
   m.host = env.getHost();
   m.device = env.getDevice();
   m.threads = env.getThreads();
+  m.fast_panel = env.getFastPanel();
   m.started_at = env.getStartedAt();
   if (hash_field(r.getRoot()) != m.root()) m.root_mismatch = true;
   return m;

@@ -64,6 +64,7 @@ struct Manifest {
   std::string program, command_line;  // as read; write_manifest stamps the running program's (io/provenance.hpp)
   std::string host, device, started_at;
   uint32_t threads = 0;
+  uint32_t fast_panel = 0;  // fast mode: the GEMM panel declared (0: not recorded)
   bool root_mismatch = false;  // set by read_manifest when the stored root is not the recomputed one
   Hash root() const;
 };

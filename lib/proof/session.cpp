@@ -79,6 +79,7 @@ SessionStart Session::open(const std::string& dir) {
   manifest_.host = host_name();
   manifest_.device = device_name(options_.device);
   manifest_.threads = uint32_t(get_threads());
+  if (!task_.exact) manifest_.fast_panel = uint32_t(options_.fast_panel);
   if (manifest_.started_at.empty()) manifest_.started_at = utc_now();
   write_manifest(dir, manifest_);
   if (options_.device == DeviceKind::Cuda)  // checkpoints are copied back (proofwork(7), THE TAPE)

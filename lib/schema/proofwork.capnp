@@ -197,6 +197,7 @@ struct Environment {
   threads @2 :UInt32;
   device @3 :Text;
   startedAt @4 :Text;
+  fastPanel @5 :UInt32;            # fast mode: the GEMM panel trained with (0: not recorded, the default 256)
 }
 
 struct Manifest {
@@ -290,6 +291,7 @@ enum Winner {
   a @0;
   b @1;
   neither @2;
+  both @3;     # fast mode: each side's answer within the profile's replay noise
 }
 
 # pol-bisect's transcript and ruling (proofwork-files(5), DISPUTE): everything the referee needs to
@@ -325,6 +327,34 @@ struct Dispute {
   basis @25 :Text;                 # how the ruling was reached, for people
   manifestA @26 :Manifest;         # the sides' manifests, exchanged (their roots are rootA, rootB)
   manifestB @27 :Manifest;
+  # Fast mode (format version 3): the verifier's profile the ruling used, each side's
+  # declared kernel, the ruling's measurements, and at a step-level ruling the states the
+  # sides claimed after the step (proofwork-files(5), DISPUTE).
+  profile @28 :Profile;
+  kernelA @29 :DisputeKernel;
+  kernelB @30 :DisputeKernel;
+  fastRuling @31 :FastRuling;
+  claimedA @32 :List(Tensor);
+  claimedB @33 :List(Tensor);
+}
+
+# A side's declared kernel in a fast-mode dispute (from its manifest's environment).
+struct DisputeKernel {
+  panel @0 :UInt32;     # the GEMM panel
+  threads @1 :UInt32;
+}
+
+# A fast-mode ruling's measurements, as the writer found them ('pol-bisect replay'
+# recomputes them from the file and never takes these).
+struct FastRuling {
+  noise @0 :Distances;       # op level: the spread of the op's outputs over the profile's CPU sources
+  thresholds @1 :Distances;  # op level: factor x noise + floor; step level: the profile's
+  distanceA @2 :Distances;   # side A's claim from the referee's recomputation under A's kernel
+  distanceB @3 :Distances;
+  distanceAB @4 :Distances;  # the two claims from each other
+  sources @5 :UInt32;
+  standsA @6 :Bool;
+  standsB @7 :Bool;
 }
 
 # Distances between two states (proofwork-files(5), PROFILE), computed in double over float32 values:

@@ -63,6 +63,34 @@ Distances state_distances(const Tape& tape, const Workspace& a, const Workspace&
   return d;
 }
 
+Distances tensor_distances(const std::vector<std::string>& names, const std::vector<std::vector<float>>& a,
+                           const std::vector<std::vector<float>>& b, const std::string& all) {
+  Distances d;
+  Sums total;
+  for (size_t i = 0; i < names.size(); i++) {
+    const Sums s = i < a.size() && i < b.size() ? sums(a[i], b[i]) : Sums{0, 0, INFINITY};
+    push(d, names[i], s);
+    total.add(s);
+  }
+  push(d, all, total);
+  return d;
+}
+
+std::string tightest(const Distances& d, const Distances& t) {
+  if (d.names != t.names) return "the thresholds' tensors are not these";
+  double worst = -1;
+  char buf[256] = "";
+  for (size_t i = 0; i < d.size(); i++)
+    for (int m = 0; m < kMetrics; m++) {
+      const double x = d.value[m][i], r = t.value[m][i] > 0 ? x / t.value[m][i] : x > 0 ? INFINITY : 0;
+      if (r > worst) {
+        worst = r;
+        std::snprintf(buf, sizeof buf, "%s %s %.3g <= threshold %.3g", d.names[i].c_str(), metric_name(m), x, t.value[m][i]);
+      }
+    }
+  return buf;
+}
+
 Distances state_norms(const Tape& tape, const Workspace& a) {
   Workspace zero(tape);
   Distances d = state_distances(tape, a, zero);

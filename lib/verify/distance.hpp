@@ -22,6 +22,10 @@ struct Distances {
 // Over the checkpoint tensors (parameters, then optimizer state), in double; cosine is
 // 1 − a·b / (‖a‖‖b‖) (0 when both are zero). Sums run in a fixed order.
 Distances state_distances(const Tape& tape, const Workspace& a, const Workspace& b);
+// The same over any tensors: entry i compares a[i] with b[i] (a missing or mis-sized
+// tensor is infinitely far), and a last entry `all` over every tensor together.
+Distances tensor_distances(const std::vector<std::string>& names, const std::vector<std::vector<float>>& a,
+                           const std::vector<std::vector<float>>& b, const std::string& all = "all");
 // The norms of one state in the same layout (for thresholds' floors): l1, l2, linf.
 Distances state_norms(const Tape& tape, const Workspace& a);
 
@@ -34,6 +38,10 @@ void max_into(Distances& into, const Distances& d);
 // The first entry and metric where d exceeds t, as "0.weight linf 3.1e-05 > 2.0e-06";
 // empty when every distance is within its threshold. Non-finite distances exceed.
 std::string exceeds(const Distances& d, const Distances& t);
+
+// For d within t (exceeds() empty): the entry and metric closest to its threshold, as
+// "h1 linf 1.2e-07 <= threshold 3.1e-06".
+std::string tightest(const Distances& d, const Distances& t);
 
 void write_distances(schema::Distances::Builder b, const Distances& d);
 // Throws bad input (with `what`) on mismatched list lengths or non-finite/negative values.

@@ -40,18 +40,28 @@ constexpr double kFlipMarginFloor = 1.0 / (1 << 24);
 // Pre-activations kept per source for comparing the sources (the last steps of a segment).
 constexpr size_t kFlipRecordFloats = size_t(1) << 25;
 
-// Restores the thread count on scope exit.
-struct ThreadsGuard {
-  int saved = get_threads();
-  ~ThreadsGuard() { set_threads(saved); }
-};
-
 }  // namespace
 
 std::string Source::name() const {
   if (cuda) return fast ? "cuda fast" : "cuda exact";
   if (!fast) return "exact";
   return "fast threads=" + std::to_string(threads) + " panel=" + std::to_string(panel);
+}
+
+std::optional<Source> parse_source(const std::string& name) {
+  Source s;
+  if (name == "exact" || name == "cuda exact" || name == "cuda fast") {
+    s.fast = name != "exact" && name != "cuda exact";
+    s.cuda = name != "exact";
+    return s;
+  }
+  int threads = 0, panel = 0, used = 0;
+  if (std::sscanf(name.c_str(), "fast threads=%d panel=%d%n", &threads, &panel, &used) == 2 && size_t(used) == name.size() &&
+      threads > 0 && threads <= 4096 && panel > 0 && panel <= (1 << 20)) {
+    s.threads = threads, s.panel = panel;
+    return s;
+  }
+  return std::nullopt;
 }
 
 Hash task_class(schema::Task::Reader t) {

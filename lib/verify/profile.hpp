@@ -18,6 +18,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ struct Source {
   bool cuda = false;  // on the GPU (fast: cuBLAS with TF32; threads and panel do not apply)
   std::string name() const;
 };
+// The setting a source's name describes (the inverse of Source::name); nullopt for a name
+// this build does not know.
+std::optional<Source> parse_source(const std::string& name);
 
 struct ProfileOptions {
   int64_t segments = 4;           // segment 0, the last one, and the rest drawn from `beacon`

@@ -63,12 +63,12 @@ json.dump(d, open("badindex.json", "w"))
 d = json.load(open("d.json")); d["task"]["seed"] = "6"
 json.dump(d, open("badtask.json", "w"))
 d = json.load(open("d.json")); assert d["formatVersion"] == 2, d["formatVersion"]
-d["formatVersion"] = 3
+d["formatVersion"] = 4
 json.dump(d, open("newer.json", "w"))
 PY
 # A dispute of a newer version than this build reads: refused, and said so.
 expect_exit 3 pol-bisect replay newer.json
-expect_err "dispute format version 3 is newer than this build reads \(1 to 2\); upgrade proofwork"
+expect_err "dispute format version 4 is newer than this build reads \(1 to 3\); upgrade proofwork"
 expect_exit 3 pol-bisect replay badhash.json
 expect_err "does not match its agreed hash"
 expect_exit 3 pol-bisect replay badkind.json

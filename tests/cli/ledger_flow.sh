@@ -43,9 +43,9 @@ pol-show saved.pwd > d.json
 import json
 d = json.load(open("d.json"))
 assert d["formatVersion"] == 2, d["formatVersion"]
-d["formatVersion"] = 3
+d["formatVersion"] = 4
 json.dump(d, open("newer.json", "w"))
 PY
 expect_exit 3 ledger-settle challenge ledger -k keys/whistleblower.key --task-id 1 --dispute newer.json
-expect_err "dispute format version 3 is newer"
+expect_err "dispute format version 4 is newer"
 test "$(stat -c %s ledger/events.log)" = "$before"

@@ -35,12 +35,14 @@ pol-forge task.pwt -o B -q --inject-fault 9:3:1
 pol-bisect task.pwt P B --fault-b 9:3:1 -o dispute.pwd -q
 pol-bisect play task.pwt P --side a -o t1.pwd -q
 pol-bisect play task.pwt B --side b --fault 9:3:1 --transcript t1.pwd -o t2.pwd -q
+pol-forge fast.pwt -o FB -q --inject-fault 9:3:1
+pol-bisect fast.pwt F FB --fault-b 9:3:1 --profile profile.pwp -o dispute-fast.pwd -q  # format 3: the profile inside
 seed task task.pwt task.pwt; seed task task.json task.json
 seed manifest P/manifest.pwm manifest.pwm
 seed checkpoint P/ckpt-00000010.pwc ckpt-00000010.pwc
 seed verdict verdict.pwv verdict.pwv
 seed profile profile.pwp profile.pwp
-seed dispute dispute.pwd dispute.pwd
+seed dispute dispute.pwd dispute.pwd; seed dispute dispute-fast.pwd dispute-fast.pwd
 seed transcript t1.pwd t1.pwd; seed transcript t2.pwd t2.pwd
 
 # The ledger: keys, genesis, deposits, a posted task; event files binary and JSON.

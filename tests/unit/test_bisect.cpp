@@ -6,6 +6,7 @@
 #include "bisect/bisect.hpp"
 #include "bisect/dispute.hpp"
 #include "bisect/play.hpp"
+#include "io/version.hpp"
 #include "unit_helpers.hpp"
 
 using namespace pw;
@@ -153,7 +154,7 @@ TEST_CASE("bisect: two parties exchanging only the transcript reach the local bi
   // Newer files are refused by the referee and by the next move, as bad input.
   capnp::MallocMessageBuilder newer;
   newer.setRoot(theirs.root());
-  newer.getRoot<schema::Dispute>().setFormatVersion(3);
+  newer.getRoot<schema::Dispute>().setFormatVersion(current_version(FileKind::Dispute) + 1);
   auto n = Message<schema::Dispute>::parse(to_binary(newer), "newer");
   CHECK(pwtest::error_code_of([&] { referee_dispute(n.root(), "newer", ""); }) == kExitBadInput);
   CHECK(pwtest::error_code_of([&] { read_side(n.root(), task, true, "newer"); }) == kExitBadInput);
