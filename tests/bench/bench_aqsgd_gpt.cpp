@@ -53,11 +53,11 @@ namespace {
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 struct Args {
-  std::string text, scratch, settings = "fp32,aq2,aq3,aq4,aq2r64s64,aq3r64s64,aq4r64s64";
-  int layers = 2, heads = 4, channels = 64, context = 64, cut = 1, batch = 16, windows = 1024, epochs = 6,
+  std::string text, scratch, settings = "fp32,aq2,aq3,aq4,aq2r64s64,aq3r64s64,aq4r64s64,direct2,direct3";
+  int layers = 2, heads = 4, channels = 64, context = 64, cut = 1, batch = 16, windows = 1024, epochs = 12,
       warmup = 1, seeds = 1, jobs = 2, threads = 1, bwd_bits = 8;
-  int64_t val_bytes = 65536;
-  double lr = 2e-3;
+  int64_t val_bytes = 32768;
+  double lr = 4e-3;
 };
 
 struct Result {
