@@ -23,7 +23,8 @@
 //   bench_aqsgd_gpt TEXT SCRATCH_DIR [--layers L] [--heads H] [--channels C]
 //       [--context T] [--cut K] [--batch B] [--windows W] [--epochs E]
 //       [--warmup-epochs W0] [--lr X] [--val-bytes N] [--seeds S] [--jobs J]
-//       [--threads N] [--bwd-bits B] [--settings fp32,aq3,...]
+//       [--threads N] [--bwd-bits B] [--rounding nearest|stochastic]
+//       [--settings fp32,aq3,...]
 //
 // AdamW (β 0.9, 0.99, weight decay 0.1), --lr with a linear warm-up over the first
 // epoch's steps and a cosine decay to lr/10, gradient clipping at 1 (nanoGPT's small
@@ -56,6 +57,7 @@ struct Args {
   std::string text, scratch, settings = "fp32,aq2,aq3,aq4,aq2r64s64,aq3r64s64,aq4r64s64,direct2,direct3";
   int layers = 2, heads = 4, channels = 64, context = 64, cut = 1, batch = 16, windows = 1024, epochs = 12,
       warmup = 1, seeds = 1, jobs = 2, threads = 1, bwd_bits = 8;
+  bool stochastic = false;  // stochastic rounding in every quantizer (else nearest)
   int64_t val_bytes = 32768;
   double lr = 4e-3;
 };
@@ -124,7 +126,7 @@ Result train(const Setting& st, const Args& a, uint64_t seed, const std::vector<
   const int loss_op = op_writing(tape, "loss");
   const int xk = tape.ops[size_t(fwd_op)].out[0], dxk = tape.ops[size_t(bwd_op)].out[0];
   const size_t N = size_t(B) * size_t(T);
-  CutLink cut(st, seed, false, a.bwd_bits, a.warmup, a.scratch + "/aqsgd-gpt-" + st.key + "-" + std::to_string(seed),
+  CutLink cut(st, seed, a.stochastic, a.bwd_bits, a.warmup, a.scratch + "/aqsgd-gpt-" + st.key + "-" + std::to_string(seed),
               uint32_t(C), uint64_t(W) * uint64_t(T));
   std::vector<float> sent(N * size_t(C));
   std::vector<uint64_t> ids(N);
@@ -184,7 +186,8 @@ std::string mb(double bytes) {
 void usage() {
   std::fprintf(stderr, "usage: bench_aqsgd_gpt TEXT SCRATCH_DIR [--layers L] [--heads H] [--channels C] [--context T] "
                        "[--cut K] [--batch B] [--windows W] [--epochs E] [--warmup-epochs W0] [--lr X] [--val-bytes N] "
-                       "[--seeds S] [--jobs J] [--threads N] [--bwd-bits B] [--settings fp32,aq3,...]\n");
+                       "[--seeds S] [--jobs J] [--threads N] [--bwd-bits B] [--rounding nearest|stochastic] "
+                       "[--settings fp32,aq3,...]\n");
   std::exit(2);
 }
 
@@ -215,6 +218,7 @@ int main(int argc, char** argv) {
     else if (k == "--threads") a.threads = n;
     else if (k == "--bwd-bits") a.bwd_bits = n;
     else if (k == "--settings") a.settings = v;
+    else if (k == "--rounding" && (v == "nearest" || v == "stochastic")) a.stochastic = v == "stochastic";
     else usage();
   }
   if (a.layers < 2 || a.cut < 1 || a.cut >= a.layers || a.heads < 1 || a.channels < 1 || a.channels % a.heads ||
@@ -257,9 +261,9 @@ int main(int argc, char** argv) {
   char model[512];
   std::snprintf(model, sizeof model,
                 "gpt:%d-%d-%d-%d cut after block %d, %d epochs over %d fixed windows (%d uncompressed warm-up), batch "
-                "%d, AdamW lr %g cosine, %s",
+                "%d, AdamW lr %g cosine, %s rounding, %s",
                 a.layers, a.heads, a.channels, a.context, a.cut, a.epochs, a.windows, a.warmup, a.batch, a.lr,
-                seeds.c_str());
+                a.stochastic ? "stochastic" : "nearest", seeds.c_str());
   for (size_t i = 0; i < settings.size(); i++) {
     const Setting& st = settings[i];
     const std::vector<const Result*> rs = of(i);

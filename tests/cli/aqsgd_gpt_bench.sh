@@ -19,6 +19,11 @@ grep 'Bytes on the wire per step forward' out | grep -q 'epochs 2-3;.*| 512 B/st
 [ "$(grep -c 'Bytes on the wire' out)" = 1 ]  # AQ-SGD only
 ls aqsgd-gpt-* 2>/dev/null && { echo "FAIL: the states' directories were left behind" >&2; exit 1; }
 
+# Stochastic rounding: the same checks hold (its Philox words are the codec's, on both sides).
+expect_exit 0 "$B" text.txt . "${small[@]}" --seeds 1 --rounding stochastic --settings aq2r16s16
+grep -q 'stochastic rounding, seed 42: forward AQ-SGD 2 bits, rotated by tiles of 16' out
+
+expect_exit 2 "$B" text.txt . --rounding sideways
 expect_exit 2 "$B" text.txt . --layers 2 --cut 2
 expect_exit 2 "$B" text.txt . --settings aq5
 expect_exit 2 "$B" text.txt . --windows
