@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "aqsgd/vec8.hpp"
 #include "tensor/philox.hpp"
 
 static_assert(std::endian::native == std::endian::little, "the code groups are stored as little-endian words");
@@ -25,19 +26,7 @@ constexpr float kRound = 12582912.0f;
 // bytes. Written as vectors because GCC will not if-convert, so not vectorise, a scalar
 // `y < -H ? -H : y` under -ftrapping-math; the vector form computes the same values
 // element by element. Codes go into and out of the word by per-lane shifts (AVX2's
-// variable shifts) and an OR across lanes.
-// (-Wpsabi warns that 32-byte vectors pass differently with and without AVX: these are
-// all inlined, within one function, so no call passes one.)
-#pragma GCC diagnostic ignored "-Wpsabi"
-typedef float f32x8 __attribute__((vector_size(32)));
-typedef int32_t i32x8 __attribute__((vector_size(32)));
-typedef uint32_t u32x8 __attribute__((vector_size(32)));
-
-[[gnu::always_inline]] inline f32x8 load8(const float* p) {
-  f32x8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
+// variable shifts) and an OR across lanes (aqsgd/vec8.hpp).
 
 // Lane j's shift: code j at bit B·j, counted within its 32-bit half of the word for B = 8.
 template <int B>

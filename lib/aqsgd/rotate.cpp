@@ -4,6 +4,7 @@
 #include <type_traits>
 
 #include "aqsgd/quantize.hpp"
+#include "aqsgd/vec8.hpp"
 
 #include "tensor/philox.hpp"
 
@@ -41,16 +42,7 @@ void fwht_scalar(float* x, uint32_t n) {
 // baseline). A tile of n ≥ 8 values is n/8 vectors; stages of half-width 1, 2 and 4
 // pair lanes of one vector (shuffles), wider ones pair whole vectors. Up to 64 values
 // (8 vectors) every stage runs in registers; a larger tile runs in blocks of 64, then
-// its wider stages over memory. (-Wpsabi: these are inlined into one function each.)
-#pragma GCC diagnostic ignored "-Wpsabi"
-typedef float f32x8 __attribute__((vector_size(32)));
-
-[[gnu::always_inline]] inline f32x8 ld(const float* p) {
-  f32x8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-[[gnu::always_inline]] inline void st(float* p, const f32x8& v) { std::memcpy(p, &v, sizeof v); }
+// its wider stages over memory (aqsgd/vec8.hpp).
 
 // One stage of half-width 1, 2 or 4 inside a vector: lane j with bit h clear gets
 // x_j + x_(j+h), lane j + h gets x_j − x_(j+h).
@@ -113,19 +105,19 @@ template <typename Load, typename Store>
   if (n == 16) return block(std::integral_constant<int, 2>{}, 0, store);
   if (n == 32) return block(std::integral_constant<int, 4>{}, 0, store);
   if (n == 64) return block(std::integral_constant<int, 8>{}, 0, store);
-  const auto raw = [&](uint32_t i, const f32x8& r) __attribute__((always_inline)) { st(x + 8 * i, r); };
+  const auto raw = [&](uint32_t i, const f32x8& r) __attribute__((always_inline)) { store8(x + 8 * i, r); };
   for (uint32_t at = 0; at < n; at += 64) block(std::integral_constant<int, 8>{}, at, raw);
   for (uint32_t h = 64; h < n; h *= 2) {
     const bool last = 2 * h == n;
     for (uint32_t i = 0; i < n; i += 2 * h)
       for (uint32_t j = i; j < i + h; j += 8) {
-        const f32x8 a = ld(x + j), b = ld(x + j + h);
+        const f32x8 a = load8(x + j), b = load8(x + j + h);
         if (last) {
           store(j / 8, a + b);
           store((j + h) / 8, a - b);
         } else {
-          st(x + j, a + b);
-          st(x + j + h, a - b);
+          store8(x + j, a + b);
+          store8(x + j + h, a - b);
         }
       }
   }
@@ -142,8 +134,8 @@ template <typename Tiles>
       return fwht_scalar(t, n);
     }
     fwht_vec(
-        t, n, [&](uint32_t i) __attribute__((always_inline)) { return ld(t + 8 * i) * ld(sg + 8 * i); },
-        [&](uint32_t i, const f32x8& v) __attribute__((always_inline)) { st(t + 8 * i, v); });
+        t, n, [&](uint32_t i) __attribute__((always_inline)) { return load8(t + 8 * i) * load8(sg + 8 * i); },
+        [&](uint32_t i, const f32x8& v) __attribute__((always_inline)) { store8(t + 8 * i, v); });
   });
 }
 
@@ -168,13 +160,13 @@ template <bool kBase, bool kCopy, typename Tiles>
       return;
     }
     fwht_vec(
-        t, n, [&](uint32_t i) __attribute__((always_inline)) { return ld(t + 8 * i); },
+        t, n, [&](uint32_t i) __attribute__((always_inline)) { return load8(t + 8 * i); },
         [&](uint32_t i, const f32x8& v) __attribute__((always_inline)) {
-          const f32x8 d = v * ld(iv + 8 * i);
+          const f32x8 d = v * load8(iv + 8 * i);
           f32x8 r = d;
-          if constexpr (kBase) r = ld(bs + 8 * i) + d;
-          st(o + 8 * i, r);
-          if constexpr (kCopy) st(cp + 8 * i, r);
+          if constexpr (kBase) r = load8(bs + 8 * i) + d;
+          store8(o + 8 * i, r);
+          if constexpr (kCopy) store8(cp + 8 * i, r);
         });
   });
 }
