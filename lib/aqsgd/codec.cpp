@@ -53,18 +53,8 @@ bool RowCoder::analyse(const float* y, size_t coded, const BatchMax& batch_max, 
   if (ok && !codec_.scale_tile) {
     for (size_t r = 0; r < coded; r++) update_maxabs(y + r * cols_, cols_, scales_.data());
   } else if (ok) {
-    const uint32_t S = codec_.scale_tile;
     for (size_t r = 0; r < coded; r++)
-      for (size_t t = 0; t < tiles_; t++) {
-        const float* x = y + r * cols_ + t * S;
-        const size_t n = std::min<size_t>(S, cols_ - t * S);
-        float m = 0.0f;
-        for (size_t j = 0; j < n; j++) {
-          const float a = std::fabs(x[j]);
-          m = a > m ? a : m;
-        }
-        scales_[r * tiles_ + t] = m;
-      }
+      tile_maxabs(y + r * cols_, int64_t(cols_), codec_.scale_tile, scales_.data() + r * tiles_);
   }
   for (float s : scales_)
     if (!std::isfinite(s)) ok = false;
@@ -101,12 +91,7 @@ void RowCoder::use_scales(const std::vector<float>& scales, size_t coded, const 
 const float* RowCoder::steps(size_t r, std::vector<float>& buf) const {
   if (!codec_.scale_tile) return step_.data();
   buf.resize(cols_);
-  const uint32_t S = codec_.scale_tile;
-  for (size_t t = 0; t < tiles_; t++) {
-    const float st = step_[r * tiles_ + t];
-    const size_t n = std::min<size_t>(S, cols_ - t * S);
-    for (size_t j = 0; j < n; j++) buf[t * S + j] = st;
-  }
+  expand_tiles(step_.data() + r * tiles_, int64_t(cols_), codec_.scale_tile, buf.data());
   return buf.data();
 }
 
@@ -125,15 +110,7 @@ void RowCoder::decode(const uint8_t* in, size_t r, const float* base, float* out
   if (!rot_.on()) return decode_add_row_copy(in, st, base, cols_, codec_.bits, out, copy);
   d.resize(cols_);
   decode_add_row(in, st, nullptr, cols_, codec_.bits, d.data());
-  rot_.unrotate(d.data());
-  const float* dd = d.data();
-  if (base) {
-#pragma omp simd
-    for (int64_t c = 0; c < int64_t(cols_); c++) out[c] = base[c] + dd[c];
-  } else {
-    std::memcpy(out, dd, size_t(cols_) * 4);
-  }
-  if (copy) std::memcpy(copy, out, size_t(cols_) * 4);
+  rot_.unrotate_add(d.data(), base, out, copy);
 }
 
 namespace {

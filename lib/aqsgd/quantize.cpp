@@ -1,5 +1,6 @@
 #include "aqsgd/quantize.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cmath>
@@ -7,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "aqsgd/vec8.hpp"
 #include "tensor/philox.hpp"
 
 static_assert(std::endian::native == std::endian::little, "the code groups are stored as little-endian words");
@@ -24,19 +26,7 @@ constexpr float kRound = 12582912.0f;
 // bytes. Written as vectors because GCC will not if-convert, so not vectorise, a scalar
 // `y < -H ? -H : y` under -ftrapping-math; the vector form computes the same values
 // element by element. Codes go into and out of the word by per-lane shifts (AVX2's
-// variable shifts) and an OR across lanes.
-// (-Wpsabi warns that 32-byte vectors pass differently with and without AVX: these are
-// all inlined, within one function, so no call passes one.)
-#pragma GCC diagnostic ignored "-Wpsabi"
-typedef float f32x8 __attribute__((vector_size(32)));
-typedef int32_t i32x8 __attribute__((vector_size(32)));
-typedef uint32_t u32x8 __attribute__((vector_size(32)));
-
-[[gnu::always_inline]] inline f32x8 load8(const float* p) {
-  f32x8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
+// variable shifts) and an OR across lanes (aqsgd/vec8.hpp).
 
 // Lane j's shift: code j at bit B·j, counted within its 32-bit half of the word for B = 8.
 template <int B>
@@ -231,14 +221,58 @@ PW_AQ_CLONES void subtract_update_maxabs(const float* a, const float* m, int64_t
 }
 
 PW_AQ_CLONES bool all_finite(const float* x, int64_t n) {
-  uint32_t bad = 0;
-#pragma omp simd reduction(| : bad)
-  for (int64_t i = 0; i < n; i++) {
+  const u32x8 exp = u32x8{} + 0x7f800000u;
+  u32x8 bad{};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    u32x8 u;
+    std::memcpy(&u, x + i, sizeof u);
+    bad |= u32x8((u & exp) == exp);
+  }
+  uint32_t b = 0;
+  for (int j = 0; j < 8; j++) b |= bad[j];
+  for (; i < n; i++) {
     uint32_t u;
     std::memcpy(&u, x + i, 4);
-    bad |= uint32_t((u & 0x7f800000u) == 0x7f800000u);
+    b |= uint32_t((u & 0x7f800000u) == 0x7f800000u);
   }
-  return bad == 0;
+  return b == 0;
+}
+
+PW_AQ_CLONES void tile_maxabs(const float* x, int64_t cols, uint32_t tile, float* out) {
+  const u32x8 abs_mask = u32x8{} + 0x7fffffffu;
+  for (int64_t t = 0, at = 0; at < cols; t++, at += tile) {
+    const int64_t end = std::min<int64_t>(cols, at + tile);
+    float m = 0.0f;
+    int64_t j = at;
+    if (end - at >= 8) {
+      f32x8 mv{};
+      for (; j + 8 <= end; j += 8) {
+        u32x8 u;
+        std::memcpy(&u, x + j, sizeof u);
+        u &= abs_mask;
+        f32x8 a;
+        std::memcpy(&a, &u, sizeof a);
+        mv = a > mv ? a : mv;
+      }
+      for (int k = 0; k < 8; k++) m = mv[k] > m ? mv[k] : m;
+    }
+    for (; j < end; j++) {
+      const float a = std::fabs(x[j]);
+      m = a > m ? a : m;
+    }
+    out[t] = m;
+  }
+}
+
+PW_AQ_CLONES void expand_tiles(const float* per_tile, int64_t cols, uint32_t tile, float* out) {
+  for (int64_t t = 0, at = 0; at < cols; t++, at += tile) {
+    const int64_t end = std::min<int64_t>(cols, at + tile);
+    const f32x8 v = f32x8{} + per_tile[t];
+    int64_t j = at;
+    for (; j + 8 <= end; j += 8) std::memcpy(out + j, &v, sizeof v);
+    for (; j < end; j++) out[j] = per_tile[t];
+  }
 }
 
 void force_baseline_kernels(bool on) { g_force_baseline.store(on, std::memory_order_relaxed); }

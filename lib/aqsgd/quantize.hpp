@@ -35,6 +35,13 @@ void subtract_update_maxabs(const float* a, const float* m, int64_t cols, float*
 // True when every value of x[0, n) is finite.
 bool all_finite(const float* x, int64_t n);
 
+// One row by tiles of `tile` channels (the last may be shorter): out[t] = max |x| over
+// tile t, NaN skipped (as update_maxabs).
+void tile_maxabs(const float* x, int64_t cols, uint32_t tile, float* out);
+
+// out[c] = per_tile[c / tile] over one row of `cols` channels.
+void expand_tiles(const float* per_tile, int64_t cols, uint32_t tile, float* out);
+
 // Per channel: step[c] = s[c] / 2^(B-1), an IEEE division, so every side derives the
 // same step from the transmitted scale.
 void scale_steps(const float* scales, int64_t cols, int bits, float* step);

@@ -33,6 +33,10 @@ struct Rotation {
   bool on() const { return tile != 0; }
   void rotate(float* x) const;    // one row of cols values, in place
   void unrotate(float* x) const;  // its inverse, in place
+  // out = base + unrotate(y) (base null: unrotate(y) alone), and copy = out when not
+  // null; y is scratch (clobbered), out may alias y or base. The same bits as unrotate
+  // then the addition.
+  void unrotate_add(float* y, const float* base, float* out, float* copy) const;
 };
 
 }  // namespace pw::aqsgd

@@ -16,8 +16,8 @@
 // for AQ-SGD the bytes on the wire per step and the compression ratio of the forward
 // stream with and without zstd -1 on the codes. Every seed's values are printed beside the means.
 //
-// Protocol, the same for every setting: the first W epochs (--warmup-epochs, default 1)
-// cross the cut uncompressed both ways, as the reference implementation's training
+// Protocol (aqsgd_cut.hpp, shared with bench_aqsgd_gpt), the same for every setting: the
+// first W epochs (--warmup-epochs, default 1) cross the cut uncompressed both ways, as the reference implementation's training
 // scripts do (DS3Lab/AQ-SGD: --warmup-epochs, default 1 of 10, which sets
 // compress.flag.FLAG_DISABLE_COMPRESSION; its AQ-SGD cache is filled with the
 // uncompressed activations meanwhile). --seeds S trains each setting from seeds 42 ..
@@ -31,28 +31,22 @@
 //
 // Markdown rows go to stdout, progress to stderr. The GEMMs are lib/tensor's exact ones.
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <memory>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <random>
-#include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include <zstd.h>
-
-#include "aqsgd/codec.hpp"
+#include "aqsgd_cut.hpp"
 #include "io/idx.hpp"
 #include "tensor/gemm.hpp"
 #include "tensor/ops.hpp"
 
 using namespace pw;
-using namespace pw::aqsgd;
+using namespace pw::bench;
 
 namespace {
 
@@ -114,45 +108,11 @@ struct Linear {
   }
 };
 
-struct Setting {
-  std::string name;
-  int bits = 0;  // 0: fp32
-  bool aqsgd = false;
-  uint32_t rotate_tile = 0, scale_tile = 0;  // the forward codec's options (aqsgd/codec.hpp)
-};
-
-// fp32, aqB or directB, then optionally rT (rotation by tiles of T) and sS (a scale per S
-// channels of a row): aq2, aq2r64, aq2s64, aq2r64s64, direct2r64.
-Setting parse_setting(const std::string& s) {
-  if (s == "fp32") return {"fp32", 0, false};
-  Setting st;
-  const char* p = nullptr;
-  if (s.rfind("aq", 0) == 0) st.aqsgd = true, p = s.c_str() + 2;
-  else if (s.rfind("direct", 0) == 0) p = s.c_str() + 6;
-  char* end = nullptr;
-  if (p) st.bits = int(std::strtol(p, &end, 10));
-  while (end && *end) {
-    const char k = *end;
-    const uint32_t v = uint32_t(std::strtoul(end + 1, &end, 10));
-    if (k == 'r') st.rotate_tile = v;
-    else if (k == 's') st.scale_tile = v;
-    else end = nullptr;
-  }
-  if (!p || !end || !valid_bits(st.bits) || !valid_tile(st.rotate_tile) || !valid_tile(st.scale_tile)) {
-    std::fprintf(stderr, "bench_aqsgd_train: unknown setting '%s'\n", s.c_str());
-    std::exit(2);
-  }
-  st.name = std::string(st.aqsgd ? "AQ-SGD " : "direct ") + codec_name(Codec{st.bits, false, 0, st.rotate_tile, st.scale_tile});
-  return st;
-}
-
 struct Result {
   Setting setting;
   uint64_t seed = 0;
   double final_loss = 0, last_epoch_loss = 0, test_acc = 0, seconds = 0;
-  double fwd_bytes = 0, bwd_bytes = 0, fwd_bytes_zstd = 0;            // all epochs
-  double later_steps = 0;                                             // steps of the compressed epochs
-  double fwd_fp32_later = 0, fwd_bytes_later = 0, fwd_zstd_later = 0;  // compressed epochs
+  CutBytes bytes;  // what crossed the cut
 };
 
 // The full-precision loss and accuracy of the model over a data set (no cut).
@@ -181,13 +141,6 @@ void evaluate(const Linear& l1, const Linear& l2, const Linear& l3, const Data& 
   acc = double(correct) / seen;
 }
 
-size_t zstd_size(const std::vector<uint8_t>& b) {
-  if (b.empty()) return 0;
-  thread_local std::vector<uint8_t> z;
-  z.resize(ZSTD_compressBound(b.size()));
-  return ZSTD_compress(z.data(), z.size(), b.data(), b.size(), 1);
-}
-
 // One training of setting `st` from seed `seed` (initial weights and data order: the same
 // for every setting with that seed).
 Result train(const Setting& st, const Args& a, uint64_t seed, const Data& train_set, const Data& test_set) {
@@ -198,23 +151,16 @@ Result train(const Setting& st, const Args& a, uint64_t seed, const Data& train_
   Linear l1(784, H, rng), l2(H, H, rng), l3(H, 10, rng);
   std::vector<float> h1(size_t(B) * H), h1r(size_t(B) * H), h2(size_t(B) * H), z(size_t(B) * 10),
       p(size_t(B) * 10), dz(size_t(B) * 10), dh2(size_t(B) * H), dh1r(size_t(B) * H), dh1(size_t(B) * H),
-      x(size_t(B) * 784), y(static_cast<size_t>(B)), check(size_t(B) * H);
+      x(size_t(B) * 784), y(static_cast<size_t>(B));
   std::vector<uint64_t> ids(static_cast<size_t>(B));
   std::vector<int> order(static_cast<size_t>(n));
   for (int i = 0; i < n; i++) order[size_t(i)] = i;
-  std::unique_ptr<State> tx, rx;
-  const std::string dir = a.scratch + "/aqsgd-train-" + std::to_string(st.bits) + "-" + std::to_string(seed);
-  if (st.aqsgd) {
-    std::system(("rm -rf '" + dir + "' && mkdir -p '" + dir + "'").c_str());
-    const StateParams sp{uint32_t(H), uint64_t(n), FullPolicy::kEvict};
-    tx = std::make_unique<State>(dir + "/tx", sp, true, false);
-    rx = std::make_unique<State>(dir + "/rx", sp, true, false);
-  }
+  CutLink cut(st, seed, a.stochastic, a.bwd_bits, a.warmup,
+              a.scratch + "/aqsgd-train-" + st.key + "-" + std::to_string(seed), uint32_t(H), uint64_t(n));
   Result r;
   r.setting = st;
   r.seed = seed;
   const double t0 = now();
-  Packed packed, grad;
   uint64_t batch_no = 0;
   for (int e = 0; e < a.epochs; e++) {
     std::shuffle(order.begin(), order.end(), rng);
@@ -229,34 +175,8 @@ Result train(const Setting& st, const Args& a, uint64_t seed, const Data& train_
       // stage 1
       l1.forward(x.data(), B, h1.data());
       relu_forward(h1.data(), h1.data(), int64_t(h1.size()));
-      // the cut, forward: the receiver's h1r feeds stage 2. Warm-up epochs (the reference
-      // implementation's --warmup-epochs) cross it uncompressed both ways for every
-      // setting, except that AQ-SGD packs in the last one: every row is a first sight,
-      // sent at full precision, and fills the states with m(ξ) = a(ξ).
-      const double fp32_bytes = double(h1.size()) * 4;
-      const bool warm = e < a.warmup, fill = st.aqsgd && e == a.warmup - 1;
-      if (st.bits == 0 || (warm && !fill)) {
-        h1r = h1;
-        r.fwd_bytes += fp32_bytes;
-      } else {
-        const Codec codec{st.bits, a.stochastic, seed, st.rotate_tile, st.scale_tile};
-        pack(h1.data(), ids.data(), size_t(B), uint32_t(H), codec, tx.get(), batch_no, packed, check.data());
-        unpack(packed, codec, rx.get(), h1r.data());
-        if (std::memcmp(check.data(), h1r.data(), h1r.size() * 4) != 0) {
-          std::fprintf(stderr, "bench_aqsgd_train: sender and receiver disagree (%s)\n", st.name.c_str());
-          std::exit(1);
-        }
-        const double sent = double(packed.codes.size() + packed.scales.size() * 4 + packed.full_rows.size() * 4);
-        const double sent_z = double(zstd_size(packed.codes) + packed.scales.size() * 4 + packed.full_rows.size() * 4);
-        r.fwd_bytes += sent;
-        r.fwd_bytes_zstd += sent_z;
-        if (!warm && e > 0) {  // the epochs where AQ-SGD sends changes
-          r.fwd_fp32_later += fp32_bytes;
-          r.fwd_bytes_later += sent;
-          r.fwd_zstd_later += sent_z;
-          r.later_steps += 1;
-        }
-      }
+      // the cut, forward (aqsgd_cut.hpp's protocol): the receiver's h1r feeds stage 2
+      cut.forward(h1.data(), ids.data(), size_t(B), e, batch_no, h1r.data());
       // stage 2
       l2.forward(h1r.data(), B, h2.data());
       relu_forward(h2.data(), h2.data(), int64_t(h2.size()));
@@ -267,15 +187,7 @@ Result train(const Setting& st, const Args& a, uint64_t seed, const Data& train_
       relu_backward(dh2.data(), h2.data(), dh2.data(), int64_t(dh2.size()));
       l2.backward(h1r.data(), dh2.data(), B, dh1r.data());
       // the cut, backward: direct quantization of dL/dh1
-      if (st.bits == 0 || warm) {
-        dh1 = dh1r;
-        r.bwd_bytes += double(dh1.size()) * 4;
-      } else {
-        const Codec codec{a.bwd_bits, a.stochastic, seed ^ 0xbacc};
-        pack(dh1r.data(), ids.data(), size_t(B), uint32_t(H), codec, nullptr, batch_no, grad);
-        unpack(grad, codec, nullptr, dh1.data());
-        r.bwd_bytes += double(grad.codes.size() + grad.scales.size() * 4);
-      }
+      cut.backward(dh1r.data(), ids.data(), size_t(B), e, batch_no, dh1.data());
       // stage 1 backward, with its own h1 for the ReLU mask
       relu_backward(dh1.data(), h1.data(), dh1.data(), int64_t(dh1.size()));
       l1.backward(x.data(), dh1.data(), B, nullptr);
@@ -296,7 +208,7 @@ Result train(const Setting& st, const Args& a, uint64_t seed, const Data& train_
   double acc_train, test_loss;
   evaluate(l1, l2, l3, train_set, r.final_loss, acc_train);
   evaluate(l1, l2, l3, test_set, test_loss, r.test_acc);
-  if (st.aqsgd) std::system(("rm -rf '" + dir + "'").c_str());
+  r.bytes = cut.bytes;
   return r;
 }
 
@@ -307,21 +219,6 @@ std::string mb(double bytes) {
 }
 
 }  // namespace
-
-// The mean of f over the results of one setting, and the values themselves.
-template <typename F>
-double mean_of(const std::vector<const Result*>& rs, F f, std::string* each = nullptr) {
-  double sum = 0;
-  for (const Result* r : rs) {
-    sum += f(*r);
-    if (each) {
-      char b[32];
-      std::snprintf(b, sizeof b, "%s%.4f", each->empty() ? "" : ", ", f(*r));
-      *each += b;
-    }
-  }
-  return sum / double(rs.size());
-}
 
 int main(int argc, char** argv) {
   if (argc < 3) {
@@ -363,26 +260,14 @@ int main(int argc, char** argv) {
   }
   const Data train_set = load(a.data + "/train-images-idx3-ubyte.gz", a.data + "/train-labels-idx1-ubyte.gz");
   const Data test_set = load(a.data + "/t10k-images-idx3-ubyte.gz", a.data + "/t10k-labels-idx1-ubyte.gz");
-  std::vector<Setting> settings;
-  std::stringstream ss(a.settings);
-  for (std::string s; std::getline(ss, s, ',');) settings.push_back(parse_setting(s));
+  const std::vector<Setting> settings = parse_settings(a.settings, "bench_aqsgd_train");
   // Every (setting, seed) is one job; `jobs` threads take them in turn. Seeds 42, 43, ...
   std::vector<Result> results(settings.size() * size_t(a.seeds));
-  std::atomic<size_t> next{0};
-  const auto worker = [&] {
-    for (size_t j; (j = next++) < results.size();)
-      results[j] = train(settings[j / size_t(a.seeds)], a, 42 + j % size_t(a.seeds), train_set, test_set);
-  };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < a.jobs; t++) pool.emplace_back(worker);
-  worker();
-  for (std::thread& t : pool) t.join();
+  run_jobs(results.size(), a.jobs, [&](size_t j) {
+    results[j] = train(settings[j / size_t(a.seeds)], a, 42 + j % size_t(a.seeds), train_set, test_set);
+  });
 
-  const auto of = [&](size_t i) {
-    std::vector<const Result*> rs;
-    for (int k = 0; k < a.seeds; k++) rs.push_back(&results[i * size_t(a.seeds) + size_t(k)]);
-    return rs;
-  };
+  const auto of = [&](size_t i) { return of_setting(results, i, a.seeds); };
   const auto final_loss = [](const Result& r) { return r.final_loss; };
   const auto last_loss = [](const Result& r) { return r.last_epoch_loss; };
   const auto test_acc = [](const Result& r) { return 100 * r.test_acc; };
@@ -398,28 +283,21 @@ int main(int argc, char** argv) {
                             " uncompressed warm-up), batch " + std::to_string(a.batch) + ", SGD lr " +
                             std::to_string(a.lr).substr(0, 5) + (a.schedule == "cosine" ? " cosine" : "") +
                             " mom. 0.9, " + seeds;
-  // "m (v1, v2, v3)" with several seeds, "m" with one
-  const auto with_seeds = [&](double m, const std::string& each) {
-    char b[256];
-    std::snprintf(b, sizeof b, "%.4f%s%s%s", m, a.seeds > 1 ? " (" : "", a.seeds > 1 ? each.c_str() : "",
-                  a.seeds > 1 ? ")" : "");
-    return std::string(b);
-  };
   for (size_t i = 0; i < settings.size(); i++) {
     const Setting& st = settings[i];
     const std::vector<const Result*> rs = of(i);
     std::string each_loss, each_last, each_acc;
     const double loss = mean_of(rs, final_loss, &each_loss), acc = mean_of(rs, test_acc, &each_acc);
     const double last = mean_of(rs, last_loss, &each_last);
-    const double fwd = mean_of(rs, [](const Result& r) { return r.fwd_bytes; });
-    const double bwd = mean_of(rs, [](const Result& r) { return r.bwd_bytes; });
+    const double fwd = mean_of(rs, [](const Result& r) { return r.bytes.fwd; });
+    const double bwd = mean_of(rs, [](const Result& r) { return r.bytes.bwd; });
     const bool is_ref = st.bits == 0;
     char cell[1024], base[256], ratio[96];
     std::snprintf(cell, sizeof cell,
                   "final model at full precision on the %d training images: loss %s; last epoch through the cut: "
                   "mean batch loss %s; test acc %s %%; sent %s fwd + %s bwd",
-                  train_set.n, with_seeds(loss, each_loss).c_str(), with_seeds(last, each_last).c_str(),
-                  with_seeds(acc, each_acc).c_str(), mb(fwd).c_str(), mb(bwd).c_str());
+                  train_set.n, with_seeds(loss, each_loss, a.seeds).c_str(), with_seeds(last, each_last, a.seeds).c_str(),
+                  with_seeds(acc, each_acc, a.seeds).c_str(), mb(fwd).c_str(), mb(bwd).c_str());
     if (ref && !is_ref) {
       std::snprintf(base, sizeof base, "fp32: final-model loss %.4f, last epoch %.4f, test acc %.2f %%", ref_loss,
                     ref_last, ref_acc);
@@ -434,18 +312,7 @@ int main(int argc, char** argv) {
     std::printf("| %s: forward %s, backward %s | %s | %s | %s | %s |\n", model.c_str(), st.name.c_str(),
                 bwd_name.c_str(), cell, base, ratio, target);
   }
-  for (size_t i = 0; i < settings.size(); i++) {
-    const std::vector<const Result*> rs = of(i);
-    if (!settings[i].aqsgd || rs[0]->fwd_bytes_later == 0) continue;
-    const double fp32 = mean_of(rs, [](const Result& r) { return r.fwd_fp32_later; });
-    const double sent = mean_of(rs, [](const Result& r) { return r.fwd_bytes_later; });
-    const double z = mean_of(rs, [](const Result& r) { return r.fwd_zstd_later; });
-    const double steps = mean_of(rs, [](const Result& r) { return r.later_steps; });
-    std::printf("| Bytes on the wire per step forward (codes, scales, full-precision rows; batch %d × %d channels), %s, "
-                "epochs %d-%d; compression of the real activations without / with zstd -1 on the codes | %.0f B/step: "
-                "%.2f× / %.2f× | %.0f B/step (fp32) | — | — |\n",
-                a.batch, a.hidden, settings[i].name.c_str(), std::max(a.warmup, 1) + 1, a.epochs, sent / steps,
-                fp32 / sent, fp32 / z, fp32 / steps);
-  }
+  print_wire_rows(settings, results, a.seeds,
+                  "batch " + std::to_string(a.batch) + " × " + std::to_string(a.hidden) + " channels", a.warmup, a.epochs);
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <random>
 #include <vector>
@@ -492,21 +493,49 @@ uint64_t splitmix(uint64_t& s) {
 // 1000 and 13 channels (whole groups of 8 and a tail); every fourth channel holds
 // exact halves of its step (step = 1), so round half to even and the clamp at the top
 // are exercised.
+// 5 rows of `cols` values: every fourth channel k/2 for k in [-2H, 2H] (one row at H, so
+// the scale is H), the others uniform in ±3·(1 + c mod 3).
+std::vector<float> digest_rows(int64_t cols, int H, uint64_t& seed) {
+  const size_t n = 5 * size_t(cols);
+  std::vector<float> x(n);
+  for (size_t i = 0; i < n; i++) {
+    const int64_t c = int64_t(i % size_t(cols));
+    const uint64_t r = splitmix(seed);
+    if (c % 4 == 0)
+      x[i] = i / size_t(cols) == 0 ? float(H) : float(int64_t(r % uint64_t(4 * H + 1)) - 2 * H) / 2.0f;
+    else
+      x[i] = float(double(r >> 11) * 0x1.0p-53 * 6.0 - 3.0) * float(1 + c % 3);
+  }
+  return x;
+}
+
+// Four AQ-SGD batches of 6 samples (with their state) drifting from x, then a direct
+// batch, all through pack() with `codec`: codes, scales, full rows and the views.
+void digest_packs(pw::Hasher& h, const std::vector<float>& x, int64_t cols, const Codec& codec, uint64_t& seed) {
+  const size_t n = x.size();
+  ScratchDir dir;
+  State st(dir.file("s"), params(uint32_t(cols), 8), true, false);
+  const uint64_t ids[6] = {3, 1, 4, 15, 9, 2};
+  std::vector<float> a(6 * size_t(cols)), view(a.size());
+  for (int round = 0; round < 4; round++) {
+    for (size_t i = 0; i < a.size(); i++)
+      a[i] = x[i % n] + float(round) * float(double(splitmix(seed) >> 11) * 0x1.0p-53 - 0.5) * 0.25f;
+    Packed p;
+    pack(a.data(), ids, 6, uint32_t(cols), codec, &st, uint64_t(round), p, view.data());
+    h.update(p.codes.data(), p.codes.size()).update(p.scales.data(), p.scales.size() * 4);
+    h.update(p.full_rows.data(), p.full_rows.size() * 4).update(view.data(), view.size() * 4);
+  }
+  Packed p;
+  pack(a.data(), ids, 6, uint32_t(cols), codec, nullptr, 0, p, view.data());
+  h.update(p.codes.data(), p.codes.size()).update(view.data(), view.size() * 4);
+}
+
 std::string codec_digest(int bits) {
   const int H = grid_half(bits);
   uint64_t seed = 0x5eed0000ull + uint64_t(bits);
   pw::Hasher h;
   for (int64_t cols : {1000, 13}) {
-    const size_t n = 5 * size_t(cols);
-    std::vector<float> x(n);
-    for (size_t i = 0; i < n; i++) {
-      const int64_t c = int64_t(i % size_t(cols));
-      const uint64_t r = splitmix(seed);
-      if (c % 4 == 0)  // k/2 for k in [-2H, 2H], and one row at H so the scale is H
-        x[i] = i / size_t(cols) == 0 ? float(H) : float(int64_t(r % uint64_t(4 * H + 1)) - 2 * H) / 2.0f;
-      else
-        x[i] = float(double(r >> 11) * 0x1.0p-53 * 6.0 - 3.0) * float(1 + c % 3);
-    }
+    const std::vector<float> x = digest_rows(cols, H, seed);
     const size_t w = size_t(cols);
     std::vector<float> s(w, 0.0f), step(w), y(w);
     for (size_t r = 0; r < 5; r++) update_maxabs(x.data() + r * size_t(cols), cols, s.data());
@@ -524,21 +553,25 @@ std::string codec_digest(int bits) {
       h.update(codes.data(), codes.size());
     }
     // AQ-SGD through pack(): 6 samples, 4 rounds, each drifting; then a direct batch.
-    ScratchDir dir;
-    State st(dir.file("s"), params(uint32_t(cols), 8), true, false);
-    const uint64_t ids[6] = {3, 1, 4, 15, 9, 2};
-    std::vector<float> a(6 * size_t(cols)), view(a.size());
-    for (int round = 0; round < 4; round++) {
-      for (size_t i = 0; i < a.size(); i++)
-        a[i] = x[i % n] + float(round) * float(double(splitmix(seed) >> 11) * 0x1.0p-53 - 0.5) * 0.25f;
-      Packed p;
-      pack(a.data(), ids, 6, uint32_t(cols), Codec{bits, false, 0}, &st, uint64_t(round), p, view.data());
-      h.update(p.codes.data(), p.codes.size()).update(p.scales.data(), p.scales.size() * 4);
-      h.update(p.full_rows.data(), p.full_rows.size() * 4).update(view.data(), view.size() * 4);
-    }
-    Packed p;
-    pack(a.data(), ids, 6, uint32_t(cols), Codec{bits, false, 0}, nullptr, 0, p, view.data());
-    h.update(p.codes.data(), p.codes.size()).update(view.data(), view.size() * 4);
+    digest_packs(h, x, cols, Codec{bits, false, 0}, seed);
+  }
+  return pw::hex(h.final()).substr(0, 32);
+}
+
+// The rotation's bits: rotate and unrotate of the digest rows, then digest_packs with the
+// rotated codec, at widths with whole tiles and with a tail of smaller tiles.
+std::string rotated_digest(const Codec& codec) {
+  uint64_t seed = 0x707a7e00ull + uint64_t(codec.bits) * 131 + codec.rotate_tile + codec.scale_tile;
+  pw::Hasher h;
+  for (int64_t cols : {1024, 1000, 200, 13}) {
+    const std::vector<float> x = digest_rows(cols, grid_half(codec.bits), seed);
+    const Rotation rot(codec.rotate_tile, codec.seed, uint32_t(cols));
+    std::vector<float> y = x;
+    for (size_t r = 0; r < 5; r++) rot.rotate(y.data() + r * size_t(cols));
+    h.update(y.data(), y.size() * 4);
+    for (size_t r = 0; r < 5; r++) rot.unrotate(y.data() + r * size_t(cols));
+    h.update(y.data(), y.size() * 4);
+    digest_packs(h, x, cols, codec, seed);
   }
   return pw::hex(h.final()).substr(0, 32);
 }
@@ -572,6 +605,67 @@ TEST_CASE("the codec's output bits are pinned (any rewrite of the kernels must r
   force_baseline_kernels(false);
 }
 
+TEST_CASE("the rotated codec's output bits are pinned (any rewrite of the transform must reproduce them)") {
+  // Rotation tiles from 2 to 4096 (whole tiles, tails split into smaller ones, a tile
+  // larger than the row), with per-channel and per-tile scales, nearest and stochastic
+  // rounding. A change here changes what a rotated stream decodes to (stream format 3).
+  struct Pin {
+    Codec codec;
+    const char* want;
+  };
+  const Pin pins[] = {
+      {Codec{2, false, 7, 64, 0}, "c83e3f851982143e19d0728c7ed5b8b8"},
+      {Codec{2, false, 7, 64, 64}, "a40067ab12f7559cbd7c6c52de980e9a"},
+      {Codec{3, true, 9, 8, 16}, "a1597fc8fbc01e31dfdf231665c7512c"},
+      {Codec{4, false, 11, 4096, 0}, "86ce92a0b1c7918764ea293269822c57"},
+      {Codec{8, false, 3, 2, 0}, "8e4c77b3fb814eb5cd5586aea48537d8"},
+      {Codec{2, false, 5, 16, 32}, "3be84cf7aace8291bf47a6b52412c1dc"},
+      {Codec{4, false, 1, 256, 0}, "3884145858249830f4f9da53fd0c941a"},
+  };
+  const bool avx2 = avx2_kernels();
+  for (bool baseline : {true, false}) {
+    if (!baseline && !avx2) continue;
+    force_baseline_kernels(baseline);
+    for (const Pin& p : pins) {
+      CAPTURE(codec_name(p.codec));
+      CAPTURE(baseline);
+      CHECK(rotated_digest(p.codec) == std::string(p.want));
+    }
+  }
+  force_baseline_kernels(false);
+}
+
+TEST_CASE("per-tile maxima, tile expansion and the finiteness scan agree with their definitions") {
+  std::mt19937_64 rng(17);
+  for (int64_t cols : {1, 7, 8, 29, 64, 200, 1000}) {
+    for (uint32_t tile : {2u, 8u, 16u, 64u, 4096u}) {
+      CAPTURE(cols);
+      CAPTURE(tile);
+      std::vector<float> x = random_rows(rng, size_t(cols), 4.0f);
+      x[rng() % size_t(cols)] = std::nanf("");  // skipped, as update_maxabs skips it
+      const size_t tiles = size_t((cols + tile - 1) / tile);
+      std::vector<float> got(tiles), want(tiles, 0.0f), steps(tiles), wide(static_cast<size_t>(cols));
+      tile_maxabs(x.data(), cols, tile, got.data());
+      for (int64_t c = 0; c < cols; c++) {
+        const float a = std::fabs(x[size_t(c)]);
+        float& m = want[size_t(c) / tile];
+        m = a > m ? a : m;
+      }
+      REQUIRE(same_bits(got.data(), want.data(), tiles));
+      for (size_t t = 0; t < tiles; t++) steps[t] = float(t) + 0.5f;
+      expand_tiles(steps.data(), cols, tile, wide.data());
+      for (int64_t c = 0; c < cols; c++) REQUIRE(wide[size_t(c)] == steps[size_t(c) / tile]);
+    }
+    std::vector<float> y = random_rows(rng, size_t(cols), 1.0f);
+    CHECK(all_finite(y.data(), cols));
+    for (float bad : {std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(), std::nanf("")})
+      for (int64_t at : {int64_t(0), cols / 2, cols - 1}) {
+        std::vector<float> z = y;
+        z[size_t(at)] = bad;
+        CHECK_FALSE(all_finite(z.data(), cols));
+      }
+  }
+}
 
 TEST_CASE("rotation: its inverse is exact on integers, tiles split any width, signs follow the seed") {
   for (uint32_t cols : {1u, 7u, 64u, 200u, 1000u}) {
