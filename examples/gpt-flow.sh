@@ -13,9 +13,9 @@
 #   BIN              directory holding the programs
 #   FORTUNES         the fortune files (default /usr/share/games/fortunes, Debian's fortunes)
 #   GPT_MODEL        model (default gpt:2-4-64-64: 2 layers, 4 heads, 64 channels, context 64)
-#   GPT_STEPS        training steps (default 600: a few minutes on 2 cores)
+#   GPT_STEPS        training steps (default 1500: a few minutes on 2 cores)
 #   GPT_BATCH        windows a step (default 16)
-#   GPT_EVERY        checkpoint interval (default 100)
+#   GPT_EVERY        checkpoint interval (default 250)
 #   GPT_LR           AdamW learning rate (default 0.003), GPT_WARMUP its warm-up steps
 #                    before the cosine decay (default 50)
 #   GPT_SAMPLE       segments in the beacon sample (default 2)
@@ -27,9 +27,9 @@ EXAMPLE=gpt-flow.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # set -euo pipefail; fail, section, say, run, ...
 
 MODEL=${GPT_MODEL:-gpt:2-4-64-64}
-STEPS=${GPT_STEPS:-600}
+STEPS=${GPT_STEPS:-1500}
 BATCH=${GPT_BATCH:-16}
-EVERY=${GPT_EVERY:-100}
+EVERY=${GPT_EVERY:-250}
 LR=${GPT_LR:-0.003}
 WARMUP=${GPT_WARMUP:-50}
 SAMPLE=${GPT_SAMPLE:-2}
