@@ -5,8 +5,8 @@
 // start, then 2-opt, Or-opt (segments of 1–3 nodes moved, possibly reversed) and an LK move
 // (Lin–Kernighan as a depth-limited chain of 2-opt flips) over alpha-nearness and quadrant
 // candidate lists with don't-look bits, then iterated local search in two independent
-// chains: a double-bridge kick, on two short adjacent segments at a random place or on
-// three cut points close in space, re-optimised locally from the kick's endpoints only,
+// chains: a double-bridge kick on two short adjacent segments at a random place,
+// re-optimised locally from the kick's endpoints only,
 // kept when the tour grew by less than a tenth of a mean edge (the best tour either chain
 // saw is returned). sched-tsp(1), TSPLIB MODE, describes the same in full.
 //
