@@ -205,7 +205,11 @@ std::vector<int> alpha_candidates(const D& dist, int m, int k) {
   }
   std::vector<int> nb(size_t(m) * size_t(k)), mark(size_t(m), -1);
   std::vector<double> beta(static_cast<size_t>(m));
-  struct C { double a, d; int j; bool operator<(const C& o) const { return a != o.a ? a < o.a : d != o.d ? d < o.d : j < o.j; } };
+  struct C {
+    double a, d;
+    int j;
+    bool operator<(const C& o) const { return a != o.a ? a < o.a : d != o.d ? d < o.d : j < o.j; }
+  };
   std::vector<C> best;
   for (int i = 0; i < m; i++) {
     beta[size_t(i)] = -std::numeric_limits<double>::infinity();
@@ -778,7 +782,8 @@ int64_t kicks_for(int n) { return std::clamp<int64_t>(20 * int64_t(n), 5000, 270
 std::vector<int> improve_tour(const DistanceMatrix& d, const std::vector<int>& start,
                               const std::vector<std::pair<int, int>>& fixed_edges) {
   const int m = d.n;
-  if (!is_permutation_of(start, m)) bad_input("improve_tour: the start is not a tour of all " + std::to_string(m) + " nodes");
+  if (!is_permutation_of(start, m))
+    bad_input("improve_tour: the start is not a tour of all " + std::to_string(m) + " nodes");
   if (const std::string why = fixed_edges_problem(m, fixed_edges, true); !why.empty()) bad_input("fixed edges: " + why);
   if (!tour_uses_edges(start, fixed_edges, true)) bad_input("improve_tour: the start does not use every fixed edge");
   if (m <= 3) return start;  // one tour only
