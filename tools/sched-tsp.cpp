@@ -82,8 +82,8 @@ int main(int argc, char** argv) {
                  "normal run, and a run stopped by the cap says so")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--kicks", kicks,
-                 "Kicks of the iterated local search (default: a budget derived from the number of nodes); more "
-                 "kicks, better tours, longer runs")
+                 "Kicks of each of the two chains of the iterated local search (default: a budget derived from "
+                 "the number of nodes); more kicks, better tours, longer runs")
       ->check(CLI::NonNegativeNumber);
   app.add_option("-o,--output", out, "Output file: the schedule (.pws), or with --tsplib the tour ('-': stdout)");
   ScheduleFlags sf;

@@ -1,5 +1,5 @@
-// TSP solver: Held–Karp up to kExactMaxNodes, else greedy start + 2-opt/Or-opt local
-// search + iterated local search with local double-bridge kicks (see tsp.hpp).
+// TSP solver: Held–Karp up to kExactMaxNodes, else greedy start + 2-opt/Or-opt/LK local
+// search + iterated local search in two chains of local double-bridge kicks (see tsp.hpp).
 //
 // Open paths are solved as closed tours through one extra "dummy" node at distance 0
 // from every node; cutting the tour at the dummy gives the best path with free ends.
@@ -22,10 +22,14 @@ namespace {
 
 constexpr double kTsplibPi = 3.141592;     // TSPLIB95 §2.4: PI = 3.141592, not M_PI
 constexpr double kTsplibRrr = 6378.388;    // its earth radius in km
-constexpr int kNeighbours = 12;            // k of the k-nearest candidate lists
+constexpr int kNeighbours = 12;            // k of the candidate lists
 constexpr int kMaxSegment = 3;             // Or-opt moves segments of 1..3 nodes
 constexpr int kKickSegment = 100;          // double-bridge segments: 1..100 nodes each
 constexpr double kSlack = 0.1;             // a kick may lengthen the tour by 10% of a mean edge
+constexpr int kAlpha = 8;                  // of them, the 8 of smallest alpha (alpha_candidates)
+constexpr int kLkDepth = 10;               // the LK move's longest chain of flips
+constexpr std::array<int, 2> kLkBreadth = {5, 3};  // t3 alternatives tried at depths 0 and 1
+constexpr int kChains = 2;                 // independent kick chains (kChains ones, any thread count)
 
 double nint(double v) { return std::floor(v + 0.5); }
 
@@ -173,6 +177,63 @@ std::vector<int> held_karp(const D& dist, int m, const Fixed& fixed) {
 // edges between rows would never be tried.
 constexpr int kQuadrant = 2;
 
+// Alpha-nearness candidates (Helsgaun 2000, after Held and Karp): alpha(i, j) is how much
+// longer the minimum spanning tree gets when it must hold the edge {i, j}, that is d(i, j)
+// minus the longest edge on the tree's path from i to j. Each node keeps the k others of
+// smallest alpha (ties: nearer first, then by index), listed nearest first. O(m^2) time,
+// O(m) memory: Prim's tree on the complete graph, then for every i one pass over the nodes
+// in the tree's order computing the path maxima from i.
+template <class D>
+std::vector<int> alpha_candidates(const D& dist, int m, int k) {
+  std::vector<int> dad(size_t(m), -1), order;
+  order.reserve(size_t(m));
+  std::vector<double> key(size_t(m), std::numeric_limits<double>::infinity()), up(size_t(m), 0);
+  std::vector<char> in(size_t(m), 0);
+  key[0] = 0;
+  for (int it = 0; it < m; it++) {  // Prim, O(m^2)
+    int u = -1;
+    for (int v = 0; v < m; v++)
+      if (!in[size_t(v)] && (u < 0 || key[size_t(v)] < key[size_t(u)])) u = v;
+    in[size_t(u)] = 1;
+    order.push_back(u);
+    up[size_t(u)] = key[size_t(u)];  // the length of the edge to dad
+    for (int v = 0; v < m; v++) {
+      if (in[size_t(v)]) continue;
+      const double w = dist(u, v);
+      if (w < key[size_t(v)]) key[size_t(v)] = w, dad[size_t(v)] = u;
+    }
+  }
+  std::vector<int> nb(size_t(m) * size_t(k)), mark(size_t(m), -1);
+  std::vector<double> beta(static_cast<size_t>(m));
+  struct C {
+    double a, d;
+    int j;
+    bool operator<(const C& o) const { return a != o.a ? a < o.a : d != o.d ? d < o.d : j < o.j; }
+  };
+  std::vector<C> best;
+  for (int i = 0; i < m; i++) {
+    beta[size_t(i)] = -std::numeric_limits<double>::infinity();
+    mark[size_t(i)] = i;
+    for (int j = i; dad[size_t(j)] >= 0; j = dad[size_t(j)]) {  // i's ancestors: the path up
+      beta[size_t(dad[size_t(j)])] = std::max(beta[size_t(j)], up[size_t(j)]);
+      mark[size_t(dad[size_t(j)])] = i;
+    }
+    best.clear();
+    for (const int j : order) {
+      if (j == i) continue;
+      if (mark[size_t(j)] != i) beta[size_t(j)] = std::max(beta[size_t(dad[size_t(j)])], up[size_t(j)]);
+      const double d = dist(i, j);
+      const C c{d - std::max(beta[size_t(j)], 0.0), d, j};
+      if (int(best.size()) == k && !(c < best.back())) continue;
+      if (int(best.size()) == k) best.pop_back();
+      best.insert(std::upper_bound(best.begin(), best.end(), c), c);
+    }
+    std::sort(best.begin(), best.end(), [](const C& x, const C& y) { return x.d != y.d ? x.d < y.d : x.j < y.j; });
+    for (int q = 0; q < k; q++) nb[size_t(i) * size_t(k) + size_t(q)] = best[size_t(q)].j;
+  }
+  return nb;
+}
+
 template <class D>
 std::vector<int> candidate_lists(const D& dist, int m, int k, const std::vector<double>* xs, const std::vector<double>* ys) {
   std::vector<int> nb(size_t(m) * size_t(k));
@@ -209,6 +270,30 @@ std::vector<int> candidate_lists(const D& dist, int m, int k, const std::vector<
       if (!taken(row[q].second)) pick.push_back(row[q]);
     std::sort(pick.begin(), pick.end());
     for (int q = 0; q < k; q++) nb[size_t(i) * size_t(k) + size_t(q)] = pick[size_t(q)].second;
+  }
+  return nb;
+}
+
+// The candidate lists the local search uses: the kAlpha nodes of smallest alpha, then
+// candidate_lists' (quadrant and nearest) until k, listed nearest first. Alpha finds the
+// edges between clusters (fl1577's groups of holes) that the nearest ones miss.
+template <class D>
+std::vector<int> merged_candidates(const D& dist, int m, int k, const std::vector<double>* xs,
+                                   const std::vector<double>* ys) {
+  std::vector<int> nb = candidate_lists(dist, m, k, xs, ys);
+  const int ka = std::min(k, kAlpha);
+  const std::vector<int> al = alpha_candidates(dist, m, ka);
+  std::vector<std::pair<double, int>> u;
+  for (int i = 0; i < m; i++) {
+    u.clear();
+    auto add = [&](int j) {
+      if (int(u.size()) < k && std::none_of(u.begin(), u.end(), [&](const auto& p) { return p.second == j; }))
+        u.emplace_back(dist(i, j), j);
+    };
+    for (int q = 0; q < ka; q++) add(al[size_t(i) * size_t(ka) + size_t(q)]);
+    for (int q = 0; q < k; q++) add(nb[size_t(i) * size_t(k) + size_t(q)]);
+    std::sort(u.begin(), u.end());
+    for (int q = 0; q < k; q++) nb[size_t(i) * size_t(k) + size_t(q)] = u[size_t(q)].second;
   }
   return nb;
 }
@@ -315,9 +400,11 @@ struct Tour {
     reverse_raw(start, len);
     journal.emplace_back(start, len);
   }
-  void undo() {
-    for (size_t q = journal.size(); q-- > 0;) reverse_raw(journal[q].first, journal[q].second);
-    journal.clear();
+  void undo() { undo_to(0); }
+  // Undoes the reversals recorded after the first `mark` journal entries.
+  void undo_to(size_t mark) {
+    for (size_t q = journal.size(); q-- > mark;) reverse_raw(journal[q].first, journal[q].second);
+    journal.resize(mark);
   }
   // 2-opt: edges (a,b), (c,d) with b = succ a, d = succ c become (a,c), (b,d);
   // the shorter of the paths b..c and d..a is reversed.
@@ -433,40 +520,82 @@ struct LocalSearch {
     return false;
   }
 
-  // Or-3opt, the segment exchange: t1 X Y t6 -> t1 Y X t6 with X = t2..t3, Y = t4..t5
-  // (t2 = succ t1, t3 = pred t4, t6 = succ t5), new edges (t1,t4), (t5,t2), (t3,t6);
-  // (t1,t4) and (t5,t2) come from the candidate lists. X and Y may be long, which the
-  // Or-opt moves (1..3 nodes) cannot reach.
-  // dir 0 as written; dir 1 the mirror image (pred for succ), found from the same t1.
-  bool try_or3(int a) {
-    for (int dir = 0; dir < 2; dir++) {
-      const int t1 = a, t2 = dir == 0 ? tour.succ(t1) : tour.pred(t1), p1 = tour.pos[size_t(t1)];
+  // The LK move (Lin–Kernighan as a chain of 2-opt flips, depth-limited): remove (t1,t2),
+  // add (t2,t3) from t2's candidates, remove (t3,t4) with t4 the neighbour of t3 that
+  // closing with (t4,t1) makes a tour again, and do that flip; t4 is the next t2. The chain
+  // goes on while the partial gain stays positive, trying the kLkBreadth best t3 (by
+  // d(t3,t4) - d(t2,t3)) at the first levels and the best one deeper; the best closed tour
+  // along it is kept, the rest undone. An edge added in the chain is not removed in it, a
+  // removed one not added, and no fixed edge is removed. Sequential 3-opt moves (segment
+  // insertion with or without reversal) are its depth 2 and 3.
+  struct Lk {
+    int t1 = 0;
+    double best = 0;               // best closed gain so far
+    size_t best_mark = 0;          // journal length at the best closed tour
+    size_t best_touched = 0;
+    std::vector<int> touched;      // t1, t2, then t3, t4 of each flip
+    std::vector<std::pair<int, int>> added, removed;
+  } lk;
+
+  static bool has_edge(const std::vector<std::pair<int, int>>& es, int a, int b) {
+    for (const auto& [u, v] : es)
+      if ((u == a && v == b) || (u == b && v == a)) return true;
+    return false;
+  }
+
+  bool lk_search(int t2, double g, int depth) {
+    const int t1 = lk.t1;
+    const bool fwd = tour.succ(t1) == t2;  // t2 follows t1 in the array's direction
+    struct Choice { double v; int t3, t4; };
+    std::array<Choice, kNeighbours> ch;
+    int nc = 0;
+    for (int q = 0; q < k; q++) {
+      const int t3 = neighbours(t2)[q];
+      const double g1 = g - neighbour_dist(t2)[q];
+      if (g1 <= eps) break;
+      if (t3 == t1 || t3 == (fwd ? tour.succ(t2) : tour.pred(t2))) continue;
+      const int t4 = fwd ? tour.pred(t3) : tour.succ(t3);
+      if (fixed(t3, t4) || has_edge(lk.added, t3, t4) || has_edge(lk.removed, t2, t3)) continue;
+      const Choice c{dist(t3, t4) - neighbour_dist(t2)[q], t3, t4};
+      int at = nc++;
+      for (; at > 0 && ch[size_t(at - 1)].v < c.v; at--) ch[size_t(at)] = ch[size_t(at - 1)];
+      ch[size_t(at)] = c;
+    }
+    const int breadth = std::min(nc, depth < int(kLkBreadth.size()) ? kLkBreadth[size_t(depth)] : 1);
+    for (int b = 0; b < breadth; b++) {
+      const auto [v, t3, t4] = ch[size_t(b)];
+      const double gn = g + v, closed = gn - dist(t4, t1);
+      // The chain can go on from t4 only if t4's nearest candidate leaves a positive gain;
+      // when it cannot, the flip is made only if closing here is the best so far.
+      const bool deeper = depth + 1 < kLkDepth && gn - neighbour_dist(t4)[0] > eps;
+      if (!deeper && closed <= lk.best) continue;
+      const size_t mark = tour.journal.size(), touched = lk.touched.size();
+      if (fwd) tour.two_opt(t2, t4, t3);  // (t1,t2),(t4,t3) -> (t1,t4),(t2,t3)
+      else tour.two_opt(t1, t3, t4);      // (t2,t1),(t3,t4) -> (t2,t3),(t1,t4)
+      lk.added.emplace_back(t2, t3), lk.removed.emplace_back(t3, t4);
+      lk.touched.push_back(t3), lk.touched.push_back(t4);
+      if (closed > lk.best) lk.best = closed, lk.best_mark = tour.journal.size(), lk.best_touched = lk.touched.size();
+      if (deeper && lk_search(t4, gn, depth + 1)) return true;
+      if (lk.best > eps) return true;  // an improvement on this chain: keep its best
+      tour.undo_to(mark);
+      lk.added.pop_back(), lk.removed.pop_back();
+      lk.touched.resize(touched);
+    }
+    return false;
+  }
+
+  bool try_lk(int t1) {
+    for (int side = 0; side < 2; side++) {
+      const int t2 = side == 0 ? tour.succ(t1) : tour.pred(t1);
       if (fixed(t1, t2)) continue;
-      const double d12 = dist(t1, t2);
-      auto rel = [&](int v) {  // steps from t1 to v in direction dir
-        return dir == 0 ? (tour.pos[size_t(v)] - p1 + m) % m : (p1 - tour.pos[size_t(v)] + m) % m;
-      };
-      for (int q1 = 0; q1 < k; q1++) {
-        const double g1 = d12 - neighbour_dist(t1)[q1];
-        if (g1 <= eps) break;
-        const int t4 = neighbours(t1)[q1], r4 = rel(t4);
-        if (r4 < 2) continue;
-        const int t3 = dir == 0 ? tour.pred(t4) : tour.succ(t4);
-        if (fixed(t3, t4)) continue;
-        const double g1b = g1 + dist(t3, t4);
-        for (int q2 = 0; q2 < k; q2++) {
-          const double g2 = g1b - neighbour_dist(t2)[q2];
-          if (g2 <= eps) break;
-          const int t5 = neighbours(t2)[q2], r5 = rel(t5);
-          if (r5 < r4) continue;
-          const int t6 = dir == 0 ? tour.succ(t5) : tour.pred(t5);
-          if (fixed(t5, t6)) continue;
-          if (g2 + dist(t5, t6) - dist(t3, t6) <= eps) continue;
-          if (dir == 0) double_bridge(tour.pos[size_t(t2)], r4 - 1, r5 - r4 + 1);
-          else double_bridge(tour.pos[size_t(t5)], r5 - r4 + 1, r4 - 1);  // forward: t6 Y X t1
-          return true;
-        }
-      }
+      lk.t1 = t1, lk.best = eps, lk.best_mark = tour.journal.size(), lk.best_touched = 0;
+      lk.touched.assign({t1, t2});
+      lk.added.clear(), lk.removed.assign({{t1, t2}});
+      if (!lk_search(t2, dist(t1, t2), 0)) continue;
+      tour.undo_to(lk.best_mark);
+      delta -= lk.best;
+      for (size_t q = 0; q < lk.best_touched; q++) push(lk.touched[q]);
+      return true;
     }
     return false;
   }
@@ -476,7 +605,7 @@ struct LocalSearch {
       const int a = queue.front();
       queue.pop_front();
       queued[size_t(a)] = 0;
-      if (try_two_opt(a) || try_or_opt(a) || try_or3(a)) push(a);
+      if (try_two_opt(a) || try_or_opt(a) || try_lk(a)) push(a);
     }
   }
 
@@ -511,27 +640,10 @@ struct LocalSearch {
     }
   }
 
-  // Geometric kick: the three cuts follow nodes that are close in space (a short walk on
-  // the neighbour lists) but may lie far apart in the tour.
-  void geometric_kick(Rng& rng) {
-    const int walk = std::min(k, 5);
-    int v[3];
-    v[0] = rng.below(m);
-    for (int tries = 0; tries < 8; tries++) {
-      v[1] = neighbours(v[0])[rng.below(walk)];
-      v[2] = neighbours(v[1])[rng.below(walk)];
-      if (v[2] != v[0]) break;
-    }
-    int q[3] = {tour.pos[size_t(v[0])], tour.pos[size_t(v[1])], tour.pos[size_t(v[2])]};
-    std::sort(q, q + 3);
-    if (q[0] == q[1] || q[1] == q[2] || !bridge_free(q[0] + 1, q[1] - q[0], q[2] - q[1])) return segment_kick(rng);
-    double_bridge(q[0] + 1, q[1] - q[0], q[2] - q[1]);
-  }
-
-  void kick(Rng& rng) {
-    if (rng.next() & 1) geometric_kick(rng);
-    else segment_kick(rng);
-  }
+  // Only segment kicks: on the TSPLIB instances, a double bridge on three cut points close
+  // in space but far apart in the tour bought less than its cost (reversals of up to half
+  // the tour); the local search mostly undid it.
+  void kick(Rng& rng) { segment_kick(rng); }
 };
 
 // Closed tour over m nodes (m > kExactMaxNodes + 0 or so): the heuristic.
@@ -540,7 +652,7 @@ std::vector<int> heuristic_tour(const D& dist, int m, const TspOptions& o, TspRe
                                 const std::vector<double>* xs, const std::vector<double>* ys) {
   const auto t0 = std::chrono::steady_clock::now();
   const int k = std::min(kNeighbours, m - 1);
-  const std::vector<int> nb = candidate_lists(dist, m, k, xs, ys);
+  const std::vector<int> nb = merged_candidates(dist, m, k, xs, ys);
   const Fixed fixed(m, o.fixed_edges);
   Tour tour(greedy_tour(dist, m, nb, k, fixed));
   double total = 0;
@@ -550,34 +662,51 @@ std::vector<int> heuristic_tour(const D& dist, int m, const TspOptions& o, TspRe
   for (int i = 0; i < m; i++) ls.push(tour.t[size_t(i)]);
   ls.run();
   tour.journal.clear();
-  Rng rng{o.seed};
   const int64_t budget = o.kicks >= 0 ? o.kicks : kicks_for(m);
   // A kick that makes the tour at most `slack` longer is kept too (a random walk over
   // near-optimal tours escapes the traps where only equal tours are accepted); the best
-  // tour seen is what is returned.
+  // tour seen is what a chain returns.
   const double slack = std::max(eps, kSlack * total / m);
-  double cur = 0, best_len = 0;
-  std::vector<int> best = tour.t;
-  for (int64_t it = 0; it < budget; it++) {
-    if ((it & 63) == 0 && o.time_limit_s > 0 &&
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > o.time_limit_s) {
-      res.time_capped = true;
-      break;
+  const int chains = budget > 0 ? kChains : 1;
+  std::vector<std::vector<int>> best(static_cast<size_t>(chains));
+  std::vector<double> best_len(size_t(chains), 0);
+  std::vector<int64_t> done(size_t(chains), 0);
+  std::vector<char> capped(size_t(chains), 0);
+  // Independent chains from the same local optimum, chain c with its own stream of kicks;
+  // their number does not depend on the thread count, so neither does the tour.
+#pragma omp parallel for schedule(static, 1)
+  for (int c = 0; c < chains; c++) {
+    Tour tc = tour;
+    LocalSearch<D> lc(dist, m, k, nb, tc, fixed, eps);
+    Rng rng{o.seed + uint64_t(c) * 0xd1b54a32d192ed03ull};
+    double cur = 0;
+    best[size_t(c)] = tc.t;
+    for (int64_t it = 0; it < budget; it++) {
+      if ((it & 63) == 0 && o.time_limit_s > 0 &&
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > o.time_limit_s) {
+        capped[size_t(c)] = 1;
+        break;
+      }
+      lc.delta = 0;
+      lc.kick(rng);
+      lc.run();
+      done[size_t(c)] = it + 1;
+      if (lc.delta >= slack) {
+        tc.undo();
+        continue;
+      }
+      tc.journal.clear();
+      cur += lc.delta;
+      if (cur < best_len[size_t(c)] - eps) best_len[size_t(c)] = cur, best[size_t(c)] = tc.t;
     }
-    ls.delta = 0;
-    ls.kick(rng);
-    ls.run();
-    res.kicks_done = it + 1;
-    if (ls.delta >= slack) {
-      tour.undo();
-      continue;
-    }
-    tour.journal.clear();
-    cur += ls.delta;
-    if (cur < best_len - eps) best_len = cur, best = tour.t;
   }
-  if (cur > best_len + eps) return best;
-  return tour.t;
+  size_t pick = 0;
+  for (size_t c = 0; c < size_t(chains); c++) {
+    res.kicks_done += done[c];
+    res.time_capped = res.time_capped || capped[c];
+    if (best_len[c] < best_len[pick] - eps) pick = c;
+  }
+  return best[pick];
 }
 
 // Rotates a closed tour to start at `first`, the smaller neighbour of it second.
@@ -648,7 +777,32 @@ double tsplib_distance(const Coordinates& c, int i, int j) {
 }
 
 // 100 kicks a node, at least 20,000 and at most 120,000 (pr2392: about 1.4 s on one core).
-int64_t kicks_for(int n) { return std::clamp<int64_t>(100 * int64_t(n), 20000, 120000); }
+int64_t kicks_for(int n) { return std::clamp<int64_t>(20 * int64_t(n), 5000, 27000); }
+
+std::vector<int> improve_tour(const DistanceMatrix& d, const std::vector<int>& start,
+                              const std::vector<std::pair<int, int>>& fixed_edges) {
+  const int m = d.n;
+  if (!is_permutation_of(start, m))
+    bad_input("improve_tour: the start is not a tour of all " + std::to_string(m) + " nodes");
+  if (const std::string why = fixed_edges_problem(m, fixed_edges, true); !why.empty()) bad_input("fixed edges: " + why);
+  if (!tour_uses_edges(start, fixed_edges, true)) bad_input("improve_tour: the start does not use every fixed edge");
+  if (m <= 3) return start;  // one tour only
+  const MatrixDist dist{d};
+  const int k = std::min(kNeighbours, m - 1);
+  const std::vector<int> nb = merged_candidates(dist, m, k, nullptr, nullptr);
+  const Fixed fixed(m, fixed_edges);
+  Tour tour(start);
+  double total = 0;
+  for (int i = 0; i < m; i++) total += dist(tour.t[size_t(i)], tour.at(i + 1));
+  LocalSearch<MatrixDist> ls(dist, m, k, nb, tour, fixed, 1e-9 * std::max(total / m, 1e-300));
+  do {  // until a pass from every node finds nothing: then no node's moves improve this tour
+    ls.delta = 0;
+    tour.journal.clear();
+    for (int i = 0; i < m; i++) ls.push(tour.t[size_t(i)]);
+    ls.run();
+  } while (ls.delta < 0);
+  return tour.t;
+}
 
 TspResult solve_tsp(const DistanceMatrix& d, const TspOptions& o) {
   TspResult r = solve(MatrixDist{d}, d.n, o);

@@ -1,6 +1,7 @@
 # sched-tsp --tsplib: output format, closed and open, JSON, -o/-f, determinism, an
 # outside check of tour and length (Python, TSPLIB's nint), bad TSPLIB files, and the
-# shapes of linhp318 (FIXED_EDGES_SECTION) and si535 (a comment after the type).
+# shapes of linhp318 (FIXED_EDGES_SECTION) and si535 (a comment after the type); the
+# same tour on one thread and on two.
 cat >sq.tsp <<'EOF'
 NAME : square
 TYPE : TSP
@@ -53,6 +54,12 @@ PY
 sched-tsp --tsplib r60.tsp --closed -o a.txt
 sched-tsp --tsplib r60.tsp --closed -o b.txt --seed 1
 cmp a.txt b.txt
+# two kick chains whatever the thread count: one thread and two give the same tour
+sched-tsp --tsplib r60.tsp --closed --threads 1 -o t1.txt
+sched-tsp --tsplib r60.tsp --closed --threads 2 -o t2.txt
+cmp t1.txt t2.txt
+cmp a.txt t1.txt
+sched-tsp --tsplib r60.tsp --closed --kicks 300 --json | jq -e '.kicks == 600 and .time_capped == false' >/dev/null
 sched-tsp --tsplib r60.tsp --closed --kicks 0 -o nokick.txt
 python3 - <<'PY'
 import math

@@ -473,7 +473,7 @@ TEST_CASE("heuristic: permutation, recomputed length, deterministic, open no lon
   const TspResult a = solve_tsp(c, o), b = solve_tsp(c, o);
   REQUIRE(is_permutation_of(a.tour, 300));
   CHECK(a.tour == b.tour);  // same seed, same tour
-  CHECK(a.kicks_done == 3000);
+  CHECK(a.kicks_done == 2 * 3000);  // two chains
   CHECK_FALSE(a.time_capped);
   double sum = 0;  // recomputed here, with the formula written out
   for (size_t i = 0; i < a.tour.size(); i++) sum += euc(c, a.tour[i], a.tour[(i + 1) % a.tour.size()]);
@@ -549,3 +549,103 @@ TEST_CASE("published optima of the shared TSPLIB instances up to 52 nodes") {
 }
 
 }  // TEST_SUITE
+
+// The LK move and the moves beside it, on their own (improve_tour): from random starts,
+// the result is a tour, keeps every fixed edge, is never longer than its start, is the
+// same on a second run, and leaves no improving 2-opt move that adds an edge from a node
+// to one of its 4 nearest (every candidate list holds them) shorter than the edge it
+// removes there.
+TEST_CASE("local search with the LK move: a tour, fixed edges kept, never longer, deterministic") {
+  const int n = 400;
+  const Coordinates c = random_points(n, 33);
+  DistanceMatrix m;
+  m.n = n;
+  m.d.resize(size_t(n) * size_t(n));
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++) m.d[size_t(i) * size_t(n) + size_t(j)] = euc(c, i, j);
+  std::vector<std::pair<int, int>> fixed;
+  for (int i = 0; i < 10; i++) fixed.emplace_back(2 * i, n - 1 - 2 * i);  // long edges, kept apart
+  for (uint64_t seed : {1u, 2u, 3u}) {
+    CAPTURE(seed);
+    for (const bool with_fixed : {false, true}) {
+      CAPTURE(with_fixed);
+      // a random start; with fixed edges, each fixed pair placed side by side
+      std::vector<int> order(static_cast<size_t>(n));
+      std::iota(order.begin(), order.end(), 0);
+      uint64_t s = seed * 0x9e3779b97f4a7c15ull;
+      for (int i = n - 1; i > 0; i--) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        std::swap(order[size_t(i)], order[size_t((s >> 33) % uint64_t(i + 1))]);
+      }
+      std::vector<int> start;
+      const auto& fe = with_fixed ? fixed : std::vector<std::pair<int, int>>{};
+      std::vector<char> placed(size_t(n), 0);
+      for (const int v : order) {
+        if (placed[size_t(v)]) continue;
+        start.push_back(v), placed[size_t(v)] = 1;
+        for (const auto& [a, b] : fe) {
+          const int w = a == v ? b : (b == v ? a : -1);
+          if (w >= 0 && !placed[size_t(w)]) start.push_back(w), placed[size_t(w)] = 1;
+        }
+      }
+      REQUIRE(is_permutation_of(start, n));
+      REQUIRE(tour_uses_edges(start, fe, true));
+      const std::vector<int> t = improve_tour(m, start, fe), again = improve_tour(m, start, fe);
+      REQUIRE(is_permutation_of(t, n));
+      CHECK(t == again);
+      CHECK(tour_uses_edges(t, fe, true));
+      const double len = tour_length(m, t, true);
+      CHECK(len < 0.3 * tour_length(m, start, true));  // a random start is far from a local optimum
+      CHECK(improve_tour(m, t, fe) == t);               // a local optimum stays as it is
+      std::vector<int> pos(static_cast<size_t>(n));
+      for (int i = 0; i < n; i++) pos[size_t(t[size_t(i)])] = i;
+      int open_moves = 0;
+      for (int i = 0; i < n; i++) {  // 2-opt: (a,b),(x,y) -> (a,x),(b,y), x among a's 4 nearest, b = succ a
+        const int a = t[size_t(i)], b = t[size_t((i + 1) % n)];
+        std::vector<int> near;
+        for (int j = 0; j < n; j++)
+          if (j != a) near.push_back(j);
+        std::partial_sort(near.begin(), near.begin() + 4, near.end(), [&](int u, int v) {
+          return m(a, u) != m(a, v) ? m(a, u) < m(a, v) : u < v;
+        });
+        for (int q = 0; q < 4; q++) {
+          const int x = near[size_t(q)], y = t[size_t((pos[size_t(x)] + 1) % n)];
+          if (x == b || y == a) continue;
+          const bool keeps_fixed = std::none_of(fe.begin(), fe.end(), [&](const auto& e) {
+            return (e.first == a && e.second == b) || (e.first == b && e.second == a) ||
+                   (e.first == x && e.second == y) || (e.first == y && e.second == x);
+          });
+          if (keeps_fixed && m(a, x) < m(a, b) && m(a, x) + m(b, y) < m(a, b) + m(x, y) - 1e-9) open_moves++;
+        }
+      }
+      CHECK(open_moves == 0);
+    }
+  }
+  // bad starts are bad input
+  std::vector<int> bad(static_cast<size_t>(n));
+  std::iota(bad.begin(), bad.end(), 0);
+  bad[5] = 6;
+  CHECK(error_code_of([&] { improve_tour(m, bad, {}); }) == pw::kExitBadInput);
+  std::vector<int> plain(static_cast<size_t>(n));
+  std::iota(plain.begin(), plain.end(), 0);
+  CHECK(error_code_of([&] { improve_tour(m, plain, {{0, 2}}); }) == pw::kExitBadInput);
+  CHECK(error_code_of([&] { improve_tour(m, std::vector<int>(plain.begin(), plain.end() - 1), {}); }) ==
+        pw::kExitBadInput);
+}
+
+TEST_CASE("the two kick chains give the same tour on one thread and on two") {
+  pwtest::SettingsGuard guard;
+  const Coordinates c = random_points(600, 41);
+  TspOptions o;
+  o.kicks = 2000;
+  o.time_limit_s = 0;
+  pw::set_threads(1);
+  const TspResult one = solve_tsp(c, o);
+  pw::set_threads(2);
+  const TspResult two = solve_tsp(c, o);
+  CHECK(one.tour == two.tour);
+  CHECK(one.length == two.length);
+  CHECK(one.kicks_done == 2 * 2000);
+  o.seed = 2;  // another seed, another walk (the same tour would be a coincidence here)
+  CHECK(solve_tsp(c, o).tour != one.tour);
+}
