@@ -149,8 +149,14 @@ void pack_b(const MatView& B, int k0, int kc, int j0, int n, float* dst) {
     for (int jj = 0; jj < n; jj++)
       for (int k = 0; k < kc; k++) dst[k * NR + jj] = src[jj * B.cs + k];
   } else if (B.cs == 1) {  // rows of B are contiguous: a copy per k
-    for (int k = 0; k < kc; k++)
-      std::memcpy(dst + k * NR, B.p + ptrdiff_t(k0 + k) * B.rs + j0, sizeof(float) * size_t(n));
+    const float* src = B.p + ptrdiff_t(k0) * B.rs + j0;
+    if (n == NR) {  // a fixed-length copy the compiler inlines (memcpy's call costs more than 64 bytes)
+      for (int k = 0; k < kc; k++)
+        for (int jj = 0; jj < NR; jj++) dst[k * NR + jj] = src[ptrdiff_t(k) * B.rs + jj];
+    } else {
+      for (int k = 0; k < kc; k++)
+        for (int jj = 0; jj < n; jj++) dst[k * NR + jj] = src[ptrdiff_t(k) * B.rs + jj];
+    }
   } else {
     for (int k = 0; k < kc; k++) {
       const float* src = B.p + ptrdiff_t(k0 + k) * B.rs + ptrdiff_t(j0) * B.cs;
@@ -172,8 +178,14 @@ void pack_a(const MatView& A, int i0, int m, int k0, int kc, float* dst) {
         for (int k = 0; k < kc; k++) dst[k * MR + ii] = src[ii * A.rs + k];
     }
   } else if (A.rs == 1) {  // columns of A are contiguous (dzᵀ): a copy per k
-    for (int k = 0; k < kc; k++)
-      std::memcpy(dst + k * MR, A.p + ptrdiff_t(k0 + k) * A.cs + i0, sizeof(float) * size_t(m));
+    const float* src = A.p + ptrdiff_t(k0) * A.cs + i0;
+    if (m == MR) {
+      for (int k = 0; k < kc; k++)
+        for (int ii = 0; ii < MR; ii++) dst[k * MR + ii] = src[ptrdiff_t(k) * A.cs + ii];
+    } else {
+      for (int k = 0; k < kc; k++)
+        for (int ii = 0; ii < m; ii++) dst[k * MR + ii] = src[ptrdiff_t(k) * A.cs + ii];
+    }
   } else {
     for (int k = 0; k < kc; k++) {
       const float* src = A.p + ptrdiff_t(k0 + k) * A.cs + ptrdiff_t(i0) * A.rs;
@@ -223,10 +235,13 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
   };
   const int mc_blk = std::min(MC, even_block(M, MC, MR)), nc_blk = std::min(NC, even_block(N, NC, NR));
   const int mblocks = (M + mc_blk - 1) / mc_blk, nblocks = (N + nc_blk - 1) / nc_blk;
+  // A's k-panel is packed once for all of M (row tile t at t·MR·kc: blocks start on whole
+  // tiles), shared by every column block that reads it, in the same pass as B's.
+  const int mtiles = (M + MR - 1) / MR;
+  thread_local std::vector<float> apack_buf;
+  float* const apack = scratch(apack_buf, size_t(mtiles) * MR * size_t(kc_max));
 #pragma omp parallel if (int64_t(M) * N * K >= kParallelMinMacs)
   {
-    thread_local std::vector<float> apack_buf;
-    float* const apack = scratch(apack_buf, size_t(MC) * KC);
     alignas(64) float tile[MR * NR];
     for (int k0 = 0; k0 < K; k0 += kc_step) {
       const int kc = std::min(kc_step, K - k0);
@@ -234,14 +249,19 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
       // Exact: later panels continue from C. Fast: they start from zeros and add to C.
       const Kernel run = first || !fast ? kernel : add_kernel;
 #pragma omp for schedule(static)
-      for (int p = 0; p < npanels; p++)
-        pack_b(B, k0, kc, p * NR, std::min(NR, N - p * NR), bpack + size_t(p) * NR * kc);
+      for (int w = 0; w < npanels + mtiles; w++) {
+        if (w < npanels) {
+          pack_b(B, k0, kc, w * NR, std::min(NR, N - w * NR), bpack + size_t(w) * NR * kc);
+        } else {
+          const int t = w - npanels;
+          pack_a(A, t * MR, std::min(MR, M - t * MR), k0, kc, apack + size_t(t) * MR * kc);
+        }
+      }
 #pragma omp for collapse(2) schedule(dynamic, 1)
       for (int ib = 0; ib < mblocks; ib++)
         for (int jb = 0; jb < nblocks; jb++) {
           const int i0 = ib * mc_blk, mc = std::min(mc_blk, M - i0);
-          for (int ir = 0; ir < mc; ir += MR)
-            pack_a(A, i0 + ir, std::min(MR, mc - ir), k0, kc, apack + size_t(ir) * kc);
+          const float* ablk = apack + size_t(i0) * kc;
           const int j_end = std::min(N, (jb + 1) * nc_blk);
           for (int j0 = jb * nc_blk; j0 < j_end; j0 += NR) {
             const float* bp = bpack + size_t(j0 / NR) * NR * kc;
@@ -251,12 +271,12 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
               const int m = std::min(MR, mc - ir);
               float* c = C + ptrdiff_t(i0 + ir) * ldc + j0;
               if (m == MR && n == NR) {
-                run(kc, apack + size_t(ir) * kc, bp, c, ldc, row);
+                run(kc, ablk + size_t(ir) * kc, bp, c, ldc, row);
               } else {  // edge tile: run on a padded copy, keep the valid part
                 if (!first)
                   for (int i = 0; i < MR; i++)
                     for (int j = 0; j < NR; j++) tile[i * NR + j] = (i < m && j < n) ? c[i * ldc + j] : 0.0f;
-                run(kc, apack + size_t(ir) * kc, bp, tile, NR, row);
+                run(kc, ablk + size_t(ir) * kc, bp, tile, NR, row);
                 for (int i = 0; i < m; i++)
                   for (int j = 0; j < n; j++) c[i * ldc + j] = tile[i * NR + j];
               }
