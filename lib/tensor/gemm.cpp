@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -165,6 +166,28 @@ void pack_b(const MatView& B, int k0, int kc, int j0, int n, float* dst) {
   }
 }
 
+// Panels p0..p1 of B when its rows are contiguous (B.cs == 1: dz·W's W): k outer, so each
+// row of B is read as one run (panel by panel, a panel's 16 columns at every k are 64-byte
+// pieces of kc rows a page apart each). Same bytes as pack_b, panel p at
+// dst + p·NR·kc.
+void pack_b_rows(const MatView& B, int k0, int kc, int p0, int p1, int N, float* dst) {
+  for (int p = p0; p < p1; p++)
+    if (N - p * NR < NR) std::memset(dst + size_t(p) * NR * kc, 0, sizeof(float) * size_t(kc) * NR);
+  for (int k = 0; k < kc; k++) {
+    const float* src = B.p + ptrdiff_t(k0 + k) * B.rs;
+    for (int p = p0; p < p1; p++) {
+      const int j0 = p * NR, n = std::min(NR, N - j0);
+      float* d = dst + size_t(p) * NR * kc + size_t(k) * NR;
+      if (n == NR) {
+        for (int jj = 0; jj < NR; jj++) d[jj] = src[j0 + jj];
+      } else {
+        for (int jj = 0; jj < n; jj++) d[jj] = src[j0 + jj];
+      }
+    }
+  }
+}
+constexpr int kRowPackGroup = 8;  // panels per pack_b_rows task: 512-byte runs of each row
+
 // dst[k·MR + ii] = A(i0+ii, k0+k), zero past m rows.
 void pack_a(const MatView& A, int i0, int m, int k0, int kc, float* dst) {
   if (m < MR) std::memset(dst, 0, sizeof(float) * size_t(kc) * MR);
@@ -208,13 +231,15 @@ float* scratch(std::vector<float>& buf, size_t n) {
 // where the last one stopped, so its terms are added in one chain, k ascending. Fast
 // (kc_panel > 0): panels of kc_panel terms, each summed from zero and then
 // added to C, the bias added last.
-void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc, int kc_panel) {
+void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc, int kc_panel,
+              const GemmEpilogue* epilogue) {
   if (M <= 0 || N <= 0) return;
   const bool fast = kc_panel > 0;
   const int kc_step = fast ? std::min(kc_panel, KC) : KC;
   if (K <= 0) {
     for (int i = 0; i < M; i++)
       for (int j = 0; j < N; j++) C[ptrdiff_t(i) * ldc + j] = bias ? bias[j] : 0.0f;
+    if (epilogue) epilogue->fn(epilogue->ctx, 0, M, 0, N);
     return;
   }
   const Kernel kernel = pick_kernel(), add_kernel = pick_add_kernel();
@@ -238,6 +263,12 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
   // A's k-panel is packed once for all of M (row tile t at t·MR·kc: blocks start on whole
   // tiles), shared by every column block that reads it, in the same pass as B's.
   const int mtiles = (M + MR - 1) / MR;
+  // B's pack tasks: one per panel, or per group of panels when B's rows are contiguous.
+  const bool b_rows = B.cs == 1 && B.rs != 1;
+  const int bunits = b_rows ? (npanels + kRowPackGroup - 1) / kRowPackGroup : npanels;
+  // Column blocks of each band of rows still to finish (the epilogue's trigger).
+  std::unique_ptr<std::atomic<int>[]> band_left(epilogue ? new std::atomic<int>[size_t(mblocks)] : nullptr);
+  for (int ib = 0; epilogue && ib < mblocks; ib++) band_left[ib].store(nblocks, std::memory_order_relaxed);
   thread_local std::vector<float> apack_buf;
   float* const apack = scratch(apack_buf, size_t(mtiles) * MR * size_t(kc_max));
 #pragma omp parallel if (int64_t(M) * N * K >= kParallelMinMacs)
@@ -249,12 +280,14 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
       // Exact: later panels continue from C. Fast: they start from zeros and add to C.
       const Kernel run = first || !fast ? kernel : add_kernel;
 #pragma omp for schedule(static)
-      for (int w = 0; w < npanels + mtiles; w++) {
-        if (w < npanels) {
-          pack_b(B, k0, kc, w * NR, std::min(NR, N - w * NR), bpack + size_t(w) * NR * kc);
-        } else {
-          const int t = w - npanels;
+      for (int w = 0; w < bunits + mtiles; w++) {
+        if (w >= bunits) {
+          const int t = w - bunits;
           pack_a(A, t * MR, std::min(MR, M - t * MR), k0, kc, apack + size_t(t) * MR * kc);
+        } else if (b_rows) {
+          pack_b_rows(B, k0, kc, w * kRowPackGroup, std::min(npanels, (w + 1) * kRowPackGroup), N, bpack);
+        } else {
+          pack_b(B, k0, kc, w * NR, std::min(NR, N - w * NR), bpack + size_t(w) * NR * kc);
         }
       }
 #pragma omp for collapse(2) schedule(dynamic, 1)
@@ -282,12 +315,21 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
               }
             }
           }
+          // Exact: a band of rows is final when the last k-panel's last column block of it is
+          // done; whichever thread finishes that block runs the band's epilogue (whole rows:
+          // contiguous memory). Fast: the bias comes first, below.
+          if (epilogue && !fast && k0 + kc >= K && band_left[ib].fetch_sub(1, std::memory_order_acq_rel) == 1)
+            epilogue->fn(epilogue->ctx, i0, mc, 0, N);
         }
     }
     if (fast && bias) {
 #pragma omp for schedule(static)
       for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) C[ptrdiff_t(i) * ldc + j] = C[ptrdiff_t(i) * ldc + j] + bias[j];
+    }
+    if (fast && epilogue) {
+#pragma omp for schedule(static)
+      for (int ib = 0; ib < mblocks; ib++) epilogue->fn(epilogue->ctx, ib * mc_blk, std::min(mc_blk, M - ib * mc_blk), 0, N);
     }
   }
 }
@@ -382,13 +424,15 @@ void gemm_chunked_reference(int M, int N, int K, MatView A, MatView B, float* C,
     }
 }
 
-void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc) {
-  gemm_run(M, N, K, A, B, bias, C, ldc, -1);
+void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc,
+                const GemmEpilogue* epilogue) {
+  gemm_run(M, N, K, A, B, bias, C, ldc, -1, epilogue);
 }
 
-void gemm_fast(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc, int kc_panel) {
+void gemm_fast(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc, int kc_panel,
+               const GemmEpilogue* epilogue) {
   if (kc_panel <= 0) internal_error("gemm_fast: panel size must be positive");
-  gemm_run(M, N, K, A, B, bias, C, ldc, kc_panel);
+  gemm_run(M, N, K, A, B, bias, C, ldc, kc_panel, epilogue);
 }
 
 void gemm_reference(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc) {
