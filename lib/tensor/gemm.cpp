@@ -244,9 +244,17 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
   }
   const Kernel kernel = pick_kernel(), add_kernel = pick_add_kernel();
   const int npanels = (N + NR - 1) / NR;
-  const int kc_max = std::min(K, kc_step);
-  thread_local std::vector<float> bpack_buf;  // the calling thread's; its team reads it
-  float* const bpack = scratch(bpack_buf, size_t(npanels) * NR * size_t(kc_max));
+  // A and B are packed whole, all of K, in one pass before any product: one barrier per
+  // GEMM, not two per k-panel (on a shared machine each barrier can cost a time slice).
+  // Panel p of B holds B(k, p·NR + jj) at p·NR·K + k·NR; row tile t of A holds
+  // A(t·MR + ii, k) at t·MR·K + k·MR (blocks start on whole tiles). Data movement only.
+  const int mtiles = (M + MR - 1) / MR;
+  thread_local std::vector<float> bpack_buf, apack_buf;  // the calling thread's; its team reads them
+  float* const bpack = scratch(bpack_buf, size_t(npanels) * NR * size_t(K));
+  float* const apack = scratch(apack_buf, size_t(mtiles) * MR * size_t(K));
+  // B's pack tasks: one per panel, or per group of panels when B's rows are contiguous.
+  const bool b_rows = B.cs == 1 && B.rs != 1;
+  const int bunits = b_rows ? (npanels + kRowPackGroup - 1) / kRowPackGroup : npanels;
   // First-panel initial values per register tile: the bias (zero-padded), or zeros.
   thread_local std::vector<float> init_buf;
   float* const init = scratch(init_buf, size_t(npanels) * NR);
@@ -260,68 +268,62 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
   };
   const int mc_blk = std::min(MC, even_block(M, MC, MR)), nc_blk = std::min(NC, even_block(N, NC, NR));
   const int mblocks = (M + mc_blk - 1) / mc_blk, nblocks = (N + nc_blk - 1) / nc_blk;
-  // A's k-panel is packed once for all of M (row tile t at t·MR·kc: blocks start on whole
-  // tiles), shared by every column block that reads it, in the same pass as B's.
-  const int mtiles = (M + MR - 1) / MR;
-  // B's pack tasks: one per panel, or per group of panels when B's rows are contiguous.
-  const bool b_rows = B.cs == 1 && B.rs != 1;
-  const int bunits = b_rows ? (npanels + kRowPackGroup - 1) / kRowPackGroup : npanels;
   // Column blocks of each band of rows still to finish (the epilogue's trigger).
   std::unique_ptr<std::atomic<int>[]> band_left(epilogue ? new std::atomic<int>[size_t(mblocks)] : nullptr);
   for (int ib = 0; epilogue && ib < mblocks; ib++) band_left[ib].store(nblocks, std::memory_order_relaxed);
-  thread_local std::vector<float> apack_buf;
-  float* const apack = scratch(apack_buf, size_t(mtiles) * MR * size_t(kc_max));
 #pragma omp parallel if (int64_t(M) * N * K >= kParallelMinMacs)
   {
     alignas(64) float tile[MR * NR];
-    for (int k0 = 0; k0 < K; k0 += kc_step) {
-      const int kc = std::min(kc_step, K - k0);
-      const bool first = k0 == 0;
-      // Exact: later panels continue from C. Fast: they start from zeros and add to C.
-      const Kernel run = first || !fast ? kernel : add_kernel;
 #pragma omp for schedule(static)
-      for (int w = 0; w < bunits + mtiles; w++) {
-        if (w >= bunits) {
-          const int t = w - bunits;
-          pack_a(A, t * MR, std::min(MR, M - t * MR), k0, kc, apack + size_t(t) * MR * kc);
-        } else if (b_rows) {
-          pack_b_rows(B, k0, kc, w * kRowPackGroup, std::min(npanels, (w + 1) * kRowPackGroup), N, bpack);
-        } else {
-          pack_b(B, k0, kc, w * NR, std::min(NR, N - w * NR), bpack + size_t(w) * NR * kc);
-        }
+    for (int w = 0; w < bunits + mtiles; w++) {
+      if (w >= bunits) {
+        const int t = w - bunits;
+        pack_a(A, t * MR, std::min(MR, M - t * MR), 0, K, apack + size_t(t) * MR * K);
+      } else if (b_rows) {
+        pack_b_rows(B, 0, K, w * kRowPackGroup, std::min(npanels, (w + 1) * kRowPackGroup), N, bpack);
+      } else {
+        pack_b(B, 0, K, w * NR, std::min(NR, N - w * NR), bpack + size_t(w) * NR * K);
       }
+    }
+    // A task owns a block of C for all of K: its k-panels in order, each register tile's
+    // sum continuing from where the last panel left it (exact) or added to it (fast).
 #pragma omp for collapse(2) schedule(dynamic, 1)
-      for (int ib = 0; ib < mblocks; ib++)
-        for (int jb = 0; jb < nblocks; jb++) {
-          const int i0 = ib * mc_blk, mc = std::min(mc_blk, M - i0);
-          const float* ablk = apack + size_t(i0) * kc;
-          const int j_end = std::min(N, (jb + 1) * nc_blk);
+    for (int ib = 0; ib < mblocks; ib++)
+      for (int jb = 0; jb < nblocks; jb++) {
+        const int i0 = ib * mc_blk, mc = std::min(mc_blk, M - i0);
+        const int j_end = std::min(N, (jb + 1) * nc_blk);
+        for (int k0 = 0; k0 < K; k0 += kc_step) {
+          const int kc = std::min(kc_step, K - k0);
+          const bool first = k0 == 0;
+          // Exact: later panels continue from C. Fast: they start from zeros and add to C.
+          const Kernel run = first || !fast ? kernel : add_kernel;
           for (int j0 = jb * nc_blk; j0 < j_end; j0 += NR) {
-            const float* bp = bpack + size_t(j0 / NR) * NR * kc;
+            const float* bp = bpack + size_t(j0 / NR) * NR * K + size_t(k0) * NR;
             const float* row = first || fast ? init + j0 : nullptr;
             const int n = std::min(NR, N - j0);
             for (int ir = 0; ir < mc; ir += MR) {
               const int m = std::min(MR, mc - ir);
+              const float* ap = apack + size_t(i0 + ir) * K + size_t(k0) * MR;
               float* c = C + ptrdiff_t(i0 + ir) * ldc + j0;
               if (m == MR && n == NR) {
-                run(kc, ablk + size_t(ir) * kc, bp, c, ldc, row);
+                run(kc, ap, bp, c, ldc, row);
               } else {  // edge tile: run on a padded copy, keep the valid part
                 if (!first)
                   for (int i = 0; i < MR; i++)
                     for (int j = 0; j < NR; j++) tile[i * NR + j] = (i < m && j < n) ? c[i * ldc + j] : 0.0f;
-                run(kc, ablk + size_t(ir) * kc, bp, tile, NR, row);
+                run(kc, ap, bp, tile, NR, row);
                 for (int i = 0; i < m; i++)
                   for (int j = 0; j < n; j++) c[i * ldc + j] = tile[i * NR + j];
               }
             }
           }
-          // Exact: a band of rows is final when the last k-panel's last column block of it is
-          // done; whichever thread finishes that block runs the band's epilogue (whole rows:
-          // contiguous memory). Fast: the bias comes first, below.
-          if (epilogue && !fast && k0 + kc >= K && band_left[ib].fetch_sub(1, std::memory_order_acq_rel) == 1)
-            epilogue->fn(epilogue->ctx, i0, mc, 0, N);
         }
-    }
+        // Exact: a band of rows is final when its last column block is; whichever thread
+        // finishes that block runs the band's epilogue (whole rows: contiguous memory).
+        // Fast: the bias comes first, below.
+        if (epilogue && !fast && band_left[ib].fetch_sub(1, std::memory_order_acq_rel) == 1)
+          epilogue->fn(epilogue->ctx, i0, mc, 0, N);
+      }
     if (fast && bias) {
 #pragma omp for schedule(static)
       for (int i = 0; i < M; i++)

@@ -72,7 +72,8 @@ void softmax_cross_entropy_backward(const float* probs, const float* labels, flo
   }
 }
 
-void column_sums(const float* dy, float* db, int B, int O) {
+// Vectorised across columns: each db[o] is still its own chain over b ascending.
+PW_ELEMENTWISE_CLONES void column_sums(const float* dy, float* db, int B, int O) {
   // Blocks of columns per thread; inside, rows in order, so each db[o] still sums b ascending.
   constexpr int kBlock = 256;
   const int nblocks = (O + kBlock - 1) / kBlock;
@@ -82,6 +83,7 @@ void column_sums(const float* dy, float* db, int B, int O) {
     for (int o = o0; o < o1; o++) db[o] = 0.0f;
     for (int b = 0; b < B; b++) {
       const float* row = dy + int64_t(b) * O;
+#pragma GCC ivdep
       for (int o = o0; o < o1; o++) db[o] = db[o] + row[o];
     }
   }
