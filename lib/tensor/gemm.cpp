@@ -246,9 +246,12 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
   const int npanels = (N + NR - 1) / NR;
   // A and B are packed whole, all of K, in one pass before any product: one barrier per
   // GEMM, not two per k-panel (on a shared machine each barrier can cost a time slice).
-  // Panel p of B holds B(k, p·NR + jj) at p·NR·K + k·NR; row tile t of A holds
-  // A(t·MR + ii, k) at t·MR·K + k·MR (blocks start on whole tiles). Data movement only.
+  // K-panel q (k0 = q·kc_step, kc terms) of B starts at k0·NR·npanels, its panel p at
+  // + p·NR·kc; of A at k0·MR·mtiles, row tile t at + t·MR·kc (blocks start on whole
+  // tiles): within a k-panel, the layout of a pass that packs one k-panel at a time.
+  // Data movement only.
   const int mtiles = (M + MR - 1) / MR;
+  const int kpanels = (K + kc_step - 1) / kc_step;
   thread_local std::vector<float> bpack_buf, apack_buf;  // the calling thread's; its team reads them
   float* const bpack = scratch(bpack_buf, size_t(npanels) * NR * size_t(K));
   float* const apack = scratch(apack_buf, size_t(mtiles) * MR * size_t(K));
@@ -274,17 +277,20 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
 #pragma omp parallel if (int64_t(M) * N * K >= kParallelMinMacs)
   {
     alignas(64) float tile[MR * NR];
-#pragma omp for schedule(static)
-    for (int w = 0; w < bunits + mtiles; w++) {
-      if (w >= bunits) {
-        const int t = w - bunits;
-        pack_a(A, t * MR, std::min(MR, M - t * MR), 0, K, apack + size_t(t) * MR * K);
-      } else if (b_rows) {
-        pack_b_rows(B, 0, K, w * kRowPackGroup, std::min(npanels, (w + 1) * kRowPackGroup), N, bpack);
-      } else {
-        pack_b(B, 0, K, w * NR, std::min(NR, N - w * NR), bpack + size_t(w) * NR * K);
+#pragma omp for collapse(2) schedule(static)
+    for (int q = 0; q < kpanels; q++)
+      for (int w = 0; w < bunits + mtiles; w++) {
+        const int k0 = q * kc_step, kc = std::min(kc_step, K - k0);
+        float* const bq = bpack + size_t(k0) * NR * npanels;
+        if (w >= bunits) {
+          const int t = w - bunits;
+          pack_a(A, t * MR, std::min(MR, M - t * MR), k0, kc, apack + size_t(k0) * MR * mtiles + size_t(t) * MR * kc);
+        } else if (b_rows) {
+          pack_b_rows(B, k0, kc, w * kRowPackGroup, std::min(npanels, (w + 1) * kRowPackGroup), N, bq);
+        } else {
+          pack_b(B, k0, kc, w * NR, std::min(NR, N - w * NR), bq + size_t(w) * NR * kc);
+        }
       }
-    }
     // A task owns a block of C for all of K: its k-panels in order, each register tile's
     // sum continuing from where the last panel left it (exact) or added to it (fast).
 #pragma omp for collapse(2) schedule(dynamic, 1)
@@ -298,12 +304,12 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
           // Exact: later panels continue from C. Fast: they start from zeros and add to C.
           const Kernel run = first || !fast ? kernel : add_kernel;
           for (int j0 = jb * nc_blk; j0 < j_end; j0 += NR) {
-            const float* bp = bpack + size_t(j0 / NR) * NR * K + size_t(k0) * NR;
+            const float* bp = bpack + size_t(k0) * NR * npanels + size_t(j0 / NR) * NR * kc;
             const float* row = first || fast ? init + j0 : nullptr;
             const int n = std::min(NR, N - j0);
             for (int ir = 0; ir < mc; ir += MR) {
               const int m = std::min(MR, mc - ir);
-              const float* ap = apack + size_t(i0 + ir) * K + size_t(k0) * MR;
+              const float* ap = apack + size_t(k0) * MR * mtiles + size_t(i0 + ir) * kc;
               float* c = C + ptrdiff_t(i0 + ir) * ldc + j0;
               if (m == MR && n == NR) {
                 run(kc, ap, bp, c, ldc, row);
