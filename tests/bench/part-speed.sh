@@ -132,7 +132,7 @@ done
 root=$(head -1 roots)
 
 # med SETTING [SUFFIX]: "median min max" of its steps/s.
-med() { stats $(cat "res-${1//:/-}.${2:-sps}"); }
+med() { local v; mapfile -t v <"res-${1//:/-}.${2:-sps}"; stats "${v[@]}"; }
 label() {
   local kind t ob
   IFS=: read -r kind t ob <<<"$1"

@@ -167,7 +167,7 @@ done
 torch_ok=no
 if [ "${SKIP_TORCH:-0}" != 1 ] && "$PYTHON" -c 'import torch, numpy' 2>/dev/null; then
   torch_ok=yes
-  best_torch=0 best_torch_cfg=""
+
   for c in $torch_cfgs; do
     f=$(cfg_file "$c" torch)
     OMP_NUM_THREADS=$(cfg_t "$c") OPENBLAS_NUM_THREADS=$(cfg_ob "$c") with_policy "$c" "$PYTHON" "$HERE/torch_mlp.py" --threads "$(cfg_t "$c")" \
@@ -178,7 +178,6 @@ if [ "${SKIP_TORCH:-0}" != 1 ] && "$PYTHON" -c 'import torch, numpy' 2>/dev/null
     echo "$(label_torch "$c") (torch $(json "$f" .torch)): $sps steps/s (best of $REPEATS:" \
       "$(json "$f" '[.runs[] | .steps_per_second * 10 | round / 10] | join(", ")')), final loss $(json "$f" .final_loss)," \
       "params sha256 $(json "$f" .params_sha256)$(json "$f" 'if .run_to_run_identical then "" else " (differs from run to run!)" end')" >&2
-    if faster "$sps" "$best_torch"; then best_torch=$sps best_torch_cfg=$c; fi
   done
 else
   echo "PyTorch is not importable by $PYTHON (Debian: python3-torch python3-numpy); its comparison is skipped" >&2
