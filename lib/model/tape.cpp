@@ -1,5 +1,7 @@
 #include "model/tape.hpp"
 
+#include <algorithm>
+
 #include "core/error.hpp"
 #include "model/cut.hpp"
 #include "model/gpt.hpp"
@@ -186,15 +188,171 @@ void load_rows(const uint8_t* images, const uint32_t* idx, int64_t B, int F, flo
     for (int f = 0; f < F; f++) x[b * F + f] = float(src[f]) * scale;
   }
 }
+
+// The step's GEMMs, in exact or fast mode, with an optional fused output pass.
+void gemm_mode(const StepContext& ctx, int M, int N, int K, MatView A, MatView Bm, const float* bias, float* C,
+               ptrdiff_t ldc, const GemmEpilogue* epi = nullptr) {
+  if (ctx.compute.fast)
+    gemm_fast(M, N, K, A, Bm, bias, C, ldc, ctx.compute.fast_panel, epi);
+  else
+    gemm_exact(M, N, K, A, Bm, bias, C, ldc, epi);
+}
+
+// z (R,out) = x·Wᵀ + b: rows are the batch (MLP) or B·T (GPT); no bias: the tied LM head.
+void linear_forward(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx,
+                    const GemmEpilogue* epi = nullptr) {
+  const TensorSpec& w = tape.tensors[size_t(op.in[1])];  // (out, in)
+  const int R = tape.tensors[size_t(op.in[0])].rows;
+  gemm_mode(ctx, R, w.rows, w.cols, row_major(ws[op.in[0]], w.cols), transposed(ws[op.in[1]], w.cols),
+            op.in.size() > 2 ? ws[op.in[2]] : nullptr, ws[op.out[0]], w.rows, epi);
+}
+
+// dx (R,in) = dz·W.
+void linear_backward_input(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx,
+                           const GemmEpilogue* epi = nullptr) {
+  const TensorSpec& w = tape.tensors[size_t(op.in[1])];  // (out, in)
+  const int R = tape.tensors[size_t(op.in[0])].rows;
+  gemm_mode(ctx, R, w.cols, w.rows, row_major(ws[op.in[0]], w.rows), row_major(ws[op.in[1]], w.cols), nullptr,
+            ws[op.out[0]], w.cols, epi);
+}
+// An SgdUpdate op's scalars: a tensor without decay has weight decay 0 (TensorSpec::decay).
+SgdScalars sgd_for(const Tape& tape, const Op& op, const StepContext& ctx) {
+  SgdScalars s = ctx.sgd;
+  if (!tape.tensors[size_t(op.in[0])].decay) s.weight_decay = 0.0f;
+  return s;
+}
+
+// ---- The fused step (proofwork(7), EXACT MODE): the tape's ops with their element-wise
+// neighbours folded into the GEMMs' output passes. Every tensor gets the values the ops
+// one by one give it, by the same float operations; only the passes over memory change.
+
+// a = relu(z) over a block of z (the forward GEMM's output).
+struct ReluForwardRows {
+  const float* z;
+  float* a;
+  ptrdiff_t ld;
+  static void run(const void* c, int i0, int m, int j0, int n) {
+    const auto& e = *static_cast<const ReluForwardRows*>(c);
+    for (int i = i0; i < i0 + m; i++) relu_forward_serial(e.z + ptrdiff_t(i) * e.ld + j0, e.a + ptrdiff_t(i) * e.ld + j0, n);
+  }
+};
+
+// dz = relu'(da, a) over a block of da (the input-gradient GEMM's output).
+struct ReluBackwardRows {
+  const float* da;
+  const float* a;
+  float* dz;
+  ptrdiff_t ld;
+  static void run(const void* c, int i0, int m, int j0, int n) {
+    const auto& e = *static_cast<const ReluBackwardRows*>(c);
+    for (int i = i0; i < i0 + m; i++) {
+      const ptrdiff_t o = ptrdiff_t(i) * e.ld + j0;
+      relu_backward_serial(e.da + o, e.a + o, e.dz + o, n);
+    }
+  }
+};
+
+// The SGD update of a weight over a block of its gradient (the weight-gradient GEMM's output).
+struct SgdRows {
+  float* p;
+  const float* g;
+  float* buf;
+  ptrdiff_t ld;
+  SgdScalars s;
+  static void run(const void* c, int i0, int m, int j0, int n) {
+    const auto& e = *static_cast<const SgdRows*>(c);
+    for (int i = i0; i < i0 + m; i++) {
+      const ptrdiff_t o = ptrdiff_t(i) * e.ld + j0;
+      sgd_update_serial(e.p + o, e.g + o, e.buf + o, n, e.s);
+    }
+  }
+};
+
+bool reads(const Op& op, int id) { return std::find(op.in.begin(), op.in.end(), id) != op.in.end(); }
+bool writes(const Op& op, int id) { return std::find(op.out.begin(), op.out.end(), id) != op.out.end(); }
+// Whether running b before a (or a before b) could change either's result.
+bool conflict(const Op& a, const Op& b) {
+  for (int id : a.out)
+    if (reads(b, id) || writes(b, id)) return true;
+  for (int id : b.out)
+    if (reads(a, id)) return true;
+  return false;
+}
+// Whether ops [from, to) of the tape, those not yet run, leave `op` free to run first.
+bool can_run_before(const Tape& t, const std::vector<char>& done, size_t from, size_t to, const Op& op) {
+  for (size_t k = from; k < to; k++)
+    if (!done[k] && conflict(t.ops[k], op)) return false;
+  return true;
+}
+
+// Runs ops[i] with what it can take along, marking what it ran in `done`. Returns false
+// when ops[i] has nothing to fuse (the caller runs it alone).
+bool run_fused(const Tape& t, size_t i, Workspace& ws, const StepContext& ctx, std::vector<char>& done) {
+  const Op& op = t.ops[i];
+  const size_t n = t.ops.size();
+  // Linear, then the ReLU of its output: the ReLU in the GEMM's output pass.
+  if (op.kind == OpKind::LinearForward && i + 1 < n && t.ops[i + 1].kind == OpKind::ReluForward &&
+      t.ops[i + 1].in[0] == op.out[0]) {
+    const TensorSpec& w = t.tensors[size_t(op.in[1])];
+    const ReluForwardRows e{ws[op.out[0]], ws[t.ops[i + 1].out[0]], w.rows};
+    const GemmEpilogue epi{ReluForwardRows::run, &e};
+    linear_forward(t, op, ws, ctx, &epi);
+    done[i] = done[i + 1] = 1;
+    return true;
+  }
+  // A weight gradient whose SGD update comes later with nothing between needing the old
+  // weight but this layer's input gradient: that input gradient (with the ReLU backward
+  // after it, in its output pass) first, then the weight gradient with the update in its
+  // output pass. Not with the chunked reduction (its own GEMM) or a data-parallel rank
+  // (gradients are combined across ranks before the update).
+  const int chunk = ctx.compute.fast ? 0 : ctx.compute.reduce_chunk;
+  if (op.kind != OpKind::LinearBackwardWeight || chunk > 0 || ctx.global_batch > 0) return false;
+  const int g = op.out[0];
+  size_t j = i + 1;
+  while (j < n && !(t.ops[j].kind == OpKind::SgdUpdate && t.ops[j].in[1] == g)) j++;
+  if (j == n) return false;
+  const Op& sgd = t.ops[j];
+  const int p = sgd.in[0];
+  // The ops between that touch the weight: at most one, this layer's input gradient.
+  size_t d = n;
+  for (size_t k = i + 1; k < j; k++) {
+    if (done[k]) continue;
+    const Op& o = t.ops[k];
+    if (!(reads(o, p) || writes(o, p) || conflict(o, sgd))) continue;
+    if (d != n || o.kind != OpKind::LinearBackwardInput || o.in[1] != p || writes(o, p) || conflict(o, sgd)) return false;
+    d = k;
+  }
+  if (d != n) {
+    if (!can_run_before(t, done, i, d, t.ops[d])) return false;
+    const Op& dx = t.ops[d];
+    const bool relu = d + 1 < j && t.ops[d + 1].kind == OpKind::ReluBackward && t.ops[d + 1].in[0] == dx.out[0] &&
+                      can_run_before(t, done, i, d, t.ops[d + 1]);
+    if (relu) {
+      const Op& rb = t.ops[d + 1];
+      const ReluBackwardRows e{ws[dx.out[0]], ws[rb.in[1]], ws[rb.out[0]], t.tensors[size_t(dx.out[0])].cols};
+      const GemmEpilogue epi{ReluBackwardRows::run, &e};
+      linear_backward_input(t, dx, ws, ctx, &epi);
+      done[d + 1] = 1;
+    } else {
+      linear_backward_input(t, dx, ws, ctx);
+    }
+    done[d] = 1;
+  }
+  // dW(o,i) = Σ_b dz(b,o)·x(b,i), as run_op computes it, then p, buf -= in the same pass.
+  const int O = t.tensors[size_t(op.in[0])].cols, I = t.tensors[size_t(op.in[1])].cols,
+            R = t.tensors[size_t(op.in[0])].rows;
+  const SgdRows e{ws[p], ws[g], ws[sgd.in[2]], I, sgd_for(t, sgd, ctx)};
+  const GemmEpilogue epi{SgdRows::run, &e};
+  gemm_mode(ctx, O, I, R, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), nullptr, ws[g], I, &epi);
+  done[i] = done[j] = 1;
+  return true;
+}
 }  // namespace
 
 void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
   auto spec = [&](int id) -> const TensorSpec& { return tape.tensors[size_t(id)]; };
   auto gemm = [&](int M, int N, int K, MatView A, MatView Bm, const float* bias, float* C, ptrdiff_t ldc) {
-    if (ctx.compute.fast)
-      gemm_fast(M, N, K, A, Bm, bias, C, ldc, ctx.compute.fast_panel);
-    else
-      gemm_exact(M, N, K, A, Bm, bias, C, ldc);
+    gemm_mode(ctx, M, N, K, A, Bm, bias, C, ldc);
   };
   const int B = tape.batch;
   const int chunk = ctx.compute.fast ? 0 : ctx.compute.reduce_chunk;
@@ -210,13 +368,9 @@ void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ct
       for (int b = 0; b < B; b++) y[b] = float(ctx.labels[ctx.batch_indices[b]]);
       break;
     }
-    case OpKind::LinearForward: {  // rows: the batch (MLP) or B·T (GPT); no bias: the tied LM head
-      const TensorSpec& w = spec(op.in[1]);  // (out, in)
-      const int R = spec(op.in[0]).rows;
-      gemm(R, w.rows, w.cols, row_major(ws[op.in[0]], w.cols), transposed(ws[op.in[1]], w.cols),
-                 op.in.size() > 2 ? ws[op.in[2]] : nullptr, ws[op.out[0]], w.rows);
+    case OpKind::LinearForward:
+      linear_forward(tape, op, ws, ctx);
       break;
-    }
     case OpKind::ReluForward:
       relu_forward(ws[op.in[0]], ws[op.out[0]], spec(op.in[0]).size());
       break;
@@ -246,22 +400,15 @@ void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ct
         (ctx.compute.fast ? column_sums_fast : column_sums)(ws[op.in[0]], ws[op.out[0]], spec(op.in[0]).rows,
                                                             spec(op.in[0]).cols);
       break;
-    case OpKind::LinearBackwardInput: {
-      const TensorSpec& w = spec(op.in[1]);  // (out, in)
-      const int R = spec(op.in[0]).rows;
-      gemm(R, w.cols, w.rows, row_major(ws[op.in[0]], w.rows), row_major(ws[op.in[1]], w.cols), nullptr,
-                 ws[op.out[0]], w.cols);
+    case OpKind::LinearBackwardInput:
+      linear_backward_input(tape, op, ws, ctx);
       break;
-    }
     case OpKind::ReluBackward:
       relu_backward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], spec(op.in[0]).size());
       break;
-    case OpKind::SgdUpdate: {  // a tensor without decay: weight decay 0 (TensorSpec::decay)
-      SgdScalars s = ctx.sgd;
-      if (!spec(op.in[0]).decay) s.weight_decay = 0.0f;
-      sgd_update(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], spec(op.in[0]).size(), s);
+    case OpKind::SgdUpdate:
+      sgd_update(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], spec(op.in[0]).size(), sgd_for(tape, op, ctx));
       break;
-    }
     case OpKind::AdamwUpdate: {  // without decay: p·1 (torch's p.mul_(1 − lr·0))
       AdamwScalars s = ctx.adamw;
       if (!spec(op.in[0]).decay) s.decay = 1.0f;
@@ -294,9 +441,18 @@ void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ct
 }
 
 void run_step(const Tape& tape, Workspace& ws, const StepContext& ctx, const OpHook& hook) {
+  if (hook) {  // op by op: the hook sees each op's outputs as it finishes
+    for (size_t i = 0; i < tape.ops.size(); i++) {
+      run_op(tape, tape.ops[i], ws, ctx);
+      hook(int(i), ws);
+    }
+    return;
+  }
+  std::vector<char> done(tape.ops.size(), 0);
   for (size_t i = 0; i < tape.ops.size(); i++) {
+    if (done[i] || run_fused(tape, i, ws, ctx, done)) continue;
     run_op(tape, tape.ops[i], ws, ctx);
-    if (hook) hook(int(i), ws);
+    done[i] = 1;
   }
 }
 

@@ -85,6 +85,7 @@ SessionStart Session::open(const std::string& dir) {
   if (options_.device == DeviceKind::Cuda)  // checkpoints are copied back (proofwork(7), THE TAPE)
     trainer_.use_device(make_cuda_executor(trainer_.tape, trainer_.compute.fast));
   started_ = std::chrono::steady_clock::now();
+  checkpoint_seconds_ = 0;
   return start;
 }
 
@@ -116,10 +117,12 @@ void Session::write_checkpoint(int64_t step) {
   if (step <= manifest_.checkpoints.back().step)  // the manifest lists checkpoints in step order
     internal_error("checkpoint of step " + std::to_string(step) + " after step " +
                    std::to_string(manifest_.checkpoints.back().step));
+  const auto t0 = std::chrono::steady_clock::now();
   trainer_.to_host();
   manifest_.checkpoints.push_back(pw::write_checkpoint(dir_, trainer_.tape, trainer_.ws, step, task_hash_));
   manifest_.final_loss = trainer_.loss;
   write_manifest(dir_, manifest_);
+  checkpoint_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 SessionSummary Session::finish() {
@@ -128,6 +131,7 @@ SessionSummary Session::finish() {
     if (!done()) internal_error("Session::finish before the last step");
     sum.steps = trainer_.step - first_step_;
     sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    sum.checkpoint_seconds = checkpoint_seconds_;
     sum.test_accuracy = test_accuracy(trainer_);
     sum.val_bits_per_byte = validation_bits_per_byte(trainer_);
     manifest_.test_accuracy = float(sum.test_accuracy);
@@ -170,9 +174,11 @@ std::string summary_json(const SessionSummary& s, const std::string& dir) {
   const std::string bpb = v;
   std::snprintf(line, sizeof line,
                 "\"steps\": %lld, \"seconds\": %.6f, \"steps_per_second\": %.4f, \"final_loss\": %.6f, "
-                "\"test_accuracy\": %.6f, \"val_bits_per_byte\": %s, \"threads\": %d, \"root\": \"%s\"}",
+                "\"test_accuracy\": %.6f, \"val_bits_per_byte\": %s, \"threads\": %d, \"root\": \"%s\", "
+                "\"checkpoint_seconds\": %.6f}",
                 static_cast<long long>(s.steps), s.seconds, s.seconds > 0 ? double(s.steps) / s.seconds : 0.0,
-                double(s.final_loss), s.test_accuracy, bpb.c_str(), get_threads(), hex(s.root).c_str());
+                double(s.final_loss), s.test_accuracy, bpb.c_str(), get_threads(), hex(s.root).c_str(),
+                s.checkpoint_seconds);
   return "{\"proof\": " + json_string(dir) + ", " + line;
 }
 

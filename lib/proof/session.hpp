@@ -59,6 +59,7 @@ enum class SessionStart : uint8_t {
 struct SessionSummary {
   int64_t steps = 0;           // run by this session
   double seconds = 0;          // from the end of open() to finish()
+  double checkpoint_seconds = 0;  // of `seconds`, inside write_checkpoint (state, hashes, manifest)
   float final_loss = 0;        // of the last step
   double test_accuracy = -1;   // -1: the task names no test set
   double val_bits_per_byte = -1;  // a GPT's, computed when this run finished the proof; -1: none
@@ -114,6 +115,7 @@ class Session {
   std::vector<int64_t> checkpoint_steps_;
   int64_t first_step_ = 0;
   std::chrono::steady_clock::time_point started_;
+  double checkpoint_seconds_ = 0;  // write_checkpoint's time since open()
 
   // Appends trainer().loss as the loss of step trainer().step − 1 when the list reaches
   // that step (once per step, however often checkpoint() is called).
@@ -123,7 +125,8 @@ class Session {
 // "40 steps in 0.21 s (190.48 steps/s), final loss 0.4123, test accuracy 71.20%; root …"
 std::string summary_line(const SessionSummary& s);
 // One JSON object: proof, steps, seconds, steps_per_second, final_loss, test_accuracy,
-// val_bits_per_byte (null when not computed), threads, root (pol-train(1), --json).
+// val_bits_per_byte (null when not computed), threads, root, checkpoint_seconds
+// (pol-train(1), --json).
 std::string summary_json(const SessionSummary& s, const std::string& dir);
 
 }  // namespace pw

@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -149,8 +150,14 @@ void pack_b(const MatView& B, int k0, int kc, int j0, int n, float* dst) {
     for (int jj = 0; jj < n; jj++)
       for (int k = 0; k < kc; k++) dst[k * NR + jj] = src[jj * B.cs + k];
   } else if (B.cs == 1) {  // rows of B are contiguous: a copy per k
-    for (int k = 0; k < kc; k++)
-      std::memcpy(dst + k * NR, B.p + ptrdiff_t(k0 + k) * B.rs + j0, sizeof(float) * size_t(n));
+    const float* src = B.p + ptrdiff_t(k0) * B.rs + j0;
+    if (n == NR) {  // a fixed-length copy the compiler inlines (memcpy's call costs more than 64 bytes)
+      for (int k = 0; k < kc; k++)
+        for (int jj = 0; jj < NR; jj++) dst[k * NR + jj] = src[ptrdiff_t(k) * B.rs + jj];
+    } else {
+      for (int k = 0; k < kc; k++)
+        for (int jj = 0; jj < n; jj++) dst[k * NR + jj] = src[ptrdiff_t(k) * B.rs + jj];
+    }
   } else {
     for (int k = 0; k < kc; k++) {
       const float* src = B.p + ptrdiff_t(k0 + k) * B.rs + ptrdiff_t(j0) * B.cs;
@@ -158,6 +165,28 @@ void pack_b(const MatView& B, int k0, int kc, int j0, int n, float* dst) {
     }
   }
 }
+
+// Panels p0..p1 of B when its rows are contiguous (B.cs == 1: dz·W's W): k outer, so each
+// row of B is read as one run (panel by panel, a panel's 16 columns at every k are 64-byte
+// pieces of kc rows a page apart each). Same bytes as pack_b, panel p at
+// dst + p·NR·kc.
+void pack_b_rows(const MatView& B, int k0, int kc, int p0, int p1, int N, float* dst) {
+  for (int p = p0; p < p1; p++)
+    if (N - p * NR < NR) std::memset(dst + size_t(p) * NR * kc, 0, sizeof(float) * size_t(kc) * NR);
+  for (int k = 0; k < kc; k++) {
+    const float* src = B.p + ptrdiff_t(k0 + k) * B.rs;
+    for (int p = p0; p < p1; p++) {
+      const int j0 = p * NR, n = std::min(NR, N - j0);
+      float* d = dst + size_t(p) * NR * kc + size_t(k) * NR;
+      if (n == NR) {
+        for (int jj = 0; jj < NR; jj++) d[jj] = src[j0 + jj];
+      } else {
+        for (int jj = 0; jj < n; jj++) d[jj] = src[j0 + jj];
+      }
+    }
+  }
+}
+constexpr int kRowPackGroup = 8;  // panels per pack_b_rows task: 512-byte runs of each row
 
 // dst[k·MR + ii] = A(i0+ii, k0+k), zero past m rows.
 void pack_a(const MatView& A, int i0, int m, int k0, int kc, float* dst) {
@@ -172,8 +201,14 @@ void pack_a(const MatView& A, int i0, int m, int k0, int kc, float* dst) {
         for (int k = 0; k < kc; k++) dst[k * MR + ii] = src[ii * A.rs + k];
     }
   } else if (A.rs == 1) {  // columns of A are contiguous (dzᵀ): a copy per k
-    for (int k = 0; k < kc; k++)
-      std::memcpy(dst + k * MR, A.p + ptrdiff_t(k0 + k) * A.cs + i0, sizeof(float) * size_t(m));
+    const float* src = A.p + ptrdiff_t(k0) * A.cs + i0;
+    if (m == MR) {
+      for (int k = 0; k < kc; k++)
+        for (int ii = 0; ii < MR; ii++) dst[k * MR + ii] = src[ptrdiff_t(k) * A.cs + ii];
+    } else {
+      for (int k = 0; k < kc; k++)
+        for (int ii = 0; ii < m; ii++) dst[k * MR + ii] = src[ptrdiff_t(k) * A.cs + ii];
+    }
   } else {
     for (int k = 0; k < kc; k++) {
       const float* src = A.p + ptrdiff_t(k0 + k) * A.cs + ptrdiff_t(i0) * A.rs;
@@ -196,20 +231,33 @@ float* scratch(std::vector<float>& buf, size_t n) {
 // where the last one stopped, so its terms are added in one chain, k ascending. Fast
 // (kc_panel > 0): panels of kc_panel terms, each summed from zero and then
 // added to C, the bias added last.
-void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc, int kc_panel) {
+void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc, int kc_panel,
+              const GemmEpilogue* epilogue) {
   if (M <= 0 || N <= 0) return;
   const bool fast = kc_panel > 0;
   const int kc_step = fast ? std::min(kc_panel, KC) : KC;
   if (K <= 0) {
     for (int i = 0; i < M; i++)
       for (int j = 0; j < N; j++) C[ptrdiff_t(i) * ldc + j] = bias ? bias[j] : 0.0f;
+    if (epilogue) epilogue->fn(epilogue->ctx, 0, M, 0, N);
     return;
   }
   const Kernel kernel = pick_kernel(), add_kernel = pick_add_kernel();
   const int npanels = (N + NR - 1) / NR;
-  const int kc_max = std::min(K, kc_step);
-  thread_local std::vector<float> bpack_buf;  // the calling thread's; its team reads it
-  float* const bpack = scratch(bpack_buf, size_t(npanels) * NR * size_t(kc_max));
+  // A and B are packed whole, all of K, in one pass before any product: one barrier per
+  // GEMM, not two per k-panel (on a shared machine each barrier can cost a time slice).
+  // K-panel q (k0 = q·kc_step, kc terms) of B starts at k0·NR·npanels, its panel p at
+  // + p·NR·kc; of A at k0·MR·mtiles, row tile t at + t·MR·kc (blocks start on whole
+  // tiles): within a k-panel, the layout of a pass that packs one k-panel at a time.
+  // Data movement only.
+  const int mtiles = (M + MR - 1) / MR;
+  const int kpanels = (K + kc_step - 1) / kc_step;
+  thread_local std::vector<float> bpack_buf, apack_buf;  // the calling thread's; its team reads them
+  float* const bpack = scratch(bpack_buf, size_t(npanels) * NR * size_t(K));
+  float* const apack = scratch(apack_buf, size_t(mtiles) * MR * size_t(K));
+  // B's pack tasks: one per panel, or per group of panels when B's rows are contiguous.
+  const bool b_rows = B.cs == 1 && B.rs != 1;
+  const int bunits = b_rows ? (npanels + kRowPackGroup - 1) / kRowPackGroup : npanels;
   // First-panel initial values per register tile: the bias (zero-padded), or zeros.
   thread_local std::vector<float> init_buf;
   float* const init = scratch(init_buf, size_t(npanels) * NR);
@@ -223,51 +271,73 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
   };
   const int mc_blk = std::min(MC, even_block(M, MC, MR)), nc_blk = std::min(NC, even_block(N, NC, NR));
   const int mblocks = (M + mc_blk - 1) / mc_blk, nblocks = (N + nc_blk - 1) / nc_blk;
+  // Column blocks of each band of rows still to finish (the epilogue's trigger).
+  std::unique_ptr<std::atomic<int>[]> band_left(epilogue ? new std::atomic<int>[size_t(mblocks)] : nullptr);
+  for (int ib = 0; epilogue && ib < mblocks; ib++) band_left[ib].store(nblocks, std::memory_order_relaxed);
 #pragma omp parallel if (int64_t(M) * N * K >= kParallelMinMacs)
   {
-    thread_local std::vector<float> apack_buf;
-    float* const apack = scratch(apack_buf, size_t(MC) * KC);
     alignas(64) float tile[MR * NR];
-    for (int k0 = 0; k0 < K; k0 += kc_step) {
-      const int kc = std::min(kc_step, K - k0);
-      const bool first = k0 == 0;
-      // Exact: later panels continue from C. Fast: they start from zeros and add to C.
-      const Kernel run = first || !fast ? kernel : add_kernel;
-#pragma omp for schedule(static)
-      for (int p = 0; p < npanels; p++)
-        pack_b(B, k0, kc, p * NR, std::min(NR, N - p * NR), bpack + size_t(p) * NR * kc);
+#pragma omp for collapse(2) schedule(static)
+    for (int q = 0; q < kpanels; q++)
+      for (int w = 0; w < bunits + mtiles; w++) {
+        const int k0 = q * kc_step, kc = std::min(kc_step, K - k0);
+        float* const bq = bpack + size_t(k0) * NR * npanels;
+        if (w >= bunits) {
+          const int t = w - bunits;
+          pack_a(A, t * MR, std::min(MR, M - t * MR), k0, kc, apack + size_t(k0) * MR * mtiles + size_t(t) * MR * kc);
+        } else if (b_rows) {
+          pack_b_rows(B, k0, kc, w * kRowPackGroup, std::min(npanels, (w + 1) * kRowPackGroup), N, bq);
+        } else {
+          pack_b(B, k0, kc, w * NR, std::min(NR, N - w * NR), bq + size_t(w) * NR * kc);
+        }
+      }
+    // A task owns a block of C for all of K: its k-panels in order, each register tile's
+    // sum continuing from where the last panel left it (exact) or added to it (fast).
 #pragma omp for collapse(2) schedule(dynamic, 1)
-      for (int ib = 0; ib < mblocks; ib++)
-        for (int jb = 0; jb < nblocks; jb++) {
-          const int i0 = ib * mc_blk, mc = std::min(mc_blk, M - i0);
-          for (int ir = 0; ir < mc; ir += MR)
-            pack_a(A, i0 + ir, std::min(MR, mc - ir), k0, kc, apack + size_t(ir) * kc);
-          const int j_end = std::min(N, (jb + 1) * nc_blk);
+    for (int ib = 0; ib < mblocks; ib++)
+      for (int jb = 0; jb < nblocks; jb++) {
+        const int i0 = ib * mc_blk, mc = std::min(mc_blk, M - i0);
+        const int j_end = std::min(N, (jb + 1) * nc_blk);
+        for (int k0 = 0; k0 < K; k0 += kc_step) {
+          const int kc = std::min(kc_step, K - k0);
+          const bool first = k0 == 0;
+          // Exact: later panels continue from C. Fast: they start from zeros and add to C.
+          const Kernel run = first || !fast ? kernel : add_kernel;
           for (int j0 = jb * nc_blk; j0 < j_end; j0 += NR) {
-            const float* bp = bpack + size_t(j0 / NR) * NR * kc;
+            const float* bp = bpack + size_t(k0) * NR * npanels + size_t(j0 / NR) * NR * kc;
             const float* row = first || fast ? init + j0 : nullptr;
             const int n = std::min(NR, N - j0);
             for (int ir = 0; ir < mc; ir += MR) {
               const int m = std::min(MR, mc - ir);
+              const float* ap = apack + size_t(k0) * MR * mtiles + size_t(i0 + ir) * kc;
               float* c = C + ptrdiff_t(i0 + ir) * ldc + j0;
               if (m == MR && n == NR) {
-                run(kc, apack + size_t(ir) * kc, bp, c, ldc, row);
+                run(kc, ap, bp, c, ldc, row);
               } else {  // edge tile: run on a padded copy, keep the valid part
                 if (!first)
                   for (int i = 0; i < MR; i++)
                     for (int j = 0; j < NR; j++) tile[i * NR + j] = (i < m && j < n) ? c[i * ldc + j] : 0.0f;
-                run(kc, apack + size_t(ir) * kc, bp, tile, NR, row);
+                run(kc, ap, bp, tile, NR, row);
                 for (int i = 0; i < m; i++)
                   for (int j = 0; j < n; j++) c[i * ldc + j] = tile[i * NR + j];
               }
             }
           }
         }
-    }
+        // Exact: a band of rows is final when its last column block is; whichever thread
+        // finishes that block runs the band's epilogue (whole rows: contiguous memory).
+        // Fast: the bias comes first, below.
+        if (epilogue && !fast && band_left[ib].fetch_sub(1, std::memory_order_acq_rel) == 1)
+          epilogue->fn(epilogue->ctx, i0, mc, 0, N);
+      }
     if (fast && bias) {
 #pragma omp for schedule(static)
       for (int i = 0; i < M; i++)
         for (int j = 0; j < N; j++) C[ptrdiff_t(i) * ldc + j] = C[ptrdiff_t(i) * ldc + j] + bias[j];
+    }
+    if (fast && epilogue) {
+#pragma omp for schedule(static)
+      for (int ib = 0; ib < mblocks; ib++) epilogue->fn(epilogue->ctx, ib * mc_blk, std::min(mc_blk, M - ib * mc_blk), 0, N);
     }
   }
 }
@@ -362,13 +432,15 @@ void gemm_chunked_reference(int M, int N, int K, MatView A, MatView B, float* C,
     }
 }
 
-void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc) {
-  gemm_run(M, N, K, A, B, bias, C, ldc, -1);
+void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc,
+                const GemmEpilogue* epilogue) {
+  gemm_run(M, N, K, A, B, bias, C, ldc, -1, epilogue);
 }
 
-void gemm_fast(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc, int kc_panel) {
+void gemm_fast(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc, int kc_panel,
+               const GemmEpilogue* epilogue) {
   if (kc_panel <= 0) internal_error("gemm_fast: panel size must be positive");
-  gemm_run(M, N, K, A, B, bias, C, ldc, kc_panel);
+  gemm_run(M, N, K, A, B, bias, C, ldc, kc_panel, epilogue);
 }
 
 void gemm_reference(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc) {

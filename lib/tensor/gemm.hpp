@@ -18,15 +18,27 @@ struct MatView {
 inline MatView row_major(const float* p, ptrdiff_t ld) { return {p, ld, 1}; }
 inline MatView transposed(const float* p, ptrdiff_t ld) { return {p, 1, ld}; }
 
+// Element-wise work fused into a GEMM's output pass (proofwork(7), EXACT MODE): fn(ctx, i0, m,
+// j0, n) runs once per band of C -- rows i0..i0+m, columns j0..j0+n (today all N), every
+// element final -- on the thread that finished the band, soon after, while it is still in
+// cache. The bands tile C exactly once. What fn computes per element is what the separate
+// pass would: the bits are the same, one pass over memory fewer.
+struct GemmEpilogue {
+  void (*fn)(const void* ctx, int i0, int m, int j0, int n);
+  const void* ctx;
+};
+
 // C (M×N, row stride ldc) = bias[j] (or 0) + Σ_k A(i,k)·B(k,j).
-void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc);
+void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc,
+                const GemmEpilogue* epilogue = nullptr);
 
 // Fast mode (proofwork(7), FAST MODE): the same micro-kernel, but K is cut into panels of `kc_panel`
 // terms, each panel summed from zero and then added to C, and the bias added last -- the
 // order of a BLAS that accumulates with beta = 1. The bits differ from gemm_exact's for
 // K > kc_panel or a bias; they depend on kc_panel (standing in for another machine's
 // blocking), not on the thread count.
-void gemm_fast(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc, int kc_panel);
+void gemm_fast(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc, int kc_panel,
+               const GemmEpilogue* epilogue = nullptr);
 constexpr int kFastPanelDefault = 256;  // = exact's panel: the same blocking, the same cost
 
 // Chunked batch reduction (proofwork(7), EXACT MODE): C (M×N) = a fixed pairwise tree

@@ -7,15 +7,42 @@
 
 namespace pw {
 
-__attribute__((target_clones("avx2", "default"))) void relu_forward(const float* z, float* y, int64_t n) {
+// The element-wise loops are built for AVX2 and for baseline x86-64, picked at load time.
+// Each element still gets exactly its *_elem function's operations (no contraction:
+// -ffp-contract=off), so the bits do not depend on which clone runs or how a loop is cut
+// between threads. `ivdep`: element i reads and writes only index i (in place is fine),
+// so no runtime alias checks; GCC's -O2 cost model ("very cheap") vectorises no loop
+// that needs a scalar remainder, hence the dynamic model here (vectorising element-wise
+// IEEE code without -ffast-math keeps every result's bits), and loops unswitched on
+// their loop-invariant branches (weight decay or not).
+#define PW_ELEMENTWISE_CLONES \
+  __attribute__((target_clones("avx2", "default"), optimize("vect-cost-model=dynamic", "unswitch-loops")))
+
+// Element-wise over n, cut into ranges of 16 Ki elements across the threads.
+template <class F>
+void elementwise_ranges(int64_t n, F&& range) {
+  constexpr int64_t kRange = int64_t(1) << 14;
+  const int64_t ranges = (n + kRange - 1) / kRange;
 #pragma omp parallel for schedule(static) if (n >= kParallelMin)
+  for (int64_t r = 0; r < ranges; r++) range(r * kRange, std::min(kRange, n - r * kRange));
+}
+
+PW_ELEMENTWISE_CLONES void relu_forward_serial(const float* z, float* y, int64_t n) {
+#pragma GCC ivdep
   for (int64_t i = 0; i < n; i++) y[i] = relu_elem(z[i]);
 }
 
-__attribute__((target_clones("avx2", "default"))) void relu_backward(const float* dy, const float* y, float* dz,
-                                                                    int64_t n) {
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+PW_ELEMENTWISE_CLONES void relu_backward_serial(const float* dy, const float* y, float* dz, int64_t n) {
+#pragma GCC ivdep
   for (int64_t i = 0; i < n; i++) dz[i] = relu_grad_elem(dy[i], y[i]);
+}
+
+void relu_forward(const float* z, float* y, int64_t n) {
+  elementwise_ranges(n, [&](int64_t i0, int64_t m) { relu_forward_serial(z + i0, y + i0, m); });
+}
+
+void relu_backward(const float* dy, const float* y, float* dz, int64_t n) {
+  elementwise_ranges(n, [&](int64_t i0, int64_t m) { relu_backward_serial(dy + i0, y + i0, dz + i0, m); });
 }
 
 float softmax_cross_entropy_forward(const float* logits, const float* labels, float* probs, int B, int C,
@@ -45,7 +72,8 @@ void softmax_cross_entropy_backward(const float* probs, const float* labels, flo
   }
 }
 
-void column_sums(const float* dy, float* db, int B, int O) {
+// Vectorised across columns: each db[o] is still its own chain over b ascending.
+PW_ELEMENTWISE_CLONES void column_sums(const float* dy, float* db, int B, int O) {
   // Blocks of columns per thread; inside, rows in order, so each db[o] still sums b ascending.
   constexpr int kBlock = 256;
   const int nblocks = (O + kBlock - 1) / kBlock;
@@ -55,6 +83,7 @@ void column_sums(const float* dy, float* db, int B, int O) {
     for (int o = o0; o < o1; o++) db[o] = 0.0f;
     for (int b = 0; b < B; b++) {
       const float* row = dy + int64_t(b) * O;
+#pragma GCC ivdep
       for (int o = o0; o < o1; o++) db[o] = db[o] + row[o];
     }
   }
@@ -127,30 +156,25 @@ void column_sums_fast(const float* dy, float* db, int B, int O) {
     for (int o = 0; o < O; o++) db[o] = db[o] + pp[size_t(t) * size_t(O) + size_t(o)];
 }
 
-// The update loops are built for AVX2 and for baseline x86-64, picked at load time.
-// Each element still gets exactly sgd_elem's operations (no contraction: -ffp-contract=off),
-// so the bits do not depend on which clone runs; the branches are hoisted so the loops vectorise.
-#define PW_ELEMENTWISE_CLONES __attribute__((target_clones("avx2", "default")))
-
 PW_ELEMENTWISE_CLONES
-void sgd_update(float* p, const float* g, float* buf, int64_t n, const SgdScalars& s) {
+void sgd_update_serial(float* p, const float* g, float* buf, int64_t n, const SgdScalars& s) {
   const float lr = -s.lr, wd = s.weight_decay, mom = s.momentum;
   const bool decay = wd != 0.0f;
   if (mom == 0.0f) {
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+#pragma GCC ivdep
     for (int64_t i = 0; i < n; i++) {
       const float d = decay ? g[i] + wd * p[i] : g[i];
       p[i] = p[i] + lr * d;
     }
   } else if (s.first_step) {
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+#pragma GCC ivdep
     for (int64_t i = 0; i < n; i++) {
       const float d = decay ? g[i] + wd * p[i] : g[i];
       buf[i] = d;
       p[i] = p[i] + lr * d;
     }
   } else {
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
+#pragma GCC ivdep
     for (int64_t i = 0; i < n; i++) {
       const float d = decay ? g[i] + wd * p[i] : g[i];
       const float b = buf[i] * mom + d;
@@ -158,6 +182,10 @@ void sgd_update(float* p, const float* g, float* buf, int64_t n, const SgdScalar
       p[i] = p[i] + lr * b;
     }
   }
+}
+
+void sgd_update(float* p, const float* g, float* buf, int64_t n, const SgdScalars& s) {
+  elementwise_ranges(n, [&](int64_t i0, int64_t m) { sgd_update_serial(p + i0, g + i0, buf + i0, m, s); });
 }
 
 PW_ELEMENTWISE_CLONES

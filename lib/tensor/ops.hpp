@@ -70,6 +70,9 @@ PW_HD inline float softmax_ce_grad_elem(float p, bool is_label, float inv_b) {
 void relu_forward(const float* z, float* y, int64_t n);
 // dz = dy where y > 0, else 0.
 void relu_backward(const float* dy, const float* y, float* dz, int64_t n);
+// The same on the calling thread only (a GEMM epilogue's rows: tensor/gemm.hpp).
+void relu_forward_serial(const float* z, float* y, int64_t n);
+void relu_backward_serial(const float* dy, const float* y, float* dz, int64_t n);
 
 // logits (B,C), labels (B) as class ids held in floats → per-row probabilities (B,C)
 // and the mean cross-entropy. Row sums run over c ascending; the batch mean over b
@@ -103,6 +106,8 @@ void column_sums_chunked(const float* dy, float* db, int B, int O, int chunk);
 float sum_chunked(const float* v, int B, int chunk);
 
 void sgd_update(float* p, const float* g, float* buf, int64_t n, const SgdScalars& s);
+// The same on the calling thread only (a GEMM epilogue's rows: tensor/gemm.hpp).
+void sgd_update_serial(float* p, const float* g, float* buf, int64_t n, const SgdScalars& s);
 void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, const AdamwScalars& s);
 
 }  // namespace pw

@@ -7,9 +7,11 @@
 #   BIN=build tests/bench/run.sh
 #
 #   1. exact GEMM vs OpenBLAS cblas_sgemm (bench_gemm), MLP step shapes and squares;
-#   2. pol-train steps/s vs PyTorch 1.13 on the CPU (tests/bench/torch_mlp.py), same
-#      MLP 784-1024-1024-10, batch 128, SGD with momentum, Fashion-MNIST; and whether
-#      each one's result depends on its thread setting;
+#   2. pol-train at each thread setting (the proofs parts 3-5 use) and whether each
+#      one's result depends on its thread setting, PyTorch 1.13's too
+#      (tests/bench/torch_mlp.py: same MLP 784-1024-1024-10, batch 128, SGD with momentum,
+#      Fashion-MNIST). The speed comparison with PyTorch is part-speed.sh's (every thread
+#      setting of both, interleaved runs, medians and spread);
 #   3. pol-verify replay speed vs training speed, hashing and I/O shown apart;
 #   4. proof bytes per checkpoint vs raw fp32 state; checkpoint write/read time
 #      (bench_checkpoint);
@@ -98,16 +100,16 @@ cd "$scratch"
 
 # Thread settings, each run from scratch. Ours: 1 and $THREADS threads, and $THREADS
 # with OMP_WAIT_POLICY=passive (OpenMP threads sleep instead of spinning at barriers,
-# which matters when other processes share the cores). PyTorch: set_num_threads 1 and
-# $THREADS with OPENBLAS_NUM_THREADS=1, $THREADS with OpenBLAS threaded too, and
-# $THREADS passive. The best of each side counts; the root must not change.
+# which matters when other processes share the cores). PyTorch: every combination of
+# set_num_threads (and OMP_NUM_THREADS) 1/$THREADS × OPENBLAS_NUM_THREADS 1/$THREADS, and
+# $THREADS passive. The root must not change; PyTorch's parameters may.
 # A configuration is THREADS:OPENBLAS_THREADS:POLICY (OPENBLAS_THREADS unused for ours).
 if [ "$THREADS" = 1 ]; then
   ours_cfgs="1:-:default"
   torch_cfgs="1:1:default"
 else
   ours_cfgs="1:-:default $THREADS:-:default $THREADS:-:passive"
-  torch_cfgs="1:1:default $THREADS:1:default $THREADS:$THREADS:default $THREADS:1:passive"
+  torch_cfgs="1:1:default 1:$THREADS:default $THREADS:1:default $THREADS:$THREADS:default $THREADS:1:passive"
 fi
 cfg_t() { echo "${1%%:*}"; }
 cfg_ob() { local r=${1#*:}; echo "${r%%:*}"; }
@@ -165,10 +167,10 @@ done
 torch_ok=no
 if [ "${SKIP_TORCH:-0}" != 1 ] && "$PYTHON" -c 'import torch, numpy' 2>/dev/null; then
   torch_ok=yes
-  best_torch=0 best_torch_cfg=""
+
   for c in $torch_cfgs; do
     f=$(cfg_file "$c" torch)
-    OPENBLAS_NUM_THREADS=$(cfg_ob "$c") with_policy "$c" "$PYTHON" "$HERE/torch_mlp.py" --threads "$(cfg_t "$c")" \
+    OMP_NUM_THREADS=$(cfg_t "$c") OPENBLAS_NUM_THREADS=$(cfg_ob "$c") with_policy "$c" "$PYTHON" "$HERE/torch_mlp.py" --threads "$(cfg_t "$c")" \
       --steps "$STEPS" --repeats "$REPEATS" --batch $BATCH --lr $LR --momentum $MOMENTUM --widths $MODEL \
       --data "$DATA" >"$f" ||
       die "torch_mlp.py failed"
@@ -176,34 +178,17 @@ if [ "${SKIP_TORCH:-0}" != 1 ] && "$PYTHON" -c 'import torch, numpy' 2>/dev/null
     echo "$(label_torch "$c") (torch $(json "$f" .torch)): $sps steps/s (best of $REPEATS:" \
       "$(json "$f" '[.runs[] | .steps_per_second * 10 | round / 10] | join(", ")')), final loss $(json "$f" .final_loss)," \
       "params sha256 $(json "$f" .params_sha256)$(json "$f" 'if .run_to_run_identical then "" else " (differs from run to run!)" end')" >&2
-    if faster "$sps" "$best_torch"; then best_torch=$sps best_torch_cfg=$c; fi
   done
 else
   echo "PyTorch is not importable by $PYTHON (Debian: python3-torch python3-numpy); its comparison is skipped" >&2
 fi
 
-# One row per setting: ours beside PyTorch's nearest setting (same thread count and
-# wait policy, OpenBLAS single-threaded), then PyTorch's threaded-OpenBLAS setting.
+# Speed rows: part-speed.sh's (interleaved, medians). Here only what these runs show.
 for c in $ours_cfgs; do
-  sps=$(json "$(cfg_file "$c" train)" .steps_per_second)
-  tc="$(cfg_t "$c"):1:$(cfg_pol "$c")"
-  if [ "$torch_ok" = yes ] && [ -f "$(cfg_file "$tc" torch)" ]; then
-    tsps=$(json "$(cfg_file "$tc" torch)" .steps_per_second)
-    row "Training steps/s: $(label_ours "$c") vs $(label_torch "$tc")" "$(fmt "$sps" %.1f)" "$(fmt "$tsps" %.1f)" \
-      "$(fmt "$(calc "$sps / $tsps")" %.2f)×" "—"
-  else
-    row "Training steps/s: $(label_ours "$c")" "$(fmt "$sps" %.1f)" "—" "—" "—"
-  fi
+  row "Training steps/s: $(label_ours "$c"), $STEPS steps, best of $REPEATS (the proofs parts 3-5 use; PyTorch beside it: part-speed.sh)" \
+    "$(fmt "$(json "$(cfg_file "$c" train)" .steps_per_second)" %.1f)" "—" "—" "—"
 done
 if [ "$torch_ok" = yes ]; then
-  for c in $torch_cfgs; do
-    [ "$(cfg_ob "$c")" = 1 ] && continue
-    row "Training steps/s: $(label_torch "$c")" "—" "$(fmt "$(json "$(cfg_file "$c" torch)" .steps_per_second)" %.1f)" "—" "—"
-  done
-  row "**Training steps/s, best vs best** (MLP $MODEL, batch $BATCH, SGD momentum, $STEPS steps; ours incl. 2 checkpoint writes)" \
-    "**$(fmt "$best_ours" %.1f)** ($(label_ours "$best_ours_cfg"))" \
-    "**$(fmt "$best_torch" %.1f)** ($(label_torch "$best_torch_cfg"))" \
-    "**$(fmt "$(calc "$best_ours / $best_torch")" %.2f)×**" "≥ 1.0×"
   # Does the result depend on the thread setting?
   torch_list=""
   declare -A seen=()
@@ -261,14 +246,6 @@ if [ -n "$ckb" ]; then
   cat ckrows.md >>"$rows"
   wms=$(sed -n 's/^| Checkpoint write[^|]*| \([0-9.]*\) ms.*/\1/p' ckrows.md)
   step_ms=$(calc "1000 / $best_ours")
-  if [ "$torch_ok" = yes ]; then
-    # The speed runs' time includes the checkpoints after steps $EVERY, 2·$EVERY, …
-    nw=$(( STEPS / EVERY ))
-    secs=$(json "$(cfg_file "$best_ours_cfg" train)" .seconds)
-    sps_nock=$(calc "$STEPS / ($secs - $nw * $wms / 1000)")
-    row "Training steps/s without the $nw checkpoint writes (derived: $STEPS / (seconds − $nw × write time)) vs PyTorch best" \
-      "$(fmt "$sps_nock" %.1f)" "$(fmt "$best_torch" %.1f)" "$(fmt "$(calc "$sps_nock / $best_torch")" %.2f)×" "—"
-  fi
   row "Checkpoint cost in training at this proof's interval ($EVERY steps)" \
     "$(fmt "$(calc "100 * $wms / ($EVERY * $step_ms)")" %.2f) % of training time" "—" "—" "—"
   row "Checkpoint cost at interval 1 (a checkpoint every step)" \

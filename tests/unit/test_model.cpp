@@ -374,6 +374,46 @@ TEST_CASE("a step gives the same bits on 1 and 2 threads and with either GEMM ke
   }
 }
 
+// run_step without a hook folds element-wise ops into the GEMMs' output passes (ReLU
+// after the forward product, ReLU backward after the input gradient, the SGD update after
+// the weight gradient); with a hook it runs the ops one by one. Every tensor must come
+// out with the same bits, in exact and fast mode, on 1 and 2 threads, with and without
+// momentum and weight decay, on the first step and later, and through a pipeline cut.
+TEST_CASE("the fused step gives every tensor the bits of the ops run one by one") {
+  pwtest::SettingsGuard guard;
+  const std::vector<int> widths = {300, 130, 70, 7};  // dW 130x300: two bands of rows, two column blocks
+  const int B = 40;
+  TinyProblem pb(widths, B);
+  pw::CutSpec cut;
+  cut.layer = 1, cut.forward_bits = 4, cut.backward_bits = 8, cut.samples = uint32_t(pb.n);
+  for (int with_cut = 0; with_cut < 2; with_cut++)
+    for (int fast = 0; fast < 2; fast++)
+      for (int threads = 1; threads <= 2; threads++)
+        for (const pw::SgdScalars sgd : {pw::SgdScalars{0.1f, 0.9f, 1e-4f, false}, pw::SgdScalars{0.05f, 0.0f, 0.0f, false}}) {
+          CAPTURE(with_cut);
+          CAPTURE(fast);
+          CAPTURE(threads);
+          CAPTURE(sgd.momentum);
+          pw::set_threads(threads);
+          const pw::Tape tape = pw::build_mlp_tape(widths, B, pw::OptimizerType::Sgd, with_cut ? cut : pw::CutSpec{});
+          pw::StepContext ctx = pb.context();
+          ctx.compute.fast = fast;
+          ctx.compute.fast_panel = 64;
+          pw::Workspace one_by_one(tape), fused(tape);
+          pb.init(tape, one_by_one), pb.init(tape, fused);
+          int ops_seen = 0;
+          for (int s = 0; s < 3; s++) {
+            ctx.sgd = sgd;
+            ctx.sgd.first_step = s == 0;
+            pw::run_step(tape, one_by_one, ctx, [&](int, pw::Workspace&) { ops_seen++; });
+            pw::run_step(tape, fused, ctx);
+            REQUIRE(same_bits(one_by_one, fused));
+          }
+          CHECK(ops_seen == 3 * int(tape.ops.size()));
+          CHECK(std::isfinite(fused[tape.loss][0]));
+        }
+}
+
 TEST_CASE_FIXTURE(SmallSgd, "forward_logits reproduces the tape's logits bit for bit") {
   const pw::Workspace params = ws;
   // Batch = the first B samples in order, so that LoadBatch and forward_logits see
