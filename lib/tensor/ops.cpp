@@ -15,8 +15,16 @@ namespace pw {
 // that needs a scalar remainder, hence the dynamic model here (vectorising element-wise
 // IEEE code without -ffast-math keeps every result's bits), and loops unswitched on
 // their loop-invariant branches (weight decay or not).
+// (clang, which builds the fuzz targets, has neither the optimize attribute nor ivdep:
+// its vectoriser's defaults serve there.)
+#if defined(__clang__)
+#define PW_ELEMENTWISE_CLONES __attribute__((target_clones("avx2", "default")))
+#define PW_IVDEP
+#else
 #define PW_ELEMENTWISE_CLONES \
   __attribute__((target_clones("avx2", "default"), optimize("vect-cost-model=dynamic", "unswitch-loops")))
+#define PW_IVDEP _Pragma("GCC ivdep")
+#endif
 
 // Element-wise over n, cut into ranges of 16 Ki elements across the threads.
 template <class F>
@@ -28,12 +36,12 @@ void elementwise_ranges(int64_t n, F&& range) {
 }
 
 PW_ELEMENTWISE_CLONES void relu_forward_serial(const float* z, float* y, int64_t n) {
-#pragma GCC ivdep
+PW_IVDEP
   for (int64_t i = 0; i < n; i++) y[i] = relu_elem(z[i]);
 }
 
 PW_ELEMENTWISE_CLONES void relu_backward_serial(const float* dy, const float* y, float* dz, int64_t n) {
-#pragma GCC ivdep
+PW_IVDEP
   for (int64_t i = 0; i < n; i++) dz[i] = relu_grad_elem(dy[i], y[i]);
 }
 
@@ -83,7 +91,7 @@ PW_ELEMENTWISE_CLONES void column_sums(const float* dy, float* db, int B, int O)
     for (int o = o0; o < o1; o++) db[o] = 0.0f;
     for (int b = 0; b < B; b++) {
       const float* row = dy + int64_t(b) * O;
-#pragma GCC ivdep
+PW_IVDEP
       for (int o = o0; o < o1; o++) db[o] = db[o] + row[o];
     }
   }
@@ -161,20 +169,20 @@ void sgd_update_serial(float* p, const float* g, float* buf, int64_t n, const Sg
   const float lr = -s.lr, wd = s.weight_decay, mom = s.momentum;
   const bool decay = wd != 0.0f;
   if (mom == 0.0f) {
-#pragma GCC ivdep
+PW_IVDEP
     for (int64_t i = 0; i < n; i++) {
       const float d = decay ? g[i] + wd * p[i] : g[i];
       p[i] = p[i] + lr * d;
     }
   } else if (s.first_step) {
-#pragma GCC ivdep
+PW_IVDEP
     for (int64_t i = 0; i < n; i++) {
       const float d = decay ? g[i] + wd * p[i] : g[i];
       buf[i] = d;
       p[i] = p[i] + lr * d;
     }
   } else {
-#pragma GCC ivdep
+PW_IVDEP
     for (int64_t i = 0; i < n; i++) {
       const float d = decay ? g[i] + wd * p[i] : g[i];
       const float b = buf[i] * mom + d;
