@@ -114,7 +114,7 @@ void decode_tensor(schema::Tensor::Reader t, uint64_t max_elements, std::vector<
   std::vector<uint32_t> u;
   decode_tensor(t, schema::DType::F32, max_elements, u, what);
   out.resize(u.size());
-  std::memcpy(out.data(), u.data(), u.size() * 4);
+  if (!u.empty()) std::memcpy(out.data(), u.data(), u.size() * 4);  // an empty vector's data() may be null
 }
 
 }  // namespace pw
