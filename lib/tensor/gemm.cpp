@@ -227,6 +227,14 @@ float* scratch(std::vector<float>& buf, size_t n) {
   return reinterpret_cast<float*>((p + 63) & ~uintptr_t(63));
 }
 
+// Blocks of equal size (in whole register tiles) so threads get equal work: M = 128
+// makes two blocks of 66 and 62 rows, not 96 and 32.
+int even_block(int n, int max_block, int unit) {
+  const int nb = (n + max_block - 1) / max_block;
+  const int per = (n + nb - 1) / nb;
+  return (per + unit - 1) / unit * unit;
+}
+
 // Both modes. Exact: each output starts from its bias and every k-panel continues from
 // where the last one stopped, so its terms are added in one chain, k ascending. Fast
 // (kc_panel > 0): panels of kc_panel terms, each summed from zero and then
@@ -262,13 +270,6 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
   thread_local std::vector<float> init_buf;
   float* const init = scratch(init_buf, size_t(npanels) * NR);
   for (int j = 0; j < npanels * NR; j++) init[j] = (bias && j < N && !fast) ? bias[j] : 0.0f;
-  // Blocks of equal size (in whole register tiles) so threads get equal work:
-  // M = 128 makes two blocks of 66 and 62 rows, not 96 and 32.
-  auto even_block = [](int n, int max_block, int unit) {
-    const int nb = (n + max_block - 1) / max_block;
-    const int per = (n + nb - 1) / nb;
-    return (per + unit - 1) / unit * unit;
-  };
   const int mc_blk = std::min(MC, even_block(M, MC, MR)), nc_blk = std::min(NC, even_block(N, NC, NR));
   const int mblocks = (M + mc_blk - 1) / mc_blk, nblocks = (N + nc_blk - 1) / nc_blk;
   // Column blocks of each band of rows still to finish (the epilogue's trigger).
@@ -342,65 +343,131 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
   }
 }
 
-// Chunked (proofwork(7), EXACT MODE, chunked batch reduction): each output is a pairwise
-// tree over K/chunk chunks, each chunk an fma chain from zero. The whole K range is
-// packed at once (the size of the batch's activations), so every register tile runs its
-// chunks back to back and combines them in a stack of tile partials: a right leaf is
-// added to its left sibling as it is computed (left + right), and above that, while the
-// count of finished nodes at a level is even, the top two partials merge (left + right).
-// That is the perfect binary tree over the chunks, whatever the blocking or threads.
+// One register tile of the chunked batch reduction (proofwork(7), EXACT MODE): c (MR×NR,
+// row stride ldc) = the pairwise tree over `nchunks` chunks of `chunk` terms, each chunk an
+// fma chain from zero, k ascending. The chunks run back to back; a finished chunk that is a
+// right child is added to the left siblings it completes while still in registers
+// (left + right), a left child is pushed on `stack` (one MR×NR partial a level), and the
+// root goes straight to c. That is the perfect binary tree over the chunks, whatever the
+// blocking or threads: gemm_chunked_reference's order.
+// Chunk is a template argument for the common sizes (Chunk > 0: the k loop unrolled
+// whole, so a chunk's boundary work overlaps the next chunk's fmas), 0 for any other.
+template <int Chunk>
+__attribute__((target("avx2,fma"))) void chunked_tile_avx2(int nchunks, int chunk_any, const float* a, const float* b,
+                                                           float* c, ptrdiff_t ldc, float* stack) {
+  const int chunk = Chunk > 0 ? Chunk : chunk_any;
+  int top = 0;
+  for (int q = 0; q < nchunks; q++) {
+    __m256 acc[MR][2];
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+    for (int k = 0; k < chunk; k++) {
+      const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+#pragma GCC unroll 6
+      for (int i = 0; i < MR; i++) {
+        const __m256 ai = _mm256_broadcast_ss(a + i);
+        acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+        acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+      }
+      a += MR;
+      b += NR;
+    }
+    for (int node = q; node & 1; node >>= 1) {  // a right child: left + right, a level up
+      const float* left = stack + size_t(--top) * MR * NR;
+#pragma GCC unroll 6
+      for (int i = 0; i < MR; i++) {
+        acc[i][0] = _mm256_add_ps(_mm256_load_ps(left + i * NR), acc[i][0]);
+        acc[i][1] = _mm256_add_ps(_mm256_load_ps(left + i * NR + 8), acc[i][1]);
+      }
+    }
+    const bool root = q == nchunks - 1;
+    float* const dst = root ? c : stack + size_t(top++) * MR * NR;
+    const ptrdiff_t ld = root ? ldc : NR;
+#pragma GCC unroll 6
+    for (int i = 0; i < MR; i++) {
+      _mm256_storeu_ps(dst + i * ld, acc[i][0]);
+      _mm256_storeu_ps(dst + i * ld + 8, acc[i][1]);
+    }
+  }
+}
+
+void chunked_tile_portable(int nchunks, int chunk, const float* a, const float* b, float* c, ptrdiff_t ldc,
+                           float* stack) {
+  int top = 0;
+  for (int q = 0; q < nchunks; q++) {
+    float acc[MR][NR] = {};
+    for (int k = 0; k < chunk; k++, a += MR, b += NR)
+      for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) acc[i][j] = fmaf_exact(a[i], b[j], acc[i][j]);
+    for (int node = q; node & 1; node >>= 1) {
+      const float* left = stack + size_t(--top) * MR * NR;
+      for (int i = 0; i < MR; i++)
+        for (int j = 0; j < NR; j++) acc[i][j] = left[i * NR + j] + acc[i][j];
+    }
+    const bool root = q == nchunks - 1;
+    float* const dst = root ? c : stack + size_t(top++) * MR * NR;
+    const ptrdiff_t ld = root ? ldc : NR;
+    for (int i = 0; i < MR; i++)
+      for (int j = 0; j < NR; j++) dst[i * ld + j] = acc[i][j];
+  }
+}
+
+// Chunked: A and B packed whole, all of K (the size of the batch's activations), in one
+// pass; then each block of C, tile by tile, runs its chunks back to back (chunked_tile_*).
 void gemm_chunked_run(int M, int N, int K, MatView A, MatView B, float* C, ptrdiff_t ldc, int chunk) {
   if (M <= 0 || N <= 0) return;
   const int nchunks = K / chunk;
   int levels = 0;
   while ((1 << levels) < nchunks) levels++;
-  const Kernel kernel = pick_kernel(), add_kernel = pick_add_kernel();
-  const int npanels = (N + NR - 1) / NR;
-  thread_local std::vector<float> bpack_buf;
+  using TileFn = void (*)(int, int, const float*, const float*, float*, ptrdiff_t, float*);
+  TileFn tile_fn = chunked_tile_portable;
+  if (use_avx2()) {
+    switch (chunk) {
+      case 8: tile_fn = chunked_tile_avx2<8>; break;
+      case 16: tile_fn = chunked_tile_avx2<16>; break;
+      case 32: tile_fn = chunked_tile_avx2<32>; break;
+      default: tile_fn = chunked_tile_avx2<0>; break;
+    }
+  }
+  const int npanels = (N + NR - 1) / NR, mtiles = (M + MR - 1) / MR;
+  thread_local std::vector<float> bpack_buf, apack_buf;  // the calling thread's; its team reads them
   float* const bpack = scratch(bpack_buf, size_t(npanels) * NR * size_t(K));
-  thread_local std::vector<float> zeros_buf;
-  float* const zeros = scratch(zeros_buf, NR);
-  std::fill(zeros, zeros + NR, 0.0f);
-  constexpr int kPanelsPerBlock = NC / NR;
-  const int mblocks = (M + MC - 1) / MC, nblocks = (npanels + kPanelsPerBlock - 1) / kPanelsPerBlock;
+  float* const apack = scratch(apack_buf, size_t(mtiles) * MR * size_t(K));
+  const int mc_blk = std::min(MC, even_block(M, MC, MR)), nc_blk = std::min(NC, even_block(N, NC, NR));
+  const int mblocks = (M + mc_blk - 1) / mc_blk, nblocks = (N + nc_blk - 1) / nc_blk;
 #pragma omp parallel if (int64_t(M) * N * K >= kParallelMinMacs)
   {
 #pragma omp for schedule(static)
-    for (int p = 0; p < npanels; p++) pack_b(B, 0, K, p * NR, std::min(NR, N - p * NR), bpack + size_t(p) * NR * K);
-    thread_local std::vector<float> apack_buf, stack_buf;
-    float* const apack = scratch(apack_buf, size_t(MC) * size_t(K));
+    for (int w = 0; w < npanels + mtiles; w++) {
+      if (w < npanels) {
+        pack_b(B, 0, K, w * NR, std::min(NR, N - w * NR), bpack + size_t(w) * NR * K);
+      } else {
+        const int t = w - npanels;
+        pack_a(A, t * MR, std::min(MR, M - t * MR), 0, K, apack + size_t(t) * MR * K);
+      }
+    }
+    thread_local std::vector<float> stack_buf;
     float* const stack = scratch(stack_buf, size_t(levels + 1) * MR * NR);
+    alignas(64) float tile[MR * NR];
 #pragma omp for collapse(2) schedule(dynamic, 1)
     for (int ib = 0; ib < mblocks; ib++)
       for (int jb = 0; jb < nblocks; jb++) {
-        const int i0 = ib * MC, mc = std::min(MC, M - i0);
-        for (int ir = 0; ir < mc; ir += MR) pack_a(A, i0 + ir, std::min(MR, mc - ir), 0, K, apack + size_t(ir) * K);
-        for (int p = jb * kPanelsPerBlock; p < std::min(npanels, (jb + 1) * kPanelsPerBlock); p++) {
-          const int j0 = p * NR, n = std::min(NR, N - j0);
-          const float* bp = bpack + size_t(p) * NR * K;
+        const int i0 = ib * mc_blk, mc = std::min(mc_blk, M - i0);
+        for (int j0 = jb * nc_blk; j0 < std::min(N, (jb + 1) * nc_blk); j0 += NR) {
+          const int n = std::min(NR, N - j0);
+          const float* bp = bpack + size_t(j0 / NR) * NR * K;
           for (int ir = 0; ir < mc; ir += MR) {
             const int m = std::min(MR, mc - ir);
-            const float* ap = apack + size_t(ir) * K;
-            int top = 0;  // partials on the stack
-            for (int q = 0; q < nchunks; q++) {
-              const float* aq = ap + size_t(q) * chunk * MR;
-              const float* bq = bp + size_t(q) * chunk * NR;
-              if ((q & 1) == 0) {  // a left leaf: pushed
-                kernel(chunk, aq, bq, stack + size_t(top) * MR * NR, NR, zeros);
-                top++;
-                continue;
-              }
-              // A right leaf: summed from zero and added to its left sibling in the same
-              // call (the add kernel's c = c + Σ), then the merges above it.
-              add_kernel(chunk, aq, bq, stack + size_t(top - 1) * MR * NR, NR, zeros);
-              for (int done = (q + 1) >> 1; (done & 1) == 0; done >>= 1, top--) {
-                float* left = stack + size_t(top - 2) * MR * NR;
-                const float* right = left + MR * NR;
-                for (int e = 0; e < MR * NR; e++) left[e] = left[e] + right[e];
-              }
+            const float* ap = apack + size_t(i0 + ir) * K;
+            float* const c = C + ptrdiff_t(i0 + ir) * ldc + j0;
+            if (m == MR && n == NR) {
+              tile_fn(nchunks, chunk, ap, bp, c, ldc, stack);
+            } else {  // edge tile: computed whole on the zero padding, the valid part kept
+              tile_fn(nchunks, chunk, ap, bp, tile, NR, stack);
+              for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++) c[i * ldc + j] = tile[i * NR + j];
             }
-            for (int i = 0; i < m; i++)
-              for (int j = 0; j < n; j++) C[ptrdiff_t(i0 + ir + i) * ldc + j0 + j] = stack[i * NR + j];
           }
         }
       }

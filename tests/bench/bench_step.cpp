@@ -2,7 +2,7 @@
 // machine's FP32 FMA peak to hold it against (proofwork(7), TESTS AND BENCHMARKS).
 //
 //   bench_step [--threads N] [--steps S] [--widths 784-1024-1024-10] [--batch B] [--md FILE] [--json FILE]
-//              [--clock wall|cpu]
+//              [--clock wall|cpu] [--reduce-chunk C]
 //
 // 1. FMA peak: independent chains of 256-bit fused multiply-adds (12 accumulators per
 //    thread, no memory traffic), on N threads: the most FP32 FLOP/s the cores can do
@@ -13,6 +13,8 @@
 //    without a hook, timed whole: the step as pol-train runs it. S of each after 3
 //    warm-up pairs; medians. No checkpoint writes, no dataset reading: the step alone.
 // Prints a table on stdout; --md appends Markdown rows for tests/bench's summary table;
+// --reduce-chunk C: the chunked batch reduction of a task with reduceChunk C (0: the one
+// chain over the batch), the cost pol-task --reduce-chunk adds, op by op.
 // --json writes {"peak_gflops", "step_ms", "step_gflops", "ops": [{"op", "kind", "shape",
 // "ms", "gflops"}]}.
 #include <immintrin.h>
@@ -117,7 +119,7 @@ std::string op_shape(const pw::Tape& t, const pw::Op& op) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 2, steps = 30, batch = 128;
+  int threads = 2, steps = 30, batch = 128, reduce_chunk = 0;
   std::string widths_arg = "784-1024-1024-10", md, json;
   for (int i = 1; i < argc; i++) {
     const std::string a = argv[i];
@@ -129,8 +131,9 @@ int main(int argc, char** argv) {
     else if (a == "--md") md = next();
     else if (a == "--json") json = next();
     else if (a == "--clock") g_cpu_clock = next() == "cpu";
+    else if (a == "--reduce-chunk") reduce_chunk = std::atoi(next().c_str());
     else {
-      std::fprintf(stderr, "usage: bench_step [--threads N] [--steps S] [--widths W-W-...] [--batch B] [--md FILE] [--json FILE] [--clock wall|cpu]\n");
+      std::fprintf(stderr, "usage: bench_step [--threads N] [--steps S] [--widths W-W-...] [--batch B] [--md FILE] [--json FILE] [--clock wall|cpu] [--reduce-chunk C]\n");
       return 2;
     }
   }
@@ -141,7 +144,7 @@ int main(int argc, char** argv) {
     if (q == std::string::npos) break;
     p = q + 1;
   }
-  if (threads < 1 || steps < 1 || batch < 1 || widths.size() < 2 ||
+  if (threads < 1 || steps < 1 || batch < 1 || widths.size() < 2 || reduce_chunk < 0 ||
       std::any_of(widths.begin(), widths.end(), [](int w) { return w < 1; })) {
     std::fprintf(stderr, "bench_step: bad arguments\n");
     return 2;
@@ -175,6 +178,7 @@ int main(int argc, char** argv) {
     ctx.labels = labels.data();
     ctx.batch_indices = idx.data();
     ctx.sgd = {0.01f, 0.9f, 0.0f, s == -3};
+    ctx.compute.reduce_chunk = reduce_chunk;
     std::vector<double> stamps(nops);
     const double t0 = step_clock();
     pw::run_step(tape, ws, ctx, [&](int i, pw::Workspace&) { stamps[size_t(i)] = step_clock(); });
@@ -193,8 +197,8 @@ int main(int argc, char** argv) {
   const double flops = double(tape.flops_per_step());
   const double step_gf = flops / (step * 1e-3) * 1e-9;
 
-  std::printf("bench_step: MLP %s, batch %d, SGD momentum, %d thread(s), %d steps (median per op)\n",
-              widths_arg.c_str(), batch, threads, steps);
+  std::printf("bench_step: MLP %s, batch %d, SGD momentum, %d thread(s), %d steps (median per op), reduce chunk %d\n",
+              widths_arg.c_str(), batch, threads, steps, reduce_chunk);
   std::printf("FMA peak (AVX2, %d thread(s)): %.1f GFLOP/s; 1 thread: %.1f GFLOP/s\n", threads, peak, peak1);
   std::printf("%3s  %-24s %-18s %9s %7s %9s\n", "op", "kind", "shape", "ms", "% step", "GFLOP/s");
   double sum_ops = 0;
