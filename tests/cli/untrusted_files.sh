@@ -23,7 +23,7 @@ within() { timeout 20 "$@"; }
 # The same, with memory bounded to about 4 GB. ASan reserves terabytes of address space
 # for its shadow, where ulimit -v cannot apply, so a sanitizer build (make test-asan) is
 # held to ASan's own bound on resident memory instead.
-if ldd "$(command -v pol-train)" | grep -q libasan; then
+if [[ "$(ldd "$(command -v pol-train)")" == *libasan* ]]; then   # (not grep -q: pipefail and SIGPIPE)
   bounded() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}hard_rss_limit_mb=4000" timeout 20 "$@"; }
 else
   bounded() { timeout 20 bash -c 'ulimit -v 4000000; exec "$@"' bounded "$@"; }
