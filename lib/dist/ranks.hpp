@@ -40,9 +40,9 @@ int launched_ranks();
 // pipeline stage's data-parallel replicas. Every rank of `world` calls it.
 Ranks split_ranks(const Ranks& world, int color, int key);
 
-// Point to point (a pipeline's activations and gradients, proofwork(7), PIPELINE
-// STAGES): `bytes` to rank `to` with `tag`, sent without waiting; the buffer is kept
-// until finish_sends. Messages of one tag from one rank arrive in the order sent.
+// Point to point (a pipeline's activations and gradients,
+// proofwork(7), PIPELINE STAGES): `bytes` to rank `to` with `tag`, sent without
+// waiting; the buffer is kept until finish_sends. Messages of one tag from one rank arrive in the order sent.
 void send_bytes(const Ranks& r, int to, int tag, std::vector<uint8_t> bytes);
 // The next message of `tag` from rank `from`, of any length (waits for it).
 std::vector<uint8_t> receive_bytes(const Ranks& r, int from, int tag);

@@ -25,10 +25,10 @@
 // rank codes with the whole batch's scales and passes through exactly when one process
 // would.
 //
-// A cut at the boundary of two pipeline stages on two ranks (proofwork(7), PIPELINE
-// STAGES) runs each crossing in halves: the sender's half codes and returns the bytes
-// that cross (cut_forward_send, cut_backward_send), the receiver's half decodes them
-// (cut_forward_receive, cut_backward_receive). Both sides of the forward crossing hold
+// A cut at the boundary of two pipeline stages on two ranks
+// (proofwork(7), PIPELINE STAGES) runs each crossing in halves: the sender's half codes
+// and returns the bytes that cross (cut_forward_send, cut_backward_send), the
+// receiver's half decodes them (cut_forward_receive, cut_backward_receive). Both sides of the forward crossing hold
 // the buffer and seen flags and update them alike; cut_forward and cut_backward, the one-
 // process ops, are the two halves run back to back, so the bits are the same.
 //
