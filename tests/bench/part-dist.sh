@@ -133,7 +133,7 @@ for cut in none 2 3 4; do
   if [ "$cut" = none ]; then ptask "pp-$cut.pwt"; else ptask "pp-$cut.pwt" --cut "2:$cut"; fi
   rm -rf "pp-$cut-one" "pp-$cut-e1"
   pol-train "pp-$cut.pwt" -o "pp-$cut-one" -q --threads 1 --json >"pp-$cut-one.json"
-  pol-train "pp-$cut.pwt" -o "pp-$cut-e1" -q --threads 1 --kill-after 7 2>/dev/null || true
+  (pol-train "pp-$cut.pwt" -o "pp-$cut-e1" -q --threads 1 --kill-after 7) 2>/dev/null || true
   test -f "pp-$cut-e1/ckpt-00000007.pwc" || { say "no checkpoint after the first epoch"; exit 1; }
   for layout in "2 1" "4 2"; do
     read -r n D <<<"$layout"
