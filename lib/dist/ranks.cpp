@@ -144,8 +144,8 @@ std::vector<uint8_t> receive_bytes(const Ranks& r, int from, int tag) {
 void finish_sends() {
 #ifdef PW_HAVE_MPI
   for (auto& s : g_sends) check_mpi(MPI_Wait(&s->request, MPI_STATUS_IGNORE), "MPI_Wait");
-#endif
   g_sends.clear();
+#endif
 }
 
 void broadcast(const Ranks& r, void* data, int64_t bytes, int root) {
