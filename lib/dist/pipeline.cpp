@@ -164,13 +164,18 @@ Stage::Stage(const TaskConfig& task, const PipelineLayout& lay, const Ranks& wor
       continue;
     }
     if (where[i] != stage_) continue;
-    for (int id : op.in) {
+    auto incoming = [&](int id) {
       const int from = holder[size_t(id)];
-      if (!moves(id) || from < 0 || from == stage_ || received[size_t(id)]) continue;
-      if (from > stage_) close();  // a gradient from a later stage: the backward phase (GPipe)
-      cur.receive.push_back({id, from});
-      received[size_t(id)] = 1;
-    }
+      return moves(id) && from >= 0 && from != stage_ && !received[size_t(id)];
+    };
+    // A gradient from a later stage: the backward phase begins (GPipe).
+    if (std::any_of(op.in.begin(), op.in.end(), [&](int id) { return incoming(id) && holder[size_t(id)] > stage_; }))
+      close();
+    for (int id : op.in)
+      if (incoming(id)) {
+        cur.receive.push_back({id, holder[size_t(id)]});
+        received[size_t(id)] = 1;
+      }
     cur.ops.push_back(i);
     for (int id : op.out)
       for (size_t j = i + 1; j < ops.size(); j++) {
