@@ -50,22 +50,6 @@ DataParallelStep::DataParallelStep(const TaskConfig& task, int ranks, int rank)
   int64_t n = 1;  // the loss
   for (int g : grads_) n += tape_.tensors[size_t(g)].size();
   partials_.assign(size_t(n), 0.0f);
-  if (has_cut()) cut_rows_.assign(size_t(cut_block_floats()) * size_t(ranks), 0.0f);
-}
-
-int64_t DataParallelStep::cut_block_floats() const {
-  return has_cut() ? int64_t(tape_.batch) * (tape_.tensors[size_t(tape_.cut_state[0])].cols + 1) : 0;
-}
-
-void DataParallelStep::apply_cut_rows(Workspace& state, const StepContext& ctx) const {
-  const int64_t w = tape_.tensors[size_t(tape_.cut_state[0])].cols;
-  float* buffer = state[tape_.cut_state[0]];
-  float* seen = state[tape_.cut_state[1]];
-  for (int64_t b = 0; b < global_batch_; b++) {
-    const float* row = cut_rows_.data() + b * (w + 1);
-    std::copy(row, row + w, buffer + int64_t(ctx.batch_indices[b]) * w);
-    seen[ctx.batch_indices[b]] = row[w];
-  }
 }
 
 StepContext DataParallelStep::local(const StepContext& ctx) const {
@@ -83,15 +67,6 @@ void DataParallelStep::forward_backward(Workspace& state, const StepContext& ctx
   const StepContext l = local(ctx);
   swap_state(state);
   for (size_t i = 0; i < first_update_; i++) run_op(tape_, tape_.ops[i], ws_, l);
-  if (has_cut()) {  // this block's buffer rows and seen flags, as the step left them
-    const int64_t w = tape_.tensors[size_t(tape_.cut_state[0])].cols;
-    float* out = cut_rows_.data() + int64_t(rank_) * cut_block_floats();
-    for (int64_t b = 0; b < tape_.batch; b++, out += w + 1) {
-      const float* row = ws_[tape_.cut_state[0]] + int64_t(l.batch_indices[b]) * w;
-      std::copy(row, row + w, out);
-      out[w] = ws_[tape_.cut_state[1]][l.batch_indices[b]];
-    }
-  }
   swap_state(state);
   float* p = partials_.data();
   for (int g : grads_) p = std::copy(ws_.t[size_t(g)].begin(), ws_.t[size_t(g)].end(), p);
@@ -125,6 +100,35 @@ void combine_ranks(const Ranks& r, std::vector<float>& buf) {
   std::copy(slices.begin(), slices.begin() + mine, buf.begin() + offsets[size_t(r.rank)]);
   offsets.pop_back();
   gather_slices(r, buf.data(), counts, offsets);
+}
+
+void share_cut_rows(const Ranks& r, const Tape& tape, Workspace& state, const uint32_t* batch, int64_t B) {
+  if (!tape.cut.enabled() || r.size == 1) return;
+  // B rows of (buffer row, seen flag), block j of B/size rows from rank j.
+  const int64_t w = tape.tensors[size_t(tape.cut_state[0])].cols, block = B / r.size;
+  float* buffer = state[tape.cut_state[0]];
+  float* seen = state[tape.cut_state[1]];
+  std::vector<float> rows(size_t(B * (w + 1)));
+  for (int64_t b = r.rank * block; b < (r.rank + 1) * block; b++) {
+    const float* m = buffer + int64_t(batch[b]) * w;
+    std::copy(m, m + w, rows.data() + b * (w + 1));
+    rows[size_t(b * (w + 1) + w)] = seen[batch[b]];
+  }
+  std::vector<int64_t> counts(size_t(r.size), block * (w + 1)), offsets(size_t(r.size));
+  for (int j = 0; j < r.size; j++) offsets[size_t(j)] = j * block * (w + 1);
+  gather_slices(r, rows.data(), counts, offsets);
+  for (int64_t b = 0; b < B; b++) {
+    const float* row = rows.data() + b * (w + 1);
+    std::copy(row, row + w, buffer + int64_t(batch[b]) * w);
+    seen[batch[b]] = row[w];
+  }
+}
+
+void end_job(const Ranks& r, const Error& e) {
+  // The others may be waiting for this rank: end the job (proofwork(7), DISTRIBUTED TRAINING).
+  std::fflush(stdout);
+  std::fprintf(stderr, "%s: rank %d: %s\n", program_name(), r.rank, e.what());
+  abort_ranks(r, e.code);
 }
 
 void broadcast_state(const Ranks& r, Trainer& tr) {
@@ -163,18 +167,12 @@ SessionSummary train_data_parallel(const Ranks& r, Session& session, const std::
   if (tr.step >= session.task().steps) return summary;
   try {
     DataParallelStep dp(session.task(), r.size, r.rank);
-    const std::vector<int64_t> cut_counts(size_t(r.size), dp.cut_block_floats());
-    std::vector<int64_t> cut_offsets(size_t(r.size));
-    for (int j = 0; j < r.size; j++) cut_offsets[size_t(j)] = j * dp.cut_block_floats();
     while (tr.step < session.task().steps) {
       StepContext ctx = tr.context(tr.step);
       ctx.batch_max = [&r](float* v, int64_t n) { max_floats(r, v, n); };
       dp.forward_backward(tr.ws, ctx);
       combine_ranks(r, dp.partials());
-      if (dp.has_cut()) {
-        gather_slices(r, dp.cut_rows().data(), cut_counts, cut_offsets);
-        dp.apply_cut_rows(tr.ws, ctx);
-      }
+      share_cut_rows(r, tr.tape, tr.ws, ctx.batch_indices, session.task().batch);
       tr.loss = dp.update(tr.ws, ctx);
       tr.step++;
       if (r.rank == 0) session.checkpoint();
@@ -183,10 +181,7 @@ SessionSummary train_data_parallel(const Ranks& r, Session& session, const std::
     if (r.rank == 0) summary = session.finish();
   } catch (const Error& e) {
     if (r.size == 1) throw;
-    // The others may be waiting for this rank: end the job (proofwork(7), DISTRIBUTED TRAINING).
-    std::fflush(stdout);
-    std::fprintf(stderr, "%s: rank %d: %s\n", program_name(), r.rank, e.what());
-    abort_ranks(r, e.code);
+    end_job(r, e);
   }
   return summary;
 }

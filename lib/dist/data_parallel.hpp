@@ -13,13 +13,14 @@
 // optimizer ops read and the loss; the ops before the first optimizer op run on the
 // block, the rest after the reduction. A pipeline cut's per-channel scales are the whole
 // batch's (StepContext::batch_max, a maximum over the ranks), and the rows of its
-// per-sample buffer that a step changed go to every rank after the step (cut_rows), so
+// per-sample buffer that a step changed go to every rank after the step (share_cut_rows), so
 // every rank holds one process's buffer.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "core/error.hpp"
 #include "dist/ranks.hpp"
 #include "model/tape.hpp"
 #include "proof/session.hpp"
@@ -47,13 +48,6 @@ class DataParallelStep {
   // runs the optimizer ops on `state`; returns the step's loss (the combined sum / B).
   float update(Workspace& state, const StepContext& ctx);
   const Tape& tape() const { return tape_; }
-  // A pipeline cut: the step's batch, B rows of (buffer row, seen flag) of its samples,
-  // one block per rank; forward_backward fills this rank's block, the ranks all-gather
-  // the blocks, and apply_cut_rows writes them into `state`'s buffer.
-  bool has_cut() const { return tape_.cut.enabled(); }
-  std::vector<float>& cut_rows() { return cut_rows_; }
-  int64_t cut_block_floats() const;
-  void apply_cut_rows(Workspace& state, const StepContext& ctx) const;
 
  private:
   int ranks_, rank_, global_batch_;
@@ -63,7 +57,6 @@ class DataParallelStep {
   std::vector<int> grads_;       // the tensors the optimizer ops read, in op order
   std::vector<int> state_ids_;   // checkpoint tensors
   std::vector<float> partials_;  // grads then the loss
-  std::vector<float> cut_rows_;
   StepContext local(const StepContext& ctx) const;
   void swap_state(Workspace& state);
 };
@@ -72,6 +65,16 @@ class DataParallelStep {
 // tree_combine of each slice over the ranks in rank order, all-gather. Afterwards every
 // rank's buffer holds the combined values.
 void combine_ranks(const Ranks& r, std::vector<float>& buf);
+
+// A pipeline cut's buffer after a step on the ranks `r`, each of which ran an aligned
+// block of `batch` (B sample indices, block j on rank j): every rank sends the buffer
+// rows and seen flags of its block's samples to all, so every rank holds one process's
+// buffer. Nothing without a cut.
+void share_cut_rows(const Ranks& r, const Tape& tape, Workspace& state, const uint32_t* batch, int64_t B);
+
+// An error this rank met after training began, when the others may be waiting for it:
+// says so on stderr with the rank, and ends the whole job (abort_ranks) with its code.
+[[noreturn]] void end_job(const Ranks& r, const Error& e);
 
 // The state (checkpoint tensors) and the step, from rank 0 to all.
 void broadcast_state(const Ranks& r, Trainer& tr);

@@ -3,6 +3,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "core/error.hpp"
 
@@ -31,6 +32,13 @@ void check_mpi(int rc, const char* what) {
     internal_error(std::string(what) + ": " + std::string(msg, size_t(len)));
   }
 }
+std::vector<MPI_Comm> g_groups;  // split_ranks's communicators: Ranks::group − 1
+MPI_Comm comm(const Ranks& r) { return r.group == 0 ? MPI_COMM_WORLD : g_groups[size_t(r.group - 1)]; }
+struct PendingSend {
+  std::vector<uint8_t> bytes;
+  MPI_Request request;
+};
+std::vector<std::unique_ptr<PendingSend>> g_sends;
 int count_of(int64_t n, const char* what) {
   if (n < 0 || n > INT_MAX) internal_error(std::string(what) + ": a message of " + std::to_string(n) + " elements is over MPI's int count");
   return int(n);
@@ -87,13 +95,66 @@ void abort_ranks(const Ranks& r, int code) {
   std::exit(code);
 }
 
+Ranks split_ranks(const Ranks& world, int color, int key) {
+  Ranks g = world;
+  if (!world.mpi) return g;  // one process: the group is itself
+#ifdef PW_HAVE_MPI
+  MPI_Comm c;
+  check_mpi(MPI_Comm_split(comm(world), color, key, &c), "MPI_Comm_split");
+  MPI_Comm_set_errhandler(c, MPI_ERRORS_RETURN);
+  g_groups.push_back(c);
+  g.group = int(g_groups.size());
+  MPI_Comm_rank(c, &g.rank);
+  MPI_Comm_size(c, &g.size);
+#endif
+  return g;
+}
+
+void send_bytes(const Ranks& r, int to, int tag, std::vector<uint8_t> bytes) {
+#ifdef PW_HAVE_MPI
+  auto s = std::make_unique<PendingSend>();
+  s->bytes = std::move(bytes);
+  check_mpi(MPI_Isend(s->bytes.data(), count_of(int64_t(s->bytes.size()), "send"), MPI_BYTE, to, tag, comm(r),
+                      &s->request),
+            "MPI_Isend");
+  g_bytes_sent += int64_t(s->bytes.size());
+  g_sends.push_back(std::move(s));
+#else
+  (void)r, (void)to, (void)tag, (void)bytes;
+  internal_error("send_bytes without MPI");
+#endif
+}
+
+std::vector<uint8_t> receive_bytes(const Ranks& r, int from, int tag) {
+  std::vector<uint8_t> out;
+#ifdef PW_HAVE_MPI
+  MPI_Status st;
+  check_mpi(MPI_Probe(from, tag, comm(r), &st), "MPI_Probe");
+  int n = 0;
+  check_mpi(MPI_Get_count(&st, MPI_BYTE, &n), "MPI_Get_count");
+  out.resize(size_t(n));
+  check_mpi(MPI_Recv(out.data(), n, MPI_BYTE, from, tag, comm(r), MPI_STATUS_IGNORE), "MPI_Recv");
+#else
+  (void)r, (void)from, (void)tag;
+  internal_error("receive_bytes without MPI");
+#endif
+  return out;
+}
+
+void finish_sends() {
+#ifdef PW_HAVE_MPI
+  for (auto& s : g_sends) check_mpi(MPI_Wait(&s->request, MPI_STATUS_IGNORE), "MPI_Wait");
+  g_sends.clear();
+#endif
+}
+
 void broadcast(const Ranks& r, void* data, int64_t bytes, int root) {
   if (r.size == 1) return;
 #ifdef PW_HAVE_MPI
   constexpr int64_t kPiece = int64_t(1) << 30;  // MPI counts are ints
   for (int64_t off = 0; off < bytes; off += kPiece) {
     const int n = int(std::min(kPiece, bytes - off));
-    check_mpi(MPI_Bcast(static_cast<char*>(data) + off, n, MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
+    check_mpi(MPI_Bcast(static_cast<char*>(data) + off, n, MPI_BYTE, root, comm(r)), "MPI_Bcast");
     if (r.rank == root) g_bytes_sent += n;
   }
 #endif
@@ -103,7 +164,7 @@ int agree_max(const Ranks& r, int code) {
   if (r.size == 1) return code;
   int out = code;
 #ifdef PW_HAVE_MPI
-  check_mpi(MPI_Allreduce(&code, &out, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD), "MPI_Allreduce");  // integers: exact
+  check_mpi(MPI_Allreduce(&code, &out, 1, MPI_INT, MPI_MAX, comm(r)), "MPI_Allreduce");  // integers: exact
 #endif
   return out;
 }
@@ -111,7 +172,7 @@ int agree_max(const Ranks& r, int code) {
 void max_floats(const Ranks& r, float* values, int64_t n) {
   if (r.size == 1) return;
 #ifdef PW_HAVE_MPI
-  check_mpi(MPI_Allreduce(MPI_IN_PLACE, values, count_of(n, "maximum"), MPI_FLOAT, MPI_MAX, MPI_COMM_WORLD),
+  check_mpi(MPI_Allreduce(MPI_IN_PLACE, values, count_of(n, "maximum"), MPI_FLOAT, MPI_MAX, comm(r)),
             "MPI_Allreduce");
   g_bytes_sent += n * int64_t(sizeof(float));
 #endif
@@ -134,7 +195,7 @@ void exchange_slices(const Ranks& r, const float* send, const std::vector<int64_
     rd[size_t(j)] = count_of(recv_count * j, "reduce-scatter");
     if (j != r.rank) g_bytes_sent += send_counts[size_t(j)] * int64_t(sizeof(float));
   }
-  check_mpi(MPI_Alltoallv(send, sc.data(), sd.data(), MPI_FLOAT, recv, rc.data(), rd.data(), MPI_FLOAT, MPI_COMM_WORLD),
+  check_mpi(MPI_Alltoallv(send, sc.data(), sd.data(), MPI_FLOAT, recv, rc.data(), rd.data(), MPI_FLOAT, comm(r)),
             "MPI_Alltoallv");
 #endif
 }
@@ -148,7 +209,7 @@ void gather_slices(const Ranks& r, float* buf, const std::vector<int64_t>& count
     d[size_t(j)] = count_of(offsets[size_t(j)], "all-gather");
   }
   g_bytes_sent += counts[size_t(r.rank)] * int64_t(sizeof(float)) * (r.size - 1);
-  check_mpi(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, c.data(), d.data(), MPI_FLOAT, MPI_COMM_WORLD),
+  check_mpi(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buf, c.data(), d.data(), MPI_FLOAT, comm(r)),
             "MPI_Allgatherv");
 #endif
 }
@@ -162,7 +223,7 @@ std::vector<std::vector<uint8_t>> gather_bytes(const Ranks& r, const std::vector
 #ifdef PW_HAVE_MPI
   const int n = count_of(int64_t(mine.size()), "gather");
   std::vector<int> sizes(size_t(r.size)), displs(size_t(r.size));
-  check_mpi(MPI_Gather(&n, 1, MPI_INT, sizes.data(), 1, MPI_INT, root, MPI_COMM_WORLD), "MPI_Gather");
+  check_mpi(MPI_Gather(&n, 1, MPI_INT, sizes.data(), 1, MPI_INT, root, comm(r)), "MPI_Gather");
   std::vector<uint8_t> buf;
   if (r.rank == root) {
     int64_t total = 0;
@@ -171,7 +232,7 @@ std::vector<std::vector<uint8_t>> gather_bytes(const Ranks& r, const std::vector
   } else {
     g_bytes_sent += n;
   }
-  check_mpi(MPI_Gatherv(mine.data(), n, MPI_BYTE, buf.data(), sizes.data(), displs.data(), MPI_BYTE, root, MPI_COMM_WORLD),
+  check_mpi(MPI_Gatherv(mine.data(), n, MPI_BYTE, buf.data(), sizes.data(), displs.data(), MPI_BYTE, root, comm(r)),
             "MPI_Gatherv");
   if (r.rank == root)
     for (int j = 0; j < r.size; j++)

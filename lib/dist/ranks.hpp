@@ -16,9 +16,12 @@ namespace pw {
 
 bool mpi_built();
 
+// The world's ranks, or a group of them (split_ranks): every function below works within
+// the group `r` names, ranks numbered in it.
 struct Ranks {
   int rank = 0, size = 1;
   bool mpi = false;  // MPI initialised (finish_ranks finalises it)
+  int group = 0;     // 0: the world; else split_ranks's group, by its number in this process
 };
 
 // MPI_Init (thread level FUNNELED: OpenMP threads never call MPI) and the world's rank
@@ -32,6 +35,19 @@ void finish_ranks(Ranks& r);
 // The launcher's word on how many ranks it started (OMPI_COMM_WORLD_SIZE, PMI_SIZE, or
 // srun's SLURM_STEP_NUM_TASKS), before MPI is initialised; 1 when started alone.
 int launched_ranks();
+
+// The ranks of `world` with the same `color`, numbered by `key` (then world rank): a
+// pipeline stage's data-parallel replicas. Every rank of `world` calls it.
+Ranks split_ranks(const Ranks& world, int color, int key);
+
+// Point to point (a pipeline's activations and gradients,
+// proofwork(7), PIPELINE STAGES): `bytes` to rank `to` with `tag`, sent without
+// waiting; the buffer is kept until finish_sends. Messages of one tag from one rank arrive in the order sent.
+void send_bytes(const Ranks& r, int to, int tag, std::vector<uint8_t> bytes);
+// The next message of `tag` from rank `from`, of any length (waits for it).
+std::vector<uint8_t> receive_bytes(const Ranks& r, int from, int tag);
+// Waits until every send_bytes of this rank has gone.
+void finish_sends();
 
 // `bytes` from rank `root` to every rank.
 void broadcast(const Ranks& r, void* data, int64_t bytes, int root);

@@ -24,10 +24,26 @@
 // non-finite value, with the other ranks' (a maximum, exact in any order), so every
 // rank codes with the whole batch's scales and passes through exactly when one process
 // would.
+//
+// A cut at the boundary of two pipeline stages on two ranks
+// (proofwork(7), PIPELINE STAGES) runs each crossing in halves: the sender's half codes
+// and returns the bytes that cross (cut_forward_send, cut_backward_send), the
+// receiver's half decodes them (cut_forward_receive, cut_backward_receive). Both sides of the forward crossing hold
+// the buffer and seen flags and update them alike; cut_forward and cut_backward, the one-
+// process ops, are the two halves run back to back, so the bits are the same.
+//
+// The forward message: a byte, 1 when the batch passes through (then B·w raw floats),
+// else 0, the scales (RowCoder::scale_count of the coded rows), the full-precision rows
+// (first sights, in batch order) and the codes of the coded rows (in batch order). The
+// receiver tells coded rows from first sights by its own seen flags, which equal the
+// sender's. The backward message: the byte, then the raw gradient or the scales and B
+// rows of codes.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "aqsgd/codec.hpp"
+#include "model/tape.hpp"
 
 namespace pw {
 
@@ -41,5 +57,24 @@ void cut_forward(const float* a, const uint32_t* idx, int64_t B, int64_t w, cons
 // da, out: (B, w). out may alias da.
 void cut_backward(const float* da, int64_t B, int64_t w, const aqsgd::Codec& codec, float* out,
                   const BatchMax& batch_max = {});
+
+// The codecs of a tape's cut: the forward crossing's (AQ-SGD, with rotation and scale
+// tiles) and the backward's (direct quantization).
+aqsgd::Codec cut_forward_codec(const CutSpec& cut);
+aqsgd::Codec cut_backward_codec(const CutSpec& cut);
+
+// The halves (the messages above). The sender's forward half updates buffer and seen as
+// cut_forward does; the receiver's, given the same buffer and seen, updates them alike
+// and writes out (B, w). A message of the wrong length is an internal error (it comes
+// from another rank of this job).
+std::vector<uint8_t> cut_forward_send(const float* a, const uint32_t* idx, int64_t B, int64_t w,
+                                      const aqsgd::Codec& codec, float* buffer, float* seen,
+                                      const BatchMax& batch_max = {});
+void cut_forward_receive(const std::vector<uint8_t>& msg, const uint32_t* idx, int64_t B, int64_t w,
+                         const aqsgd::Codec& codec, float* buffer, float* seen, float* out);
+std::vector<uint8_t> cut_backward_send(const float* da, int64_t B, int64_t w, const aqsgd::Codec& codec,
+                                       const BatchMax& batch_max = {});
+void cut_backward_receive(const std::vector<uint8_t>& msg, int64_t B, int64_t w, const aqsgd::Codec& codec,
+                          float* out);
 
 }  // namespace pw

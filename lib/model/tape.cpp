@@ -417,11 +417,11 @@ void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ct
     }
     case OpKind::CutForward:
       cut_forward(ws[op.in[0]], ctx.batch_indices, B, spec(op.in[0]).cols,
-                  aqsgd::Codec{tape.cut.forward_bits, false, tape.cut.seed, tape.cut.rotate_tile, tape.cut.scale_tile},
+                  cut_forward_codec(tape.cut),
                   ws[op.in[1]], ws[op.in[2]], ws[op.out[0]], ctx.batch_max);
       break;
     case OpKind::CutBackward:
-      cut_backward(ws[op.in[0]], B, spec(op.in[0]).cols, aqsgd::Codec{tape.cut.backward_bits}, ws[op.out[0]],
+      cut_backward(ws[op.in[0]], B, spec(op.in[0]).cols, cut_backward_codec(tape.cut), ws[op.out[0]],
                    ctx.batch_max);
       break;
     case OpKind::LoadWindows:

@@ -108,7 +108,7 @@ void Session::checkpoint() {
   record_loss();
   if (hooks_.checkpoint) return hooks_.checkpoint(*this);
   const int64_t s = trainer_.step;
-  if (s % task_.checkpoint_every != 0 && s != task_.steps) return;
+  if (!checkpoint_due(s)) return;
   if (manifest_.checkpoints.back().step == s) return;  // written already
   write_checkpoint(s);
 }

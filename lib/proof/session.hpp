@@ -87,6 +87,9 @@ class Session {
   // then writes the checkpoint due at trainer().step, if one is and it is not yet
   // written, with the manifest listing it.
   void checkpoint();
+  // Whether the task's interval puts a checkpoint at `step` (every k steps, and the last):
+  // a driver whose state lives on several ranks gathers it then.
+  bool checkpoint_due(int64_t step) const { return step % task_.checkpoint_every == 0 || step == task_.steps; }
   // Writes the trainer's state as the checkpoint of `step` and the manifest listing it
   // (a forgery's checkpoint hook writes states other than the current one through it).
   // Steps go up: one not after the last checkpoint's is an internal error.

@@ -13,12 +13,26 @@
 #      machine, interleaved, median and spread; and the 2-rank proof's root against the
 #      one-process root (must be equal).
 #
+#   4. pipeline stages (proofwork(7), PIPELINE STAGES): the bytes each rank sends per
+#      step with 2 stages, and 2 stages x 2 replicas, of mlp:784-1024-1024-1024-10 (batch
+#      128, chunks of 8), without a cut and with an AQ-SGD cut at the stage boundary (2, 3
+#      and 4 bits forward, 8 backward), against what sched-partition's DT-FM cost model
+#      assumes for the layout (fp32 activations of the replica's samples each way, 2(D-1)/D
+#      of the stage's gradient); the cut's rows run in the second and third epochs of the
+#      tests' 1000-sample fixture, when most rows are coded (a sample the first epoch
+#      dropped still crosses at full precision on its first sight), beside the size of a
+#      batch with every row coded; every proof's root is the one-process root;
+#   5. predicted iteration time for the DT-FM scenarios (the data folder's
+#      dtfm-scenarios.json): sched-partition's cost with each case's links and workload,
+#      its activation size scaled by the measured bytes over fp32 (forward and backward).
+#
 #   BIN=build SCRATCH=$(mktemp -d) bash tests/bench/part-dist.sh
 #
 # Environment: BIN, SCRATCH, FASHION_MNIST (default Debian's), BENCH_DIST_STEPS (default
-# 40), BENCH_DIST_REPEATS (default 5). Needs mpirun (openmpi-bin) and an MPI build. Not
-# measured: pipeline stages and the AQ-SGD cut's bytes across ranks (not implemented).
-# On a busy machine the timings are noisy; the medians and spreads say how much.
+# 40), BENCH_DIST_REPEATS (default 5), PW_SHARED_DATA (the data folder, default
+# ../shared/data beside the repository). Needs mpirun (openmpi-bin) and an MPI build.
+# On a busy machine the timings are noisy; the medians and spreads say how much. Bytes
+# are exact.
 set -euo pipefail
 : "${BIN:?set BIN to the build directory}" "${SCRATCH:?set SCRATCH to an empty directory}"
 DATA=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
@@ -97,3 +111,66 @@ row "step time: 2 data-parallel ranks x 1 thread under mpirun vs 1 process, this
     "$(printf '1 process: 1 thread %.2f (%.2f-%.2f), 2 threads %.2f (%.2f-%.2f)' "$a" "$alo" "$ahi" "$b" "$blo" "$bhi")" \
     "$(printf '%.2f x 1 thread, %.2f x 2 threads' "$(calc "$c / $a")" "$(calc "$c / $b")")" \
     "same root as 1 process (1, 2, 4 ranks): yes"
+
+# 4. Pipeline wire bytes. The fixture's 1000 samples make 7 steps of 128 an epoch: one
+# process trains the first epoch (killed after its checkpoint at step 7), then each
+# layout resumes a copy and trains steps 7 to 21, most samples already seen.
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TINY="$HERE/tests/fixtures/tiny"
+ptask() {  # ptask OUT [flags]
+  local out=$1; shift
+  pol-task --model mlp:784-1024-1024-1024-10 --train-images "$TINY/train-images-idx3-ubyte.gz" \
+    --train-labels "$TINY/train-labels-idx1-ubyte.gz" --lr 0.05 --momentum 0.9 --batch 128 --reduce-chunk 8 \
+    --steps 21 --checkpoint-every 7 --seed 1 -q -o "$out" "$@"
+}
+B=128 W=1024
+stage0=$(( 784 * 1024 + 1024 + 1024 * 1024 + 1024 ))   # stage 0's gradient, floats (layers 0, 1)
+stage1=$(( 1024 * 1024 + 1024 + 1024 * 10 + 10 ))       # stage 1's (layers 2, 3)
+wire_of() {  # wire_of ERR RANK: "to-stages to-replicas" of that rank's note
+  sed -n "s/.*wire: rank $2 (stage [0-9]*, replica [0-9]*) sent \([0-9]*\) bytes per step to the stages beside it and \([0-9]*\) combining.*/\1 \2/p" "$1"
+}
+: >ratios
+for cut in none 2 3 4; do
+  if [ "$cut" = none ]; then ptask "pp-$cut.pwt"; else ptask "pp-$cut.pwt" --cut "2:$cut"; fi
+  rm -rf "pp-$cut-one" "pp-$cut-e1"
+  pol-train "pp-$cut.pwt" -o "pp-$cut-one" -q --threads 1 --json >"pp-$cut-one.json"
+  (pol-train "pp-$cut.pwt" -o "pp-$cut-e1" -q --threads 1 --kill-after 7 || true) 2>/dev/null
+  test -f "pp-$cut-e1/ckpt-00000007.pwc" || { say "no checkpoint after the first epoch"; exit 1; }
+  for layout in "2 1" "4 2"; do
+    read -r n D <<<"$layout"
+    dir="pp-$cut-$n"
+    rm -rf "$dir"; cp -r "pp-$cut-e1" "$dir"
+    ranks "$n" pol-train "pp-$cut.pwt" -o "$dir" --threads 1 --pipeline 2 --data-parallel "$D" --json >"$dir.json" 2>"$dir.err"
+    [ "$(jq -r .root "$dir.json")" = "$(jq -r .root "pp-$cut-one.json")" ] || { say "pipeline $layout gave another root"; exit 1; }
+    read -r f0 c0 < <(wire_of "$dir.err" 0)   # rank 0: stage 0, replica 0
+    read -r b1 c1 < <(wire_of "$dir.err" "$D")  # stage 1, replica 0
+    act=$(( B / D * W * 4 ))
+    m0=$(calc "2 * ($D - 1) / $D * 4 * $stage0")
+    m1=$(calc "2 * ($D - 1) / $D * 4 * ($stage1 + 1)")
+    name=$([ "$cut" = none ] && echo "no cut, fp32" || echo "AQ-SGD cut at the boundary, $cut bits forward, 8 backward")
+    coded=$([ "$cut" = none ] && echo "" || echo " (every row coded: $(( 1 + 4 * W + B / D * W * cut / 8 )) B)")
+    row "pipeline wire bytes per rank per step, 2 stages x $D replica(s), 784-1024-1024-1024-10 batch 128, $name" \
+        "stage 0 sends $f0 B forward$coded, stage 1 $b1 B backward; combining $c0 / $c1 B" \
+        "DT-FM: activations $act B each way; DataPCost 2(D-1)/D x stage gradient = $(printf '%.0f / %.0f' "$m0" "$m1") B" \
+        "$(printf 'forward %.4f x, backward %.4f x the fp32 activations' "$(calc "$f0 / $act")" "$(calc "$b1 / $act")")" \
+        "same root as 1 process: yes"
+    [ "$D" = 1 ] && echo "$cut $(calc "($f0 + $b1) / (2 * $act)")" >>ratios
+  done
+done
+
+# 5. Predicted iteration time for the DT-FM scenarios, the activations scaled by the
+# measured ratios.
+base=${PW_SHARED_DATA:-$HERE/../shared/data}
+SC="$base/dtfm-scenarios.json"
+[ -f "$SC" ] || { say "missing $SC: the DT-FM scenarios (the data folder beside the repository; PW_SHARED_DATA names another)"; exit 1; }
+for case in $(jq -r '.cases[].name' "$SC"); do
+  act_gb=$(jq -r --arg c "$case" '.cases[] | select(.name == $c) | .activation_gb' "$SC")
+  line=""
+  while read -r cut ratio; do
+    sched-partition --scenarios "$SC" --scenario "$case" --effort 0.05 -q --json \
+      --activation-gb "$(calc "$act_gb * $ratio")" >"pred-$case-$cut.json"
+    line="$line $( [ "$cut" = none ] && echo fp32 || echo "$cut-bit") $(jq -r '.cost.cost_s | . * 1000 | round / 1000' "pred-$case-$cut.json") s;"
+  done <ratios
+  row "DT-FM predicted iteration cost (DataPCost + 2 x PipelinePCost), $case, activations x measured ratio (first sights included)" \
+      "$line" "scenario activations $act_gb GB fp32" "ratios: $(tr '\n' ' ' <ratios)" "sched-partition --effort 0.05"
+done

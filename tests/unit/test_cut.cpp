@@ -308,3 +308,50 @@ TEST_CASE("cut: an exact proof verifies and a forged buffer or other bits are re
   CHECK(wrong.first_bad == 1);
   CHECK(wrong.reason.find("replayed state") != std::string::npos);
 }
+
+TEST_CASE("cut: the sender's and receiver's halves give cut_forward's and cut_backward's bits on both sides") {
+  const int64_t B = 6, w = 21, samples = 12;
+  const uint32_t idx[B] = {3, 7, 1, 10, 0, 5};
+  for (uint32_t rot : {0u, 16u}) {
+    CAPTURE(rot);
+    const aqsgd::Codec fwd{3, false, 9, rot, 0}, bwd{4};
+    // Three sides: one process (cut_forward), the sender and the receiver, each with its
+    // own buffer and seen flags; two batches, so the second codes against the first.
+    std::vector<float> buf1(size_t(samples * w), 0.0f), buf_s = buf1, buf_r = buf1;
+    std::vector<float> seen1(size_t(samples), 0.0f), seen_s = seen1, seen_r = seen1;
+    seen1[7] = seen_s[7] = seen_r[7] = 1.0f;  // one sample seen before: coded from the start
+    for (uint32_t round = 0; round < 2; round++) {
+      const std::vector<float> a = noise(40 + round, size_t(B * w), 3.0f);
+      std::vector<float> one(size_t(B * w)), got(size_t(B * w));
+      cut_forward(a.data(), idx, B, w, fwd, buf1.data(), seen1.data(), one.data());
+      const std::vector<uint8_t> msg = cut_forward_send(a.data(), idx, B, w, fwd, buf_s.data(), seen_s.data());
+      cut_forward_receive(msg, idx, B, w, fwd, buf_r.data(), seen_r.data(), got.data());
+      CHECK(same_bits(one.data(), got.data(), one.size()));
+      CHECK(same_bits(buf1.data(), buf_s.data(), buf1.size()));
+      CHECK(same_bits(buf1.data(), buf_r.data(), buf1.size()));
+      CHECK(seen1 == seen_s);
+      CHECK(seen1 == seen_r);
+      // Once every row is coded: the flag, a scale per channel, 3 bits a value.
+      if (round == 1) CHECK(msg.size() == 1 + size_t(w) * sizeof(float) + size_t(B) * aqsgd::RowCoder(fwd, w).code_bytes());
+      std::vector<float> gone(size_t(B * w)), ggot(size_t(B * w));
+      cut_backward(a.data(), B, w, bwd, gone.data());
+      cut_backward_receive(cut_backward_send(a.data(), B, w, bwd), B, w, bwd, ggot.data());
+      CHECK(same_bits(gone.data(), ggot.data(), gone.size()));
+    }
+    // A non-finite activation passes through raw on both sides, the buffer untouched.
+    std::vector<float> bad = noise(50, size_t(B * w), 1.0f), out(size_t(B * w));
+    bad[5] = std::nanf("");
+    const std::vector<float> before = buf_r;
+    const std::vector<uint8_t> msg = cut_forward_send(bad.data(), idx, B, w, fwd, buf_s.data(), seen_s.data());
+    CHECK(msg.size() == 1 + size_t(B * w) * sizeof(float));
+    cut_forward_receive(msg, idx, B, w, fwd, buf_r.data(), seen_r.data(), out.data());
+    CHECK(same_bits(before.data(), buf_r.data(), before.size()));
+    CHECK(std::isnan(out[5]));
+    // A truncated message is this job's own fault: an internal error (exit 4).
+    std::vector<uint8_t> cut = cut_forward_send(noise(51, size_t(B * w), 1.0f).data(), idx, B, w, fwd, buf_s.data(),
+                                                 seen_s.data());
+    cut.pop_back();
+    CHECK(pwtest::error_code_of([&] { cut_forward_receive(cut, idx, B, w, fwd, buf_r.data(), seen_r.data(), out.data()); }) ==
+          kExitInternal);
+  }
+}

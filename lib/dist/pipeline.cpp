@@ -1,0 +1,424 @@
+#include "dist/pipeline.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "core/error.hpp"
+#include "dist/data_parallel.hpp"
+#include "model/cut.hpp"
+#include "sched/schedule.hpp"
+#include "tensor/ops.hpp"
+
+namespace pw {
+
+namespace {
+bool is_update(OpKind k) { return k == OpKind::SgdUpdate || k == OpKind::AdamwUpdate; }
+bool is_cut(OpKind k) { return k == OpKind::CutForward || k == OpKind::CutBackward; }
+bool power_of_two(int64_t n) { return n >= 1 && (n & (n - 1)) == 0; }
+// Message tags: a tensor's id for its activations and gradients; these for the rest.
+constexpr int kStateTag = 30000, kLossTag = 30001;
+
+int stage_of_layer(const PipelineLayout& lay, int layer) {
+  int s = 0;
+  while (s + 1 < lay.stages && layer >= lay.first_layer[size_t(s) + 1]) s++;
+  return s;
+}
+
+// The checkpoint tensors stage `s` updates, in checkpoint order: its layers' parameters
+// and optimizer state, and the cut's buffer when the cut's sending side is here.
+std::vector<int> stage_state(const Tape& tape, const PipelineLayout& lay, int s) {
+  std::vector<char> mine(tape.tensors.size(), 0);
+  for (const Op& op : tape.ops)
+    if (is_update(op.kind) && stage_of_layer(lay, op.layer) == s)
+      for (int id : op.out) mine[size_t(id)] = 1;
+  if (tape.cut.enabled() && stage_of_layer(lay, tape.cut.layer - 1) == s)
+    for (int id : tape.cut_state) mine[size_t(id)] = 1;
+  std::vector<int> ids;
+  for (int id : checkpoint_tensors(tape))
+    if (mine[size_t(id)]) ids.push_back(id);
+  return ids;
+}
+
+std::vector<uint8_t> floats_bytes(const float* p, int64_t n) {
+  const auto* b = reinterpret_cast<const uint8_t*>(p);
+  return std::vector<uint8_t>(b, b + n * int64_t(sizeof(float)));
+}
+void bytes_floats(const std::vector<uint8_t>& b, float* p, int64_t n, const std::string& what) {
+  if (int64_t(b.size()) != n * int64_t(sizeof(float)))
+    internal_error("pipeline: " + what + ": " + std::to_string(b.size()) + " bytes, expected " +
+                   std::to_string(n * int64_t(sizeof(float))));
+  std::memcpy(p, b.data(), b.size());
+}
+
+// One rank's stage: its ops of the tape at micro-batch size, one workspace per
+// micro-batch (activations kept from the forward ops to the backward ops, GPipe), and
+// its phases: runs of ops that every micro-batch goes through in turn, and the cut's
+// crossings, which run once over the replica's block.
+class Stage {
+ public:
+  Stage(const TaskConfig& task, const PipelineLayout& lay, const Ranks& world, const Ranks& replicas);
+  // Step `ctx` (Trainer::context: the whole batch) on `state` (the trainer's
+  // workspace); returns the loss on the last stage (0 elsewhere).
+  float step(Workspace& state, const StepContext& ctx);
+  int64_t to_stages = 0;  // bytes sent to the stages beside this one
+
+ private:
+  enum class Kind : uint8_t { Micro, Cut };
+  struct Phase {
+    Kind kind = Kind::Micro;
+    std::vector<size_t> ops;
+    std::vector<std::pair<int, int>> receive, send;  // (tensor, stage)
+  };
+  const PipelineLayout& lay_;
+  Ranks world_, replicas_;
+  int stage_, replica_;
+  int64_t batch_, block_, micro_;  // B, B/D, B/(D·M)
+  Tape tape_;
+  std::vector<Workspace> ws_;
+  std::vector<int> state_ids_, grads_;
+  std::vector<Phase> phases_;
+  std::vector<size_t> updates_;
+  bool holds_cut_ = false, last_ = false;
+  std::vector<float> partials_;
+
+  void swap_state(Workspace& state, Workspace& w) {
+    for (int id : state_ids_) std::swap(w.t[size_t(id)], state.t[size_t(id)]);
+  }
+  void run_micro(const Phase& p, Workspace& state, const StepContext& ctx, const uint32_t* block);
+  void run_cut(const Op& op, Workspace& state, const uint32_t* block);
+};
+
+Stage::Stage(const TaskConfig& task, const PipelineLayout& lay, const Ranks& world, const Ranks& replicas)
+    : lay_(lay), world_(world), replicas_(replicas) {
+  stage_ = lay.stage_of_rank[size_t(world.rank)];
+  replica_ = lay.replica_of_rank[size_t(world.rank)];
+  last_ = stage_ == lay.stages - 1;
+  batch_ = task.batch;
+  block_ = batch_ / lay.replicas;
+  micro_ = block_ / lay.micro_batches;
+  TaskConfig micro = task;
+  micro.batch = int(micro_);
+  tape_ = tape_for(micro);
+  state_ids_ = checkpoint_tensors(tape_);
+  for (int m = 0; m < lay.micro_batches; m++) {
+    ws_.emplace_back(tape_);
+    for (int id : state_ids_) std::vector<float>().swap(ws_.back().t[size_t(id)]);  // swapped in to run
+  }
+  const std::vector<Op>& ops = tape_.ops;
+  // Who runs each op: its Linear layer's stage; the loss on the last; LoadBatch wherever
+  // its outputs are read (-1 here); a cut's crossing on its two sides (-1).
+  std::vector<int> where(ops.size(), -1);
+  for (size_t i = 0; i < ops.size(); i++) {
+    if (ops[i].kind == OpKind::CrossEntropyForward || ops[i].kind == OpKind::CrossEntropyBackward)
+      where[i] = lay.stages - 1;
+    else if (ops[i].kind != OpKind::LoadBatch && !is_cut(ops[i].kind))
+      where[i] = stage_of_layer(lay, ops[i].layer);
+  }
+  // The stage that holds each activation and gradient once made: its op's, or a cut
+  // crossing's receiving side (the cut ops' layer is the Linear layer before the cut).
+  std::vector<int> holder(tape_.tensors.size(), -1);
+  for (size_t i = 0; i < ops.size(); i++) {
+    const Op& op = ops[i];
+    if (op.kind == OpKind::CutForward) holder[size_t(op.out[0])] = stage_of_layer(lay, op.layer + 1);
+    else if (op.kind == OpKind::CutBackward) holder[size_t(op.out[0])] = stage_of_layer(lay, op.layer);
+    else if (where[i] >= 0)
+      for (int id : op.out) holder[size_t(id)] = where[i];
+  }
+  auto moves = [&](int id) {
+    const Role r = tape_.tensors[size_t(id)].role;
+    return r == Role::Activation || r == Role::Gradient;
+  };
+  bool load_here = false;
+  for (size_t i = 0; i < ops.size(); i++)
+    if (where[i] == stage_)
+      for (int id : ops[i].in) load_here |= id == tape_.input || id == tape_.labels;
+  if (tape_.cut.enabled()) {
+    const int k = tape_.cut.layer;
+    holds_cut_ = stage_of_layer(lay, k - 1) == stage_ || stage_of_layer(lay, k) == stage_;
+  }
+  Phase cur;
+  std::vector<char> received(tape_.tensors.size(), 0);  // kept in the micro-batch's workspace
+  auto close = [&] {
+    if (!cur.ops.empty()) phases_.push_back(std::move(cur));
+    cur = Phase{};
+  };
+  for (size_t i = 0; i < ops.size(); i++) {
+    const Op& op = ops[i];
+    if (is_update(op.kind)) {
+      if (where[i] == stage_) {
+        updates_.push_back(i);
+        grads_.push_back(op.in[1]);
+      }
+      continue;
+    }
+    if (op.kind == OpKind::LoadBatch) {
+      if (load_here) cur.ops.push_back(i);
+      continue;
+    }
+    if (is_cut(op.kind)) {  // sides: the Linear layer before the cut's stage and the one after's
+      if (stage_of_layer(lay, op.layer) == stage_ || stage_of_layer(lay, op.layer + 1) == stage_) {
+        close();
+        phases_.push_back(Phase{Kind::Cut, {i}, {}, {}});
+      }
+      continue;
+    }
+    if (where[i] != stage_) continue;
+    auto incoming = [&](int id) {
+      const int from = holder[size_t(id)];
+      return moves(id) && from >= 0 && from != stage_ && !received[size_t(id)];
+    };
+    // A gradient from a later stage: the backward phase begins (GPipe).
+    if (std::any_of(op.in.begin(), op.in.end(), [&](int id) { return incoming(id) && holder[size_t(id)] > stage_; }))
+      close();
+    for (int id : op.in)
+      if (incoming(id)) {
+        cur.receive.push_back({id, holder[size_t(id)]});
+        received[size_t(id)] = 1;
+      }
+    cur.ops.push_back(i);
+    for (int id : op.out)
+      for (size_t j = i + 1; j < ops.size(); j++) {
+        const std::pair<int, int> tx{id, where[j]};
+        if (where[j] >= 0 && where[j] != stage_ && moves(id) &&
+            std::find(ops[j].in.begin(), ops[j].in.end(), id) != ops[j].in.end() &&
+            std::find(cur.send.begin(), cur.send.end(), tx) == cur.send.end())
+          cur.send.push_back(tx);
+      }
+  }
+  close();
+  int64_t n = last_ ? 1 : 0;  // the loss
+  for (int g : grads_) n += tape_.tensors[size_t(g)].size();
+  partials_.assign(size_t(n) * size_t(lay.micro_batches), 0.0f);
+}
+
+void Stage::run_micro(const Phase& p, Workspace& state, const StepContext& ctx, const uint32_t* block) {
+  for (int m = 0; m < lay_.micro_batches; m++) {
+    Workspace& w = ws_[size_t(m)];
+    StepContext c = ctx;
+    c.batch_indices = block + m * micro_;
+    c.global_batch = int(batch_);
+    c.batch_max = nullptr;
+    for (const auto& [id, from] : p.receive)
+      bytes_floats(receive_bytes(world_, lay_.rank_of(from, replica_), id), w[id], tape_.tensors[size_t(id)].size(),
+                   tape_.tensors[size_t(id)].name);
+    swap_state(state, w);
+    for (size_t i : p.ops) run_op(tape_, tape_.ops[i], w, c);
+    swap_state(state, w);
+    for (const auto& [id, to] : p.send) {
+      send_bytes(world_, lay_.rank_of(to, replica_), id, floats_bytes(w[id], tape_.tensors[size_t(id)].size()));
+      to_stages += tape_.tensors[size_t(id)].size() * int64_t(sizeof(float));
+    }
+  }
+}
+
+void Stage::run_cut(const Op& op, Workspace& state, const uint32_t* block) {
+  const int64_t w = tape_.tensors[size_t(op.in[0])].cols, per = micro_ * w;
+  const bool forward = op.kind == OpKind::CutForward;
+  // The forward crossing goes from the Linear layer before the cut to the one after; the
+  // backward one the other way.
+  const int before = stage_of_layer(lay_, op.layer), after = stage_of_layer(lay_, op.layer + 1);
+  const int sender = forward ? before : after, receiver = forward ? after : before;
+  const int peer = lay_.rank_of(stage_ == sender ? receiver : sender, replica_);
+  BatchMax batch_max;
+  if (replicas_.size > 1) batch_max = [this](float* v, int64_t n) { max_floats(replicas_, v, n); };
+  std::vector<float> in, out(size_t(block_ * w));
+  if (stage_ == sender)  // the replica's block: the micro-batches' rows one after another
+    for (const Workspace& m : ws_) in.insert(in.end(), m[op.in[0]], m[op.in[0]] + per);
+  float* buffer = tape_.cut.enabled() && forward ? state[tape_.cut_state[0]] : nullptr;
+  float* seen = forward ? state[tape_.cut_state[1]] : nullptr;
+  auto send = [&](std::vector<uint8_t> msg) {
+    to_stages += int64_t(msg.size());
+    send_bytes(world_, peer, op.out[0], std::move(msg));
+  };
+  if (forward) {
+    const aqsgd::Codec codec = cut_forward_codec(tape_.cut);
+    if (sender == receiver)
+      cut_forward(in.data(), block, block_, w, codec, buffer, seen, out.data(), batch_max);
+    else if (stage_ == sender)
+      send(cut_forward_send(in.data(), block, block_, w, codec, buffer, seen, batch_max));
+    else
+      cut_forward_receive(receive_bytes(world_, peer, op.out[0]), block, block_, w, codec, buffer, seen, out.data());
+  } else {
+    const aqsgd::Codec codec = cut_backward_codec(tape_.cut);
+    if (sender == receiver)
+      cut_backward(in.data(), block_, w, codec, out.data(), batch_max);
+    else if (stage_ == sender)
+      send(cut_backward_send(in.data(), block_, w, codec, batch_max));
+    else
+      cut_backward_receive(receive_bytes(world_, peer, op.out[0]), block_, w, codec, out.data());
+  }
+  if (stage_ == receiver)
+    for (size_t m = 0; m < ws_.size(); m++)
+      std::copy(out.begin() + int64_t(m) * per, out.begin() + int64_t(m + 1) * per, ws_[m][op.out[0]]);
+}
+
+float Stage::step(Workspace& state, const StepContext& ctx) {
+  const uint32_t* block = ctx.batch_indices + replica_ * block_;
+  for (const Phase& p : phases_) {
+    if (p.kind == Kind::Cut)
+      run_cut(tape_.ops[p.ops[0]], state, block);
+    else
+      run_micro(p, state, ctx, block);
+  }
+  if (holds_cut_) share_cut_rows(replicas_, tape_, state, ctx.batch_indices, batch_);
+  // Each micro-batch's subtree partials, the tree's levels over them, then the replicas'.
+  const int64_t n = int64_t(partials_.size()) / lay_.micro_batches;
+  for (int m = 0; m < lay_.micro_batches; m++) {
+    float* p = partials_.data() + m * n;
+    for (int g : grads_) p = std::copy(ws_[size_t(m)].t[size_t(g)].begin(), ws_[size_t(m)].t[size_t(g)].end(), p);
+    if (last_) *p = ws_[size_t(m)][tape_.loss][0];  // undivided
+  }
+  tree_combine(partials_.data(), lay_.micro_batches, n);
+  std::vector<float> sums(partials_.begin(), partials_.begin() + n);
+  combine_ranks(replicas_, sums);
+  const float* p = sums.data();
+  Workspace& w = ws_[0];
+  for (int g : grads_) {
+    std::copy(p, p + tape_.tensors[size_t(g)].size(), w.t[size_t(g)].begin());
+    p += tape_.tensors[size_t(g)].size();
+  }
+  StepContext c = ctx;
+  c.batch_indices = block;
+  c.global_batch = int(batch_);
+  swap_state(state, w);
+  for (size_t i : updates_) run_op(tape_, tape_.ops[i], w, c);
+  swap_state(state, w);
+  return last_ ? sums.back() / float(batch_) : 0.0f;  // as softmax_cross_entropy_forward divides
+}
+
+}  // namespace
+
+PipelineLayout pipeline_layout(const TaskConfig& task, int stages, int replicas, int micro_batches) {
+  const std::string p = "--pipeline " + std::to_string(stages);
+  if (task.model != ModelKind::Mlp) bad_input(p + ": a pipeline splits an MLP's Linear layers; this task is a GPT");
+  if (!task.exact || task.reduce_chunk <= 0)
+    bad_input(p + ": the task has no reduce chunk, so its bits depend on how the batch is split; make it with "
+                  "pol-task --reduce-chunk C (exact mode)");
+  const int L = int(task.widths.size()) - 1;
+  if (stages < 1 || stages > L || L % stages != 0)
+    usage_error(p + ": the task's " + std::to_string(L) + " Linear layer(s) do not split into " +
+                std::to_string(stages) + " stages of equal size");
+  if (!power_of_two(replicas))
+    usage_error("--data-parallel " + std::to_string(replicas) + ": the rank count must be a power of two (1, 2, 4, ...)");
+  const std::string why = data_parallel_refusal(task, replicas);
+  if (!why.empty()) bad_input(why);
+  const int64_t chunks = task.batch / task.reduce_chunk / replicas;  // a replica's
+  if (micro_batches == 0) {
+    micro_batches = 1;
+    while (micro_batches * 2 <= std::min<int64_t>(chunks, 4 * stages)) micro_batches *= 2;
+  }
+  if (!power_of_two(micro_batches) || chunks % micro_batches != 0)
+    usage_error("--micro-batches " + std::to_string(micro_batches) + ": a replica's " + std::to_string(chunks) +
+                " chunk(s) of " + std::to_string(task.reduce_chunk) + " samples do not split into " +
+                std::to_string(micro_batches) + " micro-batches of whole chunks (a power of two that divides them)");
+  PipelineLayout lay;
+  lay.stages = stages, lay.replicas = replicas, lay.micro_batches = micro_batches;
+  for (int s = 0; s <= stages; s++) lay.first_layer.push_back(s * L / stages);
+  for (int s = 0; s < stages; s++)
+    for (int d = 0; d < replicas; d++) {
+      lay.stage_of_rank.push_back(s);
+      lay.replica_of_rank.push_back(d);
+      lay.rank_at.push_back(s * replicas + d);
+    }
+  return lay;
+}
+
+PipelineLayout schedule_layout(const TaskConfig& task, const std::string& path, int stages, int replicas,
+                               int micro_batches, int ranks) {
+  const sched::PartitionFile f = sched::read_partition_file(path);
+  const std::string what = "--schedule '" + path + "'";
+  const int S = f.problem.work.stages, D = f.problem.work.data_parallel, L = int(task.widths.size()) - 1;
+  auto refuse = [&](const std::string& why) { bad_input(what + ": " + why); };
+  if (stages > 0 && stages != S)
+    refuse("a partition into " + std::to_string(S) + " stages, not --pipeline " + std::to_string(stages));
+  if (replicas > 0 && replicas != D)
+    refuse("a partition of " + std::to_string(D) + " data-parallel replica(s), not --data-parallel " +
+           std::to_string(replicas));
+  if (f.problem.n() != ranks)
+    refuse("a partition of " + std::to_string(f.problem.n()) + " devices, for a job of " + std::to_string(ranks) +
+           " rank(s)");
+  if (task.model == ModelKind::Mlp && (S > L || L % S != 0))
+    refuse("its " + std::to_string(S) + " stages do not split the task's " + std::to_string(L) + " Linear layer(s)");
+  PipelineLayout lay = pipeline_layout(task, S, D, micro_batches);
+  for (int s = 0; s < S; s++)
+    for (int d = 0; d < D; d++) {
+      const int rank = f.groups[size_t(s)][size_t(d)];
+      lay.stage_of_rank[size_t(rank)] = s;
+      lay.replica_of_rank[size_t(rank)] = d;
+      lay.rank_at[size_t(s * D + d)] = rank;
+    }
+  return lay;
+}
+
+SessionSummary train_pipeline(const Ranks& r, const PipelineLayout& lay, Session& session,
+                              const std::function<void(const Trainer&)>& on_step, std::vector<RankWire>* wire) {
+  SessionSummary summary;
+  Trainer& tr = session.trainer();
+  if (tr.step >= session.task().steps) return summary;
+  try {
+    const int stage = lay.stage_of_rank[size_t(r.rank)], replica = lay.replica_of_rank[size_t(r.rank)];
+    const Ranks replicas = split_ranks(r, stage, replica);
+    Stage st(session.task(), lay, r, replicas);
+    // Rank 0 holds its own stage's state and loss (every replica of a stage holds the
+    // same); the first replica of every other stage sends them.
+    const int home = lay.stage_of_rank[0];
+    const int last = home == lay.stages - 1 ? 0 : lay.rank_of(lay.stages - 1, 0);
+    int64_t step_bytes = 0;
+    while (tr.step < session.task().steps) {
+      const int64_t before = bytes_sent();
+      float loss = st.step(tr.ws, tr.context(tr.step));
+      step_bytes += bytes_sent() - before;
+      tr.step++;
+      if (r.rank == last && last != 0) send_bytes(r, 0, kLossTag, floats_bytes(&loss, 1));
+      if (r.rank == 0 && last != 0) bytes_floats(receive_bytes(r, last, kLossTag), &loss, 1, "loss");
+      tr.loss = loss;
+      if (session.checkpoint_due(tr.step)) {  // the stages' state, gathered on rank 0
+        for (int s = 0; s < lay.stages; s++) {
+          if (s == home) continue;
+          const std::vector<int> ids = stage_state(tr.tape, lay, s);
+          const int from = lay.rank_of(s, 0);
+          if (r.rank == from) {
+            std::vector<uint8_t> bytes;
+            for (int id : ids) {
+              const std::vector<uint8_t> b = floats_bytes(tr.ws[id], tr.tape.tensors[size_t(id)].size());
+              bytes.insert(bytes.end(), b.begin(), b.end());
+            }
+            send_bytes(r, 0, kStateTag, std::move(bytes));
+          } else if (r.rank == 0) {
+            const std::vector<uint8_t> bytes = receive_bytes(r, from, kStateTag);
+            int64_t n = 0;
+            for (int id : ids) n += tr.tape.tensors[size_t(id)].size();
+            std::vector<float> all(static_cast<size_t>(n));
+            bytes_floats(bytes, all.data(), n, "stage " + std::to_string(s) + "'s state");
+            const float* q = all.data();
+            for (int id : ids) {
+              std::copy(q, q + tr.tape.tensors[size_t(id)].size(), tr.ws[id]);
+              q += tr.tape.tensors[size_t(id)].size();
+            }
+          }
+        }
+      }
+      finish_sends();
+      if (r.rank == 0) session.checkpoint();
+      if (on_step) on_step(tr);
+    }
+    const RankWire mine{stage, replica, st.to_stages, step_bytes - st.to_stages};
+    const auto* b = reinterpret_cast<const uint8_t*>(&mine);
+    const std::vector<std::vector<uint8_t>> all = gather_bytes(r, std::vector<uint8_t>(b, b + sizeof mine), 0);
+    if (wire && r.rank == 0)
+      for (const std::vector<uint8_t>& w : all) {
+        RankWire x;
+        if (w.size() != sizeof x) internal_error("pipeline: a rank's wire count has " + std::to_string(w.size()) + " bytes");
+        std::memcpy(&x, w.data(), sizeof x);
+        wire->push_back(x);
+      }
+    if (r.rank == 0) summary = session.finish();
+  } catch (const Error& e) {
+    if (r.size == 1) throw;
+    end_job(r, e);
+  }
+  return summary;
+}
+
+}  // namespace pw

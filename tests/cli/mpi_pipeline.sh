@@ -1,0 +1,114 @@
+# Pipeline-parallel pol-train under mpirun (proofwork(7), PIPELINE STAGES): 2 and 4
+# stages, and 2 stages x 2 data-parallel replicas, write the proof of one process,
+# checkpoint for checkpoint, with and without an AQ-SGD cut (at a stage boundary, where
+# the codec's bytes cross, and inside a stage); kill -9 of a stage rank, then a resume to
+# the same bits; bad layouts refused before anything is written. Needs Open MPI's mpirun
+# (scripts/install-deps.sh, group build) and a build with MPI.
+command -v mpirun >/dev/null || { echo "FAIL: mpirun not found: install openmpi-bin (make deps)" >&2; exit 1; }
+pol-train --help | grep -q -- --pipeline
+# As root (CI) mpirun needs --allow-run-as-root; 4 ranks on 2 cores need --oversubscribe.
+run_ranks() { local n=$1; shift; mpirun --allow-run-as-root --oversubscribe -np "$n" "$@"; }
+same_proof() {  # same_proof REF DIR: the root, every checkpoint and the losses
+  [ "$(pol-show "$1/manifest.pwm" | jq -r .root)" = "$(pol-show "$2/manifest.pwm" | jq -r .root)" ]
+  for f in "$1"/ckpt-*.pwc; do cmp "$f" "$2/$(basename "$f")"; done
+  [ "$(pol-show "$1/manifest.pwm" | jq -c .losses)" = "$(pol-show "$2/manifest.pwm" | jq -c .losses)" ]
+}
+# Four Linear layers (so 4 stages hold one each), batch 32 in 8 chunks of 4.
+deep() { local out=$1; shift; make_tiny_task "$out" --model mlp:784-32-16-16-10 --reduce-chunk 4 "$@"; }
+deep task.pwt --steps 20
+pol-train task.pwt -o one -q --threads 1
+for layout in "2 --pipeline 2" "4 --pipeline 4" "4 --pipeline 2 --data-parallel 2" "2 --pipeline 2 --micro-batches 1"; do
+  set -- $layout
+  n=$1; shift
+  dir=p$(echo "$*" | tr -d ' -')
+  run_ranks "$n" pol-train task.pwt -o "$dir" -q --threads 1 "$@" --json >"$dir.json"
+  same_proof one "$dir"
+  [ "$(wc -l <"$dir.json")" = 1 ]   # one summary: rank 0's
+done
+run_ranks 2 pol-train task.pwt -o note -q --threads 1 --pipeline 2 --micro-batches 2 2>err || { cat err >&2; exit 1; }
+run_ranks 2 pol-train task.pwt -o note2 --threads 1 --pipeline 2 2>err
+grep -q "training as 2 pipeline stage(s) x 1 data-parallel replica(s), 8 micro-batch(es) a replica" err
+pol-verify task.pwt ppipeline2 -q      # anyone verifies it on one machine
+
+# An AQ-SGD cut (40 steps: the second epoch codes against the buffer). At the boundary
+# of 2 stages (cut 1 of mlp:784-32-10) the codec's bytes cross; in 2 x 2 the replicas
+# share the scales and the buffer's rows.
+for bits in 2 3 4; do
+  make_tiny_task cut$bits.pwt --reduce-chunk 4 --cut 1:$bits
+  pol-train cut$bits.pwt -o cut$bits-one -q --threads 1
+  run_ranks 2 pol-train cut$bits.pwt -o cut$bits-p2 -q --threads 1 --pipeline 2
+  same_proof cut$bits-one cut$bits-p2
+done
+run_ranks 4 pol-train cut2.pwt -o cut2-p2x2 -q --threads 1 --pipeline 2 --data-parallel 2
+same_proof cut2-one cut2-p2x2
+# Four layers, the cut after the first: inside stage 0 of 2, at a boundary of 4.
+deep deepcut.pwt --cut 1:2:4:rot=16
+pol-train deepcut.pwt -o deepcut-one -q --threads 1
+run_ranks 2 pol-train deepcut.pwt -o deepcut-p2 -q --threads 1 --pipeline 2
+same_proof deepcut-one deepcut-p2
+run_ranks 4 pol-train deepcut.pwt -o deepcut-p4 -q --threads 1 --pipeline 4
+same_proof deepcut-one deepcut-p4
+
+# kill -9 of a stage rank (rank 1: stage 1, which rank 0 gathers from): the job ends with
+# an error and a non-zero status; run again, it resumes from step 10 to the same bits.
+deep long.pwt                                        # 40 steps, a checkpoint every 10
+pol-train long.pwt -o long-one -q --threads 1
+rc=0
+run_ranks 2 pol-train long.pwt -o killed -q --threads 1 --pipeline 2 --kill-after 15 --kill-rank 1 2>err || rc=$?
+[ "$rc" -ne 0 ]
+grep -Eq "rank 1 .*(signal 9|Killed)" err || { cat err >&2; exit 1; }
+test -f killed/ckpt-00000010.pwc
+test ! -f killed/ckpt-00000020.pwc
+run_ranks 2 pol-train long.pwt -o killed --threads 1 --pipeline 2 2>err
+grep -q "resuming 'killed' from step 10" err
+same_proof long-one killed
+# A resume may take another layout: killed as 2 stages, finished as 2 x 2.
+rc=0
+run_ranks 2 pol-train long.pwt -o mixed -q --threads 1 --pipeline 2 --kill-after 25 --kill-rank 0 2>err || rc=$?
+[ "$rc" -ne 0 ]
+test -f mixed/ckpt-00000020.pwc
+run_ranks 4 pol-train long.pwt -o mixed -q --threads 1 --pipeline 2 --data-parallel 2
+same_proof long-one mixed
+
+# Bad layouts, refused before any training: nothing written.
+make_tiny_task two.pwt --reduce-chunk 4 --steps 20           # 2 Linear layers, 8 chunks
+make_tiny_task plain.pwt --steps 20                          # no reduce chunk
+expect_exit 2 run_ranks 4 pol-train two.pwt -o bad1 -q --threads 1 --pipeline 4
+expect_err "2 Linear layer\(s\) do not split into 4 stages"
+expect_exit 2 run_ranks 3 pol-train task.pwt -o bad2 -q --threads 1 --pipeline 3
+expect_err "4 Linear layer\(s\) do not split into 3 stages"
+expect_exit 2 run_ranks 2 pol-train task.pwt -o bad3 -q --threads 1 --pipeline 2 --micro-batches 16
+expect_err "8 chunk\(s\) of 4 samples do not split into 16 micro-batches"
+expect_exit 2 run_ranks 2 pol-train task.pwt -o bad4 -q --threads 1 --pipeline 2 --micro-batches 3
+expect_err "do not split into 3 micro-batches"
+expect_exit 3 run_ranks 2 pol-train plain.pwt -o bad5 -q --threads 1 --pipeline 2
+expect_err "no reduce chunk"
+expect_exit 2 run_ranks 2 pol-train task.pwt -o bad6 -q --threads 1 --pipeline 2 --data-parallel 2
+expect_err "the job has 2 rank\(s\): start it with mpirun -np 4"
+expect_exit 2 pol-train task.pwt -o bad7 -q --micro-batches 2
+expect_err "--micro-batches needs --pipeline"
+expect_exit 2 pol-train task.pwt -o bad8 -q --pipeline 2      # not under mpirun
+expect_err "the job has 1 rank"
+for d in bad1 bad2 bad3 bad4 bad5 bad6 bad7 bad8; do test ! -e "$d"; done
+
+# --schedule: a sched-partition partition places the ranks (device i is rank i, stage
+# k's j-th device serves replica j). Rank 0, which writes the proof, may then hold any
+# stage: here stage 1's second replica.
+echo '{"groups": [{"name": "A", "devices": 4, "intra": {"latency_ms": 1, "bandwidth_gbps": 5}}], "stages": 2}' >four.json
+sched-partition four.json -q --json -o part.json
+jq '.stages[0].devices = [3, 1] | .stages[1].devices = [2, 0]' part.json >placed.json
+run_ranks 4 pol-train task.pwt -o sched -q --threads 1 --schedule placed.json 2>err || { cat err >&2; exit 1; }
+same_proof one sched
+run_ranks 4 pol-train cut2.pwt -o cut2-sched -q --threads 1 --schedule placed.json --pipeline 2 --data-parallel 2
+same_proof cut2-one cut2-sched
+# A partition for another layout: exit 3 before any training.
+expect_exit 3 run_ranks 2 pol-train task.pwt -o sbad1 -q --threads 1 --schedule placed.json
+expect_err "a partition of 4 devices, for a job of 2 rank"
+expect_exit 3 run_ranks 4 pol-train task.pwt -o sbad2 -q --threads 1 --schedule placed.json --pipeline 4
+expect_err "a partition into 2 stages, not --pipeline 4"
+echo '{"groups": [{"name": "A", "devices": 4, "intra": {"latency_ms": 1, "bandwidth_gbps": 5}}], "stages": 4}' >four4.json
+sched-partition four4.json -q -o part4.pwg
+expect_exit 3 run_ranks 4 pol-train two.pwt -o sbad3 -q --threads 1 --schedule part4.pwg
+expect_err "its 4 stages do not split the task's 2 Linear layer"
+expect_exit 3 pol-train task.pwt -o sbad4 -q --schedule missing.pwg
+for d in sbad1 sbad2 sbad3 sbad4; do test ! -e "$d"; done
