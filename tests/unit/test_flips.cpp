@@ -146,7 +146,6 @@ TEST_CASE("flip span: an honest run's flips lie in the span of their replayed ef
     const double whole = pw::residual_distances(a.tape, replayed, r).value[pw::kL2].back();
     const std::vector<double> proj = span.split(r);
     const double rest = pw::residual_distances(a.tape, replayed, r).value[pw::kL2].back();
-    MESSAGE("flags " << obs.flagged() << " flipped " << flipped << " whole " << whole << " proj " << proj.back() << " bound " << span.bound.back() << " rest " << rest);
     CHECK(whole > 1e-4);                      // the flips moved the state
     for (size_t k = 0; k < proj.size(); k++) CHECK(proj[k] <= span.bound[k]);
     CHECK(rest <= 1e-3 * whole);              // and nothing of it is left outside their span
