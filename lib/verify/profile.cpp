@@ -306,6 +306,12 @@ Distances segment_thresholds(const LoadedProfile& p, const Tape& tape, const Wor
   return t;
 }
 
+std::vector<double> span_limits(const LoadedProfile& p, const FlipSpan& span) {
+  std::vector<double> l = p.thresholds.value[kL2];
+  for (size_t k = 0; k < l.size() && k < span.bound.size(); k++) l[k] += span.bound[k];
+  return l;
+}
+
 SegmentCheck check_segment(const LoadedProfile& p, const Tape& tape, const Workspace& start, const Workspace& replayed,
                            const Workspace& claimed, const FlipObserver* flips, const FlipSpan* span) {
   SegmentCheck c;
@@ -313,14 +319,15 @@ SegmentCheck check_segment(const LoadedProfile& p, const Tape& tape, const Works
   if (p.span && flips && span && !span->overflow) {
     // Rule flipSpan: the flips' own effects in their span, the rest held to the thresholds.
     const std::vector<double> proj = span->split(c.residual);
-    c.span = proj.back(), c.span_bound = span->bound.empty() ? 0.0 : span->bound.back();
+    const std::vector<double> limit = span_limits(p, *span);
+    c.span = proj.back(), c.span_bound = limit.empty() ? 0.0 : limit.back();
     c.distances = residual_distances(tape, replayed, c.residual);
     c.thresholds = p.thresholds;
     for (size_t k = 0; k < proj.size() && k < c.distances.size(); k++)
-      if (!(proj[k] <= (k < span->bound.size() ? span->bound[k] : 0.0) * (1 + 1e-9))) {
+      if (!(proj[k] <= (k < limit.size() ? limit[k] : 0.0) * (1 + 1e-9))) {
         char buf[300];
         std::snprintf(buf, sizeof buf, "%s: its residual's projection on the span of the observed flips' effects, "
-                      "l2 %.3g > their bound %.3g", c.distances.names[k].c_str(), proj[k], span->bound[k]);
+                      "l2 %.3g > their bound %.3g", c.distances.names[k].c_str(), proj[k], limit[k]);
         c.over = buf;
         return c;
       }

@@ -94,6 +94,9 @@ struct SegmentCheck {
   std::string over;      // "" when within, else the first excess
 };
 // `flips` and `span` (FlipObserver::span()) are the replay's (rule sampleShare: null).
+// Rule flipSpan: a tensor's projection on the span is held to the flips' bound plus its
+// l2 threshold (the rounding in the residual has a share in the span too).
+std::vector<double> span_limits(const LoadedProfile& p, const FlipSpan& span);  // per tensor, then the model
 SegmentCheck check_segment(const LoadedProfile& p, const Tape& tape, const Workspace& start, const Workspace& replayed,
                            const Workspace& claimed, const FlipObserver* flips, const FlipSpan* span);
 

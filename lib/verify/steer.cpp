@@ -73,7 +73,7 @@ Workspace largest_edit(const LoadedProfile& p, const Tape& tape, const Workspace
   for (size_t k = 0; k < ids.size(); k++)
     if (r[k].empty()) r[k].assign(honest.t[size_t(ids[k])].size(), 0.0);
   std::vector<double> proj(ids.size() + 1, 0.0), bound;
-  if (p.span && flips && span && !span->overflow) proj = span->split(r), bound = span->bound;
+  if (p.span && flips && span && !span->overflow) proj = span->split(r), bound = span_limits(p, *span);
   std::vector<double> alpha(tape.params.size(), 0.0);
   for (size_t i = 0; i < tape.params.size(); i++) {
     const size_t k = pos[i];
