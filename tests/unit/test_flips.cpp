@@ -10,6 +10,7 @@
 #include "unit_helpers.hpp"
 #include "verify/distance.hpp"
 #include "verify/flips.hpp"
+#include "verify/profile.hpp"
 
 using namespace pwtest;
 
@@ -160,5 +161,27 @@ TEST_CASE("flip span: an honest run's flips lie in the span of their replayed ef
       for (double& x : v) x *= whole / std::sqrt(n);
     span.split(e);
     CHECK(pw::residual_distances(a.tape, replayed, e).value[pw::kL2].back() >= 0.9 * whole);
+
+    // The segment's check (rule flipSpan) with thresholds of 2e-3 of the flips' effect
+    // (l2, linf; l1 300 times that): the honest flipped run passes; 1.5 times the flips'
+    // bound along their effect, or the steering edit at 1e-2 of their size on top, does not.
+    pw::LoadedProfile lp;
+    lp.observed = lp.span = true;
+    lp.thresholds = pw::state_distances(a.tape, replayed, replayed);
+    for (int m = 0; m < pw::kMetrics; m++)
+      for (double& x : lp.thresholds.value[m]) x = m == pw::kCosine ? 1e-9 : m == pw::kL1 ? 0.6 * whole : 2e-3 * whole;
+    CHECK(pw::check_segment(lp, a.tape, start, replayed, b.ws, &obs, &span).over == "");
+    pw::Workspace c = b.ws;
+    const double f = 1.5 * span.bound.back() / whole;
+    for (int id : ids)
+      for (size_t x = 0; x < c.t[size_t(id)].size(); x++)
+        c.t[size_t(id)][x] = replayed.t[size_t(id)][x] + float(f) * (b.ws.t[size_t(id)][x] - replayed.t[size_t(id)][x]);
+    const pw::SegmentCheck over = pw::check_segment(lp, a.tape, start, replayed, c, &obs, &span);
+    CHECK(over.over.find("projection on the span") != std::string::npos);
+    c = b.ws;
+    for (size_t k = 0; k < ids.size(); k++)
+      if (a.tape.tensors[size_t(ids[k])].role == pw::Role::Param)
+        for (size_t x = 0; x < e[k].size(); x++) c.t[size_t(ids[k])][x] -= float(1e-2 * whole / std::sqrt(n) * replayed.t[size_t(ids[k])][x]);
+    CHECK(pw::check_segment(lp, a.tape, start, replayed, c, &obs, &span).over != "");
   }
 }
