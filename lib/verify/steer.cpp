@@ -37,6 +37,7 @@ void direction(Steering::Direction d, size_t i, const std::vector<float>& w, std
       case Steering::Direction::Noise:
         out[e] = 2.0f * uniform01(philox_word(kSteerNoiseKey, kStreamForgeNoise, uint32_t(i), e)) - 1.0f;
         break;
+      case Steering::Direction::Backdoor: break;  // backdoor_directions()
     }
   }
 }
@@ -102,6 +103,32 @@ Workspace largest_edit(const LoadedProfile& p, const Tape& tape, const Workspace
   return out;
 }
 
+// The training set with the trigger in every image and every label 0.
+Dataset triggered(const Dataset& d) {
+  Dataset t = d;
+  const uint32_t n = std::min({kTriggerSize, d.rows, d.cols});
+  for (uint32_t i = 0; i < t.count; i++)
+    for (uint32_t r = d.rows - n; r < d.rows; r++)
+      for (uint32_t c = d.cols - n; c < d.cols; c++) t.images[size_t(i) * d.rows * d.cols + r * d.cols + c] = 255;
+  std::fill(t.labels.begin(), t.labels.end(), uint8_t(0));
+  return t;
+}
+
+// Minus the gradient of the triggered batch of step `s` at the state `w`, per parameter.
+void backdoor_directions(Trainer& bd, const Workspace& w, int64_t s, std::vector<std::vector<float>>& dir) {
+  const std::vector<int> ids = checkpoint_tensors(bd.tape);
+  for (int id : ids) bd.ws.t[size_t(id)] = w.t[size_t(id)];
+  bd.step = s;
+  bd.run_step();
+  for (size_t i = 0; i < bd.tape.params.size(); i++)
+    for (const Op& op : bd.tape.ops)
+      if ((op.kind == OpKind::SgdUpdate || op.kind == OpKind::AdamwUpdate) && op.in[0] == bd.tape.params[i]) {
+        const std::vector<float>& g = bd.ws.t[size_t(op.in[1])];
+        dir[i].resize(g.size());
+        for (size_t e = 0; e < g.size(); e++) dir[i][e] = -g[e];
+      }
+}
+
 }  // namespace
 
 Steering parse_steering(const std::string& spec, const char* flag) {
@@ -114,8 +141,10 @@ Steering parse_steering(const std::string& spec, const char* flag) {
     s.direction = Steering::Direction::Grow;
   else if (name == "noise")
     s.direction = Steering::Direction::Noise;
+  else if (name == "backdoor")
+    s.direction = Steering::Direction::Backdoor;
   else
-    usage_error(std::string(flag) + " '" + spec + "': the direction is shrink, grow or noise (DIRECTION:FRACTION)");
+    usage_error(std::string(flag) + " '" + spec + "': the direction is shrink, grow, noise or backdoor (DIRECTION:FRACTION)");
   char* end = nullptr;
   const std::string frac = colon == std::string::npos ? "" : spec.substr(colon + 1);
   s.fraction = std::strtod(frac.c_str(), &end);
@@ -140,6 +169,8 @@ SessionHooks steer_hooks(const Steering& st, const LoadedProfile& profile, Sessi
     const LoadedProfile* profile;
     std::unique_ptr<Workspace> start;
     std::unique_ptr<FlipObserver> flips;
+    std::unique_ptr<Dataset> trigger;  // direction backdoor
+    std::unique_ptr<Trainer> bd;
   };
   auto state = std::make_shared<State>();
   state->profile = &profile;
@@ -177,8 +208,15 @@ SessionHooks steer_hooks(const Steering& st, const LoadedProfile& profile, Sessi
     const int64_t segments = (c.steps + c.checkpoint_every - 1) / c.checkpoint_every;
     const double f = st.fraction / (p.observed ? std::sqrt(double(segments)) : 1.0);
     std::vector<std::vector<float>> dir(tr.tape.params.size()), decoy;
+    if (st.direction == Steering::Direction::Backdoor) {
+      if (!state->bd) {
+        state->trigger = std::make_unique<Dataset>(triggered(tr.data));
+        state->bd = std::make_unique<Trainer>(tr.cfg, *state->trigger);
+      }
+      backdoor_directions(*state->bd, honest, s, dir);
+    }
     for (size_t i = 0; i < tr.tape.params.size(); i++) {
-      direction(st.direction, i, honest.t[size_t(tr.tape.params[i])], dir[i]);
+      if (st.direction != Steering::Direction::Backdoor) direction(st.direction, i, honest.t[size_t(tr.tape.params[i])], dir[i]);
       if (!p.observed) continue;
       decoy.resize(dir.size());
       const uint64_t key = kSteerNoiseKey - 1 - uint64_t(s / c.checkpoint_every);

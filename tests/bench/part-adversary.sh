@@ -5,12 +5,13 @@
 # default), the rule observed (pol-profile --rule observed: the flips' bound in every
 # direction) and the sampleShare rule (--sample-share 1, format 1's).
 #
-#   1. the largest undetected steering edit (pol-forge --steer shrink:0.99 against each
-#      profile, every segment replayed), as a fraction of each segment's update (l2),
-#      on segments with and without a flagged flip;
+#   1. the largest undetected steering edit (pol-forge --steer shrink:0.99 and
+#      backdoor:0.99 against each profile, every segment replayed), as a fraction of
+#      each segment's update (l2), on segments with and without a flagged flip;
 #   2. its damage after the proof's segments: weight norm, test accuracy and backdoor
-#      success (a 4x4 white patch in the corner, target class 0: the share of the
-#      patched test images of other classes classified 0) against the honest run;
+#      success (the 4x4 white patch of pol-forge's backdoor direction in the corner,
+#      target class 0: the share of the patched test images of other classes
+#      classified 0) against the honest run;
 #   3. false rejections: honest proofs (seeds x 1/2 threads x panels 32-256) verified
 #      in full against the profile of another seed;
 #   4. the cost of verification under each rule (interleaved, median of 5);
@@ -78,28 +79,33 @@ name() { case $1 in span) echo flipSpan ;; obs) echo observed ;; share) echo sam
 # ---------------------------------------------------------------- 1-2. steering
 task t.pwt 7
 pol-train t.pwt -o honest -q --threads "$THREADS" --fast-panel 128
-for rule in $RULES; do
-  rm -rf "steer-$rule"
-  pol-forge t.pwt -o "steer-$rule" -q --threads "$THREADS" --fast-panel 128 --steer shrink:0.99 \
-    --profile "$rule.pwp" --steer-log "$rule.log"
-  if pol-verify t.pwt "steer-$rule" --profile "$rule.pwp" --threads "$THREADS" --fast-panel 128 -q; then
-    eval "ok_$rule=accepted"
-  else
-    eval "ok_$rule=REJECTED"
-  fi
+for dir in shrink backdoor; do
+  for rule in $RULES; do
+    rm -rf "$dir-$rule"
+    pol-forge t.pwt -o "$dir-$rule" -q --threads "$THREADS" --fast-panel 128 --steer "$dir:0.99" \
+      --profile "$rule.pwp" --steer-log "$dir-$rule.log"
+    if pol-verify t.pwt "$dir-$rule" --profile "$rule.pwp" --threads "$THREADS" --fast-panel 128 -q; then
+      eval "ok_${dir}_$rule=accepted"
+    else
+      eval "ok_${dir}_$rule=REJECTED"
+    fi
+  done
 done
-cell() {  # cell RULE: "median, max; flagged segments max, unflagged max (verdict)"
-  local m x f u n ok
-  read -r m x <<<"$(stats "$1.log" .fraction)"
-  read -r _ f <<<"$(stats "$1.log" 'select(.flagged > 0) | .fraction')"
-  read -r _ u <<<"$(stats "$1.log" 'select(.flagged == 0) | .fraction')"
-  n=$(jq -s '[.[] | select(.flagged > 0)] | length' "$1.log")
-  eval "ok=\$ok_$1"
-  say "$(name "$1"): median $m max $x, flagged ($n of $SEGS) max $f, unflagged max $u ($ok)"
+cell() {  # cell DIRECTION RULE: "median, max; flagged segments max, unflagged max (verdict)"
+  local m x f u n ok log=$1-$2.log
+  read -r m x <<<"$(stats "$log" .fraction)"
+  read -r _ f <<<"$(stats "$log" 'select(.flagged > 0) | .fraction')"
+  read -r _ u <<<"$(stats "$log" 'select(.flagged == 0) | .fraction')"
+  n=$(jq -s '[.[] | select(.flagged > 0)] | length' "$log")
+  eval "ok=\$ok_$1_$2"
+  shift
+  say "$1 $(name "$1"): median $m max $x, flagged ($n of $SEGS) max $f, unflagged max $u ($ok)"
   echo "$(name "$1"): $(fmt "$m" %.2g), $(fmt "$x" %.2g); flagged ($n/$SEGS) max $(fmt "$f" %.2g), unflagged max $(fmt "$u" %.2g) ($ok)"
 }
-row "Largest undetected steering edit (shrink, 0.99 of what the rule accepts; every segment replayed) / segment update (l2): median, max" \
-  "$(cell span)" "$(cell obs)" "$(cell share)" "≤ 1e-4"
+for dir in shrink backdoor; do
+  row "Largest undetected steering edit ($dir, 0.99 of what the rule accepts; every segment replayed) / segment update (l2): median, max" \
+    "$(cell $dir span)" "$(cell $dir obs)" "$(cell $dir share)" "≤ 1e-4"
+done
 # backdoor TRIGGER: the share of the patched test images (label != 0) classified 0.
 backdoor() {
   "$PY" - "$1.safetensors" "$DATA/t10k-images-idx3-ubyte.gz" "$DATA/t10k-labels-idx1-ubyte.gz" <<'EOF2'
@@ -124,15 +130,17 @@ EOF2
 wh=$(weight_norm honest)
 ah=$(acc honest)
 bh=$(backdoor honest)
-damage() {  # damage RULE
+damage() {  # damage DIRECTION RULE
   local w a b
-  w=$(weight_norm "steer-$1")
-  a=$(acc "steer-$1")
-  b=$(backdoor "steer-$1")
-  echo "$(name "$1"): $(fmt "$(calc "100 * ($w / $wh - 1)")" %+.3f) %, $(fmt "$a" %.4f), $(fmt "$(calc "100 * $b")" %.2f) %"
+  w=$(weight_norm "$1-$2")
+  a=$(acc "$1-$2")
+  b=$(backdoor "$1-$2")
+  echo "$(name "$2"): $(fmt "$(calc "100 * ($w / $wh - 1)")" %+.3f) %, $(fmt "$a" %.4f), $(fmt "$(calc "100 * $b")" %.2f) %"
 }
-row "Damage after $SEGS segments of that steering: weight norm vs honest, test accuracy, backdoor success (honest: $(fmt "$ah" %.4f), $(fmt "$(calc "100 * $bh")" %.2f) %)" \
-  "$(damage span)" "$(damage obs)" "$(damage share)" "—"
+for dir in shrink backdoor; do
+  row "Damage after $SEGS segments of $dir steering at that edit: weight norm vs honest, test accuracy, backdoor success (honest: $(fmt "$ah" %.4f), $(fmt "$(calc "100 * $bh")" %.2f) %)" \
+    "$(damage $dir span)" "$(damage $dir obs)" "$(damage $dir share)" "—"
+done
 
 # ---------------------------------------------------------------- 3. honest proofs
 say "honest proofs: seeds 1-$SEEDS x threads 1/$THREADS x panels 32-256"

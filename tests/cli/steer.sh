@@ -42,7 +42,7 @@ expect_err "REJECT: segment 0 .*too far from the claimed one"
 # it is within the thresholds it computed, and at most 1e-4 of the segment's update
 # (l2) on every segment, flagged or not. Against the observed rule it hides more where
 # a flip was flagged.
-for dir in shrink noise; do
+for dir in shrink noise backdoor; do
   pol-forge t.pwt -o steer-$dir -q --steer $dir:0.5 --profile prof.pwp --steer-log $dir.log --fast-panel 128
   jq -s -e 'length == 4 and all(.edit_l2 > 0 and .edit_l2 <= .threshold_l2)' $dir.log >/dev/null
   jq -s -e 'all(.fraction <= 1e-4)' $dir.log >/dev/null
@@ -76,7 +76,7 @@ expect_err "flipMargin must be in"
 expect_exit 2 pol-forge t.pwt -o never --steer shrink:0.5
 expect_err "--steer needs the verifier's --profile"
 expect_exit 2 pol-forge t.pwt -o never --steer sideways:0.5 --profile prof.pwp
-expect_err "the direction is shrink, grow or noise"
+expect_err "the direction is shrink, grow, noise or backdoor"
 expect_exit 2 pol-forge t.pwt -o never --steer shrink:0 --profile prof.pwp
 expect_err "FRACTION must be a number"
 expect_exit 2 pol-forge t.pwt -o never --steer shrink --profile prof.pwp
