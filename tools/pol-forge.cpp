@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
   std::string steer, profile_path, steer_log;
   app.add_option("--steer", steer,
                  "Fast mode, the adaptive adversary: train each segment honestly, then add to the checkpoint the largest "
-                 "edit in DIRECTION (shrink, grow, noise) that --profile's rule accepts, times FRACTION: "
+                 "edit in DIRECTION (shrink, grow, noise, backdoor) that --profile's rule accepts, times FRACTION: "
                  "DIRECTION:FRACTION")
       ->group(forge);
   app.add_option("--profile", profile_path, "The verifier's profile --steer reads (pol-profile)")->group(forge);

@@ -40,6 +40,12 @@ int main(int argc, char** argv) {
                  "An adversary can steer by that much (pol-forge --steer); for comparisons only")
       ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
+  std::string rule = "flipSpan";
+  app.add_option("--rule", rule,
+                 "flipSpan: the observed flips' bound only along their own vectors, the rest of each residual held to "
+                 "the thresholds; observed: the flips' bound in every direction (format 2's rule, for comparisons)")
+      ->check(CLI::IsMember({"flipSpan", "observed"}))
+      ->capture_default_str();
   app.add_option("--alignment-max", opt.alignment_max,
                  "Largest mean cosine between consecutive replayed segments' residuals pol-verify accepts")
       ->check(CLI::Range(0.0, 1.0))
@@ -50,6 +56,7 @@ int main(int argc, char** argv) {
   return run_tool("pol-profile", argc, argv, app, [&]() -> int {
     apply_common_options(common, true);
     opt.exact = !no_exact;
+    opt.span = rule == "flipSpan";
     opt.cuda = common.device == DeviceKind::Cuda;
     check_output_path(out, {task_path}, common.force);
     check_output_outside(out, dir);

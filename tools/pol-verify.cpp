@@ -1,4 +1,5 @@
 // pol-verify: the verifier. Checks a proof against its task and replays segments.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -171,6 +172,16 @@ int main(int argc, char** argv) {
       char line[200];
       std::snprintf(line, sizeof line, "directional test: |sum of residuals|_2 %.3g of at most %.3g, mean alignment %.3f",
                     r.residual_sum, r.residual_bound, r.alignment);
+      note(common, line);
+    }
+    if (prof.span && opt.profile) {  // rule flipSpan: how much of the flips' room the residuals used
+      int flagged = 0;
+      double worst = 0;
+      for (const SegmentOutcome& s : r.segments)
+        if (s.flagged > 0) flagged++, worst = std::max(worst, s.flip_span_bound > 0 ? s.flip_span / s.flip_span_bound : 0.0);
+      char line[200];
+      std::snprintf(line, sizeof line, "flip span: %d of %zu replayed segments flagged; largest projection %.3g of its bound",
+                    flagged, r.segments.size(), worst);
       note(common, line);
     }
     char timing[160];

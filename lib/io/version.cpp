@@ -7,8 +7,8 @@ namespace pw {
 const FileVersion& file_version(FileKind kind) {
   // One row a kind, in FileKind's order; proofwork-files(5) lists the same table.
   static const FileVersion kVersions[] = {
-      {"task", 1, 1},        {"manifest", 1, 1},  {"checkpoint", 1, 1}, {"profile", 1, 2},
-      {"verdict", 1, 2},     {"dispute", 1, 3},   {"topology", 1, 1, 1},   {"partition", 1, 1, 1},
+      {"task", 1, 1},        {"manifest", 1, 1},  {"checkpoint", 1, 1}, {"profile", 1, 3},
+      {"verdict", 1, 3},     {"dispute", 1, 3},   {"topology", 1, 1, 1},   {"partition", 1, 1, 1},
       {"schedule", 1, 1, 1}, {"ledger", 1, 1, 1}, {"AQ-SGD stream", 2, 3},
   };
   static_assert(sizeof kVersions / sizeof kVersions[0] == size_t(FileKind::AqsgdStream) + 1);

@@ -237,6 +237,10 @@ struct SegmentResult {
                              # plus one sample's share of its update); absent in older verdicts
   flagged @12 :UInt64;       # fast mode (format 2): pre-activations the replay found within the
                              # profile's flipMargin of zero; the flips' bound is in thresholds
+  # Rule flipSpan (format 3): ‖projection of the residual on the flips' span‖₂ (model) and
+  # its bound; distances are then the residual's rest, thresholds what the rest is held to.
+  flipSpan @13 :Float64;
+  flipSpanBound @14 :Float64;
 }
 
 struct Verdict {
@@ -413,6 +417,8 @@ struct Profile {
 enum ThresholdRule {
   sampleShare @0;   # the profile's thresholds plus a blanket share of the update (format 1)
   observed @1;      # plus bounds for the flips the replay observes, and the directional test
+  flipSpan @2;      # (format 3) observed, with the flips' bound granted only in the span of
+                    # their own vectors; the rest of the residual held to the thresholds
 }
 
 # What a sample of q of C segments can catch (printed by pol-verify).

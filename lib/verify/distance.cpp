@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <type_traits>
 
 #include "core/error.hpp"
 #include "proof/proof.hpp"
@@ -22,10 +23,13 @@ struct Sums {
   }
 };
 
-Sums sums(const std::vector<float>& a, const std::vector<float>& b) {
+// a against b, or (R) against a + r in double.
+template <class R>
+Sums sums(const std::vector<float>& a, const std::vector<R>& b) {
+  constexpr bool kResidual = std::is_same_v<R, double>;
   Sums s;
-  for (size_t i = 0; i < a.size(); i++) {
-    const double x = a[i], y = b[i], d = x - y;
+  for (size_t i = 0; i < a.size() && (!kResidual || i < b.size()); i++) {
+    const double x = a[i], y = kResidual ? x + double(b[i]) : double(b[i]), d = kResidual ? -double(b[i]) : x - y;
     s.l1 += std::fabs(d);
     s.sq += d * d;
     s.linf = std::max(s.linf, std::fabs(d));
@@ -61,6 +65,31 @@ Distances state_distances(const Tape& tape, const Workspace& a, const Workspace&
   }
   push(d, "model", all);
   return d;
+}
+
+Distances residual_distances(const Tape& tape, const Workspace& a, const std::vector<std::vector<double>>& r) {
+  const std::vector<int> ids = checkpoint_tensors(tape);
+  Distances d;
+  Sums all;
+  for (size_t i = 0; i < ids.size(); i++) {
+    Sums s = i < r.size() ? sums(a.t[size_t(ids[i])], r[i]) : Sums{0, 0, INFINITY};
+    if (i < r.size() && r[i].size() != a.t[size_t(ids[i])].size()) s.linf = INFINITY;
+    push(d, tape.tensors[size_t(ids[i])].name, s);
+    all.add(s);
+  }
+  push(d, "model", all);
+  return d;
+}
+
+std::vector<std::vector<double>> residuals(const Tape& tape, const Workspace& replayed, const Workspace& claimed) {
+  std::vector<std::vector<double>> r;
+  for (int id : checkpoint_tensors(tape)) {
+    const std::vector<float>& a = replayed.t[size_t(id)];
+    const std::vector<float>& b = claimed.t[size_t(id)];
+    r.emplace_back(std::min(a.size(), b.size()));
+    for (size_t e = 0; e < r.back().size(); e++) r.back()[e] = double(b[e]) - double(a[e]);
+  }
+  return r;
 }
 
 Distances tensor_distances(const std::vector<std::string>& names, const std::vector<std::vector<float>>& a,

@@ -26,6 +26,11 @@ Distances state_distances(const Tape& tape, const Workspace& a, const Workspace&
 // tensor is infinitely far), and a last entry `all` over every tensor together.
 Distances tensor_distances(const std::vector<std::string>& names, const std::vector<std::vector<float>>& a,
                            const std::vector<std::vector<float>>& b, const std::string& all = "all");
+// Residuals r = claimed − replayed per checkpoint tensor, in double; residual_distances
+// is state_distances(a, a + r) computed in double (a residual of the wrong size is
+// infinitely far).
+std::vector<std::vector<double>> residuals(const Tape& tape, const Workspace& replayed, const Workspace& claimed);
+Distances residual_distances(const Tape& tape, const Workspace& a, const std::vector<std::vector<double>>& r);
 // The norms of one state in the same layout (for thresholds' floors): l1, l2, linf.
 Distances state_norms(const Tape& tape, const Workspace& a);
 

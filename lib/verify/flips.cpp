@@ -68,6 +68,9 @@ void FlipObserver::reset() {
   std::fill(state_.begin(), state_.end(), Bound{});
   std::fill(grad_mass_.begin(), grad_mass_.end(), 0.0);
   std::fill(flip_mass_.begin(), flip_mass_.end(), 0.0);
+  flag_list_.clear();
+  snapshots_.clear();
+  overflow_ = false;
 }
 
 OpHook FlipObserver::hook(int64_t s) {
@@ -95,6 +98,16 @@ void FlipObserver::on_op(int64_t s, int index, const Workspace& ws) {
       for (int64_t i = 0; i < int64_t(B) * n; i++)
         if (std::fabs(double(zv[i])) <= margin_ * double(scale_[size_t(i)])) f.push_back(int(i));
       flagged_ += int64_t(f.size());
+      if (f.empty() || overflow_) break;
+      if (flag_list_.size() + f.size() > kFlipReplayMax) {
+        overflow_ = true, flag_list_.clear(), snapshots_.clear();
+        break;
+      }
+      if (snapshots_.empty() || snapshots_.back().first != s) {
+        snapshots_.push_back({s, {}});
+        for (int id : checkpoint_tensors(tape_)) snapshots_.back().second.push_back(ws.t[size_t(id)]);
+      }
+      for (int i : f) flag_list_.push_back({s, index, i});
       break;
     }
     case OpKind::ReluBackward: {
@@ -254,6 +267,120 @@ Distances FlipObserver::tolerance(const Workspace& start, const Workspace& repla
   all.l2 = std::sqrt(sq);
   push("model", all, norms.value[kL2].back());
   return t;
+}
+
+FlipSpan FlipObserver::span(Trainer& tr, int64_t end, const Workspace& replayed) const {
+  FlipSpan sp;
+  const std::vector<int> ids = checkpoint_tensors(tape_);
+  sp.bases_.resize(ids.size());
+  sp.bound.assign(ids.size() + 1, 0.0);
+  sp.overflow = overflow_;
+  if (overflow_) return sp;
+  // One replay a flag: the flip's whole effect on the segment's end state.
+  std::vector<std::vector<std::vector<double>>> vecs(ids.size());
+  for (const Flag& f : flag_list_) {
+    const auto& snap = std::find_if(snapshots_.begin(), snapshots_.end(), [&](auto& x) { return x.first == f.step; })->second;
+    for (size_t k = 0; k < ids.size(); k++) tr.ws.t[size_t(ids[k])] = snap[k];
+    tr.step = f.step;
+    tr.to_device();
+    while (tr.step < end) {
+      const int64_t s = tr.step;
+      tr.run_step([&, s](int index, Workspace& ws) {
+        if (s != f.step || index != f.op) return;
+        const Op& op = tape_.ops[size_t(index)];
+        float* a = ws[op.out[0]];
+        const float z = ws[op.in[0]][f.element];
+        a[f.element] = a[f.element] > 0 ? 0.0f : std::max(std::fabs(z), 1e-30f);
+      });
+    }
+    tr.to_host();
+    sp.replays++;
+    double total = 0;
+    for (size_t k = 0; k < ids.size(); k++) {
+      const std::vector<float>& x = tr.ws.t[size_t(ids[k])];
+      const std::vector<float>& y = replayed.t[size_t(ids[k])];
+      std::vector<double> d(x.size());
+      double sq = 0;
+      for (size_t e = 0; e < d.size(); e++) d[e] = double(x[e]) - double(y[e]), sq += d[e] * d[e];
+      sp.bound[k] += kFlipSafety * std::sqrt(sq);
+      total += sq;
+      if (sq > 0) vecs[k].push_back(std::move(d));
+    }
+    sp.bound.back() += kFlipSafety * std::sqrt(total);
+  }
+  // Per tensor, the independent vectors by pivoted Cholesky of their Gram matrix.
+  for (size_t k = 0; k < ids.size(); k++) {
+    const std::vector<std::vector<double>>& v = vecs[k];
+    const size_t n = v.size();
+    std::vector<double> G(n * n), d(n), L(n * n, 0.0);
+    double dmax = 0;
+    for (size_t i = 0; i < n; i++)
+      for (size_t j = 0; j <= i; j++) {
+        double s = 0;
+        for (size_t e = 0; e < v[i].size(); e++) s += v[i][e] * v[j][e];
+        G[i * n + j] = G[j * n + i] = s;
+      }
+    for (size_t i = 0; i < n; i++) d[i] = G[i * n + i], dmax = std::max(dmax, d[i]);
+    std::vector<size_t> pick;
+    std::vector<bool> used(n, false);
+    for (size_t c = 0; c < n; c++) {
+      size_t j = n;
+      for (size_t i = 0; i < n; i++)
+        if (!used[i] && (j == n || d[i] > d[j])) j = i;
+      if (j == n || !(d[j] > 1e-12 * dmax)) break;
+      used[j] = true;
+      pick.push_back(j);
+      const double piv = std::sqrt(d[j]);
+      L[j * n + c] = piv;
+      for (size_t i = 0; i < n; i++) {
+        if (used[i]) continue;
+        double x = G[i * n + j];
+        for (size_t m = 0; m < c; m++) x -= L[i * n + m] * L[j * n + m];
+        L[i * n + c] = x / piv;
+        d[i] -= L[i * n + c] * L[i * n + c];
+      }
+    }
+    FlipSpan::Basis& bs = sp.bases_[k];
+    const size_t r = pick.size();
+    bs.chol.assign(r * r, 0.0);
+    for (size_t a = 0; a < r; a++) {
+      bs.dirs.push_back(v[pick[a]]);
+      for (size_t c = 0; c <= a; c++) bs.chol[a * r + c] = L[pick[a] * n + c];
+    }
+  }
+  return sp;
+}
+
+std::vector<double> FlipSpan::split(std::vector<std::vector<double>>& r) const {
+  std::vector<double> out(r.size() + 1, 0.0);
+  double total = 0;
+  for (size_t k = 0; k < bases_.size() && k < r.size(); k++) {
+    const Basis& bs = bases_[k];
+    std::vector<double>& R = r[k];
+    const size_t n = bs.dirs.size();
+    if (n == 0 || R.size() != bs.dirs[0].size()) continue;
+    // h = <R, v_a>; L y = h; Lᵀ c = y; ‖projection‖₂ = ‖y‖₂.
+    std::vector<double> y(n), c(n);
+    double sq = 0;
+    for (size_t a = 0; a < n; a++) {
+      double h = 0;
+      for (size_t e = 0; e < R.size(); e++) h += R[e] * bs.dirs[a][e];
+      for (size_t m = 0; m < a; m++) h -= bs.chol[a * n + m] * y[m];
+      y[a] = h / bs.chol[a * n + a];
+      sq += y[a] * y[a];
+    }
+    for (size_t a = n; a-- > 0;) {
+      double x = y[a];
+      for (size_t m = a + 1; m < n; m++) x -= bs.chol[m * n + a] * c[m];
+      c[a] = x / bs.chol[a * n + a];
+    }
+    for (size_t a = 0; a < n; a++)
+      for (size_t e = 0; e < R.size(); e++) R[e] -= c[a] * bs.dirs[a][e];
+    out[k] = std::sqrt(sq);
+    total += sq;
+  }
+  out.back() = std::sqrt(total);
+  return out;
 }
 
 Distances add_tolerance(const Distances& thresholds, const Distances& extra) {

@@ -19,12 +19,26 @@
 // there is no allowance for what the verifier did not observe. AdamW is not linear in g;
 // its tolerance is the flagged gradient mass as a share of the replayed update (an
 // estimate, not a bound).
+//
+// Rule flipSpan (profile format 3) grants the flips only their own effect, in its own
+// direction: for each flagged pre-activation the verifier replays the segment from that
+// step with that one pre-activation on the other side of zero, and the difference from
+// its replay -- the flip's first-order change (±da(b,u) along e_u ⊗ x_b and back through
+// the earlier layers), its feedback on the later steps and its forward value -- is one
+// vector per checkpoint tensor. The residual (claimed − replayed) of each tensor is split
+// into its projection on the span of those vectors, held to kFlipSafety × the sum of
+// their norms (l2), and the rest, held to the profile's thresholds as if nothing had been
+// flagged. An honest run flips a subset of the flagged pre-activations: its residual is
+// their sum (up to second-order cross terms) plus rounding. An edit in a direction of an
+// adversary's choice is held to the profile's thresholds on flagged segments too, but
+// for its share in that span (a few vectors).
 #pragma once
 #include <cstdint>
 #include <vector>
 
 #include "model/tape.hpp"
 #include "train/task.hpp"
+#include "train/trainer.hpp"
 #include "verify/distance.hpp"
 
 namespace pw {
@@ -35,6 +49,30 @@ namespace pw {
 // multiplied by kFlipSafety before it is added to a threshold.
 constexpr double kFlipFeedback = 1;
 constexpr double kFlipSafety = 2;
+// Rule flipSpan: at most this many flagged pre-activations a segment are replayed; a
+// segment with more falls back to rule observed's bound (FlipSpan::overflow).
+constexpr size_t kFlipReplayMax = 32;
+
+// The span of a segment's flip vectors, per checkpoint tensor (rule flipSpan).
+class FlipSpan {
+ public:
+  // Per checkpoint tensor k (checkpoint_tensors' order): r[k] (claimed − replayed) loses
+  // its orthogonal projection on the span of tensor k's flip vectors; returns the
+  // projections' ‖·‖₂ per tensor, then the model's.
+  std::vector<double> split(std::vector<std::vector<double>>& r) const;
+  // The bound on those projections (kFlipSafety × Σ ‖vector‖₂), per tensor then the model.
+  std::vector<double> bound;
+  bool overflow = false;  // more than kFlipReplayMax flags: rule observed's bound applies
+  size_t replays = 0;     // flags replayed
+
+ private:
+  friend class FlipObserver;
+  struct Basis {
+    std::vector<std::vector<double>> dirs;  // the independent vectors (pivoted Cholesky's pick)
+    std::vector<double> chol;               // lower triangle of their Gram matrix's factor
+  };
+  std::vector<Basis> bases_;  // per checkpoint tensor
+};
 
 // The scale rounding is relative to for element (b, u) of a ReLU forward's input z,
 // made by a linear forward (x (B,in), W (out,in), bias): ‖x_b‖₂·‖W_u‖₂ + |bias_u|. For
@@ -55,6 +93,11 @@ class FlipObserver {
   // l1 adds the tensors', l2 adds them in quadrature, linf takes the max; a cosine bound
   // is (l2 / ‖w‖)² / 2 with ‖w‖ the replayed state's norm.
   Distances tolerance(const Workspace& start, const Workspace& replayed) const;
+  // Rule flipSpan: replays the segment once per flag (at most kFlipReplayMax) from the
+  // flag's step to `end` (the replay's step count at the segment's end) with that flag
+  // flipped, on `tr` (its ws is left at the last replay's end), and returns the span of
+  // the differences from `replayed`.
+  FlipSpan span(Trainer& tr, int64_t end, const Workspace& replayed) const;
 
  private:
   struct Bound {
@@ -72,6 +115,15 @@ class FlipObserver {
   std::vector<double> grad_mass_;                  // AdamW: Σ over steps of ‖g‖₂ per parameter
   std::vector<double> flip_mass_;                  // AdamW: Σ over steps of the gradient bound (l2)
   std::vector<float> scale_;
+  // Rule flipSpan: the flags (step, op, element) and each flagged step's starting
+  // checkpoint tensors (the parameters do not change before the update ops).
+  struct Flag {
+    int64_t step;
+    int op, element;
+  };
+  std::vector<Flag> flag_list_;
+  std::vector<std::pair<int64_t, std::vector<std::vector<float>>>> snapshots_;
+  bool overflow_ = false;
   void on_op(int64_t s, int index, const Workspace& ws);
 };
 

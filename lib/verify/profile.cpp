@@ -30,6 +30,14 @@ constexpr const char* kRuleObserved =
     "flipMargin = factor * flipMeasured + 2^-24), nothing else; the replayed segments' residuals (claimed - "
     "replayed) must satisfy |sum|_2 <= sqrt(sum of model l2 thresholds^2) and mean consecutive cosine <= "
     "alignmentMax; update plausibility: updateRatioMin/factor <= |dw|_2 / sum(lr) <= updateRatioMax*factor";
+constexpr const char* kRuleSpan =
+    "threshold[m][i] = factor * max(measured d[m][i]) + floor[m][i]; floor = floorRel * norm of the claimed end "
+    "state (l1, l2, linf), floorRel^2 for cosine; pre-activations with |z| <= flipMargin * (|x_b|_2 |W_u|_2 + "
+    "|bias_u|) may flip (flipMargin = factor * flipMeasured + 2^-24): the residual (claimed - replayed) of each "
+    "tensor is split into its projection on the span of those flips' vectors, held to 2 * the flips' first-order "
+    "bound (l2), and the rest, held to the thresholds plus the later steps' feedback; the replayed segments' rests "
+    "must satisfy |sum|_2 <= sqrt(sum of model l2 thresholds^2) and mean consecutive cosine <= alignmentMax; "
+    "update plausibility: updateRatioMin/factor <= |dw|_2 / sum(lr) <= updateRatioMax*factor";
 constexpr const char* kRuleShare =
     "threshold[m][i] = factor * max(measured d[m][i]) + floor[m][i]; floor = floorRel * norm of the claimed end "
     "state (l1, l2, linf), floorRel^2 for cosine; at verification plus sampleShare * (replayed update of the tensor "
@@ -246,8 +254,10 @@ void make_profile(const LoadedTask& task, const std::string& dir, const ProfileO
   p.setTaskHash(as_data(task.hash));
   p.setProofRoot(as_data(man.root()));
   const bool observed = opt.sample_share == 0;
-  p.setRule(observed ? kRuleObserved : kRuleShare);
-  p.setThresholdRule(observed ? schema::ThresholdRule::OBSERVED : schema::ThresholdRule::SAMPLE_SHARE);
+  p.setRule(!observed ? kRuleShare : opt.span ? kRuleSpan : kRuleObserved);
+  p.setThresholdRule(!observed  ? schema::ThresholdRule::SAMPLE_SHARE
+                     : opt.span ? schema::ThresholdRule::FLIP_SPAN
+                                : schema::ThresholdRule::OBSERVED);
   p.setFlipMargin(flip_margin);
   p.setFlipMeasured(flip_measured);
   p.setAlignmentMax(opt.alignment_max);
@@ -296,6 +306,41 @@ Distances segment_thresholds(const LoadedProfile& p, const Tape& tape, const Wor
   return t;
 }
 
+std::vector<double> span_limits(const LoadedProfile& p, const FlipSpan& span) {
+  std::vector<double> l = p.thresholds.value[kL2];
+  for (size_t k = 0; k < l.size() && k < span.bound.size(); k++) l[k] += span.bound[k];
+  return l;
+}
+
+SegmentCheck check_segment(const LoadedProfile& p, const Tape& tape, const Workspace& start, const Workspace& replayed,
+                           const Workspace& claimed, const FlipObserver* flips, const FlipSpan* span) {
+  SegmentCheck c;
+  c.residual = residuals(tape, replayed, claimed);
+  if (p.span && flips && span && !span->overflow) {
+    // Rule flipSpan: the flips' own effects in their span, the rest held to the thresholds.
+    const std::vector<double> proj = span->split(c.residual);
+    const std::vector<double> limit = span_limits(p, *span);
+    c.span = proj.back(), c.span_bound = limit.empty() ? 0.0 : limit.back();
+    c.distances = residual_distances(tape, replayed, c.residual);
+    c.thresholds = p.thresholds;
+    for (size_t k = 0; k < proj.size() && k < c.distances.size(); k++)
+      if (!(proj[k] <= (k < limit.size() ? limit[k] : 0.0) * (1 + 1e-9))) {
+        char buf[300];
+        std::snprintf(buf, sizeof buf, "%s: its residual's projection on the span of the observed flips' effects, "
+                      "l2 %.3g > their bound %.3g", c.distances.names[k].c_str(), proj[k], limit[k]);
+        c.over = buf;
+        return c;
+      }
+  } else {
+    c.distances = residual_distances(tape, replayed, c.residual);
+    Distances bound;
+    if (flips) bound = flips->tolerance(start, replayed);
+    c.thresholds = segment_thresholds(p, tape, start, replayed, flips ? &bound : nullptr);
+  }
+  c.over = exceeds(c.distances, c.thresholds);
+  return c;
+}
+
 LoadedProfile load_profile(const std::string& path) {
   return parse_profile(read_file(path, kSmallFileLimit, "profile"), path);
 }
@@ -314,7 +359,8 @@ LoadedProfile parse_profile(Bytes bytes, const std::string& path) {
     lp.update_max = r.getUpdateRatioMax();
     lp.sample_share = r.getSampleShare();
     check_input(std::isfinite(lp.sample_share) && lp.sample_share >= 0, what + ": bad sampleShare");
-    lp.observed = r.getThresholdRule() == schema::ThresholdRule::OBSERVED;
+    lp.span = r.getThresholdRule() == schema::ThresholdRule::FLIP_SPAN;
+    lp.observed = r.getThresholdRule() == schema::ThresholdRule::OBSERVED || lp.span;
     lp.flip_margin = r.getFlipMargin();
     lp.alignment_max = r.getAlignmentMax();
     if (lp.observed) {
@@ -336,9 +382,10 @@ std::string profile_summary(schema::Profile::Reader r) {
     const Distances t = read_distances(r.getThresholds(), "thresholds");
     check_input(t.size() > 0, "profile: no thresholds");
     char line[512], rule[160];
-    if (r.getThresholdRule() == schema::ThresholdRule::OBSERVED)
-      std::snprintf(rule, sizeof rule, "rule observed: flip margin %.3g (measured %.3g)", r.getFlipMargin(),
-                    r.getFlipMeasured());
+    if (r.getThresholdRule() == schema::ThresholdRule::OBSERVED || r.getThresholdRule() == schema::ThresholdRule::FLIP_SPAN)
+      std::snprintf(rule, sizeof rule, "rule %s: flip margin %.3g (measured %.3g)",
+                    r.getThresholdRule() == schema::ThresholdRule::FLIP_SPAN ? "flipSpan" : "observed",
+                    r.getFlipMargin(), r.getFlipMeasured());
     else
       std::snprintf(rule, sizeof rule, "rule sampleShare %.3g", r.getSampleShare());
     std::snprintf(line, sizeof line,

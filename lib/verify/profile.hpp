@@ -50,6 +50,7 @@ struct ProfileOptions {
   double floor_rel = 1.0 / (1 << 20);
   double sample_share = 0;         // > 0: the sampleShare rule (format 1's), for comparisons only
   double alignment_max = 0.5;
+  bool span = true;                // rule flipSpan (format 3's default); false: rule observed
   std::string data_dir;
   bool cuda = false;              // --device cuda: also replay on the GPU, fast and (with `exact`) exact
 };
@@ -71,6 +72,7 @@ struct LoadedProfile {
   Distances thresholds;
   double factor = 0, update_min = 0, update_max = 0, sample_share = 0;
   bool observed = true;  // the rule: observed flips and the directional test; else sampleShare
+  bool span = false;     // rule flipSpan: observed, the flips' bound only in their span
   double flip_margin = 0, alignment_max = 1;
 };
 
@@ -79,6 +81,24 @@ struct LoadedProfile {
 // the replay; none: nothing), under rule sampleShare one sample's share of the update.
 Distances segment_thresholds(const LoadedProfile& p, const Tape& tape, const Workspace& start,
                              const Workspace& replayed, const Distances* flips);
+
+class FlipObserver;
+class FlipSpan;
+// One replayed segment's test (proofwork(7), FAST MODE): the verifier's, and the one the
+// adaptive adversary (pol-forge --steer) plays against.
+struct SegmentCheck {
+  Distances distances;   // replayed vs claimed; rule flipSpan: the residual less its projection on the flips' span
+  Distances thresholds;  // what they are held to
+  double span = 0, span_bound = 0;            // rule flipSpan: ‖that projection‖₂ (model) and its bound
+  std::vector<std::vector<double>> residual;  // claimed − replayed as tested, per checkpoint tensor
+  std::string over;      // "" when within, else the first excess
+};
+// `flips` and `span` (FlipObserver::span()) are the replay's (rule sampleShare: null).
+// Rule flipSpan: a tensor's projection on the span is held to the flips' bound plus its
+// l2 threshold (the rounding in the residual has a share in the span too).
+std::vector<double> span_limits(const LoadedProfile& p, const FlipSpan& span);  // per tensor, then the model
+SegmentCheck check_segment(const LoadedProfile& p, const Tape& tape, const Workspace& start, const Workspace& replayed,
+                           const Workspace& claimed, const FlipObserver* flips, const FlipSpan* span);
 
 // Reads and validates a profile (bad input on anything malformed, or of a format version
 // this build does not read).

@@ -21,12 +21,16 @@
 namespace pw {
 
 struct Steering {
-  enum class Direction : uint8_t { Shrink, Grow, Noise };
-  Direction direction = Direction::Shrink;  // −w, +w, or one fixed random direction (Philox)
+  enum class Direction : uint8_t { Shrink, Grow, Noise, Backdoor };
+  // −w, +w, one fixed random direction (Philox), or towards a backdoor: minus the
+  // gradient, at the honest state, of the loss of the segment's last batch with a
+  // kTriggerSize² white patch in every image's bottom-right corner, all labelled 0.
+  Direction direction = Direction::Shrink;
   double fraction = 0;                      // of the largest accepted edit, (0, 1e6]
 };
 
-// "shrink:0.9", "grow:0.5", "noise:0.99"; anything else is a usage error (exit 2).
+constexpr uint32_t kTriggerSize = 4;
+// "shrink:0.9", "grow:0.5", "noise:0.99", "backdoor:0.99"; anything else is a usage error (exit 2).
 Steering parse_steering(const std::string& spec, const char* flag);
 
 // What the forger did at one checkpoint.

@@ -107,6 +107,8 @@ void make_verdict(const LoadedTask& task, const VerifyOptions& opt, const Verify
     if (s.distances.size()) write_distances(b.initDistances(), s.distances);
     if (s.thresholds.size()) write_distances(b.initThresholds(), s.thresholds);
     b.setFlagged(uint64_t(s.flagged));
+    b.setFlipSpan(s.flip_span);
+    b.setFlipSpanBound(s.flip_span_bound);
   }
   v.setResidualSum(r.residual_sum);
   v.setResidualBound(r.residual_bound);

@@ -35,18 +35,18 @@ ResidualTest::ResidualTest(const Tape& tape) : tape_(tape), ids_(checkpoint_tens
   bound_sq_.assign(ids_.size() + 1, 0.0);
 }
 
-std::string ResidualTest::add(const Workspace& claimed, const Workspace& replayed, const Distances& t) {
-  if (t.size() != ids_.size() + 1) return "";  // exceeds() has reported the mismatch
+std::string ResidualTest::add(const std::vector<std::vector<double>>& res, const Distances& t) {
+  if (t.size() != ids_.size() + 1 || res.size() != ids_.size()) return "";  // exceeds() has reported the mismatch
   double all = 0, dot = 0, rr = 0, pp = 0;
   std::string why;
   for (size_t k = 0; k < ids_.size(); k++) {
-    const std::vector<float>& c = claimed.t[size_t(ids_[k])];
-    const std::vector<float>& r = replayed.t[size_t(ids_[k])];
+    const std::vector<double>& r = res[k];
     std::vector<double>& sum = sum_[k];
     std::vector<double>& prev = prev_[k];
+    if (r.size() != sum.size()) return "";
     double sq = 0;
     for (size_t e = 0; e < sum.size(); e++) {
-      const double d = double(c[e]) - double(r[e]);
+      const double d = r[e];
       sum[e] += d;
       sq += sum[e] * sum[e];
       dot += d * prev[e], rr += d * d, pp += prev[e] * prev[e];
@@ -282,7 +282,7 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
   tr.compute.fast = !cfg.exact;
   tr.compute.reduce_chunk = cfg.reduce_chunk;  // the task's order, not the verifier's choice
   if (opt.device == DeviceKind::Cuda) tr.use_device(make_cuda_executor(tr.tape, tr.compute.fast));
-  Workspace claimed(tr.tape), start(tr.tape);
+  Workspace claimed(tr.tape), start(tr.tape), replayed(tr.tape);
   // Fast mode under rule observed: the flips the replay observes, the directional test.
   std::unique_ptr<FlipObserver> flips;
   std::unique_ptr<ResidualTest> residuals;
@@ -310,6 +310,13 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
       if (flips) flips->reset();
       while (tr.step < s.end_step) tr.run_step(flips ? flips->hook(tr.step) : OpHook());
       tr.to_host();
+      FlipSpan span;
+      if (flips && prof->span && flips->flagged() > 0) {  // rule flipSpan: each flag's own effect
+        replayed.t = tr.ws.t;
+        span = flips->span(tr, s.end_step, replayed);
+        tr.ws.t = replayed.t;
+        tr.step = s.end_step;
+      }
       s.seconds = since(t0);
       replay_secs += s.seconds;
       res.replayed_steps += s.end_step - s.start_step;
@@ -323,15 +330,14 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
         if (!err.empty()) {
           s.ok = false, s.reason = err;
         } else {
-          s.distances = state_distances(tr.tape, tr.ws, claimed);
-          Distances bound;
-          if (flips) bound = flips->tolerance(start, tr.ws), s.flagged = flips->flagged();
-          s.thresholds = segment_thresholds(*prof, tr.tape, start, tr.ws, flips ? &bound : nullptr);
-          const std::string over = exceeds(s.distances, s.thresholds);
-          s.ok = over.empty();
-          if (!s.ok) s.reason = "replayed state at step " + std::to_string(s.end_step) + " is too far from the claimed one: " + over;
+          const SegmentCheck c = check_segment(*prof, tr.tape, start, tr.ws, claimed, flips.get(), &span);
+          s.distances = c.distances, s.thresholds = c.thresholds;
+          s.flip_span = c.span, s.flip_span_bound = c.span_bound;
+          if (flips) s.flagged = flips->flagged();
+          s.ok = c.over.empty();
+          if (!s.ok) s.reason = "replayed state at step " + std::to_string(s.end_step) + " is too far from the claimed one: " + c.over;
           if (s.ok && residuals) {
-            s.reason = residuals->add(claimed, tr.ws, s.thresholds);
+            s.reason = residuals->add(c.residual, s.thresholds);
             if (s.ok && n + 1 == chosen.size() && s.reason.empty()) s.reason = residuals->alignment_check(prof->alignment_max);
             s.ok = s.reason.empty();
             res.residual_sum = residuals->sum_norm(), res.residual_bound = residuals->bound();

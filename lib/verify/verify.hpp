@@ -30,6 +30,7 @@ struct SegmentOutcome {
   Distances distances;       // fast mode: replayed vs claimed
   Distances thresholds;      // fast mode: what they were held to (the profile's, plus the observed flips' bound)
   int64_t flagged = 0;       // fast mode: pre-activations within the profile's flip margin of zero
+  double flip_span = 0, flip_span_bound = 0;  // rule flipSpan: the residual's projection on the flips' span (l2), its bound
 };
 
 struct LoadedProfile;
@@ -82,8 +83,9 @@ constexpr int kAlignmentPairs = 4;
 class ResidualTest {
  public:
   explicit ResidualTest(const Tape& tape);
-  // Adds segment j's residual; "" or why the residuals so far fail.
-  std::string add(const Workspace& claimed, const Workspace& replayed, const Distances& thresholds);
+  // Adds segment j's residual (claimed − replayed per checkpoint tensor, or what of it
+  // the rule tests); "" or why the residuals so far fail.
+  std::string add(const std::vector<std::vector<double>>& residual, const Distances& thresholds);
   // "" or why the alignment fails (after the last add).
   std::string alignment_check(double alignment_max) const;
   double sum_norm() const { return sum_norm_; }
