@@ -53,10 +53,6 @@ void relu_backward(const float* dy, const float* y, float* dz, int64_t n) {
   elementwise_ranges(n, [&](int64_t i0, int64_t m) { relu_backward_serial(dy + i0, y + i0, dz + i0, m); });
 }
 
-// Built for x86-64-v3 too, where the library's exp and log (tensor/mathfn.hpp) run their
-// fma inline rather than as calls to libm's fmaf: the same correctly rounded fma, the
-// same bits (a GPT's rows are 256 wide, one exp each).
-__attribute__((target_clones("arch=x86-64-v3", "default")))
 float softmax_cross_entropy_forward(const float* logits, const float* labels, float* probs, int B, int C,
                                     int reduce_chunk, bool partial) {
   std::vector<float> row_loss(B);
