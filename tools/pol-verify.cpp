@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 
 #include "cli/cli.hpp"
 #include "core/error.hpp"
@@ -89,6 +90,12 @@ int main(int argc, char** argv) {
   app.add_option("--assume-forged", opt.assume_forged, "f for the detection figures printed")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
+  const std::map<std::string, VerifyOptions::ReadAhead> read_ahead{
+      {"auto", VerifyOptions::ReadAhead::Auto}, {"on", VerifyOptions::ReadAhead::On}, {"off", VerifyOptions::ReadAhead::Off}};
+  app.add_option("--read-ahead", opt.read_ahead,
+                 "Read the next segment's first checkpoint while one replays: auto (where a core is spare), on, off")
+      ->transform(CLI::CheckedTransformer(read_ahead))
+      ->default_str("auto");
   add_common_options(app, common, kOptAll | kOptForce);
 
   Ranks ranks;  // under mpirun or srun --mpi=pmix: the ranks share the replay

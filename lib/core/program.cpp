@@ -46,5 +46,6 @@ void set_threads(int n) {
   if (n > 0) omp_set_num_threads(n);
 }
 int get_threads() { return omp_get_max_threads(); }
+int available_cores() { return omp_get_num_procs(); }
 
 }  // namespace pw

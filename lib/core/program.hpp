@@ -17,6 +17,7 @@ const char* version();
 
 void set_threads(int n);      // n > 0: OpenMP's thread count; 0 leaves it as it is
 int get_threads();
+int available_cores();        // the processors this process may run on (its affinity)
 
 // Restores the thread count on scope exit (a replay under another side's setting).
 struct ThreadsGuard {

@@ -180,6 +180,11 @@ Workspace::Workspace(const Tape& tape) {
   for (size_t i = 0; i < t.size(); i++) t[i].assign(size_t(tape.tensors[i].size()), 0.0f);
 }
 
+Workspace::Workspace(const Tape& tape, const std::vector<int>& ids) {
+  t.resize(tape.tensors.size());
+  for (int id : ids) t[size_t(id)].assign(size_t(tape.tensors[size_t(id)].size()), 0.0f);
+}
+
 namespace {
 void load_rows(const uint8_t* images, const uint32_t* idx, int64_t B, int F, float scale, float* x) {
 #pragma omp parallel for schedule(static) if (B * F >= (int64_t(1) << 15))

@@ -181,6 +181,9 @@ struct StepContext {
 struct Workspace {
   std::vector<std::vector<float>> t;  // one buffer per tensor id
   explicit Workspace(const Tape& tape);
+  // Only the tensors of `ids` sized (zeros), the others empty: a checkpoint's state
+  // (checkpoint_tensors) without the activations a step needs.
+  Workspace(const Tape& tape, const std::vector<int>& ids);
   float* operator[](int id) { return t[size_t(id)].data(); }
   const float* operator[](int id) const { return t[size_t(id)].data(); }
 };

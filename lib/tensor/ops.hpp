@@ -53,11 +53,9 @@ PW_HD inline void adamw_elem(float& p, float g, float& m, float& v, const AdamwS
 PW_HD inline float softmax_ce_row(const float* z, int y, float* p, int C) {
   float mx = z[0];
   for (int c = 1; c < C; c++) mx = z[c] > mx ? z[c] : mx;
+  for (int c = 0; c < C; c++) p[c] = exp_f32(z[c] - mx);  // independent: vectorisable
   float sum = 0.0f;
-  for (int c = 0; c < C; c++) {
-    p[c] = exp_f32(z[c] - mx);
-    sum = sum + p[c];
-  }
+  for (int c = 0; c < C; c++) sum = sum + p[c];
   for (int c = 0; c < C; c++) p[c] = p[c] / sum;
   return log_f32(sum) - (z[y] - mx);
 }

@@ -6,8 +6,12 @@
 #include <memory>
 #include <numeric>
 #include <cstdio>
+#include <functional>
+#include <future>
+#include <optional>
 
 #include "core/error.hpp"
+#include "core/program.hpp"
 #include "io/file.hpp"
 #include "proof/proof.hpp"
 #include "tensor/philox.hpp"
@@ -24,6 +28,47 @@ double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::
 
 // Segment whose replay produces checkpoint i (checkpoint 0 belongs to segment 0).
 int segment_of_checkpoint(size_t i) { return i == 0 ? 0 : int(i) - 1; }
+
+// Reads checkpoint i into a workspace: "" when it loaded, the reason when the file is not
+// what the manifest commits to (a verdict); other errors are thrown.
+using CheckpointLoader = std::function<std::string(size_t i, Workspace& ws)>;
+
+// The next segment's starting checkpoint, read, hashed and decoded by a thread of its own
+// while the current segment replays (proofwork(7), VERIFICATION). Used only with a core to
+// spare: where every core runs the replay's threads, a loader would stall them at each
+// barrier for longer than the load it hides. Its outcome is the same as loading in turn:
+// take() returns the same message or rethrows the same error, at the same segment.
+class Prefetch {
+ public:
+  explicit Prefetch(const Tape& tape) : ids_(checkpoint_tensors(tape)), state_(tape, ids_) {}
+  ~Prefetch() {
+    if (job_.valid()) job_.wait();
+  }
+  Prefetch(const Prefetch&) = delete;
+  Prefetch& operator=(const Prefetch&) = delete;
+
+  void start(size_t index, const CheckpointLoader& load) {
+    index_ = index;
+    job_ = std::async(std::launch::async, [this, index, load] {
+      set_threads(1);  // this thread's parallel regions (the state hash): the spare core only
+      return load(index, state_);
+    });
+  }
+  bool holds(size_t index) const { return job_.valid() && index_ == index; }
+  // Waits for the load; on success copies the state into ws (its other tensors untouched).
+  std::string take(Workspace& ws) {
+    std::string err = job_.get();  // rethrows what the load threw
+    if (err.empty())
+      for (int id : ids_) std::copy(state_.t[size_t(id)].begin(), state_.t[size_t(id)].end(), ws.t[size_t(id)].begin());
+    return err;
+  }
+
+ private:
+  std::vector<int> ids_;
+  Workspace state_;
+  size_t index_ = 0;
+  std::future<std::string> job_;
+};
 
 }  // namespace
 
@@ -195,12 +240,11 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
       return reject(segment_of_checkpoint(i), "checkpoint '" + c.file + "' does not match its hash in the manifest");
   }
 
-  Trainer tr(cfg, data);
-  Workspace init(tr.tape);
-  init_state(cfg, tr.tape, init);
-  const Hash init_hash = state_hash(tr.tape, init, 0);
+  Trainer tr(cfg, data);  // its state: the initial weights derived from the task's seed
+  const Hash init_hash = state_hash(tr.tape, tr.ws, 0);
+  const std::vector<int> state_ids = checkpoint_tensors(tr.tape);
   const int nseg = int(man.checkpoints.size()) - 1;
-  auto load = [&](size_t i, Workspace& ws) {
+  const CheckpointLoader load = [&](size_t i, Workspace& ws) {
     try {
       read_checkpoint(dir, man.checkpoints[i], tr.tape, task.hash, ws);
       return std::string();
@@ -216,7 +260,7 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
       return reject(0, "the initial weights are not the ones derived from the task's seed");
   }
   {  // the final weights are what a user takes away: their file must hold what the manifest says
-    Workspace last(tr.tape);
+    Workspace last(tr.tape, state_ids);
     std::string err = load(man.checkpoints.size() - 1, last);
     if (!err.empty()) return reject(nseg - 1, err);
   }
@@ -232,7 +276,7 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
   if (!cfg.exact || opt.top_q > 0) {
     // One pass over the checkpoints: every segment's parameter update, for the update
     // plausibility band (fast mode: ‖Δw‖₂ / Σ lr within the profile's) and for top-Q.
-    Workspace prev(tr.tape), cur(tr.tape);
+    Workspace prev(tr.tape, state_ids), cur(tr.tape, state_ids);
     std::string err = load(0, prev);
     for (int i = 0; i < nseg; i++) {
       err = load(size_t(i) + 1, cur);
@@ -282,7 +326,19 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
   tr.compute.fast = !cfg.exact;
   tr.compute.reduce_chunk = cfg.reduce_chunk;  // the task's order, not the verifier's choice
   if (opt.device == DeviceKind::Cuda) tr.use_device(make_cuda_executor(tr.tape, tr.compute.fast));
-  Workspace claimed(tr.tape), start(tr.tape), replayed(tr.tape);
+  // Fast mode: the claimed end state, the start, and (rule flipSpan) the replayed end
+  // state while the flips' effects are replayed.
+  std::optional<Workspace> claimed, start, replayed;
+  if (!cfg.exact) claimed.emplace(tr.tape, state_ids), start.emplace(tr.tape);
+  // tr.ws holds checkpoint 0 as loaded above: a replay that starts there need not read it
+  // again. Later starts are read in turn, or ahead on a spare core (Prefetch).
+  constexpr size_t kNone = ~size_t(0);
+  size_t held = 0;
+  std::unique_ptr<Prefetch> ahead;
+  const bool spare = opt.device != DeviceKind::Cpu || get_threads() < available_cores();
+  if (chosen.size() > 1 && (opt.read_ahead == VerifyOptions::ReadAhead::On ||
+                            (opt.read_ahead == VerifyOptions::ReadAhead::Auto && spare)))
+    ahead = std::make_unique<Prefetch>(tr.tape);
   // Fast mode under rule observed: the flips the replay observes, the directional test.
   std::unique_ptr<FlipObserver> flips;
   std::unique_ptr<ResidualTest> residuals;
@@ -299,11 +355,14 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
     s.end_step = man.checkpoints[size_t(i) + 1].step;
     s.expected = man.checkpoints[size_t(i) + 1].state;
     s.update_norm = norms[size_t(i)];
-    std::string err = load(size_t(i), tr.ws);
+    std::string err;
+    if (held != size_t(i)) err = ahead && ahead->holds(size_t(i)) ? ahead->take(tr.ws) : load(size_t(i), tr.ws);
+    held = kNone;
+    if (ahead && n + 1 < chosen.size()) ahead->start(size_t(chosen[n + 1].first), load);  // the next start
     if (!err.empty()) {
       s.reason = err;
     } else {
-      if (!cfg.exact) start.t = tr.ws.t;  // the claimed start, for the update-share tolerance
+      if (!cfg.exact) start->t = tr.ws.t;  // the claimed start, for the update-share tolerance
       const auto t0 = Clock::now();
       tr.step = s.start_step;
       tr.to_device();
@@ -312,9 +371,10 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
       tr.to_host();
       FlipSpan span;
       if (flips && prof->span && flips->flagged() > 0) {  // rule flipSpan: each flag's own effect
-        replayed.t = tr.ws.t;
-        span = flips->span(tr, s.end_step, replayed);
-        tr.ws.t = replayed.t;
+        if (!replayed) replayed.emplace(tr.tape);
+        replayed->t = tr.ws.t;
+        span = flips->span(tr, s.end_step, *replayed);
+        tr.ws.t = replayed->t;
         tr.step = s.end_step;
       }
       s.seconds = since(t0);
@@ -326,11 +386,11 @@ VerifyResult verify_proof(const LoadedTask& task, const std::string& dir, const 
         s.reason = "replayed state " + hex(s.replayed).substr(0, 16) + "… differs from the claimed " +
                    hex(s.expected).substr(0, 16) + "… at step " + std::to_string(s.end_step);
       } else if (!cfg.exact) {
-        err = load(size_t(i) + 1, claimed);
+        err = load(size_t(i) + 1, *claimed);
         if (!err.empty()) {
           s.ok = false, s.reason = err;
         } else {
-          const SegmentCheck c = check_segment(*prof, tr.tape, start, tr.ws, claimed, flips.get(), &span);
+          const SegmentCheck c = check_segment(*prof, tr.tape, *start, tr.ws, *claimed, flips.get(), &span);
           s.distances = c.distances, s.thresholds = c.thresholds;
           s.flip_span = c.span, s.flip_span_bound = c.span_bound;
           if (flips) s.flagged = flips->flagged();

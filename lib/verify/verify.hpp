@@ -46,6 +46,10 @@ struct VerifyOptions {
   DeviceKind device = DeviceKind::Cpu;  // Cuda: replay on the GPU (same bits in exact mode)
   int shard = 0, shards = 1; // replay the chosen segments at positions ≡ shard (mod shards)
   double assume_forged = 0.1;  // f for the detection figures
+  // Read the next segment's first checkpoint while one replays (proofwork(7),
+  // VERIFICATION): Auto where a core is spare (threads below the cores) or the replay
+  // runs on a device. The verdict is the same either way.
+  enum class ReadAhead { Auto, On, Off } read_ahead = ReadAhead::Auto;
 };
 
 // What replaying q of C segments catches when a fraction f of them is forged.

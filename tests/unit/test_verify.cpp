@@ -86,14 +86,21 @@ TEST_CASE("verify: honest proof accepted, consistent forgery rejected at its seg
   CHECK(bad.reason.find("segment 1 (steps 4-8)") != std::string::npos);
 
   // Segment 2 starts from the forged weights and replays "correctly" from them: only
-  // with --keep-going do we see that it alone would have passed.
-  VerifyOptions keep;
-  keep.keep_going = true;
-  VerifyResult every = verify_proof(task, proof, keep);
-  REQUIRE(every.segments.size() == 3);
-  CHECK(every.segments[0].ok);
-  CHECK_FALSE(every.segments[1].ok);
-  CHECK_FALSE(every.segments[2].ok);  // its end checkpoint is honest, its start is not
+  // with --keep-going do we see that it alone would have passed. Alike whether its start
+  // was read ahead, during segment 1's replay, or in turn (proofwork(7), VERIFICATION).
+  std::vector<Hash> replayed;  // segment 2's, with the read-ahead on then off
+  for (auto mode : {VerifyOptions::ReadAhead::On, VerifyOptions::ReadAhead::Off}) {
+    VerifyOptions keep;
+    keep.keep_going = true;
+    keep.read_ahead = mode;
+    VerifyResult every = verify_proof(task, proof, keep);
+    REQUIRE(every.segments.size() == 3);
+    CHECK(every.segments[0].ok);
+    CHECK_FALSE(every.segments[1].ok);
+    CHECK_FALSE(every.segments[2].ok);  // its end checkpoint is honest, its start is not
+    replayed.push_back(every.segments[2].replayed);
+  }
+  CHECK(replayed[0] == replayed[1]);
 
   // Top-Q sees the update norms; the forged segment's is recorded.
   VerifyOptions topq;
