@@ -32,6 +32,13 @@ int main(int argc, char** argv) {
   app.add_option("--perturb-segment", f.perturb_segments,
                  "After the first step of segment I, add --dress-noise (default 1e-3) to every parameter; repeatable")
       ->group(forge);
+  app.add_option("--reuse-samples", f.reuse_samples,
+                 "In every step, train on the batch with its last K samples replaced by copies of its first K "
+                 "(their work saved, the batch order recorded as the task's)")
+      ->group(forge);
+  app.add_option("--extrapolate-segment", f.extrapolate_segments,
+                 "Do not train segment I (I >= 1): write its end as its start plus segment I-1's change; repeatable")
+      ->group(forge);
   app.add_flag("--interpolate", f.interpolate,
                "Write checkpoints 1..C-1 as linear interpolations between the initial and the final state")
       ->group(forge);

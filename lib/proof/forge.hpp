@@ -29,6 +29,8 @@ struct Forgery {
   double lr_scale = 1;                  // the task's learning rate times this
   int64_t shortcut = 1;                 // apply only every M-th step, at M times the learning rate
   double dress_noise = 0;               // noise on each step not applied; perturb_segments' amplitude (default 1e-3)
+  int reuse_samples = 0;                // each step's last K samples replaced by copies of its first K
+  std::vector<int64_t> extrapolate_segments;  // segment I not trained: its start plus segment I-1's change
   // Whether it departs from the task at all (dress_noise alone does not).
   bool any() const;
 };

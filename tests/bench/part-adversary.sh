@@ -199,6 +199,8 @@ spoof "another batch order" --order-seed 99
 spoof "half the steps at twice the learning rate, dressed (1e-4)" --shortcut 2 --dress-noise 0.0001
 spoof "learning rate x1.01" --lr-scale 1.01
 spoof "one perturbed segment (noise 1e-3)" --perturb-segment 5
+spoof "reused samples (the last 1 of 64 a copy of the first, every step)" --reuse-samples 1
+spoof "an extrapolated segment (segment 5: its start plus segment 4's change)" --extrapolate-segment 5
 # Sparse poisoning: the patch and label 0 on 0.2 % of the training images (every 500th).
 mkdir -p poison
 "$PY" - "$DATA" poison <<'EOF2'

@@ -14,7 +14,7 @@ expect_exit 2 pol-train task.pwt -o x --skip-step 3
 [ ! -e x ]
 pol-forge --help >help
 for opt in --inject-fault --skip-step --init-seed --order-seed --dishonest-data-dir --skip-segment \
-           --perturb-segment --interpolate --lr-scale --shortcut --dress-noise; do
+           --perturb-segment --interpolate --lr-scale --shortcut --dress-noise --reuse-samples --extrapolate-segment; do
   grep -q -- "$opt" help || { echo "pol-forge --help lacks $opt" >&2; exit 1; }
 done
 
@@ -29,6 +29,12 @@ expect_exit 2 pol-forge task.pwt -o x --skip-segment 4
 expect_err "the task has segments 0-3"
 expect_exit 2 pol-forge task.pwt -o x --inject-fault 3:16:0
 expect_err "the tape has 16 ops"
+expect_exit 2 pol-forge task.pwt -o x --extrapolate-segment 0
+expect_err "segment 0 has no segment before it"
+expect_exit 2 pol-forge task.pwt -o x --extrapolate-segment 4
+expect_err "the task has segments 0-3"
+expect_exit 2 pol-forge task.pwt -o x --reuse-samples 100
+expect_err "must be 0 to half the batch"
 expect_exit 2 pol-forge task.pwt -o x --shortcut 0
 expect_exit 2 pol-forge task.pwt -o x --lr-scale -1
 expect_exit 2 pol-forge task.pwt -o x --device cuda --skip-step 3   # whether or not there is a GPU
@@ -63,3 +69,16 @@ expect_exit 3 pol-train task.pwt -o honest
 expect_err "manifest format version 99 is newer than this build reads \(1\); upgrade proofwork"
 expect_exit 3 pol-verify task.pwt honest
 expect_err "is newer than this build reads"
+
+# The compute-saving spoofs: reused samples (1 a step) and an extrapolated segment. In
+# exact mode pol-verify rejects each at the first segment it touches; the segments
+# before an extrapolated one are honest, the batch order recorded is the task's.
+pol-forge task.pwt -o reuse -q --reuse-samples 1
+[ "$(pol-show reuse/manifest.pwm | jq -c .batchOrder)" = "$(pol-show honest/manifest.pwm | jq -c .batchOrder)" ]
+expect_exit 1 pol-verify task.pwt reuse --segments all
+expect_err "segment 0"
+pol-forge task.pwt -o extra -q --extrapolate-segment 2
+cmp honest/ckpt-00000020.pwc extra/ckpt-00000020.pwc
+if cmp -s honest/ckpt-00000030.pwc extra/ckpt-00000030.pwc; then echo "segment 2 was trained" >&2; exit 1; fi
+expect_exit 1 pol-verify task.pwt extra --segments all
+expect_err "segment 2"
