@@ -112,7 +112,7 @@ PW_HD PW_INLINE float tanh_f32(float x) {
   return select_f32(x != x, x, u2f(f2u(r) | sign));
 }
 
-PW_HD inline float log_f32(float x) {
+PW_HD PW_INLINE float log_f32(float x) {
   if (x != x) return x;
   if (x < 0.0f) return u2f(0x7fc00000u);  // NaN
   if (x == 0.0f) return u2f(0xff800000u);  // -inf

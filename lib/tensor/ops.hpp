@@ -50,7 +50,7 @@ PW_HD inline void adamw_elem(float& p, float g, float& m, float& v, const AdamwS
 // One row of softmax cross-entropy: z (C) logits, y the label → p (C) probabilities;
 // returns the row's loss log Σexp(z − max) − (z[y] − max). Sums run over c ascending.
 // Shared by the CPU loop and the CUDA kernel (one thread per row), so both give these bits.
-PW_HD inline float softmax_ce_row(const float* z, int y, float* p, int C) {
+PW_HD PW_INLINE float softmax_ce_row(const float* z, int y, float* p, int C) {
   float mx = z[0];
   for (int c = 1; c < C; c++) mx = z[c] > mx ? z[c] : mx;
   for (int c = 0; c < C; c++) p[c] = exp_f32(z[c] - mx);  // independent: vectorisable
