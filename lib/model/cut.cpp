@@ -20,7 +20,9 @@ struct Writer {
     bytes.resize(bytes.size() + n);
     return bytes.data() + bytes.size() - n;
   }
-  void put(const void* p, size_t n) { std::memcpy(take(n), p, n); }
+  void put(const void* p, size_t n) {  // n may be 0 with p null (no scales yet): no memcpy then
+    if (n > 0) std::memcpy(take(n), p, n);
+  }
 };
 struct Reader {
   const std::vector<uint8_t>& bytes;
@@ -46,7 +48,8 @@ std::vector<uint8_t> pass_through(const float* x, int64_t n) {
 }
 std::vector<float> read_scales(Reader& in, size_t n, const char* what) {
   std::vector<float> s(n);
-  std::memcpy(s.data(), in.take(n * sizeof(float), what), n * sizeof(float));
+  const uint8_t* src = in.take(n * sizeof(float), what);
+  if (n > 0) std::memcpy(s.data(), src, n * sizeof(float));
   return s;
 }
 
