@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "model/cpu_ops.hpp"
 #include "tensor/transformer.hpp"
 
 namespace pw {
@@ -195,79 +196,98 @@ Tape build_gpt_tape(const GptSpec& g, int batch, OptimizerType opt, float clip) 
   return t;
 }
 
-float clip_gradients(const std::vector<float*>& grads, const std::vector<int64_t>& sizes, float max_norm) {
+float clip_coefficient(const std::vector<float>& sum_squares, float max_norm, float* total_norm) {
   float total_sq = 0.0f;
-  for (size_t i = 0; i < grads.size(); i++) {
-    const float norm = std::sqrt(sum_squares(grads[i], sizes[i]));
+  for (float ss : sum_squares) {
+    const float norm = std::sqrt(ss);
     total_sq = total_sq + norm * norm;
   }
   const float total = std::sqrt(total_sq);
-  const float coef = max_norm / (total + 1e-6f);
+  if (total_norm) *total_norm = total;
+  return max_norm / (total + 1e-6f);
+}
+
+float clip_gradients(const std::vector<float*>& grads, const std::vector<int64_t>& sizes, float max_norm) {
+  std::vector<float> ss(grads.size());
+  for (size_t i = 0; i < grads.size(); i++) ss[i] = sum_squares(grads[i], sizes[i]);
+  float total = 0.0f;
+  const float coef = clip_coefficient(ss, max_norm, &total);
   if (coef < 1.0f)
     for (size_t i = 0; i < grads.size(); i++) scale_inplace(grads[i], sizes[i], coef);
   return total;
 }
 
-void run_gpt_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
-  const GptSpec& g = tape.gpt;
-  const int B = tape.batch, T = g.context, C = g.channels, H = g.heads, V = g.vocab;
-  const int64_t N = int64_t(B) * T;
-  auto size = [&](int id) { return tape.tensors[size_t(id)].size(); };
-  switch (op.kind) {
-    case OpKind::LoadWindows: {  // window b: T+1 bytes from offset batch_indices[b]
-      float* idx = ws[op.out[0]];
-      float* tgt = ws[op.out[1]];
-      for (int b = 0; b < B; b++) {
-        const uint8_t* w = ctx.text + ctx.batch_indices[b];
-        for (int i = 0; i < T; i++) {
-          idx[int64_t(b) * T + i] = float(w[i]);
-          tgt[int64_t(b) * T + i] = float(w[i + 1]);
-        }
-      }
-      break;
+// ---- The GPT's ops on the CPU (model/cpu_ops.hpp). N = B·T rows.
+namespace {
+int64_t rows_of(const Tape& tape) { return int64_t(tape.batch) * tape.gpt.context; }
+int64_t size_of(const Tape& tape, int id) { return tape.tensors[size_t(id)].size(); }
+}  // namespace
+
+void cpu_op_LoadWindows(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
+  const int B = tape.batch, T = tape.gpt.context;  // window b: T+1 bytes from offset batch_indices[b]
+  float* idx = ws[op.out[0]];
+  float* tgt = ws[op.out[1]];
+  for (int b = 0; b < B; b++) {
+    const uint8_t* w = ctx.text + ctx.batch_indices[b];
+    for (int i = 0; i < T; i++) {
+      idx[int64_t(b) * T + i] = float(w[i]);
+      tgt[int64_t(b) * T + i] = float(w[i + 1]);
     }
-    case OpKind::EmbeddingForward:
-      embedding_forward(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], ws[op.out[0]], B, T, C);
-      break;
-    case OpKind::LayerNormForward:
-      layernorm_forward(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], ws[op.out[0]], ws[op.out[1]], ws[op.out[2]], N, C,
-                        kLayerNormEps);
-      break;
-    case OpKind::AttentionForward:
-      attention_forward(ws[op.in[0]], ws[op.out[0]], ws[op.out[1]], B, T, C, H);
-      break;
-    case OpKind::GeluForward:
-      gelu_forward(ws[op.in[0]], ws[op.out[0]], size(op.in[0]));
-      break;
-    case OpKind::Add:
-      add_forward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], size(op.in[0]));
-      break;
-    case OpKind::GeluBackward:
-      gelu_backward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], size(op.in[0]));
-      break;
-    case OpKind::AttentionBackward:
-      attention_backward(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], ws[op.out[0]], B, T, C, H);
-      break;
-    case OpKind::LayerNormBackward:
-      layernorm_backward(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], ws[op.in[3]], ws[op.in[4]], ws[op.out[0]],
-                         ws[op.out[1]], ws[op.out[2]], N, C);
-      break;
-    case OpKind::EmbeddingBackward:  // out[0] is in[2]: the LM head's wte gradient, added to
-      embedding_backward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], ws[op.out[1]], B, T, C, V, T);
-      break;
-    case OpKind::ClipGradients: {
-      std::vector<float*> gs;
-      std::vector<int64_t> ns;
-      for (int id : op.out) {
-        gs.push_back(ws[id]);
-        ns.push_back(size(id));
-      }
-      clip_gradients(gs, ns, tape.clip);
-      break;
-    }
-    default:
-      internal_error(std::string("run_gpt_op: not a GPT op: ") + op_name(op.kind));
   }
+}
+
+void cpu_op_EmbeddingForward(const Tape& tape, const Op& op, Workspace& ws, const StepContext&) {
+  embedding_forward(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], ws[op.out[0]], tape.batch, tape.gpt.context,
+                    tape.gpt.channels);
+}
+
+void cpu_op_LayerNormForward(const Tape& tape, const Op& op, Workspace& ws, const StepContext&) {
+  layernorm_forward(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], ws[op.out[0]], ws[op.out[1]], ws[op.out[2]],
+                    rows_of(tape), tape.gpt.channels, kLayerNormEps);
+}
+
+void cpu_op_AttentionForward(const Tape& tape, const Op& op, Workspace& ws, const StepContext&) {
+  const GptSpec& g = tape.gpt;
+  attention_forward(ws[op.in[0]], ws[op.out[0]], ws[op.out[1]], tape.batch, g.context, g.channels, g.heads);
+}
+
+void cpu_op_GeluForward(const Tape& tape, const Op& op, Workspace& ws, const StepContext&) {
+  gelu_forward(ws[op.in[0]], ws[op.out[0]], size_of(tape, op.in[0]));
+}
+
+void cpu_op_Add(const Tape& tape, const Op& op, Workspace& ws, const StepContext&) {
+  add_forward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], size_of(tape, op.in[0]));
+}
+
+void cpu_op_GeluBackward(const Tape& tape, const Op& op, Workspace& ws, const StepContext&) {
+  gelu_backward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], size_of(tape, op.in[0]));
+}
+
+void cpu_op_AttentionBackward(const Tape& tape, const Op& op, Workspace& ws, const StepContext&) {
+  const GptSpec& g = tape.gpt;
+  attention_backward(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], ws[op.out[0]], tape.batch, g.context, g.channels,
+                     g.heads);
+}
+
+void cpu_op_LayerNormBackward(const Tape& tape, const Op& op, Workspace& ws, const StepContext&) {
+  layernorm_backward(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], ws[op.in[3]], ws[op.in[4]], ws[op.out[0]],
+                     ws[op.out[1]], ws[op.out[2]], rows_of(tape), tape.gpt.channels);
+}
+
+void cpu_op_EmbeddingBackward(const Tape& tape, const Op& op, Workspace& ws, const StepContext&) {
+  const GptSpec& g = tape.gpt;  // out[0] is in[2]: the LM head's wte gradient, added to
+  embedding_backward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], ws[op.out[1]], tape.batch, g.context, g.channels,
+                     g.vocab, g.context);
+}
+
+void cpu_op_ClipGradients(const Tape& tape, const Op& op, Workspace& ws, const StepContext&) {
+  std::vector<float*> gs;
+  std::vector<int64_t> ns;
+  for (int id : op.out) {
+    gs.push_back(ws[id]);
+    ns.push_back(size_of(tape, id));
+  }
+  clip_gradients(gs, ns, tape.clip);
 }
 
 size_t lm_head_op(const Tape& tape) {

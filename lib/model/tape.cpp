@@ -1,43 +1,23 @@
 #include "model/tape.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 #include "core/error.hpp"
 #include "model/cut.hpp"
-#include "model/gpt.hpp"
+#include "model/cpu_ops.hpp"
 #include "tensor/gemm.hpp"
 
 namespace pw {
 
-const char* op_name(OpKind k) {
-  switch (k) {
-    case OpKind::LoadBatch: return "load_batch";
-    case OpKind::LinearForward: return "linear_forward";
-    case OpKind::ReluForward: return "relu_forward";
-    case OpKind::CrossEntropyForward: return "cross_entropy_forward";
-    case OpKind::CrossEntropyBackward: return "cross_entropy_backward";
-    case OpKind::LinearBackwardWeight: return "linear_backward_weight";
-    case OpKind::LinearBackwardBias: return "linear_backward_bias";
-    case OpKind::LinearBackwardInput: return "linear_backward_input";
-    case OpKind::ReluBackward: return "relu_backward";
-    case OpKind::SgdUpdate: return "sgd_update";
-    case OpKind::AdamwUpdate: return "adamw_update";
-    case OpKind::CutForward: return "cut_forward";
-    case OpKind::CutBackward: return "cut_backward";
-    case OpKind::LoadWindows: return "load_windows";
-    case OpKind::EmbeddingForward: return "embedding_forward";
-    case OpKind::LayerNormForward: return "layernorm_forward";
-    case OpKind::AttentionForward: return "attention_forward";
-    case OpKind::GeluForward: return "gelu_forward";
-    case OpKind::Add: return "add";
-    case OpKind::GeluBackward: return "gelu_backward";
-    case OpKind::AttentionBackward: return "attention_backward";
-    case OpKind::LayerNormBackward: return "layernorm_backward";
-    case OpKind::EmbeddingBackward: return "embedding_backward";
-    case OpKind::ClipGradients: return "clip_gradients";
-  }
-  return "?";
-}
+namespace {
+#define PW_OP_NAME(Name, value, str) str,
+constexpr const char* kOpNames[] = {PW_OP_KINDS(PW_OP_NAME)};
+#undef PW_OP_NAME
+static_assert(std::size(kOpNames) == size_t(kOpKindCount));
+}  // namespace
+
+const char* op_name(OpKind k) { return size_t(k) < std::size(kOpNames) ? kOpNames[size_t(k)] : "?"; }
 
 int64_t Tape::parameter_count() const {
   int64_t n = 0;
@@ -220,12 +200,6 @@ void linear_backward_input(const Tape& tape, const Op& op, Workspace& ws, const 
   gemm_mode(ctx, R, w.cols, w.rows, row_major(ws[op.in[0]], w.rows), row_major(ws[op.in[1]], w.cols), nullptr,
             ws[op.out[0]], w.cols, epi);
 }
-// An SgdUpdate op's scalars: a tensor without decay has weight decay 0 (TensorSpec::decay).
-SgdScalars sgd_for(const Tape& tape, const Op& op, const StepContext& ctx) {
-  SgdScalars s = ctx.sgd;
-  if (!tape.tensors[size_t(op.in[0])].decay) s.weight_decay = 0.0f;
-  return s;
-}
 
 // ---- The fused step (proofwork(7), EXACT MODE): the tape's ops with their element-wise
 // neighbours folded into the GEMMs' output passes. Every tensor gets the values the ops
@@ -310,7 +284,7 @@ bool run_fused(const Tape& t, size_t i, Workspace& ws, const StepContext& ctx, s
   // after it, in its output pass) first, then the weight gradient with the update in its
   // output pass. Not with the chunked reduction (its own GEMM) or a data-parallel rank
   // (gradients are combined across ranks before the update).
-  const int chunk = ctx.compute.fast ? 0 : ctx.compute.reduce_chunk;
+  const int chunk = reduce_chunk_of(ctx);
   if (op.kind != OpKind::LinearBackwardWeight || chunk > 0 || ctx.global_batch > 0) return false;
   const int g = op.out[0];
   size_t j = i + 1;
@@ -346,7 +320,7 @@ bool run_fused(const Tape& t, size_t i, Workspace& ws, const StepContext& ctx, s
   // dW(o,i) = Σ_b dz(b,o)·x(b,i), as run_op computes it, then p, buf -= in the same pass.
   const int O = t.tensors[size_t(op.in[0])].cols, I = t.tensors[size_t(op.in[1])].cols,
             R = t.tensors[size_t(op.in[0])].rows;
-  const SgdRows e{ws[p], ws[g], ws[sgd.in[2]], I, sgd_for(t, sgd, ctx)};
+  const SgdRows e{ws[p], ws[g], ws[sgd.in[2]], I, sgd_scalars_of(t, sgd, ctx)};
   const GemmEpilogue epi{SgdRows::run, &e};
   gemm_mode(ctx, O, I, R, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), nullptr, ws[g], I, &epi);
   done[i] = done[j] = 1;
@@ -354,95 +328,110 @@ bool run_fused(const Tape& t, size_t i, Workspace& ws, const StepContext& ctx, s
 }
 }  // namespace
 
+SgdScalars sgd_scalars_of(const Tape& tape, const Op& op, const StepContext& ctx) {
+  SgdScalars s = ctx.sgd;
+  if (!tape.tensors[size_t(op.in[0])].decay) s.weight_decay = 0.0f;
+  return s;
+}
+
+AdamwScalars adamw_scalars_of(const Tape& tape, const Op& op, const StepContext& ctx) {
+  AdamwScalars s = ctx.adamw;
+  if (!tape.tensors[size_t(op.in[0])].decay) s.decay = 1.0f;  // p·1 (torch's p.mul_(1 − lr·0))
+  return s;
+}
+
+// ---- The CPU's ops (model/cpu_ops.hpp): the MLP's and the shared kinds; the GPT's are in gpt.cpp.
+
+void cpu_op_LoadBatch(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
+  const int B = tape.batch, F = tape.widths[0];
+  load_rows(ctx.images, ctx.batch_indices, B, F, ctx.input_scale, ws[op.out[0]]);
+  float* y = ws[op.out[1]];
+  for (int b = 0; b < B; b++) y[b] = float(ctx.labels[ctx.batch_indices[b]]);
+}
+
+void cpu_op_LinearForward(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
+  linear_forward(tape, op, ws, ctx);
+}
+
+void cpu_op_ReluForward(const Tape& tape, const Op& op, Workspace& ws, const StepContext&) {
+  relu_forward(ws[op.in[0]], ws[op.out[0]], tape.tensors[size_t(op.in[0])].size());
+}
+
+void cpu_op_CrossEntropyForward(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
+  const TensorSpec& z = tape.tensors[size_t(op.in[0])];
+  ws[op.out[1]][0] = softmax_cross_entropy_forward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], z.rows, z.cols,
+                                                   reduce_chunk_of(ctx), ctx.global_batch > 0);
+}
+
+void cpu_op_CrossEntropyBackward(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
+  const TensorSpec& p = tape.tensors[size_t(op.in[0])];
+  softmax_cross_entropy_backward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], p.rows, p.cols, ctx.global_batch);
+}
+
+void cpu_op_LinearBackwardWeight(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
+  const int O = tape.tensors[size_t(op.in[0])].cols, I = tape.tensors[size_t(op.in[1])].cols,
+            R = tape.tensors[size_t(op.in[0])].rows;
+  // dW(o,i) = Σ_b dz(b,o)·x(b,i): A = dzᵀ, B = x, k = batch ascending (in chunks).
+  const int chunk = reduce_chunk_of(ctx);
+  if (chunk > 0)
+    gemm_chunked(O, I, R, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), ws[op.out[0]], I, chunk);
+  else
+    gemm_mode(ctx, O, I, R, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), nullptr, ws[op.out[0]], I);
+}
+
+void cpu_op_LinearBackwardBias(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
+  const TensorSpec& dz = tape.tensors[size_t(op.in[0])];
+  const int chunk = reduce_chunk_of(ctx);
+  if (chunk > 0)
+    column_sums_chunked(ws[op.in[0]], ws[op.out[0]], dz.rows, dz.cols, chunk);
+  else
+    (ctx.compute.fast ? column_sums_fast : column_sums)(ws[op.in[0]], ws[op.out[0]], dz.rows, dz.cols);
+}
+
+void cpu_op_LinearBackwardInput(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
+  linear_backward_input(tape, op, ws, ctx);
+}
+
+void cpu_op_ReluBackward(const Tape& tape, const Op& op, Workspace& ws, const StepContext&) {
+  relu_backward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], tape.tensors[size_t(op.in[0])].size());
+}
+
+void cpu_op_SgdUpdate(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
+  sgd_update(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], tape.tensors[size_t(op.in[0])].size(),
+             sgd_scalars_of(tape, op, ctx));
+}
+
+void cpu_op_AdamwUpdate(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
+  adamw_update(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], ws[op.in[3]], tape.tensors[size_t(op.in[0])].size(),
+               adamw_scalars_of(tape, op, ctx));
+}
+
+void cpu_op_CutForward(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
+  cut_forward(ws[op.in[0]], ctx.batch_indices, tape.batch, tape.tensors[size_t(op.in[0])].cols,
+              cut_forward_codec(tape.cut), ws[op.in[1]], ws[op.in[2]], ws[op.out[0]], ctx.batch_max);
+}
+
+void cpu_op_CutBackward(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
+  cut_backward(ws[op.in[0]], tape.batch, tape.tensors[size_t(op.in[0])].cols, cut_backward_codec(tape.cut),
+               ws[op.out[0]], ctx.batch_max);
+}
+
+namespace {
+#define PW_CPU_OP_ENTRY(Name, value, str) &cpu_op_##Name,
+constexpr CpuOp kCpuOps[] = {PW_OP_KINDS(PW_CPU_OP_ENTRY)};
+#undef PW_CPU_OP_ENTRY
+static_assert(std::size(kCpuOps) == size_t(kOpKindCount), "model/op_kinds.hpp: one CPU op per kind");
+}  // namespace
+
 void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
-  auto spec = [&](int id) -> const TensorSpec& { return tape.tensors[size_t(id)]; };
-  auto gemm = [&](int M, int N, int K, MatView A, MatView Bm, const float* bias, float* C, ptrdiff_t ldc) {
-    gemm_mode(ctx, M, N, K, A, Bm, bias, C, ldc);
-  };
   const int B = tape.batch;
-  const int chunk = ctx.compute.fast ? 0 : ctx.compute.reduce_chunk;
+  const int chunk = reduce_chunk_of(ctx);
   if (chunk > 0 && !valid_reduce_chunk(B, chunk))
     internal_error("reduce chunk " + std::to_string(chunk) + " does not divide batch " + std::to_string(B) +
                    " into a power-of-two count");
   if (ctx.global_batch > 0 && chunk == 0) internal_error("a data-parallel rank without the chunked reduction");
-  switch (op.kind) {
-    case OpKind::LoadBatch: {
-      const int F = tape.widths[0];
-      load_rows(ctx.images, ctx.batch_indices, B, F, ctx.input_scale, ws[op.out[0]]);
-      float* y = ws[op.out[1]];
-      for (int b = 0; b < B; b++) y[b] = float(ctx.labels[ctx.batch_indices[b]]);
-      break;
-    }
-    case OpKind::LinearForward:
-      linear_forward(tape, op, ws, ctx);
-      break;
-    case OpKind::ReluForward:
-      relu_forward(ws[op.in[0]], ws[op.out[0]], spec(op.in[0]).size());
-      break;
-    case OpKind::CrossEntropyForward: {
-      const int C = spec(op.in[0]).cols, R = spec(op.in[0]).rows;
-      ws[op.out[1]][0] = softmax_cross_entropy_forward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], R, C, chunk,
-                                                       ctx.global_batch > 0);
-      break;
-    }
-    case OpKind::CrossEntropyBackward:
-      softmax_cross_entropy_backward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], spec(op.in[0]).rows,
-                                     spec(op.in[0]).cols, ctx.global_batch);
-      break;
-    case OpKind::LinearBackwardWeight: {
-      const int O = spec(op.in[0]).cols, I = spec(op.in[1]).cols, R = spec(op.in[0]).rows;
-      // dW(o,i) = Σ_b dz(b,o)·x(b,i): A = dzᵀ, B = x, k = batch ascending (in chunks).
-      if (chunk > 0)
-        gemm_chunked(O, I, R, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), ws[op.out[0]], I, chunk);
-      else
-        gemm(O, I, R, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), nullptr, ws[op.out[0]], I);
-      break;
-    }
-    case OpKind::LinearBackwardBias:
-      if (chunk > 0)
-        column_sums_chunked(ws[op.in[0]], ws[op.out[0]], spec(op.in[0]).rows, spec(op.in[0]).cols, chunk);
-      else
-        (ctx.compute.fast ? column_sums_fast : column_sums)(ws[op.in[0]], ws[op.out[0]], spec(op.in[0]).rows,
-                                                            spec(op.in[0]).cols);
-      break;
-    case OpKind::LinearBackwardInput:
-      linear_backward_input(tape, op, ws, ctx);
-      break;
-    case OpKind::ReluBackward:
-      relu_backward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], spec(op.in[0]).size());
-      break;
-    case OpKind::SgdUpdate:
-      sgd_update(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], spec(op.in[0]).size(), sgd_for(tape, op, ctx));
-      break;
-    case OpKind::AdamwUpdate: {  // without decay: p·1 (torch's p.mul_(1 − lr·0))
-      AdamwScalars s = ctx.adamw;
-      if (!spec(op.in[0]).decay) s.decay = 1.0f;
-      adamw_update(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], ws[op.in[3]], spec(op.in[0]).size(), s);
-      break;
-    }
-    case OpKind::CutForward:
-      cut_forward(ws[op.in[0]], ctx.batch_indices, B, spec(op.in[0]).cols,
-                  cut_forward_codec(tape.cut),
-                  ws[op.in[1]], ws[op.in[2]], ws[op.out[0]], ctx.batch_max);
-      break;
-    case OpKind::CutBackward:
-      cut_backward(ws[op.in[0]], B, spec(op.in[0]).cols, cut_backward_codec(tape.cut), ws[op.out[0]],
-                   ctx.batch_max);
-      break;
-    case OpKind::LoadWindows:
-    case OpKind::EmbeddingForward:
-    case OpKind::LayerNormForward:
-    case OpKind::AttentionForward:
-    case OpKind::GeluForward:
-    case OpKind::Add:
-    case OpKind::GeluBackward:
-    case OpKind::AttentionBackward:
-    case OpKind::LayerNormBackward:
-    case OpKind::EmbeddingBackward:
-    case OpKind::ClipGradients:
-      run_gpt_op(tape, op, ws, ctx);  // model/gpt.cpp
-      break;
-  }
+  if (size_t(op.kind) >= std::size(kCpuOps)) internal_error("run_op: op kind " + std::to_string(int(op.kind)));
+  kCpuOps[size_t(op.kind)](tape, op, ws, ctx);
 }
 
 void run_step(const Tape& tape, Workspace& ws, const StepContext& ctx, const OpHook& hook) {

@@ -8,40 +8,36 @@
 #include <string>
 #include <vector>
 
+#include "model/op_kinds.hpp"
 #include "tensor/gemm.hpp"
 #include "tensor/ops.hpp"
 
 namespace pw {
 
+// The op kinds, from the one table (model/op_kinds.hpp; proofwork(7), THE TAPE).
 enum class OpKind : uint8_t {
-  LoadBatch,             // → x0 (B,in) = pixel·scale, labels (B)
-  LinearForward,         // x (B,in), W (out,in), b (out) → z (B,out) = x·Wᵀ + b
-  ReluForward,           // z → a
-  CrossEntropyForward,   // logits, labels → probs, loss (1)
-  CrossEntropyBackward,  // probs, labels → dlogits
-  LinearBackwardWeight,  // dz (B,out), x (B,in) → dW (out,in) = dzᵀ·x
-  LinearBackwardBias,    // dz → db (out)
-  LinearBackwardInput,   // dz (B,out), W (out,in) → dx (B,in) = dz·W
-  ReluBackward,          // da, a → dz
-  SgdUpdate,             // p, g, momentum → p, momentum
-  AdamwUpdate,           // p, g, m, v → p, m, v
-  // A pipeline cut (model/cut.hpp; appended: kinds are never renumbered).
-  CutForward,            // a (B,w), buffer (count,w), seen (count) → â (B,w), buffer, seen: AQ-SGD
-  CutBackward,           // dâ (B,w) → da (B,w): direct quantization
-  // The GPT's ops (proofwork(7), THE GPT; appended). N = B·T rows.
-  LoadWindows,           // → idx (B,T), targets (B,T): B windows of T+1 bytes of the text
-  EmbeddingForward,      // idx, wte (V,C), wpe (T,C) → x (N,C)
-  LayerNormForward,      // x (N,C), w (C), b (C) → y (N,C), mean (N), rstd (N)
-  AttentionForward,      // qkv (N,3C) → y (N,C), att (B,H,T,T)
-  GeluForward,           // x → y
-  Add,                   // a, b → a + b (the residual, forward and backward)
-  GeluBackward,          // dy, x → dx
-  AttentionBackward,     // dy (N,C), qkv, att → dqkv (N,3C)
-  LayerNormBackward,     // dy, x, w, mean, rstd → dx, dw, db
-  EmbeddingBackward,     // idx, dx (N,C), dwte (the LM head's) → dwte + the embedding's, dwpe
-  ClipGradients,         // every gradient → every gradient, scaled to a total norm <= clip
+#define PW_OP_ENUM(Name, value, str) Name = value,
+  PW_OP_KINDS(PW_OP_ENUM)
+#undef PW_OP_ENUM
 };
-const char* op_name(OpKind k);
+#define PW_OP_ONE(Name, value, str) +1
+constexpr int kOpKindCount = 0 PW_OP_KINDS(PW_OP_ONE);
+#undef PW_OP_ONE
+namespace op_table {
+#define PW_OP_VALUE(Name, value, str) value,
+constexpr int kValues[] = {PW_OP_KINDS(PW_OP_VALUE)};
+#undef PW_OP_VALUE
+constexpr bool dense() {
+  for (int i = 0; i < kOpKindCount; i++)
+    if (kValues[i] != i) return false;
+  return true;
+}
+}  // namespace op_table
+// The dispatch tables are indexed by kind: the values run 0, 1, 2, ... in table order.
+static_assert(op_table::dense(), "model/op_kinds.hpp: op kinds are numbered 0, 1, 2, ... in table order");
+static_assert(int(OpKind::CutBackward) == 12 && int(OpKind::ClipGradients) == 23, "op kinds are in files: never renumber");
+
+const char* op_name(OpKind k);  // the table's "name"; "?" outside it
 
 // CutState: the pipeline cut's per-sample buffer and seen flags, training state that
 // every checkpoint holds after the optimizer state.
@@ -188,7 +184,13 @@ struct Workspace {
   const float* operator[](int id) const { return t[size_t(id)].data(); }
 };
 
+// One op on the CPU: model/cpu_ops.hpp's function for its kind (the table's dispatch).
 void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx);
+
+// An update op's scalars for its tensor, the CPU's and the CUDA executor's: without
+// weight decay (TensorSpec::decay) SGD's weight_decay is 0 and AdamW's factor 1.
+SgdScalars sgd_scalars_of(const Tape& tape, const Op& op, const StepContext& ctx);
+AdamwScalars adamw_scalars_of(const Tape& tape, const Op& op, const StepContext& ctx);
 
 // Called after each op with its index; tracing and fault injection hook in here.
 using OpHook = std::function<void(int op_index, Workspace& ws)>;

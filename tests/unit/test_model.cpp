@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -447,4 +448,33 @@ TEST_CASE("forward_logits over more rows than one chunk matches row by row") {
     INFO("row " << r);
     CHECK(std::memcmp(one.data(), all.data() + r * 4, 16) == 0);
   }
+}
+
+TEST_CASE("the op table: every kind keeps its number and name and has a distinct name") {
+  // model/op_kinds.hpp: the numbers are in files (never renumbered), the names in disputes.
+  const std::vector<std::string> names = {
+      "load_batch",         "linear_forward",       "relu_forward",      "cross_entropy_forward",
+      "cross_entropy_backward", "linear_backward_weight", "linear_backward_bias", "linear_backward_input",
+      "relu_backward",      "sgd_update",           "adamw_update",      "cut_forward",
+      "cut_backward",       "load_windows",         "embedding_forward", "layernorm_forward",
+      "attention_forward",  "gelu_forward",         "add",               "gelu_backward",
+      "attention_backward", "layernorm_backward",   "embedding_backward", "clip_gradients"};
+  REQUIRE(pw::kOpKindCount == int(names.size()));
+  std::set<std::string> seen;
+  for (int k = 0; k < pw::kOpKindCount; k++) {
+    CAPTURE(k);
+    CHECK(std::string(pw::op_name(pw::OpKind(k))) == names[size_t(k)]);
+    CHECK(seen.insert(pw::op_name(pw::OpKind(k))).second);
+  }
+  CHECK(int(pw::OpKind::LoadWindows) == 13);
+  CHECK(int(pw::OpKind::ClipGradients) == 23);
+  CHECK(std::string(pw::op_name(pw::OpKind(pw::kOpKindCount))) == "?");
+}
+
+TEST_CASE("run_op refuses an op kind outside the table as an internal error") {
+  const pw::Tape t = pw::build_mlp_tape({4, 3, 2}, 2, pw::OptimizerType::Sgd);
+  pw::Workspace ws(t);
+  pw::Op op = t.ops[1];
+  op.kind = pw::OpKind(pw::kOpKindCount);
+  CHECK(pwtest::error_code_of([&] { pw::run_op(t, op, ws, pw::StepContext{}); }) == pw::kExitInternal);
 }
