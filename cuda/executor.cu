@@ -8,6 +8,7 @@
 // latency otherwise); what changes between steps -- the batch indices and the
 // optimizer's scalars -- is copied to fixed device buffers before each replay.
 // PW_CUDA_GRAPHS=0 launches op by op instead (same kernels, same bits).
+#include <algorithm>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -16,6 +17,8 @@
 #include "common.cuh"
 #include "kernels.cuh"
 #include "model/device.hpp"
+#include "model/gpt.hpp"
+#include "transformer.cuh"
 #include "tensor/gemm.hpp"
 
 namespace pw {
@@ -28,6 +31,7 @@ using cuda::DeviceMemory;
 class CudaExecutor final : public Executor {
  public:
   CudaExecutor(const Tape& tape, bool fast) : tape_(tape), fast_(fast) {
+    check_cuda_model(tape_.kind, fast_);
     PW_CU(cudaSetDevice(0));
     cudaDeviceProp prop;
     PW_CU(cudaGetDeviceProperties(&prop, 0));
@@ -47,7 +51,19 @@ class CudaExecutor final : public Executor {
       PW_CU(cudaMemcpy(ones_.p, ones.data(), ones.size() * sizeof(float), cudaMemcpyHostToDevice));
     }
     for (const TensorSpec& t : tape_.tensors) d_.emplace_back(size_t(t.size()) * sizeof(float));
-    row_loss_ = DeviceMemory(size_t(tape_.batch) * sizeof(float));
+    // The loss's rows: the batch (MLP), B·T (GPT).
+    const int64_t loss_rows = tape_.logits >= 0 ? std::max<int64_t>(spec(tape_.logits).rows, tape_.batch) : tape_.batch;
+    row_loss_ = DeviceMemory(size_t(loss_rows) * sizeof(float));
+    if (tape_.kind == ModelKind::Gpt) {  // the GPT kernels' scratch (cuda/transformer.cuh)
+      const GptSpec& g = tape_.gpt;
+      const int64_t N = int64_t(tape_.batch) * g.context;
+      ln_scratch_ = DeviceMemory(size_t(2 * N) * sizeof(float));
+      att_scratch_ = DeviceMemory(size_t(cuda::attention_backward_scratch(tape_.batch, g.context, g.heads)) * sizeof(float));
+      int64_t parts = 1;
+      for (int id : tape_.grads) parts = std::max(parts, cuda::sum_squares_partials(spec(id).size()));
+      ss_partials_ = DeviceMemory(size_t(parts) * sizeof(float));
+      ss_out_ = DeviceMemory(tape_.grads.size() * sizeof(float));
+    }
     idx_ = DeviceMemory(size_t(tape_.batch) * sizeof(uint32_t));
     scalars_ = DeviceMemory(sizeof(Scalars));
     for (int r = 0; r < kRing; r++) {
@@ -79,6 +95,12 @@ class CudaExecutor final : public Executor {
     PW_CU(cudaMemcpy(labels_.p, labels, size_t(count), cudaMemcpyHostToDevice));
   }
 
+  void set_text(const uint8_t* text, int64_t n) override {
+    text_ = DeviceMemory(size_t(n));
+    text_bytes_ = n;
+    if (n > 0) PW_CU(cudaMemcpy(text_.p, text, size_t(n), cudaMemcpyHostToDevice));
+  }
+
   void upload(const Workspace& host, const std::vector<int>& ids) override {
     for (int id : ids)
       PW_CU(cudaMemcpyAsync(dev(id), host[id], bytes(id), cudaMemcpyHostToDevice, s_));
@@ -91,76 +113,16 @@ class CudaExecutor final : public Executor {
     PW_CU(cudaStreamSynchronize(s_));
   }
 
-  void run_op(int op_index, const StepContext& ctx) override {
-    if (op_index < 0 || size_t(op_index) >= tape_.ops.size()) internal_error("run_op: no op " + std::to_string(op_index));
-    const Op& op = tape_.ops[size_t(op_index)];
-    const int B = tape_.batch;
-    switch (op.kind) {
-      case OpKind::LoadBatch:
-        stage(ctx);
-        load_batch(op, ctx.input_scale);
-        break;
-      case OpKind::LinearForward: {
-        const TensorSpec& w = spec(op.in[1]);  // (out, in)
-        linear_forward(dev(op.in[0]), B, w.cols, w.rows, dev(op.in[1]), dev(op.in[2]), dev(op.out[0]), nullptr);
-        break;
-      }
-      case OpKind::ReluForward:
-        cuda::relu_forward(dev(op.in[0]), dev(op.out[0]), spec(op.in[0]).size(), s_);
-        break;
-      case OpKind::CrossEntropyForward:
-        cuda::softmax_ce_forward(dev(op.in[0]), dev(op.in[1]), dev(op.out[0]), row_loss_.as<float>(), dev(op.out[1]),
-                                 B, spec(op.in[0]).cols, s_);
-        break;
-      case OpKind::CrossEntropyBackward:
-        cuda::softmax_ce_backward(dev(op.in[0]), dev(op.in[1]), dev(op.out[0]), B, spec(op.in[0]).cols, s_);
-        break;
-      case OpKind::LinearBackwardWeight: {
-        const int O = spec(op.in[0]).cols, I = spec(op.in[1]).cols;
-        if (fast_) {  // column-major: dWᵀ (I×O) = xᵀ (I×B) · dz (B×O)
-          gemm_blas(CUBLAS_OP_N, CUBLAS_OP_T, I, O, B, dev(op.in[1]), I, dev(op.in[0]), O, dev(op.out[0]), I);
-        } else {  // dW(o,i) = Σ_b dz(b,o)·x(b,i)
-          cuda::gemm_exact(O, I, B, DevMat{dev(op.in[0]), 1, O}, DevMat{dev(op.in[1]), I, 1}, nullptr,
-                           dev(op.out[0]), I, s_);
-        }
-        break;
-      }
-      case OpKind::LinearBackwardBias:
-        if (fast_) {  // db = dzᵀ·1: cuBLAS splits the batch sum across threads (another order)
-          const int O = spec(op.in[0]).cols;
-          const float one = 1.0f, zero = 0.0f;
-          PW_CU(cublasSgemv(blas_, CUBLAS_OP_N, O, B, &one, dev(op.in[0]), O, ones_.as<float>(), 1, &zero,
-                            dev(op.out[0]), 1));
-        } else {  // one thread per column, b ascending: the CPU's order
-          cuda::column_sums(dev(op.in[0]), dev(op.out[0]), B, spec(op.in[0]).cols, s_);
-        }
-        break;
-      case OpKind::LinearBackwardInput: {
-        const TensorSpec& w = spec(op.in[1]);  // (out, in)
-        if (fast_) {  // column-major: dxᵀ (I×B) = Wᵀ (I×O) · dzᵀ (O×B)
-          gemm_blas(CUBLAS_OP_N, CUBLAS_OP_N, w.cols, B, w.rows, dev(op.in[1]), w.cols, dev(op.in[0]), w.rows,
-                    dev(op.out[0]), w.cols);
-        } else {
-          cuda::gemm_exact(B, w.cols, w.rows, DevMat{dev(op.in[0]), w.rows, 1}, DevMat{dev(op.in[1]), w.cols, 1},
-                           nullptr, dev(op.out[0]), w.cols, s_);
-        }
-        break;
-      }
-      case OpKind::ReluBackward:
-        cuda::relu_backward(dev(op.in[0]), dev(op.in[1]), dev(op.out[0]), spec(op.in[0]).size(), s_);
-        break;
-      case OpKind::SgdUpdate:
-        cuda::sgd_update(dev(op.in[0]), dev(op.in[1]), dev(op.in[2]), spec(op.in[0]).size(), ctx.sgd, s_);
-        break;
-      case OpKind::AdamwUpdate:
-        cuda::adamw_update(dev(op.in[0]), dev(op.in[1]), dev(op.in[2]), dev(op.in[3]), spec(op.in[0]).size(),
-                           ctx.adamw, s_);
-        break;
-      case OpKind::CutForward:
-      case OpKind::CutBackward:  // check_cut_device refuses cut tasks before an executor exists
-        internal_error(std::string("cuda executor: no kernel for ") + op_name(op.kind));
-    }
-  }
+  // One op (tape index): the table's CUDA function for its kind (kOps, below).
+  void run_op(int op_index, const StepContext& ctx) override;
+
+  // One function per row of model/op_kinds.hpp (proofwork(7), THE TAPE), defined below the
+  // class; kOps is built from the same table, so a row without its function does not link.
+#define PW_CUDA_OP_DECLARE(Name, value, str) void cuda_op_##Name(const Op& op, const StepContext& ctx);
+  PW_OP_KINDS(PW_CUDA_OP_DECLARE)
+#undef PW_CUDA_OP_DECLARE
+  using OpFn = void (CudaExecutor::*)(const Op& op, const StepContext& ctx);
+  static const OpFn kOps[];
 
   void run_step(const StepContext& ctx, Workspace& host, const OpHook& hook) override {
     const int nops = int(tape_.ops.size());
@@ -199,6 +161,7 @@ class CudaExecutor final : public Executor {
   }
 
   void forward_logits(const uint8_t* images, int64_t n, float input_scale, std::vector<float>& logits) override {
+    if (tape_.kind != ModelKind::Mlp) internal_error("cuda executor: forward_logits is the MLP's");
     const int L = int(tape_.widths.size()) - 1, F = tape_.widths[0], C = tape_.widths.back();
     int widest = F;
     for (int w : tape_.widths) widest = w > widest ? w : widest;
@@ -238,7 +201,7 @@ class CudaExecutor final : public Executor {
   // buffers so the host does not wait for the device: a slot is reused only after its
   // copies of kRing steps ago are done.
   void stage(const StepContext& ctx) {
-    if (!images_.p) internal_error("cuda executor: a step before set_dataset");
+    if (!images_.p && !text_.p) internal_error("cuda executor: a step before set_dataset or set_text");
     const int r = ring_++ % kRing;
     PW_CU(cudaEventSynchronize(copied_[r]));
     std::memcpy(pinned_[r], ctx.batch_indices, size_t(tape_.batch) * sizeof(uint32_t));
@@ -348,6 +311,8 @@ class CudaExecutor final : public Executor {
   cublasHandle_t blas_ = nullptr;
   std::vector<DeviceMemory> d_;  // one buffer per tensor id
   DeviceMemory row_loss_, idx_, images_, labels_, ones_, scalars_, blas_ws_;
+  DeviceMemory text_, ln_scratch_, att_scratch_, ss_partials_, ss_out_;  // the GPT's
+  int64_t text_bytes_ = 0;
   static constexpr size_t kBlasWorkspace = size_t(32) << 20;  // cuBLAS's advice for Hopper
   bool graphs_ = false;
   cudaGraphExec_t exec_ = nullptr;
@@ -359,6 +324,177 @@ class CudaExecutor final : public Executor {
   cudaEvent_t copied_[kRing] = {};
   int ring_ = 0;
 };
+
+// ---- The ops (model/op_kinds.hpp), in exact mode as the CPU's cpu_op_<Name> and with its
+// bits; fast mode differs where noted (the GPT has no fast mode here: check_cuda_model).
+// R: the rows of a Linear op's input, the batch (MLP) or B·T (GPT).
+
+void CudaExecutor::cuda_op_LoadBatch(const Op& op, const StepContext& ctx) {
+  stage(ctx);
+  load_batch(op, ctx.input_scale);
+}
+
+void CudaExecutor::cuda_op_LinearForward(const Op& op, const StepContext&) {
+  const TensorSpec& w = spec(op.in[1]);  // (out, in); no bias: the GPT's tied LM head
+  linear_forward(dev(op.in[0]), spec(op.in[0]).rows, w.cols, w.rows, dev(op.in[1]),
+                 op.in.size() > 2 ? dev(op.in[2]) : nullptr, dev(op.out[0]), nullptr);
+}
+
+void CudaExecutor::cuda_op_ReluForward(const Op& op, const StepContext&) {
+  cuda::relu_forward(dev(op.in[0]), dev(op.out[0]), spec(op.in[0]).size(), s_);
+}
+
+void CudaExecutor::cuda_op_CrossEntropyForward(const Op& op, const StepContext&) {
+  cuda::softmax_ce_forward(dev(op.in[0]), dev(op.in[1]), dev(op.out[0]), row_loss_.as<float>(), dev(op.out[1]),
+                           spec(op.in[0]).rows, spec(op.in[0]).cols, s_);
+}
+
+void CudaExecutor::cuda_op_CrossEntropyBackward(const Op& op, const StepContext&) {
+  cuda::softmax_ce_backward(dev(op.in[0]), dev(op.in[1]), dev(op.out[0]), spec(op.in[0]).rows, spec(op.in[0]).cols,
+                            s_);
+}
+
+void CudaExecutor::cuda_op_LinearBackwardWeight(const Op& op, const StepContext&) {
+  const int O = spec(op.in[0]).cols, I = spec(op.in[1]).cols, R = spec(op.in[0]).rows;
+  if (fast_) {  // column-major: dWᵀ (I×O) = xᵀ (I×R) · dz (R×O)
+    gemm_blas(CUBLAS_OP_N, CUBLAS_OP_T, I, O, R, dev(op.in[1]), I, dev(op.in[0]), O, dev(op.out[0]), I);
+  } else {  // dW(o,i) = Σ_r dz(r,o)·x(r,i)
+    cuda::gemm_exact(O, I, R, DevMat{dev(op.in[0]), 1, O}, DevMat{dev(op.in[1]), I, 1}, nullptr, dev(op.out[0]), I,
+                     s_);
+  }
+}
+
+void CudaExecutor::cuda_op_LinearBackwardBias(const Op& op, const StepContext&) {
+  const int O = spec(op.in[0]).cols, R = spec(op.in[0]).rows;
+  if (fast_) {  // db = dzᵀ·1: cuBLAS splits the batch sum across threads (another order)
+    const float one = 1.0f, zero = 0.0f;
+    PW_CU(cublasSgemv(blas_, CUBLAS_OP_N, O, R, &one, dev(op.in[0]), O, ones_.as<float>(), 1, &zero, dev(op.out[0]),
+                      1));
+  } else {  // one thread per column, rows ascending: the CPU's order
+    cuda::column_sums(dev(op.in[0]), dev(op.out[0]), R, O, s_);
+  }
+}
+
+void CudaExecutor::cuda_op_LinearBackwardInput(const Op& op, const StepContext&) {
+  const TensorSpec& w = spec(op.in[1]);  // (out, in)
+  const int R = spec(op.in[0]).rows;
+  if (fast_) {  // column-major: dxᵀ (I×R) = Wᵀ (I×O) · dzᵀ (O×R)
+    gemm_blas(CUBLAS_OP_N, CUBLAS_OP_N, w.cols, R, w.rows, dev(op.in[1]), w.cols, dev(op.in[0]), w.rows,
+              dev(op.out[0]), w.cols);
+  } else {
+    cuda::gemm_exact(R, w.cols, w.rows, DevMat{dev(op.in[0]), w.rows, 1}, DevMat{dev(op.in[1]), w.cols, 1}, nullptr,
+                     dev(op.out[0]), w.cols, s_);
+  }
+}
+
+void CudaExecutor::cuda_op_ReluBackward(const Op& op, const StepContext&) {
+  cuda::relu_backward(dev(op.in[0]), dev(op.in[1]), dev(op.out[0]), spec(op.in[0]).size(), s_);
+}
+
+void CudaExecutor::cuda_op_SgdUpdate(const Op& op, const StepContext& ctx) {
+  cuda::sgd_update(dev(op.in[0]), dev(op.in[1]), dev(op.in[2]), spec(op.in[0]).size(), sgd_scalars_of(tape_, op, ctx),
+                   s_);
+}
+
+void CudaExecutor::cuda_op_AdamwUpdate(const Op& op, const StepContext& ctx) {
+  cuda::adamw_update(dev(op.in[0]), dev(op.in[1]), dev(op.in[2]), dev(op.in[3]), spec(op.in[0]).size(),
+                     adamw_scalars_of(tape_, op, ctx), s_);
+}
+
+// check_cut_device (train/trainer.hpp) refuses cut tasks before an executor exists.
+void CudaExecutor::cuda_op_CutForward(const Op& op, const StepContext&) {
+  internal_error(std::string("cuda executor: no kernel for ") + op_name(op.kind));
+}
+void CudaExecutor::cuda_op_CutBackward(const Op& op, const StepContext&) {
+  internal_error(std::string("cuda executor: no kernel for ") + op_name(op.kind));
+}
+
+// The windows' offsets go to the device with the step's other staged values; the text is
+// there already (set_text).
+void CudaExecutor::cuda_op_LoadWindows(const Op& op, const StepContext& ctx) {
+  const int B = tape_.batch, T = tape_.gpt.context;
+  if (!text_.p) internal_error("cuda executor: load_windows before set_text");
+  for (int b = 0; b < B; b++)
+    if (int64_t(ctx.batch_indices[b]) + T >= text_bytes_)
+      internal_error("cuda executor: window " + std::to_string(ctx.batch_indices[b]) + " runs past the text");
+  stage(ctx);
+  cuda::load_windows(text_.as<uint8_t>(), idx_.as<uint32_t>(), B, T, dev(op.out[0]), dev(op.out[1]), s_);
+}
+
+void CudaExecutor::cuda_op_EmbeddingForward(const Op& op, const StepContext&) {
+  cuda::embedding_forward(dev(op.in[0]), dev(op.in[1]), dev(op.in[2]), dev(op.out[0]), tape_.batch, tape_.gpt.context,
+                          tape_.gpt.channels, s_);
+}
+
+void CudaExecutor::cuda_op_LayerNormForward(const Op& op, const StepContext&) {
+  cuda::layernorm_forward(dev(op.in[0]), dev(op.in[1]), dev(op.in[2]), dev(op.out[0]), dev(op.out[1]), dev(op.out[2]),
+                          int64_t(tape_.batch) * tape_.gpt.context, tape_.gpt.channels, kLayerNormEps, s_);
+}
+
+void CudaExecutor::cuda_op_AttentionForward(const Op& op, const StepContext&) {
+  const GptSpec& g = tape_.gpt;
+  cuda::attention_forward(dev(op.in[0]), dev(op.out[0]), dev(op.out[1]), tape_.batch, g.context, g.channels, g.heads,
+                          s_);
+}
+
+void CudaExecutor::cuda_op_GeluForward(const Op& op, const StepContext&) {
+  cuda::gelu_forward(dev(op.in[0]), dev(op.out[0]), spec(op.in[0]).size(), s_);
+}
+
+void CudaExecutor::cuda_op_Add(const Op& op, const StepContext&) {
+  cuda::add_forward(dev(op.in[0]), dev(op.in[1]), dev(op.out[0]), spec(op.in[0]).size(), s_);
+}
+
+void CudaExecutor::cuda_op_GeluBackward(const Op& op, const StepContext&) {
+  cuda::gelu_backward(dev(op.in[0]), dev(op.in[1]), dev(op.out[0]), spec(op.in[0]).size(), s_);
+}
+
+void CudaExecutor::cuda_op_AttentionBackward(const Op& op, const StepContext&) {
+  const GptSpec& g = tape_.gpt;
+  cuda::attention_backward(dev(op.in[0]), dev(op.in[1]), dev(op.in[2]), dev(op.out[0]), tape_.batch, g.context,
+                           g.channels, g.heads, att_scratch_.as<float>(), s_);
+}
+
+void CudaExecutor::cuda_op_LayerNormBackward(const Op& op, const StepContext&) {
+  cuda::layernorm_backward(dev(op.in[0]), dev(op.in[1]), dev(op.in[2]), dev(op.in[3]), dev(op.in[4]), dev(op.out[0]),
+                           dev(op.out[1]), dev(op.out[2]), int64_t(tape_.batch) * tape_.gpt.context,
+                           tape_.gpt.channels, ln_scratch_.as<float>(), s_);
+}
+
+void CudaExecutor::cuda_op_EmbeddingBackward(const Op& op, const StepContext&) {
+  const GptSpec& g = tape_.gpt;  // out[0] is in[2]: the LM head's wte gradient, added to
+  cuda::embedding_backward(dev(op.in[0]), dev(op.in[1]), dev(op.out[0]), dev(op.out[1]), tape_.batch, g.context,
+                           g.channels, g.vocab, g.context, s_);
+}
+
+// Each gradient's sum of squares on the device (the CPU's order), then the coefficient on
+// the host by the CPU's own rule (clip_coefficient: a handful of floats, one wait), then
+// the scaling on the device.
+void CudaExecutor::cuda_op_ClipGradients(const Op& op, const StepContext&) {
+  const size_t k = op.out.size();
+  if (k > tape_.grads.size()) internal_error("cuda executor: clip_gradients over more tensors than the gradients");
+  for (size_t i = 0; i < k; i++)
+    cuda::sum_squares(dev(op.out[i]), spec(op.out[i]).size(), ss_partials_.as<float>(), ss_out_.as<float>() + i, s_);
+  std::vector<float> ss(k);
+  if (k > 0) PW_CU(cudaMemcpyAsync(ss.data(), ss_out_.p, k * sizeof(float), cudaMemcpyDeviceToHost, s_));
+  PW_CU(cudaStreamSynchronize(s_));
+  const float coef = clip_coefficient(ss, tape_.clip);
+  if (coef < 1.0f)
+    for (int id : op.out) cuda::scale_inplace(dev(id), spec(id).size(), coef, s_);
+}
+
+#define PW_CUDA_OP_ENTRY(Name, value, str) &CudaExecutor::cuda_op_##Name,
+const CudaExecutor::OpFn CudaExecutor::kOps[] = {PW_OP_KINDS(PW_CUDA_OP_ENTRY)};
+#undef PW_CUDA_OP_ENTRY
+static_assert(sizeof(CudaExecutor::kOps) / sizeof(CudaExecutor::kOps[0]) == size_t(kOpKindCount),
+              "model/op_kinds.hpp: one CUDA op per kind");
+
+void CudaExecutor::run_op(int op_index, const StepContext& ctx) {
+  if (op_index < 0 || size_t(op_index) >= tape_.ops.size()) internal_error("run_op: no op " + std::to_string(op_index));
+  const Op& op = tape_.ops[size_t(op_index)];
+  if (int(op.kind) >= kOpKindCount) internal_error("cuda executor: op kind " + std::to_string(int(op.kind)));
+  (this->*kOps[size_t(op.kind)])(op, ctx);
+}
 
 }  // namespace
 

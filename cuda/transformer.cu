@@ -17,6 +17,14 @@ namespace {
 constexpr int kThreads = 256;
 unsigned grid(int64_t n) { return blocks_for(n, kThreads); }
 
+__global__ void load_windows_kernel(const uint8_t* text, const uint32_t* offsets, float* idx, float* targets, int T,
+                                    int64_t n) {
+  PW_GRID_STRIDE(e, n) {
+    const uint8_t* w = text + offsets[e / T] + e % T;
+    idx[e] = float(w[0]);
+    targets[e] = float(w[1]);
+  }
+}
 __global__ void gelu_forward_kernel(const float* x, float* y, int64_t n) {
   PW_GRID_STRIDE(i, n) y[i] = gelu_elem(x[i]);
 }
@@ -178,6 +186,12 @@ __global__ void sum_squares_total_kernel(const float* part, int64_t nblocks, flo
 
 }  // namespace
 
+void load_windows(const uint8_t* text, const uint32_t* offsets, int B, int T, float* idx, float* targets,
+                  cudaStream_t s) {
+  const int64_t n = int64_t(B) * T;
+  load_windows_kernel<<<grid(n), kThreads, 0, s>>>(text, offsets, idx, targets, T, n);
+  PW_CU_LAUNCHED("load_windows");
+}
 void gelu_forward(const float* x, float* y, int64_t n, cudaStream_t s) {
   gelu_forward_kernel<<<grid(n), kThreads, 0, s>>>(x, y, n);
   PW_CU_LAUNCHED("gelu_forward");

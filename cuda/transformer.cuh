@@ -12,6 +12,11 @@
 
 namespace pw::cuda {
 
+// The GPT's batch (LoadWindows): idx (B,T) = text[offsets[b] + i], targets (B,T) =
+// text[offsets[b] + i + 1], bytes as floats; offsets (B) on the device, each + T inside the text.
+void load_windows(const uint8_t* text, const uint32_t* offsets, int B, int T, float* idx, float* targets,
+                  cudaStream_t s);
+
 void gelu_forward(const float* x, float* y, int64_t n, cudaStream_t s);
 void gelu_backward(const float* dy, const float* x, float* dx, int64_t n, cudaStream_t s);
 void add_forward(const float* a, const float* b, float* out, int64_t n, cudaStream_t s);

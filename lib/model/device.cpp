@@ -29,6 +29,12 @@ void require_cuda(const std::string& context) {
   if (p.devices < 1) internal_error(context + ": no CUDA device: " + p.error);
 }
 
+void check_cuda_model(ModelKind kind, bool fast) {
+  if (kind == ModelKind::Gpt && fast)
+    usage_error("--device cuda: the CUDA executor runs a GPT in exact mode only (this task or profile asks for fast "
+                "mode); use --device cpu, or an exact task");
+}
+
 #ifndef PW_HAVE_CUDA
 namespace {
 [[noreturn]] void no_cuda() { internal_error("built without CUDA (nvcc was not found, or -DPW_CUDA=OFF)"); }

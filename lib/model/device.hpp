@@ -46,6 +46,9 @@ class Executor {
   virtual bool fast() const = 0;
   // The training set (and labels), kept on the device for LoadBatch: (count, features) bytes.
   virtual void set_dataset(const uint8_t* images, const uint8_t* labels, int64_t count, int features) = 0;
+  // A text task's training text (n bytes), kept on the device for LoadWindows: each step
+  // sends only its B window offsets (proofwork(7), THE GPT).
+  virtual void set_text(const uint8_t* text, int64_t n) = 0;
   virtual void upload(const Workspace& host, const std::vector<int>& ids) = 0;
   virtual void download(Workspace& host, const std::vector<int>& ids) = 0;
   // One op (tape index) on the device, as pw::run_op on the CPU.
@@ -59,8 +62,14 @@ class Executor {
 };
 
 // A CUDA executor on device 0 for `tape`; fast = cuBLAS/TF32 instead of the exact
-// kernels. Throws exit 4 when there is no device or the build has no CUDA.
+// kernels. Throws exit 4 when there is no device or the build has no CUDA, and
+// check_cuda_model's usage error.
 std::shared_ptr<Executor> make_cuda_executor(const Tape& tape, bool fast);
+
+// What the CUDA executor runs (proofwork(7), THE TAPE): the MLP in exact and fast mode,
+// the GPT in exact mode only. A GPT in fast mode is a usage error (exit 2) that says
+// to use --device cpu or an exact task.
+void check_cuda_model(ModelKind kind, bool fast);
 
 // Exact GEMM on the device from host buffers (tests): the same contract and views as
 // gemm_exact, C (M×N, row stride ldc); A spans (M-1)·rs + (K-1)·cs + 1 floats, etc.

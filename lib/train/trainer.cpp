@@ -99,15 +99,17 @@ void check_reduce_chunk_device(int reduce_chunk, DeviceKind device) {
 void check_model_device(const TaskConfig& c, DeviceKind device) {
   check_cut_device(c.cut, device);
   check_reduce_chunk_device(c.reduce_chunk, device);
-  if (c.is_gpt() && device != DeviceKind::Cpu)  // cuda/ has no kernels for the GPT's ops yet
-    bad_input(std::string("--device ") + device_name(device) + ": the CUDA executor does not run a GPT's ops; use --device cpu");
+  if (device != DeviceKind::Cpu) check_cuda_model(c.is_gpt() ? ModelKind::Gpt : ModelKind::Mlp, !c.exact);
 }
 
 void Trainer::use_device(std::shared_ptr<Executor> e) {
   if (e) check_model_device(cfg, DeviceKind::Cuda);
   device = std::move(e);
   if (!device) return;
-  device->set_dataset(data.images.data(), data.labels.data(), data.count, data.features());
+  if (cfg.is_gpt())
+    device->set_text(data.text.data(), int64_t(data.text.size()));
+  else
+    device->set_dataset(data.images.data(), data.labels.data(), data.count, data.features());
   device->upload(ws, checkpoint_tensors(tape));
   device_ahead = false;
 }

@@ -54,7 +54,9 @@ Tape tape_for(const TaskConfig& c);  // the model kind's tape builder (train/mod
 void check_cut_device(const CutSpec& cut, DeviceKind device);
 // A task with a reduce chunk likewise (the CUDA executor has no chunked reductions).
 void check_reduce_chunk_device(int reduce_chunk, DeviceKind device);
-// check_cut_device, and a GPT on a device other than the CPU: bad input (exit 3).
+// check_cut_device, check_reduce_chunk_device, and a GPT task in fast mode on a device
+// other than the CPU: check_cuda_model's usage error (exit 2; the CUDA executor runs a
+// GPT in exact mode only).
 void check_model_device(const TaskConfig& c, DeviceKind device);
 
 struct Trainer {

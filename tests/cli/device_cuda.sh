@@ -1,7 +1,17 @@
 # --device cuda (proofwork(7), EXACT MODE). Without a usable GPU (no device, or a build without CUDA)
 # every program that computes on the tape exits 4 with a message that says why and
 # writes nothing. With a GPU, an exact-mode proof trained there has the CPU's
-# checkpoint hashes and verifies on the CPU (and the reverse).
+# checkpoint hashes and verifies on the CPU (and the reverse). A GPT (proofwork(7),
+# THE GPT) likewise: exit 4 without a GPU, the CPU's bits on one in exact mode, and
+# fast mode refused there (exit 2).
+head -c 3000 "$HERE/../../man/proofwork.7" > train.txt
+gpt_task() {  # gpt_task OUT [extra flags]
+  local out=$1; shift
+  pol-task --model gpt:2-2-32-16 --text train.txt --optimizer adamw --lr 0.001 --weight-decay 0.1 --clip 1.0 \
+    --batch 4 --steps 8 --checkpoint-every 4 --seed 3 -q -o "$out" "$@"
+}
+gpt_task gpt.pwt
+gpt_task gptfast.pwt --mode fast
 make_tiny_task task.pwt
 
 expect_exit 2 pol-train task.pwt -o x --device tpu
@@ -27,6 +37,15 @@ if [ "$rc" = 4 ]; then
   expect_exit 4 pol-profile fast.pwt fastcpu -o fast.pwp --device cuda
   expect_err "^pol-profile: --device cuda: (no CUDA device|built without CUDA)"
   [ ! -e fast.pwp ]
+  # A GPT is refused as the MLP is, exact or fast, before anything is written.
+  expect_exit 4 pol-train gpt.pwt -o gptgpu --device cuda
+  expect_err "^pol-train: --device cuda: (no CUDA device: .+|built without CUDA)"
+  [ ! -e gptgpu ]
+  expect_exit 4 pol-train gptfast.pwt -o gptgpu --device cuda
+  [ ! -e gptgpu ]
+  pol-train gpt.pwt -o gptcpu -q
+  expect_exit 4 pol-verify gpt.pwt gptcpu --device cuda
+  expect_err "(no CUDA device|built without CUDA)"
   # The CPU still works, and a CPU proof is not touched by the refused runs.
   pol-train task.pwt -o cpu -q
   expect_exit 4 pol-verify task.pwt cpu --device cuda
@@ -59,4 +78,13 @@ else
   expect_exit 0 pol-verify fast.pwt fastcpu --profile fast.pwp --device cuda
   pol-forge fast.pwt -o fastbad -q --device cuda --inject-fault 12:12:0   # op 12: the 0.weight update
   expect_exit 1 pol-verify fast.pwt fastbad --profile fast.pwp
+  # A GPT in exact mode: the CPU's checkpoints, verified on either; fast mode refused (exit 2).
+  pol-train gpt.pwt -o gptgpu -q --device cuda
+  pol-train gpt.pwt -o gptcpu -q
+  for f in gptcpu/ckpt-*.pwc; do cmp "$f" "gptgpu/$(basename "$f")"; done
+  expect_exit 0 pol-verify gpt.pwt gptgpu -q --segments all
+  expect_exit 0 pol-verify gpt.pwt gptcpu -q --segments all --device cuda
+  expect_exit 2 pol-train gptfast.pwt -o gptfastgpu --device cuda
+  expect_err "exact mode only"
+  [ ! -e gptfastgpu ]
 fi

@@ -16,9 +16,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <set>
 
 #include "cli/cli.hpp"
 #include "model/device.hpp"
+#include "model/gpt.hpp"
 #include "model/transformer_cuda.hpp"
 #include "proof/proof.hpp"
 #include "tensor/gemm.hpp"
@@ -67,6 +69,63 @@ bool gpu_present() {
 
 using pwtest::tiny_config;
 using pwtest::tiny_dataset;
+
+// Op by op: `gpu` runs each op of `cpu`'s tape from the CPU's state just before it, and
+// every output must have the CPU's bits. Returns the op kinds it ran.
+std::set<std::string> compare_ops(Trainer& cpu, Executor& gpu, const StepContext& ctx) {
+  std::vector<int> all(cpu.tape.tensors.size());
+  for (size_t i = 0; i < all.size(); i++) all[i] = int(i);
+  std::set<std::string> kinds;
+  for (size_t i = 0; i < cpu.tape.ops.size(); i++) {
+    const Op& op = cpu.tape.ops[i];
+    const std::string kind = op_name(op.kind);
+    kinds.insert(kind);
+    CAPTURE(kind);
+    CAPTURE(i);
+    gpu.upload(cpu.ws, all);
+    gpu.run_op(int(i), ctx);
+    run_op(cpu.tape, op, cpu.ws, ctx);
+    Workspace back(cpu.tape);
+    gpu.download(back, op.out);
+    for (int id : op.out) {
+      INFO("tensor ", cpu.tape.tensors[size_t(id)].name, ", first difference: ",
+           first_difference(cpu.ws.t[size_t(id)], back.t[size_t(id)]));
+      CHECK(same_bits(cpu.ws.t[size_t(id)], back.t[size_t(id)]));
+    }
+  }
+  return kinds;
+}
+
+// A tiny GPT (gpt:2-2-32-16, batch 4) on a text of `bytes` pseudo-random letters and
+// spaces; AdamW with clipping at `clip` (0: none), or SGD with momentum.
+TaskConfig tiny_gpt_config(OptimizerType opt, double clip, uint64_t bytes = 3000) {
+  TaskConfig c;
+  c.model = ModelKind::Gpt;
+  c.gpt.layers = 2, c.gpt.heads = 2, c.gpt.channels = 32, c.gpt.context = 16;
+  c.batch = 4;
+  c.steps = 6;
+  c.checkpoint_every = 3;
+  c.seed = 3;
+  c.optimizer = opt;
+  c.lr = opt == OptimizerType::Sgd ? 0.05 : 1e-3;
+  c.momentum = 0.9;
+  c.weight_decay = 0.1;
+  c.beta1 = 0.85, c.beta2 = 0.98;
+  c.clip = clip;
+  c.text_length = bytes;
+  return c;
+}
+
+Dataset tiny_text(uint64_t bytes = 3000) {
+  Dataset d;
+  std::mt19937 g(5);
+  const char letters[] = "etaoin shrdlu cmfwyp vbgkqjxz  ";
+  d.text.resize(bytes);
+  for (uint8_t& b : d.text) b = uint8_t(letters[g() % (sizeof letters - 1)]);
+  d.count = uint32_t(bytes - 16);  // the window starts (len − T)
+  d.val_text.assign(d.text.begin(), d.text.begin() + 600);
+  return d;
+}
 
 }  // namespace
 
@@ -118,6 +177,27 @@ TEST_SUITE("device") {
     float c = 0;
     CHECK(pwtest::error_code_of([&] { cuda_gemm_exact_host(1, 1, 1, &c, 1, 1, &c, 1, 1, nullptr, &c, 1); }) ==
           kExitInternal);
+  }
+
+  TEST_CASE("the CUDA executor takes a GPT in exact mode only: fast is a usage error (exit 2) before any device") {
+    CHECK(pwtest::error_code_of([] { check_cuda_model(ModelKind::Gpt, false); }) == -1);
+    CHECK(pwtest::error_code_of([] { check_cuda_model(ModelKind::Mlp, true); }) == -1);
+    CHECK(pwtest::error_code_of([] { check_cuda_model(ModelKind::Gpt, true); }) == kExitUsage);
+    TaskConfig c = tiny_gpt_config(OptimizerType::Adamw, 1.0);
+    CHECK(pwtest::error_code_of([&] { check_model_device(c, DeviceKind::Cuda); }) == -1);
+    c.exact = false;
+    try {
+      check_model_device(c, DeviceKind::Cuda);
+      FAIL("a fast GPT on cuda was not refused");
+    } catch (const Error& e) {
+      CHECK(e.code == kExitUsage);
+      CHECK(std::string(e.what()).find("exact mode only") != std::string::npos);
+    }
+    CHECK(pwtest::error_code_of([&] { check_model_device(c, DeviceKind::Cpu); }) == -1);
+    if (!gpu_present()) {  // without a device a GPT is refused as the MLP is: exit 4
+      const Tape tape = build_gpt_tape(c.gpt, c.batch, OptimizerType::Adamw, 1.0f);
+      CHECK(pwtest::error_code_of([&] { make_cuda_executor(tape, false); }) == kExitInternal);
+    }
   }
 
   TEST_CASE("apply_common_options: cuda needs a capable program and a device") {
@@ -265,25 +345,7 @@ TEST_SUITE("gpu") {
       cpu.run_step();  // step 0 first, so the optimizer state is not zero
       std::shared_ptr<Executor> gpu = make_cuda_executor(cpu.tape, false);
       gpu->set_dataset(d.images.data(), d.labels.data(), d.count, d.features());
-      const StepContext ctx = cpu.context(1);
-      std::vector<int> all(cpu.tape.tensors.size());
-      for (size_t i = 0; i < all.size(); i++) all[i] = int(i);
-      for (size_t i = 0; i < cpu.tape.ops.size(); i++) {
-        const Op& op = cpu.tape.ops[i];
-        const std::string kind = op_name(op.kind);
-        CAPTURE(kind);
-        CAPTURE(i);
-        gpu->upload(cpu.ws, all);  // the CPU's state just before op i
-        gpu->run_op(int(i), ctx);
-        run_op(cpu.tape, op, cpu.ws, ctx);
-        Workspace back(cpu.tape);
-        gpu->download(back, op.out);
-        for (int id : op.out) {
-          INFO("tensor ", cpu.tape.tensors[size_t(id)].name, ", first difference: ",
-               first_difference(cpu.ws.t[size_t(id)], back.t[size_t(id)]));
-          CHECK(same_bits(cpu.ws.t[size_t(id)], back.t[size_t(id)]));
-        }
-      }
+      compare_ops(cpu, *gpu, cpu.context(1));
     }
   }
 
@@ -482,5 +544,82 @@ TEST_SUITE("gpu") {
       INFO("dqkv: ", first_difference(dqkv, gdqkv));
       CHECK(same_bits(dqkv, gdqkv));
     }
+  }
+
+  TEST_CASE("gpu: every op of a tiny GPT step equals the CPU's bit for bit (adamw with clipping and sgd)") {
+    PW_REQUIRE_GPU();
+    const Dataset d = tiny_text();
+    for (OptimizerType opt : {OptimizerType::Adamw, OptimizerType::Sgd}) {
+      const TaskConfig c = tiny_gpt_config(opt, opt == OptimizerType::Adamw ? 0.05 : 0.0);
+      Trainer cpu(c, d);
+      cpu.run_step();  // step 0 first, so the optimizer state is not zero
+      std::shared_ptr<Executor> gpu = make_cuda_executor(cpu.tape, false);
+      gpu->set_text(d.text.data(), int64_t(d.text.size()));
+      const std::set<std::string> kinds = compare_ops(cpu, *gpu, cpu.context(1));
+      // Every GPT kind ran (clip_gradients with AdamW only).
+      CHECK(kinds.size() == (opt == OptimizerType::Adamw ? 18u : 17u));
+    }
+  }
+
+  TEST_CASE("gpu: steps of a tiny GPT on the CUDA executor give the CPU's losses and state bits (exact)") {
+    PW_REQUIRE_GPU();
+    const Dataset d = tiny_text();
+    // Clipping at 0.05 scales every step's gradients; at 1e9 it never does.
+    for (const double clip : {0.05, 1e9, 0.0})
+      for (OptimizerType opt : {OptimizerType::Adamw, OptimizerType::Sgd}) {
+        CAPTURE(clip);
+        CAPTURE(int(opt));
+        const TaskConfig c = tiny_gpt_config(opt, clip);
+        Trainer cpu(c, d), gpu(c, d);
+        gpu.use_device(make_cuda_executor(gpu.tape, false));
+        while (cpu.step < c.steps) {
+          cpu.run_step();
+          gpu.run_step();
+          CHECK(std::memcmp(&cpu.loss, &gpu.loss, 4) == 0);
+        }
+        gpu.to_host();
+        for (int id : checkpoint_tensors(cpu.tape)) {
+          INFO("tensor ", cpu.tape.tensors[size_t(id)].name, ", first difference: ",
+               first_difference(cpu.ws.t[size_t(id)], gpu.ws.t[size_t(id)]));
+          CHECK(same_bits(cpu.ws.t[size_t(id)], gpu.ws.t[size_t(id)]));
+        }
+        CHECK(state_hash(cpu.tape, cpu.ws, cpu.step) == state_hash(gpu.tape, gpu.ws, gpu.step));
+        CHECK(validation_bits_per_byte(cpu) == validation_bits_per_byte(gpu));
+      }
+  }
+
+  TEST_CASE("gpu: a tiny GPT step with a hook sees the CPU's outputs op by op") {
+    PW_REQUIRE_GPU();
+    const Dataset d = tiny_text();
+    const TaskConfig c = tiny_gpt_config(OptimizerType::Adamw, 0.05);
+    Trainer cpu(c, d), gpu(c, d);
+    gpu.use_device(make_cuda_executor(gpu.tape, false));
+    for (int s = 0; s < 2; s++) {
+      std::vector<std::vector<std::vector<float>>> seen_cpu, seen_gpu;
+      auto recorder = [](const Tape& tape, std::vector<std::vector<std::vector<float>>>& seen) {
+        return [&tape, &seen](int i, Workspace& ws) {
+          std::vector<std::vector<float>> outs;
+          for (int id : tape.ops[size_t(i)].out) outs.push_back(ws.t[size_t(id)]);
+          seen.push_back(std::move(outs));
+        };
+      };
+      cpu.run_step(recorder(cpu.tape, seen_cpu));
+      gpu.run_step(recorder(gpu.tape, seen_gpu));
+      REQUIRE(seen_cpu.size() == cpu.tape.ops.size());
+      REQUIRE(seen_gpu.size() == seen_cpu.size());
+      for (size_t i = 0; i < seen_cpu.size(); i++) {
+        const std::string kind = op_name(cpu.tape.ops[i].kind);
+        CAPTURE(s);
+        CAPTURE(i);
+        CAPTURE(kind);
+        REQUIRE(seen_gpu[i].size() == seen_cpu[i].size());
+        for (size_t k = 0; k < seen_cpu[i].size(); k++) {
+          INFO("output ", k, ", first difference: ", first_difference(seen_cpu[i][k], seen_gpu[i][k]));
+          CHECK(same_bits(seen_cpu[i][k], seen_gpu[i][k]));
+        }
+      }
+    }
+    gpu.to_host();
+    CHECK(state_hash(cpu.tape, cpu.ws, 2) == state_hash(gpu.tape, gpu.ws, 2));
   }
 }
