@@ -96,6 +96,13 @@ std::set<std::string> compare_ops(Trainer& cpu, Executor& gpu, const StepContext
   return kinds;
 }
 
+// One step on each trainer (the CPU's, one on a device): the losses have the same bits.
+void step_both(Trainer& cpu, Trainer& gpu) {
+  cpu.run_step();
+  gpu.run_step();
+  CHECK(std::memcmp(&cpu.loss, &gpu.loss, 4) == 0);
+}
+
 // A tiny GPT (gpt:2-2-32-16, batch 4) on a text of `bytes` pseudo-random letters and
 // spaces; AdamW with clipping at `clip` (0: none), or SGD with momentum.
 TaskConfig tiny_gpt_config(OptimizerType opt, double clip, uint64_t bytes = 3000) {
@@ -357,9 +364,7 @@ TEST_SUITE("gpu") {
       Trainer cpu(c, d), gpu(c, d);
       gpu.use_device(make_cuda_executor(gpu.tape, false));
       while (cpu.step < c.steps) {
-        cpu.run_step();
-        gpu.run_step();
-        CHECK(std::memcmp(&cpu.loss, &gpu.loss, 4) == 0);
+        step_both(cpu, gpu);
         if (cpu.step % c.checkpoint_every == 0) {
           gpu.to_host();
           CHECK(state_hash(cpu.tape, cpu.ws, cpu.step) == state_hash(gpu.tape, gpu.ws, gpu.step));
@@ -572,11 +577,7 @@ TEST_SUITE("gpu") {
         const TaskConfig c = tiny_gpt_config(opt, clip);
         Trainer cpu(c, d), gpu(c, d);
         gpu.use_device(make_cuda_executor(gpu.tape, false));
-        while (cpu.step < c.steps) {
-          cpu.run_step();
-          gpu.run_step();
-          CHECK(std::memcmp(&cpu.loss, &gpu.loss, 4) == 0);
-        }
+        while (cpu.step < c.steps) step_both(cpu, gpu);
         gpu.to_host();
         for (int id : checkpoint_tensors(cpu.tape)) {
           INFO("tensor ", cpu.tape.tensors[size_t(id)].name, ", first difference: ",
