@@ -364,7 +364,8 @@ void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ct
   if (chunk > 0 && !valid_reduce_chunk(B, chunk))
     internal_error("reduce chunk " + std::to_string(chunk) + " does not divide batch " + std::to_string(B) +
                    " into a power-of-two count");
-  if (ctx.global_batch > 0 && chunk == 0) internal_error("a data-parallel rank without the chunked reduction");
+  if (ctx.continue_chains && (chunk > 0 || ctx.compute.fast || ctx.global_batch == 0))
+    internal_error("continued chains outside an exact-mode micro-batch without a reduce chunk");
   switch (op.kind) {
     case OpKind::LoadBatch: {
       const int F = tape.widths[0];
@@ -382,7 +383,8 @@ void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ct
     case OpKind::CrossEntropyForward: {
       const int C = spec(op.in[0]).cols, R = spec(op.in[0]).rows;
       ws[op.out[1]][0] = softmax_cross_entropy_forward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], R, C, chunk,
-                                                       ctx.global_batch > 0);
+                                                       ctx.global_batch > 0,
+                                                       ctx.continue_chains ? ws[op.out[1]][0] : 0.0f);
       break;
     }
     case OpKind::CrossEntropyBackward:
@@ -394,6 +396,8 @@ void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ct
       // dW(o,i) = Σ_b dz(b,o)·x(b,i): A = dzᵀ, B = x, k = batch ascending (in chunks).
       if (chunk > 0)
         gemm_chunked(O, I, R, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), ws[op.out[0]], I, chunk);
+      else if (ctx.continue_chains)
+        gemm_exact_continue(O, I, R, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), ws[op.out[0]], I);
       else
         gemm(O, I, R, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), nullptr, ws[op.out[0]], I);
       break;
@@ -401,6 +405,8 @@ void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ct
     case OpKind::LinearBackwardBias:
       if (chunk > 0)
         column_sums_chunked(ws[op.in[0]], ws[op.out[0]], spec(op.in[0]).rows, spec(op.in[0]).cols, chunk);
+      else if (ctx.continue_chains)
+        column_sums_continue(ws[op.in[0]], ws[op.out[0]], spec(op.in[0]).rows, spec(op.in[0]).cols);
       else
         (ctx.compute.fast ? column_sums_fast : column_sums)(ws[op.in[0]], ws[op.out[0]], spec(op.in[0]).rows,
                                                             spec(op.in[0]).cols);
@@ -440,6 +446,7 @@ void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ct
     case OpKind::LayerNormBackward:
     case OpKind::EmbeddingBackward:
     case OpKind::ClipGradients:
+      if (ctx.continue_chains) internal_error("continued chains: the GPT's ops have none");
       run_gpt_op(tape, op, ws, ctx);  // model/gpt.cpp
       break;
   }
