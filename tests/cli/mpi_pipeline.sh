@@ -159,6 +159,12 @@ run_ranks 4 pol-train task.pwt -o sched -q --threads 1 --schedule placed.json 2>
 same_proof one sched
 run_ranks 4 pol-train cut2.pwt -o cut2-sched -q --threads 1 --schedule placed.json --pipeline 2 --data-parallel 2
 same_proof cut2-one cut2-sched
+# Without a reduce chunk: 2 stages on 2 devices, rank 0 placed on the last stage.
+echo '{"groups": [{"name": "A", "devices": 2, "intra": {"latency_ms": 1, "bandwidth_gbps": 5}}], "stages": 2}' >two.json
+sched-partition two.json -q --json -o part2.json
+jq '.stages[0].devices = [1] | .stages[1].devices = [0]' part2.json >placed2.json
+run_ranks 2 pol-train chain.pwt -o chain-sched -q --threads 1 --schedule placed2.json --micro-batches 3
+same_proof chain-one chain-sched
 # A partition for another layout: exit 3 before any training.
 expect_exit 3 run_ranks 2 pol-train task.pwt -o sbad1 -q --threads 1 --schedule placed.json
 expect_err "a partition of 4 devices, for a job of 2 rank"
