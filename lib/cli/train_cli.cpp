@@ -31,11 +31,12 @@ void add_distributed_options(CLI::App& app, TrainOptions& o) {
   app.add_option("--pipeline", o.pipeline,
                  "Train as S pipeline stages (GPipe), each holding a contiguous range of the MLP's Linear layers, "
                  "times the --data-parallel replicas: mpirun -np S*D. Activations and gradients cross as bytes (the "
-                 "codec's at an AQ-SGD cut); the proof is bit for bit one process's. Needs a reduce chunk")
+                 "codec's at an AQ-SGD cut); the proof is bit for bit one process's. Replicas (--data-parallel) need a "
+                 "reduce chunk")
       ->check(CLI::Range(1, 1 << 16));
   app.add_option("--micro-batches", o.micro_batches,
-                 "With --pipeline: micro-batches per replica's batch, a power of two dividing its chunks (default: "
-                 "the most up to 4*S)")
+                 "With --pipeline: micro-batches per replica's batch, a power of two dividing its chunks; without a "
+                 "reduce chunk, any count dividing the batch (default: the largest power of two up to 4*S that divides them)")
       ->check(CLI::Range(1, 1 << 16));
   app.add_option("--schedule", o.schedule,
                  "With --pipeline: place the ranks as this sched-partition partition says (device i is rank i; stage "

@@ -80,6 +80,7 @@ class Stage {
   std::vector<Phase> phases_;
   std::vector<size_t> updates_;
   bool holds_cut_ = false, last_ = false;
+  bool chained_ = false;  // no reduce chunk: the reductions' chains continue across micro-batches
   std::vector<float> partials_;
 
   void swap_state(Workspace& state, Workspace& w) {
@@ -87,6 +88,7 @@ class Stage {
   }
   void run_micro(const Phase& p, Workspace& state, const StepContext& ctx, const uint32_t* block);
   void run_cut(const Op& op, Workspace& state, const uint32_t* block);
+  float update_chained(Workspace& state, const StepContext& c);
 };
 
 Stage::Stage(const TaskConfig& task, const PipelineLayout& lay, const Ranks& world, const Ranks& replicas)
@@ -94,6 +96,7 @@ Stage::Stage(const TaskConfig& task, const PipelineLayout& lay, const Ranks& wor
   stage_ = lay.stage_of_rank[size_t(world.rank)];
   replica_ = lay.replica_of_rank[size_t(world.rank)];
   last_ = stage_ == lay.stages - 1;
+  chained_ = task.reduce_chunk == 0;
   batch_ = task.batch;
   block_ = batch_ / lay.replicas;
   micro_ = block_ / lay.micro_batches;
@@ -187,6 +190,7 @@ Stage::Stage(const TaskConfig& task, const PipelineLayout& lay, const Ranks& wor
       }
   }
   close();
+  if (chained_) return;
   int64_t n = last_ ? 1 : 0;  // the loss
   for (int g : grads_) n += tape_.tensors[size_t(g)].size();
   partials_.assign(size_t(n) * size_t(lay.micro_batches), 0.0f);
@@ -199,6 +203,16 @@ void Stage::run_micro(const Phase& p, Workspace& state, const StepContext& ctx, 
     c.batch_indices = block + m * micro_;
     c.global_batch = int(batch_);
     c.batch_max = nullptr;
+    if (chained_ && m > 0) {  // the earlier micro-batches' chains move on to this one
+      c.continue_chains = true;
+      for (size_t i : p.ops) {
+        const Op& op = tape_.ops[i];
+        if (op.kind == OpKind::LinearBackwardWeight || op.kind == OpKind::LinearBackwardBias)
+          std::swap(ws_[size_t(m) - 1].t[size_t(op.out[0])], w.t[size_t(op.out[0])]);
+        else if (op.kind == OpKind::CrossEntropyForward)
+          std::swap(ws_[size_t(m) - 1].t[size_t(op.out[1])], w.t[size_t(op.out[1])]);
+      }
+    }
     for (const auto& [id, from] : p.receive)
       bytes_floats(receive_bytes(world_, lay_.rank_of(from, replica_), id), w[id], tape_.tensors[size_t(id)].size(),
                    tape_.tensors[size_t(id)].name);
@@ -262,6 +276,10 @@ float Stage::step(Workspace& state, const StepContext& ctx) {
       run_micro(p, state, ctx, block);
   }
   if (holds_cut_) share_cut_rows(replicas_, tape_, state, ctx.batch_indices, batch_);
+  StepContext c = ctx;
+  c.batch_indices = block;
+  c.global_batch = int(batch_);
+  if (chained_) return update_chained(state, c);
   // Each micro-batch's subtree partials, the tree's levels over them, then the replicas'.
   const int64_t n = int64_t(partials_.size()) / lay_.micro_batches;
   for (int m = 0; m < lay_.micro_batches; m++) {
@@ -278,13 +296,19 @@ float Stage::step(Workspace& state, const StepContext& ctx) {
     std::copy(p, p + tape_.tensors[size_t(g)].size(), w.t[size_t(g)].begin());
     p += tape_.tensors[size_t(g)].size();
   }
-  StepContext c = ctx;
-  c.batch_indices = block;
-  c.global_batch = int(batch_);
   swap_state(state, w);
   for (size_t i : updates_) run_op(tape_, tape_.ops[i], w, c);
   swap_state(state, w);
   return last_ ? sums.back() / float(batch_) : 0.0f;  // as softmax_cross_entropy_forward divides
+}
+
+float Stage::update_chained(Workspace& state, const StepContext& c) {
+  // The last micro-batch holds the whole batch's chains (one replica: nothing to combine).
+  Workspace& w = ws_.back();
+  swap_state(state, w);
+  for (size_t i : updates_) run_op(tape_, tape_.ops[i], w, c);
+  swap_state(state, w);
+  return last_ ? w[tape_.loss][0] / float(batch_) : 0.0f;  // as softmax_cross_entropy_forward divides
 }
 
 }  // namespace
@@ -292,26 +316,36 @@ float Stage::step(Workspace& state, const StepContext& ctx) {
 PipelineLayout pipeline_layout(const TaskConfig& task, int stages, int replicas, int micro_batches) {
   const std::string p = "--pipeline " + std::to_string(stages);
   if (task.model != ModelKind::Mlp) bad_input(p + ": a pipeline splits an MLP's Linear layers; this task is a GPT");
-  if (!task.exact || task.reduce_chunk <= 0)
-    bad_input(p + ": the task has no reduce chunk, so its bits depend on how the batch is split; make it with "
-                  "pol-task --reduce-chunk C (exact mode)");
+  if (!task.exact)
+    bad_input(p + ": the task is in fast mode, whose bits depend on how the batch is split; pipeline stages train "
+                  "exact-mode tasks");
   const int L = int(task.widths.size()) - 1;
   if (stages < 1 || stages > L || L % stages != 0)
     usage_error(p + ": the task's " + std::to_string(L) + " Linear layer(s) do not split into " +
                 std::to_string(stages) + " stages of equal size");
   if (!power_of_two(replicas))
     usage_error("--data-parallel " + std::to_string(replicas) + ": the rank count must be a power of two (1, 2, 4, ...)");
-  const std::string why = data_parallel_refusal(task, replicas);
-  if (!why.empty()) bad_input(why);
-  const int64_t chunks = task.batch / task.reduce_chunk / replicas;  // a replica's
+  // Without a reduce chunk the stages continue each reduction's one chain across the
+  // micro-batches (one replica: replicas would need the chunks' tree); with one, every
+  // micro-batch is an aligned block of chunks.
+  const bool chunked = task.reduce_chunk > 0;
+  if (chunked || replicas > 1) {
+    const std::string why = data_parallel_refusal(task, replicas);
+    if (!why.empty()) bad_input(why);
+  }
+  const int64_t units = chunked ? task.batch / task.reduce_chunk / replicas : task.batch;  // a replica's
   if (micro_batches == 0) {
     micro_batches = 1;
-    while (micro_batches * 2 <= std::min<int64_t>(chunks, 4 * stages)) micro_batches *= 2;
+    while (micro_batches * 2 <= std::min<int64_t>(units, 4 * stages) && units % (micro_batches * 2) == 0)
+      micro_batches *= 2;
   }
-  if (!power_of_two(micro_batches) || chunks % micro_batches != 0)
-    usage_error("--micro-batches " + std::to_string(micro_batches) + ": a replica's " + std::to_string(chunks) +
+  if (chunked && (!power_of_two(micro_batches) || units % micro_batches != 0))
+    usage_error("--micro-batches " + std::to_string(micro_batches) + ": a replica's " + std::to_string(units) +
                 " chunk(s) of " + std::to_string(task.reduce_chunk) + " samples do not split into " +
                 std::to_string(micro_batches) + " micro-batches of whole chunks (a power of two that divides them)");
+  if (!chunked && (micro_batches > units || units % micro_batches != 0))
+    usage_error("--micro-batches " + std::to_string(micro_batches) + ": the batch of " + std::to_string(units) +
+                " samples does not split into " + std::to_string(micro_batches) + " micro-batches of equal size");
   PipelineLayout lay;
   lay.stages = stages, lay.replicas = replicas, lay.micro_batches = micro_batches;
   for (int s = 0; s <= stages; s++) lay.first_layer.push_back(s * L / stages);

@@ -12,6 +12,12 @@
 // fixed tree of the same chunk partials as one process. MPI moves bytes; it never sums
 // a float.
 //
+// A task without a reduce chunk reduces the batch as one chain per element, b ascending
+// (weight and bias gradients, the loss's sum). Its stages (one replica) continue those
+// chains across the micro-batches in order: micro-batch m's reductions start from
+// m-1's values (StepContext::continue_chains), so the last one holds the whole batch's
+// chains, the bits of one process; the loss's gradient divides by the whole batch.
+//
 // A pipeline cut (model/cut.hpp) codes with the whole batch's scales, so it runs once a
 // step over the replica's block: the stage before it forwards every micro-batch up to
 // the cut, codes, and sends the codec's bytes (AQ-SGD's forward message, the direct
@@ -44,10 +50,11 @@ struct PipelineLayout {
 
 // The default layout: stage s holds Linear layers [s·L/S, (s+1)·L/S), rank
 // stage·D + replica; `micro_batches` 0 picks the largest power of two up to 4·S that
-// the replica's chunks allow. A task the pipeline cannot split (not an MLP, no reduce
-// chunk) or D that does not divide the chunks: bad input (exit 3); S that does not divide
-// the layers, M·D that does not divide the chunks, a count not a power of two: usage
-// (exit 2).
+// the replica's chunks allow (without a reduce chunk: that divides the batch). A task the
+// pipeline cannot split (not an MLP, fast mode), D > 1 without a reduce chunk, or D that
+// does not divide the chunks: bad input (exit 3); S that does not divide the layers, M·D
+// that does not divide the chunks (without a reduce chunk, M that does not divide the
+// batch), a count not a power of two: usage (exit 2).
 PipelineLayout pipeline_layout(const TaskConfig& task, int stages, int replicas, int micro_batches);
 
 // The layout of a sched-partition partition (proofwork-files(5), PARTITION): device i is

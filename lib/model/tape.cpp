@@ -360,7 +360,8 @@ void cpu_op_ReluForward(const Tape& tape, const Op& op, Workspace& ws, const Ste
 void cpu_op_CrossEntropyForward(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
   const TensorSpec& z = tape.tensors[size_t(op.in[0])];
   ws[op.out[1]][0] = softmax_cross_entropy_forward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], z.rows, z.cols,
-                                                   reduce_chunk_of(ctx), ctx.global_batch > 0);
+                                                   reduce_chunk_of(ctx), ctx.global_batch > 0,
+                                                   ctx.continue_chains ? ws[op.out[1]][0] : 0.0f);
 }
 
 void cpu_op_CrossEntropyBackward(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
@@ -375,6 +376,8 @@ void cpu_op_LinearBackwardWeight(const Tape& tape, const Op& op, Workspace& ws, 
   const int chunk = reduce_chunk_of(ctx);
   if (chunk > 0)
     gemm_chunked(O, I, R, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), ws[op.out[0]], I, chunk);
+  else if (ctx.continue_chains)
+    gemm_exact_continue(O, I, R, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), ws[op.out[0]], I);
   else
     gemm_mode(ctx, O, I, R, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), nullptr, ws[op.out[0]], I);
 }
@@ -384,6 +387,8 @@ void cpu_op_LinearBackwardBias(const Tape& tape, const Op& op, Workspace& ws, co
   const int chunk = reduce_chunk_of(ctx);
   if (chunk > 0)
     column_sums_chunked(ws[op.in[0]], ws[op.out[0]], dz.rows, dz.cols, chunk);
+  else if (ctx.continue_chains)
+    column_sums_continue(ws[op.in[0]], ws[op.out[0]], dz.rows, dz.cols);
   else
     (ctx.compute.fast ? column_sums_fast : column_sums)(ws[op.in[0]], ws[op.out[0]], dz.rows, dz.cols);
 }
@@ -429,7 +434,9 @@ void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ct
   if (chunk > 0 && !valid_reduce_chunk(B, chunk))
     internal_error("reduce chunk " + std::to_string(chunk) + " does not divide batch " + std::to_string(B) +
                    " into a power-of-two count");
-  if (ctx.global_batch > 0 && chunk == 0) internal_error("a data-parallel rank without the chunked reduction");
+  if (ctx.continue_chains && (chunk > 0 || ctx.compute.fast || ctx.global_batch == 0))
+    internal_error("continued chains outside an exact-mode micro-batch without a reduce chunk");
+  if (ctx.continue_chains && tape.kind == ModelKind::Gpt) internal_error("continued chains: the GPT's ops have none");
   if (size_t(op.kind) >= std::size(kCpuOps)) internal_error("run_op: op kind " + std::to_string(int(op.kind)));
   kCpuOps[size_t(op.kind)](tape, op, ws, ctx);
 }

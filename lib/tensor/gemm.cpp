@@ -235,17 +235,18 @@ int even_block(int n, int max_block, int unit) {
   return (per + unit - 1) / unit * unit;
 }
 
-// Both modes. Exact: each output starts from its bias and every k-panel continues from
-// where the last one stopped, so its terms are added in one chain, k ascending. Fast
-// (kc_panel > 0): panels of kc_panel terms, each summed from zero and then
-// added to C, the bias added last.
+// Both modes. Exact: each output starts from its bias -- or, `from_c`, from C's own value,
+// a chain continued -- and every k-panel continues from where the last one stopped, so
+// its terms are added in one chain, k ascending. Fast (kc_panel > 0): panels of kc_panel
+// terms, each summed from zero and then added to C, the bias added last.
 void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc, int kc_panel,
-              const GemmEpilogue* epilogue) {
+              const GemmEpilogue* epilogue, bool from_c = false) {
   if (M <= 0 || N <= 0) return;
   const bool fast = kc_panel > 0;
+  if (from_c && (fast || bias)) internal_error("gemm: a continued chain is exact and has no bias");
   const int kc_step = fast ? std::min(kc_panel, KC) : KC;
   if (K <= 0) {
-    for (int i = 0; i < M; i++)
+    for (int i = 0; i < M && !from_c; i++)
       for (int j = 0; j < N; j++) C[ptrdiff_t(i) * ldc + j] = bias ? bias[j] : 0.0f;
     if (epilogue) epilogue->fn(epilogue->ctx, 0, M, 0, N);
     return;
@@ -301,9 +302,9 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
         const int j_end = std::min(N, (jb + 1) * nc_blk);
         for (int k0 = 0; k0 < K; k0 += kc_step) {
           const int kc = std::min(kc_step, K - k0);
-          const bool first = k0 == 0;
+          const bool first = k0 == 0 && !from_c;  // the chain starts at the bias (or zeros) here
           // Exact: later panels continue from C. Fast: they start from zeros and add to C.
-          const Kernel run = first || !fast ? kernel : add_kernel;
+          const Kernel run = k0 == 0 || !fast ? kernel : add_kernel;
           for (int j0 = jb * nc_blk; j0 < j_end; j0 += NR) {
             const float* bp = bpack + size_t(k0) * NR * npanels + size_t(j0 / NR) * NR * kc;
             const float* row = first || fast ? init + j0 : nullptr;
@@ -502,6 +503,10 @@ void gemm_chunked_reference(int M, int N, int K, MatView A, MatView B, float* C,
 void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc,
                 const GemmEpilogue* epilogue) {
   gemm_run(M, N, K, A, B, bias, C, ldc, -1, epilogue);
+}
+
+void gemm_exact_continue(int M, int N, int K, MatView A, MatView B, float* C, ptrdiff_t ldc) {
+  gemm_run(M, N, K, A, B, nullptr, C, ldc, -1, nullptr, true);
 }
 
 void gemm_fast(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc, int kc_panel,

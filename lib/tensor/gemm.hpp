@@ -32,6 +32,13 @@ struct GemmEpilogue {
 void gemm_exact(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc,
                 const GemmEpilogue* epilogue = nullptr);
 
+// The chains continued (proofwork(7), PIPELINE STAGES): C (M×N) = C + Σ_k A(i,k)·B(k,j),
+// each element's terms fma'd onto C's value, k ascending -- where gemm_exact starts from
+// the bias or 0. No bias, no epilogue. gemm_exact over the first rows of K, then this over
+// the next rows, and so on in order, gives gemm_exact's bits over all of K without a bias:
+// a micro-batch's weight gradient continues the earlier micro-batches' chains.
+void gemm_exact_continue(int M, int N, int K, MatView A, MatView B, float* C, ptrdiff_t ldc);
+
 // Fast mode (proofwork(7), FAST MODE): the same micro-kernel, but K is cut into panels of `kc_panel`
 // terms, each panel summed from zero and then added to C, and the bias added last -- the
 // order of a BLAS that accumulates with beta = 1. The bits differ from gemm_exact's for

@@ -63,7 +63,7 @@ __attribute__((target_clones("arch=x86-64-v3", "default"))) void softmax_ce_rows
 }
 
 float softmax_cross_entropy_forward(const float* logits, const float* labels, float* probs, int B, int C,
-                                    int reduce_chunk, bool partial) {
+                                    int reduce_chunk, bool partial, float start) {
   std::vector<float> row_loss(B);
 #pragma omp parallel if (int64_t(B) * C >= kParallelMin)
   {
@@ -74,9 +74,9 @@ float softmax_cross_entropy_forward(const float* logits, const float* labels, fl
     const float total = sum_chunked(row_loss.data(), B, reduce_chunk);
     return partial ? total : total / float(B);
   }
-  float total = 0.0f;
+  float total = start;
   for (int b = 0; b < B; b++) total = total + row_loss[b];
-  return total / float(B);
+  return partial ? total : total / float(B);
 }
 
 void softmax_cross_entropy_backward(const float* probs, const float* labels, float* dlogits, int B, int C,
@@ -90,15 +90,16 @@ void softmax_cross_entropy_backward(const float* probs, const float* labels, flo
   }
 }
 
-// Vectorised across columns: each db[o] is still its own chain over b ascending.
-PW_ELEMENTWISE_CLONES void column_sums(const float* dy, float* db, int B, int O) {
+// Vectorised across columns: each db[o] is still its own chain over b ascending, from
+// zero or (`from_db`) from db[o].
+PW_ELEMENTWISE_CLONES void column_sums_chain(const float* dy, float* db, int B, int O, bool from_db) {
   // Blocks of columns per thread; inside, rows in order, so each db[o] still sums b ascending.
   constexpr int kBlock = 256;
   const int nblocks = (O + kBlock - 1) / kBlock;
 #pragma omp parallel for schedule(static) if (int64_t(B) * O >= kParallelMin)
   for (int blk = 0; blk < nblocks; blk++) {
     const int o0 = blk * kBlock, o1 = std::min(O, o0 + kBlock);
-    for (int o = o0; o < o1; o++) db[o] = 0.0f;
+    for (int o = o0; o < o1 && !from_db; o++) db[o] = 0.0f;
     for (int b = 0; b < B; b++) {
       const float* row = dy + int64_t(b) * O;
 PW_IVDEP
@@ -106,6 +107,9 @@ PW_IVDEP
     }
   }
 }
+
+void column_sums(const float* dy, float* db, int B, int O) { column_sums_chain(dy, db, B, O, false); }
+void column_sums_continue(const float* dy, float* db, int B, int O) { column_sums_chain(dy, db, B, O, true); }
 
 bool valid_reduce_chunk(int64_t B, int64_t chunk) {
   if (chunk < 1 || B < 1 || B % chunk != 0) return false;

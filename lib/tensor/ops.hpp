@@ -77,8 +77,11 @@ void relu_backward_serial(const float* dy, const float* y, float* dz, int64_t n)
 // ascending, then one division.
 // With reduce_chunk > 0 the batch sum is sum_chunked's; with `partial` it is returned
 // undivided (a data-parallel rank's subtree, divided once the ranks' partials are combined).
+// Without a reduce chunk, `partial` returns the chain's sum undivided, the chain started at
+// `start` (a pipeline stage's micro-batch continues the earlier micro-batches' sum:
+// proofwork(7), PIPELINE STAGES).
 float softmax_cross_entropy_forward(const float* logits, const float* labels, float* probs, int B, int C,
-                                    int reduce_chunk = 0, bool partial = false);
+                                    int reduce_chunk = 0, bool partial = false, float start = 0.0f);
 // dlogits = (probs − onehot(labels)) / mean_over (B when 0: a rank's rows of a larger batch
 // divide by the whole batch).
 void softmax_cross_entropy_backward(const float* probs, const float* labels, float* dlogits, int B, int C,
@@ -86,6 +89,10 @@ void softmax_cross_entropy_backward(const float* probs, const float* labels, flo
 
 // db[o] = Σ_b dy[b,o], b ascending: dy is (B,O).
 void column_sums(const float* dy, float* db, int B, int O);
+// db[o] = db[o] + Σ_b dy[b,o], the same chain continued from db (proofwork(7),
+// PIPELINE STAGES): column_sums over the first rows, then this over the next ones, in
+// order, gives column_sums's bits over all of them.
+void column_sums_continue(const float* dy, float* db, int B, int O);
 // Fast mode: one chunk of rows per thread, partial sums added in chunk order (the bits
 // depend on the thread count).
 void column_sums_fast(const float* dy, float* db, int B, int O);

@@ -13,6 +13,11 @@
 #      machine, interleaved, median and spread; and the 2-rank proof's root against the
 #      one-process root (must be equal).
 #
+#   3b. pipeline step time (proofwork(7), PIPELINE STAGES): mlp:784-1024-1024-1024-10
+#      (batch 128, Fashion-MNIST; four Linear layers, so 2 stages of 2), 1 process (1 and 2
+#      threads) vs 2 pipeline ranks of 1 thread, without a reduce chunk (the chains
+#      continued across the micro-batches) and with chunks of 8, vs 2 data-parallel ranks
+#      (chunks of 8), interleaved, median and spread; every root is its one-process root;
 #   4. pipeline stages (proofwork(7), PIPELINE STAGES): the bytes each rank sends per
 #      step with 2 stages, and 2 stages x 2 replicas, of mlp:784-1024-1024-1024-10 (batch
 #      128, chunks of 8), without a cut and with an AQ-SGD cut at the stage boundary (2, 3
@@ -111,6 +116,47 @@ row "step time: 2 data-parallel ranks x 1 thread under mpirun vs 1 process, this
     "$(printf '1 process: 1 thread %.2f (%.2f-%.2f), 2 threads %.2f (%.2f-%.2f)' "$a" "$alo" "$ahi" "$b" "$blo" "$bhi")" \
     "$(printf '%.2f x 1 thread, %.2f x 2 threads' "$(calc "$c / $a")" "$(calc "$c / $b")")" \
     "same root as 1 process (1, 2, 4 ranks): yes"
+
+# 3b. Pipeline step time: 2 stages of 2 Linear layers, 8 micro-batches (the default)
+# of 16 samples; on a machine with 2 cores the ranks share them with whatever else runs.
+ltask() {  # ltask OUT [flags]
+  local out=$1; shift
+  pol-task --model mlp:784-1024-1024-1024-10 --train-images "$DATA/train-images-idx3-ubyte.gz" \
+    --train-labels "$DATA/train-labels-idx1-ubyte.gz" --lr 0.05 --momentum 0.9 --batch 128 \
+    --steps "$STEPS" --checkpoint-every "$STEPS" --seed 1 -q -o "$out" "$@"
+}
+ltask l-plain.pwt
+ltask l-c8.pwt --reduce-chunk 8
+say "pipeline step time: $REPEATS x 6 runs of $STEPS steps"
+runs="one1 one2 one1c pp2 pp2c dp2c"
+for t in $runs; do : >"l-$t.sps"; done
+for r in $(seq 1 "$REPEATS"); do
+  for t in $runs; do
+    rm -rf "l-$t"
+    case $t in
+      one1) pol-train l-plain.pwt -o l-$t -q --threads 1 --json >l-$t.json ;;
+      one2) pol-train l-plain.pwt -o l-$t -q --threads 2 --json >l-$t.json ;;
+      one1c) pol-train l-c8.pwt -o l-$t -q --threads 1 --json >l-$t.json ;;
+      pp2) ranks 2 pol-train l-plain.pwt -o l-$t -q --threads 1 --pipeline 2 --json >l-$t.json ;;
+      pp2c) ranks 2 pol-train l-c8.pwt -o l-$t -q --threads 1 --pipeline 2 --json >l-$t.json ;;
+      dp2c) ranks 2 pol-train l-c8.pwt -o l-$t -q --threads 1 --data-parallel 2 --json >l-$t.json ;;
+    esac
+    sps "l-$t.json" >>"l-$t.sps"
+  done
+done
+for t in one2 pp2; do
+  [ "$(jq -r .root l-$t.json)" = "$(jq -r .root l-one1.json)" ] || { say "$t gave another root than one process"; exit 1; }
+done
+for t in pp2c dp2c; do
+  [ "$(jq -r .root l-$t.json)" = "$(jq -r .root l-one1c.json)" ] || { say "$t gave another root than one process"; exit 1; }
+done
+ms() { read -r m lo hi < <(stats <"l-$1.sps"); printf '%.1f ms (%.1f-%.1f)' "$(calc "1000 / $m")" "$(calc "1000 / $hi")" "$(calc "1000 / $lo")"; }
+msmed() { read -r m _ _ < <(stats <"l-$1.sps"); calc "1000 / $m"; }
+row "pipeline step time: 2 stages x 1 thread under mpirun, 784-1024-1024-1024-10 batch 128, 8 micro-batches, this busy 2-core machine (median of $REPEATS, min-max)" \
+    "no reduce chunk (chains continued) $(ms pp2); chunks of 8 $(ms pp2c)" \
+    "1 process: 1 thread $(ms one1), 2 threads $(ms one2); chunks of 8, 1 thread $(ms one1c); 2 data-parallel ranks (chunks of 8) $(ms dp2c)" \
+    "$(printf 'pipeline %.2f x, data-parallel %.2f x the 1-thread time per step' "$(calc "$(msmed pp2) / $(msmed one1)")" "$(calc "$(msmed dp2c) / $(msmed one1c)")")" \
+    "same root as 1 process: yes"
 
 # 4. Pipeline wire bytes. The fixture's 1000 samples make 7 steps of 128 an epoch: one
 # process trains the first epoch (killed after its checkpoint at step 7), then each

@@ -1,8 +1,10 @@
 # Pipeline-parallel pol-train under mpirun (proofwork(7), PIPELINE STAGES): 2 and 4
 # stages, and 2 stages x 2 data-parallel replicas, write the proof of one process,
 # checkpoint for checkpoint, with and without an AQ-SGD cut (at a stage boundary, where
-# the codec's bytes cross, and inside a stage); kill -9 of a stage rank, then a resume to
-# the same bits; bad layouts refused before anything is written. Needs Open MPI's mpirun
+# the codec's bytes cross, and inside a stage); a task without a reduce chunk too (its
+# stages continue each reduction's chain across the micro-batches), for several
+# micro-batch counts; kill -9 of a stage rank, then a resume to the same bits; bad
+# layouts refused before anything is written. Needs Open MPI's mpirun
 # (scripts/install-deps.sh, group build) and a build with MPI.
 command -v mpirun >/dev/null || { echo "FAIL: mpirun not found: install openmpi-bin (make deps)" >&2; exit 1; }
 pol-train --help | grep -q -- --pipeline
@@ -49,6 +51,55 @@ same_proof deepcut-one deepcut-p2
 run_ranks 4 pol-train deepcut.pwt -o deepcut-p4 -q --threads 1 --pipeline 4
 same_proof deepcut-one deepcut-p4
 
+# A task without a reduce chunk: one chain per gradient element and for the loss, over
+# the batch in order; micro-batch m continues the chains m-1 left. Batch 24 (micro-batch
+# counts that are not powers of two), 50 steps (the cut's second epoch codes against the
+# buffer). The default for 2 stages: 8 micro-batches; 24 of one sample each.
+plain() { local out=$1; shift; make_tiny_task "$out" --model mlp:784-32-16-16-10 --batch 24 --steps 50 "$@"; }
+# layouts TASK REF PREFIX "RANKS FLAGS..."...: each layout's proof is REF's
+layouts() {
+  local task=$1 ref=$2 prefix=$3 layout n dir
+  shift 3
+  for layout in "$@"; do
+    set -- $layout
+    n=$1; shift
+    dir=$prefix$(echo "$*" | tr -d ' -')
+    run_ranks "$n" pol-train "$task" -o "$dir" -q --threads 1 "$@"
+    same_proof "$ref" "$dir"
+  done
+}
+plain chain.pwt
+pol-train chain.pwt -o chain-one -q --threads 1
+layouts chain.pwt chain-one chain "2 --pipeline 2" "2 --pipeline 2 --micro-batches 1" "2 --pipeline 2 --micro-batches 3" \
+  "4 --pipeline 4 --micro-batches 24" "4 --pipeline 4 --micro-batches 6" "2 --pipeline 2 --data-parallel 1"
+# ... on 2 threads a rank too (the GEMM's chains do not depend on the threads)
+run_ranks 2 pol-train chain.pwt -o chain-t2 --threads 2 --pipeline 2 2>err
+grep -q "training as 2 pipeline stage(s) x 1 data-parallel replica(s), 8 micro-batch(es) a replica" err
+same_proof chain-one chain-t2
+pol-verify chain.pwt chain-t2 -q
+# AdamW; and a cut at the boundary of 2 stages (after hidden layer 2), inside stage 0
+# (after hidden layer 1), at a boundary of 4.
+plain chainadam.pwt --optimizer adamw --lr 0.001
+pol-train chainadam.pwt -o chainadam-one -q --threads 1
+run_ranks 2 pol-train chainadam.pwt -o chainadam-p2 -q --threads 1 --pipeline 2 --micro-batches 3
+same_proof chainadam-one chainadam-p2
+for cut in 2:3 1:2:4:rot=16; do
+  name=cut$(echo "$cut" | tr -d ':=')
+  plain "$name.pwt" --cut "$cut"
+  pol-train "$name.pwt" -o "$name-one" -q --threads 1
+  layouts "$name.pwt" "$name-one" "$name-" "2 --pipeline 2 --micro-batches 3" "2 --pipeline 2" \
+    "4 --pipeline 4 --micro-batches 12"
+done
+# killed as 2 stages at step 15, resumed as 4 stages to the same bits
+rc=0
+run_ranks 2 pol-train chain.pwt -o chain-killed -q --threads 1 --pipeline 2 --kill-after 15 --kill-rank 1 2>err || rc=$?
+[ "$rc" -ne 0 ]
+test -f chain-killed/ckpt-00000010.pwc
+test ! -f chain-killed/ckpt-00000020.pwc
+run_ranks 4 pol-train chain.pwt -o chain-killed --threads 1 --pipeline 4 2>err
+grep -q "resuming 'chain-killed' from step 10" err
+same_proof chain-one chain-killed
+
 # kill -9 of a stage rank (rank 1: stage 1, which rank 0 gathers from): the job ends with
 # an error and a non-zero status; run again, it resumes from step 10 to the same bits.
 deep long.pwt                                        # 40 steps, a checkpoint every 10
@@ -81,15 +132,22 @@ expect_exit 2 run_ranks 2 pol-train task.pwt -o bad3 -q --threads 1 --pipeline 2
 expect_err "8 chunk\(s\) of 4 samples do not split into 16 micro-batches"
 expect_exit 2 run_ranks 2 pol-train task.pwt -o bad4 -q --threads 1 --pipeline 2 --micro-batches 3
 expect_err "do not split into 3 micro-batches"
-expect_exit 3 run_ranks 2 pol-train plain.pwt -o bad5 -q --threads 1 --pipeline 2
+expect_exit 3 run_ranks 4 pol-train plain.pwt -o bad5 -q --threads 1 --pipeline 2 --data-parallel 2
 expect_err "no reduce chunk"
+expect_exit 2 run_ranks 2 pol-train chain.pwt -o bad9 -q --threads 1 --pipeline 2 --micro-batches 5
+expect_err "the batch of 24 samples does not split into 5 micro-batches"
+expect_exit 2 run_ranks 2 pol-train chain.pwt -o bad10 -q --threads 1 --pipeline 2 --micro-batches 48
+expect_err "does not split into 48 micro-batches"
+make_tiny_task fast.pwt --mode fast --steps 20
+expect_exit 3 run_ranks 2 pol-train fast.pwt -o bad11 -q --threads 1 --pipeline 2
+expect_err "fast mode"
 expect_exit 2 run_ranks 2 pol-train task.pwt -o bad6 -q --threads 1 --pipeline 2 --data-parallel 2
 expect_err "the job has 2 rank\(s\): start it with mpirun -np 4"
 expect_exit 2 pol-train task.pwt -o bad7 -q --micro-batches 2
 expect_err "--micro-batches needs --pipeline"
 expect_exit 2 pol-train task.pwt -o bad8 -q --pipeline 2      # not under mpirun
 expect_err "the job has 1 rank"
-for d in bad1 bad2 bad3 bad4 bad5 bad6 bad7 bad8; do test ! -e "$d"; done
+for d in bad1 bad2 bad3 bad4 bad5 bad6 bad7 bad8 bad9 bad10 bad11; do test ! -e "$d"; done
 
 # --schedule: a sched-partition partition places the ranks (device i is rank i, stage
 # k's j-th device serves replica j). Rank 0, which writes the proof, may then hold any
@@ -101,6 +159,12 @@ run_ranks 4 pol-train task.pwt -o sched -q --threads 1 --schedule placed.json 2>
 same_proof one sched
 run_ranks 4 pol-train cut2.pwt -o cut2-sched -q --threads 1 --schedule placed.json --pipeline 2 --data-parallel 2
 same_proof cut2-one cut2-sched
+# Without a reduce chunk: 2 stages on 2 devices, rank 0 placed on the last stage.
+echo '{"groups": [{"name": "A", "devices": 2, "intra": {"latency_ms": 1, "bandwidth_gbps": 5}}], "stages": 2}' >two.json
+sched-partition two.json -q --json -o part2.json
+jq '.stages[0].devices = [1] | .stages[1].devices = [0]' part2.json >placed2.json
+run_ranks 2 pol-train chain.pwt -o chain-sched -q --threads 1 --schedule placed2.json --micro-batches 3
+same_proof chain-one chain-sched
 # A partition for another layout: exit 3 before any training.
 expect_exit 3 run_ranks 2 pol-train task.pwt -o sbad1 -q --threads 1 --schedule placed.json
 expect_err "a partition of 4 devices, for a job of 2 rank"

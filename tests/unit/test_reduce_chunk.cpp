@@ -19,25 +19,8 @@
 #include "train/trainer.hpp"
 #include "unit_helpers.hpp"
 
-namespace {
-
-std::vector<float> awkward_values(size_t n, uint64_t seed) {
-  std::vector<float> v(n);
-  uint64_t s = seed * 6364136223846793005ull + 1;
-  for (auto& x : v) {
-    s = s * 6364136223846793005ull + 1442695040888963407ull;
-    const uint32_t r = uint32_t(s >> 33);
-    const float m = 1.0f + float(r >> 9) / 4194304.0f;  // [1, 2)
-    x = std::ldexp((r & 1) ? -m : m, int((r >> 1) % 12) - 6);
-  }
-  return v;
-}
-
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
-}  // namespace
+using pwtest::awkward_values;
+using pwtest::same_bits;
 
 TEST_CASE("valid_reduce_chunk wants a power-of-two count of whole chunks") {
   CHECK(pw::valid_reduce_chunk(32, 8));

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -224,6 +225,24 @@ inline double ulp_error(float y, double ref) {
   std::frexp(a, &e);  // a in [2^(e-1), 2^e)
   const double ulp = a < double(FLT_MIN) ? std::ldexp(1.0, -149) : std::ldexp(1.0, e - 1 - 23);
   return std::fabs(double(y) - ref) / ulp;
+}
+
+// Values of mixed sign over 12 binades (seeded): every reordering of a sum changes its
+// bits, so a test of an accumulation order can fail.
+inline std::vector<float> awkward_values(size_t n, uint64_t seed) {
+  std::vector<float> v(n);
+  uint64_t s = seed * 6364136223846793005ull + 1;
+  for (auto& x : v) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    const uint32_t r = uint32_t(s >> 33);
+    const float m = 1.0f + float(r >> 9) / 4194304.0f;  // [1, 2)
+    x = std::ldexp((r & 1) ? -m : m, int((r >> 1) % 12) - 6);
+  }
+  return v;
+}
+
+inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 }  // namespace pwtest
