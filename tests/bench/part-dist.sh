@@ -152,7 +152,7 @@ for t in pp2c dp2c; do
 done
 ms() { read -r m lo hi < <(stats <"l-$1.sps"); printf '%.1f ms (%.1f-%.1f)' "$(calc "1000 / $m")" "$(calc "1000 / $hi")" "$(calc "1000 / $lo")"; }
 msmed() { read -r m _ _ < <(stats <"l-$1.sps"); calc "1000 / $m"; }
-row "pipeline step time: 2 stages x 1 thread under mpirun, 784-1024-1024-1024-10 batch 128, 8 micro-batches, this busy 2-core machine (median of $REPEATS, min-max)" \
+row "pipeline step time: 2 stages x 1 thread under mpirun, 784-1024-1024-1024-10 batch 128, 8 micro-batches, this 2-core machine (median of $REPEATS, min-max)" \
     "no reduce chunk (chains continued) $(ms pp2); chunks of 8 $(ms pp2c)" \
     "1 process: 1 thread $(ms one1), 2 threads $(ms one2); chunks of 8, 1 thread $(ms one1c); 2 data-parallel ranks (chunks of 8) $(ms dp2c)" \
     "$(printf 'pipeline %.2f x, data-parallel %.2f x the 1-thread time per step' "$(calc "$(msmed pp2) / $(msmed one1)")" "$(calc "$(msmed dp2c) / $(msmed one1c)")")" \

@@ -95,11 +95,14 @@ TEST_CASE("session: a run stopped and resumed ends with the bits of one run") {
       REQUIRE(s.open(stopped) == SessionStart::Fresh);
       while (s.trainer().step < stop) s.step();
     }  // stopped: the manifest lists the checkpoints up to the last multiple of 5
-    write_file_atomic(join_path(stopped, "ckpt-00000010.pwc.tmp.999"), Bytes(3, 1));  // left by a killed writer
+    // Left by a killed writer: 2^22 + 1 is above Linux's largest pid_max, so no process has
+    // it (a small pid such as 999 may belong to a live process at that moment).
+    const std::string stale = join_path(stopped, "ckpt-00000010.pwc.tmp.4194305");
+    write_file_atomic(stale, Bytes(3, 1));
     Session s(task, data_of(task));
     REQUIRE(s.open(stopped) == SessionStart::Resumed);
     CHECK(s.first_step() == stop / 5 * 5);
-    CHECK_FALSE(file_exists(join_path(stopped, "ckpt-00000010.pwc.tmp.999")));
+    CHECK_FALSE(file_exists(stale));
     const SessionSummary rest = s.run();
     CHECK(rest.steps == 20 - stop / 5 * 5);
     CHECK(rest.root == one.root);
