@@ -49,6 +49,9 @@ row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
 calc() { awk "BEGIN { printf \"%s\", ($1) }" </dev/null; }
 command -v mpirun >/dev/null || { say "mpirun not found (openmpi-bin)"; exit 4; }
 ranks() { local n=$1; shift; mpirun --allow-run-as-root --oversubscribe -np "$n" "$@"; }
+# The repository (the tiny fixture of section 4), found before the cd: the script may be
+# named by a relative path.
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$SCRATCH"
 
 task() {  # task OUT [flags]
@@ -161,7 +164,6 @@ row "pipeline step time: 2 stages x 1 thread under mpirun, 784-1024-1024-1024-10
 # 4. Pipeline wire bytes. The fixture's 1000 samples make 7 steps of 128 an epoch: one
 # process trains the first epoch (killed after its checkpoint at step 7), then each
 # layout resumes a copy and trains steps 7 to 21, most samples already seen.
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TINY="$HERE/tests/fixtures/tiny"
 ptask() {  # ptask OUT [flags]
   local out=$1; shift
