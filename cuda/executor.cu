@@ -463,6 +463,8 @@ void CudaExecutor::cuda_op_LayerNormBackward(const Op& op, const StepContext&) {
 
 void CudaExecutor::cuda_op_EmbeddingBackward(const Op& op, const StepContext&) {
   const GptSpec& g = tape_.gpt;  // out[0] is in[2]: the LM head's wte gradient, added to
+  if (op.in.size() != 3)  // a chunked task's form: trainer.cpp refuses reduceChunk on a device
+    internal_error("cuda executor: the chunked batch reduction's embedding backward runs on the CPU only");
   cuda::embedding_backward(dev(op.in[0]), dev(op.in[1]), dev(op.out[0]), dev(op.out[1]), tape_.batch, g.context,
                            g.channels, g.vocab, g.context, s_);
 }

@@ -6,12 +6,16 @@
 
 #include "core/error.hpp"
 #include "core/program.hpp"
+#include "model/cpu_ops.hpp"
 #include "tensor/ops.hpp"
 
 namespace pw {
 
 namespace {
 bool is_update(OpKind k) { return k == OpKind::SgdUpdate || k == OpKind::AdamwUpdate; }
+// The ops that read the combined gradients: gradient clipping (its norm is over the
+// whole batch's gradients) and the optimizer's.
+bool after_reduction(OpKind k) { return is_update(k) || k == OpKind::ClipGradients; }
 bool power_of_two(int64_t n) { return n >= 1 && (n & (n - 1)) == 0; }
 Tape block_tape(const TaskConfig& task, int ranks) {
   TaskConfig block = task;
@@ -40,9 +44,9 @@ DataParallelStep::DataParallelStep(const TaskConfig& task, int ranks, int rank)
   if (!why.empty()) bad_input(why);
   first_update_ = tape_.ops.size();
   for (size_t i = 0; i < tape_.ops.size(); i++)
-    if (is_update(tape_.ops[i].kind)) {
+    if (after_reduction(tape_.ops[i].kind)) {
       if (first_update_ == tape_.ops.size()) first_update_ = i;
-      grads_.push_back(tape_.ops[i].in[1]);
+      if (is_update(tape_.ops[i].kind)) grads_.push_back(tape_.ops[i].in[1]);
     } else if (first_update_ < tape_.ops.size()) {
       internal_error("data-parallel: an op after the optimizer's (the reduction goes between them)");
     }
@@ -79,7 +83,8 @@ float DataParallelStep::update(Workspace& state, const StepContext& ctx) {
     std::copy(p, p + tape_.tensors[size_t(g)].size(), ws_.t[size_t(g)].begin());
     p += tape_.tensors[size_t(g)].size();
   }
-  const float loss = *p / float(global_batch_);  // as softmax_cross_entropy_forward divides
+  // As softmax_cross_entropy_forward divides: by the rows (a GPT's B·T tokens).
+  const float loss = *p / float(int64_t(global_batch_) * rows_per_sample(tape_));
   const StepContext l = local(ctx);
   swap_state(state);
   for (size_t i = first_update_; i < tape_.ops.size(); i++) run_op(tape_, tape_.ops[i], ws_, l);

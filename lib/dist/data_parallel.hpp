@@ -53,7 +53,7 @@ class DataParallelStep {
   int ranks_, rank_, global_batch_;
   Tape tape_;
   Workspace ws_;
-  size_t first_update_ = 0;      // index of the first optimizer op
+  size_t first_update_ = 0;      // index of the first op after the reduction (clipping, the optimizer)
   std::vector<int> grads_;       // the tensors the optimizer ops read, in op order
   std::vector<int> state_ids_;   // checkpoint tensors
   std::vector<float> partials_;  // grads then the loss

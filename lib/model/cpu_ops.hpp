@@ -17,5 +17,15 @@ PW_OP_KINDS(PW_CPU_OP_DECLARE)
 
 // The batch-dimension reduction's chunk in effect (StepContext::compute): 0 in fast mode.
 inline int reduce_chunk_of(const StepContext& ctx) { return ctx.compute.fast ? 0 : ctx.compute.reduce_chunk; }
+// Rows of the batch-dimension tensors per sample: the GPT's T positions, the MLP's one.
+inline int rows_per_sample(const Tape& tape) { return tape.kind == ModelKind::Gpt ? tape.gpt.context : 1; }
+// The chunk in rows (a chunk of c samples is c·T rows of a GPT: proofwork(7), EXACT MODE); 0: none.
+inline int reduce_chunk_rows(const Tape& tape, const StepContext& ctx) {
+  return reduce_chunk_of(ctx) * rows_per_sample(tape);
+}
+
+// The step's GEMMs, in exact or fast mode, with an optional fused output pass.
+void gemm_mode(const StepContext& ctx, int M, int N, int K, MatView A, MatView Bm, const float* bias, float* C,
+               ptrdiff_t ldc, const GemmEpilogue* epi = nullptr);
 
 }  // namespace pw

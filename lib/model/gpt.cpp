@@ -1,5 +1,6 @@
 #include "model/gpt.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/error.hpp"
@@ -37,7 +38,7 @@ struct Block {
 
 }  // namespace
 
-Tape build_gpt_tape(const GptSpec& g, int batch, OptimizerType opt, float clip) {
+Tape build_gpt_tape(const GptSpec& g, int batch, OptimizerType opt, float clip, bool chunked) {
   if (!g.enabled() || g.heads < 1 || g.channels % g.heads != 0 || g.context < 1 || batch < 1)
     internal_error("build_gpt_tape: an invalid GPT");
   Tape t;
@@ -140,7 +141,8 @@ Tape build_gpt_tape(const GptSpec& g, int batch, OptimizerType opt, float clip) 
   auto gr_of = [&](int p) { return grad[size_t(p)]; };
   const int dlogits = act("dlogits", V);
   b.op(OpKind::CrossEntropyBackward, -1, {t.probs, t.labels}, {dlogits});
-  b.op(OpKind::LinearBackwardWeight, L, {dlogits, lnf}, {gr_of(wte)});  // the LM head's part of wte's gradient
+  if (!chunked)  // the LM head's part of wte's gradient (chunked: in the embedding's backward, per chunk)
+    b.op(OpKind::LinearBackwardWeight, L, {dlogits, lnf}, {gr_of(wte)});
   const int dlnf = act("dln_f", C);
   b.op(OpKind::LinearBackwardInput, L, {dlogits, wte}, {dlnf});
   int dx = act("dx" + std::to_string(L), C);
@@ -181,8 +183,12 @@ Tape build_gpt_tape(const GptSpec& g, int batch, OptimizerType opt, float clip) 
     b.op(OpKind::Add, l, {dxm, dx_ln}, {dxp});
     dx = dxp;
   }
-  // wte's gradient: the LM head's (above), then the embedding's added once.
-  b.op(OpKind::EmbeddingBackward, -1, {t.input, dx, gr_of(wte)}, {gr_of(wte), gr_of(wpe)});
+  // wte's gradient: the LM head's (above), then the embedding's added once; chunked, both
+  // per chunk here, then one tree over the chunks (proofwork(7), EXACT MODE).
+  if (chunked)
+    b.op(OpKind::EmbeddingBackward, -1, {t.input, dx, dlogits, lnf}, {gr_of(wte), gr_of(wpe)});
+  else
+    b.op(OpKind::EmbeddingBackward, -1, {t.input, dx, gr_of(wte)}, {gr_of(wte), gr_of(wpe)});
   for (int p : t.params) t.grads.push_back(gr_of(p));
   if (clip > 0) b.op(OpKind::ClipGradients, -1, t.grads, t.grads);
   for (size_t i = 0; i < t.params.size(); i++) {
@@ -269,15 +275,43 @@ void cpu_op_AttentionBackward(const Tape& tape, const Op& op, Workspace& ws, con
                      g.heads);
 }
 
-void cpu_op_LayerNormBackward(const Tape& tape, const Op& op, Workspace& ws, const StepContext&) {
+void cpu_op_LayerNormBackward(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
   layernorm_backward(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], ws[op.in[3]], ws[op.in[4]], ws[op.out[0]],
-                     ws[op.out[1]], ws[op.out[2]], rows_of(tape), tape.gpt.channels);
+                     ws[op.out[1]], ws[op.out[2]], rows_of(tape), tape.gpt.channels, reduce_chunk_rows(tape, ctx));
 }
 
-void cpu_op_EmbeddingBackward(const Tape& tape, const Op& op, Workspace& ws, const StepContext&) {
-  const GptSpec& g = tape.gpt;  // out[0] is in[2]: the LM head's wte gradient, added to
-  embedding_backward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], ws[op.out[1]], tape.batch, g.context, g.channels,
-                     g.vocab, g.context);
+// Two forms (build_gpt_tape). idx, dx, dwte: out[0] is in[2], the LM head's wte gradient,
+// added to. idx, dx, dlogits, ln_f (a task with a reduce chunk; proofwork(7), EXACT MODE):
+// per chunk of c samples (c·T rows), the LM head's chain dlogitsᵀ·ln_f from zero over the
+// chunk's rows, then the embedding's chain over the same rows added once (as one process
+// adds its whole-batch chains), and wpe's chain over the chunk's samples; then one pairwise
+// tree over the chunks covers both tensors -- so a rank's aligned block of chunks is a
+// subtree of wte's one tree. Without a chunk in effect (fast mode), one chunk: the first
+// form's bits.
+void cpu_op_EmbeddingBackward(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
+  const GptSpec& g = tape.gpt;
+  const int B = tape.batch, T = g.context, C = g.channels, V = g.vocab;
+  if (op.in.size() == 3) {
+    embedding_backward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], ws[op.out[1]], B, T, C, V, T);
+    return;
+  }
+  const int chunk = reduce_chunk_of(ctx) > 0 ? reduce_chunk_of(ctx) : B;  // samples
+  const int n = B / chunk, rows = chunk * T;
+  const int64_t wte_len = int64_t(V) * C, len = wte_len + int64_t(T) * C;
+  thread_local std::vector<float> part_buf;
+  if (n > 1) part_buf.resize(size_t(n * len));
+  const float *idx = ws[op.in[0]], *dx = ws[op.in[1]], *dlogits = ws[op.in[2]], *lnf = ws[op.in[3]];
+  for (int q = 0; q < n; q++) {
+    float* const dwte = n > 1 ? part_buf.data() + q * len : ws[op.out[0]];
+    float* const dwpe = n > 1 ? dwte + wte_len : ws[op.out[1]];
+    const int64_t r0 = int64_t(q) * rows;
+    gemm_mode(ctx, V, C, rows, transposed(dlogits + r0 * V, V), row_major(lnf + r0 * C, C), nullptr, dwte, C);
+    embedding_backward(idx + r0, dx + r0 * C, dwte, dwpe, chunk, T, C, V, T);
+  }
+  if (n == 1) return;
+  tree_combine(part_buf.data(), n, len);
+  std::copy(part_buf.data(), part_buf.data() + wte_len, ws[op.out[0]]);
+  std::copy(part_buf.data() + wte_len, part_buf.data() + len, ws[op.out[1]]);
 }
 
 void cpu_op_ClipGradients(const Tape& tape, const Op& op, Workspace& ws, const StepContext&) {

@@ -165,6 +165,14 @@ Workspace::Workspace(const Tape& tape, const std::vector<int>& ids) {
   for (int id : ids) t[size_t(id)].assign(size_t(tape.tensors[size_t(id)].size()), 0.0f);
 }
 
+void gemm_mode(const StepContext& ctx, int M, int N, int K, MatView A, MatView Bm, const float* bias, float* C,
+               ptrdiff_t ldc, const GemmEpilogue* epi) {
+  if (ctx.compute.fast)
+    gemm_fast(M, N, K, A, Bm, bias, C, ldc, ctx.compute.fast_panel, epi);
+  else
+    gemm_exact(M, N, K, A, Bm, bias, C, ldc, epi);
+}
+
 namespace {
 void load_rows(const uint8_t* images, const uint32_t* idx, int64_t B, int F, float scale, float* x) {
 #pragma omp parallel for schedule(static) if (B * F >= (int64_t(1) << 15))
@@ -172,15 +180,6 @@ void load_rows(const uint8_t* images, const uint32_t* idx, int64_t B, int F, flo
     const uint8_t* src = images + int64_t(idx ? idx[b] : b) * F;
     for (int f = 0; f < F; f++) x[b * F + f] = float(src[f]) * scale;
   }
-}
-
-// The step's GEMMs, in exact or fast mode, with an optional fused output pass.
-void gemm_mode(const StepContext& ctx, int M, int N, int K, MatView A, MatView Bm, const float* bias, float* C,
-               ptrdiff_t ldc, const GemmEpilogue* epi = nullptr) {
-  if (ctx.compute.fast)
-    gemm_fast(M, N, K, A, Bm, bias, C, ldc, ctx.compute.fast_panel, epi);
-  else
-    gemm_exact(M, N, K, A, Bm, bias, C, ldc, epi);
 }
 
 // z (R,out) = x·Wᵀ + b: rows are the batch (MLP) or B·T (GPT); no bias: the tied LM head.
@@ -360,20 +359,23 @@ void cpu_op_ReluForward(const Tape& tape, const Op& op, Workspace& ws, const Ste
 void cpu_op_CrossEntropyForward(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
   const TensorSpec& z = tape.tensors[size_t(op.in[0])];
   ws[op.out[1]][0] = softmax_cross_entropy_forward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], z.rows, z.cols,
-                                                   reduce_chunk_of(ctx), ctx.global_batch > 0,
+                                                   reduce_chunk_rows(tape, ctx), ctx.global_batch > 0,
                                                    ctx.continue_chains ? ws[op.out[1]][0] : 0.0f);
 }
 
 void cpu_op_CrossEntropyBackward(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
   const TensorSpec& p = tape.tensors[size_t(op.in[0])];
-  softmax_cross_entropy_backward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], p.rows, p.cols, ctx.global_batch);
+  // A rank's or micro-batch's rows divide by the whole step's: global_batch samples of
+  // rows_per_sample rows (the GPT's mean is over B·T tokens).
+  softmax_cross_entropy_backward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], p.rows, p.cols,
+                                 ctx.global_batch * rows_per_sample(tape));
 }
 
 void cpu_op_LinearBackwardWeight(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
   const int O = tape.tensors[size_t(op.in[0])].cols, I = tape.tensors[size_t(op.in[1])].cols,
             R = tape.tensors[size_t(op.in[0])].rows;
   // dW(o,i) = Σ_b dz(b,o)·x(b,i): A = dzᵀ, B = x, k = batch ascending (in chunks).
-  const int chunk = reduce_chunk_of(ctx);
+  const int chunk = reduce_chunk_rows(tape, ctx);
   if (chunk > 0)
     gemm_chunked(O, I, R, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), ws[op.out[0]], I, chunk);
   else if (ctx.continue_chains)
@@ -384,7 +386,7 @@ void cpu_op_LinearBackwardWeight(const Tape& tape, const Op& op, Workspace& ws, 
 
 void cpu_op_LinearBackwardBias(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
   const TensorSpec& dz = tape.tensors[size_t(op.in[0])];
-  const int chunk = reduce_chunk_of(ctx);
+  const int chunk = reduce_chunk_rows(tape, ctx);
   if (chunk > 0)
     column_sums_chunked(ws[op.in[0]], ws[op.out[0]], dz.rows, dz.cols, chunk);
   else if (ctx.continue_chains)

@@ -139,7 +139,11 @@ Tape build_mlp_tape(const std::vector<int>& widths, int batch, OptimizerType opt
 // c_proj, residual, LayerNorm, c_fc, GELU, c_proj, residual; final LayerNorm, LM head
 // (a Linear without bias on wte), loss; backward in reverse, the LM head's wte gradient
 // first and the embedding's added to it; optional clipping; the optimizer.
-Tape build_gpt_tape(const GptSpec& g, int batch, OptimizerType opt, float clip);
+// `chunked` (a task with a reduce chunk): the LM head's wte gradient has no op of its own;
+// the embedding's backward reads dlogits and ln_f and sums both contributions per chunk
+// before the one tree over the chunks (proofwork(7), EXACT MODE). Tasks without a reduce
+// chunk keep the tape above, op for op.
+Tape build_gpt_tape(const GptSpec& g, int batch, OptimizerType opt, float clip, bool chunked = false);
 
 // How the step computes (proofwork(7), EXACT MODE and FAST MODE). Exact: the bitwise contract. Fast: GEMMs sum
 // panels of `fast_panel` terms from zero and add them (gemm_fast), bias gradients sum

@@ -165,7 +165,8 @@ PW_VECTOR_CLONES void layernorm_forward(const float* x, const float* w, const fl
 }
 
 PW_VECTOR_CLONES void layernorm_backward(const float* dy, const float* x, const float* w, const float* mean,
-                                         const float* rstd, float* dx, float* dw, float* db, int64_t N, int C) {
+                                         const float* rstd, float* dx, float* dw, float* db, int64_t N, int C,
+                                         int64_t chunk_rows) {
   const bool par = N * C >= kParallelMin;
   const int64_t groups = (N + kRowGroup - 1) / kRowGroup;
 #pragma omp parallel for schedule(static) if (par)
@@ -185,22 +186,36 @@ PW_VECTOR_CLONES void layernorm_backward(const float* dy, const float* x, const 
       for (int c = 0; c < C; c++) dxr[c] = layernorm_dx_elem(dyr[c] * w[c], layernorm_xhat(xr[c], m, s), a, q, s);
     }
   }
-  // dw, db: blocks of columns, rows ascending inside each.
+  // dw, db: blocks of columns, rows ascending inside each (a chunk's rows, with chunks:
+  // each chunk's partials dw then db, then the tree over the chunks).
   const int nblocks = (C + kColumnBlock - 1) / kColumnBlock;
-#pragma omp parallel for schedule(static) if (par)
-  for (int blk = 0; blk < nblocks; blk++) {
-    const int c0 = blk * kColumnBlock, c1 = std::min(C, c0 + kColumnBlock);
-    for (int c = c0; c < c1; c++) dw[c] = 0.0f, db[c] = 0.0f;
-    for (int64_t r = 0; r < N; r++) {
-      const float *dyr = dy + r * C, *xr = x + r * C;
-      const float m = mean[r], s = rstd[r];
+  const int64_t rows = chunk_rows > 0 ? chunk_rows : N, nchunks = N / rows;
+  if (chunk_rows > 0 && (N % chunk_rows != 0 || (nchunks & (nchunks - 1)) != 0))
+    internal_error("layernorm_backward: " + std::to_string(N) + " rows are not a power-of-two count of chunks of " +
+                   std::to_string(chunk_rows));
+  thread_local std::vector<float> part_buf;
+  float* const part = chunk_rows > 0 ? scratch(part_buf, size_t(nchunks) * 2 * size_t(C)) : nullptr;
+#pragma omp parallel for collapse(2) schedule(static) if (par)
+  for (int64_t q = 0; q < nchunks; q++)
+    for (int blk = 0; blk < nblocks; blk++) {
+      float* const dwq = part ? part + size_t(q) * 2 * size_t(C) : dw;
+      float* const dbq = part ? dwq + C : db;
+      const int c0 = blk * kColumnBlock, c1 = std::min(C, c0 + kColumnBlock);
+      for (int c = c0; c < c1; c++) dwq[c] = 0.0f, dbq[c] = 0.0f;
+      for (int64_t r = q * rows; r < (q + 1) * rows; r++) {
+        const float *dyr = dy + r * C, *xr = x + r * C;
+        const float m = mean[r], s = rstd[r];
 #pragma omp simd
-      for (int c = c0; c < c1; c++) {
-        dw[c] = fmaf_exact(dyr[c], layernorm_xhat(xr[c], m, s), dw[c]);
-        db[c] = db[c] + dyr[c];
+        for (int c = c0; c < c1; c++) {
+          dwq[c] = fmaf_exact(dyr[c], layernorm_xhat(xr[c], m, s), dwq[c]);
+          dbq[c] = dbq[c] + dyr[c];
+        }
       }
     }
-  }
+  if (!part) return;
+  tree_combine(part, nchunks, 2 * int64_t(C));  // dw and db side by side: element-wise, the same tree
+  std::copy(part, part + C, dw);
+  std::copy(part + C, part + 2 * C, db);
 }
 
 // ---------------------------------------------------------------- attention

@@ -147,8 +147,11 @@ void layernorm_forward(const float* x, const float* w, const float* b, float* y,
 // dx (N,C) written; dw[c] = Σ_r dy[r,c]·xhat[r,c] (fma chain), db[c] = Σ_r dy[r,c], r
 // ascending (written, not accumulated). dx = rstd·(dy·w − mean_c(dy·w) − xhat·mean_c(dy·w·xhat)),
 // the two row sums as chains over c ascending (the second an fma chain), then one division by C.
+// chunk_rows > 0 (the chunked batch reduction, proofwork(7), EXACT MODE: c samples = c·T
+// rows): dw and db are the pairwise tree (tree_combine) over N/chunk_rows chunks, each
+// chunk's chains from zero over its rows ascending; dx is the same either way.
 void layernorm_backward(const float* dy, const float* x, const float* w, const float* mean, const float* rstd,
-                        float* dx, float* dw, float* db, int64_t N, int C);
+                        float* dx, float* dw, float* db, int64_t N, int C, int64_t chunk_rows = 0);
 
 // Causal self-attention after the fused projection. qkv (B,T,3C): q = [..., 0:C),
 // k = [C:2C), v = [2C:3C); head h uses channels [h·d, (h+1)·d), d = C/H.

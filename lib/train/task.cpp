@@ -234,7 +234,6 @@ void check_run(const TaskConfig& c) {
   check_input(c.schedule != ScheduleType::Step || c.step_size >= 1, "task: step schedule needs stepSize >= 1");
   check_input(finite_nonneg(c.gamma) && finite_nonneg(c.min_lr), "task: schedule gamma and minLr must be non-negative");
   if (c.reduce_chunk != 0) {
-    check_input(!c.is_gpt(), "task: reduceChunk is for an MLP task (a GPT's reductions over B x T rows are not chunked yet)");
     check_input(c.exact, "task: reduceChunk applies to exact mode (a fast task has no fixed reduction order)");
     check_input(valid_reduce_chunk(c.batch, c.reduce_chunk),
                 "task: reduceChunk " + std::to_string(c.reduce_chunk) + " does not divide batch " +

@@ -101,7 +101,9 @@ pol-train mlp.pwt -o m -q
 expect_exit 3 pol-generate mlp.pwt m -q
 expect_err "not a GPT"
 
-# A chunked reduction is for MLP tasks only: pol-task refuses it for a GPT (a rule of
-# the task, usage).
-expect_exit 2 pol-task --model gpt:2-2-32-16 --text train.txt --lr 0.001 --batch 4 --steps 2 --checkpoint-every 1 --reduce-chunk 2 -o x.pwt -f
-expect_err "reduceChunk is for an MLP task"
+# A GPT's reduce chunk counts samples (c·T rows): one that does not split the batch of 4
+# into a power-of-two count of chunks is refused (a rule of the task, usage); 2 is taken
+# (tests/cli/mpi_gpt.sh trains with one).
+expect_exit 2 pol-task --model gpt:2-2-32-16 --text train.txt --lr 0.001 --batch 4 --steps 2 --checkpoint-every 1 --reduce-chunk 3 -o x.pwt -f
+expect_err "power-of-two count of chunks"
+expect_exit 0 pol-task --model gpt:2-2-32-16 --text train.txt --lr 0.001 --batch 4 --steps 2 --checkpoint-every 1 --reduce-chunk 2 -o x.pwt -f
