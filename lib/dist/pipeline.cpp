@@ -7,14 +7,17 @@
 #include "core/error.hpp"
 #include "dist/data_parallel.hpp"
 #include "model/cut.hpp"
+#include "model/gpt.hpp"
 #include "sched/schedule.hpp"
 #include "tensor/ops.hpp"
+#include "tensor/transformer.hpp"
 
 namespace pw {
 
 namespace {
 bool is_update(OpKind k) { return k == OpKind::SgdUpdate || k == OpKind::AdamwUpdate; }
 bool is_cut(OpKind k) { return k == OpKind::CutForward || k == OpKind::CutBackward; }
+bool is_load(OpKind k) { return k == OpKind::LoadBatch || k == OpKind::LoadWindows; }
 bool power_of_two(int64_t n) { return n >= 1 && (n & (n - 1)) == 0; }
 // Message tags: a tensor's id for its activations and gradients; these for the rest.
 constexpr int kStateTag = 30000, kLossTag = 30001;
@@ -25,13 +28,41 @@ int stage_of_layer(const PipelineLayout& lay, int layer) {
   return s;
 }
 
+// Where each op runs (proofwork(7), PIPELINE STAGES): its layer's stage (an MLP's Linear
+// layer; a GPT's block, its final layer norm and LM head (layer L) on the last stage, its
+// embedding (layer -1) on the first); the loss on the last; the GPT's embedding backward
+// on the last too, where the tied wte's two gradient contributions meet; an optimizer op
+// where its gradient is made. -1: a batch load (wherever its outputs are read) or a cut's
+// crossing (its two sides); kEveryStage: gradient clipping (its norm over every stage's
+// gradients, after the reduction).
+constexpr int kEveryStage = -2;
+std::vector<int> op_stages(const Tape& tape, const PipelineLayout& lay) {
+  const std::vector<Op>& ops = tape.ops;
+  std::vector<int> where(ops.size(), -1), maker(tape.tensors.size(), -1);
+  for (size_t i = 0; i < ops.size(); i++) {
+    const OpKind k = ops[i].kind;
+    if (k == OpKind::CrossEntropyForward || k == OpKind::CrossEntropyBackward || k == OpKind::EmbeddingBackward)
+      where[i] = lay.stages - 1;
+    else if (k == OpKind::ClipGradients)
+      where[i] = kEveryStage;
+    else if (is_update(k))
+      where[i] = maker[size_t(ops[i].in[1])];
+    else if (!is_load(k) && !is_cut(k))
+      where[i] = stage_of_layer(lay, ops[i].layer);
+    if (where[i] >= 0)
+      for (int id : ops[i].out) maker[size_t(id)] = where[i];
+  }
+  return where;
+}
+
 // The checkpoint tensors stage `s` updates, in checkpoint order: its layers' parameters
 // and optimizer state, and the cut's buffer when the cut's sending side is here.
 std::vector<int> stage_state(const Tape& tape, const PipelineLayout& lay, int s) {
   std::vector<char> mine(tape.tensors.size(), 0);
-  for (const Op& op : tape.ops)
-    if (is_update(op.kind) && stage_of_layer(lay, op.layer) == s)
-      for (int id : op.out) mine[size_t(id)] = 1;
+  const std::vector<int> where = op_stages(tape, lay);
+  for (size_t i = 0; i < tape.ops.size(); i++)
+    if (is_update(tape.ops[i].kind) && where[i] == s)
+      for (int id : tape.ops[i].out) mine[size_t(id)] = 1;
   if (tape.cut.enabled() && stage_of_layer(lay, tape.cut.layer - 1) == s)
     for (int id : tape.cut_state) mine[size_t(id)] = 1;
   std::vector<int> ids;
@@ -57,21 +88,26 @@ void bytes_floats(const std::vector<uint8_t>& b, float* p, int64_t n, const std:
 // crossings, which run once over the replica's block.
 class Stage {
  public:
-  Stage(const TaskConfig& task, const PipelineLayout& lay, const Ranks& world, const Ranks& replicas);
+  // `chain`: the ranks of this replica, one a stage, numbered by stage (gradient clipping).
+  Stage(const TaskConfig& task, const PipelineLayout& lay, const Ranks& world, const Ranks& replicas,
+        const Ranks& chain);
   // Step `ctx` (Trainer::context: the whole batch) on `state` (the trainer's
   // workspace); returns the loss on the last stage (0 elsewhere).
   float step(Workspace& state, const StepContext& ctx);
   int64_t to_stages = 0;  // bytes sent to the stages beside this one
 
  private:
-  enum class Kind : uint8_t { Micro, Cut };
+  // Micro: every micro-batch in turn; Cut: a cut's crossing; Block: once over the
+  // replica's block after every micro-batch's inputs came (the GPT's embedding backward
+  // without a reduce chunk: its chains are per token id over the whole block).
+  enum class Kind : uint8_t { Micro, Cut, Block };
   struct Phase {
     Kind kind = Kind::Micro;
     std::vector<size_t> ops;
     std::vector<std::pair<int, int>> receive, send;  // (tensor, stage)
   };
   const PipelineLayout& lay_;
-  Ranks world_, replicas_;
+  Ranks world_, replicas_, chain_;
   int stage_, replica_;
   int64_t batch_, block_, micro_;  // B, B/D, B/(D·M)
   Tape tape_;
@@ -82,17 +118,25 @@ class Stage {
   bool holds_cut_ = false, last_ = false;
   bool chained_ = false;  // no reduce chunk: the reductions' chains continue across micro-batches
   std::vector<float> partials_;
+  int rows_ = 1;          // rows per sample (a GPT's T)
+  bool clip_ = false;     // the tape clips gradients: over every stage's, before the updates
+  // Parameters read on other stages (the GPT's tied wte, its wpe): after the update, the
+  // stage that updates one sends it to each stage that reads it: (tensor, stage).
+  std::vector<std::pair<int, int>> param_sends_, param_receives_;
 
   void swap_state(Workspace& state, Workspace& w) {
     for (int id : state_ids_) std::swap(w.t[size_t(id)], state.t[size_t(id)]);
   }
   void run_micro(const Phase& p, Workspace& state, const StepContext& ctx, const uint32_t* block);
   void run_cut(const Op& op, Workspace& state, const uint32_t* block);
-  float update_chained(Workspace& state, const StepContext& c);
+  void run_block(const Phase& p);
+  void clip(Workspace& w);
+  void update(Workspace& w, Workspace& state, const StepContext& c);
 };
 
-Stage::Stage(const TaskConfig& task, const PipelineLayout& lay, const Ranks& world, const Ranks& replicas)
-    : lay_(lay), world_(world), replicas_(replicas) {
+Stage::Stage(const TaskConfig& task, const PipelineLayout& lay, const Ranks& world, const Ranks& replicas,
+             const Ranks& chain)
+    : lay_(lay), world_(world), replicas_(replicas), chain_(chain) {
   stage_ = lay.stage_of_rank[size_t(world.rank)];
   replica_ = lay.replica_of_rank[size_t(world.rank)];
   last_ = stage_ == lay.stages - 1;
@@ -108,16 +152,9 @@ Stage::Stage(const TaskConfig& task, const PipelineLayout& lay, const Ranks& wor
     ws_.emplace_back(tape_);
     for (int id : state_ids_) std::vector<float>().swap(ws_.back().t[size_t(id)]);  // swapped in to run
   }
+  rows_ = tape_.kind == ModelKind::Gpt ? tape_.gpt.context : 1;
   const std::vector<Op>& ops = tape_.ops;
-  // Who runs each op: its Linear layer's stage; the loss on the last; LoadBatch wherever
-  // its outputs are read (-1 here); a cut's crossing on its two sides (-1).
-  std::vector<int> where(ops.size(), -1);
-  for (size_t i = 0; i < ops.size(); i++) {
-    if (ops[i].kind == OpKind::CrossEntropyForward || ops[i].kind == OpKind::CrossEntropyBackward)
-      where[i] = lay.stages - 1;
-    else if (ops[i].kind != OpKind::LoadBatch && !is_cut(ops[i].kind))
-      where[i] = stage_of_layer(lay, ops[i].layer);
-  }
+  const std::vector<int> where = op_stages(tape_, lay);  // who runs each op
   // The stage that holds each activation and gradient once made: its op's, or a cut
   // crossing's receiving side (the cut ops' layer is the Linear layer before the cut).
   std::vector<int> holder(tape_.tensors.size(), -1);
@@ -153,9 +190,23 @@ Stage::Stage(const TaskConfig& task, const PipelineLayout& lay, const Ranks& wor
         updates_.push_back(i);
         grads_.push_back(op.in[1]);
       }
+      std::vector<char> readers(size_t(lay.stages), 0);
+      for (size_t j = 0; j < ops.size(); j++)
+        if (where[j] >= 0 && where[j] != where[i] && !is_update(ops[j].kind) &&
+            std::find(ops[j].in.begin(), ops[j].in.end(), op.in[0]) != ops[j].in.end())
+          readers[size_t(where[j])] = 1;
+      for (int s = 0; s < lay.stages; s++) {
+        if (!readers[size_t(s)]) continue;
+        if (where[i] == stage_) param_sends_.push_back({op.in[0], s});
+        if (s == stage_) param_receives_.push_back({op.in[0], where[i]});
+      }
       continue;
     }
-    if (op.kind == OpKind::LoadBatch) {
+    if (op.kind == OpKind::ClipGradients) {
+      clip_ = true;
+      continue;
+    }
+    if (is_load(op.kind)) {
       if (load_here) cur.ops.push_back(i);
       continue;
     }
@@ -171,9 +222,15 @@ Stage::Stage(const TaskConfig& task, const PipelineLayout& lay, const Ranks& wor
       const int from = holder[size_t(id)];
       return moves(id) && from >= 0 && from != stage_ && !received[size_t(id)];
     };
-    // A gradient from a later stage: the backward phase begins (GPipe).
-    if (std::any_of(op.in.begin(), op.in.end(), [&](int id) { return incoming(id) && holder[size_t(id)] > stage_; }))
+    // A gradient from a later stage: the backward phase begins (GPipe). An input from a
+    // stage that needs this phase's outputs first (the GPT's embedding gradient, from the
+    // first stage to the last) starts a phase too: a phase receives before it runs.
+    if (std::any_of(op.in.begin(), op.in.end(), [&](int id) {
+          return incoming(id) && (holder[size_t(id)] > stage_ || !cur.send.empty());
+        }))
       close();
+    const bool block = chained_ && op.kind == OpKind::EmbeddingBackward;
+    if (block) close();
     for (int id : op.in)
       if (incoming(id)) {
         cur.receive.push_back({id, holder[size_t(id)]});
@@ -188,6 +245,11 @@ Stage::Stage(const TaskConfig& task, const PipelineLayout& lay, const Ranks& wor
             std::find(cur.send.begin(), cur.send.end(), tx) == cur.send.end())
           cur.send.push_back(tx);
       }
+    if (block) {
+      if (!cur.send.empty()) internal_error("pipeline: a block phase sends nothing");
+      cur.kind = Kind::Block;
+      close();
+    }
   }
   close();
   if (chained_) return;
@@ -209,6 +271,8 @@ void Stage::run_micro(const Phase& p, Workspace& state, const StepContext& ctx, 
         const Op& op = tape_.ops[i];
         if (op.kind == OpKind::LinearBackwardWeight || op.kind == OpKind::LinearBackwardBias)
           std::swap(ws_[size_t(m) - 1].t[size_t(op.out[0])], w.t[size_t(op.out[0])]);
+        else if (op.kind == OpKind::LayerNormBackward)  // its weight's and bias's gradients
+          for (size_t k = 1; k < 3; k++) std::swap(ws_[size_t(m) - 1].t[size_t(op.out[k])], w.t[size_t(op.out[k])]);
         else if (op.kind == OpKind::CrossEntropyForward)
           std::swap(ws_[size_t(m) - 1].t[size_t(op.out[1])], w.t[size_t(op.out[1])]);
       }
@@ -224,6 +288,78 @@ void Stage::run_micro(const Phase& p, Workspace& state, const StepContext& ctx, 
       to_stages += tape_.tensors[size_t(id)].size() * int64_t(sizeof(float));
     }
   }
+}
+
+// The GPT's embedding backward without a reduce chunk, once over the replica's block (one
+// replica: the whole batch): the micro-batches' token ids and embedding gradients one
+// after another, the LM head's wte gradient continued over every micro-batch in the last
+// one's workspace; embedding_backward sums each id's rows in one chain from zero and adds
+// it once, and wpe's chains run b ascending: one process's bits (proofwork(7), PIPELINE STAGES).
+void Stage::run_block(const Phase& p) {
+  const Op& op = tape_.ops[p.ops[0]];
+  if (op.kind != OpKind::EmbeddingBackward || op.in.size() != 3) internal_error("pipeline: a block phase of another op");
+  for (int m = 0; m < lay_.micro_batches; m++)
+    for (const auto& [id, from] : p.receive) {
+      bytes_floats(receive_bytes(world_, lay_.rank_of(from, replica_), id), ws_[size_t(m)][id],
+                   tape_.tensors[size_t(id)].size(), tape_.tensors[size_t(id)].name);
+    }
+  const GptSpec& g = tape_.gpt;
+  const int64_t per = micro_ * g.context;  // a micro-batch's rows
+  std::vector<float> idx, dx;
+  for (const Workspace& w : ws_) {
+    idx.insert(idx.end(), w[op.in[0]], w[op.in[0]] + per);
+    dx.insert(dx.end(), w[op.in[1]], w[op.in[1]] + per * g.channels);
+  }
+  Workspace& last = ws_.back();
+  embedding_backward(idx.data(), dx.data(), last[op.out[0]], last[op.out[1]], int(block_), g.context, g.channels,
+                     g.vocab, g.context);
+}
+
+// Gradient clipping across the stages (proofwork(7), PIPELINE STAGES): every stage's
+// gradients' sums of squares (sum_squares, each on the stage that holds it) go to every
+// stage of the replica, which forms the one coefficient clip_coefficient forms from all of
+// them in state-dict order, and scales its own gradients by it.
+void Stage::clip(Workspace& w) {
+  const std::vector<int>& all = tape_.grads;
+  std::vector<float> ss(all.size(), 0.0f);
+  std::vector<uint8_t> mine;
+  for (size_t k = 0; k < all.size(); k++)
+    if (std::find(grads_.begin(), grads_.end(), all[k]) != grads_.end()) {
+      ss[k] = sum_squares(w[all[k]], tape_.tensors[size_t(all[k])].size());
+      const uint32_t index = uint32_t(k);
+      const auto* a = reinterpret_cast<const uint8_t*>(&index);
+      const auto* b = reinterpret_cast<const uint8_t*>(&ss[k]);
+      mine.insert(mine.end(), a, a + 4);
+      mine.insert(mine.end(), b, b + 4);
+    }
+  const std::vector<std::vector<uint8_t>> parts = gather_bytes(chain_, mine, 0);
+  for (const std::vector<uint8_t>& part : parts)
+    for (size_t o = 0; o + 8 <= part.size(); o += 8) {
+      uint32_t index = 0;
+      std::memcpy(&index, part.data() + o, 4);
+      if (index >= ss.size()) internal_error("pipeline: a gradient index out of range");
+      std::memcpy(&ss[index], part.data() + o + 4, 4);
+    }
+  broadcast(chain_, ss.data(), int64_t(ss.size() * sizeof(float)), 0);
+  const float coef = clip_coefficient(ss, tape_.clip);
+  if (coef < 1.0f)
+    for (int g : grads_) scale_inplace(w[g], tape_.tensors[size_t(g)].size(), coef);
+}
+
+// Clipping, this stage's optimizer ops on `w` (whose gradients are the step's), then the
+// parameters other stages read, from the stage that updated them to those.
+void Stage::update(Workspace& w, Workspace& state, const StepContext& c) {
+  if (clip_) clip(w);
+  swap_state(state, w);
+  for (size_t i : updates_) run_op(tape_, tape_.ops[i], w, c);
+  swap_state(state, w);
+  for (const auto& [id, to] : param_sends_) {
+    send_bytes(world_, lay_.rank_of(to, replica_), id, floats_bytes(state[id], tape_.tensors[size_t(id)].size()));
+    to_stages += tape_.tensors[size_t(id)].size() * int64_t(sizeof(float));
+  }
+  for (const auto& [id, from] : param_receives_)
+    bytes_floats(receive_bytes(world_, lay_.rank_of(from, replica_), id), state[id], tape_.tensors[size_t(id)].size(),
+                 tape_.tensors[size_t(id)].name);
 }
 
 void Stage::run_cut(const Op& op, Workspace& state, const uint32_t* block) {
@@ -272,6 +408,8 @@ float Stage::step(Workspace& state, const StepContext& ctx) {
   for (const Phase& p : phases_) {
     if (p.kind == Kind::Cut)
       run_cut(tape_.ops[p.ops[0]], state, block);
+    else if (p.kind == Kind::Block)
+      run_block(p);
     else
       run_micro(p, state, ctx, block);
   }
@@ -279,7 +417,11 @@ float Stage::step(Workspace& state, const StepContext& ctx) {
   StepContext c = ctx;
   c.batch_indices = block;
   c.global_batch = int(batch_);
-  if (chained_) return update_chained(state, c);
+  const float rows = float(batch_ * rows_);  // the loss's mean is over them (a GPT's B·T tokens)
+  if (chained_) {  // the last micro-batch holds the whole batch's chains (one replica: nothing to combine)
+    update(ws_.back(), state, c);
+    return last_ ? ws_.back()[tape_.loss][0] / rows : 0.0f;  // as softmax_cross_entropy_forward divides
+  }
   // Each micro-batch's subtree partials, the tree's levels over them, then the replicas'.
   const int64_t n = int64_t(partials_.size()) / lay_.micro_batches;
   for (int m = 0; m < lay_.micro_batches; m++) {
@@ -296,32 +438,26 @@ float Stage::step(Workspace& state, const StepContext& ctx) {
     std::copy(p, p + tape_.tensors[size_t(g)].size(), w.t[size_t(g)].begin());
     p += tape_.tensors[size_t(g)].size();
   }
-  swap_state(state, w);
-  for (size_t i : updates_) run_op(tape_, tape_.ops[i], w, c);
-  swap_state(state, w);
-  return last_ ? sums.back() / float(batch_) : 0.0f;  // as softmax_cross_entropy_forward divides
+  update(w, state, c);
+  return last_ ? sums.back() / rows : 0.0f;  // as softmax_cross_entropy_forward divides
 }
 
-float Stage::update_chained(Workspace& state, const StepContext& c) {
-  // The last micro-batch holds the whole batch's chains (one replica: nothing to combine).
-  Workspace& w = ws_.back();
-  swap_state(state, w);
-  for (size_t i : updates_) run_op(tape_, tape_.ops[i], w, c);
-  swap_state(state, w);
-  return last_ ? w[tape_.loss][0] / float(batch_) : 0.0f;  // as softmax_cross_entropy_forward divides
+// What stages split: an MLP's Linear layers, a GPT's transformer blocks.
+int pipeline_units(const TaskConfig& task) {
+  return task.is_gpt() ? task.gpt.layers : int(task.widths.size()) - 1;
 }
+std::string unit_name(const TaskConfig& task) { return task.is_gpt() ? "transformer block" : "Linear layer"; }
 
 }  // namespace
 
 PipelineLayout pipeline_layout(const TaskConfig& task, int stages, int replicas, int micro_batches) {
   const std::string p = "--pipeline " + std::to_string(stages);
-  if (task.model != ModelKind::Mlp) bad_input(p + ": a pipeline splits an MLP's Linear layers; this task is a GPT");
   if (!task.exact)
     bad_input(p + ": the task is in fast mode, whose bits depend on how the batch is split; pipeline stages train "
                   "exact-mode tasks");
-  const int L = int(task.widths.size()) - 1;
+  const int L = pipeline_units(task);
   if (stages < 1 || stages > L || L % stages != 0)
-    usage_error(p + ": the task's " + std::to_string(L) + " Linear layer(s) do not split into " +
+    usage_error(p + ": the task's " + std::to_string(L) + " " + unit_name(task) + "(s) do not split into " +
                 std::to_string(stages) + " stages of equal size");
   if (!power_of_two(replicas))
     usage_error("--data-parallel " + std::to_string(replicas) + ": the rank count must be a power of two (1, 2, 4, ...)");
@@ -362,7 +498,7 @@ PipelineLayout schedule_layout(const TaskConfig& task, const std::string& path, 
                                int micro_batches, int ranks) {
   const sched::PartitionFile f = sched::read_partition_file(path);
   const std::string what = "--schedule '" + path + "'";
-  const int S = f.problem.work.stages, D = f.problem.work.data_parallel, L = int(task.widths.size()) - 1;
+  const int S = f.problem.work.stages, D = f.problem.work.data_parallel, L = pipeline_units(task);
   auto refuse = [&](const std::string& why) { bad_input(what + ": " + why); };
   if (stages > 0 && stages != S)
     refuse("a partition into " + std::to_string(S) + " stages, not --pipeline " + std::to_string(stages));
@@ -372,8 +508,9 @@ PipelineLayout schedule_layout(const TaskConfig& task, const std::string& path, 
   if (f.problem.n() != ranks)
     refuse("a partition of " + std::to_string(f.problem.n()) + " devices, for a job of " + std::to_string(ranks) +
            " rank(s)");
-  if (task.model == ModelKind::Mlp && (S > L || L % S != 0))
-    refuse("its " + std::to_string(S) + " stages do not split the task's " + std::to_string(L) + " Linear layer(s)");
+  if (S > L || L % S != 0)
+    refuse("its " + std::to_string(S) + " stages do not split the task's " + std::to_string(L) + " " +
+           unit_name(task) + "(s)");
   PipelineLayout lay = pipeline_layout(task, S, D, micro_batches);
   for (int s = 0; s < S; s++)
     for (int d = 0; d < D; d++) {
@@ -393,7 +530,8 @@ SessionSummary train_pipeline(const Ranks& r, const PipelineLayout& lay, Session
   try {
     const int stage = lay.stage_of_rank[size_t(r.rank)], replica = lay.replica_of_rank[size_t(r.rank)];
     const Ranks replicas = split_ranks(r, stage, replica);
-    Stage st(session.task(), lay, r, replicas);
+    const Ranks chain = split_ranks(r, replica, stage);
+    Stage st(session.task(), lay, r, replicas, chain);
     // Rank 0 holds its own stage's state and loss (every replica of a stage holds the
     // same); the first replica of every other stage sends them.
     const int home = lay.stage_of_rank[0];

@@ -277,7 +277,8 @@ void cpu_op_AttentionBackward(const Tape& tape, const Op& op, Workspace& ws, con
 
 void cpu_op_LayerNormBackward(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
   layernorm_backward(ws[op.in[0]], ws[op.in[1]], ws[op.in[2]], ws[op.in[3]], ws[op.in[4]], ws[op.out[0]],
-                     ws[op.out[1]], ws[op.out[2]], rows_of(tape), tape.gpt.channels, reduce_chunk_rows(tape, ctx));
+                     ws[op.out[1]], ws[op.out[2]], rows_of(tape), tape.gpt.channels, reduce_chunk_rows(tape, ctx),
+                     ctx.continue_chains);
 }
 
 // Two forms (build_gpt_tape). idx, dx, dwte: out[0] is in[2], the LM head's wte gradient,
@@ -291,6 +292,8 @@ void cpu_op_LayerNormBackward(const Tape& tape, const Op& op, Workspace& ws, con
 void cpu_op_EmbeddingBackward(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
   const GptSpec& g = tape.gpt;
   const int B = tape.batch, T = g.context, C = g.channels, V = g.vocab;
+  if (ctx.continue_chains)  // its chains are per token id: a pipeline runs it once over the block
+    internal_error("embedding_backward has no continued chains (the pipeline runs it over the whole block)");
   if (op.in.size() == 3) {
     embedding_backward(ws[op.in[0]], ws[op.in[1]], ws[op.out[0]], ws[op.out[1]], B, T, C, V, T);
     return;

@@ -438,7 +438,6 @@ void run_op(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ct
                    " into a power-of-two count");
   if (ctx.continue_chains && (chunk > 0 || ctx.compute.fast || ctx.global_batch == 0))
     internal_error("continued chains outside an exact-mode micro-batch without a reduce chunk");
-  if (ctx.continue_chains && tape.kind == ModelKind::Gpt) internal_error("continued chains: the GPT's ops have none");
   if (size_t(op.kind) >= std::size(kCpuOps)) internal_error("run_op: op kind " + std::to_string(int(op.kind)));
   kCpuOps[size_t(op.kind)](tape, op, ws, ctx);
 }

@@ -176,10 +176,11 @@ struct StepContext {
   int global_batch = 0;
   // A pipeline stage's micro-batch of a task without a reduce chunk (proofwork(7),
   // PIPELINE STAGES; global_batch > 0 and the tape's batch one micro-batch): the batch
-  // reductions -- weight and bias gradients, the loss's undivided sum -- continue the
-  // chains their output tensors hold, the earlier micro-batches' (gemm_exact_continue,
-  // column_sums_continue), so the last leaves the whole batch's one chain. false: the
-  // first micro-batch, its chains from zero. Exact mode only.
+  // reductions -- weight and bias gradients, layer norm's, the loss's undivided sum --
+  // continue the chains their output tensors hold, the earlier micro-batches'
+  // (gemm_exact_continue, column_sums_continue, layernorm_backward's), so the last leaves
+  // the whole batch's one chain. false: the first micro-batch, its chains from zero. Exact
+  // mode only. The GPT's embedding backward has none: a pipeline runs it once over the block.
   bool continue_chains = false;
   // A rank's pipeline cut: its batch maxima combined with the other ranks' (model/cut.hpp).
   std::function<void(float* values, int64_t n)> batch_max;

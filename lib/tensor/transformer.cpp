@@ -166,7 +166,7 @@ PW_VECTOR_CLONES void layernorm_forward(const float* x, const float* w, const fl
 
 PW_VECTOR_CLONES void layernorm_backward(const float* dy, const float* x, const float* w, const float* mean,
                                          const float* rstd, float* dx, float* dw, float* db, int64_t N, int C,
-                                         int64_t chunk_rows) {
+                                         int64_t chunk_rows, bool continue_chains) {
   const bool par = N * C >= kParallelMin;
   const int64_t groups = (N + kRowGroup - 1) / kRowGroup;
 #pragma omp parallel for schedule(static) if (par)
@@ -190,6 +190,7 @@ PW_VECTOR_CLONES void layernorm_backward(const float* dy, const float* x, const 
   // each chunk's partials dw then db, then the tree over the chunks).
   const int nblocks = (C + kColumnBlock - 1) / kColumnBlock;
   const int64_t rows = chunk_rows > 0 ? chunk_rows : N, nchunks = N / rows;
+  if (chunk_rows > 0 && continue_chains) internal_error("layernorm_backward: continued chains have no chunks");
   if (chunk_rows > 0 && (N % chunk_rows != 0 || (nchunks & (nchunks - 1)) != 0))
     internal_error("layernorm_backward: " + std::to_string(N) + " rows are not a power-of-two count of chunks of " +
                    std::to_string(chunk_rows));
@@ -201,7 +202,7 @@ PW_VECTOR_CLONES void layernorm_backward(const float* dy, const float* x, const 
       float* const dwq = part ? part + size_t(q) * 2 * size_t(C) : dw;
       float* const dbq = part ? dwq + C : db;
       const int c0 = blk * kColumnBlock, c1 = std::min(C, c0 + kColumnBlock);
-      for (int c = c0; c < c1; c++) dwq[c] = 0.0f, dbq[c] = 0.0f;
+      for (int c = c0; c < c1 && !continue_chains; c++) dwq[c] = 0.0f, dbq[c] = 0.0f;
       for (int64_t r = q * rows; r < (q + 1) * rows; r++) {
         const float *dyr = dy + r * C, *xr = x + r * C;
         const float m = mean[r], s = rstd[r];

@@ -1,8 +1,12 @@
-# A GPT across MPI ranks (proofwork(7), EXACT MODE and DISTRIBUTED TRAINING): a GPT task
-# with a reduce chunk (c samples = c·T rows) trains data-parallel on 1, 2 and 4 ranks to
-# the proof of one process, checkpoint for checkpoint; anyone verifies it on one machine;
-# a whole-batch chunk is the root of a GPT without the field; bad layouts are refused
-# before anything is written. Needs Open MPI's mpirun (scripts/install-deps.sh, group build).
+# A GPT across MPI ranks (proofwork(7), EXACT MODE, DISTRIBUTED TRAINING and PIPELINE
+# STAGES): a GPT task with a reduce chunk (c samples = c·T rows) trains data-parallel on
+# 1, 2 and 4 ranks to the proof of one process, checkpoint for checkpoint; anyone
+# verifies it on one machine; a whole-batch chunk is the root of a GPT without the field.
+# Pipeline stages split it at block boundaries (the tied wte on the first and the last
+# stage), with a chunk and without one (continued chains), 2 and 4 stages and 2 x 2, to
+# the same proof; kill -9 of a stage rank, then a resume to the same bits; bad layouts are
+# refused before anything is written. Needs Open MPI's mpirun (scripts/install-deps.sh,
+# group build).
 command -v mpirun >/dev/null || { echo "FAIL: mpirun not found: install openmpi-bin (make deps)" >&2; exit 1; }
 run_ranks() { local n=$1; shift; mpirun --allow-run-as-root --oversubscribe -np "$n" "$@"; }
 head -c 6000 "$HERE/../../man/proofwork.7" > train.txt
@@ -10,6 +14,11 @@ gpt_task() {  # gpt_task OUT [extra flags]: batch 8, AdamW with clipping
   local out=$1; shift
   pol-task --model gpt:2-2-32-16 --text train.txt --optimizer adamw --lr 0.001 --weight-decay 0.1 --clip 1.0 \
     --batch 8 --steps 6 --checkpoint-every 3 --seed 3 -q -o "$out" "$@"
+}
+same_proof() {  # same_proof REF DIR: the root, every checkpoint and the losses
+  [ "$(pol-show "$1/manifest.pwm" | jq -r .root)" = "$(pol-show "$2/manifest.pwm" | jq -r .root)" ]
+  for f in "$1"/ckpt-*.pwc; do cmp "$f" "$2/$(basename "$f")"; done
+  [ "$(pol-show "$1/manifest.pwm" | jq -c .losses)" = "$(pol-show "$2/manifest.pwm" | jq -c .losses)" ]
 }
 gpt_task task.pwt --reduce-chunk 2   # 4 chunks of 2 samples (32 rows each)
 pol-show task.pwt | jq -e '.reduceChunk == 2 and .model.kind == "gpt"' >/dev/null
@@ -33,7 +42,61 @@ pol-train whole.pwt -o whole -q --threads 2 --json >whole.json
 [ "$(jq -r .root plain.json)" = "$(jq -r .root whole.json)" ]
 [ "$(jq -r .root plain.json)" != "$(jq -r .root one.json)" ]   # 4 chunks: another order
 
+# Pipeline stages, with the chunk: 2 stages (one block each), with 4 micro-batches of
+# one chunk each, and 2 stages x 2 replicas.
+for layout in "2 --pipeline 2" "2 --pipeline 2 --micro-batches 4" "4 --pipeline 2 --data-parallel 2"; do
+  set -- $layout
+  n=$1; shift
+  dir=p$(echo "$*" | tr -d ' -')
+  run_ranks "$n" pol-train task.pwt -o "$dir" -q --threads 1 "$@"
+  same_proof one "$dir"
+done
+pol-verify task.pwt ppipeline2dataparallel2 -q --segments all
+# Without a chunk: each stage continues its chains across the micro-batches; the
+# embedding's backward runs once over the batch on the last stage. 8 micro-batches of
+# one sample, 2 of four, and rank 0 placed on the last stage by a schedule.
+for layout in "2 --pipeline 2" "2 --pipeline 2 --micro-batches 2"; do
+  set -- $layout
+  n=$1; shift
+  dir=c$(echo "$*" | tr -d ' -')
+  run_ranks "$n" pol-train plain.pwt -o "$dir" -q --threads 1 "$@"
+  same_proof plain "$dir"
+done
+echo '{"groups": [{"name": "A", "devices": 2, "intra": {"latency_ms": 1, "bandwidth_gbps": 5}}], "stages": 2}' >two.json
+sched-partition two.json -q --json -o part2.json
+jq '.stages[0].devices = [1] | .stages[1].devices = [0]' part2.json >placed2.json
+run_ranks 2 pol-train plain.pwt -o csched -q --threads 1 --schedule placed2.json
+same_proof plain csched
+# Four blocks on 4 stages, SGD without clipping, with and without a chunk.
+deep() { local out=$1; shift; pol-task --model gpt:4-2-32-16 --text train.txt --optimizer sgd --momentum 0.9 \
+  --lr 0.01 --batch 8 --steps 4 --checkpoint-every 2 --seed 4 -q -o "$out" "$@"; }
+deep deep.pwt
+deep deepc.pwt --reduce-chunk 1
+for t in deep deepc; do
+  pol-train $t.pwt -o $t-one -q --threads 1
+  run_ranks 4 pol-train $t.pwt -o $t-p4 -q --threads 1 --pipeline 4
+  same_proof $t-one $t-p4
+done
+# kill -9 of the last stage's rank (which rank 0 gathers from) after step 4: the job ends
+# non-zero; run again, it resumes from step 3 to the same bits.
+rc=0
+run_ranks 2 pol-train task.pwt -o killed -q --threads 1 --pipeline 2 --kill-after 4 --kill-rank 1 2>err || rc=$?
+[ "$rc" -ne 0 ]
+grep -Eq "rank 1 .*(signal 9|Killed)" err || { cat err >&2; exit 1; }
+test -f killed/ckpt-00000003.pwc
+test ! -f killed/ckpt-00000006.pwc
+run_ranks 2 pol-train task.pwt -o killed --threads 1 --pipeline 2 2>err
+grep -q "resuming 'killed' from step 3" err
+same_proof one killed
+
 # Bad layouts, refused before any training: nothing written.
+expect_exit 2 run_ranks 2 pol-train task.pwt -o bad3 -q --threads 1 --pipeline 2 --micro-batches 8
+expect_err "4 chunk\(s\) of 2 samples do not split into 8 micro-batches"
+expect_exit 2 run_ranks 4 pol-train deep.pwt -o bad4 -q --threads 1 --pipeline 3
+expect_err "4 transformer block\(s\) do not split into 3 stages"
+expect_exit 3 run_ranks 4 pol-train plain.pwt -o bad5 -q --threads 1 --pipeline 2 --data-parallel 2
+expect_err "no reduce chunk"
+for d in bad3 bad4 bad5; do test ! -e "$d"; done
 expect_exit 3 run_ranks 2 pol-train plain.pwt -o bad1 -q --threads 1 --data-parallel 2
 expect_err "no reduce chunk"
 gpt_task two.pwt --reduce-chunk 4   # 2 chunks
