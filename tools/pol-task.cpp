@@ -53,7 +53,8 @@ int main(int argc, char** argv) {
                  "random-sign Hadamard tiles of T first, tile=S gives it a scale per S channels of a row (T, S: "
                  "powers of two). 'none' removes a cut taken --from a task");
   app.add_option("--reduce-chunk", reduce_chunk,
-                 "Exact mode: sum the batch reductions (weight and bias gradients, the loss) in chunks of C samples "
+                 "Exact mode: sum the batch reductions (weight and bias gradients, the loss) in chunks of C samples (a GPT's "
+                 "C*T rows) "
                  "combined by a fixed pairwise tree, so 1, 2, 4... data-parallel ranks give the same bits; the batch "
                  "must be a power-of-two count of chunks. 0 removes it (one chain over the batch)")
       ->check(CLI::Range(0u, 1u << 20));

@@ -29,7 +29,8 @@ void add_distributed_options(CLI::App& app, TrainOptions& o) {
                  "task with a reduce chunk (pol-task --reduce-chunk)")
       ->check(CLI::Range(1, 1 << 16));
   app.add_option("--pipeline", o.pipeline,
-                 "Train as S pipeline stages (GPipe), each holding a contiguous range of the MLP's Linear layers, "
+                 "Train as S pipeline stages (GPipe), each holding a contiguous range of the MLP's Linear layers or the "
+                 "GPT's transformer blocks, "
                  "times the --data-parallel replicas: mpirun -np S*D. Activations and gradients cross as bytes (the "
                  "codec's at an AQ-SGD cut); the proof is bit for bit one process's. Replicas (--data-parallel) need a "
                  "reduce chunk")

@@ -10,8 +10,9 @@
 // and the same bits as one process. Every rank then applies the same optimizer update.
 //
 // Written against the tape, not a model: the reduced tensors are the gradients the
-// optimizer ops read and the loss; the ops before the first optimizer op run on the
-// block, the rest after the reduction. A pipeline cut's per-channel scales are the whole
+// optimizer ops read and the loss; the ops before the first op that reads the combined
+// gradients (gradient clipping, whose norm is the whole batch's, or the optimizer's) run
+// on the block, the rest after the reduction. A GPT's loss is a mean over B·T tokens. A pipeline cut's per-channel scales are the whole
 // batch's (StepContext::batch_max, a maximum over the ranks), and the rows of its
 // per-sample buffer that a step changed go to every rank after the step (share_cut_rows), so
 // every rank holds one process's buffer.

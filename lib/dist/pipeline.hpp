@@ -1,6 +1,11 @@
 // Pipeline-parallel training (proofwork(7), PIPELINE STAGES): S stages, each a contiguous
-// range of the MLP's Linear layers on its own ranks, times D data-parallel replicas of
-// every stage (S·D ranks), GPipe style, with the bits of one process.
+// range of the MLP's Linear layers (a GPT's transformer blocks) on its own ranks, times D
+// data-parallel replicas of every stage (S·D ranks), GPipe style, with the bits of one
+// process. Written against the tape: an op runs on its layer's stage, the loss on the
+// last, an optimizer op where its gradient is made; a parameter read on another stage
+// (the GPT's tied wte and its wpe, whose gradients meet on the last stage with the
+// embedding's backward) goes there after its update; gradient clipping forms its norm
+// from every stage's sums of squares.
 //
 // A replica's block of the step's batch (B/D samples, an aligned block of the chunked
 // reduction's chunks) runs as M micro-batches of B/(D·M) samples, each an aligned block
@@ -41,17 +46,17 @@ namespace pw {
 
 struct PipelineLayout {
   int stages = 1, replicas = 1, micro_batches = 1;
-  std::vector<int> first_layer;  // stages + 1: stage s holds Linear layers [first_layer[s], first_layer[s+1])
+  std::vector<int> first_layer;  // stages + 1: stage s holds Linear layers (blocks) [first_layer[s], first_layer[s+1])
   std::vector<int> stage_of_rank, replica_of_rank;  // world rank → place
   std::vector<int> rank_at;                         // stage·D + replica → world rank
   int ranks() const { return stages * replicas; }
   int rank_of(int stage, int replica) const { return rank_at[size_t(stage * replicas + replica)]; }
 };
 
-// The default layout: stage s holds Linear layers [s·L/S, (s+1)·L/S), rank
+// The default layout: stage s holds Linear layers (a GPT's blocks) [s·L/S, (s+1)·L/S), rank
 // stage·D + replica; `micro_batches` 0 picks the largest power of two up to 4·S that
 // the replica's chunks allow (without a reduce chunk: that divides the batch). A task the
-// pipeline cannot split (not an MLP, fast mode), D > 1 without a reduce chunk, or D that
+// pipeline cannot split (fast mode), D > 1 without a reduce chunk, or D that
 // does not divide the chunks: bad input (exit 3); S that does not divide the layers, M·D
 // that does not divide the chunks (without a reduce chunk, M that does not divide the
 // batch), a count not a power of two: usage (exit 2).

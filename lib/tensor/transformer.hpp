@@ -150,9 +150,9 @@ void layernorm_forward(const float* x, const float* w, const float* b, float* y,
 // chunk_rows > 0 (the chunked batch reduction, proofwork(7), EXACT MODE: c samples = c·T
 // rows): dw and db are the pairwise tree (tree_combine) over N/chunk_rows chunks, each
 // chunk's chains from zero over its rows ascending; dx is the same either way.
-// continue_chains (no chunk; a pipeline stage's later micro-batch, proofwork(7), PIPELINE
-// STAGES): dw and db's chains continue from the values they hold, so micro-batches in
-// order give the whole batch's chains.
+// continue_chains (no chunk; a pipeline stage's later micro-batch: proofwork(7),
+// PIPELINE STAGES): dw and db's chains continue from the values they hold, so
+// micro-batches in order give the whole batch's chains.
 void layernorm_backward(const float* dy, const float* x, const float* w, const float* mean, const float* rstd,
                         float* dx, float* dw, float* db, int64_t N, int C, int64_t chunk_rows = 0,
                         bool continue_chains = false);

@@ -2,6 +2,8 @@
 // c·T rows. Layer norm's weight and bias gradients and the tied embedding's (the LM head's
 // chain plus the embedding's, per chunk, then one tree) against plain references built
 // from per-chunk chains and tree_combine; an aligned block of chunks gives its subtree;
+// layer norm's chains continued over row ranges (a pipeline's micro-batches) are the
+// whole rows' chains;
 // a chunked GPT trains to the same bits on 1 and 2 threads, a whole-batch chunk gives the
 // bits of a GPT without the field, and data-parallel ranks simulated in one process
 // (lib/dist's step, clipping after the combination) give one process's bits.
@@ -237,4 +239,32 @@ TEST_CASE("data-parallel GPT ranks, simulated in one process, give one process's
   CHECK(pw::data_parallel_refusal(bad, 8).find("cannot share") != std::string::npos);  // 4 chunks, 8 ranks
   bad.reduce_chunk = 0;
   CHECK(pw::data_parallel_refusal(bad, 2).find("no reduce chunk") != std::string::npos);
+}
+
+TEST_CASE("layer norm's weight and bias gradients continued over row ranges are the whole rows' chains") {
+  const int C = 40, N = 24;
+  const std::vector<float> dy = awkward_values(size_t(N) * C, 7), x = awkward_values(size_t(N) * C, 8),
+                           w = awkward_values(static_cast<size_t>(C), 9);
+  std::vector<float> mean(static_cast<size_t>(N)), rstd(static_cast<size_t>(N)), y(size_t(N) * C);
+  const std::vector<float> b0(static_cast<size_t>(C), 0.0f);
+  pw::layernorm_forward(x.data(), w.data(), b0.data(), y.data(), mean.data(), rstd.data(), N, C, 1e-5f);
+  std::vector<float> dx(size_t(N) * C), dw(static_cast<size_t>(C)), db(static_cast<size_t>(C));
+  pw::layernorm_backward(dy.data(), x.data(), w.data(), mean.data(), rstd.data(), dx.data(), dw.data(), db.data(), N, C);
+  for (int split : {1, 5, 12, 23}) {
+    INFO("first " << split << " rows, then the rest");
+    std::vector<float> dx2(size_t(N) * C), dw2(static_cast<size_t>(C), 99.0f), db2(static_cast<size_t>(C), 99.0f);
+    pw::layernorm_backward(dy.data(), x.data(), w.data(), mean.data(), rstd.data(), dx2.data(), dw2.data(), db2.data(),
+                           split, C);
+    const int64_t o = split;
+    pw::layernorm_backward(dy.data() + o * C, x.data() + o * C, w.data(), mean.data() + o, rstd.data() + o,
+                           dx2.data() + o * C, dw2.data(), db2.data(), N - split, C, 0, true);
+    CHECK(same_bits(dw2, dw));
+    CHECK(same_bits(db2, db));
+    CHECK(same_bits(dx2, dx));
+  }
+  std::vector<float> dw3(static_cast<size_t>(C)), db3(static_cast<size_t>(C));
+  CHECK(pwtest::error_code_of([&] {  // a chunked reduction has no continued chains
+          pw::layernorm_backward(dy.data(), x.data(), w.data(), mean.data(), rstd.data(), dx.data(), dw3.data(),
+                                 db3.data(), N, C, 6, true);
+        }) == pw::kExitInternal);
 }
