@@ -33,6 +33,14 @@ test "$(ls one/*.pwc | wc -l)" -eq 3   # steps 0, 3 and 6
 pol-show one/manifest.pwm | jq -e '.losses[0] > 5.0 and .losses[0] < 6.0' >/dev/null   # about ln 256
 expect_exit 0 pol-verify task.pwt dp4 -q --segments all
 run_ranks 2 pol-verify task.pwt dp2 -q --segments all
+# A fault in the chunked embedding backward (op 64: the tape has no separate op for the
+# LM head's wte gradient) is pinned to it; the dispute names its four inputs and replays.
+pol-forge task.pwt -o forged -q --inject-fault 5:64:2
+expect_exit 1 pol-verify task.pwt forged -q --segments all
+expect_exit 0 pol-bisect task.pwt one forged --fault-b 5:64:2 -o d.json --json -q
+jq -e '.step == 5 and .opIndex == 64 and .winner == "a" and .opKind == "embedding_backward"
+       and .inputNames == ["idx", "dx0", "dlogits", "ln_f"]' d.json >/dev/null
+expect_exit 0 pol-bisect replay d.json -q
 
 # A chunk of the whole batch is one chain: the root of a GPT task without the field.
 gpt_task plain.pwt
