@@ -30,6 +30,15 @@
 #   5. predicted iteration time for the DT-FM scenarios (the data folder's
 #      dtfm-scenarios.json): sched-partition's cost with each case's links and workload,
 #      its activation size scaled by the measured bytes over fp32 (forward and backward).
+#   6. a GPT (proofwork(7), EXACT MODE and PIPELINE STAGES): gpt:2-4-64-64 on the first
+#      64 KiB of proofwork(7) as text, batch 16 (1024 tokens), AdamW with clipping,
+#      BENCH_DIST_GPT_STEPS steps (default 20): the chunked reduction (chunks of 2
+#      samples) vs none on one process, 1 thread; wire bytes per rank per step for 2
+#      data-parallel ranks against DT-FM's 2(D-1)/D x the gradient, and for 2 pipeline
+#      stages against the activations each way plus what the tied embedding adds (the
+#      embedding output's gradient to the last stage, wte and wpe back to the first);
+#      step time of 1 process vs those 2 ranks; every root its one-process root.
+#      BENCH_DIST_ONLY=gpt runs this section alone.
 #
 #   BIN=build SCRATCH=$(mktemp -d) bash tests/bench/part-dist.sh
 #
@@ -64,7 +73,11 @@ task() {  # task OUT [flags]
 stats() { sort -g | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
                                                printf "%.2f %.2f %.2f\n", m, v[1], v[NR] }'; }
 sps() { jq -r .steps_per_second "$1"; }
+wire_of() {  # wire_of ERR RANK: "to-stages to-replicas" of that rank's note
+  sed -n "s/.*wire: rank $2 (stage [0-9]*, replica [0-9]*) sent \([0-9]*\) bytes per step to the stages beside it and \([0-9]*\) combining.*/\1 \2/p" "$1"
+}
 
+if [ "${BENCH_DIST_ONLY:-}" != gpt ]; then   # sections 1 to 5 (6 alone: BENCH_DIST_ONLY=gpt)
 task plain.pwt
 task c8.pwt --reduce-chunk 8
 task c32.pwt --reduce-chunk 32
@@ -174,9 +187,6 @@ ptask() {  # ptask OUT [flags]
 B=128 W=1024
 stage0=$(( 784 * 1024 + 1024 + 1024 * 1024 + 1024 ))   # stage 0's gradient, floats (layers 0, 1)
 stage1=$(( 1024 * 1024 + 1024 + 1024 * 10 + 10 ))       # stage 1's (layers 2, 3)
-wire_of() {  # wire_of ERR RANK: "to-stages to-replicas" of that rank's note
-  sed -n "s/.*wire: rank $2 (stage [0-9]*, replica [0-9]*) sent \([0-9]*\) bytes per step to the stages beside it and \([0-9]*\) combining.*/\1 \2/p" "$1"
-}
 : >ratios
 for cut in none 2 3 4; do
   if [ "$cut" = none ]; then ptask "pp-$cut.pwt"; else ptask "pp-$cut.pwt" --cut "2:$cut"; fi
@@ -222,3 +232,62 @@ for case in $(jq -r '.cases[].name' "$SC"); do
   row "DT-FM predicted iteration cost (DataPCost + 2 x PipelinePCost), $case, activations x measured ratio (first sights included)" \
       "$line" "scenario activations $act_gb GB fp32" "ratios: $(tr '\n' ' ' <ratios)" "sched-partition --effort 0.05"
 done
+fi
+
+# 6. A GPT across ranks: gpt:2-4-64-64, batch 16, interleaved runs.
+GSTEPS=${BENCH_DIST_GPT_STEPS:-20}
+head -c 65536 "$HERE/man/proofwork.7" >gpt-text.txt
+gtask() {  # gtask OUT [flags]
+  local out=$1; shift
+  pol-task --model gpt:2-4-64-64 --text gpt-text.txt --optimizer adamw --lr 0.001 --weight-decay 0.1 --clip 1.0 \
+    --batch 16 --steps "$GSTEPS" --checkpoint-every "$GSTEPS" --seed 1 -q -o "$out" "$@"
+}
+gtask g-plain.pwt
+gtask g-c2.pwt --reduce-chunk 2
+L=2 C=64 T=64 V=256 GB=16
+gparams=$(( V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C ))   # the gradients, in floats
+say "GPT: $REPEATS x 5 runs of $GSTEPS steps"
+gruns="one1 one1c dp2c pp2 pp2c"
+for t in $gruns; do : >"g-$t.sps"; done
+for r in $(seq 1 "$REPEATS"); do
+  for t in $gruns; do
+    rm -rf "g-$t"
+    case $t in
+      one1) pol-train g-plain.pwt -o g-$t -q --threads 1 --json >g-$t.json ;;
+      one1c) pol-train g-c2.pwt -o g-$t -q --threads 1 --json >g-$t.json ;;
+      dp2c) ranks 2 pol-train g-c2.pwt -o g-$t --threads 1 --data-parallel 2 --json >g-$t.json 2>g-$t.err ;;
+      pp2) ranks 2 pol-train g-plain.pwt -o g-$t --threads 1 --pipeline 2 --json >g-$t.json 2>g-$t.err ;;
+      pp2c) ranks 2 pol-train g-c2.pwt -o g-$t --threads 1 --pipeline 2 --json >g-$t.json 2>g-$t.err ;;
+    esac
+    sps "g-$t.json" >>"g-$t.sps"
+  done
+done
+[ "$(jq -r .root g-pp2.json)" = "$(jq -r .root g-one1.json)" ] || { say "GPT: 2 stages gave another root"; exit 1; }
+for t in dp2c pp2c; do
+  [ "$(jq -r .root g-$t.json)" = "$(jq -r .root g-one1c.json)" ] || { say "GPT: $t gave another root"; exit 1; }
+done
+gms() { read -r m lo hi < <(stats <"g-$1.sps"); printf '%.1f ms (%.1f-%.1f)' "$(calc "1000 / $m")" "$(calc "1000 / $hi")" "$(calc "1000 / $lo")"; }
+gmed() { read -r m _ _ < <(stats <"g-$1.sps"); calc "1000 / $m"; }
+row "GPT chunked batch reduction, chunks of 2 samples (128 rows): pol-train time per step, gpt:2-4-64-64 batch 16, 1 thread (median of $REPEATS, min-max)" \
+    "$(gms one1c)" "single chain $(gms one1)" \
+    "$(printf '%+.1f %% time per step' "$(calc "($(gmed one1c) / $(gmed one1) - 1) * 100")")" "-"
+got=$(sed -n 's/.*wire: rank 0 sent \([0-9]*\) bytes per step.*/\1/p' g-dp2c.err)
+model=$(calc "2 * (2 - 1) / 2 * 4 * $gparams")
+row "GPT wire bytes per rank per step, 2 data-parallel ranks (gpt:2-4-64-64, $gparams fp32 gradients)" \
+    "$got B" "DT-FM DataPCost: 2(D-1)/D x gradient = $(printf '%.0f' "$model") B" \
+    "$(printf '%.6f x the model' "$(calc "$got / $model")")" "the loss's 4 bytes more: $(calc "($got - $model) <= 8 ? \"yes\" : \"NO\"")"
+act=$(( GB * T * C * 4 )) tied=$(( (V + T) * C * 4 ))
+for t in pp2 pp2c; do
+  read -r f0 _ < <(wire_of "g-$t.err" 0)
+  read -r b1 _ < <(wire_of "g-$t.err" 1)
+  row "GPT pipeline wire bytes per rank per step, 2 stages, $([ $t = pp2 ] && echo "no reduce chunk" || echo "chunks of 2")" \
+      "stage 0 sends $f0 B, stage 1 $b1 B" \
+      "DT-FM: activations $act B each way; the tied embedding adds $act B (stage 0 to 1) and $tied B (wte, wpe: 1 to 0)" \
+      "$(printf 'stage 0 %.4f x, stage 1 %.4f x (activations + tie)' "$(calc "$f0 / (2 * $act)")" "$(calc "$b1 / ($act + $tied)")")" \
+      "same root as 1 process: yes"
+done
+row "GPT step time: 2 ranks x 1 thread under mpirun vs 1 process, gpt:2-4-64-64 batch 16, this 2-core machine (median of $REPEATS, min-max)" \
+    "2 data-parallel ranks (chunks of 2) $(gms dp2c); 2 stages: no chunk $(gms pp2), chunks of 2 $(gms pp2c)" \
+    "1 process, 1 thread: $(gms one1); chunks of 2 $(gms one1c)" \
+    "$(printf 'data-parallel %.2f x, pipeline %.2f x the 1-thread time' "$(calc "$(gmed dp2c) / $(gmed one1c)")" "$(calc "$(gmed pp2) / $(gmed one1)")")" \
+    "same root as 1 process: yes"
