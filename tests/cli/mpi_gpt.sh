@@ -15,11 +15,6 @@ gpt_task() {  # gpt_task OUT [extra flags]: batch 8, AdamW with clipping
   pol-task --model gpt:2-2-32-16 --text train.txt --optimizer adamw --lr 0.001 --weight-decay 0.1 --clip 1.0 \
     --batch 8 --steps 6 --checkpoint-every 3 --seed 3 -q -o "$out" "$@"
 }
-same_proof() {  # same_proof REF DIR: the root, every checkpoint and the losses
-  [ "$(pol-show "$1/manifest.pwm" | jq -r .root)" = "$(pol-show "$2/manifest.pwm" | jq -r .root)" ]
-  for f in "$1"/ckpt-*.pwc; do cmp "$f" "$2/$(basename "$f")"; done
-  [ "$(pol-show "$1/manifest.pwm" | jq -c .losses)" = "$(pol-show "$2/manifest.pwm" | jq -c .losses)" ]
-}
 gpt_task task.pwt --reduce-chunk 2   # 4 chunks of 2 samples (32 rows each)
 pol-show task.pwt | jq -e '.reduceChunk == 2 and .model.kind == "gpt"' >/dev/null
 pol-train task.pwt -o one -q --threads 1 --json >one.json
@@ -52,24 +47,12 @@ pol-train whole.pwt -o whole -q --threads 2 --json >whole.json
 
 # Pipeline stages, with the chunk: 2 stages (one block each), with 4 micro-batches of
 # one chunk each, and 2 stages x 2 replicas.
-for layout in "2 --pipeline 2" "2 --pipeline 2 --micro-batches 4" "4 --pipeline 2 --data-parallel 2"; do
-  set -- $layout
-  n=$1; shift
-  dir=p$(echo "$*" | tr -d ' -')
-  run_ranks "$n" pol-train task.pwt -o "$dir" -q --threads 1 "$@"
-  same_proof one "$dir"
-done
+layouts task.pwt one p "2 --pipeline 2" "2 --pipeline 2 --micro-batches 4" "4 --pipeline 2 --data-parallel 2"
 pol-verify task.pwt ppipeline2dataparallel2 -q --segments all
 # Without a chunk: each stage continues its chains across the micro-batches; the
 # embedding's backward runs once over the batch on the last stage. 8 micro-batches of
 # one sample, 2 of four, and rank 0 placed on the last stage by a schedule.
-for layout in "2 --pipeline 2" "2 --pipeline 2 --micro-batches 2"; do
-  set -- $layout
-  n=$1; shift
-  dir=c$(echo "$*" | tr -d ' -')
-  run_ranks "$n" pol-train plain.pwt -o "$dir" -q --threads 1 "$@"
-  same_proof plain "$dir"
-done
+layouts plain.pwt plain c "2 --pipeline 2" "2 --pipeline 2 --micro-batches 2"
 echo '{"groups": [{"name": "A", "devices": 2, "intra": {"latency_ms": 1, "bandwidth_gbps": 5}}], "stages": 2}' >two.json
 sched-partition two.json -q --json -o part2.json
 jq '.stages[0].devices = [1] | .stages[1].devices = [0]' part2.json >placed2.json

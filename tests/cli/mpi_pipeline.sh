@@ -10,11 +10,6 @@ command -v mpirun >/dev/null || { echo "FAIL: mpirun not found: install openmpi-
 pol-train --help | grep -q -- --pipeline
 # As root (CI) mpirun needs --allow-run-as-root; 4 ranks on 2 cores need --oversubscribe.
 run_ranks() { local n=$1; shift; mpirun --allow-run-as-root --oversubscribe -np "$n" "$@"; }
-same_proof() {  # same_proof REF DIR: the root, every checkpoint and the losses
-  [ "$(pol-show "$1/manifest.pwm" | jq -r .root)" = "$(pol-show "$2/manifest.pwm" | jq -r .root)" ]
-  for f in "$1"/ckpt-*.pwc; do cmp "$f" "$2/$(basename "$f")"; done
-  [ "$(pol-show "$1/manifest.pwm" | jq -c .losses)" = "$(pol-show "$2/manifest.pwm" | jq -c .losses)" ]
-}
 # Four Linear layers (so 4 stages hold one each), batch 32 in 8 chunks of 4.
 deep() { local out=$1; shift; make_tiny_task "$out" --model mlp:784-32-16-16-10 --reduce-chunk 4 "$@"; }
 deep task.pwt --steps 20
@@ -56,18 +51,6 @@ same_proof deepcut-one deepcut-p4
 # counts that are not powers of two), 50 steps (the cut's second epoch codes against the
 # buffer). The default for 2 stages: 8 micro-batches; 24 of one sample each.
 plain() { local out=$1; shift; make_tiny_task "$out" --model mlp:784-32-16-16-10 --batch 24 --steps 50 "$@"; }
-# layouts TASK REF PREFIX "RANKS FLAGS..."...: each layout's proof is REF's
-layouts() {
-  local task=$1 ref=$2 prefix=$3 layout n dir
-  shift 3
-  for layout in "$@"; do
-    set -- $layout
-    n=$1; shift
-    dir=$prefix$(echo "$*" | tr -d ' -')
-    run_ranks "$n" pol-train "$task" -o "$dir" -q --threads 1 "$@"
-    same_proof "$ref" "$dir"
-  done
-}
 plain chain.pwt
 pol-train chain.pwt -o chain-one -q --threads 1
 layouts chain.pwt chain-one chain "2 --pipeline 2" "2 --pipeline 2 --micro-batches 1" "2 --pipeline 2 --micro-batches 3" \

@@ -211,26 +211,8 @@ TEST_CASE("data-parallel GPT ranks, simulated in one process, give one process's
   pw::Trainer one(c, d);
   for (int s = 0; s < c.steps; s++) one.run_step();
   for (int D : {1, 2, 4}) {
-    std::vector<std::unique_ptr<pw::Trainer>> tr;
-    std::vector<std::unique_ptr<pw::DataParallelStep>> dp;
-    for (int r = 0; r < D; r++) {
-      tr.push_back(std::make_unique<pw::Trainer>(c, d));
-      dp.push_back(std::make_unique<pw::DataParallelStep>(c, D, r));
-    }
     float loss = 0;
-    for (int64_t s = 0; s < c.steps; s++) {
-      std::vector<float> all;  // the ranks' partials one after another, then the tree over them
-      for (int r = 0; r < D; r++) {
-        dp[size_t(r)]->forward_backward(tr[size_t(r)]->ws, tr[size_t(r)]->context(s));
-        all.insert(all.end(), dp[size_t(r)]->partials().begin(), dp[size_t(r)]->partials().end());
-      }
-      const size_t n = dp[0]->partials().size();
-      pw::tree_combine(all.data(), D, int64_t(n));
-      for (int r = 0; r < D; r++) {
-        std::copy(all.begin(), all.begin() + int64_t(n), dp[size_t(r)]->partials().begin());
-        loss = dp[size_t(r)]->update(tr[size_t(r)]->ws, tr[size_t(r)]->context(s));
-      }
-    }
+    const auto tr = pwtest::data_parallel_run(c, d, D, c.steps, &loss);
     INFO("ranks " << D);
     CHECK(pw::f2u(loss) == pw::f2u(one.loss));
     for (int r = 0; r < D; r++) CHECK(same_bits(state_of(*tr[size_t(r)]), state_of(one)));

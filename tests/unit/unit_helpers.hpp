@@ -15,17 +15,20 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/error.hpp"
 #include "core/program.hpp"
+#include "dist/data_parallel.hpp"
 #include "io/hash.hpp"
 #include "io/message.hpp"
 #include "proof/proof.hpp"
 #include "proof/task_file.hpp"
 #include "schema/proofwork.capnp.h"
 #include "tensor/gemm.hpp"
+#include "tensor/ops.hpp"
 #include "train/dataset.hpp"
 #include "train/task.hpp"
 #include "train/trainer.hpp"
@@ -243,6 +246,33 @@ inline std::vector<float> awkward_values(size_t n, uint64_t seed) {
 
 inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// D data-parallel ranks simulated in one process (lib/dist's step, the tree over the
+// ranks' partials in place of MPI): `steps` steps of `c` on `data`. Returns every rank's
+// trainer; *loss: the last step's loss.
+inline std::vector<std::unique_ptr<pw::Trainer>> data_parallel_run(const pw::TaskConfig& c, const pw::Dataset& data,
+                                                                   int D, int64_t steps, float* loss) {
+  std::vector<std::unique_ptr<pw::Trainer>> tr;
+  std::vector<std::unique_ptr<pw::DataParallelStep>> dp;
+  for (int r = 0; r < D; r++) {
+    tr.push_back(std::make_unique<pw::Trainer>(c, data));
+    dp.push_back(std::make_unique<pw::DataParallelStep>(c, D, r));
+  }
+  for (int64_t s = 0; s < steps; s++) {
+    std::vector<float> all;  // the ranks' partials one after another, then the tree over them
+    for (int r = 0; r < D; r++) {
+      dp[size_t(r)]->forward_backward(tr[size_t(r)]->ws, tr[size_t(r)]->context(s));
+      all.insert(all.end(), dp[size_t(r)]->partials().begin(), dp[size_t(r)]->partials().end());
+    }
+    const size_t n = dp[0]->partials().size();
+    pw::tree_combine(all.data(), D, int64_t(n));
+    for (int r = 0; r < D; r++) {
+      std::copy(all.begin(), all.begin() + int64_t(n), dp[size_t(r)]->partials().begin());
+      *loss = dp[size_t(r)]->update(tr[size_t(r)]->ws, tr[size_t(r)]->context(s));
+    }
+  }
+  return tr;
 }
 
 }  // namespace pwtest

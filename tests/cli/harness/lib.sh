@@ -45,3 +45,26 @@ shared_data() {
   fi
   (cd "$base/$1" 2>/dev/null && pwd) || echo "$(cd "$(dirname "$base/$1")" && pwd)/$(basename "$1")"
 }
+
+# same_proof REF DIR: two proofs of one task have the same root, every checkpoint and the
+# losses (the MPI tests: a layout against one process).
+same_proof() {
+  [ "$(pol-show "$1/manifest.pwm" | jq -r .root)" = "$(pol-show "$2/manifest.pwm" | jq -r .root)" ]
+  for f in "$1"/ckpt-*.pwc; do cmp "$f" "$2/$(basename "$f")"; done
+  [ "$(pol-show "$1/manifest.pwm" | jq -c .losses)" = "$(pol-show "$2/manifest.pwm" | jq -c .losses)" ]
+}
+
+# layouts TASK REF PREFIX "RANKS FLAGS..."...: pol-train TASK under run_ranks (the MPI
+# test's own) in each layout, into PREFIX followed by the layout's flags without spaces
+# and dashes; each proof is REF's (same_proof).
+layouts() {
+  local task=$1 ref=$2 prefix=$3 layout n dir
+  shift 3
+  for layout in "$@"; do
+    set -- $layout
+    n=$1; shift
+    dir=$prefix$(echo "$*" | tr -d ' -')
+    run_ranks "$n" pol-train "$task" -o "$dir" -q --threads 1 "$@"
+    same_proof "$ref" "$dir"
+  done
+}
