@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
   app.add_option("--input-scale", input_scale, "Input = pixel x scale (default 1/255)");
   app.add_option("--cut", cut,
                  "Pipeline cut LAYER:BITS[:BWDBITS][:rot=T][:tile=S]: after hidden layer LAYER (1: after the first "
-                 "Linear+ReLU) the activation crosses by AQ-SGD with BITS bits, the gradient back by direct "
+                 "Linear+ReLU; a GPT's: after block LAYER, the residual stream) the activation crosses by AQ-SGD with BITS bits, the gradient back by direct "
                  "quantization with BWDBITS (default 8); bits 2, 3, 4 or 8. rot=T rotates the forward change by "
                  "random-sign Hadamard tiles of T first, tile=S gives it a scale per S channels of a row (T, S: "
                  "powers of two). 'none' removes a cut taken --from a task");
@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
     if (given("--clip")) c.clip = clip;
     for (const char* f : {"--text", "--val-text", "--clip"})
       if (given(f) && !c.is_gpt()) usage_error(std::string(f) + " is for a GPT (--model gpt:...)");
-    for (const char* f : {"--train-images", "--train-labels", "--test-images", "--test-labels", "--cut", "--input-scale"})
+    for (const char* f : {"--train-images", "--train-labels", "--test-images", "--test-labels", "--input-scale"})
       if (given(f) && c.is_gpt()) usage_error(std::string(f) + " is for an MLP; a GPT trains on --text");
     if (given("--train-images")) c.train_images = train_images;
     if (given("--train-labels")) c.train_labels = train_labels;
@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
     commit_dataset(c);
     // A cut the model cannot take is bad input (exit 3), as in a task file; any other
     // rule the task breaks, the flags broke (usage, exit 2).
-    if (given("--cut") && cut != "none") check_cut(c.cut, c.widths);
+    if (given("--cut") && cut != "none") check_cut(c);
     try {
       check_task(c);
     } catch (const Error& e) {

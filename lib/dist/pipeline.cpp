@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "dist/data_parallel.hpp"
+#include "model/cpu_ops.hpp"
 #include "model/cut.hpp"
 #include "model/gpt.hpp"
 #include "sched/schedule.hpp"
@@ -363,7 +364,7 @@ void Stage::update(Workspace& w, Workspace& state, const StepContext& c) {
 }
 
 void Stage::run_cut(const Op& op, Workspace& state, const uint32_t* block) {
-  const int64_t w = tape_.tensors[size_t(op.in[0])].cols, per = micro_ * w;
+  const int64_t w = cut_width(tape_, op.in[0]), per = micro_ * w;
   const bool forward = op.kind == OpKind::CutForward;
   // The forward crossing goes from the Linear layer before the cut to the one after; the
   // backward one the other way.

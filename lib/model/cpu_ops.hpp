@@ -24,6 +24,10 @@ inline int reduce_chunk_rows(const Tape& tape, const StepContext& ctx) {
   return reduce_chunk_of(ctx) * rows_per_sample(tape);
 }
 
+// A sample's row of a pipeline cut's tensor `id` (B rows of it): the MLP's activation
+// row, the GPT's window of T·C residual values.
+int64_t cut_width(const Tape& tape, int id);
+
 // The step's GEMMs, in exact or fast mode, with an optional fused output pass.
 void gemm_mode(const StepContext& ctx, int M, int N, int K, MatView A, MatView Bm, const float* bias, float* C,
                ptrdiff_t ldc, const GemmEpilogue* epi = nullptr);

@@ -1,7 +1,9 @@
 #include "model/cut.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.hpp"
@@ -46,6 +48,20 @@ std::vector<uint8_t> pass_through(const float* x, int64_t n) {
   m.put(x, size_t(n) * sizeof(float));
   return std::move(m.bytes);
 }
+// A sample repeated in a batch (a text task draws its windows with replacement) crosses
+// once (proofwork(7), AQ-SGD): its first occurrence is coded or sent whole and updates
+// the buffer; the repeats, the same input, take the buffer row it leaves. true at b:
+// idx[b] is not in idx[0, b). An IDX task's batch (a permutation's run) has no repeat.
+std::vector<char> first_occurrences(const uint32_t* idx, int64_t B) {
+  std::vector<std::pair<uint32_t, int64_t>> order(static_cast<size_t>(B));
+  for (int64_t b = 0; b < B; b++) order[size_t(b)] = {idx[b], b};
+  std::sort(order.begin(), order.end());
+  std::vector<char> first(size_t(B), 0);
+  for (size_t i = 0; i < order.size(); i++)
+    if (i == 0 || order[i].first != order[i - 1].first) first[size_t(order[i].second)] = 1;
+  return first;
+}
+
 std::vector<float> read_scales(Reader& in, size_t n, const char* what) {
   std::vector<float> s(n);
   const uint8_t* src = in.take(n * sizeof(float), what);
@@ -69,10 +85,12 @@ std::vector<uint8_t> cut_forward_send(const float* a, const uint32_t* idx, int64
   aqsgd::RowCoder q(codec, uint32_t(w));
   std::vector<float> delta(size_t(B * w)), unused(static_cast<size_t>(w));
   std::vector<int64_t> coded(size_t(B), -1);
-  int64_t k = 0;
+  const std::vector<char> first = first_occurrences(idx, B);
+  int64_t k = 0, full = 0;
+  for (int64_t b = 0; b < B; b++) full += first[size_t(b)] && seen[idx[b]] == 0.0f;
   if (finite) {
     for (int64_t b = 0; b < B; b++)
-      if (seen[idx[b]] != 0.0f) {
+      if (first[size_t(b)] && seen[idx[b]] != 0.0f) {
         aqsgd::subtract_update_maxabs(a + b * w, buffer + int64_t(idx[b]) * w, w, delta.data() + k * w, unused.data());
         coded[size_t(b)] = k++;
       }
@@ -86,10 +104,11 @@ std::vector<uint8_t> cut_forward_send(const float* a, const uint32_t* idx, int64
   msg.take(1)[0] = 0;
   msg.put(q.scales().data(), q.scales().size() * sizeof(float));
   const size_t full_at = msg.bytes.size();
-  msg.take(size_t(B - k) * row);
+  msg.take(size_t(full) * row);
   uint8_t* codes = msg.take(size_t(k) * rb);
 #pragma omp parallel for schedule(static) if (parallel_rows(B, w))
   for (int64_t b = 0; b < B; b++) {
+    if (!first[size_t(b)]) continue;
     float* m = buffer + int64_t(idx[b]) * w;
     const int64_t kb = coded[size_t(b)];
     if (kb < 0) {
@@ -101,10 +120,10 @@ std::vector<uint8_t> cut_forward_send(const float* a, const uint32_t* idx, int64
       q.decode(c, size_t(kb), m, m, nullptr);
     }
   }
-  // The first sights' rows, in batch order (row b is the (b − coded before b)-th).
+  // The first sights' rows, in batch order (first occurrences only).
   uint8_t* f = msg.bytes.data() + full_at;
   for (int64_t b = 0; b < B; b++)
-    if (coded[size_t(b)] < 0) std::memcpy(f, a + b * w, row), f += row;
+    if (first[size_t(b)] && coded[size_t(b)] < 0) std::memcpy(f, a + b * w, row), f += row;
   return std::move(msg.bytes);
 }
 
@@ -118,25 +137,31 @@ void cut_forward_receive(const std::vector<uint8_t>& msg, const uint32_t* idx, i
   }
   aqsgd::RowCoder q(codec, uint32_t(w));
   std::vector<int64_t> coded(size_t(B), -1);
-  int64_t k = 0;
-  for (int64_t b = 0; b < B; b++)
-    if (seen[idx[b]] != 0.0f) coded[size_t(b)] = k++;
+  const std::vector<char> first = first_occurrences(idx, B);
+  int64_t k = 0, nfull = 0;
+  for (int64_t b = 0; b < B; b++) {
+    if (!first[size_t(b)]) continue;
+    if (seen[idx[b]] != 0.0f)
+      coded[size_t(b)] = k++;
+    else
+      nfull++;
+  }
   q.use_scales(read_scales(in, q.scale_count(size_t(k)), "forward"), size_t(k), "pipeline cut");
-  const uint8_t* full = in.take(size_t(B - k) * row, "forward");
+  const uint8_t* full = in.take(size_t(nfull) * row, "forward");
   const size_t rb = q.code_bytes();
   const uint8_t* codes = in.take(size_t(k) * rb, "forward");
   in.done("forward");
   for (int64_t b = 0; b < B; b++) {
     float* m = buffer + int64_t(idx[b]) * w;
-    if (coded[size_t(b)] < 0) std::memcpy(m, full, row), full += row, seen[idx[b]] = 1.0f;
+    if (first[size_t(b)] && coded[size_t(b)] < 0) std::memcpy(m, full, row), full += row, seen[idx[b]] = 1.0f;
   }
 #pragma omp parallel for schedule(static) if (parallel_rows(B, w))
   for (int64_t b = 0; b < B; b++) {
-    float* m = buffer + int64_t(idx[b]) * w;
     const int64_t kb = coded[size_t(b)];
-    if (kb >= 0) q.decode(codes + size_t(kb) * rb, size_t(kb), m, m, nullptr);
-    std::memcpy(out + b * w, m, row);
+    if (kb >= 0) q.decode(codes + size_t(kb) * rb, size_t(kb), buffer + int64_t(idx[b]) * w, buffer + int64_t(idx[b]) * w, nullptr);
   }
+  // Every row, repeats too: the updated m (as cut_forward outputs).
+  for (int64_t b = 0; b < B; b++) std::memcpy(out + b * w, buffer + int64_t(idx[b]) * w, row);
 }
 
 void cut_forward(const float* a, const uint32_t* idx, int64_t B, int64_t w, const aqsgd::Codec& codec, float* buffer,

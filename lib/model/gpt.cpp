@@ -38,15 +38,18 @@ struct Block {
 
 }  // namespace
 
-Tape build_gpt_tape(const GptSpec& g, int batch, OptimizerType opt, float clip, bool chunked) {
+Tape build_gpt_tape(const GptSpec& g, int batch, OptimizerType opt, float clip, bool chunked, const CutSpec& cut) {
   if (!g.enabled() || g.heads < 1 || g.channels % g.heads != 0 || g.context < 1 || batch < 1)
     internal_error("build_gpt_tape: an invalid GPT");
+  if (cut.enabled() && (cut.layer >= g.layers || cut.samples < 1))
+    internal_error("build_gpt_tape: a cut needs a block on each side and a training set");
   Tape t;
   t.kind = ModelKind::Gpt;
   t.gpt = g;
   t.batch = batch;
   t.optimizer = opt;
   t.clip = clip;
+  t.cut = cut;
   GptBuilder b{t};
   const int C = g.channels, T = g.context, V = g.vocab, N = batch * T, L = g.layers, H = g.heads;
   // Parameters in nanoGPT's state-dict order, nn.Linear's (out, in) layout.
@@ -82,6 +85,12 @@ Tape build_gpt_tape(const GptSpec& g, int batch, OptimizerType opt, float clip, 
       state(".exp_avg");
       state(".exp_avg_sq");
     }
+  }
+  // The cut's state: a window's T·C residual values a row, then the seen flags.
+  const std::string cut_name = "cut." + std::to_string(cut.layer);
+  if (cut.enabled()) {
+    t.cut_state.push_back(b.add(cut_name + ".buffer", Role::CutState, int(cut.samples), T * C));
+    t.cut_state.push_back(b.add(cut_name + ".seen", Role::CutState, 1, int(cut.samples), 1));
   }
   // Forward.
   t.input = b.add("idx", Role::Batch, batch, T);
@@ -127,6 +136,10 @@ Tape build_gpt_tape(const GptSpec& g, int batch, OptimizerType opt, float clip, 
     const int xn = act("x" + std::to_string(l + 1), C);
     b.op(OpKind::Add, l, {s.xmid, mproj}, {xn});
     x = xn;
+    if (cut.enabled() && l + 1 == cut.layer) {  // block l+1 reads x̂, what crossed the cut
+      x = act("x" + std::to_string(l + 1) + ".cut", C);
+      b.op(OpKind::CutForward, l, {xn, t.cut_state[0], t.cut_state[1]}, {x, t.cut_state[0], t.cut_state[1]});
+    }
   }
   const int lnf = act("ln_f", C), lnfm = stats("ln_f.mean"), lnfr = stats("ln_f.rstd");
   b.op(OpKind::LayerNormForward, L, {x, lnfw, lnfb}, {lnf, lnfm, lnfr});
@@ -182,6 +195,10 @@ Tape build_gpt_tape(const GptSpec& g, int batch, OptimizerType opt, float clip, 
     const int dxp = act("dx" + std::to_string(l), C);
     b.op(OpKind::Add, l, {dxm, dx_ln}, {dxp});
     dx = dxp;
+    if (cut.enabled() && l == cut.layer) {  // the gradient crosses the cut back
+      dx = act("dx" + std::to_string(l) + ".cut", C);
+      b.op(OpKind::CutBackward, l - 1, {dxp}, {dx});
+    }
   }
   // wte's gradient: the LM head's (above), then the embedding's added once; chunked, both
   // per chunk here, then one tree over the chunks (proofwork(7), EXACT MODE).
@@ -325,6 +342,17 @@ void cpu_op_ClipGradients(const Tape& tape, const Op& op, Workspace& ws, const S
     ns.push_back(size_of(tape, id));
   }
   clip_gradients(gs, ns, tape.clip);
+}
+
+void run_gpt_forward(const Tape& tape, Workspace& ws, const StepContext& ctx) {
+  const size_t head = lm_head_op(tape);
+  for (size_t k = 1; k <= head; k++) {
+    const Op& op = tape.ops[k];
+    if (op.kind == OpKind::CutForward)
+      std::copy(ws.t[size_t(op.in[0])].begin(), ws.t[size_t(op.in[0])].end(), ws.t[size_t(op.out[0])].begin());
+    else
+      run_op(tape, op, ws, ctx);
+  }
 }
 
 size_t lm_head_op(const Tape& tape) {

@@ -14,6 +14,11 @@ constexpr float kLayerNormEps = 1e-5f;
 // The index of the op that writes the GPT's logits (the LM head): running ops 1 .. it
 // after filling the input rows is the forward pass, without the loss.
 size_t lm_head_op(const Tape& tape);
+// That forward pass (ops 1 .. lm_head_op) on `ws`, whose input rows are filled: the
+// logits. A pipeline cut passes its input through at full precision: its buffer holds
+// training samples only, so evaluation and generation take the unquantized path
+// (proofwork(7), AQ-SGD).
+void run_gpt_forward(const Tape& tape, Workspace& ws, const StepContext& ctx);
 
 // The clipping rule (torch.nn.utils.clip_grad_norm_): per-tensor norms sqrt(Σ g²)
 // (tensor/transformer.hpp's sum_squares, one fixed order), the total norm as the float

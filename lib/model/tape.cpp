@@ -413,14 +413,17 @@ void cpu_op_AdamwUpdate(const Tape& tape, const Op& op, Workspace& ws, const Ste
                adamw_scalars_of(tape, op, ctx));
 }
 
+// A sample's row of the cut: the MLP's activation row, the GPT's T·C residual values.
+int64_t cut_width(const Tape& tape, int id) { return tape.tensors[size_t(id)].size() / tape.batch; }
+
 void cpu_op_CutForward(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
-  cut_forward(ws[op.in[0]], ctx.batch_indices, tape.batch, tape.tensors[size_t(op.in[0])].cols,
-              cut_forward_codec(tape.cut), ws[op.in[1]], ws[op.in[2]], ws[op.out[0]], ctx.batch_max);
+  cut_forward(ws[op.in[0]], ctx.batch_indices, tape.batch, cut_width(tape, op.in[0]), cut_forward_codec(tape.cut),
+              ws[op.in[1]], ws[op.in[2]], ws[op.out[0]], ctx.batch_max);
 }
 
 void cpu_op_CutBackward(const Tape& tape, const Op& op, Workspace& ws, const StepContext& ctx) {
-  cut_backward(ws[op.in[0]], tape.batch, tape.tensors[size_t(op.in[0])].cols, cut_backward_codec(tape.cut),
-               ws[op.out[0]], ctx.batch_max);
+  cut_backward(ws[op.in[0]], tape.batch, cut_width(tape, op.in[0]), cut_backward_codec(tape.cut), ws[op.out[0]],
+               ctx.batch_max);
 }
 
 namespace {

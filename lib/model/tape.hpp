@@ -68,7 +68,9 @@ enum class OptimizerType : uint8_t { Sgd, Adamw };
 
 // A pipeline cut after hidden layer `layer` (1: after the first Linear+ReLU), between
 // Linear layers layer-1 and layer; 0: none. `samples`: the training set's size (rows of
-// the per-sample buffer).
+// the per-sample buffer). A GPT's: after block layer-1, between blocks layer-1 and layer
+// (the residual stream crossing it); a sample is a window, its T·C values one row of the
+// buffer (proofwork(7), AQ-SGD).
 struct CutSpec {
   int layer = 0;
   int forward_bits = 0, backward_bits = 8;
@@ -143,7 +145,11 @@ Tape build_mlp_tape(const std::vector<int>& widths, int batch, OptimizerType opt
 // the embedding's backward reads dlogits and ln_f and sums both contributions per chunk
 // before the one tree over the chunks (proofwork(7), EXACT MODE). Tasks without a reduce
 // chunk keep the tape above, op for op.
-Tape build_gpt_tape(const GptSpec& g, int batch, OptimizerType opt, float clip, bool chunked = false);
+// `cut`: a pipeline cut after block cut.layer-1 (CutForward on the residual stream there,
+// viewed as (B, T·C); CutBackward on its gradient), its buffer and seen flags after the
+// optimizer state, as the MLP's.
+Tape build_gpt_tape(const GptSpec& g, int batch, OptimizerType opt, float clip, bool chunked = false,
+                    const CutSpec& cut = {});
 
 // How the step computes (proofwork(7), EXACT MODE and FAST MODE). Exact: the bitwise contract. Fast: GEMMs sum
 // panels of `fast_panel` terms from zero and add them (gemm_fast), bias gradients sum

@@ -1,5 +1,7 @@
 #include "proof/export.hpp"
 
+#include <cstdio>
+
 #include <climits>
 
 #include "core/error.hpp"
@@ -32,24 +34,38 @@ bool holds_tensors_of(const Tape& tape, capnp::List<schema::Tensor>::Reader ts) 
 
 namespace {
 // A GPT checkpoint starts with transformer.wte.weight (V, C), transformer.wpe.weight
-// (T, C); 12 tensors a block and ln_f's two follow, then the optimizer's state. The
-// heads are not in the tensors (any count that divides C gives the same list): 1.
+// (T, C); 12 tensors a block and ln_f's two follow, then the optimizer's state, then a
+// cut's buffer cut.K.buffer (samples, T·C) and seen flags. The heads are not in the
+// tensors (any count that divides C gives the same list): 1.
 bool gpt_checkpoint_tape(capnp::List<schema::Tensor>::Reader ts, Tape& out) {
   if (ts.size() < 4 || std::string(ts[0].getName().cStr()) != "transformer.wte.weight") return false;
+  CutSpec cut;
+  size_t n = ts.size();
+  {
+    const std::string last2 = ts[unsigned(n - 2)].getName().cStr();
+    auto buffer = ts[unsigned(n - 2)].getShape();
+    int k = 0;
+    if (last2.rfind("cut.", 0) == 0 && std::sscanf(last2.c_str(), "cut.%d.buffer", &k) == 1 && k >= 1 &&
+        buffer.size() == 2 && buffer[0] >= 1 && buffer[0] <= uint64_t(INT_MAX)) {
+      cut.layer = k;
+      cut.samples = uint32_t(buffer[0]);
+      n -= 2;
+    }
+  }
   auto wte = ts[0].getShape(), wpe = ts[1].getShape();
   if (wte.size() != 2 || wpe.size() != 2 || wte[1] != wpe[1] || wte[0] != 256 || wpe[0] < 1 ||
       wpe[0] > uint64_t(kMaxGptContext) || wte[1] < 1 || wte[1] > uint64_t(kMaxGptChannels))
     return false;
   for (OptimizerType opt : {OptimizerType::Sgd, OptimizerType::Adamw}) {
     const size_t per = opt == OptimizerType::Sgd ? 2 : 3;  // a parameter and its state
-    if (ts.size() % per != 0 || (ts.size() / per) < 4 || (ts.size() / per - 4) % 12 != 0) continue;
+    if (n % per != 0 || (n / per) < 4 || (n / per - 4) % 12 != 0) continue;
     GptSpec g;
-    g.layers = int((ts.size() / per - 4) / 12);
+    g.layers = int((n / per - 4) / 12);
     g.heads = 1;
     g.channels = int(wte[1]);
     g.context = int(wpe[0]);
-    if (g.layers < 1 || g.layers > kMaxGptLayers) continue;
-    Tape t = build_gpt_tape(g, 1, opt, 0);
+    if (g.layers < 1 || g.layers > kMaxGptLayers || cut.layer >= g.layers) continue;
+    Tape t = build_gpt_tape(g, 1, opt, 0, false, cut);
     if (holds_tensors_of(t, ts)) {
       out = std::move(t);
       return true;

@@ -50,7 +50,6 @@ Generated generate_text(const LoadedTask& task, const std::string& dir, const Ge
   const Tape tape = tape_for(one);
   Workspace ws(tape);
   read_checkpoint(dir, *ci, tape, task.hash, ws);
-  const size_t head = lm_head_op(tape);
   const int T = c.gpt.context, V = c.gpt.vocab;
   std::vector<uint8_t> seq(o.prompt.begin(), o.prompt.end());
   Generated g;
@@ -60,7 +59,7 @@ Generated generate_text(const LoadedTask& task, const std::string& dir, const Ge
     const size_t n = std::min(seq.size(), size_t(T));
     float* idx = ws[tape.input];
     for (int t = 0; t < T; t++) idx[t] = size_t(t) < n ? float(seq[seq.size() - n + size_t(t)]) : 0.0f;
-    for (size_t k = 1; k <= head; k++) run_op(tape, tape.ops[k], ws, ctx);
+    run_gpt_forward(tape, ws, ctx);
     // With no byte yet, the first is predicted from a 0 byte at position 0.
     const size_t pos = n == 0 ? 0 : n - 1;
     const float u = uniform01(philox_word(o.seed, kStreamSample, 0, uint64_t(i)));

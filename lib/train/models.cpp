@@ -67,7 +67,9 @@ Tape mlp_tape(const TaskConfig& c) {
   return build_mlp_tape(c.widths, c.batch, c.optimizer, cut);
 }
 Tape gpt_tape(const TaskConfig& c) {
-  return build_gpt_tape(c.gpt, c.batch, c.optimizer, float(c.clip), c.reduce_chunk > 0);
+  CutSpec cut = c.cut;
+  cut.seed = c.seed;  // the rotation's signs (proofwork(7), RANDOM STREAMS)
+  return build_gpt_tape(c.gpt, c.batch, c.optimizer, float(c.clip), c.reduce_chunk > 0, cut);
 }
 int64_t mlp_flops(const TaskConfig& c) { return mlp_flops_per_step(c.widths, c.batch); }
 int64_t gpt_flops(const TaskConfig& c) { return gpt_flops_per_step(c.gpt, c.batch); }

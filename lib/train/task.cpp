@@ -31,6 +31,18 @@ double pow_int(double x, int64_t n) {
   }
   return r;
 }
+// The task's cut, if any; `samples`: the training set's (an IDX set's count, a text's windows).
+void read_cut(schema::Task::Reader t, TaskConfig& c, uint32_t samples) {
+  if (!t.hasCut()) return;
+  auto k = t.getCut();
+  c.cut.layer = int(std::min<uint32_t>(k.getLayer(), 1u << 20));
+  c.cut.forward_bits = int(std::min<uint32_t>(k.getForwardBits(), 1u << 20));
+  c.cut.backward_bits = int(std::min<uint32_t>(k.getBackwardBits(), 1u << 20));
+  c.cut.rotate_tile = k.getRotateTile();
+  c.cut.scale_tile = k.getScaleTile();
+  c.cut.samples = samples;
+  if (!c.cut.enabled()) check_cut(c);  // present but after layer 0: not "no cut"
+}
 }  // namespace
 
 TaskConfig task_fields(schema::Task::Reader t) {
@@ -104,7 +116,7 @@ TaskConfig task_fields(schema::Task::Reader t) {
     c.val_text_hash = opt_hash(x.getValidation().getHash(), "validation text hash");
     c.val_text_length = x.getValidationLength();
     c.clip = t.getClip();
-    check_input(!t.hasCut(), "task: a pipeline cut is for an MLP");
+    read_cut(t, c, uint32_t(std::min<uint64_t>(c.windows(), UINT32_MAX)));
     c.budget_flops = t.getBudgetFlops();
     return c;
   }
@@ -124,16 +136,7 @@ TaskConfig task_fields(schema::Task::Reader t) {
   c.cols = d.getCols();
   c.classes = d.getClasses();
   c.input_scale = d.getInputScale();
-  if (t.hasCut()) {
-    auto k = t.getCut();
-    c.cut.layer = int(std::min<uint32_t>(k.getLayer(), 1u << 20));
-    c.cut.forward_bits = int(std::min<uint32_t>(k.getForwardBits(), 1u << 20));
-    c.cut.backward_bits = int(std::min<uint32_t>(k.getBackwardBits(), 1u << 20));
-    c.cut.rotate_tile = k.getRotateTile();
-    c.cut.scale_tile = k.getScaleTile();
-    c.cut.samples = c.count;
-    if (!c.cut.enabled()) check_cut(c.cut, c.widths);  // present but after layer 0: not "no cut"
-  }
+  read_cut(t, c, c.count);
   c.budget_flops = t.getBudgetFlops();
   return c;
 }
@@ -176,7 +179,7 @@ void check_gpt_task_rest(const TaskConfig& c) {
               "task: validation text length " + std::to_string(c.val_text_length) + " (at least context + 1 = " +
                   std::to_string(g.context + 1) + " bytes, at most 2^31)");
   check_input(std::isfinite(c.clip) && c.clip >= 0, "task: clip must be non-negative");
-  check_input(!c.cut.enabled(), "task: a pipeline cut is for an MLP");
+  if (c.cut.enabled()) check_cut(c);
 }
 }  // namespace
 
@@ -203,7 +206,7 @@ void check_task(const TaskConfig& c) {
               "task: output width must equal the number of classes");
   check_input(uint32_t(c.batch) <= c.count, "task: batch larger than the dataset");
   check_input(std::isfinite(c.input_scale), "task: inputScale is not finite");
-  if (c.cut.enabled()) check_cut(c.cut, c.widths);
+  if (c.cut.enabled()) check_cut(c);
   check_run(c);
 }
 
@@ -246,6 +249,7 @@ void check_run(const TaskConfig& c) {
 }
 }  // namespace
 
+
 TaskConfig task_config(schema::Task::Reader t) {
   TaskConfig c = task_fields(t);
   check_task(c);
@@ -261,6 +265,8 @@ namespace {
 // The fields every task shares: optimizer, schedule, batch, steps, seed, mode, budget,
 // provenance (in the order the MLP's tasks always wrote them).
 void build_run(const TaskConfig& c, schema::Task::Builder t);
+// The pipeline cut, when there is one (after the run's fields, as the MLP's tasks wrote it).
+void build_cut(const TaskConfig& c, schema::Task::Builder t);
 }  // namespace
 
 void build_task(const TaskConfig& c, schema::Task::Builder t) {
@@ -297,6 +303,7 @@ void build_task(const TaskConfig& c, schema::Task::Builder t) {
   }
   if (c.is_gpt()) {
     build_run(c, t);
+    build_cut(c, t);
     return;
   }
   d.setFormat("idx");
@@ -312,18 +319,21 @@ void build_task(const TaskConfig& c, schema::Task::Builder t) {
   d.setSampleRoot(as_data(c.sample_root));
   d.setInputScale(c.input_scale);
   build_run(c, t);
-  if (c.cut.enabled()) {  // no cut: no field, so the task hashes as before the field existed
-    auto k = t.initCut();
-    k.setLayer(uint32_t(c.cut.layer));
-    k.setForwardBits(uint32_t(c.cut.forward_bits));
-    k.setBackwardBits(uint32_t(c.cut.backward_bits));
-    // 0 is not written (the field absent), so a cut without them hashes as before they existed
-    if (c.cut.rotate_tile) k.setRotateTile(c.cut.rotate_tile);
-    if (c.cut.scale_tile) k.setScaleTile(c.cut.scale_tile);
-  }
+  build_cut(c, t);
 }
 
 namespace {
+void build_cut(const TaskConfig& c, schema::Task::Builder t) {
+  if (!c.cut.enabled()) return;  // no cut: no field, so the task hashes as before the field existed
+  auto k = t.initCut();
+  k.setLayer(uint32_t(c.cut.layer));
+  k.setForwardBits(uint32_t(c.cut.forward_bits));
+  k.setBackwardBits(uint32_t(c.cut.backward_bits));
+  // 0 is not written (the field absent), so a cut without them hashes as before they existed
+  if (c.cut.rotate_tile) k.setRotateTile(c.cut.rotate_tile);
+  if (c.cut.scale_tile) k.setScaleTile(c.cut.scale_tile);
+}
+
 void build_run(const TaskConfig& c, schema::Task::Builder t) {
   auto o = t.initOptimizer();
   o.setKind(c.optimizer == OptimizerType::Sgd ? schema::OptimizerKind::SGD : schema::OptimizerKind::ADAMW);
@@ -354,18 +364,26 @@ void build_run(const TaskConfig& c, schema::Task::Builder t) {
 }
 }  // namespace
 
-void check_cut(const CutSpec& cut, const std::vector<int>& widths) {
-  // The cut needs a hidden layer on each side of it, and bits that AQ-SGD codes.
-  const int hidden = int(widths.size()) - 2;
-  check_input(cut.layer >= 1 && cut.layer <= hidden,
+void check_cut(const TaskConfig& c) {
+  // The cut needs a layer on each side of it (an MLP's hidden layer, a GPT's block
+  // boundary), and bits that AQ-SGD codes.
+  const CutSpec& cut = c.cut;
+  const int last = c.is_gpt() ? c.gpt.layers - 1 : int(c.widths.size()) - 2;
+  if (c.is_gpt())
+    check_input(cut.layer >= 1 && cut.layer <= last,
+                "task: cut after block " + std::to_string(cut.layer) + ", but the model's " +
+                    std::to_string(c.gpt.layers) + " block(s) " +
+                    (last > 0 ? "can be cut after blocks 1-" + std::to_string(last) : std::string("cannot be cut")));
+  check_input(cut.layer >= 1 && cut.layer <= last,
               "task: cut after layer " + std::to_string(cut.layer) + ", but the model has " +
-                  (hidden > 0 ? "hidden layers 1-" + std::to_string(hidden) : std::string("no hidden layer")));
+                  (last > 0 ? "hidden layers 1-" + std::to_string(last) : std::string("no hidden layer")));
   for (int bits : {cut.forward_bits, cut.backward_bits})
     check_input(aqsgd::valid_bits(bits), "task: cut bits " + std::to_string(bits) + " (2, 3, 4 or 8)");
   for (uint32_t t : {cut.rotate_tile, cut.scale_tile})
     check_input(aqsgd::valid_tile(t), "task: cut tile " + std::to_string(t) + " (0, or a power of two from 2 to " +
                                           std::to_string(aqsgd::kMaxTile) + ")");
-  check_input(int64_t(cut.samples) * widths[size_t(cut.layer)] <= kMaxParameters,
+  const int64_t width = c.is_gpt() ? int64_t(c.gpt.context) * c.gpt.channels : c.widths[size_t(cut.layer)];
+  check_input(int64_t(cut.samples) * width <= kMaxParameters,
               "task: the cut's buffer (samples x width) is too large");
 }
 

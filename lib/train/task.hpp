@@ -95,8 +95,9 @@ void build_task(const TaskConfig& c, schema::Task::Builder t);
 // else must equal it (bad input); writers always write it.
 double task_budget_flops(const TaskConfig& c);
 // A cut's layer must have a hidden layer before it and a Linear layer after it (1 to
-// widths.size()-2), its bits be 2, 3, 4 or 8, its buffer within kMaxParameters floats.
-void check_cut(const CutSpec& cut, const std::vector<int>& widths);  // throws bad input
+// widths.size()-2; a GPT's, a block on each side: 1 to layers-1), its bits be 2, 3, 4
+// or 8, its buffer (samples x width; a GPT's width T·C) within kMaxParameters floats.
+void check_cut(const TaskConfig& c);  // c.cut against c's model; throws bad input
 Hash task_hash(schema::Task::Reader t);           // BLAKE2b-256 of the canonical encoding
 
 // The checkpoint steps a task dictates: 0, k, 2k, …, and `steps` itself.

@@ -160,7 +160,6 @@ double validation_bits_per_byte(Trainer& t) {
   if (!t.cfg.is_gpt() || t.data.val_text.empty()) return -1;
   t.to_host();
   const Tape& tape = t.tape;
-  const size_t head = lm_head_op(tape);
   const int64_t T = t.cfg.gpt.context, V = t.cfg.gpt.vocab, B = t.cfg.batch;
   const std::vector<uint8_t>& text = t.data.val_text;
   const int64_t windows = std::min<int64_t>(kValidationWindows, int64_t(text.size() - 1) / T);
@@ -171,7 +170,7 @@ double validation_bits_per_byte(Trainer& t) {
     float* idx = t.ws[tape.input];
     for (int64_t b = 0; b < B; b++)  // rows past the last window repeat the first; not counted
       for (int64_t j = 0; j < T; j++) idx[b * T + j] = float(text[size_t((w0 + (b < n ? b : 0)) * T + j)]);
-    for (size_t k = 1; k <= head; k++) run_op(tape, tape.ops[k], t.ws, ctx);
+    run_gpt_forward(tape, t.ws, ctx);
     const float* logits = t.ws[tape.logits];
     for (int64_t r = 0; r < n * T; r++) {
       const float* z = logits + r * V;

@@ -5,8 +5,8 @@
 # Pipeline stages split it at block boundaries (the tied wte on the first and the last
 # stage), with a chunk and without one (continued chains), 2 and 4 stages and 2 x 2, to
 # the same proof; kill -9 of a stage rank, then a resume to the same bits; bad layouts are
-# refused before anything is written. Needs Open MPI's mpirun (scripts/install-deps.sh,
-# group build).
+# refused before anything is written; an AQ-SGD cut at a block boundary on every layout.
+# Needs Open MPI's mpirun (scripts/install-deps.sh, group build).
 command -v mpirun >/dev/null || { echo "FAIL: mpirun not found: install openmpi-bin (make deps)" >&2; exit 1; }
 run_ranks() { local n=$1; shift; mpirun --allow-run-as-root --oversubscribe -np "$n" "$@"; }
 head -c 6000 "$HERE/../../man/proofwork.7" > train.txt
@@ -79,6 +79,27 @@ test ! -f killed/ckpt-00000006.pwc
 run_ranks 2 pol-train task.pwt -o killed --threads 1 --pipeline 2 2>err
 grep -q "resuming 'killed' from step 3" err
 same_proof one killed
+
+# An AQ-SGD cut at the block boundary (proofwork(7), AQ-SGD): a 200-byte text makes 184
+# windows, 23 steps of 8 an epoch, so the second epoch codes against the buffer. The
+# codec's bytes cross between 2 stages; data-parallel ranks share the scales and the
+# buffer's rows; 2 x 2 both. Evaluation and export take the cut's state along.
+head -c 200 train.txt > short.txt
+cut_task() { local out=$1; shift; pol-task --model gpt:2-2-32-16 --text short.txt --val-text train.txt \
+  --optimizer adamw --lr 0.003 --clip 1.0 --batch 8 --steps 40 --checkpoint-every 20 --seed 5 -q -o "$out" "$@"; }
+cut_task cut.pwt --cut 1:2
+cut_task cutc.pwt --cut 1:3:8:rot=16 --reduce-chunk 2
+cut_task nocut.pwt
+pol-show cut.pwt | jq -e '.cut.layer == 1 and .cut.forwardBits == 2' >/dev/null
+for t in cut cutc nocut; do pol-train $t.pwt -o $t-one -q --threads 1; done
+[ "$(pol-show cut-one/manifest.pwm | jq -r .root)" != "$(pol-show nocut-one/manifest.pwm | jq -r .root)" ]
+run_ranks 2 pol-train cut.pwt -o cut-p2 -q --threads 1 --pipeline 2
+same_proof cut-one cut-p2
+layouts cutc.pwt cutc-one cutc "2 --pipeline 2" "2 --data-parallel 2" "4 --pipeline 2 --data-parallel 2"
+pol-verify cut.pwt cut-p2 -q --segments all
+pol-export cut-p2 --checkpoint 40 -o cut.safetensors -q
+expect_exit 3 cut_task bad.pwt --cut 2:2 -f
+expect_err "cut after block 2, but the model's 2 block\(s\) can be cut after blocks 1-1"
 
 # Bad layouts, refused before any training: nothing written.
 expect_exit 2 run_ranks 2 pol-train task.pwt -o bad3 -q --threads 1 --pipeline 2 --micro-batches 8
