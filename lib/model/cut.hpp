@@ -47,8 +47,11 @@
 
 namespace pw {
 
-// a, out: (B, w); buffer: (samples, w); seen: (samples) 0.0 or 1.0; idx: B distinct
-// sample indices. Updates buffer and seen in place.
+// a, out: (B, w); buffer: (samples, w); seen: (samples) 0.0 or 1.0; idx: B sample
+// indices. Updates buffer and seen in place. A sample repeated in idx (a GPT's windows
+// are drawn with replacement; its rows are the same input) crosses once: its first
+// occurrence is coded or sent whole, and every occurrence's out is the row m(sample) it
+// leaves.
 using BatchMax = aqsgd::BatchMax;  // in place, over the ranks
 
 void cut_forward(const float* a, const uint32_t* idx, int64_t B, int64_t w, const aqsgd::Codec& codec, float* buffer,
