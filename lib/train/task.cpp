@@ -383,8 +383,13 @@ void check_cut(const TaskConfig& c) {
     check_input(aqsgd::valid_tile(t), "task: cut tile " + std::to_string(t) + " (0, or a power of two from 2 to " +
                                           std::to_string(aqsgd::kMaxTile) + ")");
   const int64_t width = c.is_gpt() ? int64_t(c.gpt.context) * c.gpt.channels : c.widths[size_t(cut.layer)];
-  check_input(int64_t(cut.samples) * width <= kMaxParameters,
-              "task: the cut's buffer (samples x width) is too large");
+  // The buffer is allocated whole (proofwork-files(5), LIMITS): a GPT's holds T x C values
+  // for every window start of its text.
+  const int64_t values = int64_t(cut.samples) * width;
+  check_input(values <= kMaxCutBuffer, "task: the cut's buffer would hold " + std::to_string(values) +
+                                           " values (" + std::to_string(cut.samples) + " samples x " +
+                                           std::to_string(width) + "), above 2^28" +
+                                           (c.is_gpt() ? ": a GPT cut needs a shorter text" : ""));
 }
 
 Hash task_hash(schema::Task::Reader t) { return canonical_hash(t); }

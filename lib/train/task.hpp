@@ -52,6 +52,7 @@ struct TaskConfig {
 
 // Largest model and run a task may declare; anything beyond is refused as bad input.
 constexpr int64_t kMaxParameters = int64_t(1) << 31;
+constexpr int64_t kMaxCutBuffer = int64_t(1) << 28;  // values in a cut's buffer (1 GiB)
 constexpr int kMaxWidth = 1 << 20;
 // What a task implies, bounded before anything is allocated for it (proofwork-files(5),
 // LIMITS): the batch order's entries (steps x batch, 4 bytes each, held whole by the

@@ -100,6 +100,13 @@ pol-verify cut.pwt cut-p2 -q --segments all
 pol-export cut-p2 --checkpoint 40 -o cut.safetensors -q
 expect_exit 3 cut_task bad.pwt --cut 2:2 -f
 expect_err "cut after block 2, but the model's 2 block\(s\) can be cut after blocks 1-1"
+# The buffer holds a row for every window start, allocated whole: a text too long for it is
+# refused by pol-task (proofwork-files(5), LIMITS), not left to run out of memory.
+head -c 600000 /dev/zero | tr '\0' a > long.txt
+expect_exit 3 pol-task --model gpt:2-2-32-16 --text long.txt --optimizer adamw --lr 0.003 --batch 8 \
+  --steps 4 --checkpoint-every 2 --cut 1:2 -q -o long.pwt
+expect_err "the cut's buffer would hold [0-9]+ values \([0-9]+ samples x 512\), above 2\^28: a GPT cut needs a shorter text"
+[ ! -e long.pwt ]
 
 # Bad layouts, refused before any training: nothing written.
 expect_exit 2 run_ranks 2 pol-train task.pwt -o bad3 -q --threads 1 --pipeline 2 --micro-batches 8
