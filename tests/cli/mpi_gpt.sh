@@ -70,15 +70,7 @@ for t in deep deepc; do
 done
 # kill -9 of the last stage's rank (which rank 0 gathers from) after step 4: the job ends
 # non-zero; run again, it resumes from step 3 to the same bits.
-rc=0
-run_ranks 2 pol-train task.pwt -o killed -q --threads 1 --pipeline 2 --kill-after 4 --kill-rank 1 2>err || rc=$?
-[ "$rc" -ne 0 ]
-grep -Eq "rank 1 .*(signal 9|Killed)" err || { cat err >&2; exit 1; }
-test -f killed/ckpt-00000003.pwc
-test ! -f killed/ckpt-00000006.pwc
-run_ranks 2 pol-train task.pwt -o killed --threads 1 --pipeline 2 2>err
-grep -q "resuming 'killed' from step 3" err
-same_proof one killed
+killed_then_resumed task.pwt one 4 3 6 --pipeline 2
 
 # An AQ-SGD cut at the block boundary (proofwork(7), AQ-SGD): a 200-byte text makes 184
 # windows, 23 steps of 8 an epoch, so the second epoch codes against the buffer. The

@@ -87,15 +87,7 @@ same_proof chain-one chain-killed
 # an error and a non-zero status; run again, it resumes from step 10 to the same bits.
 deep long.pwt                                        # 40 steps, a checkpoint every 10
 pol-train long.pwt -o long-one -q --threads 1
-rc=0
-run_ranks 2 pol-train long.pwt -o killed -q --threads 1 --pipeline 2 --kill-after 15 --kill-rank 1 2>err || rc=$?
-[ "$rc" -ne 0 ]
-grep -Eq "rank 1 .*(signal 9|Killed)" err || { cat err >&2; exit 1; }
-test -f killed/ckpt-00000010.pwc
-test ! -f killed/ckpt-00000020.pwc
-run_ranks 2 pol-train long.pwt -o killed --threads 1 --pipeline 2 2>err
-grep -q "resuming 'killed' from step 10" err
-same_proof long-one killed
+killed_then_resumed long.pwt long-one 15 10 20 --pipeline 2
 # A resume may take another layout: killed as 2 stages, finished as 2 x 2.
 rc=0
 run_ranks 2 pol-train long.pwt -o mixed -q --threads 1 --pipeline 2 --kill-after 25 --kill-rank 0 2>err || rc=$?

@@ -68,3 +68,20 @@ layouts() {
     same_proof "$ref" "$dir"
   done
 }
+
+# killed_then_resumed TASK REF AFTER FROM NEXT FLAGS...: 2 ranks of pol-train TASK (run_ranks,
+# the MPI test's own) with the layout FLAGS, rank 1 killed with signal 9 after step AFTER:
+# the job must end non-zero with checkpoint FROM written and NEXT not; run again, it must
+# resume from FROM to REF's proof (same_proof).
+killed_then_resumed() {
+  local task=$1 ref=$2 after=$3 from=$4 next=$5 rc=0
+  shift 5
+  run_ranks 2 pol-train "$task" -o killed -q --threads 1 "$@" --kill-after "$after" --kill-rank 1 2>err || rc=$?
+  [ "$rc" -ne 0 ]
+  grep -Eq "rank 1 .*(signal 9|Killed)" err || { cat err >&2; exit 1; }
+  test -f "killed/ckpt-$(printf %08d "$from").pwc"
+  test ! -f "killed/ckpt-$(printf %08d "$next").pwc"
+  run_ranks 2 pol-train "$task" -o killed --threads 1 "$@" 2>err
+  grep -q "resuming 'killed' from step $from" err
+  same_proof "$ref" killed
+}
