@@ -416,7 +416,8 @@ void chunked_tile_portable(int nchunks, int chunk, const float* a, const float* 
 
 // Chunked: A and B packed whole, all of K (the size of the batch's activations), in one
 // pass; then each block of C, tile by tile, runs its chunks back to back (chunked_tile_*).
-void gemm_chunked_run(int M, int N, int K, MatView A, MatView B, float* C, ptrdiff_t ldc, int chunk) {
+void gemm_chunked_run(int M, int N, int K, MatView A, MatView B, float* C, ptrdiff_t ldc, int chunk,
+                      const GemmEpilogue* epilogue) {
   if (M <= 0 || N <= 0) return;
   const int nchunks = K / chunk;
   int levels = 0;
@@ -437,15 +438,23 @@ void gemm_chunked_run(int M, int N, int K, MatView A, MatView B, float* C, ptrdi
   float* const apack = scratch(apack_buf, size_t(mtiles) * MR * size_t(K));
   const int mc_blk = std::min(MC, even_block(M, MC, MR)), nc_blk = std::min(NC, even_block(N, NC, NR));
   const int mblocks = (M + mc_blk - 1) / mc_blk, nblocks = (N + nc_blk - 1) / nc_blk;
+  // B's pack tasks as gemm_run's (one k-panel of all K: the same layout, panel p at
+  // p·NR·K): groups of panels when B's rows are contiguous (x, the weight gradient's B).
+  const bool b_rows = B.cs == 1 && B.rs != 1;
+  const int bunits = b_rows ? (npanels + kRowPackGroup - 1) / kRowPackGroup : npanels;
+  std::unique_ptr<std::atomic<int>[]> band_left(epilogue ? new std::atomic<int>[size_t(mblocks)] : nullptr);
+  for (int ib = 0; epilogue && ib < mblocks; ib++) band_left[ib].store(nblocks, std::memory_order_relaxed);
 #pragma omp parallel if (int64_t(M) * N * K >= kParallelMinMacs)
   {
 #pragma omp for schedule(static)
-    for (int w = 0; w < npanels + mtiles; w++) {
-      if (w < npanels) {
-        pack_b(B, 0, K, w * NR, std::min(NR, N - w * NR), bpack + size_t(w) * NR * K);
-      } else {
-        const int t = w - npanels;
+    for (int w = 0; w < bunits + mtiles; w++) {
+      if (w >= bunits) {
+        const int t = w - bunits;
         pack_a(A, t * MR, std::min(MR, M - t * MR), 0, K, apack + size_t(t) * MR * K);
+      } else if (b_rows) {
+        pack_b_rows(B, 0, K, w * kRowPackGroup, std::min(npanels, (w + 1) * kRowPackGroup), N, bpack);
+      } else {
+        pack_b(B, 0, K, w * NR, std::min(NR, N - w * NR), bpack + size_t(w) * NR * K);
       }
     }
     thread_local std::vector<float> stack_buf;
@@ -471,17 +480,20 @@ void gemm_chunked_run(int M, int N, int K, MatView A, MatView B, float* C, ptrdi
             }
           }
         }
+        // A band of rows is final when its last column block is (gemm_run's rule).
+        if (epilogue && band_left[ib].fetch_sub(1, std::memory_order_acq_rel) == 1) epilogue->fn(epilogue->ctx, i0, mc, 0, N);
       }
   }
 }
 
 }  // namespace
 
-void gemm_chunked(int M, int N, int K, MatView A, MatView B, float* C, ptrdiff_t ldc, int chunk) {
+void gemm_chunked(int M, int N, int K, MatView A, MatView B, float* C, ptrdiff_t ldc, int chunk,
+                  const GemmEpilogue* epilogue) {
   if (chunk <= 0 || K % chunk != 0 || ((K / chunk) & (K / chunk - 1)) != 0)
     internal_error("gemm_chunked: K = " + std::to_string(K) + " is not a power-of-two count of chunks of " +
                    std::to_string(chunk));
-  gemm_chunked_run(M, N, K, A, B, C, ldc, chunk);
+  gemm_chunked_run(M, N, K, A, B, C, ldc, chunk, epilogue);
 }
 
 void gemm_chunked_reference(int M, int N, int K, MatView A, MatView B, float* C, ptrdiff_t ldc, int chunk) {
