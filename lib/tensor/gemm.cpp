@@ -346,49 +346,72 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
 
 // One register tile of the chunked batch reduction (proofwork(7), EXACT MODE): c (MR×NR,
 // row stride ldc) = the pairwise tree over `nchunks` chunks of `chunk` terms, each chunk an
-// fma chain from zero, k ascending. The chunks run back to back; a finished chunk that is a
-// right child is added to the left siblings it completes while still in registers
-// (left + right), a left child is pushed on `stack` (one MR×NR partial a level), and the
-// root goes straight to c. That is the perfect binary tree over the chunks, whatever the
-// blocking or threads: gemm_chunked_reference's order.
-// Chunk is a template argument for the common sizes (Chunk > 0: the k loop unrolled
-// whole, so a chunk's boundary work overlaps the next chunk's fmas), 0 for any other.
+// fma chain from zero, k ascending, each node left + right: gemm_chunked_reference's
+// order, whatever the blocking or threads.
+// The tile runs as two halves of MR/2 rows, each over its chunks two at a time: chunks 2p
+// and 2p+1 side by side in registers (their fmas interleaved), added (left + right) in
+// registers, the pair's sum then a level-1 node: added to the left siblings it completes
+// (on `stack`, one half tile a level) or pushed, the root stored to c. Storing every
+// chunk's partial (a tile of 12 vectors a chunk) cost more than the arithmetic at small
+// chunks; pairs halve those stores. One chunk (the whole batch) is the plain kernel's
+// chain from zeros.
+// Chunk is a template argument for the common sizes (Chunk > 0: the k loop unrolled,
+// so a pair's boundary work overlaps the next pair's fmas), 0 for any other.
 template <int Chunk>
 __attribute__((target("avx2,fma"))) void chunked_tile_avx2(int nchunks, int chunk_any, const float* a, const float* b,
                                                            float* c, ptrdiff_t ldc, float* stack) {
+  if (nchunks == 1) {
+    alignas(32) static const float zeros[NR] = {};
+    return kernel_avx2<false>(chunk_any, a, b, c, ldc, zeros);
+  }
+  constexpr int H = MR / 2;
   const int chunk = Chunk > 0 ? Chunk : chunk_any;
-  int top = 0;
-  for (int q = 0; q < nchunks; q++) {
-    __m256 acc[MR][2];
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  for (int h = 0; h < 2; h++) {
+    int top = 0;
+    for (int p = 0; p < nchunks / 2; p++) {
+      const float* al = a + size_t(2 * p) * chunk * MR + h * H;  // rows h·H.. of chunk 2p's a
+      const float* ar = al + size_t(chunk) * MR;
+      const float* bl = b + size_t(2 * p) * chunk * NR;
+      const float* br = bl + size_t(chunk) * NR;
+      __m256 l[H][2], r[H][2];
+#pragma GCC unroll 3
+      for (int i = 0; i < H; i++) l[i][0] = l[i][1] = r[i][0] = r[i][1] = _mm256_setzero_ps();
 #pragma GCC unroll 4
-    for (int k = 0; k < chunk; k++) {
-      const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-#pragma GCC unroll 6
-      for (int i = 0; i < MR; i++) {
-        const __m256 ai = _mm256_broadcast_ss(a + i);
-        acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-        acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+      for (int k = 0; k < chunk; k++) {
+        __m256 b0 = _mm256_load_ps(bl), b1 = _mm256_load_ps(bl + 8);
+#pragma GCC unroll 3
+        for (int i = 0; i < H; i++) {
+          const __m256 ai = _mm256_broadcast_ss(al + i);
+          l[i][0] = _mm256_fmadd_ps(ai, b0, l[i][0]);
+          l[i][1] = _mm256_fmadd_ps(ai, b1, l[i][1]);
+        }
+        b0 = _mm256_load_ps(br), b1 = _mm256_load_ps(br + 8);
+#pragma GCC unroll 3
+        for (int i = 0; i < H; i++) {
+          const __m256 ai = _mm256_broadcast_ss(ar + i);
+          r[i][0] = _mm256_fmadd_ps(ai, b0, r[i][0]);
+          r[i][1] = _mm256_fmadd_ps(ai, b1, r[i][1]);
+        }
+        al += MR, ar += MR, bl += NR, br += NR;
       }
-      a += MR;
-      b += NR;
-    }
-    for (int node = q; node & 1; node >>= 1) {  // a right child: left + right, a level up
-      const float* left = stack + size_t(--top) * MR * NR;
-#pragma GCC unroll 6
-      for (int i = 0; i < MR; i++) {
-        acc[i][0] = _mm256_add_ps(_mm256_load_ps(left + i * NR), acc[i][0]);
-        acc[i][1] = _mm256_add_ps(_mm256_load_ps(left + i * NR + 8), acc[i][1]);
+#pragma GCC unroll 3
+      for (int i = 0; i < H; i++) l[i][0] = _mm256_add_ps(l[i][0], r[i][0]), l[i][1] = _mm256_add_ps(l[i][1], r[i][1]);
+      for (int node = p; node & 1; node >>= 1) {  // a right child: left + right, a level up
+        const float* left = stack + size_t(--top) * H * NR;
+#pragma GCC unroll 3
+        for (int i = 0; i < H; i++) {
+          l[i][0] = _mm256_add_ps(_mm256_load_ps(left + i * NR), l[i][0]);
+          l[i][1] = _mm256_add_ps(_mm256_load_ps(left + i * NR + 8), l[i][1]);
+        }
       }
-    }
-    const bool root = q == nchunks - 1;
-    float* const dst = root ? c : stack + size_t(top++) * MR * NR;
-    const ptrdiff_t ld = root ? ldc : NR;
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) {
-      _mm256_storeu_ps(dst + i * ld, acc[i][0]);
-      _mm256_storeu_ps(dst + i * ld + 8, acc[i][1]);
+      const bool root = p == nchunks / 2 - 1;
+      float* const dst = root ? c + h * H * ldc : stack + size_t(top++) * H * NR;
+      const ptrdiff_t ld = root ? ldc : NR;
+#pragma GCC unroll 3
+      for (int i = 0; i < H; i++) {
+        _mm256_storeu_ps(dst + i * ld, l[i][0]);
+        _mm256_storeu_ps(dst + i * ld + 8, l[i][1]);
+      }
     }
   }
 }

@@ -40,9 +40,11 @@ TEST_CASE("gemm_chunked equals its reference bit for bit on both kernels and thr
     int M, N, K, chunk;
   };
   // Edge tiles in M (6-row tiles, 96-row blocks) and N (16-column panels, 256-column
-  // blocks); chunk counts 1 to 64; the unrolled chunk sizes 8, 16 and 32 and others.
+  // blocks); chunk counts 1 to 128 (one chunk: the plain kernel, K past its panel); the
+  // unrolled chunk sizes 8, 16 and 32 and others.
   const Case cases[] = {{7, 17, 8, 1}, {6, 16, 32, 8}, {97, 300, 64, 4}, {10, 784, 32, 16}, {33, 40, 256, 64},
-                        {5, 9, 64, 64}, {128, 33, 96, 3}, {13, 35, 128, 32}, {50, 70, 128, 8}, {12, 32, 512, 16}};
+                        {5, 9, 64, 64}, {128, 33, 96, 3}, {13, 35, 128, 32}, {50, 70, 128, 8}, {12, 32, 512, 16},
+                        {9, 20, 128, 1}, {12, 48, 512, 512}};
   for (const Case& c : cases) {
     const std::vector<float> dz = awkward_values(size_t(c.K) * c.M, uint64_t(c.M * 31 + c.K));  // (K, M): Aᵀ
     const std::vector<float> x = awkward_values(size_t(c.K) * c.N, uint64_t(c.N * 17 + c.chunk));
