@@ -151,9 +151,8 @@ void pack_b(const MatView& B, int k0, int kc, int j0, int n, float* dst) {
       for (int k = 0; k < kc; k++) dst[k * NR + jj] = src[jj * B.cs + k];
   } else if (B.cs == 1) {  // rows of B are contiguous: a copy per k
     const float* src = B.p + ptrdiff_t(k0) * B.rs + j0;
-    if (n == NR) {  // a fixed-length copy the compiler inlines (memcpy's call costs more than 64 bytes)
-      for (int k = 0; k < kc; k++)
-        for (int jj = 0; jj < NR; jj++) dst[k * NR + jj] = src[ptrdiff_t(k) * B.rs + jj];
+    if (n == NR) {  // a fixed-size copy: inlined as vector moves, no call
+      for (int k = 0; k < kc; k++) std::memcpy(dst + k * NR, src + ptrdiff_t(k) * B.rs, sizeof(float) * NR);
     } else {
       for (int k = 0; k < kc; k++)
         for (int jj = 0; jj < n; jj++) dst[k * NR + jj] = src[ptrdiff_t(k) * B.rs + jj];
@@ -178,8 +177,8 @@ void pack_b_rows(const MatView& B, int k0, int kc, int p0, int p1, int N, float*
     for (int p = p0; p < p1; p++) {
       const int j0 = p * NR, n = std::min(NR, N - j0);
       float* d = dst + size_t(p) * NR * kc + size_t(k) * NR;
-      if (n == NR) {
-        for (int jj = 0; jj < NR; jj++) d[jj] = src[j0 + jj];
+      if (n == NR) {  // a fixed-size copy, inlined as vector moves (the loop stayed scalar)
+        std::memcpy(d, src + j0, sizeof(float) * NR);
       } else {
         for (int jj = 0; jj < n; jj++) d[jj] = src[j0 + jj];
       }
@@ -202,9 +201,8 @@ void pack_a(const MatView& A, int i0, int m, int k0, int kc, float* dst) {
     }
   } else if (A.rs == 1) {  // columns of A are contiguous (dzᵀ): a copy per k
     const float* src = A.p + ptrdiff_t(k0) * A.cs + i0;
-    if (m == MR) {
-      for (int k = 0; k < kc; k++)
-        for (int ii = 0; ii < MR; ii++) dst[k * MR + ii] = src[ptrdiff_t(k) * A.cs + ii];
+    if (m == MR) {  // a fixed-size copy, inlined as vector moves
+      for (int k = 0; k < kc; k++) std::memcpy(dst + k * MR, src + ptrdiff_t(k) * A.cs, sizeof(float) * MR);
     } else {
       for (int k = 0; k < kc; k++)
         for (int ii = 0; ii < m; ii++) dst[k * MR + ii] = src[ptrdiff_t(k) * A.cs + ii];
