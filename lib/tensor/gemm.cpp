@@ -365,6 +365,9 @@ __attribute__((target("avx2,fma"))) void chunked_tile_avx2(int nchunks, int chun
   constexpr int H = MR / 2;
   const int chunk = Chunk > 0 ? Chunk : chunk_any;
   for (int h = 0; h < 2; h++) {
+    // C's lines of this half, fetched now: a store that misses holds up the stores
+    // behind it (the partials), and the store queue fills.
+    for (int i = 0; i < H; i++) _mm_prefetch(reinterpret_cast<const char*>(c + (h * H + i) * ldc), _MM_HINT_T0);
     int top = 0;
     for (int p = 0; p < nchunks / 2; p++) {
       const float* al = a + size_t(2 * p) * chunk * MR + h * H;  // rows h·H.. of chunk 2p's a
