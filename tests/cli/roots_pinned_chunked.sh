@@ -3,17 +3,6 @@
 # and 3, the latter through an AQ-SGD cut) and 1, with widths that leave edge tiles, on
 # 1 and 2 threads, pinned by the build before its chunked kernels were reworked. A
 # kernel that changed a single bit of a weight gradient or a bias sum moves these roots.
-pinned() {  # pinned TASK WANT [pol-train flags...]
-  local task=$1 want=$2; shift 2
-  rm -rf proof
-  pol-train "$task" -o proof -q --json "$@" > train.json
-  local got
-  got=$(jq -r .root train.json)
-  if [ "$got" != "$want" ]; then
-    echo "FAIL: $task $*: root $got, pinned $want" >&2
-    exit 1
-  fi
-}
 both() {  # both TASK WANT: on 1 and 2 threads
   pinned "$1" "$2" --threads 1
   pinned "$1" "$2" --threads 2
