@@ -233,6 +233,132 @@ int even_block(int n, int max_block, int unit) {
   return (per + unit - 1) / unit * unit;
 }
 
+// Operand roles swapped, for a short A against a long B whose columns are contiguous
+// (B.rs == 1: the forward pass's Wᵀ, W stored (out, in)): Cᵀ = Bᵀ·Aᵀ. Bᵀ's rows are read
+// in place (six rows of W at a time, each a run of K floats: no pass over the weight to
+// pack it), Aᵀ (the K×M activations, small) is packed as a B operand, and each register
+// tile is stored transposed. Every element is still one fma chain over all of K, k
+// ascending, from its bias (or zero): gemm_run's bits (proofwork(7), EXACT MODE).
+// Whole K per tile (no k-panels): a strip of six rows stays in L1 for all M's panels.
+constexpr int kSwapMaxM = 256, kSwapMaxK = 1024;
+
+// t (MR×NR, contiguous) = init[i] + Σ_k r_i[k·S]·b[k·NR + j]. In place (S = 1): rows
+// r_i = a + i·lda, the first `rows` valid, the rest repeating the last one (their results
+// dropped). Packed (S = MR): r_i = a + i, pack_a's layout.
+template <int S>
+__attribute__((target("avx2,fma"))) void kernel_rows_avx2(int kc, const float* a, ptrdiff_t lda, int rows,
+                                                          const float* b, float* t, const float* init) {
+  const float* r0 = a;
+  const float* r1 = S == 1 ? a + std::min(1, rows - 1) * lda : a + 1;
+  const float* r2 = S == 1 ? a + std::min(2, rows - 1) * lda : a + 2;
+  const float* r3 = S == 1 ? a + std::min(3, rows - 1) * lda : a + 3;
+  const float* r4 = S == 1 ? a + std::min(4, rows - 1) * lda : a + 4;
+  const float* r5 = S == 1 ? a + std::min(5, rows - 1) * lda : a + 5;
+  __m256 c00 = _mm256_set1_ps(init[0]), c01 = c00, c10 = _mm256_set1_ps(init[1]), c11 = c10;
+  __m256 c20 = _mm256_set1_ps(init[2]), c21 = c20, c30 = _mm256_set1_ps(init[3]), c31 = c30;
+  __m256 c40 = _mm256_set1_ps(init[4]), c41 = c40, c50 = _mm256_set1_ps(init[5]), c51 = c50;
+#pragma GCC unroll 4
+  for (int k = 0; k < kc; k++) {
+    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    __m256 a0 = _mm256_broadcast_ss(r0 + ptrdiff_t(k) * S);
+    c00 = _mm256_fmadd_ps(a0, b0, c00);
+    c01 = _mm256_fmadd_ps(a0, b1, c01);
+    __m256 a1 = _mm256_broadcast_ss(r1 + ptrdiff_t(k) * S);
+    c10 = _mm256_fmadd_ps(a1, b0, c10);
+    c11 = _mm256_fmadd_ps(a1, b1, c11);
+    __m256 a2 = _mm256_broadcast_ss(r2 + ptrdiff_t(k) * S);
+    c20 = _mm256_fmadd_ps(a2, b0, c20);
+    c21 = _mm256_fmadd_ps(a2, b1, c21);
+    __m256 a3 = _mm256_broadcast_ss(r3 + ptrdiff_t(k) * S);
+    c30 = _mm256_fmadd_ps(a3, b0, c30);
+    c31 = _mm256_fmadd_ps(a3, b1, c31);
+    __m256 a4 = _mm256_broadcast_ss(r4 + ptrdiff_t(k) * S);
+    c40 = _mm256_fmadd_ps(a4, b0, c40);
+    c41 = _mm256_fmadd_ps(a4, b1, c41);
+    __m256 a5 = _mm256_broadcast_ss(r5 + ptrdiff_t(k) * S);
+    c50 = _mm256_fmadd_ps(a5, b0, c50);
+    c51 = _mm256_fmadd_ps(a5, b1, c51);
+    b += NR;
+  }
+  _mm256_store_ps(t + 0 * NR, c00), _mm256_store_ps(t + 0 * NR + 8, c01);
+  _mm256_store_ps(t + 1 * NR, c10), _mm256_store_ps(t + 1 * NR + 8, c11);
+  _mm256_store_ps(t + 2 * NR, c20), _mm256_store_ps(t + 2 * NR + 8, c21);
+  _mm256_store_ps(t + 3 * NR, c30), _mm256_store_ps(t + 3 * NR + 8, c31);
+  _mm256_store_ps(t + 4 * NR, c40), _mm256_store_ps(t + 4 * NR + 8, c41);
+  _mm256_store_ps(t + 5 * NR, c50), _mm256_store_ps(t + 5 * NR + 8, c51);
+}
+
+// Strips of MR rows of Bᵀ (B.cs == 1: dz·W's W, its rows contiguous), n0.. for `n` rows, k
+// outer: each row of B read as one run of n floats, strip t at dst + t·MR·K in pack_a's
+// layout, zero past n. Data movement only.
+constexpr int kPackAhead = 8;  // rows of B fetched ahead by pack_bt_strips
+
+void pack_bt_strips(const MatView& B, int n0, int n, int K, float* dst) {
+  const int strips = (n + MR - 1) / MR, full = n / MR;
+  if (full < strips) std::memset(dst + size_t(full) * MR * K, 0, sizeof(float) * MR * size_t(K));
+  for (int k = 0; k < K; k++) {
+    const float* src = B.p + ptrdiff_t(k) * B.rs + n0;
+    if (k + kPackAhead < K)  // rows a page apart: the hardware prefetcher does not follow
+      for (int j = 0; j < n; j += 16) _mm_prefetch(reinterpret_cast<const char*>(src + kPackAhead * B.rs + j), _MM_HINT_T0);
+    for (int t = 0; t < full; t++) std::memcpy(dst + size_t(t) * MR * K + size_t(k) * MR, src + t * MR, sizeof(float) * MR);
+    for (int ii = full * MR; ii < n; ii++) dst[size_t(full) * MR * K + size_t(k) * MR + ii - full * MR] = src[ii];
+  }
+}
+
+// Strips of Bᵀ packed per group: 8 strips (48 columns of B, three cache lines of each row).
+constexpr int kSwapGroup = 8;
+
+bool swap_roles(int M, int N, int K, const MatView& B) {
+  return use_avx2() && (B.rs == 1 || B.cs == 1) && M <= kSwapMaxM && K <= kSwapMaxK && N >= 8 * MR;
+}
+
+void gemm_swapped(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc,
+                  const GemmEpilogue* epilogue) {
+  const int mpanels = (M + NR - 1) / NR, strips = (N + MR - 1) / MR;
+  const MatView At{A.p, A.cs, A.rs};
+  thread_local std::vector<float> apack_buf;  // the calling thread's; its team reads it
+  float* const apack = scratch(apack_buf, size_t(mpanels) * NR * size_t(K));
+  const float zeros[MR] = {};
+#pragma omp parallel if (int64_t(M) * N * K >= kParallelMinMacs)
+  {
+#pragma omp for schedule(static)
+    for (int p = 0; p < mpanels; p++) pack_b(At, 0, K, p * NR, std::min(NR, M - p * NR), apack + size_t(p) * NR * K);
+    alignas(64) float tile[MR * NR];
+    // A contiguous run of strips per thread: each thread reads its own part of B, once,
+    // in place (B.rs == 1) or packed by groups of strips into its own buffer (B.cs == 1):
+    // no pass over all of B, no barrier between packing B and using it.
+    const int nth = omp_get_num_threads(), tid = omp_get_thread_num();
+    const int s_begin = int(int64_t(strips) * tid / nth), s_end = int(int64_t(strips) * (tid + 1) / nth);
+    const bool in_place = B.rs == 1;
+    thread_local std::vector<float> strip_buf;
+    float* const spack = in_place ? nullptr : scratch(strip_buf, size_t(kSwapGroup) * MR * size_t(K));
+    for (int g = s_begin; g < s_end; g += kSwapGroup) {
+      const int g_end = std::min(s_end, g + kSwapGroup);
+      if (!in_place) pack_bt_strips(B, g * MR, std::min(N, g_end * MR) - g * MR, K, spack);
+      for (int s = g; s < g_end; s++) {
+        const int n0 = s * MR, rows = std::min(MR, N - n0);
+        float init[MR];
+        for (int i = 0; i < MR; i++) init[i] = bias && i < rows ? bias[n0 + i] : zeros[i];
+        for (int p = 0; p < mpanels; p++) {
+          const int m0 = p * NR, cols = std::min(NR, M - m0);
+          const float* b = apack + size_t(p) * NR * K;
+          if (in_place)
+            kernel_rows_avx2<1>(K, B.p + ptrdiff_t(n0) * B.cs, B.cs, rows, b, tile, init);
+          else
+            kernel_rows_avx2<MR>(K, spack + size_t(s - g) * MR * K, 1, MR, b, tile, init);
+          for (int j = 0; j < cols; j++)
+            for (int i = 0; i < rows; i++) C[ptrdiff_t(m0 + j) * ldc + n0 + i] = tile[i * NR + j];
+        }
+      }
+    }
+    if (epilogue) {
+#pragma omp barrier
+#pragma omp for schedule(static)
+      for (int i0 = 0; i0 < M; i0 += NR) epilogue->fn(epilogue->ctx, i0, std::min(NR, M - i0), 0, N);
+    }
+  }
+}
+
 // Both modes. Exact: each output starts from its bias -- or, `from_c`, from C's own value,
 // a chain continued -- and every k-panel continues from where the last one stopped, so
 // its terms are added in one chain, k ascending. Fast (kc_panel > 0): panels of kc_panel
@@ -249,6 +375,7 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
     if (epilogue) epilogue->fn(epilogue->ctx, 0, M, 0, N);
     return;
   }
+  if (!fast && !from_c && swap_roles(M, N, K, B)) return gemm_swapped(M, N, K, A, B, bias, C, ldc, epilogue);
   const Kernel kernel = pick_kernel(), add_kernel = pick_add_kernel();
   const int npanels = (N + NR - 1) / NR;
   // A and B are packed whole, all of K, in one pass before any product: one barrier per
