@@ -26,6 +26,39 @@ constexpr int MR = 6, NR = 16, KC = 256, MC = 96, NC = 256;
 bool g_force_portable = false;
 
 
+// The register tile's k loop, shared by the kernels below: c_i0, c_i1 (row i's 16 sums)
+// += r_i[k·S]·b[k·NR + j], one fma per term, k ascending. S = MR: A packed (pack_a's
+// layout, r_i = a + i); S = 1: A's rows read in place.
+template <int S>
+__attribute__((target("avx2,fma"), always_inline)) inline void tile_fmas(
+    int kc, const float* r0, const float* r1, const float* r2, const float* r3, const float* r4, const float* r5,
+    const float* b, __m256& c00, __m256& c01, __m256& c10, __m256& c11, __m256& c20, __m256& c21, __m256& c30,
+    __m256& c31, __m256& c40, __m256& c41, __m256& c50, __m256& c51) {
+#pragma GCC unroll 4
+  for (int k = 0; k < kc; k++) {
+    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    __m256 a0 = _mm256_broadcast_ss(r0 + ptrdiff_t(k) * S);
+    c00 = _mm256_fmadd_ps(a0, b0, c00);
+    c01 = _mm256_fmadd_ps(a0, b1, c01);
+    __m256 a1 = _mm256_broadcast_ss(r1 + ptrdiff_t(k) * S);
+    c10 = _mm256_fmadd_ps(a1, b0, c10);
+    c11 = _mm256_fmadd_ps(a1, b1, c11);
+    __m256 a2 = _mm256_broadcast_ss(r2 + ptrdiff_t(k) * S);
+    c20 = _mm256_fmadd_ps(a2, b0, c20);
+    c21 = _mm256_fmadd_ps(a2, b1, c21);
+    __m256 a3 = _mm256_broadcast_ss(r3 + ptrdiff_t(k) * S);
+    c30 = _mm256_fmadd_ps(a3, b0, c30);
+    c31 = _mm256_fmadd_ps(a3, b1, c31);
+    __m256 a4 = _mm256_broadcast_ss(r4 + ptrdiff_t(k) * S);
+    c40 = _mm256_fmadd_ps(a4, b0, c40);
+    c41 = _mm256_fmadd_ps(a4, b1, c41);
+    __m256 a5 = _mm256_broadcast_ss(r5 + ptrdiff_t(k) * S);
+    c50 = _mm256_fmadd_ps(a5, b0, c50);
+    c51 = _mm256_fmadd_ps(a5, b1, c51);
+    b += NR;
+  }
+}
+
 // c (MR×NR, row stride ldc) = init + Σ_k a[k·MR + i]·b[k·NR + j], one fma per term, k
 // ascending. init is c itself (a later k-panel), or `row` (NR values: the bias, or zeros)
 // broadcast down the rows on the first panel. With Add (fast mode only), the panel's sum
@@ -47,30 +80,7 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* a, con
     c40 = _mm256_loadu_ps(c + 4 * ldc), c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
     c50 = _mm256_loadu_ps(c + 5 * ldc), c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
   }
-#pragma GCC unroll 4
-  for (int k = 0; k < kc; k++) {
-    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-    __m256 a0 = _mm256_broadcast_ss(a + 0);
-    c00 = _mm256_fmadd_ps(a0, b0, c00);
-    c01 = _mm256_fmadd_ps(a0, b1, c01);
-    __m256 a1 = _mm256_broadcast_ss(a + 1);
-    c10 = _mm256_fmadd_ps(a1, b0, c10);
-    c11 = _mm256_fmadd_ps(a1, b1, c11);
-    __m256 a2 = _mm256_broadcast_ss(a + 2);
-    c20 = _mm256_fmadd_ps(a2, b0, c20);
-    c21 = _mm256_fmadd_ps(a2, b1, c21);
-    __m256 a3 = _mm256_broadcast_ss(a + 3);
-    c30 = _mm256_fmadd_ps(a3, b0, c30);
-    c31 = _mm256_fmadd_ps(a3, b1, c31);
-    __m256 a4 = _mm256_broadcast_ss(a + 4);
-    c40 = _mm256_fmadd_ps(a4, b0, c40);
-    c41 = _mm256_fmadd_ps(a4, b1, c41);
-    __m256 a5 = _mm256_broadcast_ss(a + 5);
-    c50 = _mm256_fmadd_ps(a5, b0, c50);
-    c51 = _mm256_fmadd_ps(a5, b1, c51);
-    a += MR;
-    b += NR;
-  }
+  tile_fmas<MR>(kc, a, a + 1, a + 2, a + 3, a + 4, a + 5, b, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
   if (Add) {
     c00 = _mm256_add_ps(_mm256_loadu_ps(c + 0 * ldc), c00), c01 = _mm256_add_ps(_mm256_loadu_ps(c + 0 * ldc + 8), c01);
     c10 = _mm256_add_ps(_mm256_loadu_ps(c + 1 * ldc), c10), c11 = _mm256_add_ps(_mm256_loadu_ps(c + 1 * ldc + 8), c11);
@@ -257,29 +267,7 @@ __attribute__((target("avx2,fma"))) void kernel_rows_avx2(int kc, const float* a
   __m256 c00 = _mm256_set1_ps(init[0]), c01 = c00, c10 = _mm256_set1_ps(init[1]), c11 = c10;
   __m256 c20 = _mm256_set1_ps(init[2]), c21 = c20, c30 = _mm256_set1_ps(init[3]), c31 = c30;
   __m256 c40 = _mm256_set1_ps(init[4]), c41 = c40, c50 = _mm256_set1_ps(init[5]), c51 = c50;
-#pragma GCC unroll 4
-  for (int k = 0; k < kc; k++) {
-    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-    __m256 a0 = _mm256_broadcast_ss(r0 + ptrdiff_t(k) * S);
-    c00 = _mm256_fmadd_ps(a0, b0, c00);
-    c01 = _mm256_fmadd_ps(a0, b1, c01);
-    __m256 a1 = _mm256_broadcast_ss(r1 + ptrdiff_t(k) * S);
-    c10 = _mm256_fmadd_ps(a1, b0, c10);
-    c11 = _mm256_fmadd_ps(a1, b1, c11);
-    __m256 a2 = _mm256_broadcast_ss(r2 + ptrdiff_t(k) * S);
-    c20 = _mm256_fmadd_ps(a2, b0, c20);
-    c21 = _mm256_fmadd_ps(a2, b1, c21);
-    __m256 a3 = _mm256_broadcast_ss(r3 + ptrdiff_t(k) * S);
-    c30 = _mm256_fmadd_ps(a3, b0, c30);
-    c31 = _mm256_fmadd_ps(a3, b1, c31);
-    __m256 a4 = _mm256_broadcast_ss(r4 + ptrdiff_t(k) * S);
-    c40 = _mm256_fmadd_ps(a4, b0, c40);
-    c41 = _mm256_fmadd_ps(a4, b1, c41);
-    __m256 a5 = _mm256_broadcast_ss(r5 + ptrdiff_t(k) * S);
-    c50 = _mm256_fmadd_ps(a5, b0, c50);
-    c51 = _mm256_fmadd_ps(a5, b1, c51);
-    b += NR;
-  }
+  tile_fmas<S>(kc, r0, r1, r2, r3, r4, r5, b, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
   _mm256_store_ps(t + 0 * NR, c00), _mm256_store_ps(t + 0 * NR + 8, c01);
   _mm256_store_ps(t + 1 * NR, c10), _mm256_store_ps(t + 1 * NR + 8, c11);
   _mm256_store_ps(t + 2 * NR, c20), _mm256_store_ps(t + 2 * NR + 8, c21);
