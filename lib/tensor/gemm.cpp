@@ -243,14 +243,17 @@ int even_block(int n, int max_block, int unit) {
   return (per + unit - 1) / unit * unit;
 }
 
-// Operand roles swapped, for a short A against a long B whose columns are contiguous
-// (B.rs == 1: the forward pass's Wᵀ, W stored (out, in)): Cᵀ = Bᵀ·Aᵀ. Bᵀ's rows are read
-// in place (six rows of W at a time, each a run of K floats: no pass over the weight to
-// pack it), Aᵀ (the K×M activations, small) is packed as a B operand, and each register
-// tile is stored transposed. Every element is still one fma chain over all of K, k
+// Operand roles swapped, for a short A (the batch) against a long B (the weight): Cᵀ =
+// Bᵀ·Aᵀ. Bᵀ's rows are read in place when B's columns are contiguous (B.rs == 1: the
+// forward pass's Wᵀ, W stored (out, in); six rows of W at a time, each a run of K floats,
+// no pass over the weight to pack it), or packed by strips, each thread its own, when B's
+// rows are (dz·W); Aᵀ (the K×M activations, small) is packed as a B operand, and each
+// register tile is stored transposed. Every element is still one fma chain over all of K, k
 // ascending, from its bias (or zero): gemm_run's bits (proofwork(7), EXACT MODE).
 // Whole K per tile (no k-panels): a strip of six rows stays in L1 for all M's panels.
-constexpr int kSwapMaxM = 256, kSwapMaxK = 1024;
+// From 64 rows of A: below, the 16-wide tiles' padding would waste more than the plain
+// path's 6-row tiles.
+constexpr int kSwapMinM = 64, kSwapMaxM = 256, kSwapMaxK = 1024;
 
 // t (MR×NR, contiguous) = init[i] + Σ_k r_i[k·S]·b[k·NR + j]. In place (S = 1): rows
 // r_i = a + i·lda, the first `rows` valid, the rest repeating the last one (their results
@@ -297,7 +300,7 @@ void pack_bt_strips(const MatView& B, int n0, int n, int K, float* dst) {
 constexpr int kSwapGroup = 8;
 
 bool swap_roles(int M, int N, int K, const MatView& B) {
-  return use_avx2() && (B.rs == 1 || B.cs == 1) && M <= kSwapMaxM && K <= kSwapMaxK && N >= 8 * MR;
+  return use_avx2() && (B.rs == 1 || B.cs == 1) && M >= kSwapMinM && M <= kSwapMaxM && K <= kSwapMaxK && N >= 8 * MR;
 }
 
 void gemm_swapped(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc,
