@@ -235,6 +235,13 @@ float* scratch(std::vector<float>& buf, size_t n) {
   return reinterpret_cast<float*>((p + 63) & ~uintptr_t(63));
 }
 
+// The calling thread's pack buffers (its team reads them), the same for every kind of GEMM
+// here: one footprint in the caches, not one per kind. Slot 0: B's panels, 1: A's.
+float* pack_scratch(int slot, size_t n) {
+  thread_local std::vector<float> bufs[2];
+  return scratch(bufs[slot], n);
+}
+
 // Blocks of equal size (in whole register tiles) so threads get equal work: M = 128
 // makes two blocks of 66 and 62 rows, not 96 and 32.
 int even_block(int n, int max_block, int unit) {
@@ -307,8 +314,7 @@ void gemm_swapped(int M, int N, int K, MatView A, MatView B, const float* bias, 
                   const GemmEpilogue* epilogue) {
   const int mpanels = (M + NR - 1) / NR, strips = (N + MR - 1) / MR;
   const MatView At{A.p, A.cs, A.rs};
-  thread_local std::vector<float> apack_buf;  // the calling thread's; its team reads it
-  float* const apack = scratch(apack_buf, size_t(mpanels) * NR * size_t(K));
+  float* const apack = pack_scratch(0, size_t(mpanels) * NR * size_t(K));
   const float zeros[MR] = {};
 #pragma omp parallel if (int64_t(M) * N * K >= kParallelMinMacs)
   {
@@ -377,9 +383,8 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
   // Data movement only.
   const int mtiles = (M + MR - 1) / MR;
   const int kpanels = (K + kc_step - 1) / kc_step;
-  thread_local std::vector<float> bpack_buf, apack_buf;  // the calling thread's; its team reads them
-  float* const bpack = scratch(bpack_buf, size_t(npanels) * NR * size_t(K));
-  float* const apack = scratch(apack_buf, size_t(mtiles) * MR * size_t(K));
+  float* const bpack = pack_scratch(0, size_t(npanels) * NR * size_t(K));
+  float* const apack = pack_scratch(1, size_t(mtiles) * MR * size_t(K));
   // B's pack tasks: one per panel, or per group of panels when B's rows are contiguous.
   const bool b_rows = B.cs == 1 && B.rs != 1;
   const int bunits = b_rows ? (npanels + kRowPackGroup - 1) / kRowPackGroup : npanels;
@@ -575,9 +580,8 @@ void gemm_chunked_run(int M, int N, int K, MatView A, MatView B, float* C, ptrdi
     }
   }
   const int npanels = (N + NR - 1) / NR, mtiles = (M + MR - 1) / MR;
-  thread_local std::vector<float> bpack_buf, apack_buf;  // the calling thread's; its team reads them
-  float* const bpack = scratch(bpack_buf, size_t(npanels) * NR * size_t(K));
-  float* const apack = scratch(apack_buf, size_t(mtiles) * MR * size_t(K));
+  float* const bpack = pack_scratch(0, size_t(npanels) * NR * size_t(K));
+  float* const apack = pack_scratch(1, size_t(mtiles) * MR * size_t(K));
   const int mc_blk = std::min(MC, even_block(M, MC, MR)), nc_blk = std::min(NC, even_block(N, NC, NR));
   const int mblocks = (M + mc_blk - 1) / mc_blk, nblocks = (N + nc_blk - 1) / nc_blk;
   // B's pack tasks as gemm_run's (one k-panel of all K: the same layout, panel p at
