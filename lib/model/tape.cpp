@@ -281,10 +281,10 @@ bool run_fused(const Tape& t, size_t i, Workspace& ws, const StepContext& ctx, s
   // A weight gradient whose SGD update comes later with nothing between needing the old
   // weight but this layer's input gradient: that input gradient (with the ReLU backward
   // after it, in its output pass) first, then the weight gradient with the update in its
-  // output pass. Not with the chunked reduction (its own GEMM) or a data-parallel rank
-  // (gradients are combined across ranks before the update).
+  // output pass (gemm_chunked's with a reduce chunk). Not on a data-parallel rank or a
+  // pipeline stage (gradients are combined across ranks or micro-batches before the update).
   const int chunk = reduce_chunk_of(ctx);
-  if (op.kind != OpKind::LinearBackwardWeight || chunk > 0 || ctx.global_batch > 0) return false;
+  if (op.kind != OpKind::LinearBackwardWeight || ctx.global_batch > 0) return false;
   const int g = op.out[0];
   size_t j = i + 1;
   while (j < n && !(t.ops[j].kind == OpKind::SgdUpdate && t.ops[j].in[1] == g)) j++;
@@ -321,7 +321,10 @@ bool run_fused(const Tape& t, size_t i, Workspace& ws, const StepContext& ctx, s
             R = t.tensors[size_t(op.in[0])].rows;
   const SgdRows e{ws[p], ws[g], ws[sgd.in[2]], I, sgd_scalars_of(t, sgd, ctx)};
   const GemmEpilogue epi{SgdRows::run, &e};
-  gemm_mode(ctx, O, I, R, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), nullptr, ws[g], I, &epi);
+  if (chunk > 0)
+    gemm_chunked(O, I, R, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), ws[g], I, chunk, &epi);
+  else
+    gemm_mode(ctx, O, I, R, transposed(ws[op.in[0]], O), row_major(ws[op.in[1]], I), nullptr, ws[g], I, &epi);
   done[i] = done[j] = 1;
   return true;
 }

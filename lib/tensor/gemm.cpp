@@ -26,6 +26,39 @@ constexpr int MR = 6, NR = 16, KC = 256, MC = 96, NC = 256;
 bool g_force_portable = false;
 
 
+// The register tile's k loop, shared by the kernels below: c_i0, c_i1 (row i's 16 sums)
+// += r_i[k·S]·b[k·NR + j], one fma per term, k ascending. S = MR: A packed (pack_a's
+// layout, r_i = a + i); S = 1: A's rows read in place.
+template <int S>
+__attribute__((target("avx2,fma"), always_inline)) inline void tile_fmas(
+    int kc, const float* r0, const float* r1, const float* r2, const float* r3, const float* r4, const float* r5,
+    const float* b, __m256& c00, __m256& c01, __m256& c10, __m256& c11, __m256& c20, __m256& c21, __m256& c30,
+    __m256& c31, __m256& c40, __m256& c41, __m256& c50, __m256& c51) {
+#pragma GCC unroll 4
+  for (int k = 0; k < kc; k++) {
+    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    __m256 a0 = _mm256_broadcast_ss(r0 + ptrdiff_t(k) * S);
+    c00 = _mm256_fmadd_ps(a0, b0, c00);
+    c01 = _mm256_fmadd_ps(a0, b1, c01);
+    __m256 a1 = _mm256_broadcast_ss(r1 + ptrdiff_t(k) * S);
+    c10 = _mm256_fmadd_ps(a1, b0, c10);
+    c11 = _mm256_fmadd_ps(a1, b1, c11);
+    __m256 a2 = _mm256_broadcast_ss(r2 + ptrdiff_t(k) * S);
+    c20 = _mm256_fmadd_ps(a2, b0, c20);
+    c21 = _mm256_fmadd_ps(a2, b1, c21);
+    __m256 a3 = _mm256_broadcast_ss(r3 + ptrdiff_t(k) * S);
+    c30 = _mm256_fmadd_ps(a3, b0, c30);
+    c31 = _mm256_fmadd_ps(a3, b1, c31);
+    __m256 a4 = _mm256_broadcast_ss(r4 + ptrdiff_t(k) * S);
+    c40 = _mm256_fmadd_ps(a4, b0, c40);
+    c41 = _mm256_fmadd_ps(a4, b1, c41);
+    __m256 a5 = _mm256_broadcast_ss(r5 + ptrdiff_t(k) * S);
+    c50 = _mm256_fmadd_ps(a5, b0, c50);
+    c51 = _mm256_fmadd_ps(a5, b1, c51);
+    b += NR;
+  }
+}
+
 // c (MR×NR, row stride ldc) = init + Σ_k a[k·MR + i]·b[k·NR + j], one fma per term, k
 // ascending. init is c itself (a later k-panel), or `row` (NR values: the bias, or zeros)
 // broadcast down the rows on the first panel. With Add (fast mode only), the panel's sum
@@ -47,30 +80,7 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int kc, const float* a, con
     c40 = _mm256_loadu_ps(c + 4 * ldc), c41 = _mm256_loadu_ps(c + 4 * ldc + 8);
     c50 = _mm256_loadu_ps(c + 5 * ldc), c51 = _mm256_loadu_ps(c + 5 * ldc + 8);
   }
-#pragma GCC unroll 4
-  for (int k = 0; k < kc; k++) {
-    __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-    __m256 a0 = _mm256_broadcast_ss(a + 0);
-    c00 = _mm256_fmadd_ps(a0, b0, c00);
-    c01 = _mm256_fmadd_ps(a0, b1, c01);
-    __m256 a1 = _mm256_broadcast_ss(a + 1);
-    c10 = _mm256_fmadd_ps(a1, b0, c10);
-    c11 = _mm256_fmadd_ps(a1, b1, c11);
-    __m256 a2 = _mm256_broadcast_ss(a + 2);
-    c20 = _mm256_fmadd_ps(a2, b0, c20);
-    c21 = _mm256_fmadd_ps(a2, b1, c21);
-    __m256 a3 = _mm256_broadcast_ss(a + 3);
-    c30 = _mm256_fmadd_ps(a3, b0, c30);
-    c31 = _mm256_fmadd_ps(a3, b1, c31);
-    __m256 a4 = _mm256_broadcast_ss(a + 4);
-    c40 = _mm256_fmadd_ps(a4, b0, c40);
-    c41 = _mm256_fmadd_ps(a4, b1, c41);
-    __m256 a5 = _mm256_broadcast_ss(a + 5);
-    c50 = _mm256_fmadd_ps(a5, b0, c50);
-    c51 = _mm256_fmadd_ps(a5, b1, c51);
-    a += MR;
-    b += NR;
-  }
+  tile_fmas<MR>(kc, a, a + 1, a + 2, a + 3, a + 4, a + 5, b, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
   if (Add) {
     c00 = _mm256_add_ps(_mm256_loadu_ps(c + 0 * ldc), c00), c01 = _mm256_add_ps(_mm256_loadu_ps(c + 0 * ldc + 8), c01);
     c10 = _mm256_add_ps(_mm256_loadu_ps(c + 1 * ldc), c10), c11 = _mm256_add_ps(_mm256_loadu_ps(c + 1 * ldc + 8), c11);
@@ -151,9 +161,8 @@ void pack_b(const MatView& B, int k0, int kc, int j0, int n, float* dst) {
       for (int k = 0; k < kc; k++) dst[k * NR + jj] = src[jj * B.cs + k];
   } else if (B.cs == 1) {  // rows of B are contiguous: a copy per k
     const float* src = B.p + ptrdiff_t(k0) * B.rs + j0;
-    if (n == NR) {  // a fixed-length copy the compiler inlines (memcpy's call costs more than 64 bytes)
-      for (int k = 0; k < kc; k++)
-        for (int jj = 0; jj < NR; jj++) dst[k * NR + jj] = src[ptrdiff_t(k) * B.rs + jj];
+    if (n == NR) {  // a fixed-size copy: inlined as vector moves, no call
+      for (int k = 0; k < kc; k++) std::memcpy(dst + k * NR, src + ptrdiff_t(k) * B.rs, sizeof(float) * NR);
     } else {
       for (int k = 0; k < kc; k++)
         for (int jj = 0; jj < n; jj++) dst[k * NR + jj] = src[ptrdiff_t(k) * B.rs + jj];
@@ -178,8 +187,8 @@ void pack_b_rows(const MatView& B, int k0, int kc, int p0, int p1, int N, float*
     for (int p = p0; p < p1; p++) {
       const int j0 = p * NR, n = std::min(NR, N - j0);
       float* d = dst + size_t(p) * NR * kc + size_t(k) * NR;
-      if (n == NR) {
-        for (int jj = 0; jj < NR; jj++) d[jj] = src[j0 + jj];
+      if (n == NR) {  // a fixed-size copy, inlined as vector moves (the loop stayed scalar)
+        std::memcpy(d, src + j0, sizeof(float) * NR);
       } else {
         for (int jj = 0; jj < n; jj++) d[jj] = src[j0 + jj];
       }
@@ -202,9 +211,8 @@ void pack_a(const MatView& A, int i0, int m, int k0, int kc, float* dst) {
     }
   } else if (A.rs == 1) {  // columns of A are contiguous (dzᵀ): a copy per k
     const float* src = A.p + ptrdiff_t(k0) * A.cs + i0;
-    if (m == MR) {
-      for (int k = 0; k < kc; k++)
-        for (int ii = 0; ii < MR; ii++) dst[k * MR + ii] = src[ptrdiff_t(k) * A.cs + ii];
+    if (m == MR) {  // a fixed-size copy, inlined as vector moves
+      for (int k = 0; k < kc; k++) std::memcpy(dst + k * MR, src + ptrdiff_t(k) * A.cs, sizeof(float) * MR);
     } else {
       for (int k = 0; k < kc; k++)
         for (int ii = 0; ii < m; ii++) dst[k * MR + ii] = src[ptrdiff_t(k) * A.cs + ii];
@@ -227,12 +235,125 @@ float* scratch(std::vector<float>& buf, size_t n) {
   return reinterpret_cast<float*>((p + 63) & ~uintptr_t(63));
 }
 
+// The calling thread's pack buffers (its team reads them), the same for every kind of GEMM
+// here: one footprint in the caches, not one per kind. Slot 0: B's panels, 1: A's.
+float* pack_scratch(int slot, size_t n) {
+  thread_local std::vector<float> bufs[2];
+  return scratch(bufs[slot], n);
+}
+
 // Blocks of equal size (in whole register tiles) so threads get equal work: M = 128
 // makes two blocks of 66 and 62 rows, not 96 and 32.
 int even_block(int n, int max_block, int unit) {
   const int nb = (n + max_block - 1) / max_block;
   const int per = (n + nb - 1) / nb;
   return (per + unit - 1) / unit * unit;
+}
+
+// Operand roles swapped, for a short A (the batch) against a long B (the weight): Cᵀ =
+// Bᵀ·Aᵀ. Bᵀ's rows are read in place when B's columns are contiguous (B.rs == 1: the
+// forward pass's Wᵀ, W stored (out, in); six rows of W at a time, each a run of K floats,
+// no pass over the weight to pack it), or packed by strips, each thread its own, when B's
+// rows are (dz·W); Aᵀ (the K×M activations, small) is packed as a B operand, and each
+// register tile is stored transposed. Every element is still one fma chain over all of K, k
+// ascending, from its bias (or zero): gemm_run's bits (proofwork(7), EXACT MODE).
+// Whole K per tile (no k-panels): a strip of six rows stays in L1 for all M's panels.
+// From 64 rows of A: below, the 16-wide tiles' padding would waste more than the plain
+// path's 6-row tiles.
+constexpr int kSwapMinM = 64, kSwapMaxM = 256, kSwapMaxK = 1024;
+
+// t (MR×NR, contiguous) = init[i] + Σ_k r_i[k·S]·b[k·NR + j]. In place (S = 1): rows
+// r_i = a + i·lda, the first `rows` valid, the rest repeating the last one (their results
+// dropped). Packed (S = MR): r_i = a + i, pack_a's layout.
+template <int S>
+__attribute__((target("avx2,fma"))) void kernel_rows_avx2(int kc, const float* a, ptrdiff_t lda, int rows,
+                                                          const float* b, float* t, const float* init) {
+  const float* r0 = a;
+  const float* r1 = S == 1 ? a + std::min(1, rows - 1) * lda : a + 1;
+  const float* r2 = S == 1 ? a + std::min(2, rows - 1) * lda : a + 2;
+  const float* r3 = S == 1 ? a + std::min(3, rows - 1) * lda : a + 3;
+  const float* r4 = S == 1 ? a + std::min(4, rows - 1) * lda : a + 4;
+  const float* r5 = S == 1 ? a + std::min(5, rows - 1) * lda : a + 5;
+  __m256 c00 = _mm256_set1_ps(init[0]), c01 = c00, c10 = _mm256_set1_ps(init[1]), c11 = c10;
+  __m256 c20 = _mm256_set1_ps(init[2]), c21 = c20, c30 = _mm256_set1_ps(init[3]), c31 = c30;
+  __m256 c40 = _mm256_set1_ps(init[4]), c41 = c40, c50 = _mm256_set1_ps(init[5]), c51 = c50;
+  tile_fmas<S>(kc, r0, r1, r2, r3, r4, r5, b, c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51);
+  _mm256_store_ps(t + 0 * NR, c00), _mm256_store_ps(t + 0 * NR + 8, c01);
+  _mm256_store_ps(t + 1 * NR, c10), _mm256_store_ps(t + 1 * NR + 8, c11);
+  _mm256_store_ps(t + 2 * NR, c20), _mm256_store_ps(t + 2 * NR + 8, c21);
+  _mm256_store_ps(t + 3 * NR, c30), _mm256_store_ps(t + 3 * NR + 8, c31);
+  _mm256_store_ps(t + 4 * NR, c40), _mm256_store_ps(t + 4 * NR + 8, c41);
+  _mm256_store_ps(t + 5 * NR, c50), _mm256_store_ps(t + 5 * NR + 8, c51);
+}
+
+// Strips of MR rows of Bᵀ (B.cs == 1: dz·W's W, its rows contiguous), n0.. for `n` rows, k
+// outer: each row of B read as one run of n floats, strip t at dst + t·MR·K in pack_a's
+// layout, zero past n. Data movement only.
+constexpr int kPackAhead = 8;  // rows of B fetched ahead by pack_bt_strips
+
+void pack_bt_strips(const MatView& B, int n0, int n, int K, float* dst) {
+  const int strips = (n + MR - 1) / MR, full = n / MR;
+  if (full < strips) std::memset(dst + size_t(full) * MR * K, 0, sizeof(float) * MR * size_t(K));
+  for (int k = 0; k < K; k++) {
+    const float* src = B.p + ptrdiff_t(k) * B.rs + n0;
+    if (k + kPackAhead < K)  // rows a page apart: the hardware prefetcher does not follow
+      for (int j = 0; j < n; j += 16) _mm_prefetch(reinterpret_cast<const char*>(src + kPackAhead * B.rs + j), _MM_HINT_T0);
+    for (int t = 0; t < full; t++) std::memcpy(dst + size_t(t) * MR * K + size_t(k) * MR, src + t * MR, sizeof(float) * MR);
+    for (int ii = full * MR; ii < n; ii++) dst[size_t(full) * MR * K + size_t(k) * MR + ii - full * MR] = src[ii];
+  }
+}
+
+// Strips of Bᵀ packed per group: 8 strips (48 columns of B, three cache lines of each row).
+constexpr int kSwapGroup = 8;
+
+bool swap_roles(int M, int N, int K, const MatView& B) {
+  return use_avx2() && (B.rs == 1 || B.cs == 1) && M >= kSwapMinM && M <= kSwapMaxM && K <= kSwapMaxK && N >= 8 * MR;
+}
+
+void gemm_swapped(int M, int N, int K, MatView A, MatView B, const float* bias, float* C, ptrdiff_t ldc,
+                  const GemmEpilogue* epilogue) {
+  const int mpanels = (M + NR - 1) / NR, strips = (N + MR - 1) / MR;
+  const MatView At{A.p, A.cs, A.rs};
+  float* const apack = pack_scratch(0, size_t(mpanels) * NR * size_t(K));
+  const float zeros[MR] = {};
+#pragma omp parallel if (int64_t(M) * N * K >= kParallelMinMacs)
+  {
+#pragma omp for schedule(static)
+    for (int p = 0; p < mpanels; p++) pack_b(At, 0, K, p * NR, std::min(NR, M - p * NR), apack + size_t(p) * NR * K);
+    alignas(64) float tile[MR * NR];
+    // A contiguous run of strips per thread: each thread reads its own part of B, once,
+    // in place (B.rs == 1) or packed by groups of strips into its own buffer (B.cs == 1):
+    // no pass over all of B, no barrier between packing B and using it.
+    const int nth = omp_get_num_threads(), tid = omp_get_thread_num();
+    const int s_begin = int(int64_t(strips) * tid / nth), s_end = int(int64_t(strips) * (tid + 1) / nth);
+    const bool in_place = B.rs == 1;
+    thread_local std::vector<float> strip_buf;
+    float* const spack = in_place ? nullptr : scratch(strip_buf, size_t(kSwapGroup) * MR * size_t(K));
+    for (int g = s_begin; g < s_end; g += kSwapGroup) {
+      const int g_end = std::min(s_end, g + kSwapGroup);
+      if (!in_place) pack_bt_strips(B, g * MR, std::min(N, g_end * MR) - g * MR, K, spack);
+      for (int s = g; s < g_end; s++) {
+        const int n0 = s * MR, rows = std::min(MR, N - n0);
+        float init[MR];
+        for (int i = 0; i < MR; i++) init[i] = bias && i < rows ? bias[n0 + i] : zeros[i];
+        for (int p = 0; p < mpanels; p++) {
+          const int m0 = p * NR, cols = std::min(NR, M - m0);
+          const float* b = apack + size_t(p) * NR * K;
+          if (in_place)
+            kernel_rows_avx2<1>(K, B.p + ptrdiff_t(n0) * B.cs, B.cs, rows, b, tile, init);
+          else
+            kernel_rows_avx2<MR>(K, spack + size_t(s - g) * MR * K, 1, MR, b, tile, init);
+          for (int j = 0; j < cols; j++)
+            for (int i = 0; i < rows; i++) C[ptrdiff_t(m0 + j) * ldc + n0 + i] = tile[i * NR + j];
+        }
+      }
+    }
+    if (epilogue) {
+#pragma omp barrier
+#pragma omp for schedule(static)
+      for (int i0 = 0; i0 < M; i0 += NR) epilogue->fn(epilogue->ctx, i0, std::min(NR, M - i0), 0, N);
+    }
+  }
 }
 
 // Both modes. Exact: each output starts from its bias -- or, `from_c`, from C's own value,
@@ -251,6 +372,7 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
     if (epilogue) epilogue->fn(epilogue->ctx, 0, M, 0, N);
     return;
   }
+  if (!fast && !from_c && swap_roles(M, N, K, B)) return gemm_swapped(M, N, K, A, B, bias, C, ldc, epilogue);
   const Kernel kernel = pick_kernel(), add_kernel = pick_add_kernel();
   const int npanels = (N + NR - 1) / NR;
   // A and B are packed whole, all of K, in one pass before any product: one barrier per
@@ -261,9 +383,8 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
   // Data movement only.
   const int mtiles = (M + MR - 1) / MR;
   const int kpanels = (K + kc_step - 1) / kc_step;
-  thread_local std::vector<float> bpack_buf, apack_buf;  // the calling thread's; its team reads them
-  float* const bpack = scratch(bpack_buf, size_t(npanels) * NR * size_t(K));
-  float* const apack = scratch(apack_buf, size_t(mtiles) * MR * size_t(K));
+  float* const bpack = pack_scratch(0, size_t(npanels) * NR * size_t(K));
+  float* const apack = pack_scratch(1, size_t(mtiles) * MR * size_t(K));
   // B's pack tasks: one per panel, or per group of panels when B's rows are contiguous.
   const bool b_rows = B.cs == 1 && B.rs != 1;
   const int bunits = b_rows ? (npanels + kRowPackGroup - 1) / kRowPackGroup : npanels;
@@ -346,49 +467,75 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
 
 // One register tile of the chunked batch reduction (proofwork(7), EXACT MODE): c (MR×NR,
 // row stride ldc) = the pairwise tree over `nchunks` chunks of `chunk` terms, each chunk an
-// fma chain from zero, k ascending. The chunks run back to back; a finished chunk that is a
-// right child is added to the left siblings it completes while still in registers
-// (left + right), a left child is pushed on `stack` (one MR×NR partial a level), and the
-// root goes straight to c. That is the perfect binary tree over the chunks, whatever the
-// blocking or threads: gemm_chunked_reference's order.
-// Chunk is a template argument for the common sizes (Chunk > 0: the k loop unrolled
-// whole, so a chunk's boundary work overlaps the next chunk's fmas), 0 for any other.
+// fma chain from zero, k ascending, each node left + right: gemm_chunked_reference's
+// order, whatever the blocking or threads.
+// The tile runs as two halves of MR/2 rows, each over its chunks two at a time: chunks 2p
+// and 2p+1 side by side in registers (their fmas interleaved), added (left + right) in
+// registers, the pair's sum then a level-1 node: added to the left siblings it completes
+// (on `stack`, one half tile a level) or pushed, the root stored to c. Storing every
+// chunk's partial (a tile of 12 vectors a chunk) cost more than the arithmetic at small
+// chunks; pairs halve those stores. One chunk (the whole batch) is the plain kernel's
+// chain from zeros.
+// Chunk is a template argument for the common sizes (Chunk > 0: the k loop unrolled,
+// so a pair's boundary work overlaps the next pair's fmas), 0 for any other.
 template <int Chunk>
 __attribute__((target("avx2,fma"))) void chunked_tile_avx2(int nchunks, int chunk_any, const float* a, const float* b,
                                                            float* c, ptrdiff_t ldc, float* stack) {
+  if (nchunks == 1) {
+    alignas(32) static const float zeros[NR] = {};
+    return kernel_avx2<false>(chunk_any, a, b, c, ldc, zeros);
+  }
+  constexpr int H = MR / 2;
   const int chunk = Chunk > 0 ? Chunk : chunk_any;
-  int top = 0;
-  for (int q = 0; q < nchunks; q++) {
-    __m256 acc[MR][2];
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  for (int h = 0; h < 2; h++) {
+    // C's lines of this half, fetched now: a store that misses holds up the stores
+    // behind it (the partials), and the store queue fills.
+    for (int i = 0; i < H; i++) _mm_prefetch(reinterpret_cast<const char*>(c + (h * H + i) * ldc), _MM_HINT_T0);
+    int top = 0;
+    for (int p = 0; p < nchunks / 2; p++) {
+      const float* al = a + size_t(2 * p) * chunk * MR + h * H;  // rows h·H.. of chunk 2p's a
+      const float* ar = al + size_t(chunk) * MR;
+      const float* bl = b + size_t(2 * p) * chunk * NR;
+      const float* br = bl + size_t(chunk) * NR;
+      __m256 l[H][2], r[H][2];
+#pragma GCC unroll 3
+      for (int i = 0; i < H; i++) l[i][0] = l[i][1] = r[i][0] = r[i][1] = _mm256_setzero_ps();
 #pragma GCC unroll 4
-    for (int k = 0; k < chunk; k++) {
-      const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
-#pragma GCC unroll 6
-      for (int i = 0; i < MR; i++) {
-        const __m256 ai = _mm256_broadcast_ss(a + i);
-        acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
-        acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+      for (int k = 0; k < chunk; k++) {
+        __m256 b0 = _mm256_load_ps(bl), b1 = _mm256_load_ps(bl + 8);
+#pragma GCC unroll 3
+        for (int i = 0; i < H; i++) {
+          const __m256 ai = _mm256_broadcast_ss(al + i);
+          l[i][0] = _mm256_fmadd_ps(ai, b0, l[i][0]);
+          l[i][1] = _mm256_fmadd_ps(ai, b1, l[i][1]);
+        }
+        b0 = _mm256_load_ps(br), b1 = _mm256_load_ps(br + 8);
+#pragma GCC unroll 3
+        for (int i = 0; i < H; i++) {
+          const __m256 ai = _mm256_broadcast_ss(ar + i);
+          r[i][0] = _mm256_fmadd_ps(ai, b0, r[i][0]);
+          r[i][1] = _mm256_fmadd_ps(ai, b1, r[i][1]);
+        }
+        al += MR, ar += MR, bl += NR, br += NR;
       }
-      a += MR;
-      b += NR;
-    }
-    for (int node = q; node & 1; node >>= 1) {  // a right child: left + right, a level up
-      const float* left = stack + size_t(--top) * MR * NR;
-#pragma GCC unroll 6
-      for (int i = 0; i < MR; i++) {
-        acc[i][0] = _mm256_add_ps(_mm256_load_ps(left + i * NR), acc[i][0]);
-        acc[i][1] = _mm256_add_ps(_mm256_load_ps(left + i * NR + 8), acc[i][1]);
+#pragma GCC unroll 3
+      for (int i = 0; i < H; i++) l[i][0] = _mm256_add_ps(l[i][0], r[i][0]), l[i][1] = _mm256_add_ps(l[i][1], r[i][1]);
+      for (int node = p; node & 1; node >>= 1) {  // a right child: left + right, a level up
+        const float* left = stack + size_t(--top) * H * NR;
+#pragma GCC unroll 3
+        for (int i = 0; i < H; i++) {
+          l[i][0] = _mm256_add_ps(_mm256_load_ps(left + i * NR), l[i][0]);
+          l[i][1] = _mm256_add_ps(_mm256_load_ps(left + i * NR + 8), l[i][1]);
+        }
       }
-    }
-    const bool root = q == nchunks - 1;
-    float* const dst = root ? c : stack + size_t(top++) * MR * NR;
-    const ptrdiff_t ld = root ? ldc : NR;
-#pragma GCC unroll 6
-    for (int i = 0; i < MR; i++) {
-      _mm256_storeu_ps(dst + i * ld, acc[i][0]);
-      _mm256_storeu_ps(dst + i * ld + 8, acc[i][1]);
+      const bool root = p == nchunks / 2 - 1;
+      float* const dst = root ? c + h * H * ldc : stack + size_t(top++) * H * NR;
+      const ptrdiff_t ld = root ? ldc : NR;
+#pragma GCC unroll 3
+      for (int i = 0; i < H; i++) {
+        _mm256_storeu_ps(dst + i * ld, l[i][0]);
+        _mm256_storeu_ps(dst + i * ld + 8, l[i][1]);
+      }
     }
   }
 }
@@ -416,7 +563,8 @@ void chunked_tile_portable(int nchunks, int chunk, const float* a, const float* 
 
 // Chunked: A and B packed whole, all of K (the size of the batch's activations), in one
 // pass; then each block of C, tile by tile, runs its chunks back to back (chunked_tile_*).
-void gemm_chunked_run(int M, int N, int K, MatView A, MatView B, float* C, ptrdiff_t ldc, int chunk) {
+void gemm_chunked_run(int M, int N, int K, MatView A, MatView B, float* C, ptrdiff_t ldc, int chunk,
+                      const GemmEpilogue* epilogue) {
   if (M <= 0 || N <= 0) return;
   const int nchunks = K / chunk;
   int levels = 0;
@@ -432,20 +580,27 @@ void gemm_chunked_run(int M, int N, int K, MatView A, MatView B, float* C, ptrdi
     }
   }
   const int npanels = (N + NR - 1) / NR, mtiles = (M + MR - 1) / MR;
-  thread_local std::vector<float> bpack_buf, apack_buf;  // the calling thread's; its team reads them
-  float* const bpack = scratch(bpack_buf, size_t(npanels) * NR * size_t(K));
-  float* const apack = scratch(apack_buf, size_t(mtiles) * MR * size_t(K));
+  float* const bpack = pack_scratch(0, size_t(npanels) * NR * size_t(K));
+  float* const apack = pack_scratch(1, size_t(mtiles) * MR * size_t(K));
   const int mc_blk = std::min(MC, even_block(M, MC, MR)), nc_blk = std::min(NC, even_block(N, NC, NR));
   const int mblocks = (M + mc_blk - 1) / mc_blk, nblocks = (N + nc_blk - 1) / nc_blk;
+  // B's pack tasks as gemm_run's (one k-panel of all K: the same layout, panel p at
+  // p·NR·K): groups of panels when B's rows are contiguous (x, the weight gradient's B).
+  const bool b_rows = B.cs == 1 && B.rs != 1;
+  const int bunits = b_rows ? (npanels + kRowPackGroup - 1) / kRowPackGroup : npanels;
+  std::unique_ptr<std::atomic<int>[]> band_left(epilogue ? new std::atomic<int>[size_t(mblocks)] : nullptr);
+  for (int ib = 0; epilogue && ib < mblocks; ib++) band_left[ib].store(nblocks, std::memory_order_relaxed);
 #pragma omp parallel if (int64_t(M) * N * K >= kParallelMinMacs)
   {
 #pragma omp for schedule(static)
-    for (int w = 0; w < npanels + mtiles; w++) {
-      if (w < npanels) {
-        pack_b(B, 0, K, w * NR, std::min(NR, N - w * NR), bpack + size_t(w) * NR * K);
-      } else {
-        const int t = w - npanels;
+    for (int w = 0; w < bunits + mtiles; w++) {
+      if (w >= bunits) {
+        const int t = w - bunits;
         pack_a(A, t * MR, std::min(MR, M - t * MR), 0, K, apack + size_t(t) * MR * K);
+      } else if (b_rows) {
+        pack_b_rows(B, 0, K, w * kRowPackGroup, std::min(npanels, (w + 1) * kRowPackGroup), N, bpack);
+      } else {
+        pack_b(B, 0, K, w * NR, std::min(NR, N - w * NR), bpack + size_t(w) * NR * K);
       }
     }
     thread_local std::vector<float> stack_buf;
@@ -471,17 +626,20 @@ void gemm_chunked_run(int M, int N, int K, MatView A, MatView B, float* C, ptrdi
             }
           }
         }
+        // A band of rows is final when its last column block is (gemm_run's rule).
+        if (epilogue && band_left[ib].fetch_sub(1, std::memory_order_acq_rel) == 1) epilogue->fn(epilogue->ctx, i0, mc, 0, N);
       }
   }
 }
 
 }  // namespace
 
-void gemm_chunked(int M, int N, int K, MatView A, MatView B, float* C, ptrdiff_t ldc, int chunk) {
+void gemm_chunked(int M, int N, int K, MatView A, MatView B, float* C, ptrdiff_t ldc, int chunk,
+                  const GemmEpilogue* epilogue) {
   if (chunk <= 0 || K % chunk != 0 || ((K / chunk) & (K / chunk - 1)) != 0)
     internal_error("gemm_chunked: K = " + std::to_string(K) + " is not a power-of-two count of chunks of " +
                    std::to_string(chunk));
-  gemm_chunked_run(M, N, K, A, B, C, ldc, chunk);
+  gemm_chunked_run(M, N, K, A, B, C, ldc, chunk, epilogue);
 }
 
 void gemm_chunked_reference(int M, int N, int K, MatView A, MatView B, float* C, ptrdiff_t ldc, int chunk) {

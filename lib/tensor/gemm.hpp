@@ -52,8 +52,9 @@ constexpr int kFastPanelDefault = 256;  // = exact's panel: the same blocking, t
 // over K/chunk chunks of k, each chunk Σ_k A(i,k)·B(k,j) as an fma chain from zero (no
 // bias: the weight gradients). K/chunk must be a power of two. The bits depend only on
 // the chunk size, not on threads or blocking -- and a rank holding an aligned block of
-// chunks computes exactly that block's subtree.
-void gemm_chunked(int M, int N, int K, MatView A, MatView B, float* C, ptrdiff_t ldc, int chunk);
+// chunks computes exactly that block's subtree. An epilogue runs as gemm_exact's does.
+void gemm_chunked(int M, int N, int K, MatView A, MatView B, float* C, ptrdiff_t ldc, int chunk,
+                  const GemmEpilogue* epilogue = nullptr);
 void gemm_chunked_reference(int M, int N, int K, MatView A, MatView B, float* C, ptrdiff_t ldc, int chunk);
 
 // The same arithmetic with plain loops: the reference the tests compare against.

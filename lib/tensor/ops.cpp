@@ -127,26 +127,48 @@ void tree_combine(float* parts, int64_t n, int64_t len) {
     }
 }
 
-void column_sums_chunked(const float* dy, float* db, int B, int O, int chunk) {
-  const int n = B / chunk;
-  thread_local std::vector<float> part;
-  part.assign(size_t(n) * size_t(O), 0.0f);
-  float* const pp = part.data();
-  // Chunk q's chain over its rows for a block of columns per task; then the tree.
-  constexpr int kBlock = 256;
-  const int nblocks = (O + kBlock - 1) / kBlock;
-#pragma omp parallel for collapse(2) schedule(static) if (int64_t(B) * O >= kParallelMin)
-  for (int q = 0; q < n; q++)
-    for (int blk = 0; blk < nblocks; blk++) {
-      float* acc = pp + size_t(q) * size_t(O);
-      const int o0 = blk * kBlock, o1 = std::min(O, o0 + kBlock);
-      for (int b = q * chunk; b < (q + 1) * chunk; b++) {
-        const float* row = dy + int64_t(b) * O;
-        for (int o = o0; o < o1; o++) acc[o] = acc[o] + row[o];
-      }
+// Columns o0..o0+w of column_sums_chunked in one pass over dy: the chunks in order, each
+// chain from zero in the slot it would be pushed to, a right child added to its left
+// siblings (left + right) as soon as it is done: tree_combine's perfect binary tree over
+// the chunks, the pairs the same, in one pass and `levels + 1` rows of scratch.
+PW_ELEMENTWISE_CLONES void column_sums_chunked_block(const float* dy, float* db, int B, int O, int chunk, int w,
+                                                     float* stack) {
+  int top = 0;
+  for (int q = 0; q < B / chunk; q++) {
+    float* cur = stack + size_t(top) * size_t(w);
+    for (int o = 0; o < w; o++) cur[o] = 0.0f;
+    for (int b = q * chunk; b < (q + 1) * chunk; b++) {
+      const float* row = dy + int64_t(b) * O;
+PW_IVDEP
+      for (int o = 0; o < w; o++) cur[o] = cur[o] + row[o];
     }
-  tree_combine(pp, n, O);
-  std::copy(pp, pp + O, db);
+    for (int node = q; node & 1; node >>= 1) {
+      float* left = cur - w;
+PW_IVDEP
+      for (int o = 0; o < w; o++) left[o] = left[o] + cur[o];
+      cur = left;
+      top--;
+    }
+    top++;
+  }
+  for (int o = 0; o < w; o++) db[o] = stack[o];
+}
+
+void column_sums_chunked(const float* dy, float* db, int B, int O, int chunk) {
+  int levels = 0;
+  while ((1 << levels) < B / chunk) levels++;
+  constexpr int kBlock = 128;
+  const int nblocks = (O + kBlock - 1) / kBlock;
+#pragma omp parallel if (int64_t(B) * O >= kParallelMin)
+  {
+    thread_local std::vector<float> stack;
+    stack.resize(size_t(levels + 1) * kBlock);
+#pragma omp for schedule(static)
+    for (int blk = 0; blk < nblocks; blk++) {
+      const int o0 = blk * kBlock, w = std::min(kBlock, O - o0);
+      column_sums_chunked_block(dy + o0, db + o0, B, O, chunk, w, stack.data());
+    }
+  }
 }
 
 float sum_chunked(const float* v, int B, int chunk) {

@@ -3,17 +3,6 @@
 # (proofwork-files(5), VERSIONS). Plain SGD, AdamW with a cosine schedule, a step
 # schedule through an AQ-SGD cut at 2 bits, a 4-bit cut after layer 2, and fast mode
 # on one thread at two panel lengths; two GPTs (below).
-pinned() {  # pinned TASK WANT [pol-train flags...]
-  local task=$1 want=$2; shift 2
-  rm -rf proof
-  pol-train "$task" -o proof -q --json "$@" > train.json
-  local got
-  got=$(jq -r .root train.json)
-  if [ "$got" != "$want" ]; then
-    echo "FAIL: $task $*: root $got, pinned $want" >&2
-    exit 1
-  fi
-}
 make_tiny_task a.pwt
 pinned a.pwt 22a0c99c1447915131787841bd60393ad97238961912b3559c9aeb965f2d02fb
 pinned a.pwt 22a0c99c1447915131787841bd60393ad97238961912b3559c9aeb965f2d02fb --threads 1

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dist/data_parallel.hpp"
+#include "model/tape.hpp"
 #include "tensor/gemm.hpp"
 #include "tensor/ops.hpp"
 #include "train/task.hpp"
@@ -39,9 +40,11 @@ TEST_CASE("gemm_chunked equals its reference bit for bit on both kernels and thr
     int M, N, K, chunk;
   };
   // Edge tiles in M (6-row tiles, 96-row blocks) and N (16-column panels, 256-column
-  // blocks); chunk counts 1 to 64; the unrolled chunk sizes 8, 16 and 32 and others.
+  // blocks); chunk counts 1 to 128 (one chunk: the plain kernel, K past its panel); the
+  // unrolled chunk sizes 8, 16 and 32 and others.
   const Case cases[] = {{7, 17, 8, 1}, {6, 16, 32, 8}, {97, 300, 64, 4}, {10, 784, 32, 16}, {33, 40, 256, 64},
-                        {5, 9, 64, 64}, {128, 33, 96, 3}, {13, 35, 128, 32}, {50, 70, 128, 8}, {12, 32, 512, 16}};
+                        {5, 9, 64, 64}, {128, 33, 96, 3}, {13, 35, 128, 32}, {50, 70, 128, 8}, {12, 32, 512, 16},
+                        {9, 20, 128, 1}, {12, 48, 512, 512}};
   for (const Case& c : cases) {
     const std::vector<float> dz = awkward_values(size_t(c.K) * c.M, uint64_t(c.M * 31 + c.K));  // (K, M): Aᵀ
     const std::vector<float> x = awkward_values(size_t(c.K) * c.N, uint64_t(c.N * 17 + c.chunk));
@@ -117,6 +120,54 @@ TEST_CASE("column_sums_chunked and sum_chunked follow the chunks and the tree") 
   float chain = 0.0f;
   for (float e : v) chain = chain + e;
   CHECK(pw::f2u(pw::sum_chunked(v, 8, 2)) != pw::f2u(chain));  // the order shows
+}
+
+TEST_CASE("column_sums_chunked is each chunk's chain then tree_combine at every chunk count") {
+  pwtest::SettingsGuard guard;
+  const int B = 128, O = 300;  // O crosses the column blocks and ends in a short one
+  const std::vector<float> dy = awkward_values(size_t(B) * O, 21);
+  for (int chunk = 1; chunk <= B; chunk *= 2) {
+    const int n = B / chunk;
+    std::vector<float> parts(size_t(n) * O, 0.0f);
+    for (int q = 0; q < n; q++)
+      for (int b = q * chunk; b < (q + 1) * chunk; b++)
+        for (int o = 0; o < O; o++) parts[size_t(q) * O + o] = parts[size_t(q) * O + o] + dy[size_t(b) * O + o];
+    pw::tree_combine(parts.data(), n, O);
+    parts.resize(size_t(O));
+    for (int threads = 1; threads <= 2; threads++) {
+      pw::set_threads(threads);
+      std::vector<float> db(size_t(O), -7.0f);
+      pw::column_sums_chunked(dy.data(), db.data(), B, O, chunk);
+      INFO("chunk=" << chunk << " threads=" << threads);
+      CHECK(same_bits(db, parts));
+    }
+  }
+}
+
+TEST_CASE("a step with a reduce chunk gives the op-by-op bits with the SGD update fused into the weight gradient") {
+  pwtest::SettingsGuard guard;
+  const pw::Tape tape = pw::build_mlp_tape({20, 300, 70, 4}, 32, pw::OptimizerType::Sgd);
+  pw::Workspace fused(tape), op_by_op(tape);
+  for (int id : tape.params) fused.t[size_t(id)] = op_by_op.t[size_t(id)] = awkward_values(fused.t[size_t(id)].size(), uint64_t(id + 1));
+  std::vector<uint8_t> images(40 * 20), labels(40);
+  for (size_t i = 0; i < images.size(); i++) images[i] = uint8_t(i * 37);
+  for (size_t i = 0; i < labels.size(); i++) labels[i] = uint8_t(i % 4);
+  std::vector<uint32_t> idx(32);
+  for (size_t i = 0; i < idx.size(); i++) idx[i] = uint32_t(i * 7 % 40);
+  for (int chunk : {1, 4, 32})
+    for (int threads = 1; threads <= 2; threads++) {
+      pw::set_threads(threads);
+      pw::StepContext ctx;
+      ctx.images = images.data(), ctx.labels = labels.data(), ctx.batch_indices = idx.data();
+      ctx.compute.reduce_chunk = chunk;
+      for (int step = 0; step < 2; step++) {  // the first step and one with momentum
+        ctx.sgd = {0.05f, 0.9f, 1e-4f, step == 0};
+        pw::run_step(tape, fused, ctx);
+        pw::run_step(tape, op_by_op, ctx, [](int, pw::Workspace&) {});
+      }
+      INFO("chunk=" << chunk << " threads=" << threads);
+      for (size_t id = 0; id < tape.tensors.size(); id++) CHECK(same_bits(fused.t[id], op_by_op.t[id]));
+    }
 }
 
 TEST_CASE("check_task: reduceChunk divides the batch into a power-of-two count, exact mode only") {

@@ -149,6 +149,20 @@ TEST_CASE("gemm_exact gives the reference bits however the work is shared among 
       check_gemm(c, combo & 1, (combo >> 1) & 1, (combo >> 2) & 1, kAvx2 | (rep == 0 ? kAvx1 | kPortable2 : 0u), rng);
 }
 
+TEST_CASE("gemm_exact with the operand roles swapped keeps the reference bits") {
+  // A short A against a long B (M <= 256, K <= 1024) runs as Cᵀ = Bᵀ·Aᵀ: B's columns read
+  // in place (transB, the forward pass's Wᵀ) or B's rows packed by strips per thread
+  // (dz·W). The MLP's own shapes, one with an edge strip and panel and each thread's run
+  // of strips not a whole number of groups, the largest K taken, and one just past it.
+  pwtest::SettingsGuard guard;
+  TestRng rng(29);
+  check_gemm({128, 1024, 784}, 0, 1, 1, kAvx1 | kAvx2, rng);
+  check_gemm({128, 1024, 1024}, 0, 0, 0, kAvx1 | kAvx2, rng);
+  check_gemm({100, 1000, 1023}, 1, 0, 1, kAvx1 | kAvx2, rng);
+  check_gemm({100, 1000, 1023}, 0, 1, 0, kAvx2, rng);
+  check_gemm({256, 64, 1025}, 0, 1, 1, kAvx2, rng);
+}
+
 TEST_CASE("gemm_exact accumulates from the bias with fma, k ascending") {
   pwtest::SettingsGuard guard;
   // One output element whose value depends on the order: 1e8 + 1 − 1e8 is 0 in float

@@ -85,3 +85,17 @@ killed_then_resumed() {
   grep -q "resuming 'killed' from step $from" err
   same_proof "$ref" killed
 }
+
+# pinned TASK WANT [pol-train flags...]: trains TASK and fails unless its proof root is
+# WANT (the pinned roots: proofwork(7), EXACT MODE).
+pinned() {  # pinned TASK WANT [pol-train flags...]
+  local task=$1 want=$2; shift 2
+  rm -rf proof
+  pol-train "$task" -o proof -q --json "$@" > train.json
+  local got
+  got=$(jq -r .root train.json)
+  if [ "$got" != "$want" ]; then
+    echo "FAIL: $task $*: root $got, pinned $want" >&2
+    exit 1
+  fi
+}
