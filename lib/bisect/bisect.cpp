@@ -387,7 +387,7 @@ BisectResult bisect(const LoadedTask& task, const Dataset* data, Oracle& a, Orac
       if (!wait) wait = p;
     }
     if (wait) throw *wait;
-    r.rounds.push_back({level, lo, hi, probe, ha, hb, ha == hb, anchor, step});
+    r.rounds.push_back({level, lo, hi, probe, ha, hb, ha == hb, anchor, step, {}, {}});
     return ha == hb;
   };
   auto rule = [&](const Hash& truth, const Hash& ca, const Hash& cb) {

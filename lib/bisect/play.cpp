@@ -91,7 +91,7 @@ SideTranscript read_side(schema::Dispute::Reader d, const LoadedTask& task, bool
   check_input(side_a ? d.hasManifestA() : d.hasManifestB(), what + ": side " + (side_a ? "A" : "B") + "'s manifest is missing");
   s.commitment = received_commitment(side_a ? d.getManifestA() : d.getManifestB(), hash_field(root), task, what);
   for (auto x : d.getRounds()) {
-    BisectRound y{level_of(x.getLevel()), x.getLo(), x.getHi(), x.getProbe(), {}, {}, x.getAgree(), x.getAnchor(), x.getStep()};
+    BisectRound y{level_of(x.getLevel()), x.getLo(), x.getHi(), x.getProbe(), {}, {}, x.getAgree(), x.getAnchor(), x.getStep(), {}, {}};
     if (x.getHashA().size()) y.a = hash_field(x.getHashA());
     if (x.getHashB().size()) y.b = hash_field(x.getHashB());
     for (auto p : x.getProofA()) y.proof_a.push_back(hash_field(p));
@@ -148,7 +148,7 @@ Move play_move(const LoadedTask& task, const Dataset& data, Oracle& local, const
     std::map<Query, const BisectRound*> sent;
     for (const BisectRound& x : theirs.rounds) sent[{x.level, x.anchor, x.step, x.probe}] = &x;
     for (const Query& q : mine.order) {
-      BisectRound x{q.level, 0, 0, q.probe, {}, {}, false, q.anchor, q.step};
+      BisectRound x{q.level, 0, 0, q.probe, {}, {}, false, q.anchor, q.step, {}, {}};
       (side_a ? x.a : x.b) = mine.answers.at(q);
       auto t = theirs.answers.find(q);
       if (t != theirs.answers.end()) (side_a ? x.b : x.a) = t->second;
