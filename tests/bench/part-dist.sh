@@ -6,6 +6,8 @@
 #      steps/s on the benchmark MLP (784-1024-1024-10, batch 128, Fashion-MNIST), one
 #      thread, chunks of 8 and 32 against none, interleaved, BENCH_DIST_REPEATS runs
 #      each, median and spread (target: <= 5 % slower);
+#   1b. the same by one step's time (bench_step, a step's median over 20 steps), 1 and 2
+#      threads, chunks of 8 and 32 against none, interleaved, BENCH_DIST_REPEATS runs;
 #   2. wire bytes: what rank 0 sends per step combining the gradients (pol-train's
 #      "wire:" note) for 2 and 4 ranks, against DT-FM's cost model (sched-partition's
 #      DataPCost assumes 2(D-1)/D of the gradient bytes per device and iteration);
@@ -103,6 +105,39 @@ for t in c8 c32; do
       "$(printf '%+.1f %% time per step' "$slower")" \
       "<= 5 % slower: $(calc "($slower <= 5) ? \"yes\" : \"NO\"")"
 done
+
+# 1b. the same by one step's time (bench_step: a step's median over 20 steps, after the
+# data are loaded, so process start and the dataset's decoding do not blur it), 1 and 2
+# threads, interleaved, REPEATS runs each; the median of the runs' medians.
+step_bench=
+for d in "$BIN/tests" "$BIN"; do [ -x "$d/bench_step" ] && { step_bench=$d/bench_step; break; }; done
+if [ -n "$step_bench" ]; then
+  say "reduction cost by bench_step: $REPEATS x 6 runs of 20 steps"
+  for th in 1 2; do for c in 0 8 32; do : >"bs-$th-$c.ms"; done; done
+  for r in $(seq 1 "$REPEATS"); do
+    for th in 1 2; do
+      for c in 0 8 32; do
+        "$step_bench" --threads "$th" --steps 20 --reduce-chunk "$c" --json "bs.json" >/dev/null 2>&1 ||
+          { say "bench_step --reduce-chunk $c failed"; exit 4; }
+        jq -r .step_ms bs.json >>"bs-$th-$c.ms"
+      done
+    done
+  done
+  for th in 1 2; do
+    read -r bm blo bhi < <(stats <"bs-$th-0.ms")
+    for c in 8 32; do
+      read -r cm clo chi < <(stats <"bs-$th-$c.ms")
+      slower=$(calc "($cm / $bm - 1) * 100")
+      row "chunked batch reduction, chunks of $c: one step's time (bench_step, median of 20 steps), 784-1024-1024-10 batch 128, $th thread(s) (median of $REPEATS, min-max)" \
+          "$(printf '%.2f ms (%.2f-%.2f)' "$cm" "$clo" "$chi")" \
+          "single chain $(printf '%.2f ms (%.2f-%.2f)' "$bm" "$blo" "$bhi")" \
+          "$(printf '%+.1f %% time per step' "$slower")" \
+          "<= 5 % slower: $(calc "($slower <= 5) ? \"yes\" : \"NO\"")"
+    done
+  done
+else
+  say "bench_step was not built: the reduction cost by one step's time is not measured"
+fi
 
 # 2 and 3. ranks: wire bytes and step time; the root is one process's.
 say "ranks: $REPEATS x 3 runs"
