@@ -75,6 +75,23 @@ task() {  # task OUT [flags]
 stats() { sort -g | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
                                                printf "%.2f %.2f %.2f\n", m, v[1], v[NR] }'; }
 sps() { jq -r .steps_per_second "$1"; }
+# interleaved PREFIX RUNNER RUN...: REPEATS rounds, each running `RUNNER RUN` (its JSON in
+# PREFIX-RUN.json) for every RUN in turn; each run's steps/s appended to PREFIX-RUN.sps.
+interleaved() {
+  local prefix=$1 runner=$2 r t
+  shift 2
+  for t in "$@"; do : >"$prefix-$t.sps"; done
+  for r in $(seq 1 "$REPEATS"); do
+    for t in "$@"; do
+      rm -rf "${prefix:?}-$t"
+      "$runner" "$t"
+      sps "$prefix-$t.json" >>"$prefix-$t.sps"
+    done
+  done
+}
+# step_ms PREFIX RUN: "median ms (min-max)" of a step over RUN's runs; step_ms_median: the median.
+step_ms() { read -r m lo hi < <(stats <"$1-$2.sps"); printf '%.1f ms (%.1f-%.1f)' "$(calc "1000 / $m")" "$(calc "1000 / $hi")" "$(calc "1000 / $lo")"; }
+step_ms_median() { read -r m _ _ < <(stats <"$1-$2.sps"); calc "1000 / $m"; }
 wire_of() {  # wire_of ERR RANK: "to-stages to-replicas" of that rank's note
   sed -n "s/.*wire: rank $2 (stage [0-9]*, replica [0-9]*) sent \([0-9]*\) bytes per step to the stages beside it and \([0-9]*\) combining.*/\1 \2/p" "$1"
 }
@@ -87,17 +104,11 @@ params=$(( 784 * 1024 + 1024 + 1024 * 1024 + 1024 + 1024 * 10 + 10 ))   # the gr
 
 # 1. chunked reduction vs the single chain, one process, one thread, interleaved.
 say "reduction cost: $REPEATS x 3 runs of $STEPS steps"
-: >plain.sps; : >c8.sps; : >c32.sps
-for r in $(seq 1 "$REPEATS"); do
-  for t in plain c8 c32; do
-    rm -rf "p-$t"
-    pol-train "$t.pwt" -o "p-$t" -q --threads 1 --json >"$t.json"
-    sps "$t.json" >>"$t.sps"
-  done
-done
-read -r pm plo phi < <(stats <plain.sps)
+prun() { pol-train "$1.pwt" -o "p-$1" -q --threads 1 --json >"p-$1.json"; }
+interleaved p prun plain c8 c32
+read -r pm plo phi < <(stats <p-plain.sps)
 for t in c8 c32; do
-  read -r cm clo chi < <(stats <"$t.sps")
+  read -r cm clo chi < <(stats <"p-$t.sps")
   slower=$(calc "($pm / $cm - 1) * 100")
   row "chunked batch reduction, chunks of ${t#c}: pol-train steps/s, 784-1024-1024-10 batch 128, 1 thread (median of $REPEATS, min-max)" \
       "$(printf '%.2f (%.2f-%.2f)' "$cm" "$clo" "$chi")" \
@@ -179,34 +190,27 @@ ltask() {  # ltask OUT [flags]
 ltask l-plain.pwt
 ltask l-c8.pwt --reduce-chunk 8
 say "pipeline step time: $REPEATS x 6 runs of $STEPS steps"
-runs="one1 one2 one1c pp2 pp2c dp2c"
-for t in $runs; do : >"l-$t.sps"; done
-for r in $(seq 1 "$REPEATS"); do
-  for t in $runs; do
-    rm -rf "l-$t"
-    case $t in
-      one1) pol-train l-plain.pwt -o l-$t -q --threads 1 --json >l-$t.json ;;
-      one2) pol-train l-plain.pwt -o l-$t -q --threads 2 --json >l-$t.json ;;
-      one1c) pol-train l-c8.pwt -o l-$t -q --threads 1 --json >l-$t.json ;;
-      pp2) ranks 2 pol-train l-plain.pwt -o l-$t -q --threads 1 --pipeline 2 --json >l-$t.json ;;
-      pp2c) ranks 2 pol-train l-c8.pwt -o l-$t -q --threads 1 --pipeline 2 --json >l-$t.json ;;
-      dp2c) ranks 2 pol-train l-c8.pwt -o l-$t -q --threads 1 --data-parallel 2 --json >l-$t.json ;;
-    esac
-    sps "l-$t.json" >>"l-$t.sps"
-  done
-done
+lrun() {
+  case $1 in
+    one1) pol-train l-plain.pwt -o l-$1 -q --threads 1 --json >l-$1.json ;;
+    one2) pol-train l-plain.pwt -o l-$1 -q --threads 2 --json >l-$1.json ;;
+    one1c) pol-train l-c8.pwt -o l-$1 -q --threads 1 --json >l-$1.json ;;
+    pp2) ranks 2 pol-train l-plain.pwt -o l-$1 -q --threads 1 --pipeline 2 --json >l-$1.json ;;
+    pp2c) ranks 2 pol-train l-c8.pwt -o l-$1 -q --threads 1 --pipeline 2 --json >l-$1.json ;;
+    dp2c) ranks 2 pol-train l-c8.pwt -o l-$1 -q --threads 1 --data-parallel 2 --json >l-$1.json ;;
+  esac
+}
+interleaved l lrun one1 one2 one1c pp2 pp2c dp2c
 for t in one2 pp2; do
   [ "$(jq -r .root l-$t.json)" = "$(jq -r .root l-one1.json)" ] || { say "$t gave another root than one process"; exit 1; }
 done
 for t in pp2c dp2c; do
   [ "$(jq -r .root l-$t.json)" = "$(jq -r .root l-one1c.json)" ] || { say "$t gave another root than one process"; exit 1; }
 done
-ms() { read -r m lo hi < <(stats <"l-$1.sps"); printf '%.1f ms (%.1f-%.1f)' "$(calc "1000 / $m")" "$(calc "1000 / $hi")" "$(calc "1000 / $lo")"; }
-msmed() { read -r m _ _ < <(stats <"l-$1.sps"); calc "1000 / $m"; }
 row "pipeline step time: 2 stages x 1 thread under mpirun, 784-1024-1024-1024-10 batch 128, 8 micro-batches, this 2-core machine (median of $REPEATS, min-max)" \
-    "no reduce chunk (chains continued) $(ms pp2); chunks of 8 $(ms pp2c)" \
-    "1 process: 1 thread $(ms one1), 2 threads $(ms one2); chunks of 8, 1 thread $(ms one1c); 2 data-parallel ranks (chunks of 8) $(ms dp2c)" \
-    "$(printf 'pipeline %.2f x, data-parallel %.2f x the 1-thread time per step' "$(calc "$(msmed pp2) / $(msmed one1)")" "$(calc "$(msmed dp2c) / $(msmed one1c)")")" \
+    "no reduce chunk (chains continued) $(step_ms l pp2); chunks of 8 $(step_ms l pp2c)" \
+    "1 process: 1 thread $(step_ms l one1), 2 threads $(step_ms l one2); chunks of 8, 1 thread $(step_ms l one1c); 2 data-parallel ranks (chunks of 8) $(step_ms l dp2c)" \
+    "$(printf 'pipeline %.2f x, data-parallel %.2f x the 1-thread time per step' "$(calc "$(step_ms_median l pp2) / $(step_ms_median l one1)")" "$(calc "$(step_ms_median l dp2c) / $(step_ms_median l one1c)")")" \
     "same root as 1 process: yes"
 
 # 4. Pipeline wire bytes. The fixture's 1000 samples make 7 steps of 128 an epoch: one
@@ -282,30 +286,23 @@ gtask g-c2.pwt --reduce-chunk 2
 L=2 C=64 T=64 V=256 GB=16
 gparams=$(( V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C ))   # the gradients, in floats
 say "GPT: $REPEATS x 5 runs of $GSTEPS steps"
-gruns="one1 one1c dp2c pp2 pp2c"
-for t in $gruns; do : >"g-$t.sps"; done
-for r in $(seq 1 "$REPEATS"); do
-  for t in $gruns; do
-    rm -rf "g-$t"
-    case $t in
-      one1) pol-train g-plain.pwt -o g-$t -q --threads 1 --json >g-$t.json ;;
-      one1c) pol-train g-c2.pwt -o g-$t -q --threads 1 --json >g-$t.json ;;
-      dp2c) ranks 2 pol-train g-c2.pwt -o g-$t --threads 1 --data-parallel 2 --json >g-$t.json 2>g-$t.err ;;
-      pp2) ranks 2 pol-train g-plain.pwt -o g-$t --threads 1 --pipeline 2 --json >g-$t.json 2>g-$t.err ;;
-      pp2c) ranks 2 pol-train g-c2.pwt -o g-$t --threads 1 --pipeline 2 --json >g-$t.json 2>g-$t.err ;;
-    esac
-    sps "g-$t.json" >>"g-$t.sps"
-  done
-done
+grun() {
+  case $1 in
+    one1) pol-train g-plain.pwt -o g-$1 -q --threads 1 --json >g-$1.json ;;
+    one1c) pol-train g-c2.pwt -o g-$1 -q --threads 1 --json >g-$1.json ;;
+    dp2c) ranks 2 pol-train g-c2.pwt -o g-$1 --threads 1 --data-parallel 2 --json >g-$1.json 2>g-$1.err ;;
+    pp2) ranks 2 pol-train g-plain.pwt -o g-$1 --threads 1 --pipeline 2 --json >g-$1.json 2>g-$1.err ;;
+    pp2c) ranks 2 pol-train g-c2.pwt -o g-$1 --threads 1 --pipeline 2 --json >g-$1.json 2>g-$1.err ;;
+  esac
+}
+interleaved g grun one1 one1c dp2c pp2 pp2c
 [ "$(jq -r .root g-pp2.json)" = "$(jq -r .root g-one1.json)" ] || { say "GPT: 2 stages gave another root"; exit 1; }
 for t in dp2c pp2c; do
   [ "$(jq -r .root g-$t.json)" = "$(jq -r .root g-one1c.json)" ] || { say "GPT: $t gave another root"; exit 1; }
 done
-gms() { read -r m lo hi < <(stats <"g-$1.sps"); printf '%.1f ms (%.1f-%.1f)' "$(calc "1000 / $m")" "$(calc "1000 / $hi")" "$(calc "1000 / $lo")"; }
-gmed() { read -r m _ _ < <(stats <"g-$1.sps"); calc "1000 / $m"; }
 row "GPT chunked batch reduction, chunks of 2 samples (128 rows): pol-train time per step, gpt:2-4-64-64 batch 16, 1 thread (median of $REPEATS, min-max)" \
-    "$(gms one1c)" "single chain $(gms one1)" \
-    "$(printf '%+.1f %% time per step' "$(calc "($(gmed one1c) / $(gmed one1) - 1) * 100")")" "-"
+    "$(step_ms g one1c)" "single chain $(step_ms g one1)" \
+    "$(printf '%+.1f %% time per step' "$(calc "($(step_ms_median g one1c) / $(step_ms_median g one1) - 1) * 100")")" "-"
 got=$(sed -n 's/.*wire: rank 0 sent \([0-9]*\) bytes per step.*/\1/p' g-dp2c.err)
 model=$(calc "2 * (2 - 1) / 2 * 4 * $gparams")
 row "GPT wire bytes per rank per step, 2 data-parallel ranks (gpt:2-4-64-64, $gparams fp32 gradients)" \
@@ -322,7 +319,7 @@ for t in pp2 pp2c; do
       "same root as 1 process: yes"
 done
 row "GPT step time: 2 ranks x 1 thread under mpirun vs 1 process, gpt:2-4-64-64 batch 16, this 2-core machine (median of $REPEATS, min-max)" \
-    "2 data-parallel ranks (chunks of 2) $(gms dp2c); 2 stages: no chunk $(gms pp2), chunks of 2 $(gms pp2c)" \
-    "1 process, 1 thread: $(gms one1); chunks of 2 $(gms one1c)" \
-    "$(printf 'data-parallel %.2f x, pipeline %.2f x the 1-thread time' "$(calc "$(gmed dp2c) / $(gmed one1c)")" "$(calc "$(gmed pp2) / $(gmed one1)")")" \
+    "2 data-parallel ranks (chunks of 2) $(step_ms g dp2c); 2 stages: no chunk $(step_ms g pp2), chunks of 2 $(step_ms g pp2c)" \
+    "1 process, 1 thread: $(step_ms g one1); chunks of 2 $(step_ms g one1c)" \
+    "$(printf 'data-parallel %.2f x, pipeline %.2f x the 1-thread time' "$(calc "$(step_ms_median g dp2c) / $(step_ms_median g one1c)")" "$(calc "$(step_ms_median g pp2) / $(step_ms_median g one1)")")" \
     "same root as 1 process: yes"
