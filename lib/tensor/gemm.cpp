@@ -469,13 +469,15 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
 // row stride ldc) = the pairwise tree over `nchunks` chunks of `chunk` terms, each chunk an
 // fma chain from zero, k ascending, each node left + right: gemm_chunked_reference's
 // order, whatever the blocking or threads.
-// The tile runs as two halves of MR/2 rows, each over its chunks two at a time: chunks 2p
-// and 2p+1 side by side in registers (their fmas interleaved), added (left + right) in
-// registers, the pair's sum then a level-1 node: added to the left siblings it completes
-// (on `stack`, one half tile a level) or pushed, the root stored to c. Storing every
+// The chunks go two at a time, each pair in two halves of MR/2 rows: chunks 2p and 2p+1
+// side by side in registers (their fmas interleaved), added (left + right) in registers,
+// the pair's sum then a level-1 node: added to the left siblings it completes (on the
+// half's own stack, one half tile a level) or pushed, the root stored to c. Storing every
 // chunk's partial (a tile of 12 vectors a chunk) cost more than the arithmetic at small
-// chunks; pairs halve those stores. One chunk (the whole batch) is the plain kernel's
-// chain from zeros.
+// chunks; pairs halve those stores. Both halves of a pair run back to back, so the
+// second reads the pair's A and B lines while the first has just brought them in (a
+// half over all the chunks, then the other, read the whole tile's twice). One chunk (the
+// whole batch) is the plain kernel's chain from zeros.
 // Chunk is a template argument for the common sizes (Chunk > 0: the k loop unrolled,
 // so a pair's boundary work overlaps the next pair's fmas), 0 for any other.
 template <int Chunk>
@@ -487,12 +489,16 @@ __attribute__((target("avx2,fma"))) void chunked_tile_avx2(int nchunks, int chun
   }
   constexpr int H = MR / 2;
   const int chunk = Chunk > 0 ? Chunk : chunk_any;
-  for (int h = 0; h < 2; h++) {
-    // C's lines of this half, fetched now: a store that misses holds up the stores
-    // behind it (the partials), and the store queue fills.
-    for (int i = 0; i < H; i++) _mm_prefetch(reinterpret_cast<const char*>(c + (h * H + i) * ldc), _MM_HINT_T0);
-    int top = 0;
-    for (int p = 0; p < nchunks / 2; p++) {
+  int levels = 0;  // of the pairs' tree: each half's stack holds at most that many nodes
+  while ((2 << levels) < nchunks) levels++;
+  // C's lines of the tile, fetched now: a store that misses holds up the stores behind it
+  // (the partials), and the store queue fills.
+  for (int i = 0; i < MR; i++) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+  int tops[2] = {0, 0};
+  for (int p = 0; p < nchunks / 2; p++) {
+    for (int h = 0; h < 2; h++) {
+      int& top = tops[h];
+      float* const half_stack = stack + size_t(h) * levels * H * NR;
       const float* al = a + size_t(2 * p) * chunk * MR + h * H;  // rows h·H.. of chunk 2p's a
       const float* ar = al + size_t(chunk) * MR;
       const float* bl = b + size_t(2 * p) * chunk * NR;
@@ -521,7 +527,7 @@ __attribute__((target("avx2,fma"))) void chunked_tile_avx2(int nchunks, int chun
 #pragma GCC unroll 3
       for (int i = 0; i < H; i++) l[i][0] = _mm256_add_ps(l[i][0], r[i][0]), l[i][1] = _mm256_add_ps(l[i][1], r[i][1]);
       for (int node = p; node & 1; node >>= 1) {  // a right child: left + right, a level up
-        const float* left = stack + size_t(--top) * H * NR;
+        const float* left = half_stack + size_t(--top) * H * NR;
 #pragma GCC unroll 3
         for (int i = 0; i < H; i++) {
           l[i][0] = _mm256_add_ps(_mm256_load_ps(left + i * NR), l[i][0]);
@@ -529,7 +535,7 @@ __attribute__((target("avx2,fma"))) void chunked_tile_avx2(int nchunks, int chun
         }
       }
       const bool root = p == nchunks / 2 - 1;
-      float* const dst = root ? c + h * H * ldc : stack + size_t(top++) * H * NR;
+      float* const dst = root ? c + h * H * ldc : half_stack + size_t(top++) * H * NR;
       const ptrdiff_t ld = root ? ldc : NR;
 #pragma GCC unroll 3
       for (int i = 0; i < H; i++) {
