@@ -434,6 +434,9 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
               const int m = std::min(MR, mc - ir);
               const float* ap = apack + size_t(k0) * MR * mtiles + size_t(i0 + ir) * kc;
               float* c = C + ptrdiff_t(i0 + ir) * ldc + j0;
+              // C's lines of the tile, fetched while the tile's fmas run: with ldc a
+              // multiple of 1024 floats its rows share a set of L1 and evict each other.
+              for (int i = 0; i < m; i++) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
               if (m == MR && n == NR) {
                 run(kc, ap, bp, c, ldc, row);
               } else {  // edge tile: run on a padded copy, keep the valid part
