@@ -70,7 +70,7 @@ for t in deep deepc; do
 done
 # kill -9 of the last stage's rank (which rank 0 gathers from) after step 4: the job ends
 # non-zero; run again, it resumes from step 3 to the same bits.
-killed_then_resumed task.pwt one 4 3 6 --pipeline 2
+killed_then_resumed task.pwt one 1 4 3 6 --pipeline 2
 
 # An AQ-SGD cut at the block boundary (proofwork(7), AQ-SGD): a 200-byte text makes 184
 # windows, 23 steps of 8 an epoch, so the second epoch codes against the buffer. The

@@ -6,19 +6,7 @@ command -v mpirun >/dev/null || { echo "FAIL: mpirun not found: install openmpi-
 run_ranks() { local n=$1; shift; mpirun --allow-run-as-root --oversubscribe -np "$n" "$@"; }
 make_tiny_task task.pwt --reduce-chunk 8          # 40 steps, a checkpoint every 10
 pol-train task.pwt -o ref -q --threads 1
-for rank in 1 0; do
-  rc=0
-  run_ranks 2 pol-train task.pwt -o dp$rank -q --threads 1 --data-parallel 2 --kill-after 15 --kill-rank $rank 2>err || rc=$?
-  [ "$rc" -ne 0 ]
-  grep -Eq "rank $rank .*(signal 9|Killed)" err || { cat err >&2; exit 1; }
-  test -f dp$rank/ckpt-00000010.pwc
-  test ! -f dp$rank/ckpt-00000020.pwc
-  pol-show dp$rank/manifest.pwm | jq -e '.complete == false' >/dev/null
-  run_ranks 2 pol-train task.pwt -o dp$rank --threads 1 --data-parallel 2 2>err
-  grep -q "resuming 'dp$rank' from step 10" err
-  for f in ref/ckpt-*.pwc; do cmp "$f" "dp$rank/$(basename "$f")"; done
-  [ "$(pol-show ref/manifest.pwm | jq -c .losses)" = "$(pol-show dp$rank/manifest.pwm | jq -c .losses)" ]
-done
+for rank in 1 0; do killed_then_resumed task.pwt ref "$rank" 15 10 20 --data-parallel 2; done
 # A resume may take another rank count: 2 ranks killed, 4 finish.
 rc=0
 run_ranks 2 pol-train task.pwt -o mixed -q --threads 1 --data-parallel 2 --kill-after 25 --kill-rank 1 2>err || rc=$?

@@ -87,7 +87,7 @@ same_proof chain-one chain-killed
 # an error and a non-zero status; run again, it resumes from step 10 to the same bits.
 deep long.pwt                                        # 40 steps, a checkpoint every 10
 pol-train long.pwt -o long-one -q --threads 1
-killed_then_resumed long.pwt long-one 15 10 20 --pipeline 2
+killed_then_resumed long.pwt long-one 1 15 10 20 --pipeline 2
 # A resume may take another layout: killed as 2 stages, finished as 2 x 2.
 rc=0
 run_ranks 2 pol-train long.pwt -o mixed -q --threads 1 --pipeline 2 --kill-after 25 --kill-rank 0 2>err || rc=$?

@@ -69,21 +69,25 @@ layouts() {
   done
 }
 
-# killed_then_resumed TASK REF AFTER FROM NEXT FLAGS...: 2 ranks of pol-train TASK (run_ranks,
-# the MPI test's own) with the layout FLAGS, rank 1 killed with signal 9 after step AFTER:
-# the job must end non-zero with checkpoint FROM written and NEXT not; run again, it must
-# resume from FROM to REF's proof (same_proof).
+# killed_then_resumed TASK REF RANK AFTER FROM NEXT FLAGS...: 2 ranks of pol-train TASK
+# (run_ranks, the MPI test's own) with the layout FLAGS into killed-rRANK, rank RANK killed
+# with signal 9 after step AFTER: the job must end non-zero with checkpoint FROM written,
+# NEXT not, and the manifest incomplete; run again, it must resume from FROM to REF's proof
+# (same_proof).
 killed_then_resumed() {
-  local task=$1 ref=$2 after=$3 from=$4 next=$5 rc=0
-  shift 5
-  run_ranks 2 pol-train "$task" -o killed -q --threads 1 "$@" --kill-after "$after" --kill-rank 1 2>err || rc=$?
+  local task=$1 ref=$2 rank=$3 after=$4 from=$5 next=$6 rc=0
+  shift 6
+  local dir=killed-r$rank
+  rm -rf "$dir"
+  run_ranks 2 pol-train "$task" -o "$dir" -q --threads 1 "$@" --kill-after "$after" --kill-rank "$rank" 2>err || rc=$?
   [ "$rc" -ne 0 ]
-  grep -Eq "rank 1 .*(signal 9|Killed)" err || { cat err >&2; exit 1; }
-  test -f "killed/ckpt-$(printf %08d "$from").pwc"
-  test ! -f "killed/ckpt-$(printf %08d "$next").pwc"
-  run_ranks 2 pol-train "$task" -o killed --threads 1 "$@" 2>err
-  grep -q "resuming 'killed' from step $from" err
-  same_proof "$ref" killed
+  grep -Eq "rank $rank .*(signal 9|Killed)" err || { cat err >&2; exit 1; }
+  test -f "$dir/ckpt-$(printf %08d "$from").pwc"
+  test ! -f "$dir/ckpt-$(printf %08d "$next").pwc"
+  pol-show "$dir/manifest.pwm" | jq -e '.complete == false' >/dev/null
+  run_ranks 2 pol-train "$task" -o "$dir" --threads 1 "$@" 2>err
+  grep -q "resuming '$dir' from step $from" err
+  same_proof "$ref" "$dir"
 }
 
 # pinned TASK WANT [pol-train flags...]: trains TASK and fails unless its proof root is
