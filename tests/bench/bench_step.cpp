@@ -2,7 +2,7 @@
 // machine's FP32 FMA peak to hold it against (proofwork(7), TESTS AND BENCHMARKS).
 //
 //   bench_step [--threads N] [--steps S] [--widths 784-1024-1024-10] [--batch B] [--md FILE] [--json FILE]
-//              [--clock wall|cpu] [--reduce-chunk C]
+//              [--clock wall|cpu] [--reduce-chunk C] [--versus C2]
 //
 // 1. FMA peak: independent chains of 256-bit fused multiply-adds (12 accumulators per
 //    thread, no memory traffic), on N threads: the most FP32 FLOP/s the cores can do
@@ -15,6 +15,11 @@
 // Prints a table on stdout; --md appends Markdown rows for tests/bench's summary table;
 // --reduce-chunk C: the chunked batch reduction of a task with reduceChunk C (0: the one
 // chain over the batch), the cost pol-task --reduce-chunk adds, op by op.
+// --versus C2: instead, two workspaces, one with reduce chunk C and one with C2, stepped
+// in turns in this one process (ABBA order), S steps each after 3 warm-up pairs; prints
+// the median of the steps' time ratios C : C2 (a slow drift of a shared machine touches
+// both sides of a ratio alike) and writes {"chunk", "versus", "ratio", "step_ms",
+// "versus_ms", "ratios": [...]} to --json.
 // --json writes {"peak_gflops", "step_ms", "step_gflops", "ops": [{"op", "kind", "shape",
 // "ms", "gflops"}]}.
 #include <immintrin.h>
@@ -119,7 +124,7 @@ std::string op_shape(const pw::Tape& t, const pw::Op& op) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 2, steps = 30, batch = 128, reduce_chunk = 0;
+  int threads = 2, steps = 30, batch = 128, reduce_chunk = 0, versus = -1;
   std::string widths_arg = "784-1024-1024-10", md, json;
   for (int i = 1; i < argc; i++) {
     const std::string a = argv[i];
@@ -132,8 +137,9 @@ int main(int argc, char** argv) {
     else if (a == "--json") json = next();
     else if (a == "--clock") g_cpu_clock = next() == "cpu";
     else if (a == "--reduce-chunk") reduce_chunk = std::atoi(next().c_str());
+    else if (a == "--versus") versus = std::atoi(next().c_str());
     else {
-      std::fprintf(stderr, "usage: bench_step [--threads N] [--steps S] [--widths W-W-...] [--batch B] [--md FILE] [--json FILE] [--clock wall|cpu] [--reduce-chunk C]\n");
+      std::fprintf(stderr, "usage: bench_step [--threads N] [--steps S] [--widths W-W-...] [--batch B] [--md FILE] [--json FILE] [--clock wall|cpu] [--reduce-chunk C] [--versus C2]\n");
       return 2;
     }
   }
@@ -144,15 +150,13 @@ int main(int argc, char** argv) {
     if (q == std::string::npos) break;
     p = q + 1;
   }
-  if (threads < 1 || steps < 1 || batch < 1 || widths.size() < 2 || reduce_chunk < 0 ||
+  if (threads < 1 || steps < 1 || batch < 1 || widths.size() < 2 || reduce_chunk < 0 || versus < -1 ||
       std::any_of(widths.begin(), widths.end(), [](int w) { return w < 1; })) {
     std::fprintf(stderr, "bench_step: bad arguments\n");
     return 2;
   }
   pw::set_threads(threads);
 
-  const double peak = fma_peak(threads);
-  const double peak1 = threads > 1 ? fma_peak(1) : peak;
 
   const pw::Tape tape = pw::build_mlp_tape(widths, batch, pw::OptimizerType::Sgd);
   pw::Workspace ws(tape);
@@ -168,6 +172,48 @@ int main(int argc, char** argv) {
   for (auto& v : labels) v = uint8_t(rng() % uint32_t(widths.back()));
   std::vector<uint32_t> idx(static_cast<size_t>(batch), 0u);
 
+  if (versus >= 0) {  // two workspaces in turns: the ratio of their steps' times
+    pw::Workspace ws2 = ws;
+    pw::Workspace* sides[2] = {&ws, &ws2};
+    const int chunks[2] = {reduce_chunk, versus};
+    std::vector<double> ms[2], ratios;
+    for (int s = -3; s < steps; s++) {
+      for (int b = 0; b < batch; b++) idx[size_t(b)] = uint32_t((int64_t(s + 3) * batch + b) % n);
+      double t[2];
+      for (int k = 0; k < 2; k++) {
+        const int side = (s & 1) ? 1 - k : k;  // ABBA: neither side always runs first
+        pw::StepContext ctx;
+        ctx.images = images.data();
+        ctx.labels = labels.data();
+        ctx.batch_indices = idx.data();
+        ctx.sgd = {0.01f, 0.9f, 0.0f, s == -3};
+        ctx.compute.reduce_chunk = chunks[side];
+        const double t0 = step_clock();
+        pw::run_step(tape, *sides[side], ctx);
+        t[side] = (step_clock() - t0) * 1e3;
+      }
+      if (s < 0) continue;
+      ms[0].push_back(t[0]), ms[1].push_back(t[1]), ratios.push_back(t[0] / t[1]);
+    }
+    const double ratio = median(ratios);
+    std::printf("bench_step: MLP %s, batch %d, %d thread(s), %d steps in turns: reduce chunk %d %.3f ms, reduce chunk %d"
+                " %.3f ms (medians); median ratio %.4f (%+.1f %%)\n",
+                widths_arg.c_str(), batch, threads, steps, reduce_chunk, median(ms[0]), versus, median(ms[1]), ratio,
+                (ratio - 1) * 100);
+    if (!json.empty()) {
+      FILE* f = std::fopen(json.c_str(), "w");
+      if (!f) return std::perror(json.c_str()), 4;
+      std::fprintf(f, "{\"threads\": %d, \"chunk\": %d, \"versus\": %d, \"ratio\": %.5f, \"step_ms\": %.4f, \"versus_ms\": %.4f, \"ratios\": [",
+                   threads, reduce_chunk, versus, ratio, median(ms[0]), median(ms[1]));
+      for (size_t i = 0; i < ratios.size(); i++) std::fprintf(f, "%s%.5f", i ? ", " : "", ratios[i]);
+      std::fprintf(f, "]}\n");
+      std::fclose(f);
+    }
+    return 0;
+  }
+
+  const double peak = fma_peak(threads);
+  const double peak1 = threads > 1 ? fma_peak(1) : peak;
   const size_t nops = tape.ops.size();
   std::vector<std::vector<double>> op_ms(nops);
   std::vector<double> step_ms, op_step_ms;

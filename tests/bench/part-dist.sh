@@ -4,10 +4,11 @@
 #
 #   1. the chunked batch reduction on one process vs today's single chain: pol-train
 #      steps/s on the benchmark MLP (784-1024-1024-10, batch 128, Fashion-MNIST), one
-#      thread, chunks of 8 and 32 against none, interleaved, BENCH_DIST_REPEATS runs
+#      thread, chunks of 8, 16 and 32 against none, interleaved, BENCH_DIST_REPEATS runs
 #      each, median and spread (target: <= 5 % slower);
-#   1b. the same by one step's time (bench_step, a step's median over 20 steps), 1 and 2
-#      threads, chunks of 8 and 32 against none, interleaved, BENCH_DIST_REPEATS runs;
+#   1b. the same by one step's time (bench_step --versus 0: the chunked step and the
+#      single chain's in turns in one process, the median of their time ratios), 1 and 2
+#      threads, chunks of 8, 16 and 32, BENCH_DIST_REPEATS processes each;
 #   2. wire bytes: what rank 0 sends per step combining the gradients (pol-train's
 #      "wire:" note) for 2 and 4 ranks, against DT-FM's cost model (sched-partition's
 #      DataPCost assumes 2(D-1)/D of the gradient bytes per device and iteration);
@@ -40,7 +41,8 @@
 #      stages against the activations each way plus what the tied embedding adds (the
 #      embedding output's gradient to the last stage, wte and wpe back to the first);
 #      step time of 1 process vs those 2 ranks; every root its one-process root.
-#      BENCH_DIST_ONLY=gpt runs this section alone.
+#      BENCH_DIST_ONLY=gpt runs this section alone; BENCH_DIST_ONLY=reduction runs
+#      sections 1 and 1b alone.
 #
 #   BIN=build SCRATCH=$(mktemp -d) bash tests/bench/part-dist.sh
 #
@@ -99,15 +101,16 @@ wire_of() {  # wire_of ERR RANK: "to-stages to-replicas" of that rank's note
 if [ "${BENCH_DIST_ONLY:-}" != gpt ]; then   # sections 1 to 5 (6 alone: BENCH_DIST_ONLY=gpt)
 task plain.pwt
 task c8.pwt --reduce-chunk 8
+task c16.pwt --reduce-chunk 16
 task c32.pwt --reduce-chunk 32
 params=$(( 784 * 1024 + 1024 + 1024 * 1024 + 1024 + 1024 * 10 + 10 ))   # the gradients, in floats
 
 # 1. chunked reduction vs the single chain, one process, one thread, interleaved.
-say "reduction cost: $REPEATS x 3 runs of $STEPS steps"
+say "reduction cost: $REPEATS x 4 runs of $STEPS steps"
 prun() { pol-train "$1.pwt" -o "p-$1" -q --threads 1 --json >"p-$1.json"; }
-interleaved p prun plain c8 c32
+interleaved p prun plain c8 c16 c32
 read -r pm plo phi < <(stats <p-plain.sps)
-for t in c8 c32; do
+for t in c8 c16 c32; do
   read -r cm clo chi < <(stats <"p-$t.sps")
   slower=$(calc "($pm / $cm - 1) * 100")
   row "chunked batch reduction, chunks of ${t#c}: pol-train steps/s, 784-1024-1024-10 batch 128, 1 thread (median of $REPEATS, min-max)" \
@@ -117,32 +120,36 @@ for t in c8 c32; do
       "<= 5 % slower: $(calc "($slower <= 5) ? \"yes\" : \"NO\"")"
 done
 
-# 1b. the same by one step's time (bench_step: a step's median over 20 steps, after the
-# data are loaded, so process start and the dataset's decoding do not blur it), 1 and 2
-# threads, interleaved, REPEATS runs each; the median of the runs' medians.
+# 1b. the same by one step's time (bench_step --versus 0: in one process, after the data
+# are loaded, a workspace with the chunk and one without stepped in turns, ABBA, 40 steps
+# each; the median of the steps' time ratios, so that the machine's drifts touch both
+# sides of each ratio alike), 1 and 2 threads, interleaved, REPEATS processes each; the
+# median of the processes' ratios and their min-max.
 step_bench=
 for d in "$BIN/tests" "$BIN"; do [ -x "$d/bench_step" ] && { step_bench=$d/bench_step; break; }; done
 if [ -n "$step_bench" ]; then
-  say "reduction cost by bench_step: $REPEATS x 6 runs of 20 steps"
-  for th in 1 2; do for c in 0 8 32; do : >"bs-$th-$c.ms"; done; done
+  say "reduction cost by bench_step --versus 0: $REPEATS x 6 runs of 2 x 40 steps"
+  for th in 1 2; do for c in 8 16 32; do : >"bs-$th-$c.ratio"; : >"bs-$th-$c.ms"; : >"bs-$th-$c.base"; done; done
   for r in $(seq 1 "$REPEATS"); do
     for th in 1 2; do
-      for c in 0 8 32; do
-        "$step_bench" --threads "$th" --steps 20 --reduce-chunk "$c" --json "bs.json" >/dev/null 2>&1 ||
-          { say "bench_step --reduce-chunk $c failed"; exit 4; }
+      for c in 8 16 32; do
+        "$step_bench" --threads "$th" --steps 40 --reduce-chunk "$c" --versus 0 --json "bs.json" >/dev/null 2>&1 ||
+          { say "bench_step --reduce-chunk $c --versus 0 failed"; exit 4; }
+        echo "$(calc "($(jq -r .ratio bs.json) - 1) * 100")" >>"bs-$th-$c.ratio"
         jq -r .step_ms bs.json >>"bs-$th-$c.ms"
+        jq -r .versus_ms bs.json >>"bs-$th-$c.base"
       done
     done
   done
   for th in 1 2; do
-    read -r bm blo bhi < <(stats <"bs-$th-0.ms")
-    for c in 8 32; do
-      read -r cm clo chi < <(stats <"bs-$th-$c.ms")
-      slower=$(calc "($cm / $bm - 1) * 100")
-      row "chunked batch reduction, chunks of $c: one step's time (bench_step, median of 20 steps), 784-1024-1024-10 batch 128, $th thread(s) (median of $REPEATS, min-max)" \
-          "$(printf '%.2f ms (%.2f-%.2f)' "$cm" "$clo" "$chi")" \
-          "single chain $(printf '%.2f ms (%.2f-%.2f)' "$bm" "$blo" "$bhi")" \
-          "$(printf '%+.1f %% time per step' "$slower")" \
+    for c in 8 16 32; do
+      read -r cm _ _ < <(stats <"bs-$th-$c.ms")
+      read -r bm _ _ < <(stats <"bs-$th-$c.base")
+      read -r slower slo shi < <(stats <"bs-$th-$c.ratio")
+      row "chunked batch reduction, chunks of $c: one step's time in turns with the single chain (bench_step --versus 0, 40 steps each), 784-1024-1024-10 batch 128, $th thread(s) (median of $REPEATS processes, min-max)" \
+          "$(printf '%.2f ms' "$cm")" \
+          "single chain $(printf '%.2f ms' "$bm")" \
+          "$(printf '%+.1f %% time per step (%+.1f to %+.1f)' "$slower" "$slo" "$shi")" \
           "<= 5 % slower: $(calc "($slower <= 5) ? \"yes\" : \"NO\"")"
     done
   done
@@ -150,6 +157,7 @@ else
   say "bench_step was not built: the reduction cost by one step's time is not measured"
 fi
 
+if [ "${BENCH_DIST_ONLY:-}" != reduction ]; then   # sections 2 to 5
 # 2 and 3. ranks: wire bytes and step time; the root is one process's.
 say "ranks: $REPEATS x 3 runs"
 : >one1.sps; : >one2.sps; : >dp2.sps
@@ -272,6 +280,8 @@ for case in $(jq -r '.cases[].name' "$SC"); do
       "$line" "scenario activations $act_gb GB fp32" "ratios: $(tr '\n' ' ' <ratios)" "sched-partition --effort 0.05"
 done
 fi
+fi
+[ "${BENCH_DIST_ONLY:-}" = reduction ] && exit 0
 
 # 6. A GPT across ranks: gpt:2-4-64-64, batch 16, interleaved runs.
 GSTEPS=${BENCH_DIST_GPT_STEPS:-20}
