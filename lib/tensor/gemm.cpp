@@ -478,9 +478,9 @@ void gemm_run(int M, int N, int K, MatView A, MatView B, const float* bias, floa
 // half's own stack, one half tile a level) or pushed, the root stored to c. Storing every
 // chunk's partial (a tile of 12 vectors a chunk) cost more than the arithmetic at small
 // chunks; pairs halve those stores. Both halves of a pair run back to back, so the
-// second reads the pair's A and B lines while the first has just brought them in (a
-// half over all the chunks, then the other, read the whole tile's twice). One chunk (the
-// whole batch) is the plain kernel's chain from zeros.
+// second reads the pair's A and B lines while the first has just brought them into L1
+// (one half over all the pairs and then the other read each line twice, far apart). One
+// chunk (the whole batch) is the plain kernel's chain from zeros.
 // Chunk is a template argument for the common sizes (Chunk > 0: the k loop unrolled,
 // so a pair's boundary work overlaps the next pair's fmas), 0 for any other.
 template <int Chunk>

@@ -157,7 +157,6 @@ int main(int argc, char** argv) {
   }
   pw::set_threads(threads);
 
-
   const pw::Tape tape = pw::build_mlp_tape(widths, batch, pw::OptimizerType::Sgd);
   pw::Workspace ws(tape);
   std::mt19937 rng(1);
