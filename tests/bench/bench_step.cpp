@@ -170,6 +170,16 @@ int main(int argc, char** argv) {
   for (auto& v : images) v = uint8_t(rng() & 0xff);
   for (auto& v : labels) v = uint8_t(rng() % uint32_t(widths.back()));
   std::vector<uint32_t> idx(static_cast<size_t>(batch), 0u);
+  // One step's context: the synthetic data, the batch in idx, SGD with momentum.
+  auto step_context = [&](bool first_step, int chunk) {
+    pw::StepContext ctx;
+    ctx.images = images.data();
+    ctx.labels = labels.data();
+    ctx.batch_indices = idx.data();
+    ctx.sgd = {0.01f, 0.9f, 0.0f, first_step};
+    ctx.compute.reduce_chunk = chunk;
+    return ctx;
+  };
 
   if (versus >= 0) {  // two workspaces in turns: the ratio of their steps' times
     pw::Workspace ws2 = ws;
@@ -181,12 +191,7 @@ int main(int argc, char** argv) {
       double t[2];
       for (int k = 0; k < 2; k++) {
         const int side = (s & 1) ? 1 - k : k;  // ABBA: neither side always runs first
-        pw::StepContext ctx;
-        ctx.images = images.data();
-        ctx.labels = labels.data();
-        ctx.batch_indices = idx.data();
-        ctx.sgd = {0.01f, 0.9f, 0.0f, s == -3};
-        ctx.compute.reduce_chunk = chunks[side];
+        const pw::StepContext ctx = step_context(s == -3, chunks[side]);
         const double t0 = step_clock();
         pw::run_step(tape, *sides[side], ctx);
         t[side] = (step_clock() - t0) * 1e3;
@@ -218,12 +223,7 @@ int main(int argc, char** argv) {
   std::vector<double> step_ms, op_step_ms;
   for (int s = -3; s < steps; s++) {
     for (int b = 0; b < batch; b++) idx[size_t(b)] = uint32_t((int64_t(s + 3) * batch + b) % n);
-    pw::StepContext ctx;
-    ctx.images = images.data();
-    ctx.labels = labels.data();
-    ctx.batch_indices = idx.data();
-    ctx.sgd = {0.01f, 0.9f, 0.0f, s == -3};
-    ctx.compute.reduce_chunk = reduce_chunk;
+    pw::StepContext ctx = step_context(s == -3, reduce_chunk);
     std::vector<double> stamps(nops);
     const double t0 = step_clock();
     pw::run_step(tape, ws, ctx, [&](int i, pw::Workspace&) { stamps[size_t(i)] = step_clock(); });
