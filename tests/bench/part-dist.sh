@@ -5,7 +5,7 @@
 #   1. the chunked batch reduction on one process vs today's single chain: pol-train
 #      steps/s on the benchmark MLP (784-1024-1024-10, batch 128, Fashion-MNIST), one
 #      thread, chunks of 8, 16 and 32 against none, interleaved, BENCH_DIST_REPEATS runs
-#      each, median and spread (target: <= 5 % slower);
+#      of BENCH_DIST_REDUCTION_STEPS steps each, median and spread (target: <= 5 % slower);
 #   1b. the same by one step's time (bench_step --versus 0: the chunked step and the
 #      single chain's in turns in one process, the median of their time ratios), 1 and 2
 #      threads, chunks of 8, 16 and 32, BENCH_DIST_REPEATS processes each;
@@ -47,14 +47,16 @@
 #   BIN=build SCRATCH=$(mktemp -d) bash tests/bench/part-dist.sh
 #
 # Environment: BIN, SCRATCH, FASHION_MNIST (default Debian's), BENCH_DIST_STEPS (default
-# 40), BENCH_DIST_REPEATS (default 5), PW_SHARED_DATA (the data folder, default
-# ../shared/data beside the repository). Needs mpirun (openmpi-bin) and an MPI build.
+# 40), BENCH_DIST_REDUCTION_STEPS (section 1, default 200), BENCH_DIST_REPEATS (default
+# 5), PW_SHARED_DATA (the data folder, default ../shared/data beside the repository).
+# Needs mpirun (openmpi-bin) and an MPI build.
 # On a busy machine the timings are noisy; the medians and spreads say how much. Bytes
 # are exact.
 set -euo pipefail
 : "${BIN:?set BIN to the build directory}" "${SCRATCH:?set SCRATCH to an empty directory}"
 DATA=${FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
 STEPS=${BENCH_DIST_STEPS:-40}
+RSTEPS=${BENCH_DIST_REDUCTION_STEPS:-200}
 REPEATS=${BENCH_DIST_REPEATS:-5}
 export PATH="$BIN:$PATH"
 say() { echo "part-dist: $*" >&2; }
@@ -73,6 +75,9 @@ task() {  # task OUT [flags]
     --train-labels "$DATA/train-labels-idx1-ubyte.gz" --lr 0.05 --momentum 0.9 --batch 128 \
     --steps "$STEPS" --checkpoint-every "$STEPS" --seed 1 -q -o "$out" "$@"
 }
+# rtask OUT [flags]: the same MLP for section 1, RSTEPS steps (a longer run: a 40-step
+# run is half a second, within the machine's jitter)
+rtask() { STEPS=$RSTEPS task "$@"; }
 # median and spread (min-max) of the numbers on stdin
 stats() { sort -g | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
                                                printf "%.2f %.2f %.2f\n", m, v[1], v[NR] }'; }
@@ -99,21 +104,20 @@ wire_of() {  # wire_of ERR RANK: "to-stages to-replicas" of that rank's note
 }
 
 if [ "${BENCH_DIST_ONLY:-}" != gpt ]; then   # sections 1 to 5 (6 alone: BENCH_DIST_ONLY=gpt)
-task plain.pwt
 task c8.pwt --reduce-chunk 8
-task c16.pwt --reduce-chunk 16
-task c32.pwt --reduce-chunk 32
 params=$(( 784 * 1024 + 1024 + 1024 * 1024 + 1024 + 1024 * 10 + 10 ))   # the gradients, in floats
 
 # 1. chunked reduction vs the single chain, one process, one thread, interleaved.
-say "reduction cost: $REPEATS x 4 runs of $STEPS steps"
-prun() { pol-train "$1.pwt" -o "p-$1" -q --threads 1 --json >"p-$1.json"; }
+rtask r-plain.pwt
+for c in 8 16 32; do rtask "r-c$c.pwt" --reduce-chunk "$c"; done
+say "reduction cost: $REPEATS x 4 runs of $RSTEPS steps"
+prun() { pol-train "r-$1.pwt" -o "p-$1" -q --threads 1 --json >"p-$1.json"; }
 interleaved p prun plain c8 c16 c32
 read -r pm plo phi < <(stats <p-plain.sps)
 for t in c8 c16 c32; do
   read -r cm clo chi < <(stats <"p-$t.sps")
   slower=$(calc "($pm / $cm - 1) * 100")
-  row "chunked batch reduction, chunks of ${t#c}: pol-train steps/s, 784-1024-1024-10 batch 128, 1 thread (median of $REPEATS, min-max)" \
+  row "chunked batch reduction, chunks of ${t#c}: pol-train steps/s ($RSTEPS steps a run), 784-1024-1024-10 batch 128, 1 thread (median of $REPEATS, min-max)" \
       "$(printf '%.2f (%.2f-%.2f)' "$cm" "$clo" "$chi")" \
       "single chain $(printf '%.2f (%.2f-%.2f)' "$pm" "$plo" "$phi")" \
       "$(printf '%+.1f %% time per step' "$slower")" \
