@@ -67,6 +67,9 @@ ranks() { local n=$1; shift; mpirun --allow-run-as-root --oversubscribe -np "$n"
 # The repository (the tiny fixture of section 4), found before the cd: the script may be
 # named by a relative path.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=tests/bench/lib.sh
+machine=$(source "$HERE/tests/bench/lib.sh" && machine)
+say "machine: $machine; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 cd "$SCRATCH"
 
 task() {  # task OUT [flags]

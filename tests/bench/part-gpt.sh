@@ -75,6 +75,7 @@ if [ "${SKIP_TORCH:-0}" = 1 ]; then
 elif ! "$PYTHON" -c 'import torch, numpy' 2>/dev/null; then
   die "PyTorch is not importable by $PYTHON (Debian: python3-torch python3-numpy; or SKIP_TORCH=1)"
 fi
+say "machine: $(machine); load average $(cut -d" " -f1-3 /proc/loadavg)"
 cd "$SCRATCH"
 
 # The text: every plain fortune file, in name order.

@@ -59,6 +59,7 @@ command -v jq >/dev/null || die "jq is needed (apt-get install jq)"
 mkdir -p "$SCRATCH"
 cd "$SCRATCH"
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+say "machine: $(machine); load average $load_start"
 
 # ---------------------------------------------------------------- 1. peak and step breakdown
 step_bench=""

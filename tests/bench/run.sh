@@ -76,10 +76,9 @@ rows=$scratch/rows.md
 : >"$rows"
 row() { printf '| %s | %s | %s | %s | %s |\n' "$@" >>"$rows"; }
 
-cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
-cores=$(nproc 2>/dev/null || echo '?')
+cpu=$(machine)
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-say "machine: ${cpu:-unknown CPU}, $cores cores; load average $load_start; $THREADS threads"
+say "machine: $cpu; load average $load_start; $THREADS threads"
 
 # ---------------------------------------------------------------- 1. GEMM
 gemm=$(find_bench bench_gemm)
@@ -365,7 +364,7 @@ done
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 out="$BIN/bench-results.md"
 {
-  echo "Machine: ${cpu:-unknown CPU}, $cores cores; $THREADS threads for parallel runs;" \
+  echo "Machine: $cpu; $THREADS threads for parallel runs;" \
     "load average $load_start at start, $load_end at end; $(date -u +%Y-%m-%dT%H:%MZ)."
   echo
   echo "| Benchmark | proofwork | Baseline | Ratio | Target |"
