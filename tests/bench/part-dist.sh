@@ -67,8 +67,8 @@ ranks() { local n=$1; shift; mpirun --allow-run-as-root --oversubscribe -np "$n"
 # The repository (the tiny fixture of section 4), found before the cd: the script may be
 # named by a relative path.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# shellcheck source=tests/bench/lib.sh
-machine=$(source "$HERE/tests/bench/lib.sh" && machine)
+# lib.sh's machine, from a shell of its own (lib.sh's stats and calc differ from these)
+machine=$(bash -c 'source "$1" && machine' _ "$HERE/tests/bench/lib.sh")
 say "machine: $machine; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 cd "$SCRATCH"
 
