@@ -19,7 +19,7 @@ stats() {
     m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m, v[1], v[NR] }'
 }
 # machine: the CPU as the figures depend on it, e.g. "AMD EPYC (x86 family 26 model 2;
-# L1d 48K, L2 1M a core; AVX-512 present, the exact kernels use AVX2), 2 cores". The
+# L1d 48K, L2 1M a core; AVX-512 present, our kernels AVX2 at most), 2 cores". The
 # model name of a VM's CPU often names no generation; the family, the caches and the
 # AVX-512 flag do, and the same code's ratios differ between generations.
 machine() {
@@ -30,6 +30,6 @@ machine() {
   l1=$(lscpu --caches=NAME,ONE-SIZE 2>/dev/null | awk '$1 == "L1d" { print $2 }')
   l2=$(lscpu --caches=NAME,ONE-SIZE 2>/dev/null | awk '$1 == "L2" { print $2 }')
   grep -qw avx512f /proc/cpuinfo 2>/dev/null && avx512=present
-  printf '%s (x86 family %s model %s; L1d %s, L2 %s a core; AVX-512 %s, the exact kernels use AVX2), %s cores' \
+  printf '%s (x86 family %s model %s; L1d %s, L2 %s a core; AVX-512 %s, our kernels AVX2 at most), %s cores' \
     "${name:-unknown CPU}" "${fam:-?}" "${model:-?}" "${l1:-?}" "${l2:-?}" "$avx512" "$(nproc 2>/dev/null || echo '?')"
 }
