@@ -18,8 +18,8 @@
 // --versus C2: instead, two workspaces, one with reduce chunk C and one with C2, stepped
 // in turns in this one process (ABBA order), S steps each after 3 warm-up pairs; prints
 // the median of the steps' time ratios C : C2 (a slow drift of a shared machine touches
-// both sides of a ratio alike) and writes {"chunk", "versus", "ratio", "step_ms",
-// "versus_ms", "ratios": [...]} to --json.
+// both sides of a ratio alike) and writes {"threads", "chunk", "versus", "ratio",
+// "step_ms", "versus_ms", "ratios": [...]} to --json.
 // --json writes {"peak_gflops", "step_ms", "step_gflops", "ops": [{"op", "kind", "shape",
 // "ms", "gflops"}]}.
 #include <immintrin.h>

@@ -23,12 +23,13 @@ stats() {
 # model name of a VM's CPU often names no generation; the family, the caches and the
 # AVX-512 flag do, and the same code's ratios differ between generations.
 machine() {
-  local name fam model l1 l2 avx512=absent
+  local name fam model caches l1 l2 avx512=absent
   name=$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -1)
   fam=$(sed -n 's/^cpu family[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -1)
   model=$(sed -n 's/^model[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -1)
-  l1=$(lscpu --caches=NAME,ONE-SIZE 2>/dev/null | awk '$1 == "L1d" { print $2 }')
-  l2=$(lscpu --caches=NAME,ONE-SIZE 2>/dev/null | awk '$1 == "L2" { print $2 }')
+  caches=$(lscpu --caches=NAME,ONE-SIZE 2>/dev/null)
+  l1=$(awk '$1 == "L1d" { print $2 }' <<<"$caches")
+  l2=$(awk '$1 == "L2" { print $2 }' <<<"$caches")
   grep -qw avx512f /proc/cpuinfo 2>/dev/null && avx512=present
   printf '%s (x86 family %s model %s; L1d %s, L2 %s a core; AVX-512 %s, our kernels AVX2 at most), %s cores' \
     "${name:-unknown CPU}" "${fam:-?}" "${model:-?}" "${l1:-?}" "${l2:-?}" "$avx512" "$(nproc 2>/dev/null || echo '?')"
